@@ -1,0 +1,11 @@
+using BenchmarkDotNet.Running;
+using MirrorKv.Benchmarks.Memory;
+
+// "memory" measures bytes per entry against redis-server; anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "memory")
+{
+    return await MemoryPerEntry.RunAsync(args[1..], Console.Out);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(MemoryPerEntry).Assembly).Run(args);
+return 0;

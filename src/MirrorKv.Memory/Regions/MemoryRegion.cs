@@ -1,0 +1,150 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+
+namespace MirrorKv.Memory;
+
+/// <summary>
+/// A block of native, page-aligned memory registered for remote access, as an RDMA memory region.
+/// </summary>
+/// <remarks>
+/// The memory is zeroed and so committed at registration, as ibv_reg_mr pins every page: a remote
+/// reader can never see bytes that some earlier owner of the pages left behind. The block never
+/// moves, so <see cref="BaseAddress"/> is a real virtual address for as long as the region lives.
+/// Dispose only once nothing can access the region any more (the adapter has stopped); accesses
+/// after disposal are refused, but a reader already inside a span would read freed memory.
+/// </remarks>
+public sealed unsafe class MemoryRegion : IDisposable
+{
+    private byte* _base;
+
+    private MemoryRegion(byte* basePointer, ulong length, uint rkey, AccessFlags access)
+    {
+        _base = basePointer;
+        Length = length;
+        RKey = rkey;
+        Access = access;
+        BaseAddress = (ulong)basePointer;
+    }
+
+    /// <summary>The remote key: random for each region incarnation, never 0.</summary>
+    public uint RKey { get; }
+
+    /// <summary>The real virtual address of the first byte.</summary>
+    public ulong BaseAddress { get; }
+
+    /// <summary>Length in bytes; a multiple of the system page size.</summary>
+    public ulong Length { get; }
+
+    /// <summary>What remote parties may do with this region (a caller's grant narrows it further).</summary>
+    public AccessFlags Access { get; }
+
+    /// <summary>True once the memory has been released.</summary>
+    public bool IsDisposed => _base == null;
+
+    /// <summary>Allocates, zeroes and registers a region of <paramref name="length"/> bytes.</summary>
+    /// <param name="length">Bytes; must be a positive multiple of <see cref="Environment.SystemPageSize"/>.</param>
+    /// <param name="access">Remote access the region allows.</param>
+    /// <param name="rkey">The rkey to use, or 0 for a fresh random one (the normal case).</param>
+    public static MemoryRegion Allocate(ulong length, AccessFlags access, uint rkey = 0)
+    {
+        ulong page = (ulong)Environment.SystemPageSize;
+        if (length == 0 || length % page != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"A region's length must be a positive multiple of the page size ({page} bytes).");
+        }
+
+        var basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)page);
+        NativeMemory.Clear(basePointer, (nuint)length);
+        return new MemoryRegion(basePointer, length, rkey != 0 ? rkey : NewRKey(), access);
+    }
+
+    /// <summary>A random, non-zero rkey, so that a pointer from an earlier incarnation is refused.</summary>
+    public static uint NewRKey()
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        uint rkey;
+        do
+        {
+            RandomNumberGenerator.Fill(bytes);
+            rkey = BitConverter.ToUInt32(bytes);
+        }
+        while (rkey == 0);
+        return rkey;
+    }
+
+    /// <summary>
+    /// Checks <c>[address, address + length)</c> against this region and <paramref name="requested"/>
+    /// access against both the region's flags and the caller's <paramref name="granted"/> flags.
+    /// The rkey is not looked at here: see <see cref="RegionRegistry.Check"/>, the one entry point
+    /// for remote accesses.
+    /// </summary>
+    public AccessStatus CheckRange(ulong address, ulong length, AccessFlags requested, AccessFlags granted)
+    {
+        if (length == 0)
+        {
+            return AccessStatus.ZeroLength;
+        }
+
+        if (address < BaseAddress)
+        {
+            return AccessStatus.BeforeRegion;
+        }
+
+        if (address > ulong.MaxValue - length)
+        {
+            return AccessStatus.LengthOverflow;
+        }
+
+        // Subtract first so that the comparison itself cannot overflow.
+        ulong offset = address - BaseAddress;
+        if (offset >= Length || length > Length - offset)
+        {
+            return AccessStatus.PastEnd;
+        }
+
+        AccessFlags allowed = Access & granted;
+        if ((requested & AccessFlags.RemoteRead) != 0 && (allowed & AccessFlags.RemoteRead) == 0)
+        {
+            return AccessStatus.ReadNotAllowed;
+        }
+
+        if ((requested & AccessFlags.RemoteWrite) != 0 && (allowed & AccessFlags.RemoteWrite) == 0)
+        {
+            return AccessStatus.WriteNotAllowed;
+        }
+
+        return IsDisposed ? AccessStatus.UnknownRKey : AccessStatus.Ok;
+    }
+
+    /// <summary>
+    /// Local access by offset, for the store engine that owns the region. Bounds are checked; access
+    /// flags are not, since they govern remote parties only.
+    /// </summary>
+    public Span<byte> GetSpan(ulong offset, int length)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (length < 0 || offset > Length || (ulong)length > Length - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, {offset}+{length}) is outside the region of {Length} bytes.");
+        }
+
+        return new Span<byte>(_base + offset, length);
+    }
+
+    /// <summary>Span over an address that <see cref="CheckRange"/> has already accepted.</summary>
+    internal Span<byte> SpanAtCheckedAddress(ulong address, int length) => new(_base + (address - BaseAddress), length);
+
+    /// <summary>The address of the byte at <paramref name="offset"/>.</summary>
+    public ulong AddressOf(ulong offset) => BaseAddress + offset;
+
+    /// <summary>Releases the native memory.</summary>
+    public void Dispose()
+    {
+        byte* p = _base;
+        if (p != null)
+        {
+            _base = null;
+            NativeMemory.AlignedFree(p);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+namespace MirrorKv.Memory;
+
+/// <summary>
+/// An immutable view of the translation table. Readers take one from <see cref="TranslationTable.Current"/>
+/// and use it without locks; it never changes under them.
+/// </summary>
+public sealed class TranslationSnapshot
+{
+    internal TranslationSnapshot(RegionTranslation[] regions, int slabSize)
+    {
+        Regions = regions;
+        SlabSize = slabSize;
+    }
+
+    /// <summary>The snapshot with no region mapped.</summary>
+    public static TranslationSnapshot Empty(int slabSize) => new([], slabSize);
+
+    /// <summary>Slab size in bytes, the same on both nodes.</summary>
+    public int SlabSize { get; }
+
+    internal RegionTranslation[] Regions { get; }
+
+    /// <summary>
+    /// Translates a primary pointer to the local one: same offset inside the slab, local slab base,
+    /// local rkey. Pure: depends on nothing but this snapshot and the argument.
+    /// </summary>
+    public TranslationStatus TryTranslate(in RemotePointer primary, out RemotePointer local)
+    {
+        local = default;
+        RegionTranslation? region = FindRegion(primary.RKey);
+        if (region is null)
+        {
+            return TranslationStatus.UnknownRegion;
+        }
+
+        if (primary.Length == 0)
+        {
+            return TranslationStatus.ZeroLength;
+        }
+
+        if (primary.Address < region.PrimaryBase || primary.Address - region.PrimaryBase >= region.PrimaryLength)
+        {
+            return TranslationStatus.OutsideRegion;
+        }
+
+        ulong offset = primary.Address - region.PrimaryBase;
+        ulong slabIndex = offset >> region.SlabShift;
+        ulong offsetInSlab = offset & ((1UL << region.SlabShift) - 1);
+        if (offsetInSlab + primary.Length > (1UL << region.SlabShift))
+        {
+            return TranslationStatus.CrossesSlab;
+        }
+
+        ulong localSlabBase = region.LocalSlabBases[slabIndex];
+        if (localSlabBase == 0)
+        {
+            return TranslationStatus.UnknownSlab;
+        }
+
+        local = new RemotePointer(region.LocalRKey, localSlabBase + offsetInSlab, primary.Length);
+        return TranslationStatus.Ok;
+    }
+
+    /// <summary>As <see cref="TryTranslate"/>, throwing <see cref="TranslationException"/> on failure.</summary>
+    public RemotePointer Translate(in RemotePointer primary)
+    {
+        TranslationStatus status = TryTranslate(primary, out RemotePointer local);
+        if (status != TranslationStatus.Ok)
+        {
+            TranslationException.Throw(status, primary);
+        }
+
+        return local;
+    }
+
+    /// <summary>True when a translation is known for this primary rkey.</summary>
+    public bool Knows(uint primaryRKey) => FindRegion(primaryRKey) is not null;
+
+    /// <summary>The local rkey that translated pointers of <paramref name="primaryRKey"/> carry.</summary>
+    public uint LocalRKeyOf(uint primaryRKey) => FindRegion(primaryRKey)?.LocalRKey ?? 0;
+
+    /// <summary>The known slab mappings of one primary region, by ascending primary address.</summary>
+    public IReadOnlyList<SlabMapping> GetMappings(uint primaryRKey)
+    {
+        RegionTranslation? region = FindRegion(primaryRKey);
+        if (region is null)
+        {
+            return [];
+        }
+
+        var mappings = new List<SlabMapping>();
+        for (int i = 0; i < region.LocalSlabBases.Length; i++)
+        {
+            if (region.LocalSlabBases[i] != 0)
+            {
+                mappings.Add(new SlabMapping(region.PrimaryBase + ((ulong)i << region.SlabShift), region.LocalSlabBases[i]));
+            }
+        }
+
+        return mappings;
+    }
+
+    /// <summary>How many different deltas the known slabs use (tests and the demo report it).</summary>
+    public int CountDistinctDeltas()
+    {
+        var deltas = new HashSet<long>();
+        foreach (RegionTranslation region in Regions)
+        {
+            foreach (SlabMapping m in GetMappings(region.PrimaryRKey))
+            {
+                deltas.Add(m.Delta);
+            }
+        }
+
+        return deltas.Count;
+    }
+
+    internal RegionTranslation? FindRegion(uint primaryRKey)
+    {
+        foreach (RegionTranslation r in Regions)
+        {
+            if (r.PrimaryRKey == primaryRKey)
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,23 @@
+namespace MirrorKv.Memory;
+
+/// <summary>Outcome of translating a primary pointer; every value but <see cref="Ok"/> names what failed.</summary>
+public enum TranslationStatus : byte
+{
+    /// <summary>Translated.</summary>
+    Ok = 0,
+
+    /// <summary>No translation is known for the pointer's primary rkey.</summary>
+    UnknownRegion = 1,
+
+    /// <summary>The address lies outside the primary region the rkey names.</summary>
+    OutsideRegion = 2,
+
+    /// <summary>The range crosses a slab boundary; no entry does, so the pointer is bogus.</summary>
+    CrossesSlab = 3,
+
+    /// <summary>No record has landed in that primary slab yet, so it has no local slab.</summary>
+    UnknownSlab = 4,
+
+    /// <summary>The length is zero.</summary>
+    ZeroLength = 5,
+}

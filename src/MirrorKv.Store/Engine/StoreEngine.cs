@@ -1,0 +1,212 @@
+using MirrorKv.Memory;
+
+namespace MirrorKv.Store;
+
+/// <summary>
+/// The store engine of a node: one registered region cut into slabs, the key index, and the entry
+/// writer. The adapter calls it for writes, updates, deletes and lookups; never for one-sided reads,
+/// which copy slots straight out of <see cref="Region"/>.
+/// </summary>
+/// <remarks>
+/// <para>Thread-safety: every method takes one lock, so two-sided operations are serialized; one-sided
+/// readers never take it and are kept safe by the entry format instead (see <see cref="EntryCodec"/>).</para>
+/// <para><b>Slot reuse rule.</b> A slot goes back on its free list as soon as it is tombstoned, and may be
+/// reused at once, because a one-sided reader holding an old pointer cannot mistake what it finds there:
+/// (1) versions come from one store-wide counter, so each entry written into a reused slot has a higher
+/// version than anything the slot ever held, and a reader never accepts an entry older than a version it
+/// knows; (2) slabs never change size class, so a pointer to a slot always lands on an entry header, never
+/// inside another entry's bytes; (3) a reader accepts only the key it asked for. What the reader sees is
+/// therefore Torn (mid-write), Deleted (tombstone), ForeignKey (another key moved in), or its own key at a
+/// newer version, which is that key's current value, since a key lives in exactly one slot at a time.</para>
+/// </remarks>
+public sealed class StoreEngine : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly SlabAllocator _allocator;
+    private readonly KeyIndex _index;
+    private ulong _lastVersion;
+
+    /// <summary>Creates an engine and registers (allocates and zeroes) its region.</summary>
+    /// <param name="options">Tunables; <see cref="StoreOptions.Default"/> when null.</param>
+    /// <param name="regionAccess">Remote access the region allows; a caller's grant narrows it per connection.</param>
+    public StoreEngine(StoreOptions? options = null, AccessFlags regionAccess = AccessFlags.RemoteReadWrite)
+    {
+        Options = options ?? StoreOptions.Default;
+        Options.Validate();
+        Region = MemoryRegion.Allocate(Options.RegionSize, regionAccess);
+        _allocator = new SlabAllocator(Options.RegionSize, new SizeClassTable(Options.SlabSize), Options.SlabOrder);
+        _index = new KeyIndex(Region, Options.InitialIndexCapacity);
+    }
+
+    /// <summary>The options in force.</summary>
+    public StoreOptions Options { get; }
+
+    /// <summary>The registered region that holds every entry.</summary>
+    public MemoryRegion Region { get; }
+
+    /// <summary>The slot sizes in use.</summary>
+    public SizeClassTable SizeClasses => _allocator.Classes;
+
+    /// <summary>Writes <paramref name="key"/>: inserts it, or updates it in place or by relocation.</summary>
+    public StoreWriteResult Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Put(key, value, mustExist: false);
+
+    /// <summary>Updates an existing key; <see cref="StoreStatus.NotFound"/> when it is absent.</summary>
+    public StoreWriteResult Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Put(key, value, mustExist: true);
+
+    /// <summary>Deletes a key: tombstones its slot, unindexes it and frees the slot.</summary>
+    public StoreWriteResult Delete(ReadOnlySpan<byte> key)
+    {
+        StoreStatus status = CheckKey(key);
+        if (status != StoreStatus.Ok)
+        {
+            return StoreWriteResult.Failed(status);
+        }
+
+        ulong hash = KeyIndex.Hash(key);
+        lock (_lock)
+        {
+            if (!_index.Remove(key, hash, out ulong offset))
+            {
+                return StoreWriteResult.Failed(StoreStatus.NotFound);
+            }
+
+            int slotSize = _allocator.SlotSizeAt(offset);
+            ulong version = Tombstone(offset, slotSize, key);
+            return new StoreWriteResult(StoreStatus.Ok, WriteKind.Deleted, PointerAt(offset, slotSize), version, default);
+        }
+    }
+
+    /// <summary>Finds the pointer and current version of a key (the two-sided LOOKUP).</summary>
+    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version)
+    {
+        pointer = default;
+        version = 0;
+        if (CheckKey(key) != StoreStatus.Ok)
+        {
+            return false;
+        }
+
+        ulong hash = KeyIndex.Hash(key);
+        lock (_lock)
+        {
+            if (!_index.TryGet(key, hash, out ulong offset))
+            {
+                return false;
+            }
+
+            int slotSize = _allocator.SlotSizeAt(offset);
+            pointer = PointerAt(offset, slotSize);
+            version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            return true;
+        }
+    }
+
+    /// <summary>Counts of entries, slabs and bytes.</summary>
+    public StoreStats GetStats()
+    {
+        lock (_lock)
+        {
+            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion);
+        }
+    }
+
+    /// <summary>Indexes of the slabs claimed so far, ascending: the slabs a rejoining peer must copy.</summary>
+    public IReadOnlyList<int> GetClaimedSlabs()
+    {
+        lock (_lock)
+        {
+            var slabs = new List<int>(_allocator.ClaimedSlabs);
+            for (int i = 0; i < _allocator.SlabCount; i++)
+            {
+                if (_allocator.IsClaimed(i))
+                {
+                    slabs.Add(i);
+                }
+            }
+
+            return slabs;
+        }
+    }
+
+    /// <summary>Releases the region. Only once no reader can touch it any more.</summary>
+    public void Dispose() => Region.Dispose();
+
+    private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist)
+    {
+        StoreStatus status = CheckKey(key);
+        if (status == StoreStatus.Ok && value.Length > Options.MaxValueLength)
+        {
+            status = StoreStatus.ValueTooLarge;
+        }
+
+        if (status != StoreStatus.Ok)
+        {
+            return StoreWriteResult.Failed(status);
+        }
+
+        int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
+        ulong hash = KeyIndex.Hash(key);
+        lock (_lock)
+        {
+            if (!_index.TryGet(key, hash, out ulong oldOffset))
+            {
+                if (mustExist)
+                {
+                    return StoreWriteResult.Failed(StoreStatus.NotFound);
+                }
+
+                if (!_allocator.TryAllocate(entrySize, out ulong offset, out int slotSize))
+                {
+                    return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
+                }
+
+                ulong version = WriteEntry(offset, slotSize, key, value);
+                _index.Set(key, hash, offset);
+                return new StoreWriteResult(StoreStatus.Ok, WriteKind.Inserted, PointerAt(offset, slotSize), version, default);
+            }
+
+            int oldSize = _allocator.SlotSizeAt(oldOffset);
+            if (entrySize <= oldSize && FitsSnugly(entrySize, oldSize))
+            {
+                ulong version = WriteEntry(oldOffset, oldSize, key, value);
+                return new StoreWriteResult(StoreStatus.Ok, WriteKind.UpdatedInPlace, PointerAt(oldOffset, oldSize), version, default);
+            }
+
+            // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
+            // reader finds the key in one of the two slots at every moment. Out of memory leaves the
+            // old entry untouched.
+            if (!_allocator.TryAllocate(entrySize, out ulong newOffset, out int newSize))
+            {
+                return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
+            }
+
+            ulong newVersion = WriteEntry(newOffset, newSize, key, value);
+            _index.Set(key, hash, newOffset);
+            Tombstone(oldOffset, oldSize, key);
+            return new StoreWriteResult(StoreStatus.Ok, WriteKind.Relocated, PointerAt(newOffset, newSize), newVersion, PointerAt(oldOffset, oldSize));
+        }
+    }
+
+    // A value that shrank to half its slot or less moves to a smaller class rather than waste the rest.
+    private bool FitsSnugly(int entrySize, int slotSize) => slotSize == SizeClassTable.MinSlotSize || entrySize * 2 > slotSize;
+
+    private ulong WriteEntry(ulong offset, int slotSize, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        ulong version = _lastVersion += 2;
+        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
+        return version;
+    }
+
+    private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
+    {
+        ulong version = _lastVersion += 2;
+        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone);
+        _allocator.Free(offset);
+        return version;
+    }
+
+    private StoreStatus CheckKey(ReadOnlySpan<byte> key) =>
+        key.IsEmpty ? StoreStatus.EmptyKey : key.Length > Options.MaxKeyLength ? StoreStatus.KeyTooLong : StoreStatus.Ok;
+
+    private RemotePointer PointerAt(ulong offset, int slotSize) => new(Region.RKey, Region.AddressOf(offset), (uint)slotSize);
+}

@@ -1,0 +1,16 @@
+namespace MirrorKv.Store;
+
+/// <summary>A point-in-time account of a store's memory.</summary>
+/// <param name="Entries">Live keys.</param>
+/// <param name="SlabSize">Bytes per slab.</param>
+/// <param name="SlabCount">Slabs in the region.</param>
+/// <param name="ClaimedSlabs">Slabs claimed by some size class.</param>
+/// <param name="SlotBytesInUse">Bytes of slots holding live entries.</param>
+/// <param name="FreeSlots">Slots on free lists.</param>
+/// <param name="IndexBytes">Bytes of the key index.</param>
+/// <param name="LastVersion">Highest version written.</param>
+public readonly record struct StoreStats(long Entries, int SlabSize, int SlabCount, int ClaimedSlabs, long SlotBytesInUse, long FreeSlots, long IndexBytes, ulong LastVersion)
+{
+    /// <summary>Memory the store uses for data: claimed slabs plus the index (unclaimed slabs hold nothing).</summary>
+    public long UsedBytes => ((long)ClaimedSlabs * SlabSize) + IndexBytes;
+}

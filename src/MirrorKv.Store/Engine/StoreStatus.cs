@@ -1,0 +1,23 @@
+namespace MirrorKv.Store;
+
+/// <summary>Outcome of a store engine operation.</summary>
+public enum StoreStatus : byte
+{
+    /// <summary>Done.</summary>
+    Ok = 0,
+
+    /// <summary>The key is not in the store.</summary>
+    NotFound = 1,
+
+    /// <summary>Keys must have at least one byte.</summary>
+    EmptyKey = 2,
+
+    /// <summary>The key exceeds <see cref="StoreOptions.MaxKeyLength"/>.</summary>
+    KeyTooLong = 3,
+
+    /// <summary>The value exceeds <see cref="StoreOptions.MaxValueLength"/>.</summary>
+    ValueTooLarge = 4,
+
+    /// <summary>No slab is left for the entry's size class; the store is unchanged.</summary>
+    OutOfMemory = 5,
+}
