@@ -19,18 +19,21 @@ namespace MirrorKv.Store;
 /// therefore Torn (mid-write), Deleted (tombstone), ForeignKey (another key moved in), or its own key at a
 /// newer version, which is that key's current value, since a key lives in exactly one slot at a time.</para>
 /// </remarks>
-public sealed class StoreEngine : IDisposable
+public sealed partial class StoreEngine : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly SlabAllocator _allocator;
     private readonly KeyIndex _index;
+    private readonly IChangeSink? _changes;
     private ulong _lastVersion;
 
     /// <summary>Creates an engine and registers (allocates and zeroes) its region.</summary>
     /// <param name="options">Tunables; <see cref="StoreOptions.Default"/> when null.</param>
     /// <param name="regionAccess">Remote access the region allows; a caller's grant narrows it per connection.</param>
-    public StoreEngine(StoreOptions? options = null, AccessFlags regionAccess = AccessFlags.RemoteReadWrite)
+    /// <param name="changes">Receives every slot written, in order (the replication stream); null when none.</param>
+    public StoreEngine(StoreOptions? options = null, AccessFlags regionAccess = AccessFlags.RemoteReadWrite, IChangeSink? changes = null)
     {
+        _changes = changes;
         Options = options ?? StoreOptions.Default;
         Options.Validate();
         Region = MemoryRegion.Allocate(Options.RegionSize, regionAccess);
@@ -65,6 +68,11 @@ public sealed class StoreEngine : IDisposable
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
+            if (_isReplica)
+            {
+                return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
+            }
+
             if (!_index.Remove(key, hash, out ulong offset))
             {
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
@@ -134,7 +142,7 @@ public sealed class StoreEngine : IDisposable
     private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist)
     {
         StoreStatus status = CheckKey(key);
-        if (status == StoreStatus.Ok && value.Length > Options.MaxValueLength)
+        if (status == StoreStatus.Ok && value.Length > Options.EffectiveMaxValueLength)
         {
             status = StoreStatus.ValueTooLarge;
         }
@@ -148,6 +156,11 @@ public sealed class StoreEngine : IDisposable
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
+            if (_isReplica)
+            {
+                return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
+            }
+
             if (!_index.TryGet(key, hash, out ulong oldOffset))
             {
                 if (mustExist)
@@ -194,6 +207,7 @@ public sealed class StoreEngine : IDisposable
     {
         ulong version = _lastVersion += 2;
         EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
+        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
         return version;
     }
 
@@ -201,6 +215,7 @@ public sealed class StoreEngine : IDisposable
     {
         ulong version = _lastVersion += 2;
         EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone);
+        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, []));
         _allocator.Free(offset);
         return version;
     }

@@ -23,8 +23,14 @@ public sealed record StoreOptions
     /// <summary>Largest key. 1 KiB: cache keys are short; a longer one is almost always a bug.</summary>
     public int MaxKeyLength { get; init; } = 1024;
 
-    /// <summary>Largest value. Just under 1 MB so that header, largest key and value fit one default slab.</summary>
-    public int MaxValueLength { get; init; } = 1_000_000;
+    /// <summary>
+    /// Largest value; null (the default) means the largest that fits one slab next to a header and the
+    /// largest key: entries never cross a slab, so nothing larger could be stored anyway.
+    /// </summary>
+    public int? MaxValueLength { get; init; }
+
+    /// <summary>The largest value in force: <see cref="MaxValueLength"/>, or what one slab allows.</summary>
+    public int EffectiveMaxValueLength => MaxValueLength ?? (SlabSize - EntryLayout.HeaderSize - MaxKeyLength);
 
     /// <summary>Order in which slabs are claimed; the secondary uses <see cref="SlabOrder.Descending"/>.</summary>
     public SlabOrder SlabOrder { get; init; } = SlabOrder.Ascending;
@@ -55,9 +61,9 @@ public sealed record StoreOptions
             throw new ArgumentException($"MaxKeyLength must be between 1 and {EntryLayout.MaxKeyLength}; got {MaxKeyLength}.");
         }
 
-        if (MaxValueLength < 0 || (long)EntryLayout.HeaderSize + MaxKeyLength + MaxValueLength > SlabSize)
+        if (EffectiveMaxValueLength < 0 || (long)EntryLayout.HeaderSize + MaxKeyLength + EffectiveMaxValueLength > SlabSize)
         {
-            throw new ArgumentException($"An entry with the largest key and value ({EntryLayout.HeaderSize} + {MaxKeyLength} + {MaxValueLength} bytes) must fit one slab of {SlabSize} bytes.");
+            throw new ArgumentException($"An entry with the largest key and value ({EntryLayout.HeaderSize} + {MaxKeyLength} + {EffectiveMaxValueLength} bytes) must fit one slab of {SlabSize} bytes.");
         }
 
         if (InitialIndexCapacity < 1)

@@ -15,9 +15,12 @@ public enum StoreStatus : byte
     /// <summary>The key exceeds <see cref="StoreOptions.MaxKeyLength"/>.</summary>
     KeyTooLong = 3,
 
-    /// <summary>The value exceeds <see cref="StoreOptions.MaxValueLength"/>.</summary>
+    /// <summary>The value exceeds <see cref="StoreOptions.EffectiveMaxValueLength"/>.</summary>
     ValueTooLarge = 4,
 
     /// <summary>No slab is left for the entry's size class; the store is unchanged.</summary>
     OutOfMemory = 5,
+
+    /// <summary>The engine is a replica: it changes only by applying the primary's records.</summary>
+    ReadOnlyReplica = 6,
 }

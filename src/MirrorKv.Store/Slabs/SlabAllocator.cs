@@ -13,6 +13,9 @@ public sealed class SlabAllocator
 
     // Per slab: 0 when unclaimed, else size class + 1.
     private readonly byte[] _slabClass;
+
+    // Per slab: bytes from the slab's start that hold or held a slot; slots past it were never handed out.
+    private readonly int[] _highWater;
     private readonly ClassState[] _classes;
     private readonly SlabOrder _order;
     private int _claimed;
@@ -35,6 +38,7 @@ public sealed class SlabAllocator
         Classes = classes;
         _order = order;
         _slabClass = new byte[slabs];
+        _highWater = new int[slabs];
         _classes = new ClassState[classes.Count];
         for (int i = 0; i < _classes.Length; i++)
         {
@@ -95,6 +99,7 @@ public sealed class SlabAllocator
 
             slotOffset = ((ulong)state.CurrentSlab * (ulong)Classes.SlabSize) + (ulong)state.NextOffset;
             state.NextOffset += slotSize;
+            _highWater[state.CurrentSlab] = state.NextOffset;
         }
 
         SlotsInUse++;
@@ -118,6 +123,72 @@ public sealed class SlabAllocator
         FreeSlots++;
         SlotsInUse--;
         SlotBytesInUse -= slotSize;
+    }
+
+    /// <summary>
+    /// Records that a mirrored slot at <paramref name="slotOffset"/> was written by replication, so that
+    /// <see cref="Rebuild"/> knows how far each slab has been used. The slab must be claimed.
+    /// </summary>
+    public void MarkWritten(ulong slotOffset)
+    {
+        int slotSize = SlotSizeAt(slotOffset);
+        int slab = SlabOf(slotOffset);
+        int inSlab = (int)(slotOffset % (ulong)Classes.SlabSize);
+        if (slotSize == 0 || inSlab % slotSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not the offset of a slot in a claimed slab.");
+        }
+
+        _highWater[slab] = Math.Max(_highWater[slab], inSlab + slotSize);
+    }
+
+    /// <summary>
+    /// Rebuilds the free lists and counters from the slots themselves, when a replica becomes writable:
+    /// every slot that <paramref name="isInUse"/> rejects, and every slot never handed out in a claimed
+    /// slab, goes on its class's free list.
+    /// </summary>
+    public void Rebuild(Func<ulong, int, bool> isInUse)
+    {
+        ArgumentNullException.ThrowIfNull(isInUse);
+        SlotsInUse = 0;
+        SlotBytesInUse = 0;
+        FreeSlots = 0;
+        foreach (ClassState state in _classes)
+        {
+            state.Free.Clear();
+            state.CurrentSlab = -1;
+            state.NextOffset = 0;
+        }
+
+        for (int slab = 0; slab < _slabClass.Length; slab++)
+        {
+            if (_slabClass[slab] == Unclaimed)
+            {
+                continue;
+            }
+
+            ClassState state = _classes[_slabClass[slab] - 1];
+            int slotSize = state.SlotSize;
+            ulong slabBase = (ulong)slab * (ulong)Classes.SlabSize;
+
+            // Pushed from the top so that pops hand out low offsets first.
+            for (int inSlab = ((Classes.SlabSize / slotSize) - 1) * slotSize; inSlab >= 0; inSlab -= slotSize)
+            {
+                ulong offset = slabBase + (ulong)inSlab;
+                if (inSlab < _highWater[slab] && isInUse(offset, slotSize))
+                {
+                    SlotsInUse++;
+                    SlotBytesInUse += slotSize;
+                }
+                else
+                {
+                    state.Free.Push(offset);
+                    FreeSlots++;
+                }
+            }
+
+            _highWater[slab] = Classes.SlabSize / slotSize * slotSize;
+        }
     }
 
     /// <summary>Slot size of the slab holding <paramref name="offset"/>, or 0 when that slab is unclaimed.</summary>

@@ -1,0 +1,262 @@
+using System.Text;
+using CsCheck;
+using MirrorKv.Memory;
+
+namespace MirrorKv.Store.Tests;
+
+/// <summary>
+/// Replication of slot images with per-slab translation: a replica whose slabs are claimed in the opposite
+/// order holds the primary's bytes at translated addresses, keeps its own index, and can take over.
+/// </summary>
+public class StoreEngineReplicaTests
+{
+    private static readonly StoreOptions Primary = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Secondary = Primary with { SlabOrder = SlabOrder.Descending };
+
+    [Fact]
+    public void Apply_RandomWorkload_ReplicaHoldsSameEntriesAtTranslatedAddresses()
+    {
+        Gen.Int[0, int.MaxValue].Sample(seed =>
+        {
+            using var pair = new Pair();
+            Dictionary<string, byte[]> model = pair.RunWorkload(seed, operations: 400);
+            pair.ApplyAll();
+            pair.AssertMirrors(model);
+        }, iter: 40);
+    }
+
+    [Fact]
+    public void Apply_Workload_UsesAtLeastTwoDistinctDeltas()
+    {
+        using var pair = new Pair();
+        pair.RunWorkload(seed: 1, operations: 400);
+        pair.ApplyAll();
+        Assert.True(pair.Replica.Translation!.Current.CountDistinctDeltas() >= 2);
+    }
+
+    [Fact]
+    public void Apply_ReplayedRecords_AreAlreadyAppliedAndChangeNothing()
+    {
+        using var pair = new Pair();
+        Dictionary<string, byte[]> model = pair.RunWorkload(seed: 7, operations: 300);
+        pair.ApplyAll();
+        byte[] before = pair.Replica.Region.GetSpan(0, (int)pair.Replica.Region.Length).ToArray();
+
+        Assert.All(pair.ApplyAll(), s => Assert.Equal(ApplyStatus.AlreadyApplied, s));
+        Assert.Equal(before, pair.Replica.Region.GetSpan(0, (int)pair.Replica.Region.Length).ToArray());
+        pair.AssertMirrors(model);
+    }
+
+    [Fact]
+    public void TryLookup_AtReplica_ReturnsTranslatedPrimaryPointer()
+    {
+        using var pair = new Pair();
+        pair.RunWorkload(seed: 3, operations: 200);
+        pair.ApplyAll();
+        foreach (string key in pair.LiveKeys())
+        {
+            Assert.True(pair.Primary.TryLookup(Bytes(key), out RemotePointer primary, out ulong version));
+            Assert.True(pair.Replica.TryLookup(Bytes(key), out RemotePointer local, out ulong localVersion));
+            Assert.Equal(pair.Replica.Translation!.Translate(primary), local);
+            Assert.NotEqual(primary.Address, local.Address);
+            Assert.Equal(version, localVersion);
+        }
+    }
+
+    [Fact]
+    public void ReadAtPrimaryAddress_OnReplica_IsRefusedWithoutTranslation()
+    {
+        using var pair = new Pair();
+        pair.RunWorkload(seed: 5, operations: 50);
+        pair.ApplyAll();
+        var registry = new RegionRegistry();
+        registry.Register(pair.Replica.Region);
+        string key = pair.LiveKeys().First();
+        Assert.True(pair.Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
+
+        Assert.NotEqual(AccessStatus.Ok, registry.Check(primary, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
+        var untranslatedButRekeyed = primary with { RKey = pair.Replica.Region.RKey };
+        Assert.NotEqual(AccessStatus.Ok, registry.Check(untranslatedButRekeyed, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
+    }
+
+    [Fact]
+    public void Write_OnReplica_IsRefused()
+    {
+        using var pair = new Pair();
+        Assert.Equal(StoreStatus.ReadOnlyReplica, pair.Replica.Write("k"u8, "v"u8).Status);
+        Assert.Equal(StoreStatus.ReadOnlyReplica, pair.Replica.Delete("k"u8).Status);
+    }
+
+    [Fact]
+    public void Apply_OnPrimary_IsNotReplica()
+    {
+        using var pair = new Pair();
+        pair.Primary.Write("a"u8, "1"u8);
+        Assert.Equal(ApplyStatus.NotReplica, pair.Primary.Apply(pair.Changes.Records[0].ToChange()));
+    }
+
+    [Fact]
+    public void MirrorPrimaryRegion_OnNonEmptyStore_Throws()
+    {
+        using var store = new StoreEngine(Primary);
+        store.Write("a"u8, "1"u8);
+        Assert.Throws<InvalidOperationException>(() => store.MirrorPrimaryRegion(0x1234, 0x10000, Primary.RegionSize));
+    }
+
+    [Fact]
+    public void Apply_BadRecords_AreRefusedWithReason()
+    {
+        using var pair = new Pair();
+        pair.Primary.Write("a"u8, "1"u8);
+        Record good = pair.Changes.Records[0];
+
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.Apply((good with { Slot = good.Slot with { Length = 33 } }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Version = 3 }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Flags = EntryFlags.None }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Value = new byte[good.Slot.Length] }).ToChange()));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.Apply((good with { Slot = good.Slot with { RKey = good.Slot.RKey + 1 } }).ToChange()));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address - 16 } }).ToChange()));
+        Assert.Equal(ApplyStatus.Applied, pair.Replica.Apply(good.ToChange()));
+
+        // The same primary slab now has a 32-byte class locally: a 48-byte slot in it does not fit.
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address + 96, Length = 48 }, Version = 100 }).ToChange()));
+    }
+
+    [Fact]
+    public void Promote_AfterReplication_AcceptsWritesWithoutOverwritingLiveEntries()
+    {
+        using var pair = new Pair();
+        Dictionary<string, byte[]> model = pair.RunWorkload(seed: 11, operations: 500);
+        pair.ApplyAll();
+        ulong highest = pair.Primary.GetStats().LastVersion;
+
+        pair.Replica.Promote();
+        Assert.False(pair.Replica.IsReplica);
+        for (int i = 0; i < 300; i++)
+        {
+            string key = $"new-{i}";
+            byte[] value = Encoding.UTF8.GetBytes(new string('n', 10 + (i % 90)));
+            StoreWriteResult w = pair.Replica.Write(Bytes(key), value);
+            Assert.Equal(StoreStatus.Ok, w.Status);
+            Assert.True(w.Version > highest);
+            model[key] = value;
+        }
+
+        foreach ((string key, byte[] value) in model)
+        {
+            Assert.True(pair.Replica.TryLookup(Bytes(key), out RemotePointer p, out _), key);
+            Span<byte> slot = pair.Replica.Region.GetSpan(p.Address - pair.Replica.Region.BaseAddress, (int)p.Length);
+            Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry e));
+            Assert.Equal(value, e.ValueOf(slot).ToArray());
+        }
+
+        Assert.Equal(model.Count, pair.Replica.GetStats().Entries);
+    }
+
+    private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    private sealed record Record(RemotePointer Slot, ulong Version, EntryFlags Flags, byte[] Key, byte[] Value)
+    {
+        public SlotChange ToChange() => new(Slot, Version, Flags, Key, Value);
+    }
+
+    private sealed class RecordingSink : IChangeSink
+    {
+        public List<Record> Records { get; } = [];
+
+        public void Append(in SlotChange change) =>
+            Records.Add(new Record(change.Slot, change.Version, change.Flags, change.Key.ToArray(), change.Value.ToArray()));
+    }
+
+    private sealed class Pair : IDisposable
+    {
+        public Pair()
+        {
+            Primary = new StoreEngine(Primary_, changes: Changes);
+            Replica = new StoreEngine(Secondary_);
+            Replica.MirrorPrimaryRegion(Primary.Region.RKey, Primary.Region.BaseAddress, Primary.Region.Length);
+        }
+
+        private static StoreOptions Primary_ => StoreEngineReplicaTests.Primary;
+
+        private static StoreOptions Secondary_ => StoreEngineReplicaTests.Secondary;
+
+        public RecordingSink Changes { get; } = new();
+
+        public StoreEngine Primary { get; }
+
+        public StoreEngine Replica { get; }
+
+        private HashSet<string> Live { get; } = [];
+
+        public IEnumerable<string> LiveKeys() => Live;
+
+        public Dictionary<string, byte[]> RunWorkload(int seed, int operations)
+        {
+            var random = new Random(seed);
+            var model = new Dictionary<string, byte[]>();
+            for (int op = 0; op < operations; op++)
+            {
+                string key = $"key-{random.Next(60)}";
+                if (random.Next(5) == 0)
+                {
+                    Primary.Delete(Bytes(key));
+                    model.Remove(key);
+                    Live.Remove(key);
+                    continue;
+                }
+
+                // Sizes span several classes so that in-place updates, relocations and slot reuse all happen.
+                var value = new byte[random.Next(4) switch { 0 => random.Next(1, 40), 1 => random.Next(40, 200), 2 => random.Next(200, 700), _ => random.Next(700, 3000) }];
+                random.NextBytes(value);
+                Assert.Equal(StoreStatus.Ok, Primary.Write(Bytes(key), value).Status);
+                model[key] = value;
+                Live.Add(key);
+            }
+
+            return model;
+        }
+
+        public List<ApplyStatus> ApplyAll()
+        {
+            var statuses = new List<ApplyStatus>();
+            foreach (Record r in Changes.Records)
+            {
+                ApplyStatus s = Replica.Apply(r.ToChange());
+                Assert.True(s is ApplyStatus.Applied or ApplyStatus.AlreadyApplied, $"apply of {r.Slot} v{r.Version}: {s}");
+                statuses.Add(s);
+            }
+
+            return statuses;
+        }
+
+        public void AssertMirrors(Dictionary<string, byte[]> model)
+        {
+            TranslationSnapshot translation = Replica.Translation!.Current;
+            Assert.Equal(model.Count, Replica.GetStats().Entries);
+            foreach ((string key, byte[] value) in model)
+            {
+                Assert.True(Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
+                RemotePointer local = translation.Translate(primary);
+                Span<byte> slot = Replica.Region.GetSpan(local.Address - Replica.Region.BaseAddress, (int)local.Length);
+                Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry entry));
+                Assert.Equal(value, entry.ValueOf(slot).ToArray());
+                int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
+                Assert.Equal(
+                    Primary.Region.GetSpan(primary.Address - Primary.Region.BaseAddress, entrySize).ToArray(),
+                    slot[..entrySize].ToArray());
+            }
+
+            foreach (string gone in Enumerable.Range(0, 60).Select(i => $"key-{i}").Where(k => !model.ContainsKey(k)))
+            {
+                Assert.False(Replica.TryLookup(Bytes(gone), out _, out _), gone);
+            }
+        }
+
+        public void Dispose()
+        {
+            Primary.Dispose();
+            Replica.Dispose();
+        }
+    }
+}
