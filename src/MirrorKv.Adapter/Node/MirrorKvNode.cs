@@ -1,0 +1,186 @@
+using System.Net;
+using System.Security.Cryptography;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// One MirrorKv node: a store engine and the adapter in front of it (verbs engine, HA module, replication),
+/// listening on one endpoint. A primary streams every slot it writes to the secondary that dialed it; a
+/// secondary mirrors the primary's region with its own slab order and serves reads of it.
+/// </summary>
+public sealed partial class MirrorKvNode : IAsyncDisposable
+{
+    private readonly ILogger _logger;
+    private readonly RegionRegistry _registry = new();
+    private readonly AckWaiters _waiters = new();
+    private readonly RoleState _role;
+    private readonly NodeFrameHandler _handler;
+    private IListener? _listener;
+    private ReplicaLink? _link;
+    private IPEndPoint? _secondaryEndPoint;
+
+    private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
+    {
+        Options = options;
+        _logger = loggers.CreateLogger("MirrorKv.Node");
+        _role = new RoleState(options.Role, options.Role == NodeRole.Primary ? 1UL : 0UL, _logger);
+        Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+
+        // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
+        StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
+        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Log);
+        _registry.Register(Store.Region);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
+        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint));
+        _handler = new NodeFrameHandler(this, verbs, ha, _logger);
+    }
+
+    /// <summary>The options in force.</summary>
+    public NodeOptions Options { get; }
+
+    /// <summary>The store engine (for tests and status; clients go through the adapter).</summary>
+    public StoreEngine Store { get; }
+
+    /// <summary>Random per start: tells this process from an earlier one at the same endpoint.</summary>
+    public ulong Incarnation { get; }
+
+    /// <summary>Where the node listens (with the real port).</summary>
+    public IPEndPoint EndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? Options.ListenEndPoint);
+
+    /// <summary>Where clients reach the node.</summary>
+    public IPEndPoint AdvertisedEndPoint => Options.AdvertisedEndPoint ?? EndPoint;
+
+    /// <summary>Current role.</summary>
+    public NodeRole Role => _role.Current.Role;
+
+    /// <summary>Current epoch.</summary>
+    public ulong Epoch => _role.Current.Epoch;
+
+    /// <summary>True when a primary has a secondary attached, or a secondary is receiving the stream.</summary>
+    public bool IsProtected => Role == NodeRole.Primary ? Log.Peer is { IsOpen: true } : _link?.IsConnected ?? false;
+
+    /// <summary>Primary: last LSN written. Secondary: last LSN applied.</summary>
+    public ulong Lsn => Role == NodeRole.Primary ? Log.LastLsn : _link?.AppliedLsn ?? 0;
+
+    /// <summary>Primary: last LSN the secondary confirmed.</summary>
+    public ulong AckedLsn => _waiters.AckedLsn;
+
+    internal ReplicationLog Log { get; } = new();
+
+    /// <summary>Starts a node: allocates its region, listens, and for a secondary attaches to the primary.</summary>
+    public static async Task<MirrorKvNode> StartAsync(NodeOptions options, ITransport transport, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(transport);
+        options.Validate();
+        var node = new MirrorKvNode(options, loggers ?? NullLoggerFactory.Instance);
+        try
+        {
+            node._listener = transport.Listen(options.ListenEndPoint, node._handler);
+            node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
+            if (options.Role == NodeRole.Secondary)
+            {
+                node._link = new ReplicaLink(node.Store, node._role, options, node._logger);
+                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
+            }
+
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Stops listening, closes every connection and releases the region.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _role.TransitionTo(NodeRole.Stopped, Epoch, "shutting down");
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _link?.Close();
+        foreach (IConnection connection in _handler.OpenConnections)
+        {
+            connection.Abort(null);
+        }
+
+        Store.Dispose();
+    }
+
+    internal HelloReply DescribeForHello()
+    {
+        (NodeRole role, ulong epoch) = _role.Current;
+        MemoryRegion region = Store.Region;
+        return new HelloReply
+        {
+            Role = role,
+            Epoch = epoch,
+            Incarnation = Incarnation,
+            SlabSize = (uint)Store.Options.SlabSize,
+            MaxFrameSize = Options.MaxFrameSize,
+            PeerEndpoint = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint,
+            Regions = [new RegionInfo(region.RKey, region.Access, region.BaseAddress, region.Length)],
+        };
+    }
+
+    internal bool CanAttachSecondary(out string? refusal)
+    {
+        refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
+            : Log.Peer is { IsOpen: true } ? "a secondary is already attached"
+            : Log.LastLsn > 0 ? "this primary already holds data; a secondary must attach before the first write (rejoin with a slab copy is not built yet)"
+            : null;
+        return refusal is null;
+    }
+
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised)
+    {
+        if (!Log.Attach(connection, Epoch, out ulong attachedAt))
+        {
+            connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
+            return;
+        }
+
+        _waiters.Reset(attachedAt);
+        Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
+        LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
+    }
+
+    internal void OnReplicateAck(IConnection connection, ReadOnlySpan<byte> payload)
+    {
+        if (ReplicateBatch.TryReadAck(payload, out ulong lsn, out _) != WireStatus.Ok)
+        {
+            connection.Fail(WireStatus.MalformedFrame, $"REPLICATE_ACK payload must be {ReplicateBatch.AckSize} bytes");
+            return;
+        }
+
+        _waiters.Ack(lsn);
+    }
+
+    internal void OnSecondaryLost(IConnection connection, Exception? error)
+    {
+        if (Log.Detach(connection))
+        {
+            _waiters.ReleaseAll();
+            LogSecondaryLost(error?.Message ?? "closed", Log.LastLsn);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, region {RegionMiB} MiB, rkey 0x{RKey:x8}")]
+    private partial void LogListening(NodeRole role, string endPoint, ulong regionMiB, uint rkey);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "secondary {Secondary} attached at LSN {Lsn}: the pair is protected")]
+    private partial void LogSecondaryAttached(string secondary, ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "secondary lost ({Reason}) at LSN {Lsn}: the pair is unprotected, writes are acknowledged by the primary alone")]
+    private partial void LogSecondaryLost(string reason, ulong lsn);
+}

@@ -1,0 +1,74 @@
+using System.Net;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>How one node runs. Immutable; <see cref="Validate"/> runs once when the node starts.</summary>
+public sealed record NodeOptions
+{
+    /// <summary>Role at start: <see cref="NodeRole.Primary"/> or <see cref="NodeRole.Secondary"/>.</summary>
+    public NodeRole Role { get; init; } = NodeRole.Primary;
+
+    /// <summary>Where the adapter listens; port 0 picks a free one. Loopback by default: safe without authentication.</summary>
+    public IPEndPoint ListenEndPoint { get; init; } = new(IPAddress.Loopback, 7400);
+
+    /// <summary>For a secondary: the primary's endpoint, which it dials to receive the replication stream.</summary>
+    public IPEndPoint? PrimaryEndPoint { get; init; }
+
+    /// <summary>
+    /// Where clients should reach this node; defaults to the listen endpoint (with the real port). Set it when
+    /// listening on 0.0.0.0 or behind an address translation.
+    /// </summary>
+    public IPEndPoint? AdvertisedEndPoint { get; init; }
+
+    /// <summary>The store engine's options. A secondary takes its slabs top-down unless told otherwise.</summary>
+    public StoreOptions Store { get; init; } = StoreOptions.Default;
+
+    /// <summary>When writes are acknowledged.</summary>
+    public ReplicationMode Replication { get; init; } = ReplicationMode.Sync;
+
+    /// <summary>Largest frame accepted: see <see cref="ProtocolLimits.DefaultMaxFrameSize"/> for the reason.</summary>
+    public uint MaxFrameSize { get; init; } = ProtocolLimits.DefaultMaxFrameSize;
+
+    /// <summary>
+    /// How long a secondary keeps trying to reach the primary at start: 10 s covers the two processes being
+    /// started in either order by a script, without hanging forever on a wrong address.
+    /// </summary>
+    public TimeSpan PrimaryConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        Store.Validate();
+        if (Role is not (NodeRole.Primary or NodeRole.Secondary))
+        {
+            throw new ArgumentException($"Role must be primary or secondary; got {Role}.");
+        }
+
+        if (Role == NodeRole.Secondary && PrimaryEndPoint is null)
+        {
+            throw new ArgumentException("A secondary needs the primary's endpoint (PrimaryEndPoint, --primary).");
+        }
+
+        if (Role == NodeRole.Primary && PrimaryEndPoint is not null)
+        {
+            throw new ArgumentException("A primary does not dial a primary: leave PrimaryEndPoint (--primary) unset.");
+        }
+
+        if (MaxFrameSize is < ProtocolLimits.MinMaxFrameSize or > ProtocolLimits.MaxMaxFrameSize)
+        {
+            throw new ArgumentException($"MaxFrameSize must be between {ProtocolLimits.MinMaxFrameSize} and {ProtocolLimits.MaxMaxFrameSize}; got {MaxFrameSize}.");
+        }
+
+        if ((long)MaxFrameSize < (long)Store.SlabSize + 4096)
+        {
+            throw new ArgumentException($"MaxFrameSize ({MaxFrameSize}) must exceed the slab size ({Store.SlabSize}) so that any slot can be read and written in one frame.");
+        }
+
+        if (PrimaryConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("PrimaryConnectTimeout must be positive.");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>Error replies and the mapping of lower layers' statuses to wire statuses.</summary>
+internal static class Replies
+{
+    public static void Error(IConnection connection, Opcode opcode, ulong requestId, WireStatus status, string message)
+    {
+        Span<byte> payload = connection.BeginPost(opcode | Opcode.ReplyBit, status, requestId, ErrorText.Size(message));
+        try
+        {
+            ErrorText.Write(payload, message);
+        }
+        finally
+        {
+            connection.EndPost();
+        }
+    }
+
+    public static WireStatus ToWire(AccessStatus status) => (WireStatus)(byte)status;
+
+    public static WireStatus ToWire(StoreStatus status) => status switch
+    {
+        StoreStatus.Ok => WireStatus.Ok,
+        StoreStatus.NotFound => WireStatus.NotFound,
+        StoreStatus.EmptyKey => WireStatus.EmptyKey,
+        StoreStatus.KeyTooLong => WireStatus.KeyTooLong,
+        StoreStatus.ValueTooLarge => WireStatus.ValueTooLarge,
+        StoreStatus.OutOfMemory => WireStatus.OutOfMemory,
+        StoreStatus.ReadOnlyReplica => WireStatus.NotPrimary,
+        _ => WireStatus.MalformedFrame,
+    };
+}

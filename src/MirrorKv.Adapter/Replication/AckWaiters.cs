@@ -1,0 +1,105 @@
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// Sync-mode writes waiting for the secondary: each holds its reply until the cumulative ack reaches the
+/// LSN that was current when the write finished (its own record's LSN or a later one: waiting longer is safe).
+/// </summary>
+internal sealed class AckWaiters
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<Waiter> _waiting = new();
+    private ulong _acked;
+
+    /// <summary>Number of writes waiting.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
+    /// <summary>The highest LSN the secondary has confirmed.</summary>
+    public ulong AckedLsn
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _acked;
+            }
+        }
+    }
+
+    /// <summary>Holds a reply until <paramref name="lsn"/> is acked; false when it already is (reply now).</summary>
+    public bool TryWait(ulong lsn, IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, reply));
+            return true;
+        }
+    }
+
+    /// <summary>The secondary applied everything up to <paramref name="lsn"/>: send the replies it covers.</summary>
+    public void Ack(ulong lsn)
+    {
+        lock (_lock)
+        {
+            _acked = Math.Max(_acked, lsn);
+            while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
+            {
+                _waiting.Dequeue();
+                Send(w);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The secondary is gone: the pair is unprotected and the writes stand on the primary alone, as every
+    /// write after this will until a secondary attaches again. Their replies go out now, and later writes
+    /// do not wait until <see cref="Reset"/>.
+    /// </summary>
+    public void ReleaseAll() => Ack(ulong.MaxValue);
+
+    /// <summary>A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks.</summary>
+    public void Reset(ulong lsn)
+    {
+        lock (_lock)
+        {
+            _acked = lsn;
+        }
+    }
+
+    private static void Send(in Waiter w)
+    {
+        if (!w.Connection.IsOpen)
+        {
+            return;
+        }
+
+        try
+        {
+            w.Reply.Write(w.Connection.BeginPost(w.Opcode | Opcode.ReplyBit, WireStatus.Ok, w.RequestId, KvReply.Size));
+            w.Connection.EndPost();
+            w.Connection.Flush();
+        }
+        catch (ConnectionClosedException)
+        {
+            // The client left; it will find its write by LOOKUP if it comes back.
+        }
+    }
+
+    private readonly record struct Waiter(ulong Lsn, IConnection Connection, Opcode Opcode, ulong RequestId, KvReply Reply);
+}

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Net.Sockets;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The secondary's link to the primary: HELLO as a peer adapter, mirror the primary's region, then apply
+/// REPLICATE records in LSN order and acknowledge them cumulatively, once per received batch.
+/// </summary>
+internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, NodeOptions options, ILogger logger) : IFrameHandler
+{
+    private readonly TaskCompletionSource<HelloReply> _hello = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IConnection? _connection;
+    private ulong _appliedLsn;
+    private ulong _ackedLsn;
+
+    /// <summary>The last LSN applied.</summary>
+    public ulong AppliedLsn => Volatile.Read(ref _appliedLsn);
+
+    /// <summary>True while the stream from the primary is flowing.</summary>
+    public bool IsConnected => _connection is { IsOpen: true };
+
+    /// <summary>The primary's HELLO reply.</summary>
+    public HelloReply? Primary { get; private set; }
+
+    /// <summary>Dials the primary until it answers or <see cref="NodeOptions.PrimaryConnectTimeout"/> passes.</summary>
+    public async Task ConnectAsync(ITransport transport, IPEndPoint advertised, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.PrimaryConnectTimeout);
+        IPEndPoint primary = options.PrimaryEndPoint!;
+        while (true)
+        {
+            try
+            {
+                _connection = await transport.ConnectAsync(primary, this, timeout.Token).ConfigureAwait(false);
+                break;
+            }
+            catch (SocketException) when (!timeout.IsCancellationRequested)
+            {
+                await Task.Delay(100, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The primary at {primary} did not accept a connection within {options.PrimaryConnectTimeout.TotalSeconds:F0} s.");
+            }
+        }
+
+        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised);
+        Span<byte> span = _connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size);
+        hello.Write(span);
+        _connection.EndPost();
+        _connection.Flush();
+        Primary = await _hello.Task.WaitAsync(options.PrimaryConnectTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void OnOpened(IConnection connection) => connection.MaxFrameSize = options.MaxFrameSize;
+
+    public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        switch (header.Opcode)
+        {
+            case Opcode.Hello | Opcode.ReplyBit:
+                OnHelloReply(connection, header, payload);
+                break;
+            case Opcode.Replicate:
+                Apply(connection, payload);
+                break;
+            case Opcode.Error:
+                _hello.TrySetException(new InvalidOperationException($"The primary refused this secondary: {header.Status}: {ErrorText.Read(payload)}"));
+                break;
+            default:
+                connection.Fail(WireStatus.UnknownOpcode, $"a secondary's link expects REPLICATE, not opcode 0x{(byte)header.Opcode:x2}");
+                break;
+        }
+    }
+
+    public void OnBatchEnd(IConnection connection)
+    {
+        ulong applied = _appliedLsn;
+        if (applied == _ackedLsn)
+        {
+            return;
+        }
+
+        ReplicateBatch.WriteAck(connection.BeginPost(Opcode.ReplicateAck, WireStatus.Ok, 0, ReplicateBatch.AckSize), applied, role.Current.Epoch);
+        connection.EndPost();
+        connection.Flush();
+        _ackedLsn = applied;
+    }
+
+    public void OnClosed(IConnection connection, Exception? error)
+    {
+        _hello.TrySetException(new IOException("The primary closed the connection during the handshake.", error));
+        LogPrimaryLost(options.PrimaryEndPoint!.ToString(), error?.Message ?? "closed", _appliedLsn);
+    }
+
+    /// <summary>Closes the link (node shutdown).</summary>
+    public void Close() => _connection?.Abort(null);
+
+    private void OnHelloReply(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Status != WireStatus.Ok || HelloReply.TryRead(payload, out HelloReply? reply) != WireStatus.Ok)
+        {
+            _hello.TrySetException(new InvalidOperationException($"The primary's HELLO reply was {header.Status}: {ErrorText.Read(payload)}"));
+            connection.Abort(null);
+            return;
+        }
+
+        string? problem = reply!.Role != NodeRole.Primary ? $"the node at {options.PrimaryEndPoint} is {reply.Role}, not primary"
+            : reply.SlabSize != (uint)store.Options.SlabSize ? $"the primary's slab size is {reply.SlabSize}, this node's {store.Options.SlabSize}: they must match"
+            : reply.Regions.Count == 0 ? "the primary announced no region" : null;
+        if (problem is not null)
+        {
+            _hello.TrySetException(new InvalidOperationException(problem));
+            connection.Abort(null);
+            return;
+        }
+
+        foreach (RegionInfo region in reply.Regions)
+        {
+            store.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+        }
+
+        role.TransitionTo(NodeRole.Secondary, reply.Epoch, $"attached to primary {options.PrimaryEndPoint}");
+        _hello.TrySetResult(reply);
+    }
+
+    private void Apply(IConnection connection, ReadOnlySpan<byte> payload)
+    {
+        var reader = new PayloadReader(payload);
+        if (ReplicateBatch.TryReadHeader(ref reader, out _, out uint count) != WireStatus.Ok)
+        {
+            Stop(connection, "malformed REPLICATE header");
+            return;
+        }
+
+        for (uint i = 0; i < count; i++)
+        {
+            if (ReplicationRecord.TryRead(ref reader, out ReplicationRecord record) != WireStatus.Ok)
+            {
+                Stop(connection, "malformed REPLICATE record");
+                return;
+            }
+
+            if (record.Lsn != _appliedLsn + 1)
+            {
+                Stop(connection, $"replication stream gap: expected LSN {_appliedLsn + 1}, got {record.Lsn}");
+                return;
+            }
+
+            ApplyStatus status = store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value));
+            if (status is not (ApplyStatus.Applied or ApplyStatus.AlreadyApplied))
+            {
+                Stop(connection, $"record LSN {record.Lsn} for slot {record.Slot} could not be applied: {status}");
+                return;
+            }
+
+            Volatile.Write(ref _appliedLsn, record.Lsn);
+        }
+
+        if (!reader.IsCompleteAndValid)
+        {
+            Stop(connection, "REPLICATE frame has bytes after its records");
+        }
+    }
+
+    // The replica cannot follow a stream it cannot apply: it stops rather than serve a diverging copy.
+    private void Stop(IConnection connection, string reason)
+    {
+        LogStreamBroken(reason);
+        connection.Fail(WireStatus.MalformedFrame, reason);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "lost the primary at {Primary} ({Reason}); applied up to LSN {Lsn}; still serving reads")]
+    private partial void LogPrimaryLost(string primary, string reason, ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "replication stopped: {Reason}")]
+    private partial void LogStreamBroken(string reason);
+}

@@ -1,0 +1,99 @@
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The primary's replication stream: every slot the store writes gets the next LSN and, while a secondary
+/// is attached, goes into the peer connection's send queue as a REPLICATE record with the primary address.
+/// Records are posted as they are written (in LSN order, since the store calls under its lock) and reach
+/// the wire in batches when the connection is flushed.
+/// </summary>
+internal sealed class ReplicationLog : IChangeSink
+{
+    private readonly Lock _lock = new();
+    private ulong _lastLsn;
+    private ulong _epoch;
+    private IConnection? _peer;
+
+    /// <summary>The LSN of the last record written (0 before any).</summary>
+    public ulong LastLsn => Volatile.Read(ref _lastLsn);
+
+    /// <summary>The connection records go to; null while the pair is unprotected.</summary>
+    public IConnection? Peer
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peer;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
+    /// <paramref name="attachedAtLsn"/> is the last LSN not sent to it: records after it are.
+    /// </summary>
+    public bool Attach(IConnection peer, ulong epoch, out ulong attachedAtLsn)
+    {
+        lock (_lock)
+        {
+            attachedAtLsn = _lastLsn;
+            if (_peer is { IsOpen: true })
+            {
+                return false;
+            }
+
+            _peer = peer;
+            _epoch = epoch;
+            return true;
+        }
+    }
+
+    /// <summary>Stops streaming to <paramref name="peer"/> (it closed).</summary>
+    public bool Detach(IConnection peer)
+    {
+        lock (_lock)
+        {
+            if (_peer != peer)
+            {
+                return false;
+            }
+
+            _peer = null;
+            return true;
+        }
+    }
+
+    /// <summary>Called by the store under its lock for every slot written.</summary>
+    public void Append(in SlotChange change)
+    {
+        lock (_lock)
+        {
+            ulong lsn = ++_lastLsn;
+            IConnection? peer = _peer;
+            if (peer is null)
+            {
+                return;
+            }
+
+            var record = new ReplicationRecord(lsn, change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+            try
+            {
+                Span<byte> payload = peer.BeginPost(Opcode.Replicate, WireStatus.Ok, lsn, ReplicateBatch.HeaderSize + record.Size);
+                ReplicateBatch.WriteHeader(payload, _epoch, 1);
+                record.Write(payload[ReplicateBatch.HeaderSize..]);
+                peer.EndPost();
+            }
+            catch (ConnectionClosedException)
+            {
+                // The secondary is gone; its close handler detaches it and releases the waiting writes.
+            }
+        }
+    }
+
+    /// <summary>Hands the posted records to the wire.</summary>
+    public void Flush() => Peer?.Flush();
+}

@@ -1,0 +1,99 @@
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The NIC part of the adapter: one-sided READ straight from registered memory after the one access check,
+/// FAILOVER_READ (translate, then read) and TRANSLATION. No index, no lock, no store-engine code runs here:
+/// the region registry and the translation snapshot are both read without locks.
+/// </summary>
+/// <remarks>Runs on the receive thread of the requesting connection.</remarks>
+internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation)
+{
+    public void Read(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload, AccessFlags grant, uint maxReplyFrame)
+    {
+        if (ReadRequest.TryRead(payload, out RemotePointer pointer) != WireStatus.Ok)
+        {
+            Replies.Error(connection, Opcode.Read, requestId, WireStatus.MalformedFrame, $"READ payload must be {ReadRequest.Size} bytes; got {payload.Length}");
+            return;
+        }
+
+        Serve(connection, Opcode.Read, requestId, pointer, grant, maxReplyFrame);
+    }
+
+    public void FailoverRead(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload, AccessFlags grant, uint maxReplyFrame)
+    {
+        if (ReadRequest.TryRead(payload, out RemotePointer primary) != WireStatus.Ok)
+        {
+            Replies.Error(connection, Opcode.FailoverRead, requestId, WireStatus.MalformedFrame, $"FAILOVER_READ payload must be {ReadRequest.Size} bytes; got {payload.Length}");
+            return;
+        }
+
+        TranslationSnapshot? snapshot = translation();
+        TranslationStatus status = snapshot is null ? TranslationStatus.UnknownRegion : snapshot.TryTranslate(primary, out RemotePointer local);
+        if (status != TranslationStatus.Ok)
+        {
+            WireStatus wire = status switch
+            {
+                TranslationStatus.UnknownSlab => WireStatus.UnknownSlab,
+                TranslationStatus.UnknownRegion => WireStatus.NoTranslation,
+                TranslationStatus.ZeroLength => WireStatus.ZeroLength,
+                _ => WireStatus.PastEnd,
+            };
+            Replies.Error(connection, Opcode.FailoverRead, requestId, wire, $"cannot translate primary pointer {primary}: {TranslationException.Describe(status)}");
+            return;
+        }
+
+        snapshot!.TryTranslate(primary, out local);
+        Serve(connection, Opcode.FailoverRead, requestId, local, grant, maxReplyFrame);
+    }
+
+    public void Translation(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        if (TranslationMessages.TryReadRequest(payload, out uint primaryRKey) != WireStatus.Ok)
+        {
+            Replies.Error(connection, Opcode.Translation, requestId, WireStatus.MalformedFrame, $"TRANSLATION payload must be {TranslationMessages.RequestSize} bytes with the reserved word 0");
+            return;
+        }
+
+        TranslationSnapshot? snapshot = translation();
+        if (snapshot is null || !snapshot.Knows(primaryRKey))
+        {
+            Replies.Error(connection, Opcode.Translation, requestId, WireStatus.NoTranslation, $"this node mirrors no primary region with rkey 0x{primaryRKey:x8}");
+            return;
+        }
+
+        IReadOnlyList<SlabMapping> mappings = snapshot.GetMappings(primaryRKey);
+        Span<byte> reply = connection.BeginPost(Opcode.Translation | Opcode.ReplyBit, WireStatus.Ok, requestId, TranslationMessages.ReplySize(mappings.Count));
+        try
+        {
+            TranslationMessages.WriteReply(reply, snapshot.LocalRKeyOf(primaryRKey), (uint)snapshot.SlabSize, mappings);
+        }
+        finally
+        {
+            connection.EndPost();
+        }
+    }
+
+    private void Serve(IConnection connection, Opcode opcode, ulong requestId, in RemotePointer pointer, AccessFlags grant, uint maxReplyFrame)
+    {
+        AccessStatus access = registry.Resolve(pointer, AccessFlags.RemoteRead, grant, out Span<byte> bytes);
+        if (access == AccessStatus.Ok && (uint)bytes.Length > maxReplyFrame - FrameHeader.Size)
+        {
+            access = AccessStatus.TooLong;
+        }
+
+        if (access != AccessStatus.Ok)
+        {
+            Replies.Error(connection, opcode, requestId, Replies.ToWire(access), $"read of {pointer} refused: {access.Describe()}");
+            return;
+        }
+
+        // The one copy of a one-sided read: registered memory straight into the send queue.
+        Span<byte> reply = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, bytes.Length);
+        bytes.CopyTo(reply);
+        connection.EndPost();
+    }
+}

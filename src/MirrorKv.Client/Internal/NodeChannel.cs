@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Net;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Client;
+
+/// <summary>
+/// The client's queue pair to one node: posts work requests with pooled operations as ids, matches replies
+/// to them, times them out, and reports the node as failed on a reset or a timeout.
+/// </summary>
+internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Stack<PendingOperation> _free = new();
+    private readonly long _timeoutTicks;
+    private readonly Timer _timer;
+    private PendingOperation[] _operations = [];
+    private IConnection? _connection;
+    private int _failed;
+
+    private NodeChannel(IPEndPoint endPoint, TimeSpan requestTimeout, Action<NodeChannel> onFailure)
+    {
+        EndPoint = endPoint;
+        OnFailure = onFailure;
+        _timeoutTicks = (long)(requestTimeout.TotalSeconds * Stopwatch.Frequency);
+
+        // One timer per channel scans for expired requests: no timer or allocation per request.
+        TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(requestTimeout.TotalMilliseconds / 4, 5, 250));
+        _timer = new Timer(static s => ((NodeChannel)s!).ExpireOverdue(), this, period, period);
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public HelloReply Hello { get; private set; } = null!;
+
+    /// <summary>The node's store region (the first one it announced).</summary>
+    public RegionInfo Region => Hello.Regions[0];
+
+    public bool IsHealthy => Volatile.Read(ref _failed) == 0 && _connection is { IsOpen: true };
+
+    private Action<NodeChannel> OnFailure { get; }
+
+    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, TimeSpan connectTimeout, TimeSpan requestTimeout, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
+    {
+        var channel = new NodeChannel(endPoint, requestTimeout, onFailure);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(connectTimeout);
+            channel._connection = await transport.ConnectAsync(endPoint, channel, timeout.Token).ConfigureAwait(false);
+            PendingOperation op = channel.Rent();
+            try
+            {
+                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize).Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
+                channel.End(flush: true);
+                await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+                if (op.Status != WireStatus.Ok || HelloReply.TryRead(op.Payload, out HelloReply? hello) != WireStatus.Ok || hello!.Regions.Count == 0)
+                {
+                    throw new MirrorKvException(MirrorKvError.Protocol, $"{endPoint} refused the handshake: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
+                }
+
+                channel.Hello = hello;
+            }
+            finally
+            {
+                channel.Return(op);
+            }
+
+            return channel;
+        }
+        catch
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public PendingOperation Rent()
+    {
+        lock (_lock)
+        {
+            if (!_free.TryPop(out PendingOperation? op))
+            {
+                op = new PendingOperation(_operations.Length);
+                _operations = [.. _operations, op];
+            }
+
+            op.Start(Stopwatch.GetTimestamp() + _timeoutTicks);
+            return op;
+        }
+    }
+
+    public void Return(PendingOperation op)
+    {
+        op.Release();
+        lock (_lock)
+        {
+            _free.Push(op);
+        }
+    }
+
+    public void PostRead(PendingOperation op, Opcode opcode, in RemotePointer pointer, bool flush)
+    {
+        ReadRequest.Write(Begin(op, opcode, ReadRequest.Size), pointer);
+        End(flush);
+    }
+
+    public void PostKv(PendingOperation op, Opcode opcode, ulong epoch, in RemotePointer hint, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool flush)
+    {
+        var request = new KvRequest(epoch, hint, key, value);
+        request.Write(Begin(op, opcode, request.Size));
+        End(flush);
+    }
+
+    public void PostTranslation(PendingOperation op, uint primaryRKey)
+    {
+        TranslationMessages.WriteRequest(Begin(op, Opcode.Translation, TranslationMessages.RequestSize), primaryRKey);
+        End(flush: true);
+    }
+
+    public void Flush() => _connection?.Flush();
+
+    public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
+
+    public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Opcode == Opcode.Error)
+        {
+            Fail(new MirrorKvException(MirrorKvError.Protocol, $"{EndPoint} closed the connection: {header.Status}: {ErrorText.Read(payload)}", header.Status));
+            return;
+        }
+
+        int index = (int)(uint)header.RequestId;
+        PendingOperation[] operations = Volatile.Read(ref _operations);
+        if (header.IsReply && (uint)index < (uint)operations.Length)
+        {
+            operations[index].TryComplete((uint)(header.RequestId >> 32), header.Status, payload);
+        }
+    }
+
+    public void OnBatchEnd(IConnection connection)
+    {
+    }
+
+    public void OnClosed(IConnection connection, Exception? error) =>
+        Fail(new MirrorKvException(MirrorKvError.Unavailable, $"connection to {EndPoint} closed{(error is null ? "" : ": " + error.Message)}", WireStatus.Ok, error));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        Interlocked.Exchange(ref _failed, 1);
+        _connection?.Abort(null);
+        FailAll(new ObjectDisposedException(nameof(MirrorKvClient)));
+    }
+
+    private Span<byte> Begin(PendingOperation op, Opcode opcode, int payloadLength)
+    {
+        IConnection connection = _connection ?? throw new ConnectionClosedException();
+        return connection.BeginPost(opcode, WireStatus.Ok, op.RequestId, payloadLength);
+    }
+
+    private void End(bool flush)
+    {
+        _connection!.EndPost();
+        if (flush)
+        {
+            _connection.Flush();
+        }
+    }
+
+    private void ExpireOverdue()
+    {
+        long now = Stopwatch.GetTimestamp();
+        bool expired = false;
+        foreach (PendingOperation op in Volatile.Read(ref _operations))
+        {
+            if (op.IsInFlight && now > op.DeadlineTimestamp)
+            {
+                expired |= op.TryFail(new MirrorKvException(MirrorKvError.Unavailable, $"{EndPoint} did not answer within the request timeout"));
+            }
+        }
+
+        if (expired)
+        {
+            Fail(new TimeoutException($"{EndPoint} did not answer within the request timeout"));
+        }
+    }
+
+    private void Fail(Exception error)
+    {
+        bool first = Interlocked.Exchange(ref _failed, 1) == 0;
+        _connection?.Abort(error);
+        FailAll(error as MirrorKvException ?? new MirrorKvException(MirrorKvError.Unavailable, error.Message, WireStatus.Ok, error));
+        if (first)
+        {
+            OnFailure(this);
+        }
+    }
+
+    private void FailAll(Exception error)
+    {
+        foreach (PendingOperation op in Volatile.Read(ref _operations))
+        {
+            op.TryFail(error);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+
+namespace MirrorKv.Client;
+
+/// <summary>Reads: one-sided with the cached pointer, validated on arrival, with LOOKUP as the fallback.</summary>
+public sealed partial class MirrorKvClient
+{
+    /// <summary>Reads a key's value; null when the key is not in the store. Allocates the returned array.</summary>
+    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        return await TryGetAsync(key, buffer, cancellationToken).ConfigureAwait(false) ? buffer.WrittenSpan.ToArray() : null;
+    }
+
+    /// <summary>
+    /// Reads a key's value into <paramref name="destination"/>; false when the key is not in the store.
+    /// Allocates nothing per call once warmed up (pooled state machine, pooled operations and buffers).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(destination);
+        byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));
+        try
+        {
+            int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
+            int tornRetries = 0;
+            for (int attempt = 0; attempt < MaxReadAttempts; attempt++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!_table.TryGetValue(key, out CachedPointer cached))
+                {
+                    (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength)).ConfigureAwait(false);
+                    if (!found)
+                    {
+                        return false;
+                    }
+
+                    _table[key] = cached;
+                }
+
+                (NodeChannel? channel, Opcode opcode) = RouteRead(cached.Pointer);
+                if (channel is null)
+                {
+                    if (await NoRouteAsync(key, cached).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    throw Unavailable("no node can serve reads");
+                }
+
+                PendingOperation op = channel.Rent();
+                try
+                {
+                    channel.PostRead(op, opcode, cached.Pointer, flush: true);
+                    Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref _failoverReads : ref _reads);
+                    await op.AsValueTask().ConfigureAwait(false);
+                    switch (Judge(op, keyBuffer.AsSpan(0, keyLength), cached, destination))
+                    {
+                        case ReadOutcome.Done:
+                            return true;
+                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
+                            Interlocked.Increment(ref _tornRetries);
+                            break;
+                        default:
+                            _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+                            break;
+                    }
+                }
+                catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+                {
+                    // The node failed under this read; the channel's failure handler has moved the path on.
+                    Interlocked.Increment(ref _retriedAfterFailure);
+                }
+                finally
+                {
+                    channel.Return(op);
+                }
+            }
+
+            throw new MirrorKvException(MirrorKvError.ReadFailed, $"No valid entry for the key after {MaxReadAttempts} attempts.");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(keyBuffer);
+        }
+    }
+
+    /// <summary>Finds a key's pointer with a two-sided LOOKUP at the node that serves reads now.</summary>
+    private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key)
+    {
+        for (int attempt = 0; attempt < 4; attempt++)
+        {
+            NodeChannel? channel = _primary.IsHealthy ? _primary : await ReadySecondaryAsync().ConfigureAwait(false);
+            if (channel is null)
+            {
+                throw Unavailable("neither node answers LOOKUP");
+            }
+
+            PendingOperation op = channel.Rent();
+            try
+            {
+                channel.PostKv(op, Opcode.Lookup, 0, default, key.Span, default, flush: true);
+                Interlocked.Increment(ref _lookups);
+                await op.AsValueTask().ConfigureAwait(false);
+                if (op.Status == WireStatus.NotFound)
+                {
+                    return (false, default);
+                }
+
+                if (op.Status != WireStatus.Ok || KvReply.TryRead(op.Payload, out KvReply reply) != WireStatus.Ok)
+                {
+                    throw new MirrorKvException(MirrorKvError.Protocol, $"LOOKUP failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
+                }
+
+                return (true, new CachedPointer(reply.Pointer, reply.Version));
+            }
+            catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+            {
+                Interlocked.Increment(ref _retriedAfterFailure);
+            }
+            finally
+            {
+                channel.Return(op);
+            }
+        }
+
+        throw Unavailable("LOOKUP failed on every node");
+    }
+
+    private (NodeChannel? Channel, Opcode Opcode) RouteRead(in RemotePointer pointer)
+    {
+        NodeChannel? secondary = _secondary;
+        if (pointer.RKey == _primary.Region.RKey)
+        {
+            return _primary.IsHealthy ? (_primary, Opcode.Read)
+                : secondary is { IsHealthy: true } ? (secondary, Opcode.FailoverRead)
+                : (null, Opcode.Read);
+        }
+
+        return secondary is { IsHealthy: true } && pointer.RKey == secondary.Region.RKey ? (secondary, Opcode.Read) : (null, Opcode.Read);
+    }
+
+    /// <summary>No channel for this pointer: wait for the secondary, or drop a pointer no live node knows.</summary>
+    private async ValueTask<bool> NoRouteAsync(string key, CachedPointer cached)
+    {
+        if (await ReadySecondaryAsync().ConfigureAwait(false) is not null)
+        {
+            NodeChannel secondary = _secondary!;
+            if (cached.Pointer.RKey != _primary.Region.RKey && cached.Pointer.RKey != secondary.Region.RKey)
+            {
+                _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+            }
+
+            return true;
+        }
+
+        return _primary.IsHealthy && _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+    }
+
+    private async ValueTask<NodeChannel?> ReadySecondaryAsync()
+    {
+        NodeChannel? secondary = _secondary;
+        if (secondary is { IsHealthy: true })
+        {
+            return secondary;
+        }
+
+        secondary = await _secondaryConnect.ConfigureAwait(false);
+        return secondary is { IsHealthy: true } ? secondary : null;
+    }
+
+    private ReadOutcome Judge(PendingOperation op, ReadOnlySpan<byte> key, in CachedPointer cached, IBufferWriter<byte> destination)
+    {
+        if (op.Status != WireStatus.Ok)
+        {
+            // The pointer names memory the node no longer serves (region gone, slab unknown): look it up again.
+            return op.Status is WireStatus.MalformedFrame or WireStatus.UnknownOpcode
+                ? throw new MirrorKvException(MirrorKvError.Protocol, $"READ failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status)
+                : ReadOutcome.Stale;
+        }
+
+        EntryStatus status = EntryValidator.Validate(op.Payload, key, cached.MinVersion, out ValidatedEntry entry);
+        switch (status)
+        {
+            case EntryStatus.Ok:
+                destination.Write(entry.ValueOf(op.Payload));
+                return ReadOutcome.Done;
+            case EntryStatus.Torn or EntryStatus.Corrupt:
+                return ReadOutcome.Torn;
+            default:
+                return ReadOutcome.Stale;
+        }
+    }
+
+    private static MirrorKvException Unavailable(string what) => new(MirrorKvError.Unavailable, $"MirrorKv unavailable: {what}.");
+
+    private enum ReadOutcome
+    {
+        Done,
+        Torn,
+        Stale,
+    }
+}

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using MirrorKv.Transport.Tcp;
+
+namespace MirrorKv.Client;
+
+/// <summary>
+/// A client of a MirrorKv pair. Keeps a local table <c>key -> remote pointer</c>, reads values one-sided
+/// with it, and goes on reading from the secondary when the primary fails, first with FAILOVER_READ and
+/// then (by default) with a table rewritten from the secondary's translation. Thread-safe.
+/// </summary>
+public sealed partial class MirrorKvClient : IAsyncDisposable
+{
+    private const int MaxReadAttempts = 16;
+
+    private readonly MirrorKvClientOptions _options;
+    private readonly ITransport _transport;
+    private readonly ConcurrentDictionary<string, CachedPointer> _table = new(StringComparer.Ordinal);
+    private readonly Lock _pathLock = new();
+    private NodeChannel _primary = null!;
+    private volatile NodeChannel? _secondary;
+    private Task<NodeChannel?> _secondaryConnect = Task.FromResult<NodeChannel?>(null);
+    private IPEndPoint? _secondaryEndPoint;
+    private volatile ClientPath _path = ClientPath.Primary;
+    private Task _failover = Task.CompletedTask;
+    private long _reads, _failoverReads, _lookups, _tornRetries, _retriedAfterFailure, _tableRewrites, _rewrittenPointers;
+
+    private MirrorKvClient(MirrorKvClientOptions options)
+    {
+        _options = options;
+        _transport = options.Transport ?? new TcpTransport();
+    }
+
+    /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
+    public event Action<ClientPath>? PathChanged;
+
+    /// <summary>Where reads go now.</summary>
+    public ClientPath Path => _path;
+
+    /// <summary>The epoch of the primary this client writes to.</summary>
+    public ulong Epoch => _primary.Hello.Epoch;
+
+    /// <summary>Entries in the local pointer table.</summary>
+    public int CachedPointers => _table.Count;
+
+    /// <summary>The secondary's endpoint, when known.</summary>
+    public IPEndPoint? SecondaryEndPoint => _secondaryEndPoint;
+
+    /// <summary>What the client has done so far.</summary>
+    public ClientStats Stats => new(
+        Interlocked.Read(ref _reads), Interlocked.Read(ref _failoverReads), Interlocked.Read(ref _lookups), Interlocked.Read(ref _tornRetries),
+        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers));
+
+    /// <summary>Connects to the primary (and, in the background, to the secondary it names).</summary>
+    public static async Task<MirrorKvClient> ConnectAsync(MirrorKvClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var client = new MirrorKvClient(options);
+        try
+        {
+            client._primary = await NodeChannel.ConnectAsync(client._transport, options.PrimaryEndPoint, options.ConnectTimeout, options.RequestTimeout, client.OnChannelFailure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"Cannot reach the primary at {options.PrimaryEndPoint}: {e.Message}", WireStatus.Ok, e);
+        }
+
+        if (client._primary.Hello.Role != NodeRole.Primary)
+        {
+            await client._primary.DisposeAsync().ConfigureAwait(false);
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"{options.PrimaryEndPoint} is {client._primary.Hello.Role}, not the primary.");
+        }
+
+        client._secondaryEndPoint = options.SecondaryEndPoint ?? client._primary.Hello.PeerEndpoint;
+        client.StartSecondaryConnect();
+        return client;
+    }
+
+    /// <summary>Waits until the connection to the secondary is up (it is made in the background).</summary>
+    public async Task<bool> WaitForSecondaryAsync(CancellationToken cancellationToken = default) =>
+        await _secondaryConnect.WaitAsync(cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Closes both connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _primary.DisposeAsync().ConfigureAwait(false);
+        NodeChannel? secondary = _secondary;
+        if (secondary is not null)
+        {
+            await secondary.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static byte[] KeyBytes(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return Encoding.UTF8.GetBytes(key);
+    }
+
+    private void StartSecondaryConnect()
+    {
+        IPEndPoint? endPoint = _secondaryEndPoint;
+        if (endPoint is null)
+        {
+            return;
+        }
+
+        _secondaryConnect = ConnectSecondaryAsync(endPoint);
+    }
+
+    private async Task<NodeChannel?> ConnectSecondaryAsync(IPEndPoint endPoint)
+    {
+        try
+        {
+            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, _options.ConnectTimeout, _options.RequestTimeout, OnChannelFailure, CancellationToken.None).ConfigureAwait(false);
+            _secondary = channel;
+            return channel;
+        }
+        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private void OnChannelFailure(NodeChannel channel)
+    {
+        if (channel != _primary)
+        {
+            return;
+        }
+
+        lock (_pathLock)
+        {
+            if (_path != ClientPath.Primary)
+            {
+                return;
+            }
+
+            _path = ClientPath.FailingOver;
+            _failover = Task.Run(FailOverAsync);
+        }
+
+        PathChanged?.Invoke(ClientPath.FailingOver);
+    }
+
+    private async Task FailOverAsync()
+    {
+        NodeChannel? secondary = _secondary is { IsHealthy: true } s ? s : await _secondaryConnect.ConfigureAwait(false);
+        if (secondary is null && _secondaryEndPoint is not null)
+        {
+            _secondaryConnect = ConnectSecondaryAsync(_secondaryEndPoint);
+            secondary = await _secondaryConnect.ConfigureAwait(false);
+        }
+
+        if (secondary is null || !_options.RewriteTableOnFailover)
+        {
+            return;
+        }
+
+        try
+        {
+            await RewriteTableAsync(secondary).ConfigureAwait(false);
+            _path = ClientPath.Secondary;
+            PathChanged?.Invoke(ClientPath.Secondary);
+        }
+        catch (MirrorKvException)
+        {
+            // Reads keep going as FAILOVER_READ; the rewrite is an optimisation, not a requirement.
+        }
+    }
+
+    private async Task RewriteTableAsync(NodeChannel secondary)
+    {
+        uint primaryRKey = _primary.Region.RKey;
+        PendingOperation op = secondary.Rent();
+        TranslationSnapshot snapshot;
+        try
+        {
+            secondary.PostTranslation(op, primaryRKey);
+            await op.AsValueTask().ConfigureAwait(false);
+            if (op.Status != WireStatus.Ok || TranslationMessages.TryReadReply(op.Payload, out uint localRKey, out uint slabSize, out SlabMapping[] mappings) != WireStatus.Ok)
+            {
+                throw new MirrorKvException(MirrorKvError.Protocol, $"TRANSLATION failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
+            }
+
+            var table = new TranslationTable((int)slabSize);
+            table.MapRegion(primaryRKey, _primary.Region.BaseAddress, _primary.Region.Length, localRKey);
+            foreach (SlabMapping m in mappings)
+            {
+                table.MapSlab(primaryRKey, m.PrimarySlabBase, m.LocalSlabBase);
+            }
+
+            snapshot = table.Current;
+        }
+        finally
+        {
+            secondary.Return(op);
+        }
+
+        long rewritten = 0;
+        foreach (KeyValuePair<string, CachedPointer> entry in _table)
+        {
+            if (entry.Value.Pointer.RKey != primaryRKey)
+            {
+                continue;
+            }
+
+            if (snapshot.TryTranslate(entry.Value.Pointer, out RemotePointer local) == TranslationStatus.Ok)
+            {
+                _table.TryUpdate(entry.Key, entry.Value with { Pointer = local }, entry.Value);
+                rewritten++;
+            }
+            else
+            {
+                _table.TryRemove(entry);
+            }
+        }
+
+        Interlocked.Increment(ref _tableRewrites);
+        Interlocked.Add(ref _rewrittenPointers, rewritten);
+    }
+}

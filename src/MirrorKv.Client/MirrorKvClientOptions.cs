@@ -1,0 +1,54 @@
+using System.Net;
+using MirrorKv.Transport;
+
+namespace MirrorKv.Client;
+
+/// <summary>How a client reaches a pair and how patient it is. Immutable; validated once at connect.</summary>
+public sealed record MirrorKvClientOptions
+{
+    /// <summary>The primary. The secondary is learned from its HELLO unless <see cref="SecondaryEndPoint"/> is set.</summary>
+    public required IPEndPoint PrimaryEndPoint { get; init; }
+
+    /// <summary>The secondary, when known in advance.</summary>
+    public IPEndPoint? SecondaryEndPoint { get; init; }
+
+    /// <summary>The transport; TCP when null. Tests pass the in-process one.</summary>
+    public ITransport? Transport { get; init; }
+
+    /// <summary>How long a connection attempt may take: 2 s, far above a LAN's round trip.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a request may wait for its reply before the node is suspected and the request retried
+    /// elsewhere: 1 s, well above a loaded loopback or LAN reply, and short enough for a failover to feel
+    /// like a hiccup. A killed process is usually detected sooner, by the connection reset.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// READs retried at once when the copy was torn (a writer was mid-update), before falling back to LOOKUP:
+    /// 3, since a torn read needs a write to the same slot within the read's microseconds, twice in a row is rare.
+    /// </summary>
+    public int TornReadRetries { get; init; } = 3;
+
+    /// <summary>
+    /// After a primary failure, fetch the translation once and rewrite the local table, so that reads go to
+    /// the secondary as plain one-sided READs; when off, every read is a FAILOVER_READ. On by default.
+    /// </summary>
+    public bool RewriteTableOnFailover { get; init; } = true;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(PrimaryEndPoint);
+        if (ConnectTimeout <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("ConnectTimeout and RequestTimeout must be positive.");
+        }
+
+        if (TornReadRetries is < 0 or > 100)
+        {
+            throw new ArgumentException($"TornReadRetries must be between 0 and 100; got {TornReadRetries}.");
+        }
+    }
+}

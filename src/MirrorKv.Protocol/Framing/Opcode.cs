@@ -1,0 +1,41 @@
+namespace MirrorKv.Protocol;
+
+/// <summary>What a frame asks for. A reply carries the request's opcode with <see cref="ReplyBit"/> set.</summary>
+public enum Opcode : byte
+{
+    /// <summary>First frame of every connection: who is calling; the reply describes the node.</summary>
+    Hello = 0x01,
+
+    /// <summary>One-sided READ of registered memory: rkey, address, length.</summary>
+    Read = 0x02,
+
+    /// <summary>READ with a primary pointer at the secondary: translated per slab, then read.</summary>
+    FailoverRead = 0x03,
+
+    /// <summary>The slab deltas for a primary rkey, so a client can rewrite its table.</summary>
+    Translation = 0x04,
+
+    /// <summary>Insert or overwrite a key; the reply carries the addressing data.</summary>
+    Write = 0x10,
+
+    /// <summary>Overwrite an existing key (NotFound if absent).</summary>
+    Update = 0x11,
+
+    /// <summary>Delete a key.</summary>
+    Delete = 0x12,
+
+    /// <summary>Find a key's pointer (two-sided), for a client that has none.</summary>
+    Lookup = 0x13,
+
+    /// <summary>Peer adapter to secondary: a batch of replication records in LSN order.</summary>
+    Replicate = 0x20,
+
+    /// <summary>Secondary to peer adapter: cumulative LSN applied; no reply.</summary>
+    ReplicateAck = 0x21,
+
+    /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
+    Error = 0x7F,
+
+    /// <summary>Set in a reply's opcode.</summary>
+    ReplyBit = 0x80,
+}

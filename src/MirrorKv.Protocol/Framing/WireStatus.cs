@@ -1,0 +1,80 @@
+namespace MirrorKv.Protocol;
+
+/// <summary>
+/// Result code of a reply. 1-15 mirror the memory layer's access check, 16-31 the store engine,
+/// 32-47 roles and epochs, 48-63 protocol errors.
+/// </summary>
+public enum WireStatus : byte
+{
+    /// <summary>Done.</summary>
+    Ok = 0,
+
+    /// <summary>The rkey names no registered region of this incarnation.</summary>
+    UnknownRKey = 1,
+
+    /// <summary>The length is zero.</summary>
+    ZeroLength = 2,
+
+    /// <summary>The address lies before the region.</summary>
+    BeforeRegion = 3,
+
+    /// <summary>The range runs past the end of the region.</summary>
+    PastEnd = 4,
+
+    /// <summary>address + length overflows 64 bits.</summary>
+    LengthOverflow = 5,
+
+    /// <summary>Remote read not allowed for this caller.</summary>
+    ReadNotAllowed = 6,
+
+    /// <summary>Remote write not allowed for this caller.</summary>
+    WriteNotAllowed = 7,
+
+    /// <summary>The length exceeds the largest single READ.</summary>
+    TooLong = 8,
+
+    /// <summary>The key is not in the store.</summary>
+    NotFound = 16,
+
+    /// <summary>Keys must have at least one byte.</summary>
+    EmptyKey = 17,
+
+    /// <summary>The key exceeds the node's limit.</summary>
+    KeyTooLong = 18,
+
+    /// <summary>The value exceeds the node's limit.</summary>
+    ValueTooLarge = 19,
+
+    /// <summary>The store has no room for the entry; nothing changed.</summary>
+    OutOfMemory = 20,
+
+    /// <summary>A write reached a node that is not the primary.</summary>
+    NotPrimary = 32,
+
+    /// <summary>The request carries an older epoch than the node's (the message names both).</summary>
+    StaleEpoch = 33,
+
+    /// <summary>FAILOVER_READ or TRANSLATION for a primary rkey this node does not mirror.</summary>
+    NoTranslation = 34,
+
+    /// <summary>FAILOVER_READ into a primary slab that no record has reached yet.</summary>
+    UnknownSlab = 35,
+
+    /// <summary>A sync write could not be confirmed by the secondary (the link failed before it acked).</summary>
+    ReplicationFailed = 36,
+
+    /// <summary>The frame cannot be parsed (truncated payload, bad lengths, reserved bits set).</summary>
+    MalformedFrame = 48,
+
+    /// <summary>The opcode is not one this node serves on this connection.</summary>
+    UnknownOpcode = 49,
+
+    /// <summary>The frame's length exceeds the agreed maximum.</summary>
+    FrameTooLarge = 50,
+
+    /// <summary>The first frame was not HELLO, or HELLO came twice.</summary>
+    HandshakeRequired = 51,
+
+    /// <summary>Bad magic or a protocol version this node does not speak.</summary>
+    UnsupportedProtocol = 52,
+}

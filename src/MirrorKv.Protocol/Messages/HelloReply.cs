@@ -1,0 +1,107 @@
+using System.Net;
+
+namespace MirrorKv.Protocol;
+
+/// <summary>
+/// HELLO reply payload: magic u32, version u16, role u8, region count u8, epoch u64, incarnation u64,
+/// slab size u32, max frame size u32, peer endpoint (20 bytes), then the regions (24 bytes each).
+/// Everything a client needs to read one-sided and to find the other node.
+/// </summary>
+public sealed record HelloReply
+{
+    /// <summary>Bytes before the region list.</summary>
+    public const int FixedSize = 4 + 2 + 1 + 1 + 8 + 8 + 4 + 4 + WireEndpoint.Size;
+
+    /// <summary>The node's role.</summary>
+    public required NodeRole Role { get; init; }
+
+    /// <summary>The epoch the role belongs to.</summary>
+    public required ulong Epoch { get; init; }
+
+    /// <summary>Random per process start: tells a restarted node from the one a client knew.</summary>
+    public required ulong Incarnation { get; init; }
+
+    /// <summary>Slab size in bytes, the same on both nodes.</summary>
+    public required uint SlabSize { get; init; }
+
+    /// <summary>Largest frame the node accepts.</summary>
+    public required uint MaxFrameSize { get; init; }
+
+    /// <summary>The other node of the pair (the secondary for a primary, and the reverse), if known.</summary>
+    public IPEndPoint? PeerEndpoint { get; init; }
+
+    /// <summary>The node's registered regions.</summary>
+    public required IReadOnlyList<RegionInfo> Regions { get; init; }
+
+    /// <summary>Encoded size.</summary>
+    public int Size => FixedSize + (Regions.Count * RegionInfo.Size);
+
+    /// <summary>Encodes into <paramref name="destination"/>.</summary>
+    public int Write(Span<byte> destination)
+    {
+        if (Regions.Count > byte.MaxValue)
+        {
+            throw new InvalidOperationException("At most 255 regions fit a HELLO reply.");
+        }
+
+        var w = new PayloadWriter(destination);
+        w.U32(ProtocolLimits.Magic);
+        w.U16(ProtocolLimits.Version);
+        w.U8((byte)Role);
+        w.U8((byte)Regions.Count);
+        w.U64(Epoch);
+        w.U64(Incarnation);
+        w.U32(SlabSize);
+        w.U32(MaxFrameSize);
+        WireEndpoint.Write(ref w, PeerEndpoint);
+        foreach (RegionInfo region in Regions)
+        {
+            region.Write(ref w);
+        }
+
+        return w.Written;
+    }
+
+    /// <summary>Decodes.</summary>
+    public static WireStatus TryRead(ReadOnlySpan<byte> payload, out HelloReply? reply)
+    {
+        reply = null;
+        var r = new PayloadReader(payload);
+        uint magic = r.U32();
+        ushort version = r.U16();
+        var role = (NodeRole)r.U8();
+        int count = r.U8();
+        ulong epoch = r.U64();
+        ulong incarnation = r.U64();
+        uint slabSize = r.U32();
+        uint maxFrame = r.U32();
+        IPEndPoint? peer = WireEndpoint.Read(ref r);
+        var regions = new RegionInfo[count];
+        for (int i = 0; i < count; i++)
+        {
+            regions[i] = RegionInfo.Read(ref r);
+        }
+
+        if (!r.IsCompleteAndValid)
+        {
+            return WireStatus.MalformedFrame;
+        }
+
+        if (magic != ProtocolLimits.Magic || version != ProtocolLimits.Version)
+        {
+            return WireStatus.UnsupportedProtocol;
+        }
+
+        reply = new HelloReply
+        {
+            Role = role,
+            Epoch = epoch,
+            Incarnation = incarnation,
+            SlabSize = slabSize,
+            MaxFrameSize = maxFrame,
+            PeerEndpoint = peer,
+            Regions = regions,
+        };
+        return WireStatus.Ok;
+    }
+}

@@ -1,0 +1,23 @@
+namespace MirrorKv.Protocol;
+
+/// <summary>Role of a node in its pair, as announced in HELLO replies. The epoch travels with it.</summary>
+public enum NodeRole : byte
+{
+    /// <summary>Unknown or not yet decided.</summary>
+    None = 0,
+
+    /// <summary>Takes writes and replicates them.</summary>
+    Primary = 1,
+
+    /// <summary>Applies the primary's records; serves READ, FAILOVER_READ, TRANSLATION and LOOKUP.</summary>
+    Secondary = 2,
+
+    /// <summary>A secondary taking over under a higher epoch.</summary>
+    Promoting = 3,
+
+    /// <summary>Joining as secondary: copying slabs, then replaying the stream.</summary>
+    Rejoining = 4,
+
+    /// <summary>Shutting down.</summary>
+    Stopped = 5,
+}

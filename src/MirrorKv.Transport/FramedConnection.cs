@@ -1,0 +1,271 @@
+using System.Net;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Transport;
+
+/// <summary>
+/// What every backend shares: the send queue (two buffers swapped per write, so that posting goes on while
+/// a write is on the wire) and frame parsing with batched delivery. A backend supplies the write and feeds
+/// received bytes to <see cref="DeliverReceived"/>.
+/// </summary>
+public abstract class FramedConnection : IConnection
+{
+    private const int InitialBufferSize = 64 * 1024;
+
+    private readonly Lock _sendLock = new();
+    private readonly IFrameHandler _handler;
+    private byte[] _pending = new byte[InitialBufferSize];
+    private byte[] _inFlight = new byte[InitialBufferSize];
+    private int _pendingLength;
+    private int _reservedLength;
+    private bool _sending;
+    private bool _closeAfterFlush;
+    private int _closed;
+
+    /// <summary>Creates the connection; the backend starts receiving after construction.</summary>
+    protected FramedConnection(IFrameHandler handler, EndPoint remoteEndPoint, uint maxFrameSize)
+    {
+        _handler = handler;
+        RemoteEndPoint = remoteEndPoint;
+        MaxFrameSize = maxFrameSize;
+        Receive = new ReceiveBuffer(InitialBufferSize);
+    }
+
+    /// <inheritdoc />
+    public EndPoint RemoteEndPoint { get; }
+
+    /// <inheritdoc />
+    public bool IsOpen => Volatile.Read(ref _closed) == 0;
+
+    /// <inheritdoc />
+    public uint MaxFrameSize { get; set; }
+
+    /// <inheritdoc />
+    public object? State { get; set; }
+
+    /// <summary>Where the backend puts received bytes.</summary>
+    internal ReceiveBuffer Receive { get; }
+
+    /// <summary>The handler, for the backend to announce the opening.</summary>
+    protected IFrameHandler Handler => _handler;
+
+    /// <inheritdoc />
+    public Span<byte> BeginPost(Opcode opcode, WireStatus status, ulong requestId, int payloadLength)
+    {
+        _sendLock.Enter();
+        if (!IsOpen || _closeAfterFlush)
+        {
+            _sendLock.Exit();
+            throw new ConnectionClosedException();
+        }
+
+        int frameLength = FrameHeader.Size + payloadLength;
+        if (_pending.Length - _pendingLength < frameLength)
+        {
+            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + frameLength));
+        }
+
+        new FrameHeader((uint)frameLength, opcode, status, requestId).Write(_pending.AsSpan(_pendingLength));
+        _reservedLength = frameLength;
+        return _pending.AsSpan(_pendingLength + FrameHeader.Size, payloadLength);
+    }
+
+    /// <inheritdoc />
+    public void EndPost()
+    {
+        _pendingLength += _reservedLength;
+        _reservedLength = 0;
+        _sendLock.Exit();
+    }
+
+    /// <inheritdoc />
+    public void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        payload.CopyTo(BeginPost(opcode, status, requestId, payload.Length));
+        EndPost();
+    }
+
+    /// <inheritdoc />
+    public void Flush()
+    {
+        bool closeNow;
+        lock (_sendLock)
+        {
+            if (_sending || !IsOpen)
+            {
+                return;
+            }
+
+            closeNow = _pendingLength == 0 && _closeAfterFlush;
+            _sending = _pendingLength > 0;
+        }
+
+        if (closeNow)
+        {
+            Abort(null);
+        }
+        else if (_sending)
+        {
+            _ = SendLoopAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public void CloseAfterFlush()
+    {
+        lock (_sendLock)
+        {
+            _closeAfterFlush = true;
+        }
+
+        Flush();
+    }
+
+    /// <inheritdoc />
+    public void Abort(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        CloseTransport();
+        try
+        {
+            _handler.OnClosed(this, reason);
+        }
+        catch (Exception)
+        {
+            // A handler failing while being told of a close has nothing left to break.
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Abort(null);
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Writes a batch to the wire; completes when all of it was handed to the network.</summary>
+    protected abstract ValueTask WriteAsync(ReadOnlyMemory<byte> batch);
+
+    /// <summary>Releases the backend's resources (socket, queues); called once.</summary>
+    protected abstract void CloseTransport();
+
+    /// <summary>
+    /// Delivers every whole frame in the receive buffer, then ends the batch. Called by the backend's receive
+    /// loop after each read. A malformed header closes the connection after an ERROR frame saying why.
+    /// </summary>
+    protected void DeliverReceived()
+    {
+        ReadOnlySpan<byte> data = Receive.Data;
+        int offset = 0;
+        try
+        {
+            while (data.Length - offset >= FrameHeader.Size && IsOpen)
+            {
+                WireStatus status = FrameHeader.TryRead(data[offset..], MaxFrameSize, out FrameHeader header);
+                if (status != WireStatus.Ok)
+                {
+                    Fail(status, status == WireStatus.FrameTooLarge
+                        ? $"frame of {header.Length} bytes exceeds the maximum of {MaxFrameSize}"
+                        : "malformed frame header (length below 16 or reserved flags set)");
+                    return;
+                }
+
+                if (data.Length - offset < header.Length)
+                {
+                    break;
+                }
+
+                _handler.OnFrame(this, header, data.Slice(offset + FrameHeader.Size, header.PayloadLength));
+                offset += (int)header.Length;
+            }
+
+            Receive.Consume(offset);
+            if (Receive.Data.Length >= FrameHeader.Size && FrameHeader.TryRead(Receive.Data, MaxFrameSize, out FrameHeader next) == WireStatus.Ok)
+            {
+                Receive.EnsureFrameFits((int)next.Length);
+            }
+
+            if (IsOpen)
+            {
+                _handler.OnBatchEnd(this);
+            }
+        }
+        catch (ConnectionClosedException)
+        {
+            // Closed under the handler's feet (by the peer or a failure): nothing more to deliver.
+        }
+        catch (Exception e)
+        {
+            Abort(new InvalidOperationException("A frame handler failed; the connection was closed.", e));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Fail(WireStatus status, string message)
+    {
+        try
+        {
+            Span<byte> payload = BeginPost(Opcode.Error, status, 0, ErrorText.Size(message));
+            ErrorText.Write(payload, message);
+            EndPost();
+            CloseAfterFlush();
+        }
+        catch (ConnectionClosedException)
+        {
+            Abort(new ProtocolViolationException(message));
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                int length;
+                bool done, closeNow;
+                lock (_sendLock)
+                {
+                    length = _pendingLength;
+                    done = length == 0 || !IsOpen;
+                    closeNow = done && _closeAfterFlush;
+                    if (done)
+                    {
+                        _sending = false;
+                    }
+                    else
+                    {
+                        (_pending, _inFlight) = (_inFlight, _pending);
+                        _pendingLength = 0;
+                    }
+                }
+
+                if (done)
+                {
+                    if (closeNow)
+                    {
+                        Abort(null);
+                    }
+
+                    return;
+                }
+
+                await WriteAsync(_inFlight.AsMemory(0, length)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            lock (_sendLock)
+            {
+                _sending = false;
+            }
+
+            Abort(e);
+        }
+    }
+}

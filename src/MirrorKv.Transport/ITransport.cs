@@ -1,0 +1,35 @@
+using System.Net;
+
+namespace MirrorKv.Transport;
+
+/// <summary>
+/// Moves frames between adapters and clients, in the shape of RDMA verbs, so that an ibverbs backend can
+/// replace it where hardware exists.
+/// </summary>
+/// <remarks>
+/// <para><b>Vocabulary.</b> A connection (<see cref="IConnection"/>) is a queue pair. A requester posts
+/// work requests (frames) with a request id of its choosing; <see cref="IConnection.Flush"/> rings the
+/// doorbell, handing everything posted since the last flush to the wire in one write. The responder answers
+/// with reply frames carrying the same id; they arrive at the requester's <see cref="IFrameHandler"/>,
+/// which is its completion queue. One-sided READs are work requests like any other: on the responder side
+/// the adapter's verbs engine serves them from registered memory without involving the store engine.</para>
+/// <para><b>Batching.</b> A receive loop reads as many bytes as the wire has, delivers every whole frame in
+/// them, then calls <see cref="IFrameHandler.OnBatchEnd"/>, where a handler flushes its replies: a
+/// pipeline of N requests costs one read and one write per batch, not per request.</para>
+/// <para><b>Buffer ownership.</b> The payload span passed to <see cref="IFrameHandler.OnFrame"/> belongs to
+/// the transport and is valid only during that call: copy what must outlive it. The span returned by
+/// <see cref="IConnection.BeginPost"/> belongs to the caller only until <see cref="IConnection.EndPost"/>;
+/// the transport owns posted bytes until they are on the wire.</para>
+/// <para><b>Threads.</b> Handler callbacks for one connection run one at a time, in wire order, on a
+/// thread-pool thread of the transport's choosing; a handler must not block in them. Posting and flushing
+/// are thread-safe and may be called from any thread; between BeginPost and EndPost the caller holds the
+/// connection's send lock and must only fill the span.</para>
+/// </remarks>
+public interface ITransport
+{
+    /// <summary>Opens a connection; <paramref name="handler"/> receives its frames.</summary>
+    ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken);
+
+    /// <summary>Accepts connections on <paramref name="endpoint"/>; <paramref name="handler"/> receives their frames.</summary>
+    IListener Listen(EndPoint endpoint, IFrameHandler handler);
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Net;
+using System.Threading.Channels;
+
+namespace MirrorKv.Transport.InProcess;
+
+/// <summary>One end of an in-process connection: batches are copied into the peer's inbound queue.</summary>
+internal sealed class InProcessConnection : FramedConnection
+{
+    private readonly InProcessNetwork _network;
+    private readonly Channel<(byte[] Data, long DeliverAt)> _inbound = Channel.CreateUnbounded<(byte[], long)>(new UnboundedChannelOptions { SingleReader = true });
+
+    public InProcessConnection(InProcessNetwork network, IPEndPoint local, IPEndPoint remote, IFrameHandler handler, uint maxFrameSize)
+        : base(handler, remote, maxFrameSize)
+    {
+        _network = network;
+        LocalEndPoint = local;
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public InProcessConnection? Peer { get; set; }
+
+    public void Start()
+    {
+        Handler.OnOpened(this);
+        _ = ReceiveLoopAsync();
+    }
+
+    protected override ValueTask WriteAsync(ReadOnlyMemory<byte> batch)
+    {
+        InProcessConnection? peer = Peer;
+        if (peer is not null && _network.ShouldDeliver(LocalEndPoint, (IPEndPoint)RemoteEndPoint))
+        {
+            long deliverAt = Stopwatch.GetTimestamp() + (long)(_network.Delay.TotalSeconds * Stopwatch.Frequency);
+            peer._inbound.Writer.TryWrite((batch.ToArray(), deliverAt));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    protected override void CloseTransport()
+    {
+        _inbound.Writer.TryComplete();
+        _network.Forget(this);
+        Peer?.Abort(new ConnectionClosedException("connection reset by peer"));
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await foreach ((byte[] data, long deliverAt) in _inbound.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deliverAt);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait).ConfigureAwait(false);
+            }
+
+            int copied = 0;
+            while (copied < data.Length && IsOpen)
+            {
+                Memory<byte> room = Receive.WritableMemory();
+                int n = Math.Min(room.Length, data.Length - copied);
+                data.AsMemory(copied, n).CopyTo(room);
+                Receive.Advance(n);
+                copied += n;
+                DeliverReceived();
+            }
+
+            if (!IsOpen)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using System.Net;
+
+namespace MirrorKv.Transport.InProcess;
+
+/// <summary>A listening endpoint on an <see cref="InProcessNetwork"/>.</summary>
+internal sealed class InProcessListener(InProcessNetwork network, IPEndPoint endpoint, IFrameHandler handler) : IListener
+{
+    public EndPoint LocalEndPoint { get; } = endpoint;
+
+    public IFrameHandler Handler { get; } = handler;
+
+    public ValueTask DisposeAsync()
+    {
+        network.StopListening(this);
+        return ValueTask.CompletedTask;
+    }
+}

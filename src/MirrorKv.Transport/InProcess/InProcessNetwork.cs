@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace MirrorKv.Transport.InProcess;
+
+/// <summary>
+/// A network inside one process, for deterministic unit tests and fault injection. Nodes are told apart by
+/// IP address (use 127.0.0.x, one per node); faults are commands: <see cref="Partition"/>,
+/// <see cref="Heal"/>, <see cref="Crash"/>, <see cref="Delay"/> and <see cref="DropBatches"/>.
+/// </summary>
+/// <remarks>
+/// A partition drops batches silently, as a black-holed link does: neither side sees an error until its
+/// own timeouts or heartbeats fire. A crash resets every connection of the node at once, as a killed
+/// process's kernel would, and its listeners stop accepting.
+/// </remarks>
+public sealed class InProcessNetwork
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<EndPoint, InProcessListener> _listeners = [];
+    private readonly List<InProcessConnection> _connections = [];
+    private readonly HashSet<(IPAddress, IPAddress)> _partitions = [];
+    private Func<IPEndPoint, IPEndPoint, bool>? _drop;
+    private int _nextEphemeralPort = 49152;
+
+    /// <summary>One-way latency added to every batch (order is kept).</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>A transport whose connections originate from <paramref name="localAddress"/>.</summary>
+    public ITransport CreateTransport(IPAddress localAddress) => new InProcessTransport(this, localAddress);
+
+    /// <summary>From now on, batches between <paramref name="a"/> and <paramref name="b"/> (both ways) vanish.</summary>
+    public void Partition(IPAddress a, IPAddress b)
+    {
+        lock (_lock)
+        {
+            _partitions.Add((a, b));
+            _partitions.Add((b, a));
+        }
+    }
+
+    /// <summary>Removes every partition.</summary>
+    public void Heal()
+    {
+        lock (_lock)
+        {
+            _partitions.Clear();
+        }
+    }
+
+    /// <summary>Drops every batch for which <paramref name="predicate"/> (from, to) is true; null stops dropping.</summary>
+    public void DropBatches(Func<IPEndPoint, IPEndPoint, bool>? predicate)
+    {
+        lock (_lock)
+        {
+            _drop = predicate;
+        }
+    }
+
+    /// <summary>Resets every connection to or from <paramref name="node"/> and stops its listeners.</summary>
+    public void Crash(IPAddress node)
+    {
+        List<InProcessConnection> victims;
+        lock (_lock)
+        {
+            victims = _connections.Where(c => c.LocalEndPoint.Address.Equals(node) || ((IPEndPoint)c.RemoteEndPoint).Address.Equals(node)).ToList();
+            foreach (EndPoint endpoint in _listeners.Keys.Where(e => ((IPEndPoint)e).Address.Equals(node)).ToList())
+            {
+                _listeners.Remove(endpoint);
+            }
+        }
+
+        foreach (InProcessConnection c in victims)
+        {
+            c.Abort(new ConnectionClosedException($"node {node} crashed"));
+        }
+    }
+
+    internal bool ShouldDeliver(IPEndPoint from, IPEndPoint to)
+    {
+        lock (_lock)
+        {
+            return !_partitions.Contains((from.Address, to.Address)) && !(_drop?.Invoke(from, to) ?? false);
+        }
+    }
+
+    internal IListener Listen(IPEndPoint endpoint, IFrameHandler handler)
+    {
+        lock (_lock)
+        {
+            if (endpoint.Port == 0)
+            {
+                endpoint = new IPEndPoint(endpoint.Address, _nextEphemeralPort++);
+            }
+
+            if (!_listeners.TryAdd(endpoint, new InProcessListener(this, endpoint, handler)))
+            {
+                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+            }
+
+            return _listeners[endpoint];
+        }
+    }
+
+    internal void StopListening(InProcessListener listener)
+    {
+        lock (_lock)
+        {
+            if (_listeners.TryGetValue(listener.LocalEndPoint, out InProcessListener? current) && current == listener)
+            {
+                _listeners.Remove(listener.LocalEndPoint);
+            }
+        }
+    }
+
+    internal InProcessConnection Connect(IPAddress localAddress, EndPoint remote, IFrameHandler handler, uint maxFrameSize)
+    {
+        InProcessConnection client, server;
+        InProcessListener? listener;
+        lock (_lock)
+        {
+            if (!_listeners.TryGetValue(remote, out listener) || _partitions.Contains((localAddress, ((IPEndPoint)remote).Address)))
+            {
+                throw new SocketException((int)SocketError.ConnectionRefused);
+            }
+
+            var local = new IPEndPoint(localAddress, _nextEphemeralPort++);
+            client = new InProcessConnection(this, local, (IPEndPoint)remote, handler, maxFrameSize);
+            server = new InProcessConnection(this, (IPEndPoint)remote, local, listener.Handler, maxFrameSize);
+            client.Peer = server;
+            server.Peer = client;
+            _connections.Add(client);
+            _connections.Add(server);
+        }
+
+        server.Start();
+        client.Start();
+        return client;
+    }
+
+    internal void Forget(InProcessConnection connection)
+    {
+        lock (_lock)
+        {
+            _connections.Remove(connection);
+        }
+    }
+}

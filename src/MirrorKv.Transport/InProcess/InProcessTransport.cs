@@ -1,0 +1,16 @@
+using System.Net;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Transport.InProcess;
+
+/// <summary>The in-process backend, bound to one node's address on an <see cref="InProcessNetwork"/>.</summary>
+internal sealed class InProcessTransport(InProcessNetwork network, IPAddress localAddress) : ITransport
+{
+    public ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, handler, ProtocolLimits.DefaultMaxFrameSize));
+    }
+
+    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => network.Listen((IPEndPoint)endpoint, handler);
+}
