@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MirrorKv.Cli.Demo;
+using MirrorKv.Cli.Serve;
 
 var keys = new Option<int>("--keys")
 {
@@ -46,6 +47,7 @@ demo.SetAction(parse => new StoreDemo(
 var root = new RootCommand("MirrorKv: a highly available in-memory key-value store with one-sided reads.")
 {
     demo,
+    ServeCommand.Create(),
 };
 
-return root.Parse(args).Invoke();
+return await root.Parse(args).InvokeAsync();

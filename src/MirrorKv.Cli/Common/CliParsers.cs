@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Net;
+
+namespace MirrorKv.Cli;
+
+/// <summary>Parsing of the CLI's endpoint and size arguments, with messages that say what was expected.</summary>
+internal static class CliParsers
+{
+    /// <summary>"host:port" where host is an IP address or "localhost".</summary>
+    public static bool TryParseEndPoint(string text, out IPEndPoint? endPoint, out string? error)
+    {
+        endPoint = null;
+        error = null;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+        {
+            error = $"'{text}' is not host:port (for example 127.0.0.1:7400)";
+            return false;
+        }
+
+        string host = text[..colon].Trim('[', ']');
+        IPAddress? address = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.TryParse(host, out IPAddress? a) ? a : null;
+        if (address is null)
+        {
+            error = $"'{host}' is not an IP address or localhost";
+            return false;
+        }
+
+        endPoint = new IPEndPoint(address, port);
+        return true;
+    }
+
+    /// <summary>A byte count with an optional k, m or g suffix (powers of 1024).</summary>
+    public static bool TryParseSize(string text, out ulong bytes, out string? error)
+    {
+        bytes = 0;
+        error = null;
+        string t = text.Trim().ToLowerInvariant();
+        ulong unit = 1;
+        if (t.Length > 0 && t[^1] is 'k' or 'm' or 'g')
+        {
+            unit = t[^1] switch { 'k' => 1UL << 10, 'm' => 1UL << 20, _ => 1UL << 30 };
+            t = t[..^1];
+        }
+
+        if (!ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) || n > ulong.MaxValue / unit)
+        {
+            error = $"'{text}' is not a size (a number of bytes, optionally with k, m or g: 256m)";
+            return false;
+        }
+
+        bytes = n * unit;
+        return true;
+    }
+}

@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Net;
+using MirrorKv.Adapter;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Cli.Serve;
+
+/// <summary><c>mirrorkv serve</c>: runs one node of a pair as this process until SIGTERM or Ctrl+C.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var role = new Option<string>("--role") { Description = "primary or secondary.", DefaultValueFactory = _ => "primary" };
+        role.AcceptOnlyFromAmong("primary", "secondary");
+        var listen = new Option<string>("--listen") { Description = "Endpoint to listen on (host:port). Loopback by default: there is no authentication yet.", DefaultValueFactory = _ => "127.0.0.1:7400" };
+        var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port)." };
+        var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
+        var regionSize = new Option<string>("--region-size") { Description = "Registered memory, e.g. 256m or 1g.", DefaultValueFactory = _ => "256m" };
+        var slabSize = new Option<string>("--slab-size") { Description = "Slab size, a power of two, e.g. 1m.", DefaultValueFactory = _ => "1m" };
+        var replication = new Option<string>("--replication") { Description = "sync (acknowledge after the secondary applied) or async.", DefaultValueFactory = _ => "sync" };
+        replication.AcceptOnlyFromAmong("sync", "async");
+        var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
+
+        var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
+        {
+            role, listen, primary, advertise, regionSize, slabSize, replication, verbose,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var errors = new List<string>();
+            IPEndPoint? listenEndPoint = Endpoint(parse.GetValue(listen)!, "--listen", errors);
+            string? primaryText = parse.GetValue(primary);
+            IPEndPoint? primaryEndPoint = primaryText is null ? null : Endpoint(primaryText, "--primary", errors);
+            string? advertiseText = parse.GetValue(advertise);
+            IPEndPoint? advertised = advertiseText is null ? null : Endpoint(advertiseText, "--advertise", errors);
+            ulong region = Size(parse.GetValue(regionSize)!, "--region-size", errors);
+            ulong slab = Size(parse.GetValue(slabSize)!, "--slab-size", errors);
+            if (errors.Count > 0)
+            {
+                return Fail(errors);
+            }
+
+            NodeOptions options;
+            try
+            {
+                options = new NodeOptions
+                {
+                    Role = parse.GetValue(role) == "secondary" ? NodeRole.Secondary : NodeRole.Primary,
+                    ListenEndPoint = listenEndPoint!,
+                    PrimaryEndPoint = primaryEndPoint,
+                    AdvertisedEndPoint = advertised,
+                    Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
+                    Replication = parse.GetValue(replication) == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
+                };
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                return Fail([e.Message]);
+            }
+
+            using ILoggerFactory loggers = LoggerFactory.Create(b => b
+                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
+                .SetMinimumLevel(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information));
+            ILogger logger = loggers.CreateLogger("MirrorKv.Serve");
+            MirrorKvNode node;
+            try
+            {
+                node = await MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), loggers, cancellationToken);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException)
+            {
+                return Fail([$"cannot start the {options.Role.ToString().ToLowerInvariant()}: {e.Message}"]);
+            }
+
+            await using (node)
+            {
+                if (!IPAddress.IsLoopback(node.EndPoint.Address))
+                {
+                    logger.LogWarning("listening on {EndPoint}, which is not loopback: MirrorKv has no authentication yet, anyone who can reach it can read and write", node.EndPoint);
+                }
+
+                // A line scripts and tests can wait for.
+                Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8}");
+                Console.Out.Flush();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    logger.LogInformation("shutting down at LSN {Lsn}", node.Lsn);
+                }
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static IPEndPoint? Endpoint(string text, string option, List<string> errors)
+    {
+        if (CliParsers.TryParseEndPoint(text, out IPEndPoint? endPoint, out string? error))
+        {
+            return endPoint;
+        }
+
+        errors.Add($"{option}: {error}");
+        return null;
+    }
+
+    private static ulong Size(string text, string option, List<string> errors)
+    {
+        if (CliParsers.TryParseSize(text, out ulong bytes, out string? error))
+        {
+            return bytes;
+        }
+
+        errors.Add($"{option}: {error}");
+        return 0;
+    }
+
+    private static int Fail(IEnumerable<string> errors)
+    {
+        foreach (string error in errors)
+        {
+            Console.Error.WriteLine($"error: {error}");
+        }
+
+        return 2;
+    }
+}

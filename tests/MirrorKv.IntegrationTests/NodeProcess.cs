@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>A real <c>mirrorkv serve</c> process on a free loopback port; killed with SIGKILL or stopped with SIGTERM.</summary>
+internal sealed partial class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _output = [];
+
+    private NodeProcess(Process process, IPEndPoint endPoint)
+    {
+        _process = process;
+        EndPoint = endPoint;
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join('\n', _output);
+            }
+        }
+    }
+
+    public static async Task<NodeProcess> StartPrimaryAsync(params string[] extra) =>
+        await StartAsync(["--role", "primary", .. extra]);
+
+    public static async Task<NodeProcess> StartSecondaryAsync(IPEndPoint primary, params string[] extra) =>
+        await StartAsync(["--role", "secondary", "--primary", primary.ToString(), .. extra]);
+
+    /// <summary>kill -9: the kernel closes the sockets, nothing runs in the process.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private static async Task<NodeProcess> StartAsync(string[] args)
+    {
+        var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString(), "--region-size", "64m" }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var node = new NodeProcess(Process.Start(start)!, endPoint);
+        node._process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
+        node._process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
+        node._process.BeginOutputReadLine();
+        node._process.BeginErrorReadLine();
+        try
+        {
+            await node._ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            string output = node.Output;
+            await node.DisposeAsync();
+            throw new InvalidOperationException($"mirrorkv serve did not get ready:\n{output}");
+        }
+
+        return node;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            _ready.TrySetException(new InvalidOperationException($"mirrorkv serve exited:\n{Output}"));
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Add(line);
+        }
+
+        if (ReadyLine().IsMatch(line))
+        {
+            _ready.TrySetResult(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The mirrorkv CLI built next to these tests (same configuration).</summary>
+    private static string CliPath()
+    {
+        string baseDirectory = AppContext.BaseDirectory;
+        string configuration = baseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        DirectoryInfo? dir = new(baseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MirrorKv.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        string path = Path.Combine(dir?.FullName ?? ".", "src", "MirrorKv.Cli", "bin", configuration, "net10.0", "mirrorkv.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException(string.Create(CultureInfo.InvariantCulture, $"Build the CLI first: {path} is missing."));
+    }
+
+    [GeneratedRegex("^ready role=")]
+    private static partial Regex ReadyLine();
+}

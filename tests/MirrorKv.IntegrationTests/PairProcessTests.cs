@@ -1,0 +1,246 @@
+using System.Collections.Concurrent;
+using System.Text;
+using MirrorKv.Client;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport;
+using MirrorKv.Transport.Tcp;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>
+/// A real pair: two <c>mirrorkv serve</c> processes on 127.0.0.1, clients over TCP, and a real kill -9.
+/// </summary>
+[Collection(nameof(ProcessTests))]
+public class PairProcessTests
+{
+    [Fact]
+    public async Task Write_ThenRead_SecondaryHoldsSameBytesAtTranslatedAddressNotPrimarys()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await using MirrorKvClient client = await ConnectAsync(primary);
+        var values = new Dictionary<string, byte[]>();
+        for (int i = 0; i < 400; i++)
+        {
+            // Several size classes, so that several primary slabs (and so several deltas) are in play.
+            values[$"key-{i}"] = Value(i, 0, 20 + (i * 97 % 4000));
+            await client.SetAsync($"key-{i}", values[$"key-{i}"]);
+        }
+
+        NodeChannel p = await Channel(primary);
+        NodeChannel s = await Channel(secondary);
+        TranslationSnapshot translation = await FetchTranslationAsync(s, p.Region.RKey, p);
+        Assert.True(translation.CountDistinctDeltas() >= 2, "the pair must run with at least two distinct slab deltas");
+        foreach ((string key, byte[] value) in values)
+        {
+            RemotePointer pointer = await LookupAsync(p, key);
+            byte[] atPrimary = await ReadAsync(p, Opcode.Read, pointer);
+            RemotePointer local = translation.Translate(pointer);
+            Assert.NotEqual(pointer.Address, local.Address);
+            byte[] atSecondary = await ReadAsync(s, Opcode.Read, local);
+            Assert.Equal(atPrimary, atSecondary);
+            Assert.Equal(value, ValueOf(atSecondary, key));
+            Assert.Equal(atPrimary, await ReadAsync(s, Opcode.FailoverRead, pointer));
+
+            // Skipping translation must not work: the primary's pointer names nothing on the secondary,
+            // and its address under the secondary's rkey is outside the secondary's region or another entry.
+            Assert.Null(await TryReadAsync(s, Opcode.Read, pointer));
+            byte[]? untranslated = await TryReadAsync(s, Opcode.Read, pointer with { RKey = s.Region.RKey });
+            Assert.True(untranslated is null || ValueOrNull(untranslated, key) is null);
+        }
+
+        await p.DisposeAsync();
+        await s.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UpdateInPlace_Relocation_Delete_AreServedByBothNodes()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await using MirrorKvClient client = await ConnectAsync(primary);
+        NodeChannel p = await Channel(primary);
+
+        await client.SetAsync("k", Value(1, 0, 100));
+        RemotePointer first = await LookupAsync(p, "k");
+        await client.SetAsync("k", Value(1, 1, 110));
+        RemotePointer inPlace = await LookupAsync(p, "k");
+        await client.SetAsync("k", Value(1, 2, 3000));
+        RemotePointer relocated = await LookupAsync(p, "k");
+        await client.SetAsync("gone", Value(2, 0, 50));
+        Assert.True(await client.DeleteAsync("gone"));
+
+        Assert.Equal(first, inPlace);
+        Assert.NotEqual(first, relocated);
+        Assert.Equal(Value(1, 2, 3000), await client.GetAsync("k"));
+        Assert.Null(await client.GetAsync("gone"));
+        Assert.Equal(EntryStatus.Deleted, EntryValidator.Validate(await ReadAsync(p, Opcode.Read, first), "k"u8, 0, out _));
+
+        await primary.KillAsync();
+        Assert.Equal(Value(1, 2, 3000), await client.GetAsync("k"));
+        Assert.Null(await client.GetAsync("gone"));
+        await p.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task KillPrimary_DuringReadWorkload_EveryReadReturnsLatestAcknowledgedValue(bool rewriteTable)
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await using MirrorKvClient client = await ConnectAsync(primary, rewriteTable);
+        const int keys = 2000;
+        var latest = new byte[keys][];
+        for (int i = 0; i < keys; i++)
+        {
+            latest[i] = Value(i, 0, 100);
+            await client.SetAsync($"k{i}", latest[i]);
+        }
+
+        for (int i = 0; i < keys; i += 3)
+        {
+            latest[i] = Value(i, 1, i % 2 == 0 ? 100 : 900);
+            await client.SetAsync($"k{i}", latest[i]);
+        }
+
+        using var stop = new CancellationTokenSource();
+        var bad = new ConcurrentQueue<string>();
+        long reads = 0;
+        Task[] readers = Enumerable.Range(0, 4).Select(r => Task.Run(async () =>
+        {
+            var random = new Random(r);
+            while (!stop.IsCancellationRequested)
+            {
+                int i = random.Next(keys);
+                byte[]? got = await client.GetAsync($"k{i}");
+                Interlocked.Increment(ref reads);
+                if (got is null || !got.AsSpan().SequenceEqual(latest[i]))
+                {
+                    bad.Enqueue($"k{i}: {(got is null ? "missing" : $"{got.Length} wrong bytes")}");
+                }
+            }
+        })).ToArray();
+
+        await Task.Delay(300);
+        long beforeKill = Interlocked.Read(ref reads);
+        await primary.KillAsync();
+        await Task.Delay(1000);
+        await stop.CancelAsync();
+        await Task.WhenAll(readers);
+
+        Assert.Empty(bad);
+        Assert.True(beforeKill > 0);
+        Assert.True(Interlocked.Read(ref reads) > beforeKill + 100, "reads must go on after the kill");
+        Assert.NotEqual(ClientPath.Primary, client.Path);
+        if (rewriteTable)
+        {
+            Assert.Equal(ClientPath.Secondary, client.Path);
+            Assert.True(client.Stats.RewrittenPointers > 0);
+        }
+        else
+        {
+            Assert.True(client.Stats.FailoverReads > 0);
+        }
+
+        for (int i = 0; i < keys; i++)
+        {
+            Assert.Equal(latest[i], await client.GetAsync($"k{i}"));
+        }
+    }
+
+    [Fact]
+    public async Task Serve_BadArguments_ExitWithClearError()
+    {
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartSecondaryAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), "--slab-size", "1000"));
+        Assert.Contains("SlabSize must be a power of two", failure.Message, StringComparison.Ordinal);
+    }
+
+    private static byte[] Value(int key, int generation, int length)
+    {
+        var value = new byte[length];
+        new Random((key * 7919) + generation).NextBytes(value);
+        BitConverter.TryWriteBytes(value, key);
+        return value;
+    }
+
+    private static async Task<MirrorKvClient> ConnectAsync(NodeProcess primary, bool rewriteTable = true)
+    {
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, RewriteTableOnFailover = rewriteTable });
+        Assert.True(await client.WaitForSecondaryAsync(), "the client must learn and reach the secondary");
+        return client;
+    }
+
+    private static Task<NodeChannel> Channel(NodeProcess node) =>
+        NodeChannel.ConnectAsync(new TcpTransport(), node.EndPoint, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), _ => { }, CancellationToken.None);
+
+    private static async Task<RemotePointer> LookupAsync(NodeChannel channel, string key)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostKv(op, Opcode.Lookup, 0, default, Encoding.UTF8.GetBytes(key), default, flush: true);
+            await op.AsValueTask();
+            Assert.Equal(WireStatus.Ok, op.Status);
+            Assert.Equal(WireStatus.Ok, KvReply.TryRead(op.Payload, out KvReply reply));
+            return reply.Pointer;
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
+    private static async Task<byte[]> ReadAsync(NodeChannel channel, Opcode opcode, RemotePointer pointer) =>
+        await TryReadAsync(channel, opcode, pointer) ?? throw new InvalidOperationException($"{opcode} of {pointer} was refused");
+
+    private static async Task<byte[]?> TryReadAsync(NodeChannel channel, Opcode opcode, RemotePointer pointer)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostRead(op, opcode, pointer, flush: true);
+            await op.AsValueTask();
+            return op.Status == WireStatus.Ok ? op.Payload.ToArray() : null;
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
+    private static async Task<TranslationSnapshot> FetchTranslationAsync(NodeChannel secondary, uint primaryRKey, NodeChannel primary)
+    {
+        PendingOperation op = secondary.Rent();
+        try
+        {
+            secondary.PostTranslation(op, primaryRKey);
+            await op.AsValueTask();
+            Assert.Equal(WireStatus.Ok, op.Status);
+            Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadReply(op.Payload, out uint localRKey, out uint slabSize, out SlabMapping[] mappings));
+            var table = new TranslationTable((int)slabSize);
+            table.MapRegion(primaryRKey, primary.Region.BaseAddress, primary.Region.Length, localRKey);
+            foreach (SlabMapping m in mappings)
+            {
+                table.MapSlab(primaryRKey, m.PrimarySlabBase, m.LocalSlabBase);
+            }
+
+            return table.Current;
+        }
+        finally
+        {
+            secondary.Return(op);
+        }
+    }
+
+    private static byte[] ValueOf(byte[] slot, string key) => ValueOrNull(slot, key) ?? throw new InvalidOperationException($"slot does not hold a valid entry of {key}");
+
+    private static byte[]? ValueOrNull(byte[] slot, string key) =>
+        EntryValidator.Validate(slot, Encoding.UTF8.GetBytes(key), 0, out ValidatedEntry entry) == EntryStatus.Ok ? entry.ValueOf(slot).ToArray() : null;
+}
+
+/// <summary>Process tests share the machine's two cores: they run one at a time.</summary>
+[CollectionDefinition(nameof(ProcessTests), DisableParallelization = true)]
+public sealed class ProcessTests;

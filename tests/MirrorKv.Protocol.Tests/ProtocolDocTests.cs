@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using MirrorKv.Memory;
+
+namespace MirrorKv.Protocol.Tests;
+
+/// <summary>
+/// Decodes every hex example of docs/protocol.md with the real codec, checks the fields the document
+/// states, and re-encodes them: a change to either the code or the document that breaks the other fails here.
+/// </summary>
+public partial class ProtocolDocTests
+{
+    private static readonly Dictionary<string, byte[]> Examples = LoadExamples();
+
+    [Fact]
+    public void Document_HasEveryExample()
+    {
+        string[] expected = ["hello-request", "hello-reply", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply"];
+        Assert.Equal(expected.Order(), Examples.Keys.Order());
+    }
+
+    [Fact]
+    public void HelloRequest_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("hello-request", Opcode.Hello, WireStatus.Ok, 1);
+        Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(payload, out HelloRequest hello));
+        Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null), hello);
+        AssertReencodes(payload, b => hello.Write(b));
+    }
+
+    [Fact]
+    public void HelloReply_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
+        Assert.Equal(WireStatus.Ok, HelloReply.TryRead(payload, out HelloReply? reply));
+        Assert.Equal(NodeRole.Primary, reply!.Role);
+        Assert.Equal(1UL, reply.Epoch);
+        Assert.Equal(0x1122334455667788UL, reply.Incarnation);
+        Assert.Equal(1u << 20, reply.SlabSize);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndpoint);
+        Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)], reply.Regions);
+        AssertReencodes(payload, b => reply.Write(b));
+    }
+
+    [Fact]
+    public void ReadRequest_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("read-request", Opcode.Read, WireStatus.Ok, 7);
+        Assert.Equal(WireStatus.Ok, ReadRequest.TryRead(payload, out RemotePointer pointer));
+        Assert.Equal(new RemotePointer(0x1234abcd, 0x7f0000100090, 144), pointer);
+        AssertReencodes(payload, b => ReadRequest.Write(b, pointer));
+    }
+
+    [Fact]
+    public void ReadErrorReply_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("read-error-reply", Opcode.Read | Opcode.ReplyBit, WireStatus.UnknownRKey, 7);
+        Assert.Equal("unknown rkey", ErrorText.Read(payload));
+    }
+
+    [Fact]
+    public void WriteRequest_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("write-request", Opcode.Write, WireStatus.Ok, 8);
+        Assert.Equal(WireStatus.Ok, KvRequest.TryRead(payload, out KvRequest request));
+        Assert.Equal(1UL, request.Epoch);
+        Assert.True(request.Pointer.IsNull);
+        Assert.Equal("k1"u8, request.Key);
+        Assert.Equal("hello"u8, request.Value);
+        var copy = new byte[request.Size];
+        request.Write(copy);
+        Assert.Equal(payload, copy);
+    }
+
+    [Fact]
+    public void WriteReply_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("write-reply", Opcode.Write | Opcode.ReplyBit, WireStatus.Ok, 8);
+        Assert.Equal(WireStatus.Ok, KvReply.TryRead(payload, out KvReply reply));
+        Assert.Equal(new KvReply(new RemotePointer(0x1234abcd, 0x7f0000000000, 48), 2, 1, 1, new IPEndPoint(IPAddress.Loopback, 7401)), reply);
+        AssertReencodes(payload, b => reply.Write(b));
+    }
+
+    [Fact]
+    public void Replicate_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("replicate", Opcode.Replicate, WireStatus.Ok, 1);
+        var reader = new PayloadReader(payload);
+        Assert.Equal(WireStatus.Ok, ReplicateBatch.TryReadHeader(ref reader, out ulong epoch, out uint count));
+        Assert.Equal((1UL, 1u), (epoch, count));
+        Assert.Equal(WireStatus.Ok, ReplicationRecord.TryRead(ref reader, out ReplicationRecord record));
+        Assert.True(reader.IsCompleteAndValid);
+        Assert.Equal((1UL, 2UL, new RemotePointer(0x1234abcd, 0x7f0000000000, 48), (byte)1), (record.Lsn, record.Version, record.Slot, record.Flags));
+        Assert.Equal("k1"u8, record.Key);
+        Assert.Equal("hello"u8, record.Value);
+    }
+
+    [Fact]
+    public void ReplicateAck_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("replicate-ack", Opcode.ReplicateAck, WireStatus.Ok, 0);
+        Assert.Equal(WireStatus.Ok, ReplicateBatch.TryReadAck(payload, out ulong lsn, out ulong epoch));
+        Assert.Equal((1UL, 1UL), (lsn, epoch));
+        AssertReencodes(payload, b => ReplicateBatch.WriteAck(b, lsn, epoch));
+    }
+
+    [Fact]
+    public void Translation_Examples_Decode()
+    {
+        ReadOnlySpan<byte> request = Frame("translation-request", Opcode.Translation, WireStatus.Ok, 9);
+        Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadRequest(request, out uint rkey));
+        Assert.Equal(0x1234abcdu, rkey);
+
+        ReadOnlySpan<byte> reply = Frame("translation-reply", Opcode.Translation | Opcode.ReplyBit, WireStatus.Ok, 9);
+        Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadReply(reply, out uint localRKey, out uint slabSize, out SlabMapping[] mappings));
+        Assert.Equal((0x5678ef01u, 1u << 20), (localRKey, slabSize));
+        Assert.Equal([new SlabMapping(0x7f0000000000, 0x7e000ff00000), new SlabMapping(0x7f0000100000, 0x7e000fe00000)], mappings);
+        Assert.NotEqual(mappings[0].Delta, mappings[1].Delta);
+        AssertReencodes(reply, b => TranslationMessages.WriteReply(b, localRKey, slabSize, mappings));
+    }
+
+    private static ReadOnlySpan<byte> Frame(string name, Opcode opcode, WireStatus status, ulong requestId)
+    {
+        byte[] frame = Examples[name];
+        Assert.Equal(WireStatus.Ok, FrameHeader.TryRead(frame, ProtocolLimits.DefaultMaxFrameSize, out FrameHeader header));
+        Assert.Equal(new FrameHeader((uint)frame.Length, opcode, status, requestId), header);
+        var rewritten = new byte[FrameHeader.Size];
+        header.Write(rewritten);
+        Assert.Equal(frame.AsSpan(0, FrameHeader.Size).ToArray(), rewritten);
+        return frame.AsSpan(FrameHeader.Size);
+    }
+
+    private static void AssertReencodes(ReadOnlySpan<byte> payload, Func<byte[], int> write)
+    {
+        var copy = new byte[payload.Length];
+        Assert.Equal(payload.Length, write(copy));
+        Assert.Equal(payload, copy);
+    }
+
+    private static Dictionary<string, byte[]> LoadExamples()
+    {
+        DirectoryInfo? dir = new(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "docs", "protocol.md")))
+        {
+            dir = dir.Parent;
+        }
+
+        string text = File.ReadAllText(Path.Combine(dir?.FullName ?? throw new FileNotFoundException("docs/protocol.md not found above the test directory"), "docs", "protocol.md"));
+        var examples = new Dictionary<string, byte[]>();
+        foreach (Match m in HexBlock().Matches(text))
+        {
+            string hex = string.Concat(m.Groups["hex"].Value.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries));
+            examples.Add(m.Groups["name"].Value, Convert.FromHexString(hex));
+        }
+
+        return examples;
+    }
+
+    [GeneratedRegex(@"```hex\n# example: (?<name>[a-z-]+)\n(?<hex>[0-9a-f \n]+)```", RegexOptions.CultureInvariant)]
+    private static partial Regex HexBlock();
+}
