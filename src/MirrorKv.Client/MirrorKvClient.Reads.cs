@@ -94,6 +94,7 @@ public sealed partial class MirrorKvClient
     }
 
     /// <summary>Finds a key's pointer with a two-sided LOOKUP at the node that serves reads now.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key)
     {
         for (int attempt = 0; attempt < 4; attempt++)
@@ -149,6 +150,7 @@ public sealed partial class MirrorKvClient
     }
 
     /// <summary>No channel for this pointer: wait for the secondary, or drop a pointer no live node knows.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> NoRouteAsync(string key, CachedPointer cached)
     {
         if (await ReadySecondaryAsync().ConfigureAwait(false) is not null)
@@ -165,6 +167,7 @@ public sealed partial class MirrorKvClient
         return _primary.IsHealthy && _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<NodeChannel?> ReadySecondaryAsync()
     {
         NodeChannel? secondary = _secondary;

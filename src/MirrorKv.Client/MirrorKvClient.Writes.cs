@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
 using MirrorKv.Protocol;
@@ -8,6 +9,7 @@ namespace MirrorKv.Client;
 public sealed partial class MirrorKvClient
 {
     /// <summary>Sets a key; returns once the pair acknowledged it (after the secondary applied it, in sync mode).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
         (WireStatus status, KvReply reply, string error) = await SendWriteAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
@@ -20,6 +22,7 @@ public sealed partial class MirrorKvClient
     }
 
     /// <summary>Deletes a key; false when it was not there.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
         (WireStatus status, _, string error) = await SendWriteAsync(Opcode.Delete, key, default, cancellationToken).ConfigureAwait(false);
@@ -27,6 +30,7 @@ public sealed partial class MirrorKvClient
         return status == WireStatus.NotFound ? false : status == WireStatus.Ok ? true : throw WriteError(Opcode.Delete, status, error);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(WireStatus Status, KvReply Reply, string Error)> SendWriteAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

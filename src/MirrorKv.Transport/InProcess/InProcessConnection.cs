@@ -39,11 +39,13 @@ internal sealed class InProcessConnection : FramedConnection
         return ValueTask.CompletedTask;
     }
 
+    // A close is a FIN: the peer still gets what was sent, then end of stream. A crash resets both ends
+    // at once instead (InProcessNetwork.Crash aborts them), dropping what was in flight, as an RST does.
     protected override void CloseTransport()
     {
         _inbound.Writer.TryComplete();
         _network.Forget(this);
-        Peer?.Abort(new ConnectionClosedException("connection reset by peer"));
+        Peer?._inbound.Writer.TryComplete();
     }
 
     private async Task ReceiveLoopAsync()
@@ -72,5 +74,7 @@ internal sealed class InProcessConnection : FramedConnection
                 return;
             }
         }
+
+        Abort(null);
     }
 }

@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.Text;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+
+namespace MirrorKv.Client;
+
+/// <summary>Pipelined reads: every cached pointer is posted before one flush, then the replies are judged.</summary>
+public sealed partial class MirrorKvClient
+{
+    /// <summary>Reads many keys in one pipeline; the result holds null for a key not in the store.</summary>
+    public async Task<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var writers = new ArrayBufferWriter<byte>[keys.Count];
+        var found = new bool[keys.Count];
+        for (int i = 0; i < writers.Length; i++)
+        {
+            writers[i] = new ArrayBufferWriter<byte>();
+        }
+
+        await TryGetManyAsync(keys, writers, found, cancellationToken).ConfigureAwait(false);
+        var results = new byte[]?[keys.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            results[i] = found[i] ? writers[i].WrittenSpan.ToArray() : null;
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Reads many keys in one pipeline into caller-owned writers; <paramref name="found"/>[i] says whether key i
+    /// was in the store. Keys with a cached pointer cost one READ each, all sent in one write; the others,
+    /// and any read that does not validate, take the single-key path.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask TryGetManyAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(destinations);
+        ArgumentNullException.ThrowIfNull(found);
+        if (destinations.Count < keys.Count || found.Length < keys.Count)
+        {
+            throw new ArgumentException("There must be a destination and a found flag for every key.");
+        }
+
+        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
+        NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(keys.Count);
+        CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(keys.Count);
+        try
+        {
+            NodeChannel? lastFlushed = null;
+            for (int i = 0; i < keys.Count; i++)
+            {
+                ops[i] = null;
+                if (!_table.TryGetValue(keys[i], out pointers[i]))
+                {
+                    continue;
+                }
+
+                (NodeChannel? channel, Opcode opcode) = RouteRead(pointers[i].Pointer);
+                if (channel is null)
+                {
+                    continue;
+                }
+
+                PendingOperation op = channel.Rent();
+                try
+                {
+                    channel.PostRead(op, opcode, pointers[i].Pointer, flush: false);
+                }
+                catch (Transport.ConnectionClosedException)
+                {
+                    channel.Return(op);
+                    continue;
+                }
+
+                Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref _failoverReads : ref _reads);
+                ops[i] = op;
+                channels[i] = channel;
+                if (channel != lastFlushed && lastFlushed is not null)
+                {
+                    lastFlushed.Flush();
+                }
+
+                lastFlushed = channel;
+            }
+
+            lastFlushed?.Flush();
+            for (int i = 0; i < keys.Count; i++)
+            {
+                found[i] = ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false)
+                    || await TryGetAsync(keys[i], destinations[i], cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
+            ArrayPool<NodeChannel?>.Shared.Return(channels, clearArray: true);
+            ArrayPool<CachedPointer>.Shared.Return(pointers);
+        }
+    }
+
+    // True when the batched READ produced a valid entry; false sends the key down the single-key path.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> TryCompleteBatchedAsync(PendingOperation op, NodeChannel channel, string key, CachedPointer cached, IBufferWriter<byte> destination)
+    {
+        try
+        {
+            await op.AsValueTask().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+        {
+            Interlocked.Increment(ref _retriedAfterFailure);
+            channel.Return(op);
+            return false;
+        }
+
+        try
+        {
+            if (op.Status != WireStatus.Ok)
+            {
+                return false;
+            }
+
+            byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));
+            try
+            {
+                int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
+                if (EntryValidator.Validate(op.Payload, keyBuffer.AsSpan(0, keyLength), cached.MinVersion, out ValidatedEntry entry) != EntryStatus.Ok)
+                {
+                    return false;
+                }
+
+                destination.Write(entry.ValueOf(op.Payload));
+                return true;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(keyBuffer);
+            }
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+}
