@@ -8,4 +8,5 @@ namespace MirrorKv.Client;
 /// <param name="RetriedAfterFailure">Reads retried because a node failed or timed out under them.</param>
 /// <param name="TableRewrites">Times the local table was rewritten from a translation.</param>
 /// <param name="RewrittenPointers">Pointers rewritten in total.</param>
-public readonly record struct ClientStats(long Reads, long FailoverReads, long Lookups, long TornRetries, long RetriedAfterFailure, long TableRewrites, long RewrittenPointers);
+/// <param name="TranslationDeltas">Distinct slab deltas in the last translation fetched (0 before any).</param>
+public readonly record struct ClientStats(long Reads, long FailoverReads, long Lookups, long TornRetries, long RetriedAfterFailure, long TableRewrites, long RewrittenPointers, int TranslationDeltas);

@@ -27,6 +27,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private IPEndPoint? _secondaryEndPoint;
     private volatile ClientPath _path = ClientPath.Primary;
     private Task _failover = Task.CompletedTask;
+    private int _translationDeltas;
     private long _reads, _failoverReads, _lookups, _tornRetries, _retriedAfterFailure, _tableRewrites, _rewrittenPointers;
 
     private MirrorKvClient(MirrorKvClientOptions options)
@@ -53,7 +54,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     /// <summary>What the client has done so far.</summary>
     public ClientStats Stats => new(
         Interlocked.Read(ref _reads), Interlocked.Read(ref _failoverReads), Interlocked.Read(ref _lookups), Interlocked.Read(ref _tornRetries),
-        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers));
+        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas));
 
     /// <summary>Connects to the primary (and, in the background, to the secondary it names).</summary>
     public static async Task<MirrorKvClient> ConnectAsync(MirrorKvClientOptions options, CancellationToken cancellationToken = default)
@@ -196,6 +197,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             }
 
             snapshot = table.Current;
+            Volatile.Write(ref _translationDeltas, snapshot.CountDistinctDeltas());
         }
         finally
         {

@@ -120,7 +120,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>The mirrorkv CLI built next to these tests (same configuration).</summary>
-    private static string CliPath()
+    internal static string CliPath()
     {
         string baseDirectory = AppContext.BaseDirectory;
         string configuration = baseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";

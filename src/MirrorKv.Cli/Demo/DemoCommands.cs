@@ -1,0 +1,50 @@
+using System.CommandLine;
+
+namespace MirrorKv.Cli.Demo;
+
+/// <summary><c>mirrorkv demo</c> (the pair, the main job) and <c>mirrorkv store-demo</c> (one store, no network).</summary>
+internal static class DemoCommands
+{
+    public static Command CreatePairDemo()
+    {
+        Option<int> keys = Ranged("--keys", "How many keys to load.", PairDemoOptions.Default.Keys, 1, 1_000_000);
+        Option<int> valueSize = Ranged("--value-size", "Bytes per value.", PairDemoOptions.Default.ValueSize, 16, 100_000);
+        var command = new Command("demo", "Start a primary and a secondary, run a workload, kill -9 the primary, and check every acknowledged write.")
+        {
+            keys,
+            valueSize,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+            await new PairDemo(PairDemoOptions.Default with { Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize) }, Console.Out).RunAsync(cancellationToken));
+        return command;
+    }
+
+    public static Command CreateStoreDemo()
+    {
+        Option<int> keys = Ranged("--keys", "How many keys to load.", StoreDemoOptions.Default.Keys, 1, 20_000_000);
+        Option<int> valueSize = Ranged("--value-size", "Bytes per value.", StoreDemoOptions.Default.ValueSize, 16, 100_000);
+        var seed = new Option<int>("--seed") { Description = "Seed for values and the keys chosen for updates and deletes.", DefaultValueFactory = _ => StoreDemoOptions.Default.Seed };
+        var command = new Command("store-demo", "Exercise one store engine without a network: one-sided reads, updates, deletes, a mirrored copy read through slab translation, memory per entry.")
+        {
+            keys,
+            valueSize,
+            seed,
+        };
+        command.SetAction(parse => new StoreDemo(new StoreDemoOptions(parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(seed)), Console.Out).Run());
+        return command;
+    }
+
+    private static Option<int> Ranged(string name, string description, int defaultValue, int min, int max)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(r =>
+        {
+            int value = r.GetValueOrDefault<int>();
+            if (value < min || value > max)
+            {
+                r.AddError($"{name} must be between {min} and {max}.");
+            }
+        });
+        return option;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>The README's main job, run as a user runs it: a broken demo turns CI red.</summary>
+[Collection(nameof(ProcessTests))]
+public partial class DemoTests
+{
+    [Fact]
+    public async Task Demo_Defaults_KillsPrimaryAndLosesNothing()
+    {
+        (int exitCode, string output) = await RunCliAsync("demo", "--keys", "5000");
+
+        Assert.True(exitCode == 0, output);
+        Assert.Matches(Summary("writes lost", 0), output);
+        Assert.Matches(Summary("bad reads", 0), output);
+        Assert.Contains("kill -9 of the primary", output, StringComparison.Ordinal);
+        Assert.Contains("table rewritten from the secondary's translation", output, StringComparison.Ordinal);
+        Match deltas = SummaryValue("slab deltas").Match(output);
+        Assert.True(deltas.Success && int.Parse(deltas.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, output);
+        Match acked = SummaryValue("operations").Match(output);
+        Assert.True(acked.Success, output);
+    }
+
+    [Fact]
+    public async Task StoreDemo_Defaults_ReportsNoBadReads()
+    {
+        (int exitCode, string output) = await RunCliAsync("store-demo", "--keys", "20000");
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("0 bad reads", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Demo_BadArgument_ExitsWithUsageError()
+    {
+        (int exitCode, string output) = await RunCliAsync("demo", "--keys", "0");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--keys must be between", output, StringComparison.Ordinal);
+    }
+
+    internal static async Task<(int ExitCode, string Output)> RunCliAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(NodeProcess.CliPath());
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static Regex Summary(string name, int value) => new($@"^\s+{name}\s+{value}\s", RegexOptions.Multiline);
+
+    private static Regex SummaryValue(string name) => new($@"^\s+{name}\s+(?<n>[0-9,]+)\s", RegexOptions.Multiline);
+}
