@@ -1,0 +1,131 @@
+using System.Text;
+using CsCheck;
+using MirrorKv.Memory;
+
+namespace MirrorKv.Store.Tests;
+
+/// <summary>The key index against a dictionary, with forced collisions, growth and backward-shift deletion.</summary>
+public sealed class KeyIndexModelTests : IDisposable
+{
+    private const int SlotSize = 64;
+    private readonly MemoryRegion _region = MemoryRegion.Allocate(1 << 20, AccessFlags.RemoteRead);
+
+    public void Dispose() => _region.Dispose();
+
+    [Fact]
+    public void RandomOperations_MatchDictionary()
+    {
+        Gen.Select(Gen.Int[0, int.MaxValue], Gen.Bool).Sample((seed, collide) =>
+        {
+            var index = new KeyIndex(_region, initialCapacity: 16);
+            var model = new Dictionary<int, ulong>();
+            var random = new Random(seed);
+            for (int step = 0; step < 3000; step++)
+            {
+                int k = random.Next(400);
+                byte[] key = KeyBytes(k);
+                ulong hash = Hash(k, key, collide);
+                switch (random.Next(3))
+                {
+                    case 0:
+                        ulong slot = Slot(k);
+                        Assert.Equal(!model.ContainsKey(k), index.Set(key, hash, slot));
+                        model[k] = slot;
+                        break;
+                    case 1:
+                        Assert.Equal(model.Remove(k, out ulong removed), index.Remove(key, hash, out ulong got));
+                        Assert.Equal(removed, got);
+                        break;
+                    default:
+                        Assert.Equal(model.TryGetValue(k, out ulong expected), index.TryGet(key, hash, out ulong found));
+                        Assert.Equal(expected, found);
+                        break;
+                }
+            }
+
+            Assert.Equal(model.Count, index.Count);
+            foreach ((int k, ulong slot) in model)
+            {
+                byte[] key = KeyBytes(k);
+                Assert.True(index.TryGet(key, Hash(k, key, collide), out ulong found));
+                Assert.Equal(slot, found);
+            }
+        }, iter: 40);
+    }
+
+    [Fact]
+    public void Remove_InMiddleOfCollisionRun_KeepsLaterKeysReachable()
+    {
+        var index = new KeyIndex(_region, initialCapacity: 64);
+        const ulong sameHome = 0xABCD_0000_0000_0000;
+        for (int k = 0; k < 6; k++)
+        {
+            index.Set(KeyBytes(k), sameHome + (ulong)k, Slot(k));
+        }
+
+        Assert.True(index.Remove(KeyBytes(2), sameHome + 2, out _));
+        Assert.True(index.Remove(KeyBytes(0), sameHome, out _));
+        for (int k = 0; k < 6; k++)
+        {
+            Assert.Equal(k is not (0 or 2), index.TryGet(KeyBytes(k), sameHome + (ulong)k, out ulong slot));
+            Assert.True(k is 0 or 2 || slot == Slot(k));
+        }
+    }
+
+    [Fact]
+    public void EqualFullTags_AreToldApartByTheKeyInTheSlot()
+    {
+        var index = new KeyIndex(_region, initialCapacity: 16);
+        const ulong hash = 0x1234_5678_0000_0000;
+        index.Set(KeyBytes(1), hash, Slot(1));
+        index.Set(KeyBytes(2), hash, Slot(2));
+        Assert.True(index.TryGet(KeyBytes(2), hash, out ulong slot) && slot == Slot(2));
+        Assert.True(index.TryGet(KeyBytes(1), hash, out slot) && slot == Slot(1));
+        Assert.False(index.TryGet(KeyBytes(3), hash, out _));
+    }
+
+    [Fact]
+    public void TryGet_AllocatesNothing()
+    {
+        var index = new KeyIndex(_region);
+        byte[][] keys = Enumerable.Range(0, 1000).Select(KeyBytes).ToArray();
+        ulong[] hashes = keys.Select(k => KeyIndex.Hash(k)).ToArray();
+        for (int k = 0; k < keys.Length; k++)
+        {
+            index.Set(keys[k], hashes[k], Slot(k));
+        }
+
+        for (int k = 0; k < keys.Length; k++)
+        {
+            index.TryGet(keys[k], hashes[k], out _);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 10; round++)
+        {
+            for (int k = 0; k < keys.Length; k++)
+            {
+                index.TryGet(keys[k], hashes[k], out _);
+            }
+        }
+
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    private static ulong Hash(int k, byte[] key, bool collide) => collide ? (ulong)(k % 7) << 58 : KeyIndex.Hash(key);
+
+    private static byte[] KeyBytes(int k) => Encoding.ASCII.GetBytes($"key-{k}");
+
+    // Each key lives in its own slot, written once: the index compares against the key stored there.
+    private ulong Slot(int k)
+    {
+        ulong offset = (ulong)k * SlotSize;
+        Span<byte> slot = _region.GetSpan(offset, SlotSize);
+        if (EntryCodec.ReadVersion(slot) == 0)
+        {
+            EntryCodec.Write(slot, 2, KeyBytes(k), [], EntryFlags.Live);
+        }
+
+        return offset;
+    }
+}
