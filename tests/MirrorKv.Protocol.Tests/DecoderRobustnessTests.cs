@@ -31,6 +31,21 @@ public class DecoderRobustnessTests
     }
 
     [Fact]
+    public void HelloRequest_TruncatedIPv6Endpoint_IsMalformed()
+    {
+        // Found by the random-bytes property: family 6 with the address cut short used to throw.
+        var hello = new byte[HelloRequest.Size];
+        new HelloRequest(PeerKind.Peer, 1 << 20, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 7400)).Write(hello);
+        for (int cut = 0; cut < hello.Length; cut++)
+        {
+            Assert.NotEqual(WireStatus.Ok, HelloRequest.TryRead(hello.AsSpan(0, cut), out _));
+        }
+
+        Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(hello, out HelloRequest decoded));
+        Assert.Equal(System.Net.IPAddress.IPv6Loopback, decoded.AdvertisedEndpoint!.Address);
+    }
+
+    [Fact]
     public void KvRequest_TruncatedAnywhere_IsMalformed()
     {
         var request = new KvRequest(3, new RemotePointer(1, 4096, 64), "key"u8, "value"u8);

@@ -35,6 +35,12 @@ public static class WireEndpoint
         ushort port = reader.U16();
         ushort family = reader.U16();
         ReadOnlySpan<byte> address = reader.Bytes(16);
+        if (reader.Failed)
+        {
+            // Truncated: the caller sees the reader failed; an IPAddress of too few bytes would throw.
+            return null;
+        }
+
         return family switch
         {
             4 => new IPEndPoint(new IPAddress(address[..4]), port),
