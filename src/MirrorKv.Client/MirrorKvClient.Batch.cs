@@ -55,7 +55,7 @@ public sealed partial class MirrorKvClient
             for (int i = 0; i < keys.Count; i++)
             {
                 ops[i] = null;
-                if (!_table.TryGetValue(keys[i], out pointers[i]))
+                if (!TryGetCached(keys[i], out pointers[i]))
                 {
                     continue;
                 }

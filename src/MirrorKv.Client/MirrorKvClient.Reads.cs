@@ -34,7 +34,7 @@ public sealed partial class MirrorKvClient
             for (int attempt = 0; attempt < MaxReadAttempts; attempt++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (!_table.TryGetValue(key, out CachedPointer cached))
+                if (!TryGetCached(key, out CachedPointer cached))
                 {
                     (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength)).ConfigureAwait(false);
                     if (!found)
@@ -42,7 +42,7 @@ public sealed partial class MirrorKvClient
                         return false;
                     }
 
-                    _table[key] = cached;
+                    Remember(key, cached);
                 }
 
                 (NodeChannel? channel, Opcode opcode) = RouteRead(cached.Pointer);
@@ -70,7 +70,7 @@ public sealed partial class MirrorKvClient
                             Interlocked.Increment(ref _tornRetries);
                             break;
                         default:
-                            _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+                            Forget(key, cached);
                             break;
                     }
                 }
@@ -116,12 +116,12 @@ public sealed partial class MirrorKvClient
                     return (false, default);
                 }
 
-                if (op.Status != WireStatus.Ok || KvReply.TryRead(op.Payload, out KvReply reply) != WireStatus.Ok)
+                if (op.Status != WireStatus.Ok || KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)
                 {
                     throw new MirrorKvException(MirrorKvError.Protocol, $"LOOKUP failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
                 }
 
-                return (true, new CachedPointer(reply.Pointer, reply.Version));
+                return (true, new CachedPointer(pointer, version));
             }
             catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
             {
@@ -158,13 +158,19 @@ public sealed partial class MirrorKvClient
             NodeChannel secondary = _secondary!;
             if (cached.Pointer.RKey != _primary.Region.RKey && cached.Pointer.RKey != secondary.Region.RKey)
             {
-                _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+                Forget(key, cached);
             }
 
             return true;
         }
 
-        return _primary.IsHealthy && _table.TryRemove(new KeyValuePair<string, CachedPointer>(key, cached));
+        if (!_primary.IsHealthy)
+        {
+            return false;
+        }
+
+        Forget(key, cached);
+        return true;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 
 namespace MirrorKv.Client;
@@ -12,13 +13,13 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
-        (WireStatus status, KvReply reply, string error) = await SendWriteAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
+        (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
         if (status != WireStatus.Ok)
         {
             throw WriteError(Opcode.Write, status, error);
         }
 
-        _table[key] = new CachedPointer(reply.Pointer, reply.Version);
+        Remember(key, written);
     }
 
     /// <summary>Deletes a key; false when it was not there.</summary>
@@ -31,7 +32,7 @@ public sealed partial class MirrorKvClient
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(WireStatus Status, KvReply Reply, string Error)> SendWriteAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> SendWriteAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         NodeChannel primary = _primary;
@@ -45,10 +46,10 @@ public sealed partial class MirrorKvClient
         try
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
-            _table.TryGetValue(key, out CachedPointer hint);
+            RemotePointer hint = _table.TryGetValue(key, out PointerCell? cell) ? cell.Read().Pointer : default;
             try
             {
-                primary.PostKv(op, opcode, primary.Hello.Epoch, hint.Pointer, keyBuffer.AsSpan(0, keyLength), value.Span, flush: true);
+                primary.PostKv(op, opcode, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), value.Span, flush: true);
                 await op.AsValueTask().ConfigureAwait(false);
             }
             catch (Transport.ConnectionClosedException e)
@@ -62,8 +63,8 @@ public sealed partial class MirrorKvClient
 
             if (op.Status == WireStatus.Ok)
             {
-                return KvReply.TryRead(op.Payload, out KvReply reply) == WireStatus.Ok
-                    ? (WireStatus.Ok, reply, "")
+                return KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok
+                    ? (WireStatus.Ok, new CachedPointer(pointer, version), "")
                     : throw new MirrorKvException(MirrorKvError.Protocol, $"{opcode} reply is malformed");
             }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Transport;
@@ -19,7 +18,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
 
     private readonly MirrorKvClientOptions _options;
     private readonly ITransport _transport;
-    private readonly ConcurrentDictionary<string, CachedPointer> _table = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PointerCell> _table = new(StringComparer.Ordinal);
     private readonly Lock _pathLock = new();
     private NodeChannel _primary = null!;
     private volatile NodeChannel? _secondary;
@@ -97,10 +96,27 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
-    private static byte[] KeyBytes(string key)
+    private bool TryGetCached(string key, out CachedPointer cached)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        return Encoding.UTF8.GetBytes(key);
+        cached = _table.TryGetValue(key, out PointerCell? cell) ? cell.Read() : default;
+        return !cached.Pointer.IsNull;
+    }
+
+    private void Remember(string key, in CachedPointer pointer)
+    {
+        if (_table.TryGetValue(key, out PointerCell? cell) || !_table.TryAdd(key, new PointerCell(pointer)) && _table.TryGetValue(key, out cell))
+        {
+            cell?.Write(pointer);
+        }
+    }
+
+    // Forgets a pointer that went stale, unless a newer one was learned meanwhile.
+    private void Forget(string key, in CachedPointer stale)
+    {
+        if (_table.TryGetValue(key, out PointerCell? cell))
+        {
+            cell.TryReplace(stale, default);
+        }
     }
 
     private void StartSecondaryConnect()
@@ -205,21 +221,19 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
 
         long rewritten = 0;
-        foreach (KeyValuePair<string, CachedPointer> entry in _table)
+        foreach (KeyValuePair<string, PointerCell> entry in _table)
         {
-            if (entry.Value.Pointer.RKey != primaryRKey)
+            CachedPointer cached = entry.Value.Read();
+            if (cached.Pointer.RKey != primaryRKey)
             {
                 continue;
             }
 
-            if (snapshot.TryTranslate(entry.Value.Pointer, out RemotePointer local) == TranslationStatus.Ok)
+            // A slab the secondary has not seen cannot hold an acknowledged entry: forget the pointer.
+            bool known = snapshot.TryTranslate(cached.Pointer, out RemotePointer local) == TranslationStatus.Ok;
+            if (entry.Value.TryReplace(cached, known ? cached with { Pointer = local } : default) && known)
             {
-                _table.TryUpdate(entry.Key, entry.Value with { Pointer = local }, entry.Value);
                 rewritten++;
-            }
-            else
-            {
-                _table.TryRemove(entry);
             }
         }
 

@@ -8,7 +8,13 @@ namespace MirrorKv.Client;
 /// operation) with a buffer that receives the reply's payload. The caller reads <see cref="Payload"/>
 /// after awaiting and then returns the operation to its channel.
 /// </summary>
-internal sealed class PendingOperation(int index) : IValueTaskSource<int>
+/// <remarks>
+/// The receive thread copies the reply in. If someone already awaits the operation, it queues the operation
+/// itself to the thread pool, where the awaiting code resumes: user code never runs on a receive loop, and no
+/// work item is allocated per completion (queueing a continuation delegate would allocate one). If nobody
+/// awaits yet (the later replies of a pipelined batch), it completes inline and the await finds it done.
+/// </remarks>
+internal sealed class PendingOperation(int index) : IValueTaskSource<int>, IThreadPoolWorkItem
 {
     // The state word holds the generation too, so that a late reply for an earlier use of this operation
     // can never complete the current one: (generation << 8) | phase.
@@ -16,9 +22,15 @@ internal sealed class PendingOperation(int index) : IValueTaskSource<int>
     private const long InFlight = 1;
     private const long Done = 2;
 
-    // Continuations run on the thread pool: user code after an await must never stall a receive loop.
-    private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
+    // Who got there first: the awaiter registering a continuation, or the receive thread completing.
+    private const int NotAwaited = 0;
+    private const int Awaited = 1;
+    private const int CompletedInline = 2;
+
+    private ManualResetValueTaskSourceCore<int> _core;
+    private int _race;
     private byte[] _buffer = new byte[512];
+    private Exception? _error;
     private long _state;
 
     public int Index { get; } = index;
@@ -43,6 +55,8 @@ internal sealed class PendingOperation(int index) : IValueTaskSource<int>
         Generation++;
         Status = WireStatus.Ok;
         Length = 0;
+        _error = null;
+        _race = NotAwaited;
         DeadlineTimestamp = deadlineTimestamp;
         Volatile.Write(ref _state, ((long)Generation << 8) | InFlight);
     }
@@ -66,7 +80,7 @@ internal sealed class PendingOperation(int index) : IValueTaskSource<int>
         payload.CopyTo(_buffer);
         Length = payload.Length;
         Status = status;
-        _core.SetResult(payload.Length);
+        Complete();
         return true;
     }
 
@@ -78,16 +92,56 @@ internal sealed class PendingOperation(int index) : IValueTaskSource<int>
             return false;
         }
 
-        _core.SetException(error);
+        _error = error;
+        Complete();
         return true;
     }
 
+    private void Complete()
+    {
+        if (Interlocked.CompareExchange(ref _race, CompletedInline, NotAwaited) == NotAwaited)
+        {
+            // Nobody waits: no continuation can run here.
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
     public void Release() => Volatile.Write(ref _state, ((long)Generation << 8) | Free);
+
+    /// <summary>On a thread-pool thread: resumes whoever awaits this operation.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_error is { } error)
+        {
+            _core.SetException(error);
+        }
+        else
+        {
+            _core.SetResult(Length);
+        }
+    }
 
     int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
 
-    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        if (Interlocked.CompareExchange(ref _race, Awaited, NotAwaited) == CompletedInline)
+        {
+            // The receive thread is completing inline: once it has, the core queues this continuation
+            // to the thread pool instead of running it on the receive thread.
+            var spin = default(SpinWait);
+            while (_core.GetStatus(token) == ValueTaskSourceStatus.Pending)
+            {
+                spin.SpinOnce();
+            }
+        }
+
         _core.OnCompleted(continuation, state, token, flags);
+    }
 }

@@ -32,6 +32,25 @@ public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulon
         return w.Written;
     }
 
+    /// <summary>
+    /// Decodes everything but the endpoint, allocating nothing: the client's hot path, which learns the
+    /// secondary's endpoint from HELLO instead. The endpoint bytes are still checked.
+    /// </summary>
+    public static WireStatus TryReadAddressing(ReadOnlySpan<byte> payload, out RemotePointer pointer, out ulong version)
+    {
+        var r = new PayloadReader(payload);
+        pointer = ReadRequest.ReadPointer(ref r);
+        version = r.U64();
+        r.U64();
+        byte kind = r.U8();
+        byte reserved1 = r.U8();
+        ushort reserved2 = r.U16();
+        r.U16();
+        ushort family = r.U16();
+        r.Bytes(16);
+        return r.IsCompleteAndValid && reserved1 == 0 && reserved2 == 0 && kind <= 4 && family is 0 or 4 or 6 ? WireStatus.Ok : WireStatus.MalformedFrame;
+    }
+
     /// <summary>Decodes.</summary>
     public static WireStatus TryRead(ReadOnlySpan<byte> payload, out KvReply reply)
     {
