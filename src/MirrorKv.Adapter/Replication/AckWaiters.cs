@@ -11,6 +11,7 @@ internal sealed class AckWaiters
 {
     private readonly Lock _lock = new();
     private readonly Queue<Waiter> _waiting = new();
+    private readonly List<IConnection> _toFlush = [];
     private ulong _acked;
 
     /// <summary>Number of writes waiting.</summary>
@@ -61,8 +62,20 @@ internal sealed class AckWaiters
             while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
             {
                 _waiting.Dequeue();
-                Send(w);
+                if (Post(w) && !_toFlush.Contains(w.Connection))
+                {
+                    _toFlush.Add(w.Connection);
+                }
             }
+
+            // Every reply this ack released is posted first, then each connection is flushed once: one
+            // write per client for the whole batch.
+            foreach (IConnection connection in _toFlush)
+            {
+                connection.Flush();
+            }
+
+            _toFlush.Clear();
         }
     }
 
@@ -82,22 +95,23 @@ internal sealed class AckWaiters
         }
     }
 
-    private static void Send(in Waiter w)
+    private static bool Post(in Waiter w)
     {
         if (!w.Connection.IsOpen)
         {
-            return;
+            return false;
         }
 
         try
         {
             w.Reply.Write(w.Connection.BeginPost(w.Opcode | Opcode.ReplyBit, WireStatus.Ok, w.RequestId, KvReply.Size));
             w.Connection.EndPost();
-            w.Connection.Flush();
+            return true;
         }
         catch (ConnectionClosedException)
         {
             // The client left; it will find its write by LOOKUP if it comes back.
+            return false;
         }
     }
 

@@ -135,6 +135,12 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
 
     private async Task SetWorkerAsync(MirrorKvClient client, string[] keys, byte[] value, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
     {
+        if (options.Pipeline > 1)
+        {
+            await SetBatchWorkerAsync(client, keys, value, histogram, counts, index, stop);
+            return;
+        }
+
         var lanes = new Task[options.Pipeline];
         for (int lane = 0; lane < lanes.Length; lane++)
         {
@@ -157,6 +163,31 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
         }
 
         await Task.WhenAll(lanes);
+    }
+
+    // P writes posted before one flush, as redis-benchmark -P does.
+    private async Task SetBatchWorkerAsync(MirrorKvClient client, string[] keys, byte[] value, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
+    {
+        var random = new Random(index + 31);
+        var batch = new string[options.Pipeline];
+        var values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, options.Pipeline).ToArray();
+        while (!stop.IsCancellationRequested)
+        {
+            for (int i = 0; i < batch.Length; i++)
+            {
+                batch[i] = keys[random.Next(keys.Length)];
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            await client.SetManyAsync(batch, values, CancellationToken.None);
+            long nanos = (long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000);
+            for (int i = 0; i < batch.Length; i++)
+            {
+                histogram.RecordValue(Math.Min(nanos, HighestTrackableNanos));
+            }
+
+            Interlocked.Add(ref counts[index], batch.Length);
+        }
     }
 
     private async Task ProgressAsync(long[] counts, CancellationToken stop)
