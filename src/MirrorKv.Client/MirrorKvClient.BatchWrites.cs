@@ -24,11 +24,7 @@ public sealed partial class MirrorKvClient
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        NodeChannel primary = _primary;
-        if (!primary.IsHealthy)
-        {
-            throw Unavailable($"the primary at {primary.EndPoint} is down; writes resume once a secondary is promoted");
-        }
+        NodeChannel primary = await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
 
         PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
         byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(1024);

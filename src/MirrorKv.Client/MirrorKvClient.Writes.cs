@@ -13,7 +13,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
-        (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
+        (WireStatus status, CachedPointer written, string error) = await WriteWithFailoverAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
         if (status != WireStatus.Ok)
         {
             throw WriteError(Opcode.Write, status, error);
@@ -26,19 +26,47 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
-        (WireStatus status, _, string error) = await SendWriteAsync(Opcode.Delete, key, default, cancellationToken).ConfigureAwait(false);
+        (WireStatus status, _, string error) = await WriteWithFailoverAsync(Opcode.Delete, key, default, cancellationToken).ConfigureAwait(false);
         _table.TryRemove(key, out _);
         return status == WireStatus.NotFound ? false : status == WireStatus.Ok ? true : throw WriteError(Opcode.Delete, status, error);
     }
 
+    /// <summary>
+    /// Sends a write to the primary; if the primary fails or turns out to have been replaced, follows the
+    /// promotion and sends it again. Both writes carry the same key and value, so a write that did land
+    /// before the failure is simply written twice; a repeated DELETE answers NotFound, reported as deleted.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> SendWriteAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> WriteWithFailoverAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            NodeChannel primary = await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(primary, opcode, key, value, cancellationToken).ConfigureAwait(false);
+                if (status is WireStatus.NotPrimary or WireStatus.StaleEpoch && attempt < 2)
+                {
+                    primary.Invalidate($"no longer the primary: {error}");
+                    continue;
+                }
+
+                return attempt > 0 && opcode == Opcode.Delete && status == WireStatus.NotFound ? (WireStatus.Ok, written, error) : (status, written, error);
+            }
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && attempt < 2)
+            {
+                // The primary failed under this write: wait for the promotion and write again.
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> SendWriteAsync(NodeChannel primary, Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        NodeChannel primary = _primary;
         if (!primary.IsHealthy)
         {
-            throw Unavailable($"the primary at {primary.EndPoint} is down; writes resume once a secondary is promoted");
+            throw Unavailable($"the primary at {primary.EndPoint} is down");
         }
 
         byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));

@@ -20,13 +20,14 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly ITransport _transport;
     private readonly ConcurrentDictionary<string, PointerCell> _table = new(StringComparer.Ordinal);
     private readonly Lock _pathLock = new();
-    private NodeChannel _primary = null!;
+    private volatile NodeChannel _primary = null!;
     private volatile NodeChannel? _secondary;
     private Task<NodeChannel?> _secondaryConnect = Task.FromResult<NodeChannel?>(null);
     private IPEndPoint? _secondaryEndPoint;
     private volatile ClientPath _path = ClientPath.Primary;
     private Task _failover = Task.CompletedTask;
     private int _translationDeltas;
+    private long _promotionsFollowed;
     private long _reads, _failoverReads, _lookups, _tornRetries, _retriedAfterFailure, _tableRewrites, _rewrittenPointers;
 
     private MirrorKvClient(MirrorKvClientOptions options)
@@ -43,6 +44,12 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
 
     /// <summary>The epoch of the primary this client writes to.</summary>
     public ulong Epoch => _primary.Hello.Epoch;
+
+    /// <summary>How many times the client moved its writes to a promoted secondary.</summary>
+    public long PromotionsFollowed => Interlocked.Read(ref _promotionsFollowed);
+
+    /// <summary>The endpoint writes go to now.</summary>
+    public System.Net.IPEndPoint PrimaryEndPoint => _primary.EndPoint;
 
     /// <summary>Entries in the local pointer table.</summary>
     public int CachedPointers => _table.Count;

@@ -37,13 +37,19 @@ public sealed record MirrorKvClientOptions
     /// </summary>
     public bool RewriteTableOnFailover { get; init; } = true;
 
+    /// <summary>
+    /// How long a write waits for the secondary to be promoted after the primary failed: 5 s, several times
+    /// the pair's detection time for a silent primary (1 s by default), before it fails as Unavailable.
+    /// </summary>
+    public TimeSpan PromotionWait { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(PrimaryEndPoint);
-        if (ConnectTimeout <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
+        if (ConnectTimeout <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero || PromotionWait < TimeSpan.Zero)
         {
-            throw new ArgumentException("ConnectTimeout and RequestTimeout must be positive.");
+            throw new ArgumentException("ConnectTimeout and RequestTimeout must be positive, PromotionWait not negative.");
         }
 
         if (TornReadRetries is < 0 or > 100)

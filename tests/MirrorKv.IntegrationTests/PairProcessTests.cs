@@ -152,6 +152,46 @@ public class PairProcessTests
     }
 
     [Fact]
+    public async Task KillPrimary_SecondaryIsPromotedAndTakesWrites_EveryAcknowledgedWriteSurvives()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await using MirrorKvClient client = await ConnectAsync(primary);
+        var acknowledged = new Dictionary<string, byte[]>();
+        using var stop = new CancellationTokenSource();
+        Task writer = Task.Run(async () =>
+        {
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                byte[] value = Value(i % 500, i, 64 + (i % 3 * 400));
+                await client.SetAsync($"w{i % 500}", value);
+                lock (acknowledged)
+                {
+                    acknowledged[$"w{i % 500}"] = value;
+                }
+            }
+        });
+
+        await Task.Delay(500);
+        await primary.KillAsync();
+        await Task.Delay(1000);
+        await stop.CancelAsync();
+        await writer;
+
+        Assert.Equal(1, client.PromotionsFollowed);
+        Assert.Equal(secondary.EndPoint, client.PrimaryEndPoint);
+        Assert.Equal(2UL, client.Epoch);
+        foreach ((string key, byte[] value) in acknowledged)
+        {
+            Assert.Equal(value, await client.GetAsync(key));
+        }
+
+        NodeChannel promoted = await Channel(secondary);
+        Assert.Equal((NodeRole.Primary, 2UL), (promoted.Hello.Role, promoted.Hello.Epoch));
+        await promoted.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Serve_BadArguments_ExitWithClearError()
     {
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartSecondaryAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), "--slab-size", "1000"));

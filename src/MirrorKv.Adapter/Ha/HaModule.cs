@@ -12,7 +12,7 @@ namespace MirrorKv.Adapter;
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint)
+internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -23,6 +23,12 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
         }
 
         (NodeRole currentRole, ulong epoch) = role.Current;
+        if (currentRole is NodeRole.Stopped or NodeRole.Promoting)
+        {
+            Replies.Error(connection, opcode, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: ask the other node");
+            return;
+        }
+
         if (opcode == Opcode.Lookup)
         {
             if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version))
@@ -33,6 +39,12 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
 
             Reply(connection, opcode, requestId, new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint()));
             return;
+        }
+
+        if (request.Epoch > epoch)
+        {
+            onNewerEpoch(request.Epoch);
+            (currentRole, epoch) = role.Current;
         }
 
         if (currentRole != NodeRole.Primary)

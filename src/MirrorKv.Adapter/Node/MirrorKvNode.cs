@@ -16,6 +16,9 @@ namespace MirrorKv.Adapter;
 /// </summary>
 public sealed partial class MirrorKvNode : IAsyncDisposable
 {
+    private readonly Lock _haLock = new();
+    private Timer? _heartbeats;
+    private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
     private readonly AckWaiters _waiters = new();
@@ -37,7 +40,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Log);
         _registry.Register(Store.Region);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
-        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint));
+        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen);
         _handler = new NodeFrameHandler(this, verbs, ha, _logger);
     }
 
@@ -86,10 +89,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
             if (options.Role == NodeRole.Secondary)
             {
-                node._link = new ReplicaLink(node.Store, node._role, options, node._logger);
+                node._link = new ReplicaLink(node.Store, node._role, options, node.OnPrimaryLost, node._logger);
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
+            node.StartHeartbeats();
             return node;
         }
         catch
@@ -102,6 +106,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     /// <summary>Stops listening, closes every connection and releases the region.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_heartbeats is not null)
+        {
+            await _heartbeats.DisposeAsync().ConfigureAwait(false);
+        }
+
         _role.TransitionTo(NodeRole.Stopped, Epoch, "shutting down");
         if (_listener is not null)
         {
@@ -151,6 +160,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
 
         _waiters.Reset(attachedAt);
+        TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
     }

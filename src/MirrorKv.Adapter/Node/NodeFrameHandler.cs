@@ -43,8 +43,16 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             return;
         }
 
+        if (state.Kind == PeerKind.Peer)
+        {
+            node.TouchPeer();
+        }
+
         switch (header.Opcode)
         {
+            case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
+                node.OnPeerHeartbeat(connection, payload);
+                break;
             case Opcode.Read:
                 verbs.Read(connection, header.RequestId, payload, state.Grant, state.MaxFrameSize);
                 break;

@@ -37,6 +37,27 @@ public sealed record NodeOptions
     /// </summary>
     public TimeSpan PrimaryConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often each node of a pair sends a HEARTBEAT to the other: 100 ms. A LAN round trip is well under
+    /// 1 ms, so this costs ten small frames a second and bounds how long a silent peer goes unnoticed.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Heartbeat intervals of silence before a node acts: 5 (500 ms by default), enough to ride out a GC
+    /// pause or a scheduling hiccup without false alarms. After that silence a primary stops taking writes
+    /// (it may be cut off, and its secondary may be promoting); after twice that silence a secondary promotes
+    /// itself, by which time the old primary has fenced itself. A reset connection needs no waiting: the
+    /// peer's kernel said the process is gone.
+    /// </summary>
+    public int HeartbeatMisses { get; init; } = 5;
+
+    /// <summary>Silence after which a primary fences itself.</summary>
+    public TimeSpan FenceAfter => HeartbeatInterval * HeartbeatMisses;
+
+    /// <summary>Silence after which a secondary promotes itself: twice <see cref="FenceAfter"/>.</summary>
+    public TimeSpan PromoteAfter => FenceAfter * 2;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
@@ -64,6 +85,16 @@ public sealed record NodeOptions
         if ((long)MaxFrameSize < (long)Store.SlabSize + 4096)
         {
             throw new ArgumentException($"MaxFrameSize ({MaxFrameSize}) must exceed the slab size ({Store.SlabSize}) so that any slot can be read and written in one frame.");
+        }
+
+        if (HeartbeatInterval < TimeSpan.FromMilliseconds(1) || HeartbeatInterval > TimeSpan.FromMinutes(1))
+        {
+            throw new ArgumentException($"HeartbeatInterval must be between 1 ms and 1 min; got {HeartbeatInterval}.");
+        }
+
+        if (HeartbeatMisses is < 2 or > 1000)
+        {
+            throw new ArgumentException($"HeartbeatMisses must be between 2 and 1000; got {HeartbeatMisses}.");
         }
 
         if (PrimaryConnectTimeout <= TimeSpan.Zero)

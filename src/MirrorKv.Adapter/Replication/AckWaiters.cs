@@ -86,6 +86,35 @@ internal sealed class AckWaiters
     /// </summary>
     public void ReleaseAll() => Ack(ulong.MaxValue);
 
+    /// <summary>
+    /// The primary fenced itself: the waiting writes were never confirmed by the secondary, and the secondary
+    /// may now be primary. They are answered <paramref name="status"/>, so that no client takes them as acknowledged.
+    /// </summary>
+    public void FailAll(WireStatus status, string message)
+    {
+        lock (_lock)
+        {
+            while (_waiting.TryDequeue(out Waiter w))
+            {
+                if (!w.Connection.IsOpen)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    Replies.Error(w.Connection, w.Opcode, w.RequestId, status, message);
+                    w.Connection.Flush();
+                }
+                catch (ConnectionClosedException)
+                {
+                }
+            }
+
+            _acked = 0;
+        }
+    }
+
     /// <summary>A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks.</summary>
     public void Reset(ulong lsn)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using MirrorKv.Protocol;
@@ -11,12 +12,21 @@ namespace MirrorKv.Adapter;
 /// The secondary's link to the primary: HELLO as a peer adapter, mirror the primary's region, then apply
 /// REPLICATE records in LSN order and acknowledge them cumulatively, once per received batch.
 /// </summary>
-internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, NodeOptions options, ILogger logger) : IFrameHandler
+internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IFrameHandler
 {
     private readonly TaskCompletionSource<HelloReply> _hello = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IConnection? _connection;
     private ulong _appliedLsn;
     private ulong _ackedLsn;
+    private long _lastFrameTimestamp = Stopwatch.GetTimestamp();
+    private volatile bool _closing;
+    private volatile bool _diverged;
+
+    /// <summary>True once the replica stopped following because it could not apply the stream: it must never be promoted.</summary>
+    public bool Diverged => _diverged;
+
+    /// <summary>Time since the primary last sent anything.</summary>
+    public TimeSpan Silence => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastFrameTimestamp));
 
     /// <summary>The last LSN applied.</summary>
     public ulong AppliedLsn => Volatile.Read(ref _appliedLsn);
@@ -62,8 +72,11 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
 
     public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
+        Volatile.Write(ref _lastFrameTimestamp, Stopwatch.GetTimestamp());
         switch (header.Opcode)
         {
+            case Opcode.Heartbeat:
+                break;
             case Opcode.Hello | Opcode.ReplyBit:
                 OnHelloReply(connection, header, payload);
                 break;
@@ -97,10 +110,47 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     {
         _hello.TrySetException(new IOException("The primary closed the connection during the handshake.", error));
         LogPrimaryLost(options.PrimaryEndPoint!.ToString(), error?.Message ?? "closed", _appliedLsn);
+        if (!_closing && _hello.Task.IsCompletedSuccessfully)
+        {
+            // A reset or close from the primary's side: its kernel says the process is gone, no need to wait.
+            onPrimaryLost($"the connection to the primary closed ({error?.Message ?? "end of stream"})");
+        }
+    }
+
+    /// <summary>Sends a HEARTBEAT with the applied LSN.</summary>
+    public void SendHeartbeat()
+    {
+        IConnection? connection = _connection;
+        if (connection is not { IsOpen: true })
+        {
+            return;
+        }
+
+        try
+        {
+            (NodeRole currentRole, ulong epoch) = role.Current;
+            new Heartbeat(epoch, currentRole, AppliedLsn).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+            connection.EndPost();
+            connection.Flush();
+        }
+        catch (ConnectionClosedException)
+        {
+        }
+    }
+
+    /// <summary>Gives up on a silent primary: closes the link without counting it as a reset.</summary>
+    public void Abandon()
+    {
+        _closing = true;
+        _connection?.Abort(new TimeoutException("the primary went silent"));
     }
 
     /// <summary>Closes the link (node shutdown).</summary>
-    public void Close() => _connection?.Abort(null);
+    public void Close()
+    {
+        _closing = true;
+        _connection?.Abort(null);
+    }
 
     private void OnHelloReply(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
@@ -172,6 +222,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     // The replica cannot follow a stream it cannot apply: it stops rather than serve a diverging copy.
     private void Stop(IConnection connection, string reason)
     {
+        _diverged = true;
         LogStreamBroken(reason);
         connection.Fail(WireStatus.MalformedFrame, reason);
     }

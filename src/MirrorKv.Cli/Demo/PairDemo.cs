@@ -15,6 +15,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
     private long _reads, _writes, _refused, _badReads;
     private long _killedAt = long.MaxValue;
     private long _firstReadAfterKill = long.MaxValue;
+    private long _firstWriteAfterKill = long.MaxValue;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -28,9 +29,12 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
             return 1;
         }
 
-        client.PathChanged += path => Say(path == ClientPath.FailingOver
-            ? $"{Now} client: primary lost; reads go to the secondary as FAILOVER_READ with the primary's pointers"
-            : $"{Now} client: table rewritten from the secondary's translation ({client.Stats.RewrittenPointers:N0} pointers, {client.Stats.TranslationDeltas} distinct slab deltas); reads are one-sided at the secondary");
+        client.PathChanged += path => Say(path switch
+        {
+            ClientPath.FailingOver => $"{Now} client: primary lost; reads go to the secondary as FAILOVER_READ with the primary's pointers",
+            ClientPath.Secondary => $"{Now} client: table rewritten from the secondary's translation ({client.Stats.RewrittenPointers:N0} pointers, {client.Stats.TranslationDeltas} distinct slab deltas); reads are one-sided at the secondary",
+            _ => $"{Now} client: the secondary was promoted (epoch {client.Epoch}); writes go to it, the pair is unprotected",
+        });
 
         int n = options.Keys;
         var acked = new int[n];
@@ -47,9 +51,11 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         Task progress = ProgressAsync(client, stop.Token);
 
         await Task.Delay(options.BeforeKill, cancellationToken);
-        Interlocked.Exchange(ref _killedAt, Stopwatch.GetTimestamp());
+        // Stalls are measured from the moment the process is known dead, so that nothing it served
+        // on its way out is counted as served after the kill.
         await pair.Primary.KillAsync();
-        Say($"{Now} kill -9 of the primary");
+        Interlocked.Exchange(ref _killedAt, Stopwatch.GetTimestamp());
+        Say($"{Now} kill -9 of the primary (process exited)");
         await Task.Delay(options.AfterKill, cancellationToken);
         await stop.CancelAsync();
         await Task.WhenAll(workers);
@@ -58,15 +64,17 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         (int lost, int checkedKeys) = await VerifyAsync(client, acked, attempted, cancellationToken);
         ClientStats stats = client.Stats;
         double stallMs = _firstReadAfterKill == long.MaxValue ? double.NaN : Stopwatch.GetElapsedTime(_killedAt, _firstReadAfterKill).TotalMilliseconds;
+        double writeStallMs = _firstWriteAfterKill == long.MaxValue ? double.NaN : Stopwatch.GetElapsedTime(_killedAt, _firstWriteAfterKill).TotalMilliseconds;
         Say("");
         Say("summary");
         Say($"  operations            {_reads + _writes,12:N0} ({_reads:N0} reads, {_writes:N0} acknowledged writes)");
         Say($"  writes lost           {lost,12:N0} (every acknowledged write checked on the surviving node: {checkedKeys:N0} keys)");
         Say($"  bad reads             {_badReads,12:N0} (torn, stale after acknowledgement, or another key's value)");
-        Say($"  read stall            {stallMs,12:F1} ms (kill -9 to the first successful read started after it)");
+        Say($"  read stall            {stallMs,12:F1} ms (the primary's exit to the first successful read started after it)");
+        Say($"  write stall           {writeStallMs,12:F1} ms (the primary's exit to the first acknowledged write started after it, epoch {client.Epoch})");
         Say($"  failover reads        {stats.FailoverReads,12:N0} (FAILOVER_READ with primary pointers, before the rewrite)");
         Say($"  slab deltas           {stats.TranslationDeltas,12:N0} (distinct, in the translation the client rewrote its table with)");
-        Say($"  writes refused        {_refused,12:N0} (after the kill: promotion of the secondary is not built yet)");
+        Say($"  writes failed         {_refused,12:N0} (Unavailable: no node could take them)");
         return lost == 0 && _badReads == 0 ? 0 : 1;
     }
 
@@ -114,12 +122,17 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
             Interlocked.Increment(ref _reads);
             if (started > Volatile.Read(ref _killedAt))
             {
-                long now = Stopwatch.GetTimestamp();
-                long current;
-                while (now < (current = Volatile.Read(ref _firstReadAfterKill)) && Interlocked.CompareExchange(ref _firstReadAfterKill, now, current) != current)
-                {
-                }
+                RecordFirst(ref _firstReadAfterKill);
             }
+        }
+    }
+
+    private static void RecordFirst(ref long first)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long current;
+        while (now < (current = Volatile.Read(ref first)) && Interlocked.CompareExchange(ref first, now, current) != current)
+        {
         }
     }
 
@@ -136,11 +149,16 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
             }
 
             int generation = Interlocked.Increment(ref attempted[i]);
+            long started = Stopwatch.GetTimestamp();
             try
             {
                 await client.SetAsync(Key(i), Value(i, generation), CancellationToken.None);
                 Volatile.Write(ref acked[i], generation);
                 Interlocked.Increment(ref _writes);
+                if (started > Volatile.Read(ref _killedAt))
+                {
+                    RecordFirst(ref _firstWriteAfterKill);
+                }
             }
             catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
             {

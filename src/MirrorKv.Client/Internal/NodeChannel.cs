@@ -155,6 +155,9 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         FailAll(new ObjectDisposedException(nameof(MirrorKvClient)));
     }
 
+    /// <summary>Declares the node unusable (it answered that it is no longer the primary).</summary>
+    public void Invalidate(string reason) => Fail(new MirrorKvException(MirrorKvError.Unavailable, $"{EndPoint}: {reason}"));
+
     private Span<byte> Begin(PendingOperation op, Opcode opcode, int payloadLength)
     {
         IConnection connection = _connection ?? throw new ConnectionClosedException();

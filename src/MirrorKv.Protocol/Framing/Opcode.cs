@@ -33,6 +33,9 @@ public enum Opcode : byte
     /// <summary>Secondary to peer adapter: cumulative LSN applied; no reply.</summary>
     ReplicateAck = 0x21,
 
+    /// <summary>Either node to the other, every heartbeat interval: epoch, role and LSN; no reply.</summary>
+    Heartbeat = 0x30,
+
     /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
     Error = 0x7F,
 

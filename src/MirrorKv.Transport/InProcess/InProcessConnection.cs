@@ -39,13 +39,17 @@ internal sealed class InProcessConnection : FramedConnection
         return ValueTask.CompletedTask;
     }
 
-    // A close is a FIN: the peer still gets what was sent, then end of stream. A crash resets both ends
-    // at once instead (InProcessNetwork.Crash aborts them), dropping what was in flight, as an RST does.
+    // A close is a FIN: the peer still gets what was sent, then end of stream, unless a partition eats the
+    // FIN as it eats everything else. A crash resets both ends at once instead (InProcessNetwork.Crash
+    // aborts them), dropping what was in flight, as an RST does.
     protected override void CloseTransport()
     {
         _inbound.Writer.TryComplete();
         _network.Forget(this);
-        Peer?._inbound.Writer.TryComplete();
+        if (_network.ShouldDeliver(LocalEndPoint, (IPEndPoint)RemoteEndPoint))
+        {
+            Peer?._inbound.Writer.TryComplete();
+        }
     }
 
     private async Task ReceiveLoopAsync()

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Client;
+
+/// <summary>Following a promotion: the secondary that took over becomes the client's primary.</summary>
+public sealed partial class MirrorKvClient
+{
+    /// <summary>
+    /// The primary to write to: the current one while it is healthy, else the secondary once it reports
+    /// itself promoted, waited for up to <see cref="MirrorKvClientOptions.PromotionWait"/>.
+    /// </summary>
+    private async ValueTask<NodeChannel> WritablePrimaryAsync(CancellationToken cancellationToken)
+    {
+        NodeChannel primary = _primary;
+        if (primary.IsHealthy)
+        {
+            return primary;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            NodeChannel? promoted = await TryAdoptPromotedSecondaryAsync(cancellationToken).ConfigureAwait(false);
+            if (promoted is not null)
+            {
+                return promoted;
+            }
+
+            if (Stopwatch.GetElapsedTime(start) >= _options.PromotionWait)
+            {
+                throw Unavailable($"the primary at {primary.EndPoint} is down and no secondary took over within {_options.PromotionWait.TotalSeconds:F1} s");
+            }
+
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<NodeChannel?> TryAdoptPromotedSecondaryAsync(CancellationToken cancellationToken)
+    {
+        if (_primary.IsHealthy)
+        {
+            return _primary;
+        }
+
+        System.Net.IPEndPoint? endPoint = _secondaryEndPoint;
+        if (endPoint is null)
+        {
+            return null;
+        }
+
+        NodeChannel candidate;
+        try
+        {
+            candidate = await NodeChannel.ConnectAsync(_transport, endPoint, _options.ConnectTimeout, _options.RequestTimeout, OnChannelFailure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            return null;
+        }
+
+        if (candidate.Hello.Role != NodeRole.Primary)
+        {
+            await candidate.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+
+        NodeChannel? retired;
+        lock (_pathLock)
+        {
+            if (_primary.IsHealthy)
+            {
+                retired = candidate;
+                candidate = _primary;
+            }
+            else
+            {
+                retired = _secondary;
+                _primary = candidate;
+                _secondary = null;
+                _secondaryConnect = Task.FromResult<NodeChannel?>(null);
+                _secondaryEndPoint = candidate.Hello.PeerEndpoint;
+                _path = ClientPath.Primary;
+            }
+        }
+
+        if (retired is not null && retired != candidate)
+        {
+            await retired.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (retired != candidate)
+        {
+            Interlocked.Increment(ref _promotionsFollowed);
+            PathChanged?.Invoke(ClientPath.Primary);
+        }
+
+        return candidate;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using MirrorKv.Adapter;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Adapter.Tests;
+
+/// <summary>
+/// Failure handling on the in-process network: promotion under a higher epoch after a crash or a silent
+/// primary, fencing of a primary cut off from its secondary, and a lone primary after its secondary died.
+/// </summary>
+public class FailoverTests
+{
+    [Fact]
+    public async Task PrimaryCrash_SecondaryPromotesAtOnce_AndClientWritesResumeThere()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        for (int i = 0; i < 100; i++)
+        {
+            await client.SetAsync($"k{i}", Encoding.UTF8.GetBytes($"v{i}"));
+        }
+
+        pair.Network.Crash(PairFixture.PrimaryAddress);
+        await client.SetAsync("after", "x"u8.ToArray());
+
+        Assert.Equal((NodeRole.Primary, 2UL), (pair.Secondary.Role, pair.Secondary.Epoch));
+        Assert.Equal(1, client.PromotionsFollowed);
+        Assert.Equal(pair.Secondary.EndPoint, client.PrimaryEndPoint);
+        Assert.Equal(ClientPath.Primary, client.Path);
+        Assert.Equal("x"u8.ToArray(), await client.GetAsync("after"));
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(Encoding.UTF8.GetBytes($"v{i}"), await client.GetAsync($"k{i}"));
+            await client.SetAsync($"k{i}", Encoding.UTF8.GetBytes($"w{i}"));
+            Assert.Equal(Encoding.UTF8.GetBytes($"w{i}"), await client.GetAsync($"k{i}"));
+        }
+
+        Assert.True(await client.DeleteAsync("k0"));
+        Assert.Null(await client.GetAsync("k0"));
+    }
+
+    [Fact]
+    public async Task Partition_PrimaryFencesFirst_ThenSecondaryPromotes_AndOldPrimaryRefusesEverything()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        await client.SetAsync("before", "1"u8.ToArray());
+
+        pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
+        await WaitUntil(() => pair.Primary.Role == NodeRole.Stopped, TimeSpan.FromSeconds(3));
+        Assert.Equal(NodeRole.Secondary, pair.Secondary.Role);
+        await WaitUntil(() => pair.Secondary.Role == NodeRole.Primary, TimeSpan.FromSeconds(3));
+        Assert.Equal(2UL, pair.Secondary.Epoch);
+
+        // The client can still reach the fenced primary; it is refused there and follows the promotion.
+        await client.SetAsync("during", "2"u8.ToArray());
+        Assert.Equal(pair.Secondary.EndPoint, client.PrimaryEndPoint);
+        Assert.Equal("1"u8.ToArray(), await client.GetAsync("before"));
+        Assert.Equal("2"u8.ToArray(), await client.GetAsync("during"));
+
+        MirrorKvClient stale = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) })
+            .ContinueWith(t => t.IsFaulted ? null! : t.Result);
+        Assert.Null(stale);
+    }
+
+    [Fact]
+    public async Task SyncWrite_PendingWhenPrimaryFences_IsAnsweredReplicationFailedNotOk()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
+
+        Task write = client.SetAsync("held", "v"u8.ToArray()).AsTask();
+        await WaitUntil(() => pair.Primary.Role == NodeRole.Stopped, TimeSpan.FromSeconds(3));
+        MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => write);
+        Assert.Equal(WireStatus.ReplicationFailed, e.WireStatus);
+    }
+
+    [Fact]
+    public async Task SecondaryCrash_PrimaryGoesOnAloneWithoutHoldingWrites()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        await WaitUntil(() => !pair.Primary.IsProtected, TimeSpan.FromSeconds(2));
+
+        await client.SetAsync("alone", "v"u8.ToArray()).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+        await Task.Delay(pair.Primary.Options.FenceAfter * 2);
+        Assert.Equal(NodeRole.Primary, pair.Primary.Role);
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("alone"));
+    }
+
+    [Fact]
+    public async Task IdlePair_HeartbeatsKeepBothRoles()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        await Task.Delay(pair.Primary.Options.PromoteAfter * 2);
+        Assert.Equal((NodeRole.Primary, NodeRole.Secondary), (pair.Primary.Role, pair.Secondary.Role));
+        Assert.True(pair.Primary.IsProtected && pair.Secondary.IsProtected);
+    }
+
+    [Fact]
+    public async Task Write_CarryingNewerEpoch_MakesOldPrimaryStepDown()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        await client.SetAsync("k", "v"u8.ToArray());
+
+        var raw = await RawClient.ConnectAsync(pair);
+        (WireStatus status, string message) = await raw.WriteAsync(epoch: 7, "k", "new");
+        Assert.Equal(WireStatus.NotPrimary, status);
+        Assert.Contains("Stopped", message, StringComparison.Ordinal);
+        Assert.Equal(NodeRole.Stopped, pair.Primary.Role);
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), "condition not met in time");
+    }
+}

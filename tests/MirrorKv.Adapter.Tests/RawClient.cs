@@ -1,0 +1,44 @@
+using System.Net;
+using System.Text;
+using MirrorKv.Client;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Adapter.Tests;
+
+/// <summary>A protocol-level client for tests that need to send what MirrorKvClient never would.</summary>
+internal sealed class RawClient(NodeChannel channel)
+{
+    public static async Task<RawClient> ConnectAsync(PairFixture pair, IPEndPoint? node = null) =>
+        new(await NodeChannel.ConnectAsync(pair.Network.CreateTransport(PairFixture.ClientAddress), node ?? pair.Primary.EndPoint, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), _ => { }, CancellationToken.None));
+
+    public async Task<(WireStatus Status, string Message)> WriteAsync(ulong epoch, string key, string value)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostKv(op, Opcode.Write, epoch, default, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value), flush: true);
+            await op.AsValueTask();
+            return (op.Status, op.Status == WireStatus.Ok ? "" : ErrorText.Read(op.Payload));
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
+    public async Task<(WireStatus Status, byte[] Payload)> ReadAsync(RemotePointer pointer)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostRead(op, Opcode.Read, pointer, flush: true);
+            await op.AsValueTask();
+            return (op.Status, op.Payload.ToArray());
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+}
