@@ -189,8 +189,21 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         try
         {
             await RewriteTableAsync(secondary).ConfigureAwait(false);
-            _path = ClientPath.Secondary;
-            PathChanged?.Invoke(ClientPath.Secondary);
+            bool changed = false;
+            lock (_pathLock)
+            {
+                // A promotion may have been followed meanwhile: then the path is Primary again and stays so.
+                if (_path == ClientPath.FailingOver)
+                {
+                    _path = ClientPath.Secondary;
+                    changed = true;
+                }
+            }
+
+            if (changed)
+            {
+                PathChanged?.Invoke(ClientPath.Secondary);
+            }
         }
         catch (MirrorKvException)
         {

@@ -26,6 +26,9 @@ internal sealed class PairFixture : IAsyncDisposable
 
     public InProcessNetwork Network { get; }
 
+    /// <summary>Names a network for helpers that need one without a whole pair.</summary>
+    internal sealed record Handle(InProcessNetwork Network);
+
     public MirrorKvNode Primary { get; }
 
     public MirrorKvNode Secondary { get; }
@@ -35,14 +38,31 @@ internal sealed class PairFixture : IAsyncDisposable
     public static async Task<PairFixture> StartAsync(ReplicationMode mode = ReplicationMode.Sync)
     {
         var network = new InProcessNetwork();
-        var primaryEndPoint = new IPEndPoint(PrimaryAddress, 7400);
-        MirrorKvNode primary = await MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = primaryEndPoint, Store = SmallStore, Replication = mode, MaxFrameSize = 1 << 20 },
-            network.CreateTransport(PrimaryAddress));
-        MirrorKvNode secondary = await MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(SecondaryAddress, 7400), PrimaryEndPoint = primaryEndPoint, Store = SmallStore, MaxFrameSize = 1 << 20 },
-            network.CreateTransport(SecondaryAddress));
+        MirrorKvNode primary = await StartPrimaryAsync(network, mode);
+        MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint);
+        await WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
         return new PairFixture(network, primary, secondary);
+    }
+
+    public static Task<MirrorKvNode> StartPrimaryAsync(InProcessNetwork network, ReplicationMode mode = ReplicationMode.Sync) =>
+        MirrorKvNode.StartAsync(
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = SmallStore, Replication = mode, MaxFrameSize = 1 << 20 },
+            network.CreateTransport(PrimaryAddress));
+
+    public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary) =>
+        MirrorKvNode.StartAsync(
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = SmallStore, MaxFrameSize = 1 << 20 },
+            network.CreateTransport(address));
+
+    public static async Task WaitUntilAsync(Func<bool> condition, double seconds = 5)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.True(condition(), "condition not met in time");
     }
 
     public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null)

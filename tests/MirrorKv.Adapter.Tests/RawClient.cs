@@ -10,7 +10,25 @@ namespace MirrorKv.Adapter.Tests;
 internal sealed class RawClient(NodeChannel channel)
 {
     public static async Task<RawClient> ConnectAsync(PairFixture pair, IPEndPoint? node = null) =>
-        new(await NodeChannel.ConnectAsync(pair.Network.CreateTransport(PairFixture.ClientAddress), node ?? pair.Primary.EndPoint, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), _ => { }, CancellationToken.None));
+        await ConnectAsync(new PairFixture.Handle(pair.Network), node ?? pair.Primary.EndPoint);
+
+    public static async Task<RawClient> ConnectAsync(PairFixture.Handle network, IPEndPoint node) =>
+        new(await NodeChannel.ConnectAsync(network.Network.CreateTransport(PairFixture.ClientAddress), node, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), _ => { }, CancellationToken.None));
+
+    public async Task<(WireStatus Status, string Message)> LookupAsync(string key)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostKv(op, Opcode.Lookup, 0, default, Encoding.UTF8.GetBytes(key), default, flush: true);
+            await op.AsValueTask();
+            return (op.Status, op.Status == WireStatus.Ok ? "" : ErrorText.Read(op.Payload));
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
 
     public async Task<(WireStatus Status, string Message)> WriteAsync(ulong epoch, string key, string value)
     {

@@ -28,6 +28,12 @@ public sealed partial class MirrorKvNode
             return;
         }
 
+        if (_peerRole != heartbeat.Role && heartbeat.Role == NodeRole.Secondary)
+        {
+            LogProtected(heartbeat.Lsn);
+        }
+
+        _peerRole = heartbeat.Role;
         if (heartbeat.Epoch > Epoch)
         {
             Fence($"the peer is at epoch {heartbeat.Epoch}, above this node's {Epoch}: it was promoted");
@@ -47,9 +53,20 @@ public sealed partial class MirrorKvNode
             NodeRole role = Role;
             if (role == NodeRole.Primary && Log.Peer is { IsOpen: true } peer)
             {
-                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPeerFrame)) > Options.FenceAfter)
+                // A secondary that talks but does not acknowledge holds every sync write: treat it as silent.
+                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPeerFrame)) > Options.FenceAfter || _waiters.OldestWait > Options.FenceAfter)
                 {
-                    Fence($"no frame from the secondary for {Options.FenceAfter.TotalMilliseconds:F0} ms: it may be cut off and promoting");
+                    // Only a caught-up secondary can promote itself; a silent one that is still copying cannot,
+                    // so it is dropped and the primary goes on alone rather than stop taking writes.
+                    if (_peerRole == NodeRole.Secondary)
+                    {
+                        Fence($"no frame or no acknowledgement from the secondary for {Options.FenceAfter.TotalMilliseconds:F0} ms: it may be cut off and promoting");
+                    }
+                    else
+                    {
+                        peer.Abort(new TimeoutException("the joining secondary went silent or stopped acknowledging"));
+                    }
+
                     return;
                 }
 
@@ -57,9 +74,9 @@ public sealed partial class MirrorKvNode
                 peer.EndPost();
                 peer.Flush();
             }
-            else if (role == NodeRole.Secondary && _link is { } link)
+            else if (role is NodeRole.Secondary or NodeRole.Rejoining && _link is { } link)
             {
-                if (link.IsConnected && link.Silence > Options.PromoteAfter)
+                if (role == NodeRole.Secondary && link.IsConnected && link.Silence > Options.PromoteAfter)
                 {
                     link.Abandon();
                     OnPrimaryLost($"no frame from the primary for {Options.PromoteAfter.TotalMilliseconds:F0} ms");
@@ -115,6 +132,23 @@ public sealed partial class MirrorKvNode
             Log.Peer?.Abort(null);
         }
     }
+
+    /// <summary>A joining secondary asks which slabs to copy.</summary>
+    internal void DescribeSlabs(IConnection connection, ulong requestId)
+    {
+        IReadOnlyList<(int Slab, int SlotSize)> layout = Store.GetClaimedSlabLayout();
+        var slabs = new (ulong, uint)[layout.Count];
+        for (int i = 0; i < slabs.Length; i++)
+        {
+            slabs[i] = (Store.Region.AddressOf((ulong)layout[i].Slab * (ulong)Store.Options.SlabSize), (uint)layout[i].SlotSize);
+        }
+
+        SlabsMessages.WriteReply(connection.BeginPost(Opcode.Slabs | Opcode.ReplyBit, WireStatus.Ok, requestId, SlabsMessages.ReplySize(slabs.Length)), (uint)Store.Options.SlabSize, slabs);
+        connection.EndPost();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the secondary has copied everything (its LSN {Lsn}): the pair is protected")]
+    private partial void LogProtected(ulong lsn);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "primary lost ({Reason}), but this replica stopped following the stream earlier and will not promote itself")]
     private partial void LogNotPromoting(string reason);

@@ -19,6 +19,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private readonly Lock _haLock = new();
     private Timer? _heartbeats;
     private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
+    private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
     private readonly AckWaiters _waiters = new();
@@ -65,8 +66,16 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     /// <summary>Current epoch.</summary>
     public ulong Epoch => _role.Current.Epoch;
 
-    /// <summary>True when a primary has a secondary attached, or a secondary is receiving the stream.</summary>
-    public bool IsProtected => Role == NodeRole.Primary ? Log.Peer is { IsOpen: true } : _link?.IsConnected ?? false;
+    /// <summary>
+    /// True when a primary has a secondary that holds all of its data (attached and done copying), or a
+    /// secondary has copied everything and is receiving the stream.
+    /// </summary>
+    public bool IsProtected => Role switch
+    {
+        NodeRole.Primary => Log.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary,
+        NodeRole.Secondary => _link?.IsConnected ?? false,
+        _ => false,
+    };
 
     /// <summary>Primary: last LSN written. Secondary: last LSN applied.</summary>
     public ulong Lsn => Role == NodeRole.Primary ? Log.LastLsn : _link?.AppliedLsn ?? 0;
@@ -146,7 +155,6 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     {
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Log.Peer is { IsOpen: true } ? "a secondary is already attached"
-            : Log.LastLsn > 0 ? "this primary already holds data; a secondary must attach before the first write (rejoin with a slab copy is not built yet)"
             : null;
         return refusal is null;
     }
@@ -160,6 +168,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
 
         _waiters.Reset(attachedAt);
+        _peerRole = NodeRole.Rejoining;
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);

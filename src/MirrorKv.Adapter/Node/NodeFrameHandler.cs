@@ -53,6 +53,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
                 node.OnPeerHeartbeat(connection, payload);
                 break;
+            case Opcode.Slabs when state.Kind == PeerKind.Peer:
+                node.DescribeSlabs(connection, header.RequestId);
+                break;
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup when node.Role == NodeRole.Rejoining:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, "this node is rejoining: it has not copied the primary's data yet");
+                break;
             case Opcode.Read:
                 verbs.Read(connection, header.RequestId, payload, state.Grant, state.MaxFrameSize);
                 break;

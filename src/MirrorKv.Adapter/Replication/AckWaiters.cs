@@ -26,6 +26,18 @@ internal sealed class AckWaiters
         }
     }
 
+    /// <summary>How long the oldest write has been waiting for its ack (zero when none waits).</summary>
+    public TimeSpan OldestWait
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.TryPeek(out Waiter w) ? System.Diagnostics.Stopwatch.GetElapsedTime(w.Since) : TimeSpan.Zero;
+            }
+        }
+    }
+
     /// <summary>The highest LSN the secondary has confirmed.</summary>
     public ulong AckedLsn
     {
@@ -48,7 +60,7 @@ internal sealed class AckWaiters
                 return false;
             }
 
-            _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, reply));
+            _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, reply, System.Diagnostics.Stopwatch.GetTimestamp()));
             return true;
         }
     }
@@ -144,5 +156,5 @@ internal sealed class AckWaiters
         }
     }
 
-    private readonly record struct Waiter(ulong Lsn, IConnection Connection, Opcode Opcode, ulong RequestId, KvReply Reply);
+    private readonly record struct Waiter(ulong Lsn, IConnection Connection, Opcode Opcode, ulong RequestId, KvReply Reply, long Since);
 }

@@ -21,6 +21,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     private long _lastFrameTimestamp = Stopwatch.GetTimestamp();
     private volatile bool _closing;
     private volatile bool _diverged;
+    private bool _streamStarted;
 
     /// <summary>True once the replica stopped following because it could not apply the stream: it must never be promoted.</summary>
     public bool Diverged => _diverged;
@@ -82,6 +83,12 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
                 break;
             case Opcode.Replicate:
                 Apply(connection, payload);
+                break;
+            case Opcode.Slabs | Opcode.ReplyBit:
+                OnSlabs(connection, header, payload);
+                break;
+            case Opcode.Read | Opcode.ReplyBit:
+                OnSlabCopied(connection, header, payload);
                 break;
             case Opcode.Error:
                 _hello.TrySetException(new InvalidOperationException($"The primary refused this secondary: {header.Status}: {ErrorText.Read(payload)}"));
@@ -176,7 +183,9 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
             store.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
         }
 
-        role.TransitionTo(NodeRole.Secondary, reply.Epoch, $"attached to primary {options.PrimaryEndPoint}");
+        role.TransitionTo(NodeRole.Rejoining, reply.Epoch, $"attached to primary {options.PrimaryEndPoint}: copying its slabs, then following its stream");
+        Primary = reply;
+        StartCopy(connection);
         _hello.TrySetResult(reply);
     }
 
@@ -195,6 +204,13 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
             {
                 Stop(connection, "malformed REPLICATE record");
                 return;
+            }
+
+            // The stream starts after the LSN at which this secondary attached; the slab copy covers what came before.
+            if (!_streamStarted)
+            {
+                _streamStarted = true;
+                _appliedLsn = record.Lsn - 1;
             }
 
             if (record.Lsn != _appliedLsn + 1)

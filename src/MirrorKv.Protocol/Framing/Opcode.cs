@@ -15,6 +15,9 @@ public enum Opcode : byte
     /// <summary>The slab deltas for a primary rkey, so a client can rewrite its table.</summary>
     Translation = 0x04,
 
+    /// <summary>Peer adapter to primary: the claimed slabs and their slot sizes, for a joining secondary's copy.</summary>
+    Slabs = 0x05,
+
     /// <summary>Insert or overwrite a key; the reply carries the addressing data.</summary>
     Write = 0x10,
 

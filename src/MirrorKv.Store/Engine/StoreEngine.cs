@@ -136,6 +136,24 @@ public sealed partial class StoreEngine : IDisposable
         }
     }
 
+    /// <summary>The claimed slabs with their slot sizes: what a joining secondary copies.</summary>
+    public IReadOnlyList<(int Slab, int SlotSize)> GetClaimedSlabLayout()
+    {
+        lock (_lock)
+        {
+            var layout = new List<(int, int)>(_allocator.ClaimedSlabs);
+            for (int i = 0; i < _allocator.SlabCount; i++)
+            {
+                if (_allocator.IsClaimed(i))
+                {
+                    layout.Add((i, _allocator.SlotSizeAt((ulong)i * (ulong)Options.SlabSize)));
+                }
+            }
+
+            return layout;
+        }
+    }
+
     /// <summary>Releases the region. Only once no reader can touch it any more.</summary>
     public void Dispose() => Region.Dispose();
 

@@ -9,6 +9,37 @@ namespace MirrorKv.Store;
 /// </summary>
 public static class EntryValidator
 {
+    /// <summary>
+    /// Parses a slot copy without knowing its key, as a joining secondary does with the slabs it copies:
+    /// true for a whole entry (even version, sane lengths, matching checksum), live or tombstone.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> slotCopy, out ulong version, out EntryFlags flags, out int keyLength, out int valueLength)
+    {
+        version = 0;
+        flags = EntryFlags.None;
+        keyLength = 0;
+        valueLength = 0;
+        if (slotCopy.Length < EntryLayout.HeaderSize)
+        {
+            return false;
+        }
+
+        version = BinaryPrimitives.ReadUInt64LittleEndian(slotCopy);
+        flags = (EntryFlags)slotCopy[EntryLayout.FlagsOffset];
+        uint slotSize = BinaryPrimitives.ReadUInt32LittleEndian(slotCopy[EntryLayout.SlotSizeOffset..]);
+        uint value = BinaryPrimitives.ReadUInt32LittleEndian(slotCopy[EntryLayout.ValueLengthOffset..]);
+        keyLength = BinaryPrimitives.ReadUInt16LittleEndian(slotCopy[EntryLayout.KeyLengthOffset..]);
+        ulong entrySize = EntryLayout.HeaderSize + (ulong)keyLength + value;
+        if ((version & 1) != 0 || version == 0 || slotSize != (uint)slotCopy.Length || entrySize > slotSize || keyLength == 0
+            || slotCopy[EntryLayout.ReservedOffset] != 0 || flags is not (EntryFlags.Live or EntryFlags.Tombstone))
+        {
+            return false;
+        }
+
+        valueLength = (int)value;
+        return BinaryPrimitives.ReadUInt64LittleEndian(slotCopy[EntryLayout.ChecksumOffset..]) == EntryCodec.Checksum(slotCopy, version, (int)entrySize);
+    }
+
     /// <summary>Validates a slot copy against the key the reader asked for.</summary>
     /// <param name="slotCopy">The bytes read: the whole slot (the pointer's length is the slot size).</param>
     /// <param name="expectedKey">The key the reader is looking for.</param>
