@@ -66,6 +66,7 @@ public sealed partial class MirrorKvClient
         }
 
         NodeChannel? retired;
+        bool swapped = false;
         lock (_pathLock)
         {
             if (_primary.IsHealthy)
@@ -75,6 +76,7 @@ public sealed partial class MirrorKvClient
             }
             else
             {
+                swapped = true;
                 retired = _secondary;
                 _primary = candidate;
                 _secondary = null;
@@ -89,7 +91,7 @@ public sealed partial class MirrorKvClient
             await retired.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (retired != candidate)
+        if (swapped)
         {
             Interlocked.Increment(ref _promotionsFollowed);
             PathChanged?.Invoke(ClientPath.Primary);

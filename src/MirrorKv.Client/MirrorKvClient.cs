@@ -39,6 +39,9 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
     public event Action<ClientPath>? PathChanged;
 
+    /// <summary>Raised after the local table was rewritten from a translation: pointers rewritten, distinct slab deltas.</summary>
+    public event Action<long, int>? TableRewritten;
+
     /// <summary>Where reads go now.</summary>
     public ClientPath Path => _path;
 
@@ -259,5 +262,6 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
 
         Interlocked.Increment(ref _tableRewrites);
         Interlocked.Add(ref _rewrittenPointers, rewritten);
+        TableRewritten?.Invoke(rewritten, snapshot.CountDistinctDeltas());
     }
 }

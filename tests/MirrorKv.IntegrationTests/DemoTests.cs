@@ -19,6 +19,7 @@ public partial class DemoTests
         Assert.Contains("table rewritten from the secondary's translation", output, StringComparison.Ordinal);
         Assert.Contains("the secondary was promoted (epoch 2)", output, StringComparison.Ordinal);
         Assert.Matches(Summary("writes failed", 0), output);
+        Assert.Contains("the pair is protected again", output, StringComparison.Ordinal);
         Match deltas = SummaryValue("slab deltas").Match(output);
         Assert.True(deltas.Success && int.Parse(deltas.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, output);
         Match acked = SummaryValue("operations").Match(output);

@@ -34,6 +34,14 @@ internal sealed class PairLauncher : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts another node as secondary of <paramref name="primary"/> (a rejoin), killed on dispose too.</summary>
+    public async Task<ChildNode> StartSecondaryOfAsync(IPEndPoint primary, string regionSize, TextWriter log)
+    {
+        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], log);
+        _children.Add(child);
+        return child;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (ChildNode child in _children)
@@ -47,6 +55,7 @@ internal sealed class PairLauncher : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
         private ChildNode(Process process, IPEndPoint endPoint)
         {
@@ -83,6 +92,18 @@ internal sealed class PairLauncher : IAsyncDisposable
             }
 
             return child;
+        }
+
+        /// <summary>Completes when the node prints a line containing <paramref name="text"/>.</summary>
+        public Task WaitForLineAsync(string text, TimeSpan timeout)
+        {
+            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_awaited)
+            {
+                _awaited.Add((text, seen));
+            }
+
+            return seen.Task.WaitAsync(timeout);
         }
 
         /// <summary>SIGKILL, as kill -9.</summary>
@@ -136,6 +157,17 @@ internal sealed class PairLauncher : IAsyncDisposable
             else if (line.Contains("fail", StringComparison.OrdinalIgnoreCase) || line.StartsWith("error", StringComparison.Ordinal))
             {
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{role}] {line}"));
+            }
+
+            lock (_awaited)
+            {
+                foreach ((string text, TaskCompletionSource seen) in _awaited)
+                {
+                    if (line.Contains(text, StringComparison.Ordinal))
+                    {
+                        seen.TrySetResult();
+                    }
+                }
             }
         }
     }

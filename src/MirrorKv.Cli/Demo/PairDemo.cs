@@ -14,6 +14,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _reads, _writes, _refused, _badReads;
     private long _killedAt = long.MaxValue;
+    private volatile string _phase = "pair protected";
     private long _firstReadAfterKill = long.MaxValue;
     private long _firstWriteAfterKill = long.MaxValue;
 
@@ -32,9 +33,11 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         client.PathChanged += path => Say(path switch
         {
             ClientPath.FailingOver => $"{Now} client: primary lost; reads go to the secondary as FAILOVER_READ with the primary's pointers",
-            ClientPath.Secondary => $"{Now} client: table rewritten from the secondary's translation ({client.Stats.RewrittenPointers:N0} pointers, {client.Stats.TranslationDeltas} distinct slab deltas); reads are one-sided at the secondary",
+            ClientPath.Secondary => $"{Now} client: reads are one-sided at the secondary with translated pointers",
             _ => $"{Now} client: the secondary was promoted (epoch {client.Epoch}); writes go to it, the pair is unprotected",
         });
+        client.TableRewritten += (pointers, deltas) =>
+            Say($"{Now} client: table rewritten from the secondary's translation ({pointers:N0} pointers, {deltas} distinct slab deltas)");
 
         int n = options.Keys;
         var acked = new int[n];
@@ -55,8 +58,19 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         // on its way out is counted as served after the kill.
         await pair.Primary.KillAsync();
         Interlocked.Exchange(ref _killedAt, Stopwatch.GetTimestamp());
+        _phase = "primary killed, pair unprotected";
         Say($"{Now} kill -9 of the primary (process exited)");
-        await Task.Delay(options.AfterKill, cancellationToken);
+        await Task.Delay(options.AfterKill / 3, cancellationToken);
+
+        // The killed node comes back as a secondary of the promoted one: slab copy, then the stream.
+        var rejoinClock = Stopwatch.StartNew();
+        Say($"{Now} restarting the killed node as a secondary of {pair.Secondary.EndPoint}");
+        PairLauncher.ChildNode rejoined = await pair.StartSecondaryOfAsync(pair.Secondary.EndPoint, "256m", output);
+        await rejoined.WaitForLineAsync("caught up", TimeSpan.FromSeconds(30));
+        double rejoinMs = rejoinClock.Elapsed.TotalMilliseconds;
+        _phase = "pair protected again";
+        Say($"{Now} the restarted node copied the primary's slabs and caught up in {rejoinMs:F0} ms: the pair is protected again");
+        await Task.Delay(options.AfterKill * 2 / 3, cancellationToken);
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         await progress;
@@ -71,6 +85,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         Say($"  writes lost           {lost,12:N0} (every acknowledged write checked on the surviving node: {checkedKeys:N0} keys)");
         Say($"  bad reads             {_badReads,12:N0} (torn, stale after acknowledgement, or another key's value)");
         Say($"  read stall            {stallMs,12:F1} ms (the primary's exit to the first successful read started after it)");
+        Say($"  rejoin                {rejoinMs,12:F0} ms (restart of the killed node to caught up: slab copy and stream)");
         Say($"  write stall           {writeStallMs,12:F1} ms (the primary's exit to the first acknowledged write started after it, epoch {client.Epoch})");
         Say($"  failover reads        {stats.FailoverReads,12:N0} (FAILOVER_READ with primary pointers, before the rewrite)");
         Say($"  slab deltas           {stats.TranslationDeltas,12:N0} (distinct, in the translation the client rewrote its table with)");
@@ -183,8 +198,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
             }
 
             long reads = Interlocked.Read(ref _reads), writes = Interlocked.Read(ref _writes);
-            string primary = Volatile.Read(ref _killedAt) == long.MaxValue ? "primary up" : "primary killed";
-            Say($"{Now} {(reads - lastReads) * 2,8:N0} reads/s {(writes - lastWrites) * 2,7:N0} writes/s   {primary}, client path {client.Path}");
+            Say($"{Now} {(reads - lastReads) * 2,8:N0} reads/s {(writes - lastWrites) * 2,7:N0} writes/s   {_phase}, client path {client.Path}");
             (lastReads, lastWrites) = (reads, writes);
         }
     }
