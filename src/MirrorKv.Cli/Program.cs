@@ -2,6 +2,7 @@ using System.CommandLine;
 using MirrorKv.Cli.Bench;
 using MirrorKv.Cli.Demo;
 using MirrorKv.Cli.Serve;
+using MirrorKv.Cli.Status;
 
 // Socket completions run on the epoll thread instead of hopping to the thread pool: node and client
 // handlers never block, and the hop (two context switches per receive) halved loopback throughput.
@@ -14,6 +15,7 @@ var root = new RootCommand("MirrorKv: a highly available in-memory key-value sto
     DemoCommands.CreateStoreDemo(),
     ServeCommand.Create(),
     BenchCommand.Create(),
+    StatusCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -116,6 +116,15 @@ public sealed partial class MirrorKvClient
                     return (false, default);
                 }
 
+                if (op.Status == WireStatus.NotPrimary)
+                {
+                    // The node is fenced or stopping (or still copying, for a joining secondary): its data
+                    // cannot be trusted. Leave it and ask the other node.
+                    channel.Invalidate($"refused LOOKUP: {ErrorText.Read(op.Payload)}");
+                    Interlocked.Increment(ref _retriedAfterFailure);
+                    continue;
+                }
+
                 if (op.Status != WireStatus.Ok || KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)
                 {
                     throw new MirrorKvException(MirrorKvError.Protocol, $"LOOKUP failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);

@@ -23,7 +23,8 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
         }
 
         (NodeRole currentRole, ulong epoch) = role.Current;
-        if (currentRole is NodeRole.Stopped or NodeRole.Promoting)
+        // A promoting node holds all the data already: it answers LOOKUP, and only writes wait for Primary.
+        if (currentRole == NodeRole.Stopped)
         {
             Replies.Error(connection, opcode, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: ask the other node");
             return;

@@ -133,6 +133,16 @@ public sealed partial class MirrorKvNode
         }
     }
 
+    /// <summary>What STATUS reports.</summary>
+    public NodeStatus DescribeStatus()
+    {
+        (NodeRole role, ulong epoch) = _role.Current;
+        ulong lsn = Lsn;
+        ulong acked = role == NodeRole.Primary ? Math.Min(AckedLsn, lsn) : lsn;
+        System.Net.IPEndPoint? peer = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint;
+        return new NodeStatus(role, IsProtected, epoch, lsn, acked, (ulong)Store.GetStats().Entries, peer);
+    }
+
     /// <summary>A joining secondary asks which slabs to copy.</summary>
     internal void DescribeSlabs(IConnection connection, ulong requestId)
     {

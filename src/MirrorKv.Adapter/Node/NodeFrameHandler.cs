@@ -53,6 +53,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
                 node.OnPeerHeartbeat(connection, payload);
                 break;
+            case Opcode.Status:
+                node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
+                connection.EndPost();
+                break;
             case Opcode.Slabs when state.Kind == PeerKind.Peer:
                 node.DescribeSlabs(connection, header.RequestId);
                 break;

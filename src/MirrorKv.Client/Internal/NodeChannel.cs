@@ -120,6 +120,12 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    public void PostStatus(PendingOperation op)
+    {
+        Begin(op, Opcode.Status, NodeStatus.RequestSize).Clear();
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;

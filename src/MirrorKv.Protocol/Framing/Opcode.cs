@@ -39,6 +39,9 @@ public enum Opcode : byte
     /// <summary>Either node to the other, every heartbeat interval: epoch, role and LSN; no reply.</summary>
     Heartbeat = 0x30,
 
+    /// <summary>Anyone to a node: its role, epoch, LSNs, entries and whether the pair is protected.</summary>
+    Status = 0x31,
+
     /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
     Error = 0x7F,
 

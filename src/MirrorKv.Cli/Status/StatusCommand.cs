@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Net;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Cli.Status;
+
+/// <summary><c>mirrorkv status</c>: each node's role, epoch, LSN, replication lag and whether the pair is protected.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var nodes = new Argument<string[]>("nodes") { Description = "Node endpoints (host:port), e.g. 127.0.0.1:7400 127.0.0.1:7401.", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag and whether the pair is protected.") { nodes };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var endPoints = new List<IPEndPoint>();
+            foreach (string text in parse.GetValue(nodes)!)
+            {
+                if (!CliParsers.TryParseEndPoint(text, out IPEndPoint? endPoint, out string? error))
+                {
+                    await Console.Error.WriteLineAsync($"error: {error}");
+                    return 2;
+                }
+
+                endPoints.Add(endPoint!);
+            }
+
+            Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} peer");
+            int unreachable = 0;
+            foreach (IPEndPoint endPoint in endPoints)
+            {
+                try
+                {
+                    NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, cancellationToken: cancellationToken);
+                    Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {s.Peer?.ToString() ?? "-"}");
+                }
+                catch (MirrorKvException e)
+                {
+                    unreachable++;
+                    Console.Out.WriteLine($"{endPoint,-22} unreachable: {e.Message}");
+                }
+            }
+
+            return unreachable == 0 ? 0 : 1;
+        });
+        return command;
+    }
+}
