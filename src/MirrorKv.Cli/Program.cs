@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MirrorKv.Cli.Bench;
+using MirrorKv.Cli.Chaos;
 using MirrorKv.Cli.Demo;
 using MirrorKv.Cli.Serve;
 using MirrorKv.Cli.Status;
@@ -16,6 +17,7 @@ var root = new RootCommand("MirrorKv: a highly available in-memory key-value sto
     ServeCommand.Create(),
     BenchCommand.Create(),
     StatusCommand.Create(),
+    ChaosCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

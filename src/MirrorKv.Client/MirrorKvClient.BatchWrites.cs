@@ -68,6 +68,7 @@ public sealed partial class MirrorKvClient
                     await op.AsValueTask().ConfigureAwait(false);
                     if (op.Status == WireStatus.Ok && KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
                     {
+                        NoteSecondary(op.Payload);
                         Remember(keys[i], new CachedPointer(pointer, version));
                     }
                     else

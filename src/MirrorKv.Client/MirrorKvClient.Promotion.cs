@@ -36,6 +36,41 @@ public sealed partial class MirrorKvClient
         }
     }
 
+    /// <summary>
+    /// Every write reply names the primary's current secondary. When it is not the one this client knows (a
+    /// node joined after a failover), the client starts a connection to it, ready for the next failover.
+    /// Compares 20 bytes per write; decodes and allocates only when the secondary changed.
+    /// </summary>
+    private void NoteSecondary(ReadOnlySpan<byte> replyPayload)
+    {
+        ReadOnlySpan<byte> encoded = KvReply.SecondaryEndpointBytes(replyPayload);
+        if (encoded.IsEmpty || encoded.SequenceEqual(Volatile.Read(ref _secondaryEndPointBytes)) || encoded.IndexOfAnyExcept((byte)0) < 0)
+        {
+            return;
+        }
+
+        if (KvReply.TryRead(replyPayload, out KvReply reply) != WireStatus.Ok || reply.SecondaryEndpoint is null)
+        {
+            return;
+        }
+
+        lock (_pathLock)
+        {
+            if (reply.SecondaryEndpoint.Equals(_secondaryEndPoint) && _secondary is { IsHealthy: true })
+            {
+                Volatile.Write(ref _secondaryEndPointBytes, encoded.ToArray());
+                return;
+            }
+
+            _secondaryEndPoint = reply.SecondaryEndpoint;
+            Volatile.Write(ref _secondaryEndPointBytes, encoded.ToArray());
+            NodeChannel? old = _secondary;
+            _secondary = null;
+            _ = old?.DisposeAsync().AsTask();
+            StartSecondaryConnect();
+        }
+    }
+
     private async Task<NodeChannel?> TryAdoptPromotedSecondaryAsync(CancellationToken cancellationToken)
     {
         if (_primary.IsHealthy)
@@ -82,6 +117,7 @@ public sealed partial class MirrorKvClient
                 _secondary = null;
                 _secondaryConnect = Task.FromResult<NodeChannel?>(null);
                 _secondaryEndPoint = candidate.Hello.PeerEndpoint;
+                _secondaryEndPointBytes = KvReply.EncodeEndpoint(_secondaryEndPoint);
                 _path = ClientPath.Primary;
             }
         }

@@ -91,6 +91,7 @@ public sealed partial class MirrorKvClient
 
             if (op.Status == WireStatus.Ok)
             {
+                NoteSecondary(op.Payload);
                 return KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok
                     ? (WireStatus.Ok, new CachedPointer(pointer, version), "")
                     : throw new MirrorKvException(MirrorKvError.Protocol, $"{opcode} reply is malformed");

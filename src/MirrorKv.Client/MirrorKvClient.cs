@@ -24,6 +24,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private volatile NodeChannel? _secondary;
     private Task<NodeChannel?> _secondaryConnect = Task.FromResult<NodeChannel?>(null);
     private IPEndPoint? _secondaryEndPoint;
+    private byte[] _secondaryEndPointBytes = KvReply.EncodeEndpoint(null);
     private volatile ClientPath _path = ClientPath.Primary;
     private Task _failover = Task.CompletedTask;
     private int _translationDeltas;
@@ -87,6 +88,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
 
         client._secondaryEndPoint = options.SecondaryEndPoint ?? client._primary.Hello.PeerEndpoint;
+        client._secondaryEndPointBytes = KvReply.EncodeEndpoint(client._secondaryEndPoint);
         client.StartSecondaryConnect();
         return client;
     }

@@ -42,7 +42,9 @@ public partial class DemoTests
         Assert.Contains("--keys must be between", output, StringComparison.Ordinal);
     }
 
-    internal static async Task<(int ExitCode, string Output)> RunCliAsync(params string[] args)
+    internal static Task<(int ExitCode, string Output)> RunCliAsync(params string[] args) => RunCliAsync(TimeSpan.FromSeconds(90), args);
+
+    internal static async Task<(int ExitCode, string Output)> RunCliAsync(TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(NodeProcess.CliPath());
@@ -54,7 +56,7 @@ public partial class DemoTests
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(limit);
         try
         {
             await process.WaitForExitAsync(timeout.Token);

@@ -29,12 +29,14 @@ internal sealed partial class ReplicaLink
     private int _nextSlab;
     private int _slabsDone;
     private long _copiedEntries;
+    private readonly System.Diagnostics.Stopwatch _copyClock = new();
 
     /// <summary>Slabs copied so far and in all.</summary>
     public (int Done, int Total) CopyProgress => (Volatile.Read(ref _slabsDone), _slabs.Length);
 
     private void StartCopy(IConnection connection)
     {
+        _copyClock.Start();
         connection.BeginPost(Opcode.Slabs, WireStatus.Ok, SlabsRequestId, SlabsMessages.RequestSize).Clear();
         connection.EndPost();
         connection.Flush();
@@ -111,7 +113,7 @@ internal sealed partial class ReplicaLink
     {
         if (_slabsDone == _slabs.Length && !_diverged)
         {
-            role.TransitionTo(NodeRole.Secondary, role.Current.Epoch, $"copied {_slabs.Length} slabs ({_copiedEntries} slot images) from the primary: caught up");
+            role.TransitionTo(NodeRole.Secondary, role.Current.Epoch, $"copied {_slabs.Length} slabs ({_copiedEntries} slot images) from the primary in {_copyClock.Elapsed.TotalMilliseconds:F1} ms: caught up");
         }
     }
 

@@ -13,6 +13,7 @@ internal sealed class PairLauncher : IAsyncDisposable
 {
     private readonly List<ChildNode> _children = [];
 
+    /// <summary>The primary as started (restarts append new nodes; callers track roles after failovers).</summary>
     public ChildNode Primary => _children[0];
 
     public ChildNode Secondary => _children[1];
@@ -34,12 +35,21 @@ internal sealed class PairLauncher : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts another node as secondary of <paramref name="primary"/> (a rejoin), killed on dispose too.</summary>
-    public async Task<ChildNode> StartSecondaryOfAsync(IPEndPoint primary, string regionSize, TextWriter log)
+    /// <summary>
+    /// Starts a node as secondary of <paramref name="primary"/> in place of the killed <paramref name="victim"/>,
+    /// and gives the task that completes when it has caught up.
+    /// </summary>
+    public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode? victim, IPEndPoint primary, string regionSize, TextWriter log)
     {
-        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], log);
+        if (victim is not null)
+        {
+            await victim.DisposeAsync();
+            _children.Remove(victim);
+        }
+
+        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], log, watchFor: "caught up");
         _children.Add(child);
-        return child;
+        return (child, child.Watched);
     }
 
     public async ValueTask DisposeAsync()
@@ -55,7 +65,6 @@ internal sealed class PairLauncher : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
         private ChildNode(Process process, IPEndPoint endPoint)
         {
@@ -65,7 +74,17 @@ internal sealed class PairLauncher : IAsyncDisposable
 
         public IPEndPoint EndPoint { get; }
 
-        public static async Task<ChildNode> StartAsync(string role, string[] args, TextWriter log)
+        /// <summary>Completes when a line containing the text given at start was printed.</summary>
+        public Task Watched => _watched?.Task ?? Task.CompletedTask;
+
+        private TaskCompletionSource? _watched;
+        private string? _watchFor;
+        private string _lastWatchedLine = "";
+
+        /// <summary>The last line that contained <paramref name="text"/> (the watched text).</summary>
+        public string LastLineContaining(string text) => _watchFor == text ? _lastWatchedLine : "";
+
+        public static async Task<ChildNode> StartAsync(string role, string[] args, TextWriter log, string? watchFor = null)
         {
             var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
             ProcessStartInfo start = SelfStartInfo();
@@ -77,6 +96,13 @@ internal sealed class PairLauncher : IAsyncDisposable
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
             var child = new ChildNode(Process.Start(start) ?? throw new InvalidOperationException("could not start mirrorkv serve"), endPoint);
+            if (watchFor is not null)
+            {
+                // Armed before the first line can arrive: a fast catch-up must not be missed.
+                child._watchFor = watchFor;
+                child._watched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
             child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, role, log);
             child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, role, log);
             child._process.BeginOutputReadLine();
@@ -92,18 +118,6 @@ internal sealed class PairLauncher : IAsyncDisposable
             }
 
             return child;
-        }
-
-        /// <summary>Completes when the node prints a line containing <paramref name="text"/>.</summary>
-        public Task WaitForLineAsync(string text, TimeSpan timeout)
-        {
-            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_awaited)
-            {
-                _awaited.Add((text, seen));
-            }
-
-            return seen.Task.WaitAsync(timeout);
         }
 
         /// <summary>SIGKILL, as kill -9.</summary>
@@ -159,15 +173,10 @@ internal sealed class PairLauncher : IAsyncDisposable
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{role}] {line}"));
             }
 
-            lock (_awaited)
+            if (_watchFor is not null && line.Contains(_watchFor, StringComparison.Ordinal))
             {
-                foreach ((string text, TaskCompletionSource seen) in _awaited)
-                {
-                    if (line.Contains(text, StringComparison.Ordinal))
-                    {
-                        seen.TrySetResult();
-                    }
-                }
+                _lastWatchedLine = line;
+                _watched!.TrySetResult();
             }
         }
     }

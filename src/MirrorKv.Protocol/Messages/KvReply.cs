@@ -51,6 +51,22 @@ public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulon
         return r.IsCompleteAndValid && reserved1 == 0 && reserved2 == 0 && kind <= 4 && family is 0 or 4 or 6 ? WireStatus.Ok : WireStatus.MalformedFrame;
     }
 
+    /// <summary>Offset of the secondary endpoint in the payload.</summary>
+    public const int SecondaryEndpointOffset = 36;
+
+    /// <summary>The encoded secondary endpoint of a reply payload (20 bytes), to compare without decoding.</summary>
+    public static ReadOnlySpan<byte> SecondaryEndpointBytes(ReadOnlySpan<byte> payload) =>
+        payload.Length >= Size ? payload.Slice(SecondaryEndpointOffset, WireEndpoint.Size) : default;
+
+    /// <summary>Encodes an endpoint as replies carry it (20 bytes).</summary>
+    public static byte[] EncodeEndpoint(IPEndPoint? endpoint)
+    {
+        var bytes = new byte[WireEndpoint.Size];
+        var w = new PayloadWriter(bytes);
+        WireEndpoint.Write(ref w, endpoint);
+        return bytes;
+    }
+
     /// <summary>Decodes.</summary>
     public static WireStatus TryRead(ReadOnlySpan<byte> payload, out KvReply reply)
     {

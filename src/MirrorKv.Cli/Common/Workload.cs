@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using MirrorKv.Client;
+
+namespace MirrorKv.Cli;
+
+/// <summary>
+/// The checked read/write workload of <c>demo</c> and <c>chaos</c>. Every value says which key and which
+/// generation it is, so a reader can tell a torn, foreign or stale value from a good one; writers own
+/// disjoint keys, so each key's generations only grow. Acknowledged generations are checked at the end.
+/// </summary>
+internal sealed class Workload(int keys, int valueSize, Action<string> say)
+{
+    private readonly int[] _acked = new int[keys];
+    private readonly int[] _attempted = new int[keys];
+    private long _reads, _writes, _failed, _badReads;
+    private long _mark = long.MaxValue;
+    private long _firstReadAfterMark = long.MaxValue;
+    private long _firstWriteAfterMark = long.MaxValue;
+
+    public long Reads => Interlocked.Read(ref _reads);
+
+    public long Writes => Interlocked.Read(ref _writes);
+
+    public long FailedWrites => Interlocked.Read(ref _failed);
+
+    public long BadReads => Interlocked.Read(ref _badReads);
+
+    public int Keys => keys;
+
+    /// <summary>Writes every key once, 16 writes in flight.</summary>
+    public async Task LoadAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    {
+        int next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < keys)
+            {
+                await client.SetAsync(Key(i), Value(i, 0), cancellationToken);
+            }
+        }));
+    }
+
+    /// <summary>Starts readers and writers until <paramref name="stop"/>.</summary>
+    public Task[] Start(MirrorKvClient client, int readers, int writers, CancellationToken stop) =>
+    [
+        .. Enumerable.Range(0, readers).Select(r => Task.Run(() => ReadLoopAsync(client, r, stop), CancellationToken.None)),
+        .. Enumerable.Range(0, writers).Select(w => Task.Run(() => WriteLoopAsync(client, w, writers, stop), CancellationToken.None)),
+    ];
+
+    /// <summary>A failure happened now: stalls are measured from here.</summary>
+    public void Mark()
+    {
+        Volatile.Write(ref _firstReadAfterMark, long.MaxValue);
+        Volatile.Write(ref _firstWriteAfterMark, long.MaxValue);
+        Volatile.Write(ref _mark, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Time from the mark to the first read, and the first acknowledged write, that started after it; NaN if none yet.</summary>
+    public (double ReadMs, double WriteMs) Stalls()
+    {
+        long mark = Volatile.Read(ref _mark);
+        static double Ms(long mark, long at) => at == long.MaxValue ? double.NaN : Stopwatch.GetElapsedTime(mark, at).TotalMilliseconds;
+        return (Ms(mark, Volatile.Read(ref _firstReadAfterMark)), Ms(mark, Volatile.Read(ref _firstWriteAfterMark)));
+    }
+
+    /// <summary>Reads every key and counts those whose value is older than acknowledged, or not a value of that key.</summary>
+    public async Task<int> VerifyAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    {
+        int lost = 0;
+        for (int i = 0; i < keys; i++)
+        {
+            byte[]? value = await client.GetAsync(Key(i), cancellationToken);
+            int generation = value is null ? -1 : GenerationOf(value, i);
+            if (generation < _acked[i] || generation > _attempted[i])
+            {
+                lost++;
+            }
+        }
+
+        return lost;
+    }
+
+    private async Task ReadLoopAsync(MirrorKvClient client, int seed, CancellationToken stop)
+    {
+        var random = new Random(seed);
+        while (!stop.IsCancellationRequested)
+        {
+            int i = random.Next(keys);
+            int floor = Volatile.Read(ref _acked[i]);
+            long started = Stopwatch.GetTimestamp();
+            byte[]? value;
+            try
+            {
+                value = await client.GetAsync(Key(i), CancellationToken.None);
+            }
+            catch (MirrorKvException e)
+            {
+                say($"read of {Key(i)} failed: {e.Message}");
+                Interlocked.Increment(ref _badReads);
+                continue;
+            }
+
+            int generation = value is null ? -1 : GenerationOf(value, i);
+            if (generation < floor || generation > Volatile.Read(ref _attempted[i]))
+            {
+                Interlocked.Increment(ref _badReads);
+            }
+
+            Interlocked.Increment(ref _reads);
+            if (started > Volatile.Read(ref _mark))
+            {
+                RecordFirst(ref _firstReadAfterMark);
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync(MirrorKvClient client, int writer, int writers, CancellationToken stop)
+    {
+        var random = new Random(100 + writer);
+        while (!stop.IsCancellationRequested)
+        {
+            int i = (random.Next(keys / writers) * writers) + writer;
+            int generation = Interlocked.Increment(ref _attempted[i]);
+            long started = Stopwatch.GetTimestamp();
+            try
+            {
+                await client.SetAsync(Key(i), Value(i, generation), CancellationToken.None);
+                Volatile.Write(ref _acked[i], generation);
+                Interlocked.Increment(ref _writes);
+                if (started > Volatile.Read(ref _mark))
+                {
+                    RecordFirst(ref _firstWriteAfterMark);
+                }
+            }
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+            {
+                Interlocked.Increment(ref _failed);
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }
+    }
+
+    private static void RecordFirst(ref long first)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long current;
+        while (now < (current = Volatile.Read(ref first)) && Interlocked.CompareExchange(ref first, now, current) != current)
+        {
+        }
+    }
+
+    private static string Key(int i) => $"demo:{i:D8}";
+
+    // Odd generations are three times larger: updates then relocate between size classes, so the pair
+    // uses several slabs of several classes, and the translation more than one delta.
+    private byte[] Value(int key, int generation)
+    {
+        var value = new byte[generation % 2 == 0 ? valueSize : valueSize * 3];
+        BinaryPrimitives.WriteInt32LittleEndian(value, key);
+        BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(4), generation);
+        for (int b = 8; b < value.Length; b++)
+        {
+            value[b] = (byte)((key * 31) + (generation * 7) + b);
+        }
+
+        return value;
+    }
+
+    // The generation a value carries, or -2 when it is not a well-formed value of this key (a bad read).
+    private int GenerationOf(byte[] value, int key)
+    {
+        if (value.Length < 8 || BinaryPrimitives.ReadInt32LittleEndian(value) != key)
+        {
+            return -2;
+        }
+
+        int generation = BinaryPrimitives.ReadInt32LittleEndian(value.AsSpan(4));
+        return value.AsSpan().SequenceEqual(Value(key, generation)) ? generation : -2;
+    }
+}
