@@ -92,6 +92,65 @@ public class FailoverTests
     }
 
     [Fact]
+    public async Task PrimaryCrash_BetweenSecondaryApplyAndAck_WriteIsRetriedAndSurvivesOnce()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+
+        // The secondary applies the record, but its ack never reaches the primary.
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.SecondaryAddress) && to.Address.Equals(PairFixture.PrimaryAddress));
+        Task write = client.SetAsync("k", "v1"u8.ToArray()).AsTask();
+        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn >= 1);
+        Assert.False(write.IsCompleted, "without the ack the write must not be acknowledged");
+
+        pair.Network.DropBatches(null);
+        pair.Network.Crash(PairFixture.PrimaryAddress);
+        await write.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("v1"u8.ToArray(), await client.GetAsync("k"));
+        Assert.Equal(1, pair.Secondary.Store.GetStats().Entries);
+    }
+
+    [Fact]
+    public async Task PrimaryCrash_DuringReplication_UnreplicatedWriteIsRetriedOnPromotedSecondary()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        await client.SetAsync("before", "1"u8.ToArray());
+
+        // The record never reaches the secondary; the primary dies holding the unacknowledged write.
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(PairFixture.SecondaryAddress));
+        Task write = client.SetAsync("k", "v"u8.ToArray()).AsTask();
+        await Task.Delay(50);
+        Assert.False(write.IsCompleted);
+        Assert.Equal(1UL, pair.Secondary.Lsn);
+
+        pair.Network.DropBatches(null);
+        pair.Network.Crash(PairFixture.PrimaryAddress);
+        await write.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(NodeRole.Primary, pair.Secondary.Role);
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"));
+        Assert.Equal("1"u8.ToArray(), await client.GetAsync("before"));
+    }
+
+    [Fact]
+    public async Task Partition_Healed_OldPrimaryStaysFenced_NewPrimaryKeepsWrites()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
+        await PairFixture.WaitUntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
+        await client.SetAsync("k", "new"u8.ToArray());
+
+        pair.Network.Heal();
+        await Task.Delay(pair.Primary.Options.PromoteAfter);
+        Assert.Equal((NodeRole.Stopped, NodeRole.Primary), (pair.Primary.Role, pair.Secondary.Role));
+        var raw = await RawClient.ConnectAsync(pair);
+        (WireStatus status, _) = await raw.WriteAsync(epoch: 1, "k", "old");
+        Assert.Equal(WireStatus.NotPrimary, status);
+        Assert.Equal("new"u8.ToArray(), await client.GetAsync("k"));
+    }
+
+    [Fact]
     public async Task IdlePair_HeartbeatsKeepBothRoles()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
