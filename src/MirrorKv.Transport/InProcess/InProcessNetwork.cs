@@ -19,6 +19,10 @@ public sealed class InProcessNetwork
     private readonly Dictionary<EndPoint, InProcessListener> _listeners = [];
     private readonly List<InProcessConnection> _connections = [];
     private readonly HashSet<(IPAddress, IPAddress)> _partitions = [];
+
+    // A crashed node's objects live on in this process, unlike a killed process: whatever they still try
+    // to send is dropped, so that a "dead" node cannot answer anyone after its crash.
+    private readonly HashSet<IPAddress> _crashed = [];
     private Func<IPEndPoint, IPEndPoint, bool>? _drop;
     private int _nextEphemeralPort = 49152;
 
@@ -62,6 +66,7 @@ public sealed class InProcessNetwork
         List<InProcessConnection> victims;
         lock (_lock)
         {
+            _crashed.Add(node);
             victims = _connections.Where(c => c.LocalEndPoint.Address.Equals(node) || ((IPEndPoint)c.RemoteEndPoint).Address.Equals(node)).ToList();
             foreach (EndPoint endpoint in _listeners.Keys.Where(e => ((IPEndPoint)e).Address.Equals(node)).ToList())
             {
@@ -79,7 +84,7 @@ public sealed class InProcessNetwork
     {
         lock (_lock)
         {
-            return !_partitions.Contains((from.Address, to.Address)) && !(_drop?.Invoke(from, to) ?? false);
+            return !_crashed.Contains(from.Address) && !_partitions.Contains((from.Address, to.Address)) && !(_drop?.Invoke(from, to) ?? false);
         }
     }
 
@@ -87,6 +92,8 @@ public sealed class InProcessNetwork
     {
         lock (_lock)
         {
+            // A node listening again at a crashed address is its restart.
+            _crashed.Remove(endpoint.Address);
             if (endpoint.Port == 0)
             {
                 endpoint = new IPEndPoint(endpoint.Address, _nextEphemeralPort++);
@@ -118,7 +125,7 @@ public sealed class InProcessNetwork
         InProcessListener? listener;
         lock (_lock)
         {
-            if (!_listeners.TryGetValue(remote, out listener) || _partitions.Contains((localAddress, ((IPEndPoint)remote).Address)))
+            if (_crashed.Contains(localAddress) || !_listeners.TryGetValue(remote, out listener) || _partitions.Contains((localAddress, ((IPEndPoint)remote).Address)))
             {
                 throw new SocketException((int)SocketError.ConnectionRefused);
             }
