@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MirrorKv.Benchmarks.Micro;
+using MirrorKv.Cli.Redis;
 using MirrorKv.Store;
 
 namespace MirrorKv.Benchmarks.Memory;

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Net;
+using MirrorKv.Cli.Redis;
+using MirrorKv.Client;
 
 namespace MirrorKv.Cli.Bench;
 
@@ -19,10 +21,12 @@ internal static class BenchCommand
         var warmup = Positive("--warmup", "Seconds to run before measuring.", 1, 600);
         var replication = new Option<string>("--replication") { Description = "sync or async, for a pair the bench starts.", DefaultValueFactory = _ => "sync" };
         replication.AcceptOnlyFromAmong("sync", "async");
+        var compare = new Option<string?>("--compare") { Description = "redis: also drive redis-server (with a replica attached) with the same harness, and run redis-benchmark as a reference." };
+        compare.AcceptOnlyFromAmong("redis");
 
         var command = new Command("bench", "Measure get or set throughput and latency (HdrHistogram percentiles) against a pair.")
         {
-            primary, op, keys, valueSize, connections, pipeline, duration, warmup, replication,
+            primary, op, keys, valueSize, connections, pipeline, duration, warmup, replication, compare,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -38,8 +42,67 @@ internal static class BenchCommand
                 parse.GetValue(pipeline), TimeSpan.FromSeconds(parse.GetValue(duration)), TimeSpan.FromSeconds(parse.GetValue(warmup)), parse.GetValue(replication)!);
             await using PairLauncher? pair = endPoint is null ? await PairLauncher.StartAsync(RegionSizeFor(options), options.Replication, Console.Error) : null;
             Console.Out.WriteLine(pair is null ? $"bench against {endPoint}" : $"bench against a {options.Replication} pair started here: primary {pair.Primary.EndPoint}, secondary {pair.Secondary.EndPoint}");
-            BenchResult result = await new BenchRunner(options, Console.Out).RunAsync(endPoint ?? pair!.Primary.EndPoint, cancellationToken);
-            Console.Out.WriteLine(result);
+            string[] keyNames = Enumerable.Range(0, options.Keys).Select(i => "key:" + i.ToString("D12", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            byte[] value = new byte[options.ValueSize];
+            new Random(1).NextBytes(value);
+            var runner = new BenchRunner(options, Console.Out);
+            var ours = new IBenchConnection[options.Connections];
+            for (int c = 0; c < ours.Length; c++)
+            {
+                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10) }, cancellationToken);
+                ours[c] = new MirrorKvBenchConnection(client, keyNames, value, options.Pipeline);
+            }
+
+            BenchResult mirror;
+            try
+            {
+                mirror = await runner.RunAsync("mirrorkv", ours, cancellationToken);
+            }
+            finally
+            {
+                foreach (IBenchConnection c in ours)
+                {
+                    await c.DisposeAsync();
+                }
+            }
+
+            Console.Out.WriteLine(mirror);
+            if (parse.GetValue(compare) is null)
+            {
+                return 0;
+            }
+
+            await using var pair2 = await RedisPair.StartAsync(Console.Error);
+            if (pair2 is null)
+            {
+                Console.Out.WriteLine("redis comparison skipped: redis-server not found (install it with: apt-get install redis-server redis-tools)");
+                return 0;
+            }
+
+            var theirs = new IBenchConnection[options.Connections];
+            byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
+            for (int c = 0; c < theirs.Length; c++)
+            {
+                theirs[c] = new RedisBenchConnection(await Redis.RespClient.ConnectAsync(pair2.Port), keyBytes, value, options.Pipeline);
+            }
+
+            BenchResult redis;
+            try
+            {
+                redis = await runner.RunAsync("redis", theirs, cancellationToken);
+            }
+            finally
+            {
+                foreach (IBenchConnection c in theirs)
+                {
+                    await c.DisposeAsync();
+                }
+            }
+
+            Console.Out.WriteLine(redis);
+            Console.Out.WriteLine($"ratio    {options.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {mirror.OpsPerSecond / redis.OpsPerSecond:F2}");
+            string? reference = await pair2.RunRedisBenchmarkAsync(options);
+            Console.Out.WriteLine(reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
             return 0;
         });
         return command;

@@ -1,80 +1,58 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using HdrHistogram;
-using MirrorKv.Client;
 
 namespace MirrorKv.Cli.Bench;
 
 /// <summary>
-/// Drives a pair with N connections, each keeping P requests in flight (P reads posted before one flush, or
-/// P concurrent writes), and records every operation's latency in an HdrHistogram.
+/// Drives N connections, each keeping a batch of P requests in flight (sent in one write, as
+/// redis-benchmark -P does), and records every operation's latency in an HdrHistogram. The same loop
+/// drives MirrorKv and redis, so that the two differ only in the server and its client library.
 /// </summary>
 internal sealed class BenchRunner(BenchOptions options, TextWriter output)
 {
     private const long HighestTrackableNanos = 60L * 1_000_000_000;
 
-    public async Task<BenchResult> RunAsync(System.Net.IPEndPoint primary, CancellationToken cancellationToken)
+    public async Task<BenchResult> RunAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
     {
-        var clients = new MirrorKvClient[options.Connections];
-        for (int c = 0; c < clients.Length; c++)
-        {
-            clients[c] = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary, RequestTimeout = TimeSpan.FromSeconds(10) }, cancellationToken);
-        }
-
-        try
-        {
-            string[] keys = Enumerable.Range(0, options.Keys).Select(i => "key:" + i.ToString("D12", CultureInfo.InvariantCulture)).ToArray();
-            byte[] value = new byte[options.ValueSize];
-            new Random(1).NextBytes(value);
-            await LoadAsync(clients, keys, value, cancellationToken);
-            output.WriteLine($"loaded {keys.Length:N0} keys of {options.ValueSize} B; warming up for {options.Warmup.TotalSeconds:F0} s");
-            await MeasureAsync(clients, keys, value, options.Warmup, cancellationToken);
-
-            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-            (LongHistogram histogram, long operations, double seconds) = await MeasureAsync(clients, keys, value, options.Duration, cancellationToken);
-            long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-            return new BenchResult(options.Operation, options.ValueSize, options.Connections, options.Pipeline, operations, seconds,
-                Micros(histogram, 50), Micros(histogram, 99), Micros(histogram, 99.9), histogram.GetMaxValue() / 1000.0, (double)allocated / Math.Max(1, operations));
-        }
-        finally
-        {
-            foreach (MirrorKvClient client in clients)
-            {
-                await client.DisposeAsync();
-            }
-        }
+        await LoadAsync(connections);
+        output.WriteLine($"{target}: loaded {options.Keys:N0} keys of {options.ValueSize} B; warming up for {options.Warmup.TotalSeconds:F0} s");
+        await MeasureAsync(connections, options.Warmup, cancellationToken);
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        (LongHistogram histogram, long operations, double seconds) = await MeasureAsync(connections, options.Duration, cancellationToken);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        return new BenchResult(target, options.Operation, options.ValueSize, options.Connections, options.Pipeline, operations, seconds,
+            Micros(histogram, 50), Micros(histogram, 99), Micros(histogram, 99.9), histogram.GetMaxValue() / 1000.0, (double)allocated / Math.Max(1, operations));
     }
 
-    private async Task LoadAsync(MirrorKvClient[] clients, string[] keys, byte[] value, CancellationToken cancellationToken)
+    private async Task LoadAsync(IBenchConnection[] connections)
     {
         int next = -1;
-        await Task.WhenAll(clients.SelectMany(client => Enumerable.Range(0, 16).Select(async _ =>
+        int batchSize = options.Pipeline;
+        await Task.WhenAll(connections.Select(async c =>
         {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < keys.Length)
+            int start;
+            while ((start = Interlocked.Add(ref next, batchSize) - batchSize + 1) < options.Keys)
             {
-                await client.SetAsync(keys[i], value, cancellationToken);
+                int[] indexes = Enumerable.Range(start, Math.Min(batchSize, options.Keys - start)).ToArray();
+                await c.SetAsync(indexes);
             }
-        })));
+        }));
     }
 
-    private async Task<(LongHistogram Histogram, long Operations, double Seconds)> MeasureAsync(MirrorKvClient[] clients, string[] keys, byte[] value, TimeSpan duration, CancellationToken cancellationToken)
+    private async Task<(LongHistogram Histogram, long Operations, double Seconds)> MeasureAsync(IBenchConnection[] connections, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var histograms = new LongHistogram[clients.Length];
-        var counts = new long[clients.Length];
+        var histograms = new LongHistogram[connections.Length];
+        var counts = new long[connections.Length];
         var clock = Stopwatch.StartNew();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(duration);
         Task progress = ProgressAsync(counts, stop.Token);
-        Task[] workers = new Task[clients.Length];
-        for (int c = 0; c < clients.Length; c++)
+        Task[] workers = new Task[connections.Length];
+        for (int c = 0; c < connections.Length; c++)
         {
             int index = c;
             histograms[c] = new LongHistogram(HighestTrackableNanos, 3);
-            workers[c] = options.Operation == "set"
-                ? Task.Run(() => SetWorkerAsync(clients[index], keys, value, histograms[index], counts, index, stop.Token), CancellationToken.None)
-                : Task.Run(() => GetWorkerAsync(clients[index], keys, histograms[index], counts, index, stop.Token), CancellationToken.None);
+            workers[c] = Task.Run(() => WorkerAsync(connections[index], histograms[index], counts, index, stop.Token), CancellationToken.None);
         }
 
         await Task.WhenAll(workers);
@@ -89,109 +67,43 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
         return (total, counts.Sum(), seconds);
     }
 
-    private async Task GetWorkerAsync(MirrorKvClient client, string[] keys, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
+    private async Task WorkerAsync(IBenchConnection connection, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
     {
         var random = new Random(index + 17);
-        var batch = new string[options.Pipeline];
-        var writers = new ArrayBufferWriter<byte>[options.Pipeline];
-        var found = new bool[options.Pipeline];
-        for (int i = 0; i < writers.Length; i++)
-        {
-            writers[i] = new ArrayBufferWriter<byte>(options.ValueSize);
-        }
-
+        var batch = new int[options.Pipeline];
+        bool get = options.Operation == "get";
         while (!stop.IsCancellationRequested)
         {
             for (int i = 0; i < batch.Length; i++)
             {
-                batch[i] = keys[random.Next(keys.Length)];
-                writers[i].ResetWrittenCount();
+                batch[i] = random.Next(options.Keys);
             }
 
             long start = Stopwatch.GetTimestamp();
-            if (batch.Length == 1)
+            if (get)
             {
-                found[0] = await client.TryGetAsync(batch[0], writers[0], CancellationToken.None);
+                await connection.GetAsync(batch);
             }
             else
             {
-                await client.TryGetManyAsync(batch, writers, found, CancellationToken.None);
+                await connection.SetAsync(batch);
             }
 
-            long nanos = (long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000);
-            for (int i = 0; i < batch.Length; i++)
-            {
-                if (!found[i] || writers[i].WrittenCount != options.ValueSize)
-                {
-                    throw new InvalidOperationException($"bench read of {batch[i]} returned {(found[i] ? writers[i].WrittenCount + " bytes" : "nothing")}");
-                }
-
-                histogram.RecordValue(Math.Min(nanos, HighestTrackableNanos));
-            }
-
+            long nanos = Math.Min((long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000), HighestTrackableNanos);
+            histogram.RecordValueWithCount(nanos, batch.Length);
             Interlocked.Add(ref counts[index], batch.Length);
         }
     }
 
-    private async Task SetWorkerAsync(MirrorKvClient client, string[] keys, byte[] value, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
+    // A live ops/s line on the terminal only: redirected output (scripts, tests) gets the result rows alone.
+    private static async Task ProgressAsync(long[] counts, CancellationToken stop)
     {
-        if (options.Pipeline > 1)
+        if (Console.IsErrorRedirected)
         {
-            await SetBatchWorkerAsync(client, keys, value, histogram, counts, index, stop);
             return;
         }
 
-        var lanes = new Task[options.Pipeline];
-        for (int lane = 0; lane < lanes.Length; lane++)
-        {
-            var random = new Random((index * 1000) + lane);
-            lanes[lane] = Task.Run(async () =>
-            {
-                while (!stop.IsCancellationRequested)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    await client.SetAsync(keys[random.Next(keys.Length)], value, CancellationToken.None);
-                    long nanos = (long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000);
-                    lock (histogram)
-                    {
-                        histogram.RecordValue(Math.Min(nanos, HighestTrackableNanos));
-                    }
-
-                    Interlocked.Increment(ref counts[index]);
-                }
-            }, CancellationToken.None);
-        }
-
-        await Task.WhenAll(lanes);
-    }
-
-    // P writes posted before one flush, as redis-benchmark -P does.
-    private async Task SetBatchWorkerAsync(MirrorKvClient client, string[] keys, byte[] value, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
-    {
-        var random = new Random(index + 31);
-        var batch = new string[options.Pipeline];
-        var values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, options.Pipeline).ToArray();
-        while (!stop.IsCancellationRequested)
-        {
-            for (int i = 0; i < batch.Length; i++)
-            {
-                batch[i] = keys[random.Next(keys.Length)];
-            }
-
-            long start = Stopwatch.GetTimestamp();
-            await client.SetManyAsync(batch, values, CancellationToken.None);
-            long nanos = (long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000);
-            for (int i = 0; i < batch.Length; i++)
-            {
-                histogram.RecordValue(Math.Min(nanos, HighestTrackableNanos));
-            }
-
-            Interlocked.Add(ref counts[index], batch.Length);
-        }
-    }
-
-    private async Task ProgressAsync(long[] counts, CancellationToken stop)
-    {
+        TextWriter progress = Console.Error;
         long last = 0;
         while (!stop.IsCancellationRequested)
         {
@@ -205,11 +117,11 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
             }
 
             long now = counts.Sum();
-            output.Write($"\r  {now - last,12:N0} ops/s");
+            progress.Write($"\r  {now - last,12:N0} ops/s");
             last = now;
         }
 
-        output.Write("\r" + new string(' ', 30) + "\r");
+        progress.Write("\r" + new string(' ', 30) + "\r");
     }
 
     private static double Micros(LongHistogram histogram, double percentile) => histogram.GetValueAtPercentile(percentile) / 1000.0;

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace MirrorKv.Benchmarks.Memory;
+namespace MirrorKv.Cli.Redis;
 
 /// <summary>A redis-server child process on a free loopback port, with persistence off, killed on dispose.</summary>
 internal sealed class RedisServer : IAsyncDisposable
@@ -18,11 +18,11 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public static string? Find()
+    public static string? Find(string program = "redis-server")
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
         {
-            string candidate = Path.Combine(dir, "redis-server");
+            string candidate = Path.Combine(dir, program);
             if (File.Exists(candidate))
             {
                 return candidate;
@@ -32,7 +32,7 @@ internal sealed class RedisServer : IAsyncDisposable
         return null;
     }
 
-    public static async Task<RedisServer> StartAsync(string path)
+    public static async Task<RedisServer> StartAsync(string path, params string[] extra)
     {
         int port = FreePort();
         var start = new ProcessStartInfo(path)
@@ -41,7 +41,7 @@ internal sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" })
+        foreach (string arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" }.Concat(extra))
         {
             start.ArgumentList.Add(arg);
         }

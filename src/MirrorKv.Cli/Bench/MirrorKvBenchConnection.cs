@@ -1,0 +1,69 @@
+using System.Buffers;
+using MirrorKv.Client;
+
+namespace MirrorKv.Cli.Bench;
+
+/// <summary>The bench harness over a <see cref="MirrorKvClient"/>: one-sided reads, replicated writes.</summary>
+internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] keys, byte[] value, int pipeline) : IBenchConnection
+{
+    private readonly string[] _batchKeys = new string[pipeline];
+    private readonly ArrayBufferWriter<byte>[] _writers = Enumerable.Range(0, pipeline).Select(_ => new ArrayBufferWriter<byte>(value.Length)).ToArray();
+    private readonly ReadOnlyMemory<byte>[] _values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, pipeline).ToArray();
+    private readonly bool[] _found = new bool[pipeline];
+
+    public async ValueTask GetAsync(int[] batch)
+    {
+        for (int i = 0; i < batch.Length; i++)
+        {
+            _batchKeys[i] = keys[batch[i]];
+            _writers[i].ResetWrittenCount();
+        }
+
+        if (batch.Length == 1)
+        {
+            _found[0] = await client.TryGetAsync(_batchKeys[0], _writers[0]);
+        }
+        else
+        {
+            await client.TryGetManyAsync(_batchKeys, _writers, _found);
+        }
+
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (!_found[i] || _writers[i].WrittenCount != value.Length)
+            {
+                throw new InvalidOperationException($"bench read of {_batchKeys[i]} returned {(_found[i] ? _writers[i].WrittenCount + " bytes" : "nothing")}");
+            }
+        }
+    }
+
+    public async ValueTask SetAsync(int[] batch)
+    {
+        if (batch.Length != _batchKeys.Length)
+        {
+            // The last, short batch of the load: one key at a time.
+            foreach (int index in batch)
+            {
+                await client.SetAsync(keys[index], value);
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < batch.Length; i++)
+        {
+            _batchKeys[i] = keys[batch[i]];
+        }
+
+        if (batch.Length == 1)
+        {
+            await client.SetAsync(_batchKeys[0], value);
+        }
+        else
+        {
+            await client.SetManyAsync(_batchKeys, _values);
+        }
+    }
+
+    public ValueTask DisposeAsync() => client.DisposeAsync();
+}

@@ -1,0 +1,37 @@
+using MirrorKv.Cli.Redis;
+
+namespace MirrorKv.Cli.Bench;
+
+/// <summary>The bench harness over our pipelined RESP client: GET and SET against redis-server.</summary>
+internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byte[] value, int pipeline) : IBenchConnection
+{
+    private readonly byte[][] _batchKeys = new byte[pipeline][];
+
+    public async ValueTask GetAsync(int[] batch)
+    {
+        for (int i = 0; i < batch.Length; i++)
+        {
+            _batchKeys[i] = keys[batch[i]];
+        }
+
+        int found = await client.GetManyAsync(_batchKeys, value.Length);
+        if (found != batch.Length)
+        {
+            throw new InvalidOperationException($"redis returned {found} of {batch.Length} values with the expected size");
+        }
+    }
+
+    public async ValueTask SetAsync(int[] batch)
+    {
+        // The last, short batch of the load gets an array of its own size.
+        byte[][] batchKeys = batch.Length == _batchKeys.Length ? _batchKeys : new byte[batch.Length][];
+        for (int i = 0; i < batch.Length; i++)
+        {
+            batchKeys[i] = keys[batch[i]];
+        }
+
+        await client.SetManyAsync(batchKeys, value);
+    }
+
+    public ValueTask DisposeAsync() => client.DisposeAsync();
+}
