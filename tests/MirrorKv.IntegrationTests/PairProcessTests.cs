@@ -192,6 +192,22 @@ public class PairProcessTests
     }
 
     [Fact]
+    public async Task KilledPrimary_RestartedAsPrimaryWithPeer_RefusesToStart()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.KillAsync();
+        for (int i = 0; i < 100 && (await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint)).Role != NodeRole.Primary; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartPrimaryAsync("--peer", secondary.EndPoint.ToString()));
+        Assert.Contains("the pair already has a primary", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("--role secondary --primary", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_BadArguments_ExitWithClearError()
     {
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartSecondaryAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), "--slab-size", "1000"));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using MirrorKv.Adapter;
+using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport.Tcp;
@@ -23,10 +24,11 @@ internal static class ServeCommand
         var replication = new Option<string>("--replication") { Description = "sync (acknowledge after the secondary applied) or async.", DefaultValueFactory = _ => "sync" };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
+        var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair. If it is already primary (it was promoted while this node was down), this node refuses to start as primary." };
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, regionSize, slabSize, replication, verbose,
+            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -34,6 +36,8 @@ internal static class ServeCommand
             IPEndPoint? listenEndPoint = Endpoint(parse.GetValue(listen)!, "--listen", errors);
             string? primaryText = parse.GetValue(primary);
             IPEndPoint? primaryEndPoint = primaryText is null ? null : Endpoint(primaryText, "--primary", errors);
+            string? peerText = parse.GetValue(peer);
+            IPEndPoint? peerEndPoint = peerText is null ? null : Endpoint(peerText, "--peer", errors);
             string? advertiseText = parse.GetValue(advertise);
             IPEndPoint? advertised = advertiseText is null ? null : Endpoint(advertiseText, "--advertise", errors);
             ulong region = Size(parse.GetValue(regionSize)!, "--region-size", errors);
@@ -60,6 +64,11 @@ internal static class ServeCommand
             catch (ArgumentException e)
             {
                 return Fail([e.Message]);
+            }
+
+            if (options.Role == NodeRole.Primary && peerEndPoint is not null && await OtherPrimaryAsync(peerEndPoint, cancellationToken) is { } other)
+            {
+                return Fail([$"the pair already has a primary: {peerEndPoint} is {other.Role.ToString().ToLowerInvariant()} at epoch {other.Epoch}. A node that comes back after a failover joins as secondary: --role secondary --primary {peerEndPoint}"]);
             }
 
             using ILoggerFactory loggers = LoggerFactory.Create(b => b
@@ -99,6 +108,20 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    // A peer that answers as primary (or promoting) means this node was replaced while it was down.
+    private static async Task<NodeStatus?> OtherPrimaryAsync(IPEndPoint peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            NodeStatus status = await MirrorKvAdmin.GetStatusAsync(peer, timeout: TimeSpan.FromSeconds(1), cancellationToken: cancellationToken);
+            return status.Role is NodeRole.Primary or NodeRole.Promoting ? status : null;
+        }
+        catch (MirrorKvException)
+        {
+            return null;
+        }
     }
 
     private static IPEndPoint? Endpoint(string text, string option, List<string> errors)
