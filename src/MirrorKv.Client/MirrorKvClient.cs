@@ -171,13 +171,13 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             }
 
             _path = ClientPath.FailingOver;
-            _failover = Task.Run(FailOverAsync);
+            _failover = Task.Run(() => FailOverAsync(channel.Region));
         }
 
         PathChanged?.Invoke(ClientPath.FailingOver);
     }
 
-    private async Task FailOverAsync()
+    private async Task FailOverAsync(RegionInfo failedRegion)
     {
         NodeChannel? secondary = _secondary is { IsHealthy: true } s ? s : await _secondaryConnect.ConfigureAwait(false);
         if (secondary is null && _secondaryEndPoint is not null)
@@ -186,39 +186,43 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             secondary = await _secondaryConnect.ConfigureAwait(false);
         }
 
-        if (secondary is null || !_options.RewriteTableOnFailover)
+        for (int attempt = 0; attempt < 2 && secondary is not null && _options.RewriteTableOnFailover; attempt++)
         {
-            return;
-        }
-
-        try
-        {
-            await RewriteTableAsync(secondary).ConfigureAwait(false);
-            bool changed = false;
-            lock (_pathLock)
+            try
             {
-                // A promotion may have been followed meanwhile: then the path is Primary again and stays so.
-                if (_path == ClientPath.FailingOver)
+                await RewriteTableAsync(secondary, failedRegion).ConfigureAwait(false);
+                bool changed = false;
+                lock (_pathLock)
                 {
-                    _path = ClientPath.Secondary;
-                    changed = true;
+                    // A promotion may have been followed meanwhile: then the path is Primary again and stays so.
+                    if (_path == ClientPath.FailingOver)
+                    {
+                        _path = ClientPath.Secondary;
+                        changed = true;
+                    }
                 }
-            }
 
-            if (changed)
-            {
-                PathChanged?.Invoke(ClientPath.Secondary);
+                if (changed)
+                {
+                    PathChanged?.Invoke(ClientPath.Secondary);
+                }
+
+                return;
             }
-        }
-        catch (MirrorKvException)
-        {
-            // Reads keep going as FAILOVER_READ; the rewrite is an optimisation, not a requirement.
+            catch (Exception e) when (e is MirrorKvException or ObjectDisposedException or Transport.ConnectionClosedException)
+            {
+                // Following a promotion retires the old channel to the secondary; the promoted node keeps the
+                // translation, so ask it through the new primary channel. Otherwise reads go on as
+                // FAILOVER_READ: the rewrite is an optimisation, not a requirement.
+                NodeChannel current = _primary;
+                secondary = current.IsHealthy && current.Region.RKey != failedRegion.RKey ? current : null;
+            }
         }
     }
 
-    private async Task RewriteTableAsync(NodeChannel secondary)
+    private async Task RewriteTableAsync(NodeChannel secondary, RegionInfo failedRegion)
     {
-        uint primaryRKey = _primary.Region.RKey;
+        uint primaryRKey = failedRegion.RKey;
         PendingOperation op = secondary.Rent();
         TranslationSnapshot snapshot;
         try
@@ -231,7 +235,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             }
 
             var table = new TranslationTable((int)slabSize);
-            table.MapRegion(primaryRKey, _primary.Region.BaseAddress, _primary.Region.Length, localRKey);
+            table.MapRegion(primaryRKey, failedRegion.BaseAddress, failedRegion.Length, localRKey);
             foreach (SlabMapping m in mappings)
             {
                 table.MapSlab(primaryRKey, m.PrimarySlabBase, m.LocalSlabBase);
