@@ -186,6 +186,13 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             secondary = await _secondaryConnect.ConfigureAwait(false);
         }
 
+        // A write may already have followed the promotion (it polls every 10 ms): then the old secondary is
+        // the primary now, and it still holds the translation of the failed primary's pointers.
+        if (secondary is null && _primary is { IsHealthy: true } adopted && adopted.Region.RKey != failedRegion.RKey)
+        {
+            secondary = adopted;
+        }
+
         for (int attempt = 0; attempt < 2 && secondary is not null && _options.RewriteTableOnFailover; attempt++)
         {
             try
