@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using System.Text.RegularExpressions;
 using MirrorKv.Client;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
@@ -205,6 +206,35 @@ public class PairProcessTests
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartPrimaryAsync("--peer", secondary.EndPoint.ToString()));
         Assert.Contains("the pair already has a primary", failure.Message, StringComparison.Ordinal);
         Assert.Contains("--role secondary --primary", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StatusCommand_ShowsRolesEpochsLsnsAndProtection()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await using (MirrorKvClient client = await ConnectAsync(primary))
+        {
+            for (int i = 0; i < 25; i++)
+            {
+                await client.SetAsync($"s{i}", Value(i, 0, 50));
+            }
+        }
+
+        for (int i = 0; i < 100 && !(await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Protected; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        (int exitCode, string output) = await DemoTests.RunCliAsync("status", primary.EndPoint.ToString(), secondary.EndPoint.ToString());
+        Assert.True(exitCode == 0, output);
+        Assert.Matches($@"{Regex.Escape(primary.EndPoint.ToString())} +primary +1 +25 +0 +25 +yes", output);
+        Assert.Matches($@"{Regex.Escape(secondary.EndPoint.ToString())} +secondary +1 +25 +0 +25 +yes", output);
+
+        await primary.KillAsync();
+        (exitCode, output) = await DemoTests.RunCliAsync("status", primary.EndPoint.ToString(), secondary.EndPoint.ToString());
+        Assert.Equal(1, exitCode);
+        Assert.Contains("unreachable", output, StringComparison.Ordinal);
     }
 
     [Fact]
