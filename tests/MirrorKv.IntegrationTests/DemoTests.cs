@@ -27,6 +27,22 @@ public partial class DemoTests
     }
 
     [Fact]
+    public async Task Demo_Json_LastLineIsTheSummary()
+    {
+        (int exitCode, string output) = await RunCliAsync("demo", "--keys", "3000", "--json");
+        Assert.True(exitCode == 0, output);
+        string last = output.TrimEnd().Split('\n')[^1];
+        using var summary = System.Text.Json.JsonDocument.Parse(last);
+        System.Text.Json.JsonElement root = summary.RootElement;
+        Assert.Equal(0, root.GetProperty("writes_lost").GetInt32());
+        Assert.Equal(0, root.GetProperty("bad_reads").GetInt32());
+        Assert.True(root.GetProperty("acknowledged_writes").GetInt64() > 0);
+        Assert.True(root.GetProperty("read_stall_ms").GetDouble() >= 0);
+        Assert.True(root.GetProperty("slab_deltas").GetInt32() >= 2);
+        Assert.Equal(2UL, root.GetProperty("epoch").GetUInt64());
+    }
+
+    [Fact]
     public async Task StoreDemo_Defaults_ReportsNoBadReads()
     {
         (int exitCode, string output) = await RunCliAsync("store-demo", "--keys", "20000");

@@ -9,13 +9,15 @@ internal static class DemoCommands
     {
         Option<int> keys = Ranged("--keys", "How many keys to load.", PairDemoOptions.Default.Keys, 1, 1_000_000);
         Option<int> valueSize = Ranged("--value-size", "Bytes per value.", PairDemoOptions.Default.ValueSize, 16, 100_000);
+        var json = new Option<bool>("--json") { Description = "Also print the summary as one JSON object on the last line (snake_case fields, see README)." };
         var command = new Command("demo", "Start a primary and a secondary, run a workload, kill -9 the primary, and check every acknowledged write.")
         {
             keys,
             valueSize,
+            json,
         };
         command.SetAction(async (parse, cancellationToken) =>
-            await new PairDemo(PairDemoOptions.Default with { Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize) }, Console.Out).RunAsync(cancellationToken));
+            await new PairDemo(PairDemoOptions.Default with { Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize), Json = parse.GetValue(json) }, Console.Out).RunAsync(cancellationToken));
         return command;
     }
 

@@ -79,6 +79,11 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         Say($"  failover reads        {stats.FailoverReads,12:N0} (FAILOVER_READ with primary pointers, before the rewrite)");
         Say($"  slab deltas           {stats.TranslationDeltas,12:N0} (distinct, in the translation the client rewrote its table with)");
         Say($"  writes failed         {workload.FailedWrites,12:N0} (Unavailable: no node could take them)");
+        if (options.Json)
+        {
+            Say(DemoSummaryJson.Write(workload, lost, readStall, writeStall, rejoinMs, stats, client.Epoch));
+        }
+
         return lost == 0 && workload.BadReads == 0 ? 0 : 1;
     }
 

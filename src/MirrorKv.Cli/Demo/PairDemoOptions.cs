@@ -5,7 +5,8 @@ namespace MirrorKv.Cli.Demo;
 /// <param name="ValueSize">Bytes per value: 100 B, a typical cached object.</param>
 /// <param name="BeforeKill">Workload time before kill -9 of the primary.</param>
 /// <param name="AfterKill">Workload time after it.</param>
-internal sealed record PairDemoOptions(int Keys, int ValueSize, TimeSpan BeforeKill, TimeSpan AfterKill)
+/// <param name="Json">Also print the summary as one JSON object on the last line.</param>
+internal sealed record PairDemoOptions(int Keys, int ValueSize, TimeSpan BeforeKill, TimeSpan AfterKill, bool Json = false)
 {
     public static PairDemoOptions Default { get; } = new(20_000, 100, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
 }
