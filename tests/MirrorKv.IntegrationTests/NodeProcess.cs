@@ -42,6 +42,24 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartSecondaryAsync(IPEndPoint primary, params string[] extra) =>
         await StartAsync(["--role", "secondary", "--primary", primary.ToString(), .. extra]);
 
+    /// <summary>
+    /// Waits until this primary reports a caught-up secondary. A secondary prints its ready line before its
+    /// copy of the primary's slabs is done, and a secondary that never caught up cannot take over.
+    /// </summary>
+    public async Task WaitProtectedAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!(await MirrorKv.Client.MirrorKvAdmin.GetStatusAsync(EndPoint)).Protected)
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(15))
+            {
+                throw new TimeoutException($"the pair at {EndPoint} was not protected after 15 s:\n{Output}");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>kill -9: the kernel closes the sockets, nothing runs in the process.</summary>
     public async Task KillAsync()
     {

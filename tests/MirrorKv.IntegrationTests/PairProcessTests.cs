@@ -79,6 +79,7 @@ public class PairProcessTests
         Assert.Null(await client.GetAsync("gone"));
         Assert.Equal(EntryStatus.Deleted, EntryValidator.Validate(await ReadAsync(p, Opcode.Read, first), "k"u8, 0, out _));
 
+        await primary.WaitProtectedAsync();
         await primary.KillAsync();
         Assert.Equal(Value(1, 2, 3000), await client.GetAsync("k"));
         Assert.Null(await client.GetAsync("gone"));
@@ -126,6 +127,7 @@ public class PairProcessTests
         })).ToArray();
 
         await Task.Delay(300);
+        await primary.WaitProtectedAsync();
         long beforeKill = Interlocked.Read(ref reads);
         await primary.KillAsync();
         await Task.Delay(1000);
@@ -174,6 +176,7 @@ public class PairProcessTests
         });
 
         await Task.Delay(500);
+        await primary.WaitProtectedAsync();
         await primary.KillAsync();
         await Task.Delay(1000);
         await stop.CancelAsync();
@@ -197,6 +200,7 @@ public class PairProcessTests
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.WaitProtectedAsync();
         await primary.KillAsync();
         for (int i = 0; i < 100 && (await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint)).Role != NodeRole.Primary; i++)
         {
@@ -221,11 +225,7 @@ public class PairProcessTests
             }
         }
 
-        for (int i = 0; i < 100 && !(await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Protected; i++)
-        {
-            await Task.Delay(20);
-        }
-
+        await primary.WaitProtectedAsync();
         (int exitCode, string output) = await DemoTests.RunCliAsync("status", primary.EndPoint.ToString(), secondary.EndPoint.ToString());
         Assert.True(exitCode == 0, output);
         Assert.Matches($@"{Regex.Escape(primary.EndPoint.ToString())} +primary +1 +25 +0 +25 +yes", output);
