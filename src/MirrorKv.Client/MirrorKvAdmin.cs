@@ -9,14 +9,19 @@ namespace MirrorKv.Client;
 public static class MirrorKvAdmin
 {
     /// <summary>Asks one node for its role, epoch, LSNs and whether the pair is protected.</summary>
-    public static async Task<NodeStatus> GetStatusAsync(IPEndPoint node, ITransport? transport = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    /// <param name="node">The node.</param>
+    /// <param name="transport">TCP unless given.</param>
+    /// <param name="timeout">For the connection and the request; 2 s unless given.</param>
+    /// <param name="secret">The node's client secret, when it has one.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public static async Task<NodeStatus> GetStatusAsync(IPEndPoint node, ITransport? transport = null, TimeSpan? timeout = null, byte[]? secret = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(node);
         TimeSpan wait = timeout ?? TimeSpan.FromSeconds(2);
         NodeChannel channel;
         try
         {
-            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, wait, wait, _ => { }, cancellationToken).ConfigureAwait(false);
+            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, secret, wait, wait, _ => { }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
         {

@@ -19,6 +19,12 @@ public sealed record MirrorKvClientOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// The pair's client secret, when the nodes were started with one: proven in the handshake, never sent.
+    /// Read it from a file or a secret store, not from source code.
+    /// </summary>
+    public byte[]? Secret { get; init; }
+
+    /// <summary>
     /// How long a request may wait for its reply before the node is suspected and the request retried
     /// elsewhere: 1 s, well above a loaded loopback or LAN reply, and short enough for a failover to feel
     /// like a hiccup. A killed process is usually detected sooner, by the connection reset.

@@ -21,6 +21,9 @@ public enum MirrorKvError
     /// <summary>The node answered with something this client does not understand.</summary>
     Protocol,
 
+    /// <summary>The node requires a secret this client does not have, or refused the one it has.</summary>
+    AuthenticationFailed,
+
     /// <summary>No valid entry could be read after the bounded number of attempts.</summary>
     ReadFailed,
 }

@@ -5,22 +5,37 @@ namespace MirrorKv.Transport;
 
 /// <summary>
 /// What every backend shares: the send queue (two buffers swapped per write, so that posting goes on while
-/// a write is on the wire) and frame parsing with batched delivery. A backend supplies the write and feeds
-/// received bytes to <see cref="DeliverReceived"/>.
+/// a write is on the wire), frame parsing with batched delivery, and backpressure. A backend supplies the
+/// write, feeds received bytes to <see cref="DeliverReceived"/> and awaits <see cref="WhileHeldAsync"/>
+/// before reading more.
 /// </summary>
+/// <remarks>
+/// Memory per connection is bounded: the receive buffer holds at most one maximum frame plus what one read
+/// brought, and the send queue stops growing at <see cref="IConnection.SendQueueLimit"/> plus one frame,
+/// because past the limit the connection stops delivering requests (so stops producing replies) until the
+/// other side has read enough. Buffers that grew for a burst are given back when the burst is over.
+/// </remarks>
 public abstract class FramedConnection : IConnection
 {
-    private const int InitialBufferSize = 64 * 1024;
+    private const int InitialBufferSize = 16 * 1024;
+
+    // Above this a buffer is a burst's, not the steady state's: returned once idle.
+    private const int RetainedBufferSize = 256 * 1024;
 
     private readonly Lock _sendLock = new();
     private readonly IFrameHandler _handler;
     private byte[] _pending = new byte[InitialBufferSize];
     private byte[] _inFlight = new byte[InitialBufferSize];
     private int _pendingLength;
+    private int _inFlightLength;
     private int _reservedLength;
     private bool _sending;
     private bool _closeAfterFlush;
     private int _closed;
+    private TaskCompletionSource? _drained;
+    private Task? _hold;
+    private long _writeStartedAt;
+    private long _partialFrameSince;
 
     /// <summary>Creates the connection; the backend starts receiving after construction.</summary>
     protected FramedConnection(IFrameHandler handler, EndPoint remoteEndPoint, uint maxFrameSize)
@@ -43,6 +58,24 @@ public abstract class FramedConnection : IConnection
     /// <inheritdoc />
     public object? State { get; set; }
 
+    /// <inheritdoc />
+    public int SendQueueLimit { get; set; } = int.MaxValue;
+
+    /// <inheritdoc />
+    public bool CongestionHoldsReceives { get; set; } = true;
+
+    /// <inheritdoc />
+    public int QueuedBytes => Volatile.Read(ref _pendingLength) + Volatile.Read(ref _inFlightLength);
+
+    /// <inheritdoc />
+    public bool IsCongested => Volatile.Read(ref _drained) is not null;
+
+    /// <inheritdoc />
+    public TimeSpan WriteBlockedFor => Since(Volatile.Read(ref _writeStartedAt));
+
+    /// <inheritdoc />
+    public TimeSpan PartialFrameFor => Since(Volatile.Read(ref _partialFrameSince));
+
     /// <summary>Where the backend puts received bytes.</summary>
     internal ReceiveBuffer Receive { get; }
 
@@ -60,6 +93,12 @@ public abstract class FramedConnection : IConnection
         }
 
         int frameLength = FrameHeader.Size + payloadLength;
+        if ((uint)payloadLength > MaxPayload)
+        {
+            _sendLock.Exit();
+            throw new ArgumentOutOfRangeException(nameof(payloadLength), payloadLength, "A frame cannot be that large.");
+        }
+
         if (_pending.Length - _pendingLength < frameLength)
         {
             Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + frameLength));
@@ -75,8 +114,24 @@ public abstract class FramedConnection : IConnection
     {
         _pendingLength += _reservedLength;
         _reservedLength = 0;
+        if (_pendingLength + _inFlightLength > SendQueueLimit && _drained is null)
+        {
+            // The other side reads slower than it asks: stop taking its requests until it catches up.
+            _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (CongestionHoldsReceives)
+            {
+                Interlocked.CompareExchange(ref _hold, _drained.Task, null);
+            }
+        }
+
         _sendLock.Exit();
     }
+
+    /// <inheritdoc />
+    public Task WhenDrained() => Volatile.Read(ref _drained)?.Task ?? Task.CompletedTask;
+
+    /// <inheritdoc />
+    public void HoldReceivesUntil(Task released) => Interlocked.CompareExchange(ref _hold, released, null);
 
     /// <inheritdoc />
     public void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload)
@@ -129,6 +184,12 @@ public abstract class FramedConnection : IConnection
             return;
         }
 
+        lock (_sendLock)
+        {
+            _drained?.TrySetResult();
+            _drained = null;
+        }
+
         CloseTransport();
         try
         {
@@ -155,8 +216,16 @@ public abstract class FramedConnection : IConnection
     protected abstract void CloseTransport();
 
     /// <summary>
+    /// Completes at once unless receiving is held (this connection's send queue is over its limit, or a
+    /// handler asked for a hold); then waits for the release, delivers the frames that were held back, and
+    /// repeats. The backend awaits this before each read.
+    /// </summary>
+    protected ValueTask WhileHeldAsync() => Volatile.Read(ref _hold) is null ? ValueTask.CompletedTask : WaitForReleaseAsync();
+
+    /// <summary>
     /// Delivers every whole frame in the receive buffer, then ends the batch. Called by the backend's receive
     /// loop after each read. A malformed header closes the connection after an ERROR frame saying why.
+    /// Stops early when receiving becomes held; the rest stays buffered for <see cref="WhileHeldAsync"/>.
     /// </summary>
     protected void DeliverReceived()
     {
@@ -164,7 +233,7 @@ public abstract class FramedConnection : IConnection
         int offset = 0;
         try
         {
-            while (data.Length - offset >= FrameHeader.Size && IsOpen)
+            while (data.Length - offset >= FrameHeader.Size && IsOpen && Volatile.Read(ref _hold) is null)
             {
                 WireStatus status = FrameHeader.TryRead(data[offset..], MaxFrameSize, out FrameHeader header);
                 if (status != WireStatus.Ok)
@@ -188,6 +257,17 @@ public abstract class FramedConnection : IConnection
             if (Receive.Data.Length >= FrameHeader.Size && FrameHeader.TryRead(Receive.Data, MaxFrameSize, out FrameHeader next) == WireStatus.Ok)
             {
                 Receive.EnsureFrameFits((int)next.Length);
+            }
+
+            if (Receive.Data.IsEmpty)
+            {
+                _partialFrameSince = 0;
+                Receive.TrimIfIdle(RetainedBufferSize, InitialBufferSize);
+            }
+            else if (_partialFrameSince == 0 && Volatile.Read(ref _hold) is null)
+            {
+                // A frame that has begun and not ended: the clock for a sender too slow to finish it.
+                Volatile.Write(ref _partialFrameSince, System.Diagnostics.Stopwatch.GetTimestamp());
             }
 
             if (IsOpen)
@@ -221,6 +301,20 @@ public abstract class FramedConnection : IConnection
         }
     }
 
+    private static TimeSpan Since(long timestamp) => timestamp == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(timestamp);
+
+    private const uint MaxPayload = ProtocolLimits.MaxMaxFrameSize - FrameHeader.Size;
+
+    private async ValueTask WaitForReleaseAsync()
+    {
+        while (Volatile.Read(ref _hold) is { } hold && IsOpen)
+        {
+            await hold.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _ = Interlocked.CompareExchange(ref _hold, null, hold);
+            DeliverReceived();
+        }
+    }
+
     private async Task SendLoopAsync()
     {
         try
@@ -231,17 +325,36 @@ public abstract class FramedConnection : IConnection
                 bool done, closeNow;
                 lock (_sendLock)
                 {
+                    _inFlightLength = 0;
                     length = _pendingLength;
                     done = length == 0 || !IsOpen;
                     closeNow = done && _closeAfterFlush;
+                    if (_drained is not null && length <= SendQueueLimit / 2)
+                    {
+                        _drained.TrySetResult();
+                        _drained = null;
+                    }
+
                     if (done)
                     {
                         _sending = false;
+                        _writeStartedAt = 0;
+                        if (_pending.Length > RetainedBufferSize)
+                        {
+                            _pending = new byte[InitialBufferSize];
+                        }
+
+                        if (_inFlight.Length > RetainedBufferSize)
+                        {
+                            _inFlight = new byte[InitialBufferSize];
+                        }
                     }
                     else
                     {
                         (_pending, _inFlight) = (_inFlight, _pending);
                         _pendingLength = 0;
+                        _inFlightLength = length;
+                        _writeStartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
                     }
                 }
 
@@ -263,6 +376,7 @@ public abstract class FramedConnection : IConnection
             lock (_sendLock)
             {
                 _sending = false;
+                _writeStartedAt = 0;
             }
 
             Abort(e);

@@ -19,6 +19,42 @@ public interface IConnection : IAsyncDisposable
     object? State { get; set; }
 
     /// <summary>
+    /// Bytes of posted, unsent frames past which this connection stops delivering received frames until the
+    /// queue has drained to half of it: backpressure on a peer that asks faster than it reads. Unlimited by
+    /// default; a server sets it on the connections it accepts. Never set it on both ends of a connection
+    /// that both post a lot: each would wait for the other to read.
+    /// </summary>
+    int SendQueueLimit { get; set; }
+
+    /// <summary>
+    /// True (the default): going over <see cref="SendQueueLimit"/> holds this connection's receives. False:
+    /// it only raises <see cref="IsCongested"/>, for a link whose incoming frames must keep flowing (the
+    /// peer link's heartbeats and acks) while its backlog throttles someone else.
+    /// </summary>
+    bool CongestionHoldsReceives { get; set; }
+
+    /// <summary>Bytes posted and not yet handed to the network.</summary>
+    int QueuedBytes { get; }
+
+    /// <summary>True while the send queue is over <see cref="SendQueueLimit"/>.</summary>
+    bool IsCongested { get; }
+
+    /// <summary>How long the current write to the network has been waiting (zero when none is).</summary>
+    TimeSpan WriteBlockedFor { get; }
+
+    /// <summary>How long a received frame has been incomplete (zero when none is): a slow or stuck sender.</summary>
+    TimeSpan PartialFrameFor { get; }
+
+    /// <summary>Completes when the send queue is back under half its limit (at once when not congested).</summary>
+    Task WhenDrained();
+
+    /// <summary>
+    /// Stops delivering this connection's frames until <paramref name="released"/> completes, for example
+    /// while another connection that these frames would post to is congested. No effect while already held.
+    /// </summary>
+    void HoldReceivesUntil(Task released);
+
+    /// <summary>
     /// Reserves a frame with <paramref name="payloadLength"/> payload bytes in the send queue, takes the send
     /// lock and returns the payload span to fill. Must be followed by <see cref="EndPost"/> on the same thread.
     /// </summary>

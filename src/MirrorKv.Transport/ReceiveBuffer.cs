@@ -38,6 +38,16 @@ internal sealed class ReceiveBuffer(int initialSize)
         }
     }
 
+    /// <summary>Gives back a buffer that grew for a large frame once it is empty again.</summary>
+    public void TrimIfIdle(int retainedSize, int initialSize)
+    {
+        if (_start == _end && _buffer.Length > retainedSize)
+        {
+            _buffer = new byte[initialSize];
+            _start = _end = 0;
+        }
+    }
+
     /// <summary>Makes room for a frame of <paramref name="frameLength"/> bytes starting at the data's start.</summary>
     public void EnsureFrameFits(int frameLength)
     {

@@ -7,7 +7,17 @@ namespace MirrorKv.Adapter;
 /// <summary>What a node knows about one accepted connection, kept in <c>IConnection.State</c>.</summary>
 internal sealed class ConnectionState
 {
+    /// <summary>When the connection was accepted: the handshake deadline counts from here.</summary>
+    public long OpenedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>HELLO (and AUTH when a secret is set) done: the connection may do what its kind allows.</summary>
     public bool Greeted { get; set; }
+
+    /// <summary>The HELLO received, kept while the caller answers the challenge.</summary>
+    public HelloRequest? Hello { get; set; }
+
+    /// <summary>The challenge sent with AuthRequired; null when none is outstanding.</summary>
+    public byte[]? Challenge { get; set; }
 
     public PeerKind Kind { get; set; }
 

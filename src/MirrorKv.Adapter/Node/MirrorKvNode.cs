@@ -18,6 +18,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 {
     private readonly Lock _haLock = new();
     private Timer? _heartbeats;
+    private Timer? _guard;
     private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
@@ -103,6 +104,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
+            node._guard = new Timer(static s => ((MirrorKvNode)s!)._handler.Sweep(), node, node.GuardPeriod, node.GuardPeriod);
             return node;
         }
         catch
@@ -120,6 +122,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             await _heartbeats.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_guard is not null)
+        {
+            await _guard.DisposeAsync().ConfigureAwait(false);
+        }
+
         _role.TransitionTo(NodeRole.Stopped, Epoch, "shutting down");
         if (_listener is not null)
         {
@@ -134,6 +141,9 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         Store.Dispose();
     }
+
+    // Timeouts are seconds long: checking a few times a second keeps them accurate without a timer per connection.
+    private TimeSpan GuardPeriod => TimeSpan.FromTicks(Math.Min(Options.HandshakeTimeout.Ticks, Math.Min(Options.FrameTimeout.Ticks, Options.UnreadRepliesTimeout.Ticks)) / 4);
 
     internal HelloReply DescribeForHello()
     {

@@ -12,19 +12,34 @@ namespace MirrorKv.Adapter;
 internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, HaModule ha, ILogger logger) : IFrameHandler
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
+    private int _refusedConnections;
 
     public ICollection<IConnection> OpenConnections => _open.Keys;
 
     public void OnOpened(IConnection connection)
     {
-        connection.State = new ConnectionState();
         connection.MaxFrameSize = node.Options.MaxFrameSize;
+        if (_open.Count >= node.Options.MaxConnections)
+        {
+            // No state: frames that still arrive before the close are ignored. Logged once a second, not per
+            // connection, so that a flood cannot flood the log too.
+            Interlocked.Increment(ref _refusedConnections);
+            connection.Fail(WireStatus.TooManyConnections, $"this node already has {node.Options.MaxConnections} connections");
+            return;
+        }
+
+        connection.State = new ConnectionState();
+        connection.SendQueueLimit = node.Options.SendQueueLimit;
         _open.TryAdd(connection, 0);
     }
 
     public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
-        var state = (ConnectionState)connection.State!;
+        if (connection.State is not ConnectionState state)
+        {
+            return;
+        }
+
         if (header.IsReply)
         {
             Refuse(connection, WireStatus.MalformedFrame, $"a node takes requests here, not replies (opcode 0x{(byte)header.Opcode:x2})");
@@ -33,13 +48,21 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
         if (!state.Greeted)
         {
-            if (header.Opcode != Opcode.Hello)
+            if (header.Opcode == Opcode.Hello && state.Hello is null)
             {
-                Refuse(connection, WireStatus.HandshakeRequired, $"the first frame must be HELLO, not opcode 0x{(byte)header.Opcode:x2}");
-                return;
+                Hello(connection, state, header.RequestId, payload);
+            }
+            else if (header.Opcode == Opcode.Auth && state.Challenge is not null)
+            {
+                Auth(connection, state, header.RequestId, payload);
+            }
+            else
+            {
+                Refuse(connection, WireStatus.HandshakeRequired, state.Hello is null
+                    ? $"the first frame must be HELLO, not opcode 0x{(byte)header.Opcode:x2}"
+                    : $"the node asked for AUTH, not opcode 0x{(byte)header.Opcode:x2}");
             }
 
-            Hello(connection, state, header.RequestId, payload);
             return;
         }
 
@@ -74,12 +97,22 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 ha.Handle(connection, header.Opcode, header.RequestId, payload);
+                if (node.Log.Peer is { IsCongested: true } peer)
+                {
+                    // The secondary reads slower than clients write: take no more writes until it catches up.
+                    connection.HoldReceivesUntil(peer.WhenDrained());
+                }
+
+                break;
+            case Opcode.Replicate:
+                // Replication arrives on the link a secondary dials, never on an accepted connection.
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.WriteNotAllowed, "this node's region is written only by its own replication link; REPLICATE is refused here");
                 break;
             case Opcode.ReplicateAck when state.Kind == PeerKind.Peer:
                 node.OnReplicateAck(connection, payload);
                 break;
-            case Opcode.Hello:
-                Replies.Error(connection, Opcode.Hello, header.RequestId, WireStatus.HandshakeRequired, "HELLO came twice on one connection");
+            case Opcode.Hello or Opcode.Auth:
+                Replies.Error(connection, Opcode.Hello, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
                 break;
             default:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
@@ -118,18 +151,46 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             return;
         }
 
-        state.Greeted = true;
+        state.Hello = hello;
         state.Kind = hello.Kind;
         state.AdvertisedEndPoint = hello.AdvertisedEndpoint;
         state.MaxFrameSize = Math.Clamp(hello.MaxFrameSize, ProtocolLimits.MinMaxFrameSize, ProtocolLimits.MaxMaxFrameSize);
-        if (hello.Kind == PeerKind.Peer && node.CanAttachSecondary(out string? refusal) is false)
+        if (SecretFor(hello.Kind) is not null)
+        {
+            state.Challenge = AuthProof.NewChallenge();
+            connection.Post(Opcode.Hello | Opcode.ReplyBit, WireStatus.AuthRequired, requestId, state.Challenge);
+            connection.Flush();
+            return;
+        }
+
+        Welcome(connection, state, Opcode.Hello, requestId);
+    }
+
+    private void Auth(IConnection connection, ConnectionState state, ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        if (!AuthProof.Verify(SecretFor(state.Kind), state.Kind, state.Challenge, payload))
+        {
+            Refuse(connection, WireStatus.AuthFailed, $"wrong proof of the {(state.Kind == PeerKind.Peer ? "peer" : "client")} secret");
+            return;
+        }
+
+        state.Challenge = null;
+        Welcome(connection, state, Opcode.Auth, requestId);
+    }
+
+    private byte[]? SecretFor(PeerKind kind) => kind == PeerKind.Peer ? node.Options.EffectivePeerSecret : node.Options.Secret;
+
+    private void Welcome(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId)
+    {
+        if (state.Kind == PeerKind.Peer && node.CanAttachSecondary(out string? refusal) is false)
         {
             Refuse(connection, WireStatus.NotPrimary, refusal!);
             return;
         }
 
+        state.Greeted = true;
         HelloReply reply = node.DescribeForHello();
-        Span<byte> span = connection.BeginPost(Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
+        Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {
             reply.Write(span);
@@ -139,9 +200,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             connection.EndPost();
         }
 
-        if (hello.Kind == PeerKind.Peer)
+        if (state.Kind == PeerKind.Peer)
         {
-            node.AttachSecondary(connection, hello.AdvertisedEndpoint);
+            // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).
+            connection.SendQueueLimit = node.Options.PeerSendQueueLimit;
+            connection.CongestionHoldsReceives = false;
+            node.AttachSecondary(connection, state.AdvertisedEndPoint);
         }
 
         connection.Flush();

@@ -52,6 +52,50 @@ public sealed record NodeOptions
     /// </summary>
     public int HeartbeatMisses { get; init; } = 5;
 
+    /// <summary>
+    /// Shared secret clients must prove in the handshake (HMAC-SHA256 challenge and response; it never
+    /// crosses the wire). Null: clients are not authenticated, and the node should listen on loopback only.
+    /// At least <see cref="AuthProof.MinSecretLength"/> bytes.
+    /// </summary>
+    public byte[]? Secret { get; init; }
+
+    /// <summary>Secret of the peer link between the two nodes; defaults to <see cref="Secret"/>. Both nodes need the same one.</summary>
+    public byte[]? PeerSecret { get; init; }
+
+    /// <summary>The secret the peer link uses: <see cref="PeerSecret"/>, else <see cref="Secret"/>.</summary>
+    public byte[]? EffectivePeerSecret => PeerSecret ?? Secret;
+
+    /// <summary>
+    /// Connections accepted at once: 1024. Past it a new connection gets TooManyConnections and is closed, so
+    /// a flood of connections cannot exhaust memory or file descriptors (each costs about 50 KiB when idle).
+    /// </summary>
+    public int MaxConnections { get; init; } = 1024;
+
+    /// <summary>
+    /// Unsent reply bytes past which a client connection stops being read until it has read half of them:
+    /// 1 MiB, a pipeline of a thousand 1 KiB values. Together with the frame limit this bounds a
+    /// connection's memory at about 1 MiB + 3 × <see cref="MaxFrameSize"/>, however it misbehaves.
+    /// </summary>
+    public int SendQueueLimit { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Unsent replication bytes past which the primary stops reading new requests from clients until the
+    /// secondary catches up: 64 MiB, well above any burst a healthy secondary leaves behind.
+    /// </summary>
+    public int PeerSendQueueLimit { get; init; } = 64 << 20;
+
+    /// <summary>Time a new connection has to complete HELLO (and AUTH): 5 s, hundreds of round trips.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Time a frame may stay incomplete: 10 s. A 4 MiB frame takes under half a second even at 100 Mbit/s;
+    /// a sender slower than that is stuck or hostile, and holds a receive buffer.
+    /// </summary>
+    public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time a write to a client may wait for it to read its replies before the connection is dropped: 15 s.</summary>
+    public TimeSpan UnreadRepliesTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Silence after which a primary fences itself.</summary>
     public TimeSpan FenceAfter => HeartbeatInterval * HeartbeatMisses;
 
@@ -100,6 +144,26 @@ public sealed record NodeOptions
         if (PrimaryConnectTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException("PrimaryConnectTimeout must be positive.");
+        }
+
+        if (Secret is { Length: < AuthProof.MinSecretLength } || PeerSecret is { Length: < AuthProof.MinSecretLength })
+        {
+            throw new ArgumentException($"A secret must have at least {AuthProof.MinSecretLength} bytes; got {Math.Min(Secret?.Length ?? int.MaxValue, PeerSecret?.Length ?? int.MaxValue)}.");
+        }
+
+        if (MaxConnections < 2)
+        {
+            throw new ArgumentException($"MaxConnections must be at least 2 (the peer and one client); got {MaxConnections}.");
+        }
+
+        if (SendQueueLimit < 64 * 1024 || PeerSendQueueLimit < 64 * 1024)
+        {
+            throw new ArgumentException($"SendQueueLimit and PeerSendQueueLimit must be at least 64 KiB; got {SendQueueLimit} and {PeerSendQueueLimit}.");
+        }
+
+        if (HandshakeTimeout <= TimeSpan.Zero || FrameTimeout <= TimeSpan.Zero || UnreadRepliesTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("HandshakeTimeout, FrameTimeout and UnreadRepliesTimeout must be positive.");
         }
     }
 }

@@ -78,7 +78,10 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         {
             case Opcode.Heartbeat:
                 break;
-            case Opcode.Hello | Opcode.ReplyBit:
+            case Opcode.Hello | Opcode.ReplyBit when header.Status == WireStatus.AuthRequired:
+                OnChallenge(connection, payload);
+                break;
+            case Opcode.Hello | Opcode.ReplyBit or Opcode.Auth | Opcode.ReplyBit:
                 OnHelloReply(connection, header, payload);
                 break;
             case Opcode.Replicate:
@@ -157,6 +160,23 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     {
         _closing = true;
         _connection?.Abort(null);
+    }
+
+    private void OnChallenge(IConnection connection, ReadOnlySpan<byte> challenge)
+    {
+        byte[]? secret = options.EffectivePeerSecret;
+        if (secret is null || challenge.Length != AuthProof.ChallengeSize)
+        {
+            _hello.TrySetException(new InvalidOperationException(secret is null
+                ? $"the primary at {options.PrimaryEndPoint} requires a peer secret: start this node with the same one (--peer-secret-file or MIRRORKV_PEER_SECRET, else --secret-file or MIRRORKV_SECRET)"
+                : $"the primary's challenge has {challenge.Length} bytes, not {AuthProof.ChallengeSize}"));
+            connection.Abort(null);
+            return;
+        }
+
+        AuthProof.Compute(secret, PeerKind.Peer, challenge, connection.BeginPost(Opcode.Auth, WireStatus.Ok, 1, AuthProof.Size));
+        connection.EndPost();
+        connection.Flush();
     }
 
     private void OnHelloReply(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)

@@ -24,9 +24,10 @@ internal static class BenchCommand
         var compare = new Option<string?>("--compare") { Description = "redis: also drive redis-server (with a replica attached) with the same harness, and run redis-benchmark as a reference." };
         compare.AcceptOnlyFromAmong("redis");
 
+        Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure get or set throughput and latency (HdrHistogram percentiles) against a pair.")
         {
-            primary, op, keys, valueSize, connections, pipeline, duration, warmup, replication, compare,
+            primary, op, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -35,6 +36,14 @@ internal static class BenchCommand
             if (primaryText is not null && !CliParsers.TryParseEndPoint(primaryText, out endPoint, out string? error))
             {
                 await Console.Error.WriteLineAsync($"error: --primary: {error}");
+                return 2;
+            }
+
+            var errors = new List<string>();
+            byte[]? secret = SecretSource.Read(parse.GetValue(secretFile), SecretSource.ClientVariable, "--secret-file", errors, out _);
+            if (errors.Count > 0)
+            {
+                await Console.Error.WriteLineAsync($"error: {errors[0]}");
                 return 2;
             }
 
@@ -49,7 +58,7 @@ internal static class BenchCommand
             var ours = new IBenchConnection[options.Connections];
             for (int c = 0; c < ours.Length; c++)
             {
-                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10) }, cancellationToken);
+                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret }, cancellationToken);
                 ours[c] = new MirrorKvBenchConnection(client, keyNames, value, options.Pipeline);
             }
 

@@ -21,7 +21,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys");
         await using PairLauncher pair = await PairLauncher.StartAsync(RegionSize, "sync", output);
         PairLauncher.ChildNode primary = pair.Primary, secondary = pair.Secondary;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint }, cancellationToken);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
         var workload = new Workload(options.Keys, 100, line => Say(line));
         await workload.LoadAsync(client, cancellationToken);

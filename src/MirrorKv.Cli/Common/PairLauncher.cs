@@ -7,11 +7,17 @@ namespace MirrorKv.Cli;
 
 /// <summary>
 /// Starts a primary and a secondary as child processes of this very binary (<c>mirrorkv serve</c>) on free
-/// loopback ports, waits for their ready lines, and kills them on dispose, whatever the exit path.
+/// loopback ports, waits for their ready lines, and kills them on dispose, whatever the exit path. The pair
+/// gets a fresh random secret (through the environment, never the command line), as a real deployment
+/// should have; clients of the pair use <see cref="Secret"/>.
 /// </summary>
 internal sealed class PairLauncher : IAsyncDisposable
 {
     private readonly List<ChildNode> _children = [];
+    private readonly string _secretText = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>The pair's client and peer secret.</summary>
+    public byte[] Secret => System.Text.Encoding.UTF8.GetBytes(_secretText);
 
     /// <summary>The primary as started (restarts append new nodes; callers track roles after failovers).</summary>
     public ChildNode Primary => _children[0];
@@ -23,9 +29,9 @@ internal sealed class PairLauncher : IAsyncDisposable
         var pair = new PairLauncher();
         try
         {
-            var primary = await ChildNode.StartAsync("primary", ["--region-size", regionSize, "--replication", replication], log);
+            var primary = await ChildNode.StartAsync("primary", ["--region-size", regionSize, "--replication", replication], pair._secretText, log);
             pair._children.Add(primary);
-            pair._children.Add(await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], log));
+            pair._children.Add(await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log));
             return pair;
         }
         catch
@@ -47,7 +53,7 @@ internal sealed class PairLauncher : IAsyncDisposable
             _children.Remove(victim);
         }
 
-        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], log, watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, watchFor: "caught up");
         _children.Add(child);
         return (child, child.Watched);
     }
@@ -84,10 +90,12 @@ internal sealed class PairLauncher : IAsyncDisposable
         /// <summary>The last line that contained <paramref name="text"/> (the watched text).</summary>
         public string LastLineContaining(string text) => _watchFor == text ? _lastWatchedLine : "";
 
-        public static async Task<ChildNode> StartAsync(string role, string[] args, TextWriter log, string? watchFor = null)
+        public static async Task<ChildNode> StartAsync(string role, string[] args, string secret, TextWriter log, string? watchFor = null)
         {
             var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
             ProcessStartInfo start = SelfStartInfo();
+            start.Environment[SecretSource.ClientVariable] = secret;
+            start.Environment.Remove(SecretSource.PeerVariable);
             foreach (string arg in new[] { "serve", "--role", role, "--listen", endPoint.ToString() }.Concat(args))
             {
                 start.ArgumentList.Add(arg);

@@ -11,9 +11,18 @@ internal static class StatusCommand
     public static Command Create()
     {
         var nodes = new Argument<string[]>("nodes") { Description = "Node endpoints (host:port), e.g. 127.0.0.1:7400 127.0.0.1:7401.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag and whether the pair is protected.") { nodes };
+        Option<string?> secretFile = SecretSource.ClientFileOption();
+        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag and whether the pair is protected.") { nodes, secretFile };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var errors = new List<string>();
+            byte[]? secret = SecretSource.Read(parse.GetValue(secretFile), SecretSource.ClientVariable, "--secret-file", errors, out _);
+            if (errors.Count > 0)
+            {
+                await Console.Error.WriteLineAsync($"error: {errors[0]}");
+                return 2;
+            }
+
             var endPoints = new List<IPEndPoint>();
             foreach (string text in parse.GetValue(nodes)!)
             {
@@ -32,7 +41,7 @@ internal static class StatusCommand
             {
                 try
                 {
-                    NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, cancellationToken: cancellationToken);
+                    NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, secret: secret, cancellationToken: cancellationToken);
                     Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {s.Peer?.ToString() ?? "-"}");
                 }
                 catch (MirrorKvException e)

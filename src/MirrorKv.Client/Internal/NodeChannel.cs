@@ -42,7 +42,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     private Action<NodeChannel> OnFailure { get; }
 
-    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, TimeSpan connectTimeout, TimeSpan requestTimeout, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
+    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, byte[]? secret, TimeSpan connectTimeout, TimeSpan requestTimeout, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {
         var channel = new NodeChannel(endPoint, requestTimeout, onFailure);
         try
@@ -56,6 +56,25 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                 new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize).Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
                 channel.End(flush: true);
                 await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+                if (op.Status == WireStatus.AuthRequired)
+                {
+                    if (secret is null || op.Payload.Length != AuthProof.ChallengeSize)
+                    {
+                        throw new MirrorKvException(MirrorKvError.AuthenticationFailed, $"{endPoint} requires a secret: set MirrorKvClientOptions.Secret (mirrorkv: --secret-file or MIRRORKV_SECRET)", op.Status);
+                    }
+
+                    byte[] challenge = op.Payload.ToArray();
+                    channel.Return(op);
+                    op = channel.Rent();
+                    AuthProof.Compute(secret, PeerKind.Client, challenge, channel.Begin(op, Opcode.Auth, AuthProof.Size));
+                    channel.End(flush: true);
+                    await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+                    if (op.Status == WireStatus.AuthFailed)
+                    {
+                        throw new MirrorKvException(MirrorKvError.AuthenticationFailed, $"{endPoint} refused the secret: {ErrorText.Read(op.Payload)}", op.Status);
+                    }
+                }
+
                 if (op.Status != WireStatus.Ok || HelloReply.TryRead(op.Payload, out HelloReply? hello) != WireStatus.Ok || hello!.Regions.Count == 0)
                 {
                     throw new MirrorKvException(MirrorKvError.Protocol, $"{endPoint} refused the handshake: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
@@ -134,7 +153,13 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     {
         if (header.Opcode == Opcode.Error)
         {
-            Fail(new MirrorKvException(MirrorKvError.Protocol, $"{EndPoint} closed the connection: {header.Status}: {ErrorText.Read(payload)}", header.Status));
+            MirrorKvError error = header.Status switch
+            {
+                WireStatus.AuthFailed => MirrorKvError.AuthenticationFailed,
+                WireStatus.TooManyConnections or WireStatus.Timeout => MirrorKvError.Unavailable,
+                _ => MirrorKvError.Protocol,
+            };
+            Fail(new MirrorKvException(error, $"{EndPoint} closed the connection: {header.Status}: {ErrorText.Read(payload)}", header.Status));
             return;
         }
 

@@ -18,6 +18,12 @@ public enum Opcode : byte
     /// <summary>Peer adapter to primary: the claimed slabs and their slot sizes, for a joining secondary's copy.</summary>
     Slabs = 0x05,
 
+    /// <summary>
+    /// Answer to a HELLO that came back with <see cref="WireStatus.AuthRequired"/>: the proof that the caller
+    /// knows the secret; the reply is the HELLO reply.
+    /// </summary>
+    Auth = 0x06,
+
     /// <summary>Insert or overwrite a key; the reply carries the addressing data.</summary>
     Write = 0x10,
 

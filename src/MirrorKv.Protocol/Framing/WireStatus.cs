@@ -77,4 +77,16 @@ public enum WireStatus : byte
 
     /// <summary>Bad magic or a protocol version this node does not speak.</summary>
     UnsupportedProtocol = 52,
+
+    /// <summary>HELLO reply: the node wants proof of the secret; the payload is the 32-byte challenge.</summary>
+    AuthRequired = 53,
+
+    /// <summary>The AUTH proof does not match the node's secret (or no HELLO challenge preceded it).</summary>
+    AuthFailed = 54,
+
+    /// <summary>The node has as many connections as it accepts; try later or elsewhere.</summary>
+    TooManyConnections = 55,
+
+    /// <summary>The connection took too long: no HELLO, an unfinished frame, or replies left unread.</summary>
+    Timeout = 56,
 }

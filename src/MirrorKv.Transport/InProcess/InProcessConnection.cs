@@ -71,6 +71,7 @@ internal sealed class InProcessConnection : FramedConnection
                 Receive.Advance(n);
                 copied += n;
                 DeliverReceived();
+                await WhileHeldAsync().ConfigureAwait(false);
             }
 
             if (!IsOpen)

@@ -63,6 +63,7 @@ internal sealed class TcpConnection : FramedConnection
 
                 Receive.Advance(received);
                 DeliverReceived();
+                await WhileHeldAsync().ConfigureAwait(false);
             }
         }
         catch (SocketException e)
