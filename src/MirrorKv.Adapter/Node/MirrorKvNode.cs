@@ -84,6 +84,24 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     /// <summary>Primary: last LSN the secondary confirmed.</summary>
     public ulong AckedLsn => _waiters.AckedLsn;
 
+    /// <summary>Connections accepted and open now (clients, the peer, and any not yet past the handshake).</summary>
+    public int ConnectionCount => _handler.OpenConnections.Count;
+
+    /// <summary>Reply bytes posted to accepted connections and not yet on the wire, summed: the send side's memory.</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (IConnection connection in _handler.OpenConnections)
+            {
+                total += connection.QueuedBytes;
+            }
+
+            return total;
+        }
+    }
+
     internal ReplicationLog Log { get; } = new();
 
     /// <summary>Starts a node: allocates its region, listens, and for a secondary attaches to the primary.</summary>

@@ -225,8 +225,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     private void Fail(Exception error)
     {
         bool first = Interlocked.Exchange(ref _failed, 1) == 0;
-        _connection?.Abort(error);
+
+        // Fail the operations before aborting: the abort reports a close, whose plainer error must not win.
         FailAll(error as MirrorKvException ?? new MirrorKvException(MirrorKvError.Unavailable, error.Message, WireStatus.Ok, error));
+        _connection?.Abort(error);
         if (first)
         {
             OnFailure(this);
