@@ -86,6 +86,13 @@ public sealed class TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFr
                 {
                     return;
                 }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    // Out of file descriptors: retrying at once would spin. Pending connections wait in the
+                    // backlog meanwhile, and closes elsewhere free descriptors.
+                    await Task.Delay(50).ConfigureAwait(false);
+                    continue;
+                }
                 catch (SocketException)
                 {
                     // A connection that failed between SYN and accept; keep accepting the others.
