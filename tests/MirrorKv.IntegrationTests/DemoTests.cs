@@ -60,10 +60,13 @@ public partial class DemoTests
 
     internal static Task<(int ExitCode, string Output)> RunCliAsync(params string[] args) => RunCliAsync(TimeSpan.FromSeconds(90), args);
 
-    internal static async Task<(int ExitCode, string Output)> RunCliAsync(TimeSpan limit, params string[] args)
+    internal static Task<(int ExitCode, string Output)> RunCliAsync(TimeSpan limit, params string[] args) => RunDotnetAsync(NodeProcess.CliPath(), limit, args);
+
+    /// <summary>Runs a built program of this repository with <c>dotnet</c> and returns its exit code and output.</summary>
+    internal static async Task<(int ExitCode, string Output)> RunDotnetAsync(string assembly, TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(NodeProcess.CliPath());
+        start.ArgumentList.Add(assembly);
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -138,7 +138,17 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>The mirrorkv CLI built next to these tests (same configuration).</summary>
-    internal static string CliPath()
+    internal static string CliPath() => BuiltAssembly("src", "MirrorKv.Cli", "mirrorkv.dll");
+
+    /// <summary>Peak resident memory of the process so far (VmHWM), in bytes.</summary>
+    public long PeakResidentBytes()
+    {
+        string line = File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>An assembly of this repository built in the same configuration as these tests.</summary>
+    internal static string BuiltAssembly(string folder, string project, string assembly)
     {
         string baseDirectory = AppContext.BaseDirectory;
         string configuration = baseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
@@ -148,7 +158,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             dir = dir.Parent;
         }
 
-        string path = Path.Combine(dir?.FullName ?? ".", "src", "MirrorKv.Cli", "bin", configuration, "net10.0", "mirrorkv.dll");
+        string path = Path.Combine(dir?.FullName ?? ".", folder, project, "bin", configuration, "net10.0", assembly);
         return File.Exists(path) ? path : throw new FileNotFoundException(string.Create(CultureInfo.InvariantCulture, $"Build the CLI first: {path} is missing."));
     }
 

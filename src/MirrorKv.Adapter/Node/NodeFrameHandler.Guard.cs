@@ -35,19 +35,30 @@ internal sealed partial class NodeFrameHandler
             else if (state.Kind != PeerKind.Peer && connection.WriteBlockedFor > options.UnreadRepliesTimeout)
             {
                 // It does not read, so an ERROR frame would not reach it either: drop it.
-                LogRefused(connection.RemoteEndPoint.ToString() ?? "?", WireStatus.Timeout, $"{connection.QueuedBytes} reply bytes unread for {options.UnreadRepliesTimeout.TotalSeconds:F0} s");
+                LogRefusedLimited(connection, WireStatus.Timeout, $"{connection.QueuedBytes} reply bytes unread for {options.UnreadRepliesTimeout.TotalSeconds:F0} s");
                 connection.Abort(new TimeoutException("the client stopped reading its replies"));
             }
         }
 
+        double seconds = Stopwatch.GetElapsedTime(_lastRefusalReport).TotalSeconds;
         int refused = Interlocked.Exchange(ref _refusedConnections, 0);
         if (refused > 0)
         {
-            LogConnectionsRefused(refused, Stopwatch.GetElapsedTime(_lastRefusalReport).TotalSeconds, options.MaxConnections);
+            LogConnectionsRefused(refused, seconds, options.MaxConnections);
+        }
+
+        Volatile.Write(ref _refusalLogBudget, RefusalLinesPerSweep);
+        int suppressed = Interlocked.Exchange(ref _refusalsSuppressed, 0);
+        if (suppressed > 0)
+        {
+            LogRefusalsSuppressed(suppressed, seconds);
         }
 
         _lastRefusalReport = Stopwatch.GetTimestamp();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "closed {Count} more connections for bad input or timeouts in the last {Seconds:F1} s (one line each is logged up to 20 per period)")]
+    private partial void LogRefusalsSuppressed(int count, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "refused {Count} connections in the last {Seconds:F1} s: {Max} were open already (NodeOptions.MaxConnections)")]
     private partial void LogConnectionsRefused(int count, double seconds, int max);

@@ -13,6 +13,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
     private int _refusedConnections;
+    private const int RefusalLinesPerSweep = 20;
+    private int _refusalLogBudget = RefusalLinesPerSweep;
+    private int _refusalsSuppressed;
 
     public ICollection<IConnection> OpenConnections => _open.Keys;
 
@@ -213,8 +216,24 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
     private void Refuse(IConnection connection, WireStatus status, string reason)
     {
-        LogRefused(connection.RemoteEndPoint.ToString() ?? "?", status, reason);
+        LogRefusedLimited(connection, status, reason);
         connection.Fail(status, reason);
+    }
+
+    /// <summary>
+    /// Logs why a connection is closed, up to <see cref="RefusalLinesPerSweep"/> lines per guard period;
+    /// the sweep reports how many more there were, so a flood of bad connections cannot flood the log.
+    /// </summary>
+    private void LogRefusedLimited(IConnection connection, WireStatus status, string reason)
+    {
+        if (Interlocked.Decrement(ref _refusalLogBudget) >= 0)
+        {
+            LogRefused(connection.RemoteEndPoint.ToString() ?? "?", status, reason);
+        }
+        else
+        {
+            Interlocked.Increment(ref _refusalsSuppressed);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "closing connection from {Remote}: {Status}: {Reason}")]
