@@ -16,7 +16,7 @@ public partial class ProtocolDocTests
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply"];
+        string[] expected = ["hello-request", "hello-reply", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 
@@ -41,6 +41,18 @@ public partial class ProtocolDocTests
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndpoint);
         Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)], reply.Regions);
         AssertReencodes(payload, b => reply.Write(b));
+    }
+
+    [Fact]
+    public void Auth_Examples_AreTheChallengeAndTheProofForTheDocumentedSecret()
+    {
+        ReadOnlySpan<byte> challenge = Frame("auth-challenge", Opcode.Hello | Opcode.ReplyBit, WireStatus.AuthRequired, 1);
+        Assert.Equal(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray(), challenge.ToArray());
+        ReadOnlySpan<byte> proof = Frame("auth-request", Opcode.Auth, WireStatus.Ok, 2);
+        Assert.True(AuthProof.Verify("0123456789abcdef"u8, PeerKind.Client, challenge, proof));
+        var computed = new byte[AuthProof.Size];
+        AuthProof.Compute("0123456789abcdef"u8, PeerKind.Client, challenge, computed);
+        Assert.Equal(proof.ToArray(), computed);
     }
 
     [Fact]
