@@ -19,6 +19,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private readonly Lock _haLock = new();
     private Timer? _heartbeats;
     private Timer? _guard;
+    private Timer? _reaper;
     private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
@@ -123,6 +124,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
             node.StartHeartbeats();
             node._guard = new Timer(static s => ((MirrorKvNode)s!)._handler.Sweep(), node, node.GuardPeriod, node.GuardPeriod);
+            node._reaper = new Timer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
         }
         catch
@@ -145,6 +147,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             await _guard.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_reaper is not null)
+        {
+            await _reaper.DisposeAsync().ConfigureAwait(false);
+        }
+
         _role.TransitionTo(NodeRole.Stopped, Epoch, "shutting down");
         if (_listener is not null)
         {
@@ -162,6 +169,28 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     // Timeouts are seconds long: checking a few times a second keeps them accurate without a timer per connection.
     private TimeSpan GuardPeriod => TimeSpan.FromTicks(Math.Min(Options.HandshakeTimeout.Ticks, Math.Min(Options.FrameTimeout.Ticks, Options.UnreadRepliesTimeout.Ticks)) / 4);
+
+    /// <summary>Entries reclaimed because their expiry passed, since start.</summary>
+    public long ExpiredEntriesReaped => Interlocked.Read(ref _expiredReaped);
+
+    private long _expiredReaped;
+
+    private void ReapExpired()
+    {
+        if (Role != NodeRole.Primary)
+        {
+            return;
+        }
+
+        int reaped = Store.ReapExpired(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Options.ExpiryReapSlots);
+        if (reaped > 0)
+        {
+            Interlocked.Add(ref _expiredReaped, reaped);
+
+            // The deletes were appended to the replication log like a client's; send them now.
+            Log.Flush();
+        }
+    }
 
     internal HelloReply DescribeForHello()
     {

@@ -96,6 +96,19 @@ public sealed record NodeOptions
     /// <summary>Time a write to a client may wait for it to read its replies before the connection is dropped: 15 s.</summary>
     public TimeSpan UnreadRepliesTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How often a primary reclaims expired entries (values with a <see cref="ValueExpiry"/> prefix): every
+    /// 100 ms it examines <see cref="ExpiryReapSlots"/> slots, resuming where it stopped. Readers check the
+    /// time themselves, so this only bounds how long an expired entry keeps its memory.
+    /// </summary>
+    public TimeSpan ExpiryReapInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Slots examined per reap: 8192, well under a millisecond of the store's lock, so writes barely notice;
+    /// a full pass over 4 million slots takes under a minute.
+    /// </summary>
+    public int ExpiryReapSlots { get; init; } = 8192;
+
     /// <summary>Silence after which a primary fences itself.</summary>
     public TimeSpan FenceAfter => HeartbeatInterval * HeartbeatMisses;
 
@@ -159,6 +172,11 @@ public sealed record NodeOptions
         if (SendQueueLimit < 64 * 1024 || PeerSendQueueLimit < 64 * 1024)
         {
             throw new ArgumentException($"SendQueueLimit and PeerSendQueueLimit must be at least 64 KiB; got {SendQueueLimit} and {PeerSendQueueLimit}.");
+        }
+
+        if (ExpiryReapInterval <= TimeSpan.Zero || ExpiryReapSlots < 1)
+        {
+            throw new ArgumentException($"ExpiryReapInterval must be positive and ExpiryReapSlots at least 1; got {ExpiryReapInterval} and {ExpiryReapSlots}.");
         }
 
         if (HandshakeTimeout <= TimeSpan.Zero || FrameTimeout <= TimeSpan.Zero || UnreadRepliesTimeout <= TimeSpan.Zero)
