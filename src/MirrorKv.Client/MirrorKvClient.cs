@@ -97,6 +97,45 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     public async Task<bool> WaitForSecondaryAsync(CancellationToken cancellationToken = default) =>
         await _secondaryConnect.WaitAsync(cancellationToken).ConfigureAwait(false) is not null;
 
+    /// <summary>
+    /// Asks the node this client writes to (its primary) for its role, epoch, LSNs and whether the pair is
+    /// protected, over the connection the client already has. Health checks use it.
+    /// </summary>
+    /// <exception cref="MirrorKvException">The primary cannot be reached (<see cref="MirrorKvError.Unavailable"/>).</exception>
+    public Task<Protocol.NodeStatus> GetPrimaryStatusAsync(CancellationToken cancellationToken = default) =>
+        StatusAsync(_primary, "primary", cancellationToken);
+
+    /// <summary>As <see cref="GetPrimaryStatusAsync"/>, for the secondary this client knows (reads go there after a failover).</summary>
+    /// <exception cref="MirrorKvException">No secondary is known or it cannot be reached (<see cref="MirrorKvError.Unavailable"/>).</exception>
+    public Task<Protocol.NodeStatus> GetSecondaryStatusAsync(CancellationToken cancellationToken = default) =>
+        StatusAsync(_secondary, "secondary", cancellationToken);
+
+    private static async Task<Protocol.NodeStatus> StatusAsync(NodeChannel? channel, string which, CancellationToken cancellationToken)
+    {
+        if (channel is null || !channel.IsHealthy)
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the {which} {channel?.EndPoint.ToString() ?? "(none known)"} is unreachable");
+        }
+
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostStatus(op);
+            await op.AsValueTask().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return op.Status == Protocol.WireStatus.Ok && Protocol.NodeStatus.TryRead(op.Payload, out Protocol.NodeStatus? status) == Protocol.WireStatus.Ok
+                ? status!
+                : throw new MirrorKvException(MirrorKvError.Protocol, $"{channel.EndPoint} answered STATUS with {op.Status}", op.Status);
+        }
+        catch (Transport.ConnectionClosedException e)
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the {which} {channel.EndPoint} is unreachable", Protocol.WireStatus.Ok, e);
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
     /// <summary>Closes both connections.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,306 @@
+using System.Buffers;
+using System.Net;
+using MirrorKv.Client;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace MirrorKv.Extensions.Caching;
+
+/// <summary>
+/// <see cref="IDistributedCache"/> and <see cref="IBufferDistributedCache"/> over a MirrorKv pair: reads are
+/// one-sided reads through the client's pointer table, writes are sync-replicated, and a lost primary is
+/// handled by the client's failover. <see cref="Microsoft.Extensions.Caching.Hybrid"/>'s HybridCache uses it
+/// as its L2 as soon as it is registered as <see cref="IDistributedCache"/>.
+/// </summary>
+/// <remarks>
+/// Expiration is stored in the entry (<see cref="CacheEntryHeader"/>): a read checks it against this
+/// process's clock, a sliding entry's deadline moves on every read (a write), and the primary reclaims
+/// expired entries in the background. Node and application clocks should be kept in sync (NTP): skew
+/// shifts when the primary reclaims an entry, not what readers see. The synchronous methods block on the
+/// asynchronous ones; prefer the asynchronous ones.
+/// </remarks>
+public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDisposable, IDisposable
+{
+    private readonly MirrorKvCacheOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly byte[]? _secret;
+    private MirrorKvClient? _client;
+    private long _retryAfter;
+
+    /// <summary>Creates the cache; it connects on first use.</summary>
+    public MirrorKvCache(IOptions<MirrorKvCacheOptions> options, TimeProvider? time = null, ILogger<MirrorKvCache>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _secret = MirrorKvCacheOptionsValidator.ReadSecret(_options, out string? problem);
+        if (problem is not null)
+        {
+            throw new OptionsValidationException(nameof(MirrorKvCacheOptions), typeof(MirrorKvCacheOptions), [problem]);
+        }
+    }
+
+    /// <summary>The client, once connected; null before the first call or while unreachable.</summary>
+    public MirrorKvClient? Client => Volatile.Read(ref _client);
+
+    /// <summary>Connects now rather than on the first call (for health checks and warm-up).</summary>
+    public async ValueTask<MirrorKvClient> ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _client) is { } ready)
+        {
+            return ready;
+        }
+
+        if (_time.GetTimestamp() < Volatile.Read(ref _retryAfter))
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the pair at {_options.PrimaryEndPoint} was unreachable moments ago; next attempt after {_options.ReconnectDelay.TotalSeconds:F1} s");
+        }
+
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_client is { } raced)
+            {
+                return raced;
+            }
+
+            MirrorKvClient client = await MirrorKvClient.ConnectAsync(
+                new MirrorKvClientOptions
+                {
+                    PrimaryEndPoint = IPEndPoint.Parse(_options.PrimaryEndPoint!),
+                    SecondaryEndPoint = _options.SecondaryEndPoint is { } secondary ? IPEndPoint.Parse(secondary) : null,
+                    Secret = _secret,
+                    ConnectTimeout = _options.ConnectTimeout,
+                    RequestTimeout = _options.RequestTimeout,
+                },
+                cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _client, client);
+            return client;
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+        {
+            Volatile.Write(ref _retryAfter, _time.GetTimestamp() + (long)(_options.ReconnectDelay.TotalSeconds * _time.TimestampFrequency));
+            throw;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            Volatile.Write(ref _retryAfter, _time.GetTimestamp() + (long)(_options.ReconnectDelay.TotalSeconds * _time.TimestampFrequency));
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"cannot reach the pair at {_options.PrimaryEndPoint}: {e.Message}", Protocol.WireStatus.Ok, e);
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public byte[]? Get(string key) => GetAsync(key).GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
+    {
+        var writer = new ArrayBufferWriter<byte>();
+        return await TryGetAsync(key, writer, token).ConfigureAwait(false) ? writer.WrittenSpan.ToArray() : null;
+    }
+
+    /// <inheritdoc />
+    public bool TryGet(string key, IBufferWriter<byte> destination) => TryGetAsync(key, destination).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArrayBufferWriter<byte> stored = RentWriter();
+        try
+        {
+            CacheEntryHeader header;
+            try
+            {
+                MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+                if (!await client.TryGetAsync(StoreKey(key), stored, token).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                if (!CacheEntryHeader.TryRead(stored.WrittenSpan, out header))
+                {
+                    // Not written by this cache (another tool shares the key space): not ours to return.
+                    LogForeignEntry(key);
+                    return false;
+                }
+
+                long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+                if (header.DeadlineUnixMs <= now)
+                {
+                    // Expired: reclaim it now rather than wait for the primary's sweep.
+                    await client.DeleteAsync(StoreKey(key), token).ConfigureAwait(false);
+                    return false;
+                }
+
+                if (header.IsSliding)
+                {
+                    await RewriteAsync(client, key, header.Touched(now), stored.WrittenMemory[CacheEntryHeader.Size..], token).ConfigureAwait(false);
+                }
+            }
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+            {
+                LogUnavailable("read", key, e.Message);
+                return false;
+            }
+
+            destination.Write(stored.WrittenSpan[CacheEntryHeader.Size..]);
+            return true;
+        }
+        finally
+        {
+            ReturnWriter(stored);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => SetAsync(key, value, options).GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return SetAsync(key, new ReadOnlySequence<byte>(value), options, token).AsTask();
+    }
+
+    /// <inheritdoc />
+    public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options) => SetAsync(key, value, options).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(options);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long absolute = options.AbsoluteExpiration?.ToUnixTimeMilliseconds()
+            ?? (options.AbsoluteExpirationRelativeToNow is { } relative ? now + (long)relative.TotalMilliseconds : long.MaxValue);
+        if (absolute <= now)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.AbsoluteExpiration, "The absolute expiration must be in the future.");
+        }
+
+        long sliding = options.SlidingExpiration is { } window ? Math.Max(1, (long)window.TotalMilliseconds) : 0;
+        try
+        {
+            MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+            await WriteAsync(client, key, CacheEntryHeader.Create(now, absolute, sliding), value, token).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+        {
+            LogUnavailable("write", key, e.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Refresh(string key) => RefreshAsync(key).GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async Task RefreshAsync(string key, CancellationToken token = default)
+    {
+        // A read moves a sliding deadline; nothing else is needed.
+        _ = await TryGetAsync(key, NullBufferWriter.Instance, token).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public void Remove(string key) => RemoveAsync(key).GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async Task RemoveAsync(string key, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        try
+        {
+            MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+            await client.DeleteAsync(StoreKey(key), token).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+        {
+            LogUnavailable("remove", key, e.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _client, null) is { } client)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _connectLock.Dispose();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    // One reusable buffer per thread for the stored bytes (header + value) of a read.
+    private static ArrayBufferWriter<byte> RentWriter()
+    {
+        ArrayBufferWriter<byte>? writer = t_writer;
+        t_writer = null;
+        return writer ?? new ArrayBufferWriter<byte>(256);
+    }
+
+    private static void ReturnWriter(ArrayBufferWriter<byte> writer)
+    {
+        if (writer.Capacity <= 64 * 1024)
+        {
+            writer.ResetWrittenCount();
+            t_writer = writer;
+        }
+    }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_writer;
+
+    private string StoreKey(string key) => _options.KeyPrefix.Length == 0 ? key : _options.KeyPrefix + key;
+
+    private Task RewriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlyMemory<byte> payload, CancellationToken token) =>
+        WriteAsync(client, key, header, new ReadOnlySequence<byte>(payload), token).AsTask();
+
+    private async ValueTask WriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlySequence<byte> payload, CancellationToken token)
+    {
+        int length = checked(CacheEntryHeader.Size + (int)payload.Length);
+        byte[] entry = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            header.Write(entry);
+            payload.CopyTo(entry.AsSpan(CacheEntryHeader.Size));
+            await client.SetAsync(StoreKey(key), entry.AsMemory(0, length), token).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(entry);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache {Operation} of {Key} treated as a miss: {Reason}")]
+    private partial void LogUnavailable(string operation, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache key {Key} holds a value this cache did not write; treated as a miss")]
+    private partial void LogForeignEntry(string key);
+
+    private sealed class NullBufferWriter : IBufferWriter<byte>
+    {
+        public static readonly NullBufferWriter Instance = new();
+        private byte[] _sink = new byte[256];
+
+        public void Advance(int count)
+        {
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => sizeHint <= _sink.Length ? _sink : _sink = new byte[sizeHint];
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
+}
