@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 
@@ -49,13 +50,15 @@ public sealed partial class MirrorKvClient
         PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
         NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(keys.Count);
         CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(keys.Count);
+        bool[] absent = ArrayPool<bool>.Shared.Rent(keys.Count);
         try
         {
+            await LookupUncachedAsync(keys, absent).ConfigureAwait(false);
             NodeChannel? lastFlushed = null;
             for (int i = 0; i < keys.Count; i++)
             {
                 ops[i] = null;
-                if (!TryGetCached(keys[i], out pointers[i]))
+                if (absent[i] || !TryGetCached(keys[i], out pointers[i]))
                 {
                     continue;
                 }
@@ -91,15 +94,102 @@ public sealed partial class MirrorKvClient
             lastFlushed?.Flush();
             for (int i = 0; i < keys.Count; i++)
             {
-                found[i] = ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false)
-                    || await TryGetAsync(keys[i], destinations[i], cancellationToken).ConfigureAwait(false);
+                found[i] = !absent[i] && (ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false)
+                    || await TryGetAsync(keys[i], destinations[i], cancellationToken).ConfigureAwait(false));
+            }
+        }
+        finally
+        {
+            ArrayPool<bool>.Shared.Return(absent);
+            ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
+            ArrayPool<NodeChannel?>.Shared.Return(channels, clearArray: true);
+            ArrayPool<CachedPointer>.Shared.Return(pointers);
+        }
+    }
+
+    /// <summary>
+    /// Keys of the batch with no cached pointer get their LOOKUPs in one pipelined round trip (instead of one
+    /// round trip each down the single-key path); <paramref name="absent"/>[i] is set for keys the node does
+    /// not hold. Failures leave the key to the single-key path, which retries elsewhere.
+    /// </summary>
+    private async ValueTask LookupUncachedAsync(IReadOnlyList<string> keys, bool[] absent)
+    {
+        Array.Clear(absent, 0, keys.Count);
+        NodeChannel channel = _primary;
+        if (!channel.IsHealthy)
+        {
+            return;
+        }
+
+        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
+        byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(4096);
+        int posted = 0;
+        try
+        {
+            for (int i = 0; i < keys.Count; i++)
+            {
+                ops[i] = null;
+                if (TryGetCached(keys[i], out _) || Encoding.UTF8.GetMaxByteCount(keys[i].Length) > keyBuffer.Length)
+                {
+                    continue;
+                }
+
+                int keyLength = Encoding.UTF8.GetBytes(keys[i], keyBuffer);
+                PendingOperation op = channel.Rent();
+                try
+                {
+                    channel.PostKv(op, Opcode.Lookup, 0, default, keyBuffer.AsSpan(0, keyLength), default, flush: false);
+                }
+                catch (Transport.ConnectionClosedException)
+                {
+                    channel.Return(op);
+                    break;
+                }
+
+                ops[i] = op;
+                posted++;
+            }
+
+            if (posted == 0)
+            {
+                return;
+            }
+
+            channel.Flush();
+            Interlocked.Add(ref _lookups, posted);
+            for (int i = 0; i < keys.Count; i++)
+            {
+                if (ops[i] is not { } op)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await op.AsValueTask().ConfigureAwait(false);
+                    if (op.Status == WireStatus.NotFound)
+                    {
+                        absent[i] = true;
+                    }
+                    else if (op.Status == WireStatus.Ok && KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
+                    {
+                        Remember(keys[i], new CachedPointer(pointer, version));
+                    }
+                }
+                catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+                {
+                    Interlocked.Increment(ref _retriedAfterFailure);
+                }
+                finally
+                {
+                    channel.Return(op);
+                }
             }
         }
         finally
         {
             ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
-            ArrayPool<NodeChannel?>.Shared.Return(channels, clearArray: true);
-            ArrayPool<CachedPointer>.Shared.Return(pointers);
+            ArrayPool<byte>.Shared.Return(keyBuffer);
         }
     }
 
