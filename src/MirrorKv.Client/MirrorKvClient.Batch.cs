@@ -36,8 +36,27 @@ public sealed partial class MirrorKvClient
     /// was in the store. Keys with a cached pointer cost one READ each, all sent in one write; the others,
     /// and any read that does not validate, take the single-key path.
     /// </summary>
+    public ValueTask TryGetManyAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken = default) =>
+        MirrorKvTelemetry.Active ? TryGetManyObservedAsync(keys, destinations, found, cancellationToken) : TryGetManyCoreAsync(keys, destinations, found, cancellationToken);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask TryGetManyAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken = default)
+    private async ValueTask TryGetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken)
+    {
+        var scope = new OperationScope("GET_MANY", _primary.EndPoint);
+        try
+        {
+            await TryGetManyCoreAsync(keys, destinations, found, cancellationToken).ConfigureAwait(false);
+            scope.End(null);
+        }
+        catch (Exception e)
+        {
+            scope.End(e);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask TryGetManyCoreAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(destinations);
@@ -80,7 +99,7 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref _failoverReads : ref _reads);
+                CountRead(opcode);
                 ops[i] = op;
                 channels[i] = channel;
                 if (channel != lastFlushed && lastFlushed is not null)
@@ -157,6 +176,7 @@ public sealed partial class MirrorKvClient
 
             channel.Flush();
             Interlocked.Add(ref _lookups, posted);
+            MirrorKvTelemetry.Lookups.Add(posted);
             for (int i = 0; i < keys.Count; i++)
             {
                 if (ops[i] is not { } op)

@@ -13,8 +13,27 @@ public sealed partial class MirrorKvClient
     /// Sets many keys in one pipeline; returns once the pair acknowledged every one of them. Throws the first
     /// error after all the writes have been answered, so that no acknowledgement is left unread.
     /// </summary>
+    public ValueTask SetManyAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken = default) =>
+        MirrorKvTelemetry.Active ? SetManyObservedAsync(keys, values, cancellationToken) : SetManyCoreAsync(keys, values, cancellationToken);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SetManyAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken = default)
+    private async ValueTask SetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken)
+    {
+        var scope = new OperationScope("SET_MANY", _primary.EndPoint);
+        try
+        {
+            await SetManyCoreAsync(keys, values, cancellationToken).ConfigureAwait(false);
+            scope.End(null);
+        }
+        catch (Exception e)
+        {
+            scope.End(e);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SetManyCoreAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);

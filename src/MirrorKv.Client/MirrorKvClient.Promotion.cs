@@ -130,6 +130,7 @@ public sealed partial class MirrorKvClient
         if (swapped)
         {
             Interlocked.Increment(ref _promotionsFollowed);
+            MirrorKvTelemetry.Promotions.Add(1);
             PathChanged?.Invoke(ClientPath.Primary);
         }
 

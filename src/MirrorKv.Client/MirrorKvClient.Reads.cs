@@ -21,8 +21,28 @@ public sealed partial class MirrorKvClient
     /// Reads a key's value into <paramref name="destination"/>; false when the key is not in the store.
     /// Allocates nothing per call once warmed up (pooled state machine, pooled operations and buffers).
     /// </summary>
+    public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken = default) =>
+        MirrorKvTelemetry.Active ? TryGetObservedAsync(key, destination, cancellationToken) : TryGetCoreAsync(key, destination, cancellationToken);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken = default)
+    private async ValueTask<bool> TryGetObservedAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken)
+    {
+        var scope = new OperationScope("GET", _primary.EndPoint);
+        try
+        {
+            bool found = await TryGetCoreAsync(key, destination, cancellationToken).ConfigureAwait(false);
+            scope.End(null);
+            return found;
+        }
+        catch (Exception e)
+        {
+            scope.End(e);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> TryGetCoreAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(destination);
@@ -60,7 +80,7 @@ public sealed partial class MirrorKvClient
                 try
                 {
                     channel.PostRead(op, opcode, cached.Pointer, flush: true);
-                    Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref _failoverReads : ref _reads);
+                    CountRead(opcode);
                     await op.AsValueTask().ConfigureAwait(false);
                     switch (Judge(op, keyBuffer.AsSpan(0, keyLength), cached, destination))
                     {
@@ -68,6 +88,7 @@ public sealed partial class MirrorKvClient
                             return true;
                         case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
                             Interlocked.Increment(ref _tornRetries);
+                            MirrorKvTelemetry.TornRetries.Add(1);
                             break;
                         default:
                             Forget(key, cached);
@@ -110,6 +131,7 @@ public sealed partial class MirrorKvClient
             {
                 channel.PostKv(op, Opcode.Lookup, 0, default, key.Span, default, flush: true);
                 Interlocked.Increment(ref _lookups);
+                MirrorKvTelemetry.Lookups.Add(1);
                 await op.AsValueTask().ConfigureAwait(false);
                 if (op.Status == WireStatus.NotFound)
                 {

@@ -10,8 +10,48 @@ namespace MirrorKv.Client;
 public sealed partial class MirrorKvClient
 {
     /// <summary>Sets a key; returns once the pair acknowledged it (after the secondary applied it, in sync mode).</summary>
+    public ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        MirrorKvTelemetry.Active ? SetObservedAsync(key, value, cancellationToken) : SetCoreAsync(key, value, cancellationToken);
+
+    /// <summary>Deletes a key; false when it was not there.</summary>
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        MirrorKvTelemetry.Active ? DeleteObservedAsync(key, cancellationToken) : DeleteCoreAsync(key, cancellationToken);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
+    private async ValueTask SetObservedAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        var scope = new OperationScope("SET", _primary.EndPoint);
+        try
+        {
+            await SetCoreAsync(key, value, cancellationToken).ConfigureAwait(false);
+            scope.End(null);
+        }
+        catch (Exception e)
+        {
+            scope.End(e);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> DeleteObservedAsync(string key, CancellationToken cancellationToken)
+    {
+        var scope = new OperationScope("DELETE", _primary.EndPoint);
+        try
+        {
+            bool deleted = await DeleteCoreAsync(key, cancellationToken).ConfigureAwait(false);
+            scope.End(null);
+            return deleted;
+        }
+        catch (Exception e)
+        {
+            scope.End(e);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SetCoreAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         (WireStatus status, CachedPointer written, string error) = await WriteWithFailoverAsync(Opcode.Write, key, value, cancellationToken).ConfigureAwait(false);
         if (status != WireStatus.Ok)
@@ -22,9 +62,8 @@ public sealed partial class MirrorKvClient
         Remember(key, written);
     }
 
-    /// <summary>Deletes a key; false when it was not there.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    private async ValueTask<bool> DeleteCoreAsync(string key, CancellationToken cancellationToken)
     {
         (WireStatus status, _, string error) = await WriteWithFailoverAsync(Opcode.Delete, key, default, cancellationToken).ConfigureAwait(false);
         _table.TryRemove(key, out _);

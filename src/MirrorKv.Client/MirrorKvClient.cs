@@ -147,6 +147,20 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
+    private void CountRead(Opcode opcode)
+    {
+        if (opcode == Opcode.FailoverRead)
+        {
+            Interlocked.Increment(ref _failoverReads);
+            MirrorKvTelemetry.FailoverReads.Add(1);
+        }
+        else
+        {
+            Interlocked.Increment(ref _reads);
+            MirrorKvTelemetry.Reads.Add(1);
+        }
+    }
+
     private bool TryGetCached(string key, out CachedPointer cached)
     {
         cached = _table.TryGetValue(key, out PointerCell? cell) ? cell.Read() : default;
@@ -213,6 +227,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             _failover = Task.Run(() => FailOverAsync(channel.Region));
         }
 
+        MirrorKvTelemetry.Failovers.Add(1);
         PathChanged?.Invoke(ClientPath.FailingOver);
     }
 
@@ -314,6 +329,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
 
         Interlocked.Increment(ref _tableRewrites);
         Interlocked.Add(ref _rewrittenPointers, rewritten);
+        MirrorKvTelemetry.RewrittenPointers.Add(rewritten);
         TableRewritten?.Invoke(rewritten, snapshot.CountDistinctDeltas());
     }
 }

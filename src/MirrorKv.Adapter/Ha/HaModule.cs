@@ -12,7 +12,7 @@ namespace MirrorKv.Adapter;
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch)
+internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -38,6 +38,7 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
                 return;
             }
 
+            Interlocked.Increment(ref counters.Lookups);
             Reply(connection, opcode, requestId, new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint()));
             return;
         }
@@ -75,6 +76,7 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
             return;
         }
 
+        Interlocked.Increment(ref opcode == Opcode.Delete ? ref counters.Deletes : ref counters.Writes);
         var reply = new KvReply(result.Pointer, result.Version, epoch, (byte)result.Kind, secondaryEndPoint());
         if (mode == ReplicationMode.Sync && log.Peer is not null && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
         {

@@ -20,6 +20,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private Timer? _heartbeats;
     private Timer? _guard;
     private Timer? _reaper;
+    private readonly NodeTelemetry _telemetry;
     private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
@@ -42,9 +43,10 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
         Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Log);
         _registry.Register(Store.Region);
-        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
-        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Counters);
+        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
         _handler = new NodeFrameHandler(this, verbs, ha, _logger);
+        _telemetry = new NodeTelemetry(this, Counters);
     }
 
     /// <summary>The options in force.</summary>
@@ -105,6 +107,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     internal ReplicationLog Log { get; } = new();
 
+    internal NodeCounters Counters { get; } = new();
+
     /// <summary>Starts a node: allocates its region, listens, and for a secondary attaches to the primary.</summary>
     public static async Task<MirrorKvNode> StartAsync(NodeOptions options, ITransport transport, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
@@ -164,6 +168,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             connection.Abort(null);
         }
 
+        _telemetry.Dispose();
         Store.Dispose();
     }
 

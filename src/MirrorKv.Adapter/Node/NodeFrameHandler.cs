@@ -27,6 +27,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             // No state: frames that still arrive before the close are ignored. Logged once a second, not per
             // connection, so that a flood cannot flood the log too.
             Interlocked.Increment(ref _refusedConnections);
+            Interlocked.Increment(ref node.Counters.ConnectionsRefused);
             connection.Fail(WireStatus.TooManyConnections, $"this node already has {node.Options.MaxConnections} connections");
             return;
         }

@@ -10,7 +10,7 @@ namespace MirrorKv.Adapter;
 /// the region registry and the translation snapshot are both read without locks.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation)
+internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation, NodeCounters counters)
 {
     public void Read(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload, AccessFlags grant, uint maxReplyFrame)
     {
@@ -90,6 +90,9 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             Replies.Error(connection, opcode, requestId, Replies.ToWire(access), $"read of {pointer} refused: {access.Describe()}");
             return;
         }
+
+        Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref counters.FailoverReads : ref counters.Reads);
+        Interlocked.Add(ref counters.ReadBytes, bytes.Length);
 
         // The one copy of a one-sided read: registered memory straight into the send queue.
         Span<byte> reply = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, bytes.Length);

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace MirrorKv.Client;
+
+/// <summary>
+/// The names under which MirrorKv reports: one <see cref="Meter"/> and one <see cref="ActivitySource"/>, both
+/// called <c>MirrorKv</c> (client and server instruments share the meter name, so one
+/// <c>dotnet-counters monitor --counters MirrorKv</c> or one OpenTelemetry <c>AddMeter("MirrorKv")</c>
+/// covers both). Instrument names follow OpenTelemetry's database-client conventions where they apply
+/// (<c>db.client.operation.duration</c> with <c>db.system.name</c>, <c>db.operation.name</c>,
+/// <c>server.address</c>, <c>server.port</c>, <c>error.type</c>).
+/// </summary>
+public static class MirrorKvTelemetry
+{
+    /// <summary>The meter and activity source name.</summary>
+    public const string Name = "MirrorKv";
+
+    /// <summary>The value of <c>db.system.name</c>.</summary>
+    public const string SystemName = "mirrorkv";
+
+    internal static readonly ActivitySource Source = new(Name);
+
+    internal static readonly Meter Meter = new(Name);
+
+    // Buckets from 10 µs to 1 s: one-sided reads take tens of microseconds, failovers hundreds of milliseconds.
+    internal static readonly Histogram<double> OperationDuration = Meter.CreateHistogram<double>(
+        "db.client.operation.duration", "s", "Duration of MirrorKv client operations, failover included.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+
+    internal static readonly Counter<long> Reads = Meter.CreateCounter<long>("mirrorkv.client.reads", "{read}", "One-sided READs sent to the node that serves reads.");
+
+    internal static readonly Counter<long> FailoverReads = Meter.CreateCounter<long>("mirrorkv.client.failover_reads", "{read}", "FAILOVER_READs: reads with primary pointers, translated by the secondary.");
+
+    internal static readonly Counter<long> Lookups = Meter.CreateCounter<long>("mirrorkv.client.lookups", "{lookup}", "Two-sided LOOKUPs for keys with no cached pointer.");
+
+    internal static readonly Counter<long> TornRetries = Meter.CreateCounter<long>("mirrorkv.client.torn_retries", "{read}", "Reads retried because the copy was torn by a concurrent write.");
+
+    internal static readonly Counter<long> Failovers = Meter.CreateCounter<long>("mirrorkv.client.failovers", "{failover}", "Times a client moved its reads off a failed primary.");
+
+    internal static readonly Counter<long> Promotions = Meter.CreateCounter<long>("mirrorkv.client.promotions_followed", "{promotion}", "Times a client followed a promoted secondary with its writes.");
+
+    internal static readonly Counter<long> RewrittenPointers = Meter.CreateCounter<long>("mirrorkv.client.rewritten_pointers", "{pointer}", "Cached pointers rewritten from a secondary's translation.");
+
+    internal static bool Active => OperationDuration.Enabled || Source.HasListeners();
+}
