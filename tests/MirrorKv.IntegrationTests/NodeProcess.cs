@@ -150,16 +150,24 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     /// <summary>An assembly of this repository built in the same configuration as these tests.</summary>
     internal static string BuiltAssembly(string folder, string project, string assembly)
     {
-        string baseDirectory = AppContext.BaseDirectory;
-        string configuration = baseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
-        DirectoryInfo? dir = new(baseDirectory);
+        string path = Path.Combine(RepositoryRoot(), folder, project, "bin", Configuration, "net10.0", assembly);
+        return File.Exists(path) ? path : throw new FileNotFoundException(string.Create(CultureInfo.InvariantCulture, $"Build the solution first: {path} is missing."));
+    }
+
+    /// <summary>The configuration these tests were built in (Debug or Release).</summary>
+    internal static string Configuration =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+
+    /// <summary>The folder holding MirrorKv.slnx, above the tests' output.</summary>
+    internal static string RepositoryRoot()
+    {
+        DirectoryInfo? dir = new(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MirrorKv.slnx")))
         {
             dir = dir.Parent;
         }
 
-        string path = Path.Combine(dir?.FullName ?? ".", folder, project, "bin", configuration, "net10.0", assembly);
-        return File.Exists(path) ? path : throw new FileNotFoundException(string.Create(CultureInfo.InvariantCulture, $"Build the CLI first: {path} is missing."));
+        return dir?.FullName ?? throw new DirectoryNotFoundException("MirrorKv.slnx not found above the test output");
     }
 
     [GeneratedRegex("^ready role=")]
