@@ -60,6 +60,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM: the host stops the node gracefully; returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (Process kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>kill -9: the kernel closes the sockets, nothing runs in the process.</summary>
     public async Task KillAsync()
     {

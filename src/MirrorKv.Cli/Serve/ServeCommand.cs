@@ -4,7 +4,9 @@ using MirrorKv.Adapter;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
-using MirrorKv.Transport.Tcp;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace MirrorKv.Cli.Serve;
@@ -12,79 +14,92 @@ namespace MirrorKv.Cli.Serve;
 /// <summary><c>mirrorkv serve</c>: runs one node of a pair as this process until SIGTERM or Ctrl+C.</summary>
 internal static class ServeCommand
 {
+    private const string Section = "Node";
+
     public static Command Create()
     {
-        var role = new Option<string>("--role") { Description = "primary or secondary.", DefaultValueFactory = _ => "primary" };
+        var defaults = new ServeSettings();
+        var role = new Option<string>("--role") { Description = $"primary or secondary (default {defaults.Role})." };
         role.AcceptOnlyFromAmong("primary", "secondary");
-        var listen = new Option<string>("--listen") { Description = "Endpoint to listen on (host:port). Without a secret, only a loopback address is accepted (see --allow-unauthenticated).", DefaultValueFactory = _ => "127.0.0.1:7400" };
+        var listen = new Option<string>("--listen") { Description = $"Endpoint to listen on, host:port (default {defaults.Listen}). Without a secret, only a loopback address is accepted (see --allow-unauthenticated)." };
         var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port)." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
-        var regionSize = new Option<string>("--region-size") { Description = "Registered memory, e.g. 256m or 1g.", DefaultValueFactory = _ => "256m" };
-        var slabSize = new Option<string>("--slab-size") { Description = "Slab size, a power of two, e.g. 1m.", DefaultValueFactory = _ => "1m" };
-        var replication = new Option<string>("--replication") { Description = "sync (acknowledge after the secondary applied) or async.", DefaultValueFactory = _ => "sync" };
+        var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
+        var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
+        var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
         var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair. If it is already primary (it was promoted while this node was down), this node refuses to start as primary." };
-
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var peerSecretFile = new Option<string?>("--peer-secret-file") { Description = $"File holding the secret of the link between the two nodes (both need the same). Default: the {SecretSource.PeerVariable} environment variable, else the client secret." };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
-        var maxConnections = new Option<int>("--max-connections") { Description = "Connections accepted at once; more are refused.", DefaultValueFactory = _ => new NodeOptions().MaxConnections };
+        var maxConnections = new Option<int>("--max-connections") { Description = $"Connections accepted at once; more are refused (default {defaults.MaxConnections})." };
+        var config = new Option<string?>("--config") { Description = "JSON file with a \"Node\" section (default: mirrorkv.json in the working directory, if present). Layers: defaults, this file, MIRRORKV_Node__* environment variables, the command line." };
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, secretFile, peerSecretFile, allowUnauthenticated, maxConnections,
+            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var errors = new List<string>();
-            IPEndPoint? listenEndPoint = Endpoint(parse.GetValue(listen)!, "--listen", errors);
-            string? primaryText = parse.GetValue(primary);
-            IPEndPoint? primaryEndPoint = primaryText is null ? null : Endpoint(primaryText, "--primary", errors);
-            string? peerText = parse.GetValue(peer);
-            IPEndPoint? peerEndPoint = peerText is null ? null : Endpoint(peerText, "--peer", errors);
-            string? advertiseText = parse.GetValue(advertise);
-            IPEndPoint? advertised = advertiseText is null ? null : Endpoint(advertiseText, "--advertise", errors);
-            ulong region = Size(parse.GetValue(regionSize)!, "--region-size", errors);
-            ulong slab = Size(parse.GetValue(slabSize)!, "--slab-size", errors);
-            byte[]? secret = SecretSource.Read(parse.GetValue(secretFile), SecretSource.ClientVariable, "--secret-file", errors, out string? secretOrigin);
-            byte[]? peerSecret = SecretSource.Read(parse.GetValue(peerSecretFile), SecretSource.PeerVariable, "--peer-secret-file", errors, out string? peerSecretOrigin);
-            if (secret is null && listenEndPoint is not null && !IPAddress.IsLoopback(listenEndPoint.Address) && !parse.GetValue(allowUnauthenticated))
+            // The command line is the top configuration layer: only the options actually given.
+            var given = new Dictionary<string, string?>();
+            void Given<T>(Option<T> option, string key)
             {
-                errors.Add($"--listen {listenEndPoint}: without a secret a node listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}), or --allow-unauthenticated to accept anyone who can reach it");
+                if (parse.GetResult(option) is not null)
+                {
+                    given[$"{Section}:{key}"] = Convert.ToString(parse.GetValue(option), System.Globalization.CultureInfo.InvariantCulture);
+                }
             }
 
-            if (errors.Count > 0)
+            Given(role, nameof(ServeSettings.Role));
+            Given(listen, nameof(ServeSettings.Listen));
+            Given(primary, nameof(ServeSettings.Primary));
+            Given(advertise, nameof(ServeSettings.Advertise));
+            Given(peer, nameof(ServeSettings.Peer));
+            Given(regionSize, nameof(ServeSettings.RegionSize));
+            Given(slabSize, nameof(ServeSettings.SlabSize));
+            Given(replication, nameof(ServeSettings.Replication));
+            Given(verbose, nameof(ServeSettings.Verbose));
+            Given(secretFile, nameof(ServeSettings.SecretFile));
+            Given(peerSecretFile, nameof(ServeSettings.PeerSecretFile));
+            Given(allowUnauthenticated, nameof(ServeSettings.AllowUnauthenticated));
+            Given(maxConnections, nameof(ServeSettings.MaxConnections));
+
+            HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            string? configFile = parse.GetValue(config) ?? (File.Exists("mirrorkv.json") ? Path.GetFullPath("mirrorkv.json") : null);
+            if (configFile is not null && !File.Exists(configFile))
             {
-                return Fail(errors);
+                return Fail([$"--config: {configFile} does not exist"]);
             }
 
-            NodeOptions options;
+            if (configFile is not null)
+            {
+                builder.Configuration.AddJsonFile(configFile, optional: false);
+            }
+
+            builder.Configuration.AddEnvironmentVariables("MIRRORKV_");
+            builder.Configuration.AddInMemoryCollection(given);
+            var settings = new ServeSettings();
             try
             {
-                options = new NodeOptions
-                {
-                    Role = parse.GetValue(role) == "secondary" ? NodeRole.Secondary : NodeRole.Primary,
-                    ListenEndPoint = listenEndPoint!,
-                    PrimaryEndPoint = primaryEndPoint,
-                    AdvertisedEndPoint = advertised,
-                    Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
-                    Replication = parse.GetValue(replication) == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
-                    Secret = secret,
-                    PeerSecret = peerSecret,
-                    MaxConnections = parse.GetValue(maxConnections),
-                };
-                options.Validate();
+                builder.Configuration.GetSection(Section).Bind(settings);
             }
-            catch (ArgumentException e)
+            catch (InvalidOperationException e)
             {
-                return Fail([e.Message]);
+                return Fail([$"configuration: {e.Message}"]);
+            }
+
+            (NodeOptions? options, ServeSecrets secrets, IPEndPoint? peerEndPoint, List<string> errors) = ToNodeOptions(settings);
+            if (options is null)
+            {
+                return Fail(errors);
             }
 
             NodeStatus? other;
             try
             {
-                other = options.Role == NodeRole.Primary && peerEndPoint is not null ? await OtherPrimaryAsync(peerEndPoint, secret, cancellationToken) : null;
+                other = options.Role == NodeRole.Primary && peerEndPoint is not null ? await OtherPrimaryAsync(peerEndPoint, options.Secret, cancellationToken) : null;
             }
             catch (MirrorKvException e)
             {
@@ -96,51 +111,83 @@ internal static class ServeCommand
                 return Fail([$"the pair already has a primary: {peerEndPoint} is {other.Role.ToString().ToLowerInvariant()} at epoch {other.Epoch}. A node that comes back after a failover joins as secondary: --role secondary --primary {peerEndPoint}"]);
             }
 
-            using ILoggerFactory loggers = LoggerFactory.Create(b => b
-                .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
-                .SetMinimumLevel(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information));
-            ILogger logger = loggers.CreateLogger("MirrorKv.Serve");
-            MirrorKvNode node;
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
+                .SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Information)
+                .AddFilter("Microsoft.Hosting", LogLevel.Warning);
+            builder.Services.AddSingleton(options);
+            builder.Services.AddSingleton(secrets);
+            builder.Services.AddHostedService<NodeService>();
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+            using IHost host = builder.Build();
             try
             {
-                node = await MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), loggers, cancellationToken);
+                await host.RunAsync(cancellationToken);
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException)
             {
                 return Fail([$"cannot start the {options.Role.ToString().ToLowerInvariant()}: {e.Message}"]);
             }
 
-            await using (node)
-            {
-                if (secret is null && !IPAddress.IsLoopback(node.EndPoint.Address))
-                {
-                    logger.LogWarning("listening on {EndPoint} without a secret (--allow-unauthenticated): anyone who can reach it can read and write", node.EndPoint);
-                }
-                else if (secret is null)
-                {
-                    logger.LogInformation("no secret: clients and the peer are not authenticated, so this node listens on loopback only ({EndPoint}); give --secret-file or {Variable} to serve other hosts", node.EndPoint, SecretSource.ClientVariable);
-                }
-                else
-                {
-                    logger.LogInformation("clients prove the secret from the {Origin}; the peer link proves the secret from the {PeerOrigin}", secretOrigin, peerSecretOrigin ?? secretOrigin);
-                }
-
-                // A line scripts and tests can wait for.
-                Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8}");
-                Console.Out.Flush();
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    logger.LogInformation("shutting down at LSN {Lsn}", node.Lsn);
-                }
-            }
-
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Checks the layered settings and turns them into node options, naming each bad one.</summary>
+    private static (NodeOptions? Options, ServeSecrets Secrets, IPEndPoint? Peer, List<string> Errors) ToNodeOptions(ServeSettings settings)
+    {
+        var errors = new List<string>();
+        if (settings.Role is not ("primary" or "secondary"))
+        {
+            errors.Add($"--role (Node:Role): must be primary or secondary; got '{settings.Role}'");
+        }
+
+        if (settings.Replication is not ("sync" or "async"))
+        {
+            errors.Add($"--replication (Node:Replication): must be sync or async; got '{settings.Replication}'");
+        }
+
+        IPEndPoint? listenEndPoint = Endpoint(settings.Listen, "--listen (Node:Listen)", errors);
+        IPEndPoint? primaryEndPoint = settings.Primary is null ? null : Endpoint(settings.Primary, "--primary (Node:Primary)", errors);
+        IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
+        IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
+        ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
+        ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
+        byte[]? secret = SecretSource.Read(settings.SecretFile, SecretSource.ClientVariable, "--secret-file", errors, out string? secretOrigin);
+        byte[]? peerSecret = SecretSource.Read(settings.PeerSecretFile, SecretSource.PeerVariable, "--peer-secret-file", errors, out string? peerSecretOrigin);
+        var secrets = new ServeSecrets(secretOrigin, peerSecretOrigin);
+        if (secret is null && listenEndPoint is not null && !IPAddress.IsLoopback(listenEndPoint.Address) && !settings.AllowUnauthenticated)
+        {
+            errors.Add($"--listen {listenEndPoint}: without a secret a node listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}), or --allow-unauthenticated to accept anyone who can reach it");
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, secrets, peerEndPoint, errors);
+        }
+
+        try
+        {
+            var options = new NodeOptions
+            {
+                Role = settings.Role == "secondary" ? NodeRole.Secondary : NodeRole.Primary,
+                ListenEndPoint = listenEndPoint!,
+                PrimaryEndPoint = primaryEndPoint,
+                AdvertisedEndPoint = advertised,
+                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
+                Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
+                Secret = secret,
+                PeerSecret = peerSecret,
+                MaxConnections = settings.MaxConnections,
+            };
+            options.Validate();
+            return (options, secrets, peerEndPoint, errors);
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add(e.Message);
+            return (null, secrets, peerEndPoint, errors);
+        }
     }
 
     // A peer that answers as primary (or promoting) means this node was replaced while it was down.

@@ -1,0 +1,58 @@
+using System.Net;
+using MirrorKv.Adapter;
+using MirrorKv.Transport.Tcp;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Cli.Serve;
+
+/// <summary>
+/// The node as a hosted service: started with the host, stopped (connections closed, region released) when
+/// the host stops on SIGTERM or Ctrl+C.
+/// </summary>
+internal sealed partial class NodeService(NodeOptions options, ServeSecrets secrets, ILoggerFactory loggers, ILogger<NodeService> logger) : IHostedService
+{
+    private MirrorKvNode? _node;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _node = await MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), loggers, cancellationToken);
+        if (options.Secret is null && !IPAddress.IsLoopback(_node.EndPoint.Address))
+        {
+            LogUnauthenticatedRemote(_node.EndPoint.ToString());
+        }
+        else if (options.Secret is null)
+        {
+            LogLoopbackOnly(_node.EndPoint.ToString(), SecretSource.ClientVariable);
+        }
+        else
+        {
+            LogAuthenticated(secrets.ClientOrigin ?? "?", secrets.PeerOrigin ?? secrets.ClientOrigin ?? "?");
+        }
+
+        // A line scripts and tests can wait for.
+        Console.Out.WriteLine($"ready role={_node.Role.ToString().ToLowerInvariant()} endpoint={_node.EndPoint} epoch={_node.Epoch} rkey=0x{_node.Store.Region.RKey:x8} region={_node.Store.Region.Length >> 20}MiB");
+        Console.Out.Flush();
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_node is { } node)
+        {
+            LogShuttingDown(node.Lsn);
+            await node.DisposeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "listening on {EndPoint} without a secret (--allow-unauthenticated): anyone who can reach it can read and write")]
+    private partial void LogUnauthenticatedRemote(string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "no secret: clients and the peer are not authenticated, so this node listens on loopback only ({EndPoint}); give --secret-file or {Variable} to serve other hosts")]
+    private partial void LogLoopbackOnly(string endPoint, string variable);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "clients prove the secret from the {Origin}; the peer link proves the secret from the {PeerOrigin}")]
+    private partial void LogAuthenticated(string origin, string peerOrigin);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "shutting down at LSN {Lsn}")]
+    private partial void LogShuttingDown(ulong lsn);
+}

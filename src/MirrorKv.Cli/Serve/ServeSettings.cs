@@ -1,0 +1,36 @@
+namespace MirrorKv.Cli.Serve;
+
+/// <summary>
+/// What <c>mirrorkv serve</c> reads from its configuration section <c>Node</c>, layered from lowest to
+/// highest: these defaults, a JSON file (<c>--config</c>, else <c>mirrorkv.json</c> in the working
+/// directory when present), environment variables (<c>MIRRORKV_Node__Listen</c>, …), the command line.
+/// Secrets are never configuration values: only the paths of files holding them are.
+/// </summary>
+internal sealed class ServeSettings
+{
+    public string Role { get; set; } = "primary";
+
+    public string Listen { get; set; } = "127.0.0.1:7400";
+
+    public string? Primary { get; set; }
+
+    public string? Advertise { get; set; }
+
+    public string? Peer { get; set; }
+
+    public string RegionSize { get; set; } = "256m";
+
+    public string SlabSize { get; set; } = "1m";
+
+    public string Replication { get; set; } = "sync";
+
+    public bool Verbose { get; set; }
+
+    public string? SecretFile { get; set; }
+
+    public string? PeerSecretFile { get; set; }
+
+    public bool AllowUnauthenticated { get; set; }
+
+    public int MaxConnections { get; set; } = 1024;
+}

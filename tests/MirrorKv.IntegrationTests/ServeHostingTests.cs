@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using MirrorKv.Client;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>`mirrorkv serve` on the Generic Host: configuration layers and graceful shutdown.</summary>
+[Collection(nameof(ProcessTests))]
+public partial class ServeHostingTests
+{
+    [Fact]
+    public async Task Configuration_Layers_FileThenEnvironmentThenCommandLine()
+    {
+        int fromFile = FreePort(), fromEnvironment = FreePort(), fromCommandLine = FreePort();
+        string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
+        await File.WriteAllTextAsync(config, $$"""{ "Node": { "Listen": "127.0.0.1:{{fromFile}}", "RegionSize": "32m", "MaxConnections": 64 } }""", TestContext.Current.CancellationToken);
+
+        string ready = await ReadyLineAsync(config, [], ("MIRRORKV_Node__RegionSize", "48m"));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* region=48MiB", ready);
+
+        ready = await ReadyLineAsync(config, [], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromEnvironment} .* region=32MiB", ready);
+
+        ready = await ReadyLineAsync(config, ["--listen", $"127.0.0.1:{fromCommandLine}", "--region-size", "16m"], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromCommandLine} .* region=16MiB", ready);
+    }
+
+    [Fact]
+    public async Task BadValueFromAnyLayer_IsNamedWithItsOptionAndKey()
+    {
+        string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
+        await File.WriteAllTextAsync(config, """{ "Node": { "SlabSize": "3m" } }""", TestContext.Current.CancellationToken);
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--config", config, "--listen", "127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Contains("SlabSize", output, StringComparison.Ordinal);
+        (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--config", "/nonexistent/node.json");
+        Assert.Equal(2, code);
+        Assert.Contains("does not exist", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigterm_StopsTheNodeGracefully_WithExitCodeZero()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint }))
+        {
+            await client.SetAsync("before-shutdown", "v"u8.ToArray(), TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(0, await primary.TerminateAsync());
+        Assert.Contains("shutting down at LSN 1", primary.Output, StringComparison.Ordinal);
+        Assert.Contains("-> Stopped", primary.Output, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> ReadyLineAsync(string config, string[] args, (string Name, string Value) environment)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { NodeProcess.CliPath(), "serve", "--config", config }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment[environment.Name] = environment.Value;
+        using Process process = Process.Start(start)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (ReadyLine().IsMatch(line))
+                {
+                    return line;
+                }
+            }
+
+            throw new InvalidOperationException($"serve exited without a ready line: {await process.StandardError.ReadToEndAsync()}");
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [GeneratedRegex("^ready role=")]
+    private static partial Regex ReadyLine();
+}
