@@ -197,7 +197,22 @@ public sealed partial class MirrorKvClient
 
         if (!_primary.IsHealthy)
         {
-            return false;
+            // Neither node is reachable for reads: the secondary connection may have been refused while it
+            // was still copying, or not be up yet. Wait, as writes do, for the secondary to take over.
+            try
+            {
+                NodeChannel promoted = await WritablePrimaryAsync(CancellationToken.None).ConfigureAwait(false);
+                if (cached.Pointer.RKey != promoted.Region.RKey)
+                {
+                    Forget(key, cached);
+                }
+
+                return true;
+            }
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+            {
+                return false;
+            }
         }
 
         Forget(key, cached);
