@@ -75,18 +75,8 @@ public sealed class MirrorKvCacheOptionsValidator : IValidateOptions<MirrorKvCac
             return null;
         }
 
-        int length = secret.Length;
-        while (length > 0 && secret[length - 1] is (byte)'\n' or (byte)'\r')
-        {
-            length--;
-        }
-
-        if (length < AuthProof.MinSecretLength)
-        {
-            problem = $"MirrorKv: the secret has {length} bytes; at least {AuthProof.MinSecretLength} are needed.";
-            return null;
-        }
-
-        return secret[..length];
+        byte[]? normalized = AuthProof.NormalizeSecret(secret, out string? reason);
+        problem = reason is null ? null : $"MirrorKv: {reason}.";
+        return normalized;
     }
 }

@@ -56,19 +56,12 @@ internal static class SecretSource
             return null;
         }
 
-        // Files written by `echo` end with a newline that is not part of the secret.
-        int length = secret.Length;
-        while (length > 0 && secret[length - 1] is (byte)'\n' or (byte)'\r')
+        byte[]? normalized = AuthProof.NormalizeSecret(secret, out string? problem);
+        if (problem is not null)
         {
-            length--;
+            errors.Add($"{option}: {problem} (from the {origin})");
         }
 
-        if (length < AuthProof.MinSecretLength)
-        {
-            errors.Add($"{option}: the secret from the {origin} has {length} bytes; at least {AuthProof.MinSecretLength} are needed");
-            return null;
-        }
-
-        return secret[..length];
+        return normalized;
     }
 }

@@ -22,6 +22,24 @@ public static class AuthProof
 
     private static ReadOnlySpan<byte> Label => "MKV1 auth"u8;
 
+    /// <summary>
+    /// The secret held in <paramref name="raw"/> (a file's or a variable's bytes) without the line ending a
+    /// text editor or <c>echo</c> adds; null with a reason when what is left is shorter than
+    /// <see cref="MinSecretLength"/>.
+    /// </summary>
+    public static byte[]? NormalizeSecret(byte[] raw, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(raw);
+        int length = raw.Length;
+        while (length > 0 && raw[length - 1] is (byte)'\n' or (byte)'\r')
+        {
+            length--;
+        }
+
+        problem = length < MinSecretLength ? $"the secret has {length} bytes; at least {MinSecretLength} are needed" : null;
+        return problem is null ? raw[..length] : null;
+    }
+
     /// <summary>A new random challenge.</summary>
     public static byte[] NewChallenge() => RandomNumberGenerator.GetBytes(ChallengeSize);
 
