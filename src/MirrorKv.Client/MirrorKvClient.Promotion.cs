@@ -131,6 +131,7 @@ public sealed partial class MirrorKvClient
         {
             Interlocked.Increment(ref _promotionsFollowed);
             MirrorKvTelemetry.Promotions.Add(1);
+            LogPromotionFollowed(candidate.EndPoint.ToString(), candidate.Hello.Epoch);
             PathChanged?.Invoke(ClientPath.Primary);
         }
 

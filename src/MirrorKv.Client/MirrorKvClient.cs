@@ -17,6 +17,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private const int MaxReadAttempts = 16;
 
     private readonly MirrorKvClientOptions _options;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
     private readonly ConcurrentDictionary<string, PointerCell> _table = new(StringComparer.Ordinal);
     private readonly Lock _pathLock = new();
@@ -34,6 +35,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private MirrorKvClient(MirrorKvClientOptions options)
     {
         _options = options;
+        _logger = options.LoggerFactory?.CreateLogger("MirrorKv.Client") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _transport = options.Transport ?? new TcpTransport();
     }
 
@@ -228,6 +230,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
 
         MirrorKvTelemetry.Failovers.Add(1);
+        LogFailingOver(channel.EndPoint.ToString(), _secondaryEndPoint?.ToString() ?? "(none known)");
         PathChanged?.Invoke(ClientPath.FailingOver);
     }
 
@@ -330,6 +333,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         Interlocked.Increment(ref _tableRewrites);
         Interlocked.Add(ref _rewrittenPointers, rewritten);
         MirrorKvTelemetry.RewrittenPointers.Add(rewritten);
+        LogTableRewritten(rewritten, snapshot.CountDistinctDeltas());
         TableRewritten?.Invoke(rewritten, snapshot.CountDistinctDeltas());
     }
 }

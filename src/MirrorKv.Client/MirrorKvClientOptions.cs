@@ -18,6 +18,9 @@ public sealed record MirrorKvClientOptions
     /// <summary>How long a connection attempt may take: 2 s, far above a LAN's round trip.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Where the client logs failovers, promotions followed and table rewrites; nowhere when null.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
     /// <summary>
     /// The pair's client secret, when the nodes were started with one: proven in the handshake, never sent.
     /// Read it from a file or a secret store, not from source code.

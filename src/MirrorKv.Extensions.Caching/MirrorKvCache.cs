@@ -26,18 +26,20 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     private readonly MirrorKvCacheOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly ILoggerFactory? _loggers;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly byte[]? _secret;
     private MirrorKvClient? _client;
     private long _retryAfter;
 
     /// <summary>Creates the cache; it connects on first use.</summary>
-    public MirrorKvCache(IOptions<MirrorKvCacheOptions> options, TimeProvider? time = null, ILogger<MirrorKvCache>? logger = null)
+    public MirrorKvCache(IOptions<MirrorKvCacheOptions> options, TimeProvider? time = null, ILoggerFactory? loggers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _time = time ?? TimeProvider.System;
-        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _loggers = loggers;
+        _logger = loggers?.CreateLogger<MirrorKvCache>() ?? (ILogger)NullLogger.Instance;
         _secret = MirrorKvCacheOptionsValidator.ReadSecret(_options, out string? problem);
         if (problem is not null)
         {
@@ -77,6 +79,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
                     Secret = _secret,
                     ConnectTimeout = _options.ConnectTimeout,
                     RequestTimeout = _options.RequestTimeout,
+                    LoggerFactory = _loggers,
                 },
                 cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _client, client);

@@ -65,7 +65,7 @@ internal sealed class PairFixture : IAsyncDisposable
         Assert.True(condition(), "condition not met in time");
     }
 
-    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null)
+    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
@@ -73,6 +73,7 @@ internal sealed class PairFixture : IAsyncDisposable
             Transport = Network.CreateTransport(ClientAddress),
             RewriteTableOnFailover = rewriteTable,
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(2),
+            LoggerFactory = loggers,
         });
         Assert.True(await client.WaitForSecondaryAsync());
         _clients.Add(client);

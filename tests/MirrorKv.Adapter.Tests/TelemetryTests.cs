@@ -54,6 +54,45 @@ public class TelemetryTests
         Assert.Equal("mirrorkv", get.GetTagItem("db.system.name"));
     }
 
+    [Fact]
+    public async Task ClientLogs_FailoverTableRewriteAndPromotion()
+    {
+        var lines = new ConcurrentQueue<string>();
+        using var loggers = new CapturingLoggerFactory(lines);
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync(loggers: loggers);
+        await client.SetAsync("logged", "v"u8.ToArray());
+
+        pair.Network.Crash(PairFixture.PrimaryAddress);
+        Assert.NotNull(await client.GetAsync("logged"));
+        await client.SetAsync("after", "w"u8.ToArray());
+
+        await PairFixture.WaitUntilAsync(() => lines.Any(l => l.Contains("table rewritten", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.StartsWith("Warning MirrorKv primary", StringComparison.Ordinal) && l.Contains("reads move to the secondary", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains($"writes follow the promoted node {pair.Secondary.EndPoint} (epoch 2)", StringComparison.Ordinal));
+    }
+
+    private sealed class CapturingLoggerFactory(ConcurrentQueue<string> lines) : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel} {formatter(state, exception)}");
+
+        public void Dispose()
+        {
+        }
+    }
+
     private static Dictionary<string, object?> ToDictionary(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         var result = new Dictionary<string, object?>();

@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Client;
+
+/// <summary>What the client logs: the moments an operator wants to see in an application's log.</summary>
+public sealed partial class MirrorKvClient
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv primary {EndPoint} failed: reads move to the secondary {Secondary}")]
+    private partial void LogFailingOver(string endPoint, string secondary);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MirrorKv pointer table rewritten from the secondary's translation: {Pointers} pointers, {Deltas} distinct slab deltas")]
+    private partial void LogTableRewritten(long pointers, int deltas);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv writes follow the promoted node {EndPoint} (epoch {Epoch})")]
+    private partial void LogPromotionFollowed(string endPoint, ulong epoch);
+}
