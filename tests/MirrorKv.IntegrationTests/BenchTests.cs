@@ -33,6 +33,53 @@ public partial class BenchTests
         Assert.Equal(Ops(ours) / Ops(theirs), double.Parse(ratio.Groups["ratio"].Value, CultureInfo.InvariantCulture), 2);
     }
 
+    [Theory]
+    [InlineData("b", 0.95)]
+    [InlineData("c", 1.0)]
+    [InlineData("set", 0.0)]
+    public async Task Bench_YcsbWorkload_Json_HasTheMixAndTheDistribution(string workload, double readFraction)
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
+            "bench", "--workload", workload, "--keys", "2000", "--pipeline", "1", "--duration", "2", "--warmup", "1", "--json");
+        Assert.True(exitCode == 0, output);
+        using var report = System.Text.Json.JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        System.Text.Json.JsonElement root = report.RootElement;
+        Assert.Equal(workload, root.GetProperty("workload").GetString());
+        Assert.Equal(workload == "set" ? "uniform" : "zipfian", root.GetProperty("distribution").GetString());
+        var rows = root.GetProperty("mirrorkv").GetProperty("rows").EnumerateArray().ToDictionary(r => r.GetProperty("op").GetString()!, r => r.GetProperty("ops_per_second").GetDouble());
+        double total = rows.Values.Sum();
+        Assert.True(total > 0, output);
+        Assert.Equal(readFraction, rows.GetValueOrDefault("get") / total, 0.05);
+        Assert.True(root.GetProperty("redis").ValueKind == System.Text.Json.JsonValueKind.Null);
+    }
+
+    [Fact]
+    public void KeyChooser_Zipfian_IsSkewed_Uniform_IsFlat()
+    {
+        const int keys = 10_000, draws = 200_000;
+        int[] Counts(string distribution)
+        {
+            var chooser = new MirrorKv.Cli.Bench.KeyChooser(keys, distribution);
+            var random = new Random(5);
+            var counts = new int[keys];
+            for (int i = 0; i < draws; i++)
+            {
+                counts[chooser.Next(random)]++;
+            }
+
+            return counts;
+        }
+
+        int[] zipfian = Counts("zipfian"), uniform = Counts("uniform");
+        double TopTenShare(int[] counts) => counts.OrderDescending().Take(10).Sum() / (double)draws;
+
+        // With constant 0.99 the ten hottest of 10,000 keys take about 30 % of the operations; uniformly, 0.1 %.
+        Assert.InRange(TopTenShare(zipfian), 0.2, 0.45);
+        Assert.InRange(TopTenShare(uniform), 0.0005, 0.003);
+        Assert.True(zipfian.Count(c => c > 0) > keys / 2, "the zipfian tail must still reach most keys");
+        Assert.Throws<ArgumentException>(() => new MirrorKv.Cli.Bench.KeyChooser(keys, "gaussian"));
+    }
+
     private static double Ops(Match row) => double.Parse(row.Groups["ops"].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"^(?<target>mirrorkv|redis) +(?<op>get|set) +\d+ B +c=\d+ P=\d+ +(?<ops>[0-9,]+) ops/s", RegexOptions.Multiline)]

@@ -22,7 +22,7 @@ public class SampleFailoverTests
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
-        await using WebApplicationFactory<Program> api = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        await using WebApplicationFactory<ForecastSource> api = new WebApplicationFactory<ForecastSource>().WithWebHostBuilder(b =>
             b.UseSetting("MirrorKv:PrimaryEndPoint", primary.EndPoint.ToString()));
         using HttpClient http = api.CreateClient();
 

@@ -11,8 +11,13 @@ internal static class BenchCommand
     public static Command Create()
     {
         var primary = new Option<string?>("--primary") { Description = "Primary of a running pair (host:port); by default the bench starts a pair of its own." };
-        var op = new Option<string>("--op") { Description = "get (one-sided reads) or set (replicated writes).", DefaultValueFactory = _ => "get" };
+        var op = new Option<string>("--op") { Description = "get (one-sided reads) or set (replicated writes); the same as --workload get|set.", DefaultValueFactory = _ => "get" };
         op.AcceptOnlyFromAmong("get", "set");
+        var workload = new Option<string?>("--workload") { Description = "get, set (YCSB load: write-only), or a YCSB core mix: a (50 % reads, 50 % updates), b (95/5), c (reads only). Overrides --op." };
+        workload.AcceptOnlyFromAmong(BenchWorkload.Names);
+        var distribution = new Option<string?>("--distribution") { Description = "How keys are chosen: uniform, or zipfian (constant 0.99, YCSB's default). Default: zipfian for a, b, c; uniform for get and set." };
+        distribution.AcceptOnlyFromAmong(KeyChooser.Distributions);
+        var json = new Option<bool>("--json") { Description = "Also print the results as one JSON object on the last line." };
         var keys = Positive("--keys", "Distinct keys.", 100_000, 10_000_000);
         var valueSize = Positive("--value-size", "Bytes per value.", 100, 1_000_000);
         var connections = Positive("--connections", "Client connections.", 4, 256);
@@ -25,9 +30,9 @@ internal static class BenchCommand
         compare.AcceptOnlyFromAmong("redis");
 
         Option<string?> secretFile = SecretSource.ClientFileOption();
-        var command = new Command("bench", "Measure get or set throughput and latency (HdrHistogram percentiles) against a pair.")
+        var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
-            primary, op, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile,
+            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,7 +52,9 @@ internal static class BenchCommand
                 return 2;
             }
 
-            var options = new BenchOptions(endPoint, parse.GetValue(op)!, parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(connections),
+            BenchWorkload mix = BenchWorkload.Parse(parse.GetValue(workload) ?? parse.GetValue(op)!);
+            string keyDistribution = parse.GetValue(distribution) ?? (mix.IsSingleOperation ? "uniform" : "zipfian");
+            var options = new BenchOptions(endPoint, mix, keyDistribution, parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(connections),
                 parse.GetValue(pipeline), TimeSpan.FromSeconds(parse.GetValue(duration)), TimeSpan.FromSeconds(parse.GetValue(warmup)), parse.GetValue(replication)!);
             await using PairLauncher? pair = endPoint is null ? await PairLauncher.StartAsync(RegionSizeFor(options), options.Replication, Console.Error) : null;
             Console.Out.WriteLine(pair is null ? $"bench against {endPoint}" : $"bench against a {options.Replication} pair started here: primary {pair.Primary.EndPoint}, secondary {pair.Secondary.EndPoint}");
@@ -62,7 +69,7 @@ internal static class BenchCommand
                 ours[c] = new MirrorKvBenchConnection(client, keyNames, value, options.Pipeline);
             }
 
-            BenchResult mirror;
+            IReadOnlyList<BenchResult> mirror;
             try
             {
                 mirror = await runner.RunAsync("mirrorkv", ours, cancellationToken);
@@ -75,46 +82,83 @@ internal static class BenchCommand
                 }
             }
 
-            Console.Out.WriteLine(mirror);
-            if (parse.GetValue(compare) is null)
+            PrintRows(options, mirror);
+            var report = new BenchReport(options, mirror, null, null);
+            if (parse.GetValue(compare) is not null)
             {
-                return 0;
+                report = await CompareWithRedisAsync(options, runner, keyNames, value, report);
             }
 
-            await using var pair2 = await RedisPair.StartAsync(Console.Error);
-            if (pair2 is null)
+            if (parse.GetValue(json))
             {
-                Console.Out.WriteLine("redis comparison skipped: redis-server not found (install it with: apt-get install redis-server redis-tools)");
-                return 0;
+                Console.Out.WriteLine(report.ToJson());
             }
 
-            var theirs = new IBenchConnection[options.Connections];
-            byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
-            for (int c = 0; c < theirs.Length; c++)
-            {
-                theirs[c] = new RedisBenchConnection(await Redis.RespClient.ConnectAsync(pair2.Port), keyBytes, value, options.Pipeline);
-            }
-
-            BenchResult redis;
-            try
-            {
-                redis = await runner.RunAsync("redis", theirs, cancellationToken);
-            }
-            finally
-            {
-                foreach (IBenchConnection c in theirs)
-                {
-                    await c.DisposeAsync();
-                }
-            }
-
-            Console.Out.WriteLine(redis);
-            Console.Out.WriteLine($"ratio    {options.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {mirror.OpsPerSecond / redis.OpsPerSecond:F2}");
-            string? reference = await pair2.RunRedisBenchmarkAsync(options);
-            Console.Out.WriteLine(reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
             return 0;
         });
         return command;
+    }
+
+    private static async Task<BenchReport> CompareWithRedisAsync(BenchOptions options, BenchRunner runner, string[] keyNames, byte[] value, BenchReport report)
+    {
+        await using var pair = await RedisPair.StartAsync(Console.Error);
+        if (pair is null)
+        {
+            Console.Out.WriteLine("redis comparison skipped: redis-server not found (install it with: apt-get install redis-server redis-tools)");
+            return report;
+        }
+
+        var theirs = new IBenchConnection[options.Connections];
+        byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
+        for (int c = 0; c < theirs.Length; c++)
+        {
+            theirs[c] = new RedisBenchConnection(await Redis.RespClient.ConnectAsync(pair.Port), keyBytes, value, options.Pipeline);
+        }
+
+        IReadOnlyList<BenchResult> redis;
+        try
+        {
+            redis = await runner.RunAsync("redis", theirs, CancellationToken.None);
+        }
+        finally
+        {
+            foreach (IBenchConnection c in theirs)
+            {
+                await c.DisposeAsync();
+            }
+        }
+
+        PrintRows(options, redis);
+        foreach (BenchResult ours in report.MirrorKv)
+        {
+            if (redis.FirstOrDefault(r => r.Operation == ours.Operation) is { } row)
+            {
+                Console.Out.WriteLine($"ratio    {ours.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {ours.OpsPerSecond / row.OpsPerSecond:F2}");
+            }
+        }
+
+        if (!options.Workload.IsSingleOperation)
+        {
+            Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {BenchReport.Total(report.MirrorKv) / BenchReport.Total(redis):F2}");
+        }
+
+        string? reference = options.Workload.IsSingleOperation ? await pair.RunRedisBenchmarkAsync(options) : null;
+        Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
+            : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
+        return report with { Redis = redis, RedisBenchmark = reference };
+    }
+
+    private static void PrintRows(BenchOptions options, IReadOnlyList<BenchResult> rows)
+    {
+        foreach (BenchResult row in rows)
+        {
+            Console.Out.WriteLine(row);
+        }
+
+        if (!options.Workload.IsSingleOperation && rows.Count > 0)
+        {
+            Console.Out.WriteLine($"{rows[0].Target,-8} total  workload {options.Workload.Name}, {options.Distribution} keys: {BenchReport.Total(rows),12:N0} ops/s");
+        }
     }
 
     private static Option<int> Positive(string name, string description, int defaultValue, int max)

@@ -11,11 +11,13 @@ namespace MirrorKv.Cli.Bench;
 internal sealed class BenchRunner(BenchOptions options, TextWriter output)
 {
     private const long HighestTrackableNanos = 60L * 1_000_000_000;
+    private readonly KeyChooser _keys = new(options.Keys, options.Distribution);
 
-    public async Task<BenchResult> RunAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
+    /// <summary>Loads every key, primes pointer tables for reading workloads, warms up, then measures; one row per operation of the mix.</summary>
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
     {
         await LoadAsync(connections);
-        if (options.Operation == "get")
+        if (options.Workload.HasReads)
         {
             await PrimeAsync(connections);
         }
@@ -23,10 +25,21 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
         output.WriteLine($"{target}: loaded {options.Keys:N0} keys of {options.ValueSize} B; warming up for {options.Warmup.TotalSeconds:F0} s");
         await MeasureAsync(connections, options.Warmup, cancellationToken);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        (LongHistogram histogram, long operations, double seconds) = await MeasureAsync(connections, options.Duration, cancellationToken);
+        (LongHistogram reads, LongHistogram writes, double seconds) = await MeasureAsync(connections, options.Duration, cancellationToken);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-        return new BenchResult(target, options.Operation, options.ValueSize, options.Connections, options.Pipeline, operations, seconds,
-            Micros(histogram, 50), Micros(histogram, 99), Micros(histogram, 99.9), histogram.GetMaxValue() / 1000.0, (double)allocated / Math.Max(1, operations));
+        long operations = reads.TotalCount + writes.TotalCount;
+        double allocatedPerOp = (double)allocated / Math.Max(1, operations);
+        var rows = new List<BenchResult>();
+        foreach ((string op, LongHistogram histogram) in new[] { ("get", reads), ("set", writes) })
+        {
+            if (histogram.TotalCount > 0)
+            {
+                rows.Add(new BenchResult(target, op, options.ValueSize, options.Connections, options.Pipeline, histogram.TotalCount, seconds,
+                    Micros(histogram, 50), Micros(histogram, 99), Micros(histogram, 99.9), histogram.GetMaxValue() / 1000.0, allocatedPerOp));
+            }
+        }
+
+        return rows;
     }
 
     private async Task LoadAsync(IBenchConnection[] connections)
@@ -58,48 +71,54 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
             }
         }));
 
-    private async Task<(LongHistogram Histogram, long Operations, double Seconds)> MeasureAsync(IBenchConnection[] connections, TimeSpan duration, CancellationToken cancellationToken)
+    private async Task<(LongHistogram Reads, LongHistogram Writes, double Seconds)> MeasureAsync(IBenchConnection[] connections, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var histograms = new LongHistogram[connections.Length];
+        var reads = new LongHistogram[connections.Length];
+        var writes = new LongHistogram[connections.Length];
         var counts = new long[connections.Length];
         var clock = Stopwatch.StartNew();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(duration);
         Task progress = ProgressAsync(counts, stop.Token);
         Task[] workers = new Task[connections.Length];
+        KeyChooser keys = _keys;
         for (int c = 0; c < connections.Length; c++)
         {
             int index = c;
-            histograms[c] = new LongHistogram(HighestTrackableNanos, 3);
-            workers[c] = Task.Run(() => WorkerAsync(connections[index], histograms[index], counts, index, stop.Token), CancellationToken.None);
+            reads[c] = new LongHistogram(HighestTrackableNanos, 3);
+            writes[c] = new LongHistogram(HighestTrackableNanos, 3);
+            workers[c] = Task.Run(() => WorkerAsync(connections[index], keys, reads[index], writes[index], counts, index, stop.Token), CancellationToken.None);
         }
 
         await Task.WhenAll(workers);
         double seconds = clock.Elapsed.TotalSeconds;
         await progress;
-        var total = new LongHistogram(HighestTrackableNanos, 3);
-        foreach (LongHistogram h in histograms)
+        var totalReads = new LongHistogram(HighestTrackableNanos, 3);
+        var totalWrites = new LongHistogram(HighestTrackableNanos, 3);
+        for (int c = 0; c < connections.Length; c++)
         {
-            total.Add(h);
+            totalReads.Add(reads[c]);
+            totalWrites.Add(writes[c]);
         }
 
-        return (total, counts.Sum(), seconds);
+        return (totalReads, totalWrites, seconds);
     }
 
-    private async Task WorkerAsync(IBenchConnection connection, LongHistogram histogram, long[] counts, int index, CancellationToken stop)
+    private async Task WorkerAsync(IBenchConnection connection, KeyChooser keys, LongHistogram reads, LongHistogram writes, long[] counts, int index, CancellationToken stop)
     {
         var random = new Random(index + 17);
         var batch = new int[options.Pipeline];
-        bool get = options.Operation == "get";
+        double readFraction = options.Workload.ReadFraction;
         while (!stop.IsCancellationRequested)
         {
             for (int i = 0; i < batch.Length; i++)
             {
-                batch[i] = random.Next(options.Keys);
+                batch[i] = keys.Next(random);
             }
 
+            bool read = readFraction >= 1 || (readFraction > 0 && random.NextDouble() < readFraction);
             long start = Stopwatch.GetTimestamp();
-            if (get)
+            if (read)
             {
                 await connection.GetAsync(batch);
             }
@@ -109,7 +128,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
             }
 
             long nanos = Math.Min((long)(Stopwatch.GetElapsedTime(start).TotalMilliseconds * 1_000_000), HighestTrackableNanos);
-            histogram.RecordValueWithCount(nanos, batch.Length);
+            (read ? reads : writes).RecordValueWithCount(nanos, batch.Length);
             Interlocked.Add(ref counts[index], batch.Length);
         }
     }
