@@ -3,6 +3,7 @@ using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace MirrorKv.Extensions.Caching.Tests;
@@ -59,6 +60,18 @@ public class IntegrationWithHostingTests
 
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<MirrorKvCacheOptions>>().Value);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadOptions_FailTheHostAtStartUp_NotAtFirstUse()
+    {
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["MirrorKv:PrimaryEndPoint"] = "not-an-endpoint", ["MirrorKv:RequestTimeout"] = "-00:00:01" });
+        builder.Services.AddMirrorKvCache(builder.Configuration.GetSection("MirrorKv"));
+        using IHost host = builder.Build();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("PrimaryEndPoint 'not-an-endpoint'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RequestTimeout must be positive", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

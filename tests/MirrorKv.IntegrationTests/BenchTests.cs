@@ -54,6 +54,30 @@ public partial class BenchTests
     }
 
     [Fact]
+    public async Task Bench_Failover_ReportsStallDistributions_AndLosesNothing()
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2), "bench", "--failover", "3", "--keys", "2000", "--json");
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("killed the primary", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("killed the secondary", output, StringComparison.Ordinal);
+        using var report = System.Text.Json.JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        System.Text.Json.JsonElement root = report.RootElement;
+        Assert.Equal(3, root.GetProperty("failover_kills").GetInt32());
+        Assert.Equal(0, root.GetProperty("writes_lost").GetInt32());
+        Assert.Equal(0, root.GetProperty("bad_reads").GetInt64());
+        Assert.True(root.GetProperty("acknowledged_writes").GetInt64() > 0);
+        foreach (string stall in new[] { "read_stall_ms", "write_stall_ms", "rejoin_ms" })
+        {
+            System.Text.Json.JsonElement stats = root.GetProperty(stall);
+            Assert.True(stats.GetProperty("p50").GetDouble() >= 0 && stats.GetProperty("p99").GetDouble() >= stats.GetProperty("p50").GetDouble() && stats.GetProperty("max").GetDouble() >= stats.GetProperty("p99").GetDouble(), output);
+        }
+
+        (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--failover", "2", "--primary", "127.0.0.1:7400");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("leave out --primary", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void KeyChooser_Zipfian_IsSkewed_Uniform_IsFlat()
     {
         const int keys = 10_000, draws = 200_000;

@@ -18,6 +18,14 @@ internal static class BenchCommand
         var distribution = new Option<string?>("--distribution") { Description = "How keys are chosen: uniform, or zipfian (constant 0.99, YCSB's default). Default: zipfian for a, b, c; uniform for get and set." };
         distribution.AcceptOnlyFromAmong(KeyChooser.Distributions);
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON object on the last line." };
+        var failover = new Option<int>("--failover") { Description = "Instead of throughput: kill -9 the primary N times under a checked read/write load (the killed node rejoins each time) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
+        failover.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 10_000)
+            {
+                r.AddError("--failover must be between 0 (off) and 10000.");
+            }
+        });
         var keys = Positive("--keys", "Distinct keys.", 100_000, 10_000_000);
         var valueSize = Positive("--value-size", "Bytes per value.", 100, 1_000_000);
         var connections = Positive("--connections", "Client connections.", 4, 256);
@@ -32,7 +40,7 @@ internal static class BenchCommand
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
-            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json,
+            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json, failover,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,6 +50,17 @@ internal static class BenchCommand
             {
                 await Console.Error.WriteLineAsync($"error: --primary: {error}");
                 return 2;
+            }
+
+            if (parse.GetValue(failover) is > 0 and int kills)
+            {
+                if (endPoint is not null)
+                {
+                    await Console.Error.WriteLineAsync("error: --failover kills the primary, so it needs the pair the bench starts: leave out --primary");
+                    return 2;
+                }
+
+                return await FailoverAsync(kills, Math.Min(parse.GetValue(keys), 50_000), parse.GetValue(json), cancellationToken);
             }
 
             var errors = new List<string>();
@@ -147,6 +166,35 @@ internal static class BenchCommand
             : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
         return report with { Redis = redis, RedisBenchmark = reference };
     }
+
+    private static async Task<int> FailoverAsync(int kills, int keys, bool json, CancellationToken cancellationToken)
+    {
+        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(kills, Seed: 1, keys, PrimaryOnly: true), Console.Out);
+        int exitCode = await runner.RunAsync(cancellationToken);
+        if (json && runner.Result is { } result)
+        {
+            static object Stats(IReadOnlyList<double> values)
+            {
+                (double? p50, double? p99, double? max) = Chaos.ChaosResult.Percentiles(values);
+                return new { p50 = Round(p50), p99 = Round(p99), max = Round(max) };
+            }
+
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                failover_kills = result.Cycles,
+                read_stall_ms = Stats(result.ReadStallsMs),
+                write_stall_ms = Stats(result.WriteStallsMs),
+                rejoin_ms = Stats(result.RejoinsMs),
+                acknowledged_writes = result.AcknowledgedWrites,
+                writes_lost = result.WritesLost,
+                bad_reads = result.BadReads,
+            }));
+        }
+
+        return exitCode;
+    }
+
+    private static double? Round(double? value) => value is { } v ? Math.Round(v, 2) : null;
 
     private static void PrintRows(BenchOptions options, IReadOnlyList<BenchResult> rows)
     {

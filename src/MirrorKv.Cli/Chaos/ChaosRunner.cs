@@ -15,6 +15,9 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
     private const string RegionSize = "64m";
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
+    /// <summary>The figures of the last run, for callers that report them (bench --failover).</summary>
+    public ChaosResult? Result { get; private set; }
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var random = new Random(options.Seed);
@@ -34,7 +37,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         for (int cycle = 1; cycle <= options.Cycles; cycle++)
         {
             await Task.Delay(random.Next(100, 500), cancellationToken);
-            bool killPrimary = random.Next(2) == 0;
+            bool killPrimary = options.PrimaryOnly || random.Next(2) == 0;
             PairLauncher.ChildNode victim = killPrimary ? primary : secondary;
             await victim.KillAsync();
             workload.Mark();
@@ -79,6 +82,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         double copySeconds = rejoins.Sum(r => r.CopyMs) / 1000;
         Say($"  rejoin                {Percentiles(rejoins.Select(r => r.Ms).ToList())} (restart of the killed process to caught up, process start included)");
         Say($"  slab copy             {rejoins.Average(r => r.Slabs),12:F1} slabs of 1 MiB per rejoin on average, {(gib > 0 ? copySeconds / gib : double.NaN):F2} s per GiB of claimed slabs");
+        Result = new ChaosResult(options.Cycles, readStalls, writeStalls, [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads);
         return lost == 0 && workload.BadReads == 0 ? 0 : 1;
     }
 
