@@ -25,6 +25,11 @@ public partial class ServeHostingTests
 
         ready = await ReadyLineAsync(config, ["--listen", $"127.0.0.1:{fromCommandLine}", "--region-size", "16m"], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
         Assert.Matches($@"endpoint=127\.0\.0\.1:{fromCommandLine} .* region=16MiB", ready);
+
+        // Without --config, appsettings.json in the working directory is the file layer.
+        File.Move(config, Path.Combine(Path.GetDirectoryName(config)!, "appsettings.json"));
+        ready = await ReadyLineAsync(null, [], ("MIRRORKV_UNUSED", "1"), Path.GetDirectoryName(config));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* region=32MiB", ready);
     }
 
     [Fact]
@@ -54,10 +59,11 @@ public partial class ServeHostingTests
         Assert.Contains("-> Stopped", primary.Output, StringComparison.Ordinal);
     }
 
-    private static async Task<string> ReadyLineAsync(string config, string[] args, (string Name, string Value) environment)
+    private static async Task<string> ReadyLineAsync(string? config, string[] args, (string Name, string Value) environment, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { NodeProcess.CliPath(), "serve", "--config", config }.Concat(args))
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory };
+        string[] configArgs = config is null ? [] : ["--config", config];
+        foreach (string arg in new[] { NodeProcess.CliPath(), "serve" }.Concat(configArgs).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }

@@ -34,7 +34,7 @@ internal static class ServeCommand
         var peerSecretFile = new Option<string?>("--peer-secret-file") { Description = $"File holding the secret of the link between the two nodes (both need the same). Default: the {SecretSource.PeerVariable} environment variable, else the client secret." };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
         var maxConnections = new Option<int>("--max-connections") { Description = $"Connections accepted at once; more are refused (default {defaults.MaxConnections})." };
-        var config = new Option<string?>("--config") { Description = "JSON file with a \"Node\" section (default: mirrorkv.json in the working directory, if present). Layers: defaults, this file, MIRRORKV_Node__* environment variables, the command line." };
+        var config = new Option<string?>("--config") { Description = "JSON file with a \"Node\" section (default: appsettings.json in the working directory, if present). Layers: defaults, this file, MIRRORKV_Node__* environment variables, the command line." };
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
@@ -67,7 +67,7 @@ internal static class ServeCommand
             Given(maxConnections, nameof(ServeSettings.MaxConnections));
 
             HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            string? configFile = parse.GetValue(config) ?? (File.Exists("mirrorkv.json") ? Path.GetFullPath("mirrorkv.json") : null);
+            string? configFile = parse.GetValue(config) ?? (File.Exists("appsettings.json") ? Path.GetFullPath("appsettings.json") : null);
             if (configFile is not null && !File.Exists(configFile))
             {
                 return Fail([$"--config: {configFile} does not exist"]);

@@ -2,7 +2,7 @@ namespace MirrorKv.Cli.Serve;
 
 /// <summary>
 /// What <c>mirrorkv serve</c> reads from its configuration section <c>Node</c>, layered from lowest to
-/// highest: these defaults, a JSON file (<c>--config</c>, else <c>mirrorkv.json</c> in the working
+/// highest: these defaults, a JSON file (<c>--config</c>, else <c>appsettings.json</c> in the working
 /// directory when present), environment variables (<c>MIRRORKV_Node__Listen</c>, …), the command line.
 /// Secrets are never configuration values: only the paths of files holding them are.
 /// </summary>
