@@ -2,10 +2,13 @@
 # MirrorKv against redis-server in one run: `mirrorkv bench --compare redis` per row drives both servers
 # with the same harness (our C# client for MirrorKv, our pipelined RESP client for redis, a replica
 # attached to redis as MirrorKv has its secondary), and runs the stock redis-benchmark as a reference.
-# Usage: bench/compare-redis.sh [duration-seconds]   (needs redis-server and redis-tools)
+# Usage: bench/compare-redis.sh [duration-seconds] [extra bench options, e.g. --complete-on-receive-thread]
+# (needs redis-server and redis-tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-5}
+shift || true
+extra=("$@")
 command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install redis-server redis-tools" >&2; exit 1; }
 dotnet build src/MirrorKv.Cli -c Release -v quiet -nologo >/dev/null
 mkv="dotnet src/MirrorKv.Cli/bin/Release/net10.0/mirrorkv.dll"
@@ -13,7 +16,7 @@ printf "%-4s %6s %3s %12s %12s %6s %16s\n" op value P mirrorkv redis ratio redis
 for value in 100 1024; do
   for p in 1 16; do
     for op in get set; do
-      out=$($mkv bench --op "$op" --keys 50000 --value-size "$value" --connections 4 --pipeline "$p" --duration "$duration" --warmup 5 --compare redis 2>&1)
+      out=$($mkv bench --op "$op" --keys 50000 --value-size "$value" --connections 4 --pipeline "$p" --duration "$duration" --warmup 5 --compare redis "${extra[@]}" 2>&1)
       ours=$(sed -nE 's/^mirrorkv .* ([0-9,]+) ops\/s.*/\1/p' <<<"$out" | tr -d ,)
       theirs=$(sed -nE 's/^redis +(get|set) .* ([0-9,]+) ops\/s.*/\2/p' <<<"$out" | tr -d ,)
       ratio=$(sed -nE 's/^ratio .* = ([0-9.]+)$/\1/p' <<<"$out")

@@ -21,7 +21,7 @@ public static class MirrorKvAdmin
         NodeChannel channel;
         try
         {
-            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, secret, wait, wait, _ => { }, cancellationToken).ConfigureAwait(false);
+            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, wait, wait), _ => { }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
         {

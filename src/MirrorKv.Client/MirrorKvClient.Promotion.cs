@@ -87,7 +87,7 @@ public sealed partial class MirrorKvClient
         NodeChannel candidate;
         try
         {
-            candidate = await NodeChannel.ConnectAsync(_transport, endPoint, _options.Secret, _options.ConnectTimeout, _options.RequestTimeout, OnChannelFailure, cancellationToken).ConfigureAwait(false);
+            candidate = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException)
         {

@@ -76,7 +76,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         var client = new MirrorKvClient(options);
         try
         {
-            client._primary = await NodeChannel.ConnectAsync(client._transport, options.PrimaryEndPoint, options.Secret, options.ConnectTimeout, options.RequestTimeout, client.OnChannelFailure, cancellationToken).ConfigureAwait(false);
+            client._primary = await NodeChannel.ConnectAsync(client._transport, options.PrimaryEndPoint, NodeChannelOptions.For(options), client.OnChannelFailure, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
         {
@@ -201,7 +201,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         try
         {
-            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, _options.Secret, _options.ConnectTimeout, _options.RequestTimeout, OnChannelFailure, CancellationToken.None).ConfigureAwait(false);
+            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, CancellationToken.None).ConfigureAwait(false);
             _secondary = channel;
             return channel;
         }

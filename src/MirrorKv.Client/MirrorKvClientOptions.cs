@@ -18,6 +18,15 @@ public sealed record MirrorKvClientOptions
     /// <summary>How long a connection attempt may take: 2 s, far above a LAN's round trip.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Resume awaiting callers on the thread that received the reply, instead of queuing them to the thread
+    /// pool. Saves a thread hop per await (about 20 % more throughput in <c>mirrorkv bench</c> on two cores),
+    /// but the code after an await then runs on the connection's receive thread until its next await: it
+    /// must never block there (no <c>.Result</c>, no <c>Wait()</c>, no long computation), or that
+    /// connection's replies stop, its own included. Off by default; turn it on for fully asynchronous callers.
+    /// </summary>
+    public bool CompleteOnReceiveThread { get; init; }
+
     /// <summary>Where the client logs failovers, promotions followed and table rewrites; nowhere when null.</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 

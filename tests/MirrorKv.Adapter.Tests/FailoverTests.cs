@@ -11,11 +11,13 @@ namespace MirrorKv.Adapter.Tests;
 /// </summary>
 public class FailoverTests
 {
-    [Fact]
-    public async Task PrimaryCrash_SecondaryPromotesAtOnce_AndClientWritesResumeThere()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PrimaryCrash_SecondaryPromotesAtOnce_AndClientWritesResumeThere(bool completeOnReceiveThread)
     {
         await using PairFixture pair = await PairFixture.StartAsync();
-        MirrorKvClient client = await pair.ConnectClientAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync(completeOnReceiveThread: completeOnReceiveThread);
         for (int i = 0; i < 100; i++)
         {
             await client.SetAsync($"k{i}", Encoding.UTF8.GetBytes($"v{i}"));

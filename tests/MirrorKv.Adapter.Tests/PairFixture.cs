@@ -65,7 +65,7 @@ internal sealed class PairFixture : IAsyncDisposable
         Assert.True(condition(), "condition not met in time");
     }
 
-    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false)
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
@@ -74,6 +74,7 @@ internal sealed class PairFixture : IAsyncDisposable
             RewriteTableOnFailover = rewriteTable,
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(2),
             LoggerFactory = loggers,
+            CompleteOnReceiveThread = completeOnReceiveThread,
         });
         Assert.True(await client.WaitForSecondaryAsync());
         _clients.Add(client);

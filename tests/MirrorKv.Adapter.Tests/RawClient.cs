@@ -13,7 +13,7 @@ internal sealed class RawClient(NodeChannel channel)
         await ConnectAsync(new PairFixture.Handle(pair.Network), node ?? pair.Primary.EndPoint);
 
     public static async Task<RawClient> ConnectAsync(PairFixture.Handle network, IPEndPoint node) =>
-        new(await NodeChannel.ConnectAsync(network.Network.CreateTransport(PairFixture.ClientAddress), node, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), _ => { }, CancellationToken.None));
+        new(await NodeChannel.ConnectAsync(network.Network.CreateTransport(PairFixture.ClientAddress), node, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None));
 
     public async Task<(WireStatus Status, string Message)> LookupAsync(string key)
     {

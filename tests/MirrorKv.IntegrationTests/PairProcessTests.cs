@@ -260,7 +260,7 @@ public class PairProcessTests
     }
 
     private static Task<NodeChannel> Channel(NodeProcess node) =>
-        NodeChannel.ConnectAsync(new TcpTransport(), node.EndPoint, null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), _ => { }, CancellationToken.None);
+        NodeChannel.ConnectAsync(new TcpTransport(), node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)), _ => { }, CancellationToken.None);
 
     private static async Task<RemotePointer> LookupAsync(NodeChannel channel, string key)
     {

@@ -20,8 +20,11 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     private IConnection? _connection;
     private int _failed;
 
-    private NodeChannel(IPEndPoint endPoint, TimeSpan requestTimeout, Action<NodeChannel> onFailure)
+    private readonly bool _completeOnReceiveThread;
+
+    private NodeChannel(IPEndPoint endPoint, TimeSpan requestTimeout, bool completeOnReceiveThread, Action<NodeChannel> onFailure)
     {
+        _completeOnReceiveThread = completeOnReceiveThread;
         EndPoint = endPoint;
         OnFailure = onFailure;
         _timeoutTicks = (long)(requestTimeout.TotalSeconds * Stopwatch.Frequency);
@@ -42,9 +45,11 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     private Action<NodeChannel> OnFailure { get; }
 
-    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, byte[]? secret, TimeSpan connectTimeout, TimeSpan requestTimeout, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
+    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {
-        var channel = new NodeChannel(endPoint, requestTimeout, onFailure);
+        byte[]? secret = options.Secret;
+        TimeSpan connectTimeout = options.ConnectTimeout;
+        var channel = new NodeChannel(endPoint, options.RequestTimeout, options.CompleteOnReceiveThread, onFailure);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -102,7 +107,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         {
             if (!_free.TryPop(out PendingOperation? op))
             {
-                op = new PendingOperation(_operations.Length);
+                op = new PendingOperation(_operations.Length, _completeOnReceiveThread);
                 _operations = [.. _operations, op];
             }
 

@@ -14,7 +14,7 @@ namespace MirrorKv.Client;
 /// work item is allocated per completion (queueing a continuation delegate would allocate one). If nobody
 /// awaits yet (the later replies of a pipelined batch), it completes inline and the await finds it done.
 /// </remarks>
-internal sealed class PendingOperation(int index) : IValueTaskSource<int>, IThreadPoolWorkItem
+internal sealed class PendingOperation(int index, bool completeOnReceiveThread = false) : IValueTaskSource<int>, IThreadPoolWorkItem
 {
     // The state word holds the generation too, so that a late reply for an earlier use of this operation
     // can never complete the current one: (generation << 8) | phase.
@@ -102,6 +102,11 @@ internal sealed class PendingOperation(int index) : IValueTaskSource<int>, IThre
         if (Interlocked.CompareExchange(ref _race, CompletedInline, NotAwaited) == NotAwaited)
         {
             // Nobody waits: no continuation can run here.
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+        else if (completeOnReceiveThread)
+        {
+            // Opted in (MirrorKvClientOptions.CompleteOnReceiveThread): the awaiter resumes right here.
             ((IThreadPoolWorkItem)this).Execute();
         }
         else
