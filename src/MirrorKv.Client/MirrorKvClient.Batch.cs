@@ -66,18 +66,34 @@ public sealed partial class MirrorKvClient
             throw new ArgumentException("There must be a destination and a found flag for every key.");
         }
 
-        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
-        NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(keys.Count);
-        CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(keys.Count);
-        bool[] absent = ArrayPool<bool>.Shared.Rent(keys.Count);
+        int count = keys.Count;
+        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(count);
+        NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(count);
+        CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(count);
+        bool[] absent = ArrayPool<bool>.Shared.Rent(count);
         try
         {
-            await LookupUncachedAsync(keys, absent).ConfigureAwait(false);
+            // One table lookup per key; only a batch with unknown keys pays for the LOOKUP round trip.
+            int uncached = 0;
+            for (int i = 0; i < count; i++)
+            {
+                absent[i] = false;
+                if (!TryGetCached(keys[i], out pointers[i]))
+                {
+                    uncached++;
+                }
+            }
+
+            if (uncached > 0)
+            {
+                await LookupUncachedAsync(keys, pointers, absent).ConfigureAwait(false);
+            }
+
             NodeChannel? lastFlushed = null;
-            for (int i = 0; i < keys.Count; i++)
+            for (int i = 0; i < count; i++)
             {
                 ops[i] = null;
-                if (absent[i] || !TryGetCached(keys[i], out pointers[i]))
+                if (absent[i] || pointers[i].Pointer.IsNull)
                 {
                     continue;
                 }
@@ -111,10 +127,20 @@ public sealed partial class MirrorKvClient
             }
 
             lastFlushed?.Flush();
-            for (int i = 0; i < keys.Count; i++)
+
+            // Last posted first: a node answers a connection's requests in order, so once the last reply is
+            // in, the others are too and the caller resumes once per batch instead of once per reply.
+            for (int i = count - 1; i >= 0; i--)
             {
-                found[i] = !absent[i] && (ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false)
-                    || await TryGetAsync(keys[i], destinations[i], cancellationToken).ConfigureAwait(false));
+                found[i] = !absent[i] && ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false);
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                if (!found[i] && !absent[i])
+                {
+                    found[i] = await TryGetAsync(keys[i], destinations[i], cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         finally
@@ -128,12 +154,12 @@ public sealed partial class MirrorKvClient
 
     /// <summary>
     /// Keys of the batch with no cached pointer get their LOOKUPs in one pipelined round trip (instead of one
-    /// round trip each down the single-key path); <paramref name="absent"/>[i] is set for keys the node does
-    /// not hold. Failures leave the key to the single-key path, which retries elsewhere.
+    /// round trip each down the single-key path); <paramref name="pointers"/>[i] gets the pointer learned,
+    /// <paramref name="absent"/>[i] is set for keys the node does not hold. Failures leave the key to the
+    /// single-key path, which retries elsewhere.
     /// </summary>
-    private async ValueTask LookupUncachedAsync(IReadOnlyList<string> keys, bool[] absent)
+    private async ValueTask LookupUncachedAsync(IReadOnlyList<string> keys, CachedPointer[] pointers, bool[] absent)
     {
-        Array.Clear(absent, 0, keys.Count);
         NodeChannel channel = _primary;
         if (!channel.IsHealthy)
         {
@@ -148,7 +174,7 @@ public sealed partial class MirrorKvClient
             for (int i = 0; i < keys.Count; i++)
             {
                 ops[i] = null;
-                if (TryGetCached(keys[i], out _) || Encoding.UTF8.GetMaxByteCount(keys[i].Length) > keyBuffer.Length)
+                if (!pointers[i].Pointer.IsNull || Encoding.UTF8.GetMaxByteCount(keys[i].Length) > keyBuffer.Length)
                 {
                     continue;
                 }
@@ -193,7 +219,8 @@ public sealed partial class MirrorKvClient
                     }
                     else if (op.Status == WireStatus.Ok && KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
                     {
-                        Remember(keys[i], new CachedPointer(pointer, version));
+                        pointers[i] = new CachedPointer(pointer, version);
+                        Remember(keys[i], pointers[i]);
                     }
                 }
                 catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
@@ -230,31 +257,38 @@ public sealed partial class MirrorKvClient
 
         try
         {
-            if (op.Status != WireStatus.Ok)
-            {
-                return false;
-            }
-
-            byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));
-            try
-            {
-                int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
-                if (EntryValidator.Validate(op.Payload, keyBuffer.AsSpan(0, keyLength), cached.MinVersion, out ValidatedEntry entry) != EntryStatus.Ok)
-                {
-                    return false;
-                }
-
-                destination.Write(entry.ValueOf(op.Payload));
-                return true;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(keyBuffer);
-            }
+            return op.Status == WireStatus.Ok && TryAccept(op.Payload, key, cached, destination);
         }
         finally
         {
             channel.Return(op);
+        }
+    }
+
+    // Validates a batched READ's entry against the key and copies the value out; short keys are encoded on
+    // the stack, so that judging a batch allocates and rents nothing.
+    private static bool TryAccept(ReadOnlySpan<byte> payload, string key, in CachedPointer cached, IBufferWriter<byte> destination)
+    {
+        int maxKeyBytes = Encoding.UTF8.GetMaxByteCount(key.Length);
+        byte[]? rented = maxKeyBytes > 256 ? ArrayPool<byte>.Shared.Rent(maxKeyBytes) : null;
+        Span<byte> keyBytes = rented ?? stackalloc byte[256];
+        try
+        {
+            int keyLength = Encoding.UTF8.GetBytes(key, keyBytes);
+            if (EntryValidator.Validate(payload, keyBytes[..keyLength], cached.MinVersion, out ValidatedEntry entry) != EntryStatus.Ok)
+            {
+                return false;
+            }
+
+            destination.Write(entry.ValueOf(payload));
+            return true;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 }

@@ -66,7 +66,7 @@ public sealed partial class MirrorKvClient
     private async ValueTask<bool> DeleteCoreAsync(string key, CancellationToken cancellationToken)
     {
         (WireStatus status, _, string error) = await WriteWithFailoverAsync(Opcode.Delete, key, default, cancellationToken).ConfigureAwait(false);
-        _table.TryRemove(key, out _);
+        _table.Set(key, default);
         return status == WireStatus.NotFound ? false : status == WireStatus.Ok ? true : throw WriteError(Opcode.Delete, status, error);
     }
 
@@ -113,7 +113,7 @@ public sealed partial class MirrorKvClient
         try
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
-            RemotePointer hint = _table.TryGetValue(key, out PointerCell? cell) ? cell.Read().Pointer : default;
+            RemotePointer hint = _table.TryGet(key, out CachedPointer cached) ? cached.Pointer : default;
             try
             {
                 primary.PostKv(op, opcode, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), value.Span, flush: true);

@@ -19,7 +19,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly MirrorKvClientOptions _options;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
-    private readonly ConcurrentDictionary<string, PointerCell> _table = new(StringComparer.Ordinal);
+    private readonly PointerTable _table = new();
     private readonly Lock _pathLock = new();
     private volatile NodeChannel _primary = null!;
     private volatile NodeChannel? _secondary;
@@ -165,25 +165,18 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
 
     private bool TryGetCached(string key, out CachedPointer cached)
     {
-        cached = _table.TryGetValue(key, out PointerCell? cell) ? cell.Read() : default;
-        return !cached.Pointer.IsNull;
+        return _table.TryGet(key, out cached);
     }
 
     private void Remember(string key, in CachedPointer pointer)
     {
-        if (_table.TryGetValue(key, out PointerCell? cell) || !_table.TryAdd(key, new PointerCell(pointer)) && _table.TryGetValue(key, out cell))
-        {
-            cell?.Write(pointer);
-        }
+        _table.Set(key, pointer);
     }
 
     // Forgets a pointer that went stale, unless a newer one was learned meanwhile.
     private void Forget(string key, in CachedPointer stale)
     {
-        if (_table.TryGetValue(key, out PointerCell? cell))
-        {
-            cell.TryReplace(stale, default);
-        }
+        _table.TryReplace(key, stale, default);
     }
 
     private void StartSecondaryConnect()
@@ -313,22 +306,16 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             secondary.Return(op);
         }
 
-        long rewritten = 0;
-        foreach (KeyValuePair<string, PointerCell> entry in _table)
+        long rewritten = _table.RewriteAll(cached =>
         {
-            CachedPointer cached = entry.Value.Read();
             if (cached.Pointer.RKey != primaryRKey)
             {
-                continue;
+                return null;
             }
 
             // A slab the secondary has not seen cannot hold an acknowledged entry: forget the pointer.
-            bool known = snapshot.TryTranslate(cached.Pointer, out RemotePointer local) == TranslationStatus.Ok;
-            if (entry.Value.TryReplace(cached, known ? cached with { Pointer = local } : default) && known)
-            {
-                rewritten++;
-            }
-        }
+            return snapshot.TryTranslate(cached.Pointer, out RemotePointer local) == TranslationStatus.Ok ? cached with { Pointer = local } : default(CachedPointer);
+        });
 
         Interlocked.Increment(ref _tableRewrites);
         Interlocked.Add(ref _rewrittenPointers, rewritten);

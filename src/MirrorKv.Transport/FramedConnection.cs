@@ -233,6 +233,11 @@ public abstract class FramedConnection : IConnection
         int offset = 0;
         try
         {
+            if (data.Length >= 2 * FrameHeader.Size && Volatile.Read(ref _hold) is null)
+            {
+                _handler.OnBatchStart(this, data);
+            }
+
             while (data.Length - offset >= FrameHeader.Size && IsOpen && Volatile.Read(ref _hold) is null)
             {
                 WireStatus status = FrameHeader.TryRead(data[offset..], MaxFrameSize, out FrameHeader header);

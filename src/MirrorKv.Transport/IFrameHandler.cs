@@ -11,6 +11,14 @@ public interface IFrameHandler
     /// <summary>A connection opened (before its first frame is delivered).</summary>
     void OnOpened(IConnection connection);
 
+    /// <summary>
+    /// A receive brought <paramref name="frames"/> (whole frames, perhaps the start of one more), about to be
+    /// delivered one by one: the moment to start fetching what they will touch. Nothing is delivered yet.
+    /// </summary>
+    void OnBatchStart(IConnection connection, ReadOnlySpan<byte> frames)
+    {
+    }
+
     /// <summary>One whole frame; <paramref name="payload"/> is valid only during the call.</summary>
     void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload);
 

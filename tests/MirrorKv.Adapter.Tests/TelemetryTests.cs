@@ -55,7 +55,9 @@ public class TelemetryTests
         Assert.Contains(measurements, m => m.Instrument == "db.client.operation.duration" && Equals(m.Tags["db.operation.name"], "GET") && Equals(m.Tags["db.system.name"], "mirrorkv") && m.Value > 0);
         Assert.Contains(measurements, m => m.Instrument == "db.client.operation.duration" && Equals(m.Tags["db.operation.name"], "SET"));
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.client.reads" && m.Value >= 1);
-        Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.reads" && Equals(m.Tags["mirrorkv.node"], pair.Primary.EndPoint.ToString()) && m.Value >= 1);
+        // Tallied per receive batch and added at its end, before the replies go out: exact once a reply is in.
+        Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.reads" && Equals(m.Tags["mirrorkv.node"], pair.Primary.EndPoint.ToString()) && m.Value == client.Stats.Reads && m.Value >= 1);
+        Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.read_bytes" && Equals(m.Tags["mirrorkv.node"], pair.Primary.EndPoint.ToString()) && m.Value >= client.Stats.Reads * 16);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.writes" && Equals(m.Tags["mirrorkv.role"], "primary") && m.Value >= 1);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.protected" && Equals(m.Tags["mirrorkv.node"], pair.Primary.EndPoint.ToString()) && m.Value == 1);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.replication.lsn" && Equals(m.Tags["mirrorkv.role"], "secondary") && m.Value >= 1);

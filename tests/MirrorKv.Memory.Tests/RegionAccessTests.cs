@@ -16,6 +16,32 @@ public unsafe class RegionAccessTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MemoryRegion.Allocate(length, AccessFlags.RemoteRead));
 
     [Fact]
+    public void Allocate_LargeRegionIsAlignedForHugePages()
+    {
+        using var region = MemoryRegion.Allocate(3 * 2 * 1024 * 1024, AccessFlags.RemoteRead);
+        Assert.Equal(0UL, region.BaseAddress % (2 * 1024 * 1024));
+        Assert.True(region.GetSpan(0, (int)region.Length).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void Prefetch_OfPointersTheCheckRefuses_IsIgnored()
+    {
+        using var region = MemoryRegion.Allocate(4 * Page, AccessFlags.RemoteRead);
+        var registry = new RegionRegistry();
+        registry.Register(region);
+
+        // A hint never faults, whatever the pointer: unknown rkey, outside the region, wrapping, zero length, or valid.
+        registry.Prefetch(new RemotePointer(region.RKey ^ 1, region.BaseAddress, 64), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, 0, 64), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, ulong.MaxValue - 8, 64), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, region.BaseAddress + region.Length, 1), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, region.BaseAddress, 0), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, region.BaseAddress + region.Length - 8, 8), AccessFlags.RemoteRead);
+        registry.Prefetch(new RemotePointer(region.RKey, region.BaseAddress, (uint)region.Length), AccessFlags.RemoteRead);
+        Assert.Equal(AccessStatus.Ok, registry.Check(new RemotePointer(region.RKey, region.BaseAddress, 64), AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
+    }
+
+    [Fact]
     public void Allocate_BaseIsRealPageAlignedAddressOfZeroedMemory()
     {
         using var region = MemoryRegion.Allocate(4 * Page, AccessFlags.RemoteRead);

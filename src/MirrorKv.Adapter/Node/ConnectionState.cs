@@ -31,4 +31,32 @@ internal sealed class ConnectionState
     /// REPLICATE records, never through one-sided WRITEs, so no connection is granted RemoteWrite.
     /// </summary>
     public AccessFlags Grant => AccessFlags.RemoteRead;
+
+    // READs served in the current receive batch, added to the node's counters once per batch: an
+    // interlocked add per READ on counters that every connection shares cost more than the READ's copy.
+    public long BatchReads;
+    public long BatchFailoverReads;
+    public long BatchReadBytes;
+
+    /// <summary>Adds the batch's tallies to the node's counters and starts the next batch at zero.</summary>
+    public void FlushTallies(NodeCounters counters)
+    {
+        if (BatchReads != 0)
+        {
+            Interlocked.Add(ref counters.Reads, BatchReads);
+            BatchReads = 0;
+        }
+
+        if (BatchFailoverReads != 0)
+        {
+            Interlocked.Add(ref counters.FailoverReads, BatchFailoverReads);
+            BatchFailoverReads = 0;
+        }
+
+        if (BatchReadBytes != 0)
+        {
+            Interlocked.Add(ref counters.ReadBytes, BatchReadBytes);
+            BatchReadBytes = 0;
+        }
+    }
 }

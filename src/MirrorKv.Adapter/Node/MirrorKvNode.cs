@@ -43,7 +43,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
         Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Log);
         _registry.Register(Store.Region);
-        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Counters);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
         var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
         _handler = new NodeFrameHandler(this, verbs, ha, _logger);
         _telemetry = new NodeTelemetry(this, Counters);

@@ -91,10 +91,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, "this node is rejoining: it has not copied the primary's data yet");
                 break;
             case Opcode.Read:
-                verbs.Read(connection, header.RequestId, payload, state.Grant, state.MaxFrameSize);
+                verbs.Read(connection, state, header.RequestId, payload);
                 break;
             case Opcode.FailoverRead:
-                verbs.FailoverRead(connection, header.RequestId, payload, state.Grant, state.MaxFrameSize);
+                verbs.FailoverRead(connection, state, header.RequestId, payload);
                 break;
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
@@ -124,8 +124,18 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         }
     }
 
+    public void OnBatchStart(IConnection connection, ReadOnlySpan<byte> frames)
+    {
+        if (connection.State is ConnectionState { Greeted: true, Kind: PeerKind.Client } state)
+        {
+            verbs.Prefetch(frames, state);
+        }
+    }
+
     public void OnBatchEnd(IConnection connection)
     {
+        (connection.State as ConnectionState)?.FlushTallies(node.Counters);
+
         // Writes in this batch posted REPLICATE records: send them in one go, then the replies.
         node.Log.Flush();
         connection.Flush();
@@ -134,6 +144,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
     public void OnClosed(IConnection connection, Exception? error)
     {
         _open.TryRemove(connection, out _);
+        (connection.State as ConnectionState)?.FlushTallies(node.Counters);
         if (connection.State is ConnectionState { Kind: PeerKind.Peer })
         {
             node.OnSecondaryLost(connection, error);

@@ -10,9 +10,9 @@ namespace MirrorKv.Adapter;
 /// the region registry and the translation snapshot are both read without locks.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation, NodeCounters counters)
+internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation)
 {
-    public void Read(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload, AccessFlags grant, uint maxReplyFrame)
+    public void Read(IConnection connection, ConnectionState state, ulong requestId, ReadOnlySpan<byte> payload)
     {
         if (ReadRequest.TryRead(payload, out RemotePointer pointer) != WireStatus.Ok)
         {
@@ -20,10 +20,29 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        Serve(connection, Opcode.Read, requestId, pointer, grant, maxReplyFrame);
+        Serve(connection, state, Opcode.Read, requestId, pointer);
     }
 
-    public void FailoverRead(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload, AccessFlags grant, uint maxReplyFrame)
+    /// <summary>
+    /// Before a batch is served: starts loading the entries its READs will copy, so that their cache misses
+    /// overlap (a client's batch of 16 READs hits 16 random places in the region).
+    /// </summary>
+    public void Prefetch(ReadOnlySpan<byte> frames, ConnectionState state)
+    {
+        while (frames.Length >= FrameHeader.Size + ReadRequest.Size
+            && FrameHeader.TryRead(frames, state.MaxFrameSize, out FrameHeader header) == WireStatus.Ok
+            && header.Length <= (uint)frames.Length)
+        {
+            if (header.Opcode == Opcode.Read && ReadRequest.TryRead(frames.Slice(FrameHeader.Size, header.PayloadLength), out RemotePointer pointer) == WireStatus.Ok)
+            {
+                registry.Prefetch(pointer, state.Grant);
+            }
+
+            frames = frames[(int)header.Length..];
+        }
+    }
+
+    public void FailoverRead(IConnection connection, ConnectionState state, ulong requestId, ReadOnlySpan<byte> payload)
     {
         if (ReadRequest.TryRead(payload, out RemotePointer primary) != WireStatus.Ok)
         {
@@ -47,7 +66,7 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
         }
 
         snapshot!.TryTranslate(primary, out local);
-        Serve(connection, Opcode.FailoverRead, requestId, local, grant, maxReplyFrame);
+        Serve(connection, state, Opcode.FailoverRead, requestId, local);
     }
 
     public void Translation(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
@@ -77,10 +96,10 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
         }
     }
 
-    private void Serve(IConnection connection, Opcode opcode, ulong requestId, in RemotePointer pointer, AccessFlags grant, uint maxReplyFrame)
+    private void Serve(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, in RemotePointer pointer)
     {
-        AccessStatus access = registry.Resolve(pointer, AccessFlags.RemoteRead, grant, out Span<byte> bytes);
-        if (access == AccessStatus.Ok && (uint)bytes.Length > maxReplyFrame - FrameHeader.Size)
+        AccessStatus access = registry.Resolve(pointer, AccessFlags.RemoteRead, state.Grant, out Span<byte> bytes);
+        if (access == AccessStatus.Ok && (uint)bytes.Length > state.MaxFrameSize - FrameHeader.Size)
         {
             access = AccessStatus.TooLong;
         }
@@ -91,8 +110,16 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        Interlocked.Increment(ref opcode == Opcode.FailoverRead ? ref counters.FailoverReads : ref counters.Reads);
-        Interlocked.Add(ref counters.ReadBytes, bytes.Length);
+        if (opcode == Opcode.FailoverRead)
+        {
+            state.BatchFailoverReads++;
+        }
+        else
+        {
+            state.BatchReads++;
+        }
+
+        state.BatchReadBytes += bytes.Length;
 
         // The one copy of a one-sided read: registered memory straight into the send queue.
         Span<byte> reply = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, bytes.Length);

@@ -53,7 +53,10 @@ public sealed unsafe class MemoryRegion : IDisposable
             throw new ArgumentOutOfRangeException(nameof(length), length, $"A region's length must be a positive multiple of the page size ({page} bytes).");
         }
 
-        var basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)page);
+        // Large regions are aligned to the huge page size so that every 2 MiB of them can be one TLB entry.
+        ulong alignment = length >= HugePages.Size ? HugePages.Size : page;
+        var basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)alignment);
+        HugePages.Advise(basePointer, length);
         NativeMemory.Clear(basePointer, (nuint)length);
         return new MemoryRegion(basePointer, length, rkey != 0 ? rkey : NewRKey(), access);
     }
@@ -145,6 +148,20 @@ public sealed unsafe class MemoryRegion : IDisposable
         {
             _base = null;
             NativeMemory.AlignedFree(p);
+        }
+    }
+
+    /// <summary>Prefetches up to four cache lines from an address already checked to lie in this region.</summary>
+    internal void Prefetch(ulong address, ulong length)
+    {
+        byte* first = _base + (address - BaseAddress);
+        byte* end = first + Math.Min(length, 256UL);
+        for (byte* line = first; line < end; line += 64)
+        {
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(line);
+            }
         }
     }
 }

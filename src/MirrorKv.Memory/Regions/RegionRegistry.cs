@@ -107,4 +107,17 @@ public sealed class RegionRegistry
 
         return bytes;
     }
+
+    /// <summary>
+    /// Starts loading the first cache lines of a pointer's target when the access would pass the check, so that
+    /// a batch of READs overlaps its cache misses instead of taking them one after another. A hint only: it
+    /// reads nothing, and a pointer that would be refused is ignored here and refused when it is served.
+    /// </summary>
+    public void Prefetch(in RemotePointer pointer, AccessFlags granted)
+    {
+        if (Check(pointer, AccessFlags.RemoteRead, granted, out MemoryRegion? region) == AccessStatus.Ok)
+        {
+            region!.Prefetch(pointer.Address, pointer.Length);
+        }
+    }
 }
