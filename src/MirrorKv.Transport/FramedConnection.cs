@@ -76,6 +76,9 @@ public abstract class FramedConnection : IConnection
     /// <inheritdoc />
     public TimeSpan PartialFrameFor => Since(Volatile.Read(ref _partialFrameSince));
 
+    /// <summary>True while receiving is held: a backend that reads on its own schedule stops reading until <see cref="WhileHeldAsync"/> completes.</summary>
+    protected bool IsReceiveHeld => Volatile.Read(ref _hold) is not null;
+
     /// <summary>Where the backend puts received bytes.</summary>
     internal ReceiveBuffer Receive { get; }
 

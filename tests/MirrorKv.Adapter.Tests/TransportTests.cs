@@ -12,7 +12,72 @@ namespace MirrorKv.Adapter.Tests;
 /// <summary>The transport contract, on both backends: order, batching, framing errors, and injected faults.</summary>
 public class TransportTests
 {
-    public static TheoryData<string> Backends => ["tcp", "inprocess"];
+    // tcp: the default (our own epoll loops on x86-64 Linux); tcp-engine: the runtime's socket engine.
+    public static TheoryData<string> Backends => ["tcp", "tcp-engine", "inprocess"];
+
+    public static TheoryData<string> TcpBackends => ["tcp", "tcp-engine"];
+
+    [Fact]
+    public void Tcp_Default_UsesEventLoopsOnX64Linux()
+    {
+        bool expected = OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
+        Assert.Equal(expected, new TcpTransport().UsesEventLoops);
+        Assert.False(new TcpTransport(new TcpTransportOptions { EventLoops = 0 }).UsesEventLoops);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TcpTransport(new TcpTransportOptions { EventLoops = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TcpTransport(new TcpTransportOptions { SpinMicroseconds = 2_000_000 }));
+    }
+
+    [Theory]
+    [MemberData(nameof(TcpBackends))]
+    public async Task Tcp_HeldReceiver_SenderWaitsForRoom_ThenEverythingArrivesInOrder(string backend)
+    {
+        // The server holds its receives: the client's 48 MiB fill both socket buffers and its sends would
+        // block, so it must wait for the socket to be writable; on release, every frame arrives, in order.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using Harness h = await Harness.StartAsync(backend, onOpened: c => c.HoldReceivesUntil(release.Task));
+        h.ServerConnection!.MaxFrameSize = 2 << 20;
+        byte[] payload = new byte[1 << 20];
+        for (ulong id = 1; id <= 48; id++)
+        {
+            BitConverter.TryWriteBytes(payload, id);
+            h.Client.Post(Opcode.Read, WireStatus.Ok, id, payload);
+        }
+
+        h.Client.Flush();
+        await Task.Delay(300);
+        Assert.True(h.Client.WriteBlockedFor > TimeSpan.Zero, "the sender never had to wait for room");
+        Assert.Empty(h.Server.Frames);
+
+        release.SetResult();
+        await h.Server.WaitForFramesAsync(48);
+        Assert.Equal(Enumerable.Range(1, 48).Select(i => (ulong)i), h.Server.Frames.Select(f => f.Header.RequestId));
+        Assert.All(h.Server.Frames, f => Assert.Equal(f.Header.RequestId, BitConverter.ToUInt64(f.Payload)));
+    }
+
+    [Theory]
+    [MemberData(nameof(TcpBackends))]
+    public async Task Tcp_ConnectToClosedPort_FailsWithConnectionRefused(string backend)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var closed = (IPEndPoint)probe.LocalEndPoint!;
+        probe.Dispose();
+
+        ITransport transport = Harness.Tcp(backend);
+        var e = await Assert.ThrowsAsync<SocketException>(async () => await transport.ConnectAsync(closed, new RecordingHandler(), CancellationToken.None));
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(TcpBackends))]
+    public async Task Tcp_PeerCloses_ConnectionReportsClosed(string backend)
+    {
+        await using Harness h = await Harness.StartAsync(backend);
+        h.ServerConnection!.Abort(null);
+        await h.ClientHandler.Closed.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(h.Client.IsOpen);
+        Assert.Throws<ConnectionClosedException>(() => h.Client.Post(Opcode.Read, WireStatus.Ok, 1, [1]));
+    }
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -50,10 +115,11 @@ public class TransportTests
         Assert.Empty(h.Server.Frames);
     }
 
-    [Fact]
-    public async Task Tcp_GarbageHeader_ClosesWithMalformedFrame()
+    [Theory]
+    [MemberData(nameof(TcpBackends))]
+    public async Task Tcp_GarbageHeader_ClosesWithMalformedFrame(string backend)
     {
-        await using Harness h = await Harness.StartAsync("tcp");
+        await using Harness h = await Harness.StartAsync(backend);
         using var raw = new TcpClient();
         await raw.ConnectAsync((IPEndPoint)h.Listener.LocalEndPoint);
         await raw.GetStream().WriteAsync(new byte[] { 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 });
@@ -134,7 +200,13 @@ public class TransportTests
 
         public TaskCompletionSource<IConnection> Opened { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void OnOpened(IConnection connection) => Opened.TrySetResult(connection);
+        public Action<IConnection>? OnOpenedHook { get; set; }
+
+        public void OnOpened(IConnection connection)
+        {
+            OnOpenedHook?.Invoke(connection);
+            Opened.TrySetResult(connection);
+        }
 
         public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload) => _frames.Enqueue(new FrameRecord(header, payload.ToArray()));
 
@@ -172,14 +244,18 @@ public class TransportTests
 
         public IConnection? ServerConnection { get; private set; }
 
-        public static async Task<Harness> StartAsync(string backend)
+        public static ITransport Tcp(string backend) =>
+            backend == "tcp" ? new TcpTransport() : new TcpTransport(new TcpTransportOptions { EventLoops = 0 });
+
+        public static async Task<Harness> StartAsync(string backend, Action<IConnection>? onOpened = null)
         {
             var h = new Harness();
+            h.Server.OnOpenedHook = onOpened;
             ITransport serverTransport;
             EndPoint endPoint;
-            if (backend == "tcp")
+            if (backend is "tcp" or "tcp-engine")
             {
-                serverTransport = h.Transport = new TcpTransport();
+                serverTransport = h.Transport = Tcp(backend);
                 endPoint = new IPEndPoint(IPAddress.Loopback, 0);
             }
             else

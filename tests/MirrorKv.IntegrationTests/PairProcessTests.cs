@@ -242,6 +242,34 @@ public class PairProcessTests
     {
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartSecondaryAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), "--slab-size", "1000"));
         Assert.Contains("SlabSize must be a power of two", failure.Message, StringComparison.Ordinal);
+        failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartPrimaryAsync("--event-loops", "-2"));
+        Assert.Contains("--event-loops (Node:EventLoops): must be between 0 and 256; got -2", failure.Message, StringComparison.Ordinal);
+        failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartPrimaryAsync("--spin-microseconds", "5000000"));
+        Assert.Contains("--spin-microseconds (Node:SpinMicroseconds): must be between 0 and 1000000; got 5000000", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", "0")]
+    [InlineData("1", "200")]
+    public async Task Serve_EitherSocketBackend_ServesAPairThroughAFailover(string eventLoops, string spin)
+    {
+        // 0 loops: the runtime's socket engine; 1: our epoll loop, spinning while primary.
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--event-loops", eventLoops, "--spin-microseconds", spin);
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint, "--event-loops", eventLoops, "--spin-microseconds", spin);
+        await using MirrorKvClient client = await ConnectAsync(primary);
+        var values = new Dictionary<string, byte[]>();
+        for (int i = 0; i < 200; i++)
+        {
+            values[$"b{i}"] = Value(i, 1, 300);
+            await client.SetAsync($"b{i}", values[$"b{i}"]);
+        }
+
+        Assert.Equal(values.Values, await client.GetManyAsync([.. values.Keys]));
+        await primary.WaitProtectedAsync();
+        await primary.KillAsync();
+        Assert.Equal(values.Values, await client.GetManyAsync([.. values.Keys]));
+        await client.SetAsync("after", Value(1, 2, 10));
+        Assert.Equal(Value(1, 2, 10), await client.GetAsync("after"));
     }
 
     private static byte[] Value(int key, int generation, int length)

@@ -1,5 +1,6 @@
 using System.Net;
 using MirrorKv.Adapter;
+using MirrorKv.Protocol;
 using MirrorKv.Transport.Tcp;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,13 +11,18 @@ namespace MirrorKv.Cli.Serve;
 /// The node as a hosted service: started with the host, stopped (connections closed, region released) when
 /// the host stops on SIGTERM or Ctrl+C.
 /// </summary>
-internal sealed partial class NodeService(NodeOptions options, ServeSecrets secrets, ILoggerFactory loggers, ILogger<NodeService> logger) : IHostedService
+internal sealed partial class NodeService(NodeOptions options, ServeSecrets secrets, TcpTransportOptions transportOptions, ILoggerFactory loggers, ILogger<NodeService> logger) : IHostedService
 {
     private MirrorKvNode? _node;
+    private Timer? _spinByRole;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _node = await MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), loggers, cancellationToken);
+        // The loops spin only while this node is primary: a secondary's work (applying replication) waits on
+        // nobody, and its spinning would take CPU from the primary wherever the two share a machine.
+        var transport = new TcpTransport(transportOptions with { SpinMicroseconds = 0 });
+        _node = await MirrorKvNode.StartAsync(options, transport, loggers, cancellationToken);
+        _spinByRole = new Timer(_ => transport.SpinMicroseconds = _node.Role == NodeRole.Primary ? transportOptions.SpinMicroseconds : 0, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
         if (options.Secret is null && !IPAddress.IsLoopback(_node.EndPoint.Address))
         {
             LogUnauthenticatedRemote(_node.EndPoint.ToString());
@@ -37,6 +43,11 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_spinByRole is { } timer)
+        {
+            await timer.DisposeAsync();
+        }
+
         if (_node is { } node)
         {
             LogShuttingDown(node.Lsn);

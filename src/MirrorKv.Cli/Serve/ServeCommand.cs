@@ -4,6 +4,7 @@ using MirrorKv.Adapter;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
+using MirrorKv.Transport.Tcp;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -34,11 +35,13 @@ internal static class ServeCommand
         var peerSecretFile = new Option<string?>("--peer-secret-file") { Description = $"File holding the secret of the link between the two nodes (both need the same). Default: the {SecretSource.PeerVariable} environment variable, else the client secret." };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
         var maxConnections = new Option<int>("--max-connections") { Description = $"Connections accepted at once; more are refused (default {defaults.MaxConnections})." };
+        var eventLoops = new Option<int>("--event-loops") { Description = $"Event-loop threads serving the sockets (default {defaults.EventLoops}: one per four cores); 0 uses the runtime's socket engine. Loops are used on x86-64 Linux only." };
+        var spin = new Option<int>("--spin-microseconds") { Description = $"While primary, how long an event loop keeps polling after a burst before it sleeps (default {defaults.SpinMicroseconds}); a secondary sleeps at once. 0 never spins." };
         var config = new Option<string?>("--config") { Description = "JSON file with a \"Node\" section (default: appsettings.json in the working directory, if present). Layers: defaults, this file, MIRRORKV_Node__* environment variables, the command line." };
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, config,
+            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,6 +68,8 @@ internal static class ServeCommand
             Given(peerSecretFile, nameof(ServeSettings.PeerSecretFile));
             Given(allowUnauthenticated, nameof(ServeSettings.AllowUnauthenticated));
             Given(maxConnections, nameof(ServeSettings.MaxConnections));
+            Given(eventLoops, nameof(ServeSettings.EventLoops));
+            Given(spin, nameof(ServeSettings.SpinMicroseconds));
 
             HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             string? configFile = parse.GetValue(config) ?? (File.Exists("appsettings.json") ? Path.GetFullPath("appsettings.json") : null);
@@ -91,6 +96,17 @@ internal static class ServeCommand
             }
 
             (NodeOptions? options, ServeSecrets secrets, IPEndPoint? peerEndPoint, List<string> errors) = ToNodeOptions(settings);
+            var transport = new TcpTransportOptions { EventLoops = settings.EventLoops, SpinMicroseconds = settings.SpinMicroseconds };
+            try
+            {
+                transport.Validate();
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                errors.Add($"{(e.ParamName == nameof(TcpTransportOptions.EventLoops) ? "--event-loops (Node:EventLoops)" : "--spin-microseconds (Node:SpinMicroseconds)")}: must be between 0 and {(e.ParamName == nameof(TcpTransportOptions.EventLoops) ? "256" : "1000000")}; got {e.ActualValue}");
+                options = null;
+            }
+
             if (options is null)
             {
                 return Fail(errors);
@@ -116,6 +132,7 @@ internal static class ServeCommand
                 .AddFilter("Microsoft.Hosting", LogLevel.Warning);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(secrets);
+            builder.Services.AddSingleton(transport with { MaxFrameSize = options.MaxFrameSize });
             builder.Services.AddHostedService<NodeService>();
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
             using IHost host = builder.Build();

@@ -1,3 +1,5 @@
+using MirrorKv.Transport.Tcp;
+
 namespace MirrorKv.Cli.Serve;
 
 /// <summary>
@@ -33,4 +35,8 @@ internal sealed class ServeSettings
     public bool AllowUnauthenticated { get; set; }
 
     public int MaxConnections { get; set; } = 1024;
+
+    public int EventLoops { get; set; } = TcpTransportOptions.DefaultEventLoops;
+
+    public int SpinMicroseconds { get; set; } = 50;
 }

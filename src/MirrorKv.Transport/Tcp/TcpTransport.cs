@@ -1,20 +1,72 @@
 using System.Net;
 using System.Net.Sockets;
 using MirrorKv.Protocol;
+using MirrorKv.Transport.Epoll;
 
 namespace MirrorKv.Transport.Tcp;
 
 /// <summary>The TCP backend: real sockets, length-prefixed frames, batched reads and writes.</summary>
-/// <param name="maxFrameSize">Largest frame a connection accepts before the handshake raises or lowers it.</param>
-public sealed class TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFrameSize) : ITransport
+public sealed class TcpTransport : ITransport
 {
+    private readonly uint _maxFrameSize;
+    private readonly EpollLoopGroup? _loops;
+
+    /// <summary>A transport with the default options: event loops of our own where supported.</summary>
+    /// <param name="maxFrameSize">Largest frame a connection accepts before the handshake raises or lowers it.</param>
+    public TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFrameSize)
+        : this(new TcpTransportOptions { MaxFrameSize = maxFrameSize })
+    {
+    }
+
+    /// <summary>A transport shaped by <paramref name="options"/> (event loops of our own, where supported).</summary>
+    public TcpTransport(TcpTransportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _maxFrameSize = options.MaxFrameSize;
+        _loops = options.EventLoops > 0 && EpollNative.IsSupported ? EpollLoopGroup.Get(options.EventLoops) : null;
+        if (_loops is not null && options.SpinMicroseconds > 0)
+        {
+            _loops.SpinMicroseconds = options.SpinMicroseconds;
+        }
+    }
+
+    /// <summary>True when connections are served by event loops of our own rather than the runtime's socket engine.</summary>
+    public bool UsesEventLoops => _loops is not null;
+
+    /// <summary>
+    /// The event loops' spin time (see <see cref="TcpTransportOptions.SpinMicroseconds"/>), changeable while
+    /// running: a node spins while it is primary and sleeps at once while secondary. Shared with the
+    /// process's other transports that have as many loops. Always 0 without event loops.
+    /// </summary>
+    public int SpinMicroseconds
+    {
+        get => _loops?.SpinMicroseconds ?? 0;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1_000_000);
+            if (_loops is not null)
+            {
+                _loops.SpinMicroseconds = value;
+            }
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            if (_loops is null)
+            {
+                await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await ConnectOutsideEngineAsync(socket, endpoint, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -22,9 +74,50 @@ public sealed class TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFr
             throw;
         }
 
-        var connection = new TcpConnection(socket, handler, maxFrameSize);
+        return Start(socket, handler);
+    }
+
+    private IConnection Start(Socket socket, IFrameHandler handler)
+    {
+        if (_loops is { } loops)
+        {
+            var served = new EpollConnection(socket, loops.Next(), handler, _maxFrameSize);
+            served.Start();
+            return served;
+        }
+
+        var connection = new TcpConnection(socket, handler, _maxFrameSize);
         connection.Start();
         return connection;
+    }
+
+    /// <summary>
+    /// Connects without the runtime's socket engine ever seeing the socket (its async connect would register
+    /// the socket with the engine's epoll set for good, and every later receive would wake that thread too):
+    /// a non-blocking connect, then poll(2) for the outcome in short steps that notice cancellation.
+    /// </summary>
+    private static async Task ConnectOutsideEngineAsync(Socket socket, EndPoint endpoint, CancellationToken cancellationToken)
+    {
+        socket.Blocking = false;
+        try
+        {
+            socket.Connect(endpoint);
+            return;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+        }
+
+        while (!socket.Poll(TimeSpan.Zero, SelectMode.SelectWrite) && !socket.Poll(TimeSpan.Zero, SelectMode.SelectError))
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+
+        int error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+        if (error != 0)
+        {
+            throw new SocketException(error);
+        }
     }
 
     /// <inheritdoc />
@@ -42,21 +135,21 @@ public sealed class TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFr
             throw;
         }
 
-        return new TcpListenerLoop(socket, handler, maxFrameSize);
+        return new TcpListenerLoop(socket, handler, this);
     }
 
     private sealed class TcpListenerLoop : IListener
     {
         private readonly Socket _socket;
         private readonly IFrameHandler _handler;
-        private readonly uint _maxFrameSize;
+        private readonly TcpTransport _transport;
         private readonly Task _acceptLoop;
 
-        public TcpListenerLoop(Socket socket, IFrameHandler handler, uint maxFrameSize)
+        public TcpListenerLoop(Socket socket, IFrameHandler handler, TcpTransport transport)
         {
             _socket = socket;
             _handler = handler;
-            _maxFrameSize = maxFrameSize;
+            _transport = transport;
             LocalEndPoint = socket.LocalEndPoint!;
             _acceptLoop = AcceptLoopAsync();
         }
@@ -99,7 +192,15 @@ public sealed class TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFr
                     continue;
                 }
 
-                new TcpConnection(accepted, _handler, _maxFrameSize).Start();
+                try
+                {
+                    _transport.Start(accepted, _handler);
+                }
+                catch (SocketException)
+                {
+                    // Reset before it could be set up (or the event loop refused it): nothing to serve.
+                    accepted.Dispose();
+                }
             }
         }
     }

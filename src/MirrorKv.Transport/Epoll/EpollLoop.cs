@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace MirrorKv.Transport.Epoll;
+
+/// <summary>
+/// One event-loop thread over one epoll set, in the manner of redis's: wait for ready sockets, then for
+/// each, one receive, delivery of every whole frame, one send of the replies. A pipelined batch costs one
+/// epoll_wait (shared by every socket ready at that moment), one recv and one send, where the runtime's
+/// socket engine adds a recv that finds nothing after each batch.
+/// </summary>
+/// <remarks>
+/// After it runs out of work the loop keeps polling for the spin time (<see cref="Tcp.TcpTransportOptions.SpinMicroseconds"/>) before
+/// it sleeps: a request that arrives meanwhile is picked up at once, and its sender does not pay for
+/// waking a sleeping thread on another core, which on loopback (and more so in a virtual machine) costs
+/// more than serving the request.
+/// </remarks>
+internal sealed unsafe class EpollLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+
+    private readonly int _epoll;
+    private readonly Thread _thread;
+    private readonly ConcurrentDictionary<ulong, EpollConnection> _connections = new();
+    private long _spinTicks;
+    private long _nextId;
+    private volatile bool _disposed;
+
+    public EpollLoop(string name)
+    {
+        _epoll = EpollNative.Create();
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>How long the loop polls after running out of work before it sleeps; 0 sleeps at once.</summary>
+    public int SpinMicroseconds
+    {
+        get => (int)(Volatile.Read(ref _spinTicks) * 1_000_000 / Stopwatch.Frequency);
+        set => Volatile.Write(ref _spinTicks, value * Stopwatch.Frequency / 1_000_000);
+    }
+
+    public ulong Add(EpollConnection connection, int fd, uint events)
+    {
+        ulong id = (ulong)Interlocked.Increment(ref _nextId);
+        _connections[id] = connection;
+        int error = EpollNative.Control(_epoll, EpollNative.CtlAdd, fd, events, id);
+        if (error != 0)
+        {
+            _connections.TryRemove(id, out _);
+            throw new System.Net.Sockets.SocketException(error, $"epoll_ctl(ADD) failed with errno {error}");
+        }
+
+        return id;
+    }
+
+    /// <summary>Changes what the loop waits for on a socket; safe from any thread.</summary>
+    public void Modify(int fd, ulong id, uint events) => _ = EpollNative.Control(_epoll, EpollNative.CtlMod, fd, events, id);
+
+    public void Remove(int fd, ulong id)
+    {
+        _ = EpollNative.Control(_epoll, EpollNative.CtlDel, fd, 0, id);
+        _connections.TryRemove(id, out _);
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+    }
+
+    private void Run()
+    {
+        EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
+        long idleSince = 0;
+        while (!_disposed)
+        {
+            // Poll without sleeping while inside the spin window, then sleep (waking now and then to notice disposal).
+            long spinTicks = Volatile.Read(ref _spinTicks);
+            bool spinning = spinTicks > 0 && (idleSince == 0 || Stopwatch.GetTimestamp() - idleSince < spinTicks);
+            int ready = EpollNative.Wait(_epoll, events, MaxEvents, spinning ? 0 : 500);
+            if (ready == 0)
+            {
+                idleSince = spinning && idleSince == 0 ? Stopwatch.GetTimestamp() : spinning ? idleSince : 0;
+                continue;
+            }
+
+            idleSince = 0;
+            for (int i = 0; i < ready; i++)
+            {
+                if (_connections.TryGetValue(events[i].Data, out EpollConnection? connection))
+                {
+                    connection.OnEvents(events[i].Events);
+                }
+            }
+        }
+
+        EpollNative.Close(_epoll);
+    }
+}
