@@ -2,7 +2,7 @@
 # MirrorKv against redis-server in one run: `mirrorkv bench --compare redis` per row drives both servers
 # with the same harness (our C# client for MirrorKv, our pipelined RESP client for redis, a replica
 # attached to redis as MirrorKv has its secondary), and runs the stock redis-benchmark as a reference.
-# Usage: bench/compare-redis.sh [duration-seconds] [extra bench options, e.g. --complete-on-receive-thread]
+# Usage: bench/compare-redis.sh [duration-seconds] [extra bench options, e.g. --completions thread-pool]
 # (needs redis-server and redis-tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."

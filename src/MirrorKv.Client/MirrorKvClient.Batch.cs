@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
+using System.Diagnostics;
 using System.Text;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
@@ -71,14 +72,21 @@ public sealed partial class MirrorKvClient
         NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(count);
         CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(count);
         bool[] absent = ArrayPool<bool>.Shared.Rent(count);
+        ulong[] hashes = ArrayPool<ulong>.Shared.Rent(count);
         try
         {
-            // One table lookup per key; only a batch with unknown keys pays for the LOOKUP round trip.
+            // One table lookup per key, their cache misses overlapped; only a batch with unknown keys pays
+            // for the LOOKUP round trip.
+            for (int i = 0; i < count; i++)
+            {
+                hashes[i] = _table.HashAndPrefetch(keys[i]);
+            }
+
             int uncached = 0;
             for (int i = 0; i < count; i++)
             {
                 absent[i] = false;
-                if (!TryGetCached(keys[i], out pointers[i]))
+                if (!_table.TryGet(hashes[i], out pointers[i]))
                 {
                     uncached++;
                 }
@@ -90,6 +98,8 @@ public sealed partial class MirrorKvClient
             }
 
             NodeChannel? lastFlushed = null;
+            long now = Stopwatch.GetTimestamp();
+            int reads = 0;
             for (int i = 0; i < count; i++)
             {
                 ops[i] = null;
@@ -104,7 +114,7 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                PendingOperation op = channel.Rent();
+                PendingOperation op = channel.Rent(now);
                 try
                 {
                     channel.PostRead(op, opcode, pointers[i].Pointer, flush: false);
@@ -115,7 +125,15 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                CountRead(opcode);
+                if (opcode == Opcode.Read)
+                {
+                    reads++;
+                }
+                else
+                {
+                    CountRead(opcode);
+                }
+
                 ops[i] = op;
                 channels[i] = channel;
                 if (channel != lastFlushed && lastFlushed is not null)
@@ -127,6 +145,7 @@ public sealed partial class MirrorKvClient
             }
 
             lastFlushed?.Flush();
+            CountReads(reads);
 
             // Last posted first: a node answers a connection's requests in order, so once the last reply is
             // in, the others are too and the caller resumes once per batch instead of once per reply.
@@ -145,6 +164,7 @@ public sealed partial class MirrorKvClient
         }
         finally
         {
+            ArrayPool<ulong>.Shared.Return(hashes);
             ArrayPool<bool>.Shared.Return(absent);
             ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
             ArrayPool<NodeChannel?>.Shared.Return(channels, clearArray: true);

@@ -163,6 +163,16 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
+    // A batch's one-sided READs, counted once for the batch.
+    private void CountReads(int reads)
+    {
+        if (reads > 0)
+        {
+            Interlocked.Add(ref _reads, reads);
+            MirrorKvTelemetry.Reads.Add(reads);
+        }
+    }
+
     private bool TryGetCached(string key, out CachedPointer cached)
     {
         return _table.TryGet(key, out cached);

@@ -17,7 +17,12 @@ internal static class BenchCommand
         workload.AcceptOnlyFromAmong(BenchWorkload.Names);
         var distribution = new Option<string?>("--distribution") { Description = "How keys are chosen: uniform, or zipfian (constant 0.99, YCSB's default). Default: zipfian for a, b, c; uniform for get and set." };
         distribution.AcceptOnlyFromAmong(KeyChooser.Distributions);
-        var onReceiveThread = new Option<bool>("--complete-on-receive-thread") { Description = "Resume the bench's awaits on the client's receive thread instead of the thread pool (MirrorKvClientOptions.CompleteOnReceiveThread; the harness never blocks, as the RESP harness does not)." };
+        var completions = new Option<string>("--completions")
+        {
+            Description = "Where the bench's awaits resume: receive-thread (the default: on the client's receive thread, as the RESP harness resumes on the socket's, so that the two sides differ only in the server; the harness never blocks) or thread-pool (the client library's default, MirrorKvClientOptions.CompleteOnReceiveThread = false).",
+            DefaultValueFactory = _ => "receive-thread",
+        };
+        completions.AcceptOnlyFromAmong("receive-thread", "thread-pool");
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON object on the last line." };
         var failover = new Option<int>("--failover") { Description = "Instead of throughput: kill -9 the primary N times under a checked read/write load (the killed node rejoins each time) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
         failover.Validators.Add(r =>
@@ -41,7 +46,7 @@ internal static class BenchCommand
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
-            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json, failover, onReceiveThread,
+            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json, failover, completions,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -78,7 +83,7 @@ internal static class BenchCommand
                 parse.GetValue(pipeline), TimeSpan.FromSeconds(parse.GetValue(duration)), TimeSpan.FromSeconds(parse.GetValue(warmup)), parse.GetValue(replication)!);
             await using PairLauncher? pair = endPoint is null ? await PairLauncher.StartAsync(RegionSizeFor(options), options.Replication, Console.Error) : null;
             Console.Out.WriteLine((pair is null ? $"bench against {endPoint}" : $"bench against a {options.Replication} pair started here: primary {pair.Primary.EndPoint}, secondary {pair.Secondary.EndPoint}")
-                + (parse.GetValue(onReceiveThread) ? "; client completions on the receive thread" : "; client completions on the thread pool"));
+                + (parse.GetValue(completions) == "receive-thread" ? "; client completions on the receive thread" : "; client completions on the thread pool"));
             string[] keyNames = Enumerable.Range(0, options.Keys).Select(i => "key:" + i.ToString("D12", System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             byte[] value = new byte[options.ValueSize];
             new Random(1).NextBytes(value);
@@ -86,7 +91,7 @@ internal static class BenchCommand
             var ours = new IBenchConnection[options.Connections];
             for (int c = 0; c < ours.Length; c++)
             {
-                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(onReceiveThread) }, cancellationToken);
+                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" }, cancellationToken);
                 ours[c] = new MirrorKvBenchConnection(client, keyNames, value, options.Pipeline);
             }
 

@@ -101,7 +101,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         }
     }
 
-    public PendingOperation Rent()
+    public PendingOperation Rent() => Rent(Stopwatch.GetTimestamp());
+
+    /// <summary>Rents an operation whose deadline counts from <paramref name="now"/>: a batch reads the clock once.</summary>
+    public PendingOperation Rent(long now)
     {
         lock (_lock)
         {
@@ -111,7 +114,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                 _operations = [.. _operations, op];
             }
 
-            op.Start(Stopwatch.GetTimestamp() + _timeoutTicks);
+            op.Start(now + _timeoutTicks);
             return op;
         }
     }

@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using System.Security.Cryptography;
 using MirrorKv.Memory;
 
@@ -34,16 +35,35 @@ internal sealed class PointerTable
 
     private readonly Lock _writeLock = new();
     private readonly long _seed = BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
-    private Slot[] _slots = new Slot[MinCapacity];
+    private Slot[] _slots = NewSlots(MinCapacity);
     private int _used;
     private int _live;
 
     /// <summary>Keys that have a pointer now.</summary>
     public int Count => Volatile.Read(ref _live);
 
-    public bool TryGet(string key, out CachedPointer cached)
+    public bool TryGet(string key, out CachedPointer cached) => TryGet(Hash(key), out cached);
+
+    /// <summary>
+    /// The key's hash, after starting to load its slot's cache line: a batch hashes all its keys first, then
+    /// looks them up, so that its cache misses overlap instead of following one another.
+    /// </summary>
+    public unsafe ulong HashAndPrefetch(string key)
     {
         ulong hash = Hash(key);
+        if (Sse.IsSupported)
+        {
+            // The arrays are pinned (allocated on the pinned heap), so the address stays valid.
+            Slot[] slots = Volatile.Read(ref _slots);
+            Sse.Prefetch0(Unsafe.AsPointer(ref slots[(int)hash & (slots.Length - 1)]));
+        }
+
+        return hash;
+    }
+
+    /// <summary>Looks up by a hash from <see cref="HashAndPrefetch"/>.</summary>
+    public bool TryGet(ulong hash, out CachedPointer cached)
+    {
         Slot[] slots = Volatile.Read(ref _slots);
         int mask = slots.Length - 1;
         for (int i = (int)hash & mask; ; i = (i + 1) & mask)
@@ -120,6 +140,9 @@ internal sealed class PointerTable
         return rewritten;
     }
 
+    // Pinned: lookups prefetch slots by address; the arrays live as long as the client, so pinning costs nothing.
+    private static Slot[] NewSlots(int capacity) => GC.AllocateArray<Slot>(capacity, pinned: true);
+
     private ulong Hash(string key)
     {
         // 0 marks an empty slot, so no key may hash to it.
@@ -185,7 +208,7 @@ internal sealed class PointerTable
             capacity *= 2;
         }
 
-        var slots = new Slot[capacity];
+        Slot[] slots = NewSlots(capacity);
         int mask = capacity - 1;
         int used = 0;
         foreach (ref Slot slot in old.AsSpan())
