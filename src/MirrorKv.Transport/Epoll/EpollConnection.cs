@@ -205,38 +205,29 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
 
     private unsafe int ReceiveSome(Span<byte> buffer)
     {
-        bool added = false;
-        try
+        fixed (byte* p = buffer)
         {
-            _handle.DangerousAddRef(ref added);
-            fixed (byte* p = buffer)
-            {
-                return EpollNative.Receive(_fd, p, buffer.Length);
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return -EBadF;
-        }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
+            return OnDescriptor(&EpollNative.Receive, p, buffer.Length);
         }
     }
 
     private unsafe int SendSome(ReadOnlySpan<byte> buffer)
     {
+        fixed (byte* p = buffer)
+        {
+            return OnDescriptor(&EpollNative.Send, p, buffer.Length);
+        }
+    }
+
+    // Holds a reference on the handle for the call, so that a close elsewhere cannot free the descriptor
+    // number (for reuse by another socket) while the call uses it.
+    private unsafe int OnDescriptor(delegate*<int, byte*, int, int> call, byte* buffer, int length)
+    {
         bool added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
-            fixed (byte* p = buffer)
-            {
-                return EpollNative.Send(_fd, p, buffer.Length);
-            }
+            return call(_fd, buffer, length);
         }
         catch (ObjectDisposedException)
         {
