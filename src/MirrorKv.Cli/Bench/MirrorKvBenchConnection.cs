@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using MirrorKv.Client;
 
@@ -11,6 +12,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
     private readonly ReadOnlyMemory<byte>[] _values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, pipeline).ToArray();
     private readonly bool[] _found = new bool[pipeline];
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask GetAsync(int[] batch)
     {
         for (int i = 0; i < batch.Length; i++)
@@ -37,6 +39,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(int[] batch)
     {
         if (batch.Length != _batchKeys.Length)

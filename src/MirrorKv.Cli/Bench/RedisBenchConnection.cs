@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MirrorKv.Cli.Redis;
 
 namespace MirrorKv.Cli.Bench;
@@ -7,6 +8,7 @@ internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byt
 {
     private readonly byte[][] _batchKeys = new byte[pipeline][];
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask GetAsync(int[] batch)
     {
         for (int i = 0; i < batch.Length; i++)
@@ -21,6 +23,7 @@ internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byt
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(int[] batch)
     {
         // The last, short batch of the load gets an array of its own size.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Text;
 using System.Net;
 using System.Net.Sockets;
@@ -29,6 +30,7 @@ internal sealed class RespClient : IAsyncDisposable
     }
 
     /// <summary>SET of every key to <paramref name="value"/>, pipelined; every reply must be +OK.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetManyAsync(IReadOnlyList<byte[]> keys, ReadOnlyMemory<byte> value)
     {
         _outLength = 0;
@@ -49,6 +51,7 @@ internal sealed class RespClient : IAsyncDisposable
     }
 
     /// <summary>GET of every key, pipelined; returns how many values had <paramref name="expectedLength"/> bytes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> GetManyAsync(IReadOnlyList<byte[]> keys, int expectedLength)
     {
         _outLength = 0;
@@ -145,6 +148,7 @@ internal sealed class RespClient : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync()
     {
         ReadOnlyMemory<byte> batch = _out.AsMemory(0, _outLength);
@@ -155,6 +159,7 @@ internal sealed class RespClient : IAsyncDisposable
     }
 
     /// <summary>Reads one reply: its type byte and its length (bulk) or 0; the bulk's bytes are skipped unless kept.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(byte Kind, int Length)> ReadReplyAsync()
     {
         int lineEnd;
