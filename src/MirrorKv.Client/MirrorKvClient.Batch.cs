@@ -68,11 +68,12 @@ public sealed partial class MirrorKvClient
         }
 
         int count = keys.Count;
-        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(count);
-        NodeChannel?[] channels = ArrayPool<NodeChannel?>.Shared.Rent(count);
-        CachedPointer[] pointers = ArrayPool<CachedPointer>.Shared.Rent(count);
-        bool[] absent = ArrayPool<bool>.Shared.Rent(count);
-        ulong[] hashes = ArrayPool<ulong>.Shared.Rent(count);
+        ReadBatch batch = RentReadBatch(count);
+        PendingOperation?[] ops = batch.Ops;
+        NodeChannel?[] channels = batch.Channels;
+        CachedPointer[] pointers = batch.Pointers;
+        bool[] absent = batch.Absent;
+        ulong[] hashes = batch.Hashes;
         try
         {
             // One table lookup per key, their cache misses overlapped; only a batch with unknown keys pays
@@ -164,11 +165,33 @@ public sealed partial class MirrorKvClient
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(hashes);
-            ArrayPool<bool>.Shared.Return(absent);
-            ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
-            ArrayPool<NodeChannel?>.Shared.Return(channels, clearArray: true);
-            ArrayPool<CachedPointer>.Shared.Return(pointers);
+            batch.Clear(count);
+            ReturnReadBatch(batch);
+        }
+    }
+
+    private ReadBatch RentReadBatch(int count)
+    {
+        ReadBatch? batch;
+        lock (_readBatches)
+        {
+            _readBatches.TryPop(out batch);
+        }
+
+        batch ??= new ReadBatch();
+        batch.EnsureCapacity(count);
+        return batch;
+    }
+
+    private void ReturnReadBatch(ReadBatch batch)
+    {
+        lock (_readBatches)
+        {
+            // As many as batches ran at once, bounded: a burst of concurrent callers leaves no more behind.
+            if (_readBatches.Count < 64)
+            {
+                _readBatches.Push(batch);
+            }
         }
     }
 
