@@ -60,6 +60,13 @@ internal sealed class PairLauncher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Quiet first: the survivor's view of the other node's end (a promotion attempt, a lost peer) is
+        // not news at teardown, and would land after the caller's last line (the bench's JSON).
+        foreach (ChildNode child in _children)
+        {
+            child.Quiet();
+        }
+
         foreach (ChildNode child in _children)
         {
             await child.DisposeAsync();
@@ -71,6 +78,7 @@ internal sealed class PairLauncher : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _quiet;
 
         private ChildNode(Process process, IPEndPoint endPoint)
         {
@@ -128,6 +136,9 @@ internal sealed class PairLauncher : IAsyncDisposable
             return child;
         }
 
+        /// <summary>Stops passing the child's log lines on.</summary>
+        public void Quiet() => Volatile.Write(ref _quiet, true);
+
         /// <summary>SIGKILL, as kill -9.</summary>
         public async Task KillAsync()
         {
@@ -176,7 +187,7 @@ internal sealed class PairLauncher : IAsyncDisposable
             {
                 _ready.TrySetResult();
             }
-            else if (line.Contains("fail", StringComparison.OrdinalIgnoreCase) || line.StartsWith("error", StringComparison.Ordinal))
+            else if (!Volatile.Read(ref _quiet) && (line.Contains("fail", StringComparison.OrdinalIgnoreCase) || line.StartsWith("error", StringComparison.Ordinal)))
             {
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{role}] {line}"));
             }

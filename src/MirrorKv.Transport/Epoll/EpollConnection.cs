@@ -243,7 +243,9 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
     }
 
     private static int Checked(int result, string call) =>
-        result >= 0 ? result : throw new SocketException(SocketErrorOf(-result), $"{call} failed with errno {-result}");
+        result >= 0 ? result
+        : SocketErrorOf(-result) is var error && error != (int)SocketError.SocketError ? throw new SocketException(error)
+        : throw new SocketException(error, $"{call} failed with errno {-result}");
 
     private static int SocketErrorOf(int errno) => errno switch
     {
