@@ -81,14 +81,6 @@ internal sealed unsafe class EpollLoop : IDisposable
             if (ready == 0)
             {
                 idleSince = spinning && idleSince == 0 ? Stopwatch.GetTimestamp() : spinning ? idleSince : 0;
-                if (spinning)
-                {
-                    // Poll politely: any other runnable thread on this core goes first, so that a spinning
-                    // loop only uses CPU nobody else wants (a steady trickle of requests would otherwise
-                    // keep it spinning all the time, taking a core from everything else on the machine).
-                    Thread.Yield();
-                }
-
                 continue;
             }
 
