@@ -45,7 +45,12 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
         Handler.OnOpened(this);
         lock (_interestLock)
         {
-            _id = _loop.Add(this, _fd, _interest);
+            // The handler may have refused the connection (closed it) already: then its descriptor is
+            // closed, or about to be, and its number may belong to another socket by now.
+            if (IsOpen)
+            {
+                _id = _loop.Add(this, _fd, _interest);
+            }
         }
     }
 
@@ -100,7 +105,10 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
     {
         lock (_interestLock)
         {
-            _loop.Remove(_fd, _id);
+            if (_id != 0)
+            {
+                _loop.Remove(_fd, _id);
+            }
         }
 
         FailWriter();
