@@ -100,7 +100,7 @@ public sealed partial class MirrorKvClient
 
             NodeChannel? lastFlushed = null;
             long now = Stopwatch.GetTimestamp();
-            int reads = 0;
+            int reads = 0, failoverReads = 0;
             for (int i = 0; i < count; i++)
             {
                 ops[i] = null;
@@ -126,13 +126,13 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                if (opcode == Opcode.Read)
+                if (opcode == Opcode.FailoverRead)
                 {
-                    reads++;
+                    failoverReads++;
                 }
                 else
                 {
-                    CountRead(opcode);
+                    reads++;
                 }
 
                 ops[i] = op;
@@ -146,7 +146,8 @@ public sealed partial class MirrorKvClient
             }
 
             lastFlushed?.Flush();
-            CountReads(reads);
+            CountRead(Opcode.Read, reads);
+            CountRead(Opcode.FailoverRead, failoverReads);
 
             // Last posted first: a node answers a connection's requests in order, so once the last reply is
             // in, the others are too and the caller resumes once per batch instead of once per reply.
@@ -165,8 +166,7 @@ public sealed partial class MirrorKvClient
         }
         finally
         {
-            batch.Clear(count);
-            ReturnReadBatch(batch);
+            ReturnReadBatch(batch, count);
         }
     }
 
@@ -183,8 +183,9 @@ public sealed partial class MirrorKvClient
         return batch;
     }
 
-    private void ReturnReadBatch(ReadBatch batch)
+    private void ReturnReadBatch(ReadBatch batch, int used)
     {
+        batch.Clear(used);
         lock (_readBatches)
         {
             // As many as batches ran at once, bounded: a burst of concurrent callers leaves no more behind.
@@ -300,7 +301,7 @@ public sealed partial class MirrorKvClient
 
         try
         {
-            return op.Status == WireStatus.Ok && TryAccept(op.Payload, key, cached, destination);
+            return op.Status == WireStatus.Ok && TryAccept(op, key, cached, destination);
         }
         finally
         {
@@ -308,9 +309,9 @@ public sealed partial class MirrorKvClient
         }
     }
 
-    // Validates a batched READ's entry against the key and copies the value out; short keys are encoded on
-    // the stack, so that judging a batch allocates and rents nothing.
-    private static bool TryAccept(ReadOnlySpan<byte> payload, string key, in CachedPointer cached, IBufferWriter<byte> destination)
+    // Judges a batched READ like a single one (Judge), with the key encoded on the stack when short, so that
+    // judging a batch allocates and rents nothing.
+    private bool TryAccept(PendingOperation op, string key, in CachedPointer cached, IBufferWriter<byte> destination)
     {
         int maxKeyBytes = Encoding.UTF8.GetMaxByteCount(key.Length);
         byte[]? rented = maxKeyBytes > 256 ? ArrayPool<byte>.Shared.Rent(maxKeyBytes) : null;
@@ -318,13 +319,7 @@ public sealed partial class MirrorKvClient
         try
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBytes);
-            if (EntryValidator.Validate(payload, keyBytes[..keyLength], cached.MinVersion, out ValidatedEntry entry) != EntryStatus.Ok)
-            {
-                return false;
-            }
-
-            destination.Write(entry.ValueOf(payload));
-            return true;
+            return Judge(op, keyBytes[..keyLength], cached, destination) == ReadOutcome.Done;
         }
         finally
         {

@@ -150,27 +150,23 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
-    private void CountRead(Opcode opcode)
+    // Counts READs sent (a batch counts its READs and FAILOVER_READs once each, not once per key).
+    private void CountRead(Opcode opcode, int count = 1)
     {
+        if (count == 0)
+        {
+            return;
+        }
+
         if (opcode == Opcode.FailoverRead)
         {
-            Interlocked.Increment(ref _failoverReads);
-            MirrorKvTelemetry.FailoverReads.Add(1);
+            Interlocked.Add(ref _failoverReads, count);
+            MirrorKvTelemetry.FailoverReads.Add(count);
         }
         else
         {
-            Interlocked.Increment(ref _reads);
-            MirrorKvTelemetry.Reads.Add(1);
-        }
-    }
-
-    // A batch's one-sided READs, counted once for the batch.
-    private void CountReads(int reads)
-    {
-        if (reads > 0)
-        {
-            Interlocked.Add(ref _reads, reads);
-            MirrorKvTelemetry.Reads.Add(reads);
+            Interlocked.Add(ref _reads, count);
+            MirrorKvTelemetry.Reads.Add(count);
         }
     }
 

@@ -41,22 +41,17 @@ internal sealed class ConnectionState
     /// <summary>Adds the batch's tallies to the node's counters and starts the next batch at zero.</summary>
     public void FlushTallies(NodeCounters counters)
     {
-        if (BatchReads != 0)
-        {
-            Interlocked.Add(ref counters.Reads, BatchReads);
-            BatchReads = 0;
-        }
+        AddAndClear(ref BatchReads, ref counters.Reads);
+        AddAndClear(ref BatchFailoverReads, ref counters.FailoverReads);
+        AddAndClear(ref BatchReadBytes, ref counters.ReadBytes);
+    }
 
-        if (BatchFailoverReads != 0)
+    private static void AddAndClear(ref long tally, ref long counter)
+    {
+        if (tally != 0)
         {
-            Interlocked.Add(ref counters.FailoverReads, BatchFailoverReads);
-            BatchFailoverReads = 0;
-        }
-
-        if (BatchReadBytes != 0)
-        {
-            Interlocked.Add(ref counters.ReadBytes, BatchReadBytes);
-            BatchReadBytes = 0;
+            Interlocked.Add(ref counter, tally);
+            tally = 0;
         }
     }
 }

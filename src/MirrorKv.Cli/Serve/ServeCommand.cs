@@ -103,7 +103,10 @@ internal static class ServeCommand
             }
             catch (ArgumentOutOfRangeException e)
             {
-                errors.Add($"{(e.ParamName == nameof(TcpTransportOptions.EventLoops) ? "--event-loops (Node:EventLoops)" : "--spin-microseconds (Node:SpinMicroseconds)")}: must be between 0 and {(e.ParamName == nameof(TcpTransportOptions.EventLoops) ? "256" : "1000000")}; got {e.ActualValue}");
+                (string setting, int max) = e.ParamName == nameof(TcpTransportOptions.EventLoops)
+                    ? ("--event-loops (Node:EventLoops)", TcpTransportOptions.MaxEventLoops)
+                    : ("--spin-microseconds (Node:SpinMicroseconds)", TcpTransportOptions.MaxSpinMicroseconds);
+                errors.Add($"{setting}: must be between 0 and {max}; got {e.ActualValue}");
                 options = null;
             }
 

@@ -154,14 +154,16 @@ public sealed unsafe class MemoryRegion : IDisposable
     /// <summary>Prefetches up to four cache lines from an address already checked to lie in this region.</summary>
     internal void Prefetch(ulong address, ulong length)
     {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return;
+        }
+
         byte* first = _base + (address - BaseAddress);
         byte* end = first + Math.Min(length, 256UL);
         for (byte* line = first; line < end; line += 64)
         {
-            if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
-            {
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(line);
-            }
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(line);
         }
     }
 }

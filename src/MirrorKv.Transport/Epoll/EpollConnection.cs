@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using MirrorKv.Transport.Tcp;
 
 namespace MirrorKv.Transport.Epoll;
 
@@ -87,18 +88,8 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
 
     protected override ValueTask WriteAsync(ReadOnlyMemory<byte> batch)
     {
-        while (!batch.IsEmpty)
-        {
-            int sent = SendSome(batch.Span);
-            if (sent == -EpollNative.EAgain)
-            {
-                return WriteWhenWritableAsync(batch);
-            }
-
-            batch = batch[Checked(sent, "send")..];
-        }
-
-        return ValueTask.CompletedTask;
+        int sent = SendWhatFits(batch.Span);
+        return sent == batch.Length ? ValueTask.CompletedTask : WriteWhenWritableAsync(batch[sent..]);
     }
 
     protected override void CloseTransport()
@@ -112,18 +103,7 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
         }
 
         FailWriter();
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        _socket.Dispose();
+        TcpConnection.ShutdownAndDispose(_socket);
     }
 
     private void ReceiveOnce()
@@ -177,17 +157,26 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
             }
 
             await new ValueTask(this, _writable.Version).ConfigureAwait(false);
-            while (!batch.IsEmpty)
-            {
-                int sent = SendSome(batch.Span);
-                if (sent == -EpollNative.EAgain)
-                {
-                    break;
-                }
-
-                batch = batch[Checked(sent, "send")..];
-            }
+            batch = batch[SendWhatFits(batch.Span)..];
         }
+    }
+
+    // Sends until all of it is sent or the socket's buffer is full; returns how much was sent.
+    private int SendWhatFits(ReadOnlySpan<byte> batch)
+    {
+        int total = 0;
+        while (total < batch.Length)
+        {
+            int sent = SendSome(batch[total..]);
+            if (sent == -EpollNative.EAgain)
+            {
+                break;
+            }
+
+            total += Checked(sent, "send");
+        }
+
+        return total;
     }
 
     private void SetInterest(uint flag, bool on)

@@ -15,7 +15,7 @@ namespace MirrorKv.Transport.Epoll;
 /// waking a sleeping thread on another core, which on loopback (and more so in a virtual machine) costs
 /// more than serving the request.
 /// </remarks>
-internal sealed unsafe class EpollLoop : IDisposable
+internal sealed unsafe class EpollLoop
 {
     private const int MaxEvents = 256;
 
@@ -24,7 +24,6 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly ConcurrentDictionary<ulong, EpollConnection> _connections = new();
     private long _spinTicks;
     private long _nextId;
-    private volatile bool _disposed;
 
     public EpollLoop(string name)
     {
@@ -63,24 +62,24 @@ internal sealed unsafe class EpollLoop : IDisposable
         _connections.TryRemove(id, out _);
     }
 
-    public void Dispose()
-    {
-        _disposed = true;
-    }
-
+    // The loop lives as long as the process (see EpollLoopGroup), so it never ends.
     private void Run()
     {
         EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
         long idleSince = 0;
-        while (!_disposed)
+        while (true)
         {
-            // Poll without sleeping while inside the spin window, then sleep (waking now and then to notice disposal).
+            // Poll without sleeping while inside the spin window since the last work, then sleep.
             long spinTicks = Volatile.Read(ref _spinTicks);
             bool spinning = spinTicks > 0 && (idleSince == 0 || Stopwatch.GetTimestamp() - idleSince < spinTicks);
-            int ready = EpollNative.Wait(_epoll, events, MaxEvents, spinning ? 0 : 500);
+            int ready = EpollNative.Wait(_epoll, events, MaxEvents, spinning ? 0 : -1);
             if (ready == 0)
             {
-                idleSince = spinning && idleSince == 0 ? Stopwatch.GetTimestamp() : spinning ? idleSince : 0;
+                if (spinning && idleSince == 0)
+                {
+                    idleSince = Stopwatch.GetTimestamp();
+                }
+
                 continue;
             }
 
@@ -93,7 +92,5 @@ internal sealed unsafe class EpollLoop : IDisposable
                 }
             }
         }
-
-        EpollNative.Close(_epoll);
     }
 }

@@ -61,8 +61,6 @@ internal static unsafe partial class EpollNative
         Check(Fcntl(fd, FSetFl, flags | ONonBlock), "fcntl");
     }
 
-    public static void Close(int fd) => _ = CloseFd(fd);
-
     private static int Check(int result, string call) =>
         result >= 0 ? result : throw new System.Net.Sockets.SocketException(Marshal.GetLastPInvokeError(), $"{call} failed with errno {Marshal.GetLastPInvokeError()}");
 
@@ -90,7 +88,4 @@ internal static unsafe partial class EpollNative
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int CloseFd(int fd);
 }

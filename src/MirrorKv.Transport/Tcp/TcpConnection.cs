@@ -31,11 +31,14 @@ internal sealed class TcpConnection : FramedConnection
         }
     }
 
-    protected override void CloseTransport()
+    protected override void CloseTransport() => ShutdownAndDispose(_socket);
+
+    /// <summary>Closes a connection's socket, both backends: shutdown (for a FIN rather than a reset), then close.</summary>
+    internal static void ShutdownAndDispose(Socket socket)
     {
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            socket.Shutdown(SocketShutdown.Both);
         }
         catch (SocketException)
         {
@@ -45,7 +48,7 @@ internal sealed class TcpConnection : FramedConnection
         {
         }
 
-        _socket.Dispose();
+        socket.Dispose();
     }
 
     private async Task ReceiveLoopAsync()

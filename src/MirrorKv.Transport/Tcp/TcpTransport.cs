@@ -45,7 +45,7 @@ public sealed class TcpTransport : ITransport
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1_000_000);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TcpTransportOptions.MaxSpinMicroseconds);
             if (_loops is not null)
             {
                 _loops.SpinMicroseconds = value;

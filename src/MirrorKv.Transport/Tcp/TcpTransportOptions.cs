@@ -5,6 +5,12 @@ namespace MirrorKv.Transport.Tcp;
 /// <summary>How a <see cref="TcpTransport"/> moves bytes.</summary>
 public sealed record TcpTransportOptions
 {
+    /// <summary>The most event loops a transport may have.</summary>
+    public const int MaxEventLoops = 256;
+
+    /// <summary>The longest spin, in microseconds (one second).</summary>
+    public const int MaxSpinMicroseconds = 1_000_000;
+
     /// <summary>Largest frame a connection accepts before the handshake raises or lowers it.</summary>
     public uint MaxFrameSize { get; init; } = ProtocolLimits.DefaultMaxFrameSize;
 
@@ -33,8 +39,8 @@ public sealed record TcpTransportOptions
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(EventLoops, nameof(EventLoops));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(EventLoops, 256, nameof(EventLoops));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(EventLoops, MaxEventLoops, nameof(EventLoops));
         ArgumentOutOfRangeException.ThrowIfNegative(SpinMicroseconds, nameof(SpinMicroseconds));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(SpinMicroseconds, 1_000_000, nameof(SpinMicroseconds));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(SpinMicroseconds, MaxSpinMicroseconds, nameof(SpinMicroseconds));
     }
 }
