@@ -74,6 +74,8 @@ public sealed partial class MirrorKvClient
         CachedPointer[] pointers = batch.Pointers;
         bool[] absent = batch.Absent;
         ulong[] hashes = batch.Hashes;
+        Opcode[] opcodes = batch.Opcodes;
+        byte[] parts = batch.Parts;
         try
         {
             // One table lookup per key, their cache misses overlapped; only a batch with unknown keys pays
@@ -98,64 +100,64 @@ public sealed partial class MirrorKvClient
                 await LookupUncachedAsync(keys, pointers, absent).ConfigureAwait(false);
             }
 
-            NodeChannel? lastFlushed = null;
-            long now = Stopwatch.GetTimestamp();
+            // Route every read, then post each node's reads as parts of batch operations: one rent, one
+            // completion and one resumption per node and batch, not per read.
+            // The usual case, a healthy primary and its pointers, is decided once per batch.
+            NodeChannel? first = null, second = null;
+            NodeChannel primary = _primary;
+            uint primaryRKey = primary.IsHealthy ? primary.Region.RKey : 0;
             int reads = 0, failoverReads = 0;
             for (int i = 0; i < count; i++)
             {
                 ops[i] = null;
+                channels[i] = null;
                 if (absent[i] || pointers[i].Pointer.IsNull)
                 {
                     continue;
                 }
 
-                (NodeChannel? channel, Opcode opcode) = RouteRead(pointers[i].Pointer);
-                if (channel is null)
-                {
-                    continue;
-                }
-
-                PendingOperation op = channel.Rent(now);
-                try
-                {
-                    channel.PostRead(op, opcode, pointers[i].Pointer, flush: false);
-                }
-                catch (Transport.ConnectionClosedException)
-                {
-                    channel.Return(op);
-                    continue;
-                }
-
-                if (opcode == Opcode.FailoverRead)
-                {
-                    failoverReads++;
-                }
-                else
-                {
-                    reads++;
-                }
-
-                ops[i] = op;
+                (NodeChannel? channel, Opcode opcode) = pointers[i].Pointer.RKey == primaryRKey ? (primary, Opcode.Read) : RouteRead(pointers[i].Pointer);
                 channels[i] = channel;
-                if (channel != lastFlushed && lastFlushed is not null)
+                opcodes[i] = opcode;
+                if (channel is not null && first is null)
                 {
-                    lastFlushed.Flush();
+                    first = channel;
                 }
-
-                lastFlushed = channel;
+                else if (channel is not null && channel != first)
+                {
+                    second = channel;
+                }
             }
 
-            lastFlushed?.Flush();
+            long now = Stopwatch.GetTimestamp();
+            PostParts(batch, first, count, now, ref reads, ref failoverReads);
+            PostParts(batch, second, count, now, ref reads, ref failoverReads);
             CountRead(Opcode.Read, reads);
             CountRead(Opcode.FailoverRead, failoverReads);
 
             // Last posted first: a node answers a connection's requests in order, so once the last reply is
-            // in, the others are too and the caller resumes once per batch instead of once per reply.
-            for (int i = count - 1; i >= 0; i--)
+            // in, the others most likely are too.
+            List<(PendingOperation Op, NodeChannel Channel)> rented = batch.Rented;
+            for (int r = rented.Count - 1; r >= 0; r--)
             {
-                found[i] = !absent[i] && ops[i] is { } op && await TryCompleteBatchedAsync(op, channels[i]!, keys[i], pointers[i], destinations[i]).ConfigureAwait(false);
+                try
+                {
+                    await rented[r].Op.AsValueTask().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+                {
+                    // The node failed under the batch: its keys take the single-key path, which retries elsewhere.
+                    Interlocked.Increment(ref _retriedAfterFailure);
+                }
             }
 
+            for (int i = 0; i < count; i++)
+            {
+                found[i] = !absent[i] && ops[i] is { } op && !op.Faulted
+                    && TryAccept(op.PartStatus(parts[i]), op.PartPayload(parts[i]), keys[i], pointers[i], destinations[i]);
+            }
+
+            batch.ReturnOperations();
             for (int i = 0; i < count; i++)
             {
                 if (!found[i] && !absent[i])
@@ -168,6 +170,63 @@ public sealed partial class MirrorKvClient
         {
             ReturnReadBatch(batch, count);
         }
+    }
+
+    // Posts the batch's reads routed to channel as parts of batch operations (up to MaxParts each), flushed
+    // once. A read the channel cannot take (closed meanwhile) stays without an operation: single-key path.
+    private static void PostParts(ReadBatch batch, NodeChannel? channel, int count, long now, ref int reads, ref int failoverReads)
+    {
+        if (channel is null)
+        {
+            return;
+        }
+
+        int routed = 0;
+        for (int i = 0; i < count; i++)
+        {
+            routed += batch.Channels[i] == channel ? 1 : 0;
+        }
+
+        PendingOperation? op = null;
+        int part = 0;
+        try
+        {
+            for (int i = 0; i < count && routed > 0; i++)
+            {
+                if (batch.Channels[i] != channel)
+                {
+                    continue;
+                }
+
+                if (op is null || part == op.Parts)
+                {
+                    op = channel.RentBatch(now, Math.Min(routed, PendingOperation.MaxParts));
+                    batch.Rented.Add((op, channel));
+                    part = 0;
+                }
+
+                channel.PostReadPart(op, part, batch.Opcodes[i], batch.Pointers[i].Pointer);
+                batch.Ops[i] = op;
+                batch.Parts[i] = (byte)part;
+                part++;
+                routed--;
+                if (batch.Opcodes[i] == Opcode.FailoverRead)
+                {
+                    failoverReads++;
+                }
+                else
+                {
+                    reads++;
+                }
+            }
+        }
+        catch (Transport.ConnectionClosedException e)
+        {
+            // Parts of this operation were never posted: it can only fail, and its keys with it.
+            op?.TryFail(e);
+        }
+
+        channel.Flush();
     }
 
     private ReadBatch RentReadBatch(int count)
@@ -284,34 +343,10 @@ public sealed partial class MirrorKvClient
         }
     }
 
-    // True when the batched READ produced a valid entry; false sends the key down the single-key path.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> TryCompleteBatchedAsync(PendingOperation op, NodeChannel channel, string key, CachedPointer cached, IBufferWriter<byte> destination)
-    {
-        try
-        {
-            await op.AsValueTask().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
-        {
-            Interlocked.Increment(ref _retriedAfterFailure);
-            channel.Return(op);
-            return false;
-        }
-
-        try
-        {
-            return op.Status == WireStatus.Ok && TryAccept(op, key, cached, destination);
-        }
-        finally
-        {
-            channel.Return(op);
-        }
-    }
-
     // Judges a batched READ like a single one (Judge), with the key encoded on the stack when short, so that
     // judging a batch allocates and rents nothing.
-    private bool TryAccept(PendingOperation op, string key, in CachedPointer cached, IBufferWriter<byte> destination)
+    [SkipLocalsInit]
+    private static bool TryAccept(WireStatus status, ReadOnlySpan<byte> payload, string key, in CachedPointer cached, IBufferWriter<byte> destination)
     {
         int maxKeyBytes = Encoding.UTF8.GetMaxByteCount(key.Length);
         byte[]? rented = maxKeyBytes > 256 ? ArrayPool<byte>.Shared.Rent(maxKeyBytes) : null;
@@ -319,7 +354,7 @@ public sealed partial class MirrorKvClient
         try
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBytes);
-            return Judge(op, keyBytes[..keyLength], cached, destination) == ReadOutcome.Done;
+            return Judge(status, payload, keyBytes[..keyLength], cached, destination) == ReadOutcome.Done;
         }
         finally
         {

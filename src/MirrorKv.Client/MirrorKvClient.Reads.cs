@@ -82,7 +82,7 @@ public sealed partial class MirrorKvClient
                     channel.PostRead(op, opcode, cached.Pointer, flush: true);
                     CountRead(opcode);
                     await op.AsValueTask().ConfigureAwait(false);
-                    switch (Judge(op, keyBuffer.AsSpan(0, keyLength), cached, destination))
+                    switch (Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination))
                     {
                         case ReadOutcome.Done:
                             return true;
@@ -232,21 +232,21 @@ public sealed partial class MirrorKvClient
         return secondary is { IsHealthy: true } ? secondary : null;
     }
 
-    private ReadOutcome Judge(PendingOperation op, ReadOnlySpan<byte> key, in CachedPointer cached, IBufferWriter<byte> destination)
+    private static ReadOutcome Judge(WireStatus replyStatus, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> key, in CachedPointer cached, IBufferWriter<byte> destination)
     {
-        if (op.Status != WireStatus.Ok)
+        if (replyStatus != WireStatus.Ok)
         {
             // The pointer names memory the node no longer serves (region gone, slab unknown): look it up again.
-            return op.Status is WireStatus.MalformedFrame or WireStatus.UnknownOpcode
-                ? throw new MirrorKvException(MirrorKvError.Protocol, $"READ failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status)
+            return replyStatus is WireStatus.MalformedFrame or WireStatus.UnknownOpcode
+                ? throw new MirrorKvException(MirrorKvError.Protocol, $"READ failed: {replyStatus}: {ErrorText.Read(payload)}", replyStatus)
                 : ReadOutcome.Stale;
         }
 
-        EntryStatus status = EntryValidator.Validate(op.Payload, key, cached.MinVersion, out ValidatedEntry entry);
+        EntryStatus status = EntryValidator.Validate(payload, key, cached.MinVersion, out ValidatedEntry entry);
         switch (status)
         {
             case EntryStatus.Ok:
-                destination.Write(entry.ValueOf(op.Payload));
+                destination.Write(entry.ValueOf(payload));
                 return ReadOutcome.Done;
             case EntryStatus.Torn or EntryStatus.Corrupt:
                 return ReadOutcome.Torn;

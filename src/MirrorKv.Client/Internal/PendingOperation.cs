@@ -6,7 +6,10 @@ namespace MirrorKv.Client;
 /// <summary>
 /// One outstanding work request and its completion: a pooled, reusable awaitable (no allocation per
 /// operation) with a buffer that receives the reply's payload. The caller reads <see cref="Payload"/>
-/// after awaiting and then returns the operation to its channel.
+/// after awaiting and then returns the operation to its channel. A batch operation
+/// (<see cref="StartBatch"/>) stands for several work requests, told apart by a part number in their
+/// request ids; it completes once every part has its reply (<see cref="PartStatus"/>, <see cref="PartPayload"/>),
+/// so that a pipelined batch of reads costs one completion, one wake-up and one rent instead of one per read.
 /// </summary>
 /// <remarks>
 /// The receive thread copies the reply in. If someone already awaits the operation, it queues the operation
@@ -22,6 +25,15 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private const long InFlight = 1;
     private const long Done = 2;
 
+    // A batch operation copying in one of its parts' replies (on the receive thread): failing it waits.
+    private const long Receiving = 3;
+
+    /// <summary>Most parts one batch operation can stand for (the part number has 8 bits in the request id).</summary>
+    public const int MaxParts = 256;
+
+    /// <summary>Most operations one channel can have (the index has 24 bits in the request id).</summary>
+    public const int MaxOperations = 1 << 24;
+
     // Who got there first: the awaiter registering a continuation, or the receive thread completing.
     private const int NotAwaited = 0;
     private const int Awaited = 1;
@@ -32,12 +44,19 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private byte[] _buffer = new byte[512];
     private Exception? _error;
     private long _state;
+    private bool _batch;
+    private int _parts = 1;
+    private int _partsReceived;
+    private PartReply[] _partReplies = [];
 
     public int Index { get; } = index;
 
     public uint Generation { get; private set; }
 
     public ulong RequestId => ((ulong)Generation << 32) | (uint)Index;
+
+    /// <summary>Parts this operation stands for: 1, or the count given to <see cref="StartBatch"/>.</summary>
+    public int Parts => _parts;
 
     public long DeadlineTimestamp { get; private set; }
 
@@ -47,11 +66,46 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
     public ReadOnlySpan<byte> Payload => _buffer.AsSpan(0, Length);
 
-    public bool IsInFlight => (Volatile.Read(ref _state) & 0xFF) == InFlight;
+    /// <summary>After completion: whether the operation failed (timeout, closed connection) rather than got its replies.</summary>
+    public bool Faulted => _error is not null;
 
-    public void Start(long deadlineTimestamp)
+    public bool IsInFlight => (Volatile.Read(ref _state) & 0xFF) is InFlight or Receiving;
+
+    public void Start(long deadlineTimestamp) => Start(deadlineTimestamp, 1, batch: false);
+
+    /// <summary>Starts a batch operation of <paramref name="parts"/> work requests, posted with <see cref="PartRequestId"/>.</summary>
+    public void StartBatch(long deadlineTimestamp, int parts)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(parts, MaxParts);
+        if (_partReplies.Length < parts)
+        {
+            _partReplies = new PartReply[Math.Max(parts, 16)];
+        }
+
+        _partReplies.AsSpan(0, parts).Fill(new PartReply(-1, 0, WireStatus.Ok));
+        Start(deadlineTimestamp, parts, batch: true);
+    }
+
+    /// <summary>The request id of part <paramref name="part"/> of a batch operation.</summary>
+    public ulong PartRequestId(int part) => ((ulong)Generation << 32) | ((uint)part << 24) | (uint)Index;
+
+    /// <summary>After completion of a batch operation: part <paramref name="part"/>'s reply status.</summary>
+    public WireStatus PartStatus(int part) => _partReplies[part].Status;
+
+    /// <summary>After completion of a batch operation: part <paramref name="part"/>'s reply payload.</summary>
+    public ReadOnlySpan<byte> PartPayload(int part)
+    {
+        PartReply reply = _partReplies[part];
+        return _buffer.AsSpan(reply.Offset, reply.Length);
+    }
+
+    private void Start(long deadlineTimestamp, int parts, bool batch)
     {
         _core.Reset();
+        _batch = batch;
+        _parts = parts;
+        _partsReceived = 0;
         Generation++;
         Status = WireStatus.Ok;
         Length = 0;
@@ -63,10 +117,18 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
     public ValueTask<int> AsValueTask() => new(this, _core.Version);
 
-    /// <summary>Delivers the reply; false when the operation already completed (timed out) or is another generation's.</summary>
-    public bool TryComplete(uint generation, WireStatus status, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Delivers the reply to part <paramref name="part"/> (0 for a single operation); false when the operation
+    /// already completed (timed out), is another generation's, or has no such part waiting.
+    /// </summary>
+    public bool TryComplete(uint generation, int part, WireStatus status, ReadOnlySpan<byte> payload)
     {
         long inFlight = ((long)generation << 8) | InFlight;
+        if (_batch || part != 0)
+        {
+            return TryCompletePart(inFlight, part, status, payload);
+        }
+
         if (Interlocked.CompareExchange(ref _state, ((long)generation << 8) | Done, inFlight) != inFlight)
         {
             return false;
@@ -84,12 +146,65 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         return true;
     }
 
-    public bool TryFail(Exception error)
+    // Only the receive thread delivers replies, so parts never race each other; the Receiving state keeps a
+    // concurrent failure (timer, close) from completing the operation while a part is being copied in.
+    private bool TryCompletePart(long inFlight, int part, WireStatus status, ReadOnlySpan<byte> payload)
     {
-        long current = Volatile.Read(ref _state);
-        if ((current & 0xFF) != InFlight || Interlocked.CompareExchange(ref _state, (current & ~0xFFL) | Done, current) != current)
+        long receiving = (inFlight & ~0xFFL) | Receiving;
+        if (Interlocked.CompareExchange(ref _state, receiving, inFlight) != inFlight)
         {
             return false;
+        }
+
+        if ((uint)part >= (uint)_parts || _partReplies[part].Offset >= 0)
+        {
+            // Not a part of this batch, or a second reply to one: the node misbehaves; the part stays as it was.
+            Volatile.Write(ref _state, inFlight);
+            return false;
+        }
+
+        int used = Length; // batch replies are appended
+        if (_buffer.Length - used < payload.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(used + payload.Length, _buffer.Length * 2));
+        }
+
+        payload.CopyTo(_buffer.AsSpan(used));
+        _partReplies[part] = new PartReply(used, payload.Length, status);
+        Length = used + payload.Length;
+        if (++_partsReceived < _parts)
+        {
+            Volatile.Write(ref _state, inFlight);
+            return true;
+        }
+
+        Volatile.Write(ref _state, (inFlight & ~0xFFL) | Done);
+        Complete();
+        return true;
+    }
+
+    public bool TryFail(Exception error)
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            long current = Volatile.Read(ref _state);
+            if ((current & 0xFF) == Receiving)
+            {
+                // A part is being copied in on the receive thread, which never blocks there: wait it out.
+                spin.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+
+            if ((current & 0xFF) != InFlight)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, (current & ~0xFFL) | Done, current) == current)
+            {
+                break;
+            }
         }
 
         _error = error;
@@ -129,6 +244,8 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
             _core.SetResult(Length);
         }
     }
+
+    private readonly record struct PartReply(int Offset, int Length, WireStatus Status);
 
     int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
 
