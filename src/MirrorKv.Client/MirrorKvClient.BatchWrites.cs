@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using MirrorKv.Memory;
@@ -45,13 +46,28 @@ public sealed partial class MirrorKvClient
         cancellationToken.ThrowIfCancellationRequested();
         NodeChannel primary = await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
 
-        PendingOperation?[] ops = ArrayPool<PendingOperation?>.Shared.Rent(keys.Count);
+        // Like a batch of reads: the table's cache misses overlapped, the WRITEs posted as parts of batch
+        // operations (one rent, one completion and one resumption per batch), one flush.
+        int count = keys.Count;
+        ReadBatch batch = RentReadBatch(count);
+        PendingOperation?[] ops = batch.Ops;
+        byte[] parts = batch.Parts;
+        ulong[] hashes = batch.Hashes;
         byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(1024);
         MirrorKvException? first = null;
         try
         {
-            for (int i = 0; i < keys.Count; i++)
+            for (int i = 0; i < count; i++)
             {
+                hashes[i] = _table.HashAndPrefetch(keys[i]);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            PendingOperation? op = null;
+            int part = 0;
+            for (int i = 0; i < count; i++)
+            {
+                ops[i] = null;
                 if (Encoding.UTF8.GetMaxByteCount(keys[i].Length) > keyBuffer.Length)
                 {
                     ArrayPool<byte>.Shared.Return(keyBuffer);
@@ -59,55 +75,73 @@ public sealed partial class MirrorKvClient
                 }
 
                 int keyLength = Encoding.UTF8.GetBytes(keys[i], keyBuffer);
-                RemotePointer hint = TryGetCached(keys[i], out CachedPointer cached) ? cached.Pointer : default;
-                PendingOperation op = primary.Rent();
+                RemotePointer hint = _table.TryGet(hashes[i], out CachedPointer cached) ? cached.Pointer : default;
+                if (op is null || part == op.Parts)
+                {
+                    op = primary.RentBatch(now, Math.Min(count - i, PendingOperation.MaxParts));
+                    batch.Rented.Add((op, primary));
+                    part = 0;
+                }
+
                 try
                 {
-                    primary.PostKv(op, Opcode.Write, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), values[i].Span, flush: false);
-                    ops[i] = op;
+                    primary.PostKvPart(op, part, Opcode.Write, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), values[i].Span);
                 }
                 catch (Transport.ConnectionClosedException e)
                 {
-                    primary.Return(op);
-                    ops[i] = null;
-                    first ??= new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before the write was sent", WireStatus.Ok, e);
+                    // This write and the rest were never sent; the operation, missing parts, can only fail.
+                    op.TryFail(e);
+                    first = new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before the write was sent", WireStatus.Ok, e);
+                    break;
                 }
+
+                ops[i] = op;
+                parts[i] = (byte)part++;
             }
 
             primary.Flush();
-            for (int i = 0; i < keys.Count; i++)
+            Exception? failure = null;
+            foreach ((PendingOperation rented, NodeChannel _) in batch.Rented)
             {
-                if (ops[i] is not { } op)
+                try
+                {
+                    await rented.AsValueTask().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+                {
+                    failure ??= e;
+                }
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                if (ops[i] is not { } posted)
                 {
                     continue;
                 }
 
-                try
+                if (!posted.PartReceived(parts[i]))
                 {
-                    await op.AsValueTask().ConfigureAwait(false);
-                    if (op.Status == WireStatus.Ok && KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
-                    {
-                        NoteSecondary(op.Payload);
-                        Remember(keys[i], new CachedPointer(pointer, version));
-                    }
-                    else
-                    {
-                        first ??= WriteError(Opcode.Write, op.Status, ErrorText.Read(op.Payload));
-                    }
+                    first ??= new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before acknowledging a write; it may or may not have been applied", WireStatus.Ok, failure);
+                    continue;
                 }
-                catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+
+                ReadOnlySpan<byte> payload = posted.PartPayload(parts[i]);
+                WireStatus status = posted.PartStatus(parts[i]);
+                if (status == WireStatus.Ok && KvReply.TryReadAddressing(payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
                 {
-                    first ??= new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before acknowledging a write; it may or may not have been applied", WireStatus.Ok, e);
+                    NoteSecondary(payload);
+                    _table.Set(hashes[i], new CachedPointer(pointer, version));
                 }
-                finally
+                else
                 {
-                    primary.Return(op);
+                    first ??= WriteError(Opcode.Write, status, ErrorText.Read(payload));
                 }
             }
         }
         finally
         {
-            ArrayPool<PendingOperation?>.Shared.Return(ops, clearArray: true);
+            ReturnReadBatch(batch, count);
             ArrayPool<byte>.Shared.Return(keyBuffer);
         }
 

@@ -167,6 +167,14 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush);
     }
 
+    /// <summary>Posts part <paramref name="part"/> of a batch operation: a two-sided KV request, not flushed.</summary>
+    public void PostKvPart(PendingOperation op, int part, Opcode opcode, ulong epoch, in RemotePointer hint, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var request = new KvRequest(epoch, hint, key, value);
+        request.Write(Begin(op.PartRequestId(part), opcode, request.Size));
+        End(flush: false);
+    }
+
     public void PostTranslation(PendingOperation op, uint primaryRKey)
     {
         TranslationMessages.WriteRequest(Begin(op.RequestId, Opcode.Translation, TranslationMessages.RequestSize), primaryRKey);

@@ -90,6 +90,12 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     /// <summary>The request id of part <paramref name="part"/> of a batch operation.</summary>
     public ulong PartRequestId(int part) => ((ulong)Generation << 32) | ((uint)part << 24) | (uint)Index;
 
+    /// <summary>
+    /// After completion of a batch operation: whether part <paramref name="part"/> got its reply (all of them
+    /// did, unless the operation failed; replies that came before a failure stay readable).
+    /// </summary>
+    public bool PartReceived(int part) => _partReplies[part].Offset >= 0;
+
     /// <summary>After completion of a batch operation: part <paramref name="part"/>'s reply status.</summary>
     public WireStatus PartStatus(int part) => _partReplies[part].Status;
 

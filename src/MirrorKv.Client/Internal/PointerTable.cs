@@ -86,9 +86,11 @@ internal sealed class PointerTable
     }
 
     /// <summary>Stores the key's pointer (a default pointer forgets it).</summary>
-    public void Set(string key, in CachedPointer cached)
+    public void Set(string key, in CachedPointer cached) => Set(Hash(key), cached);
+
+    /// <summary>Stores a pointer by a hash from <see cref="HashAndPrefetch"/>.</summary>
+    public void Set(ulong hash, in CachedPointer cached)
     {
-        ulong hash = Hash(key);
         lock (_writeLock)
         {
             ref Slot slot = ref FindOrClaim(hash);
