@@ -17,10 +17,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
     public async Task<IReadOnlyList<BenchResult>> RunAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
     {
         await LoadAsync(connections);
-        if (options.Workload.HasReads)
-        {
-            await PrimeAsync(connections);
-        }
+        await PrimeAsync(connections);
 
         output.WriteLine($"{target}: loaded {options.Keys:N0} keys of {options.ValueSize} B; warming up for {options.Warmup.TotalSeconds:F0} s");
         await MeasureAsync(connections, options.Warmup, cancellationToken);
@@ -58,9 +55,11 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
     }
 
     /// <summary>
-    /// Every connection reads every key once, untimed: a MirrorKv client then holds the pointers of the key
-    /// set, as a long-running application server's client does, so that the measurement is of the steady
-    /// state rather than of first lookups. Redis connections do the same reads, for symmetry.
+    /// Every connection reads every key once, untimed, whatever the workload: a MirrorKv client then holds
+    /// the pointers of the key set, as a long-running application server's client does, so that the
+    /// measurement is of the steady state rather than of first lookups and of its table growing (a write-only
+    /// run without it spent its first seconds allocating the tables, which the allocation column counted).
+    /// Redis connections do the same reads, for symmetry.
     /// </summary>
     private async Task PrimeAsync(IBenchConnection[] connections) =>
         await Task.WhenAll(connections.Select(async c =>

@@ -10,12 +10,14 @@ using MirrorKv.Transport.Tcp;
 namespace MirrorKv.Benchmarks.Memory;
 
 /// <summary>
-/// Bytes allocated by the whole process (client, node, transport, every thread) per one-sided read, for
-/// single reads and for pipelined batches, awaited the way an application awaits them. BenchmarkDotNet's
+/// Bytes allocated by the whole process (client, primary, secondary, transport, every thread) per one-sided
+/// read, for single reads and for pipelined batches, and per sync-replicated write, one caller and four at
+/// once, awaited the way an application awaits them; "receive-thread" as an argument completes on the
+/// client's receive loop instead of the thread pool. BenchmarkDotNet's
 /// MemoryDiagnoser counts its own harness too when a non-generic ValueTask completes asynchronously (it
 /// waits on it through a Task), which is why this count exists beside OneSidedReadBenchmarks.
 /// </summary>
-internal static class ReadPathAllocations
+internal static class HotPathAllocations
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
@@ -23,7 +25,15 @@ internal static class ReadPathAllocations
         await using MirrorKvNode node = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
             new TcpTransport());
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = node.EndPoint });
+        await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = node.EndPoint, Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
+            new TcpTransport());
+        while (!node.IsProtected)
+        {
+            await Task.Delay(10);
+        }
+
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = node.EndPoint, CompleteOnReceiveThread = args.Contains("receive-thread") });
         string[] keys = [.. Enumerable.Range(0, 1024).Select(i => $"key:{i:D12}")];
         byte[] value = BenchData.Value(100, 1);
         foreach (string key in keys)
@@ -59,13 +69,37 @@ internal static class ReadPathAllocations
             }
         }
 
-        foreach ((string name, Func<int, Task> run, int reads) in new (string, Func<int, Task>, int)[] { ("TryGetAsync", Single, 1), ("TryGetManyAsync of 16", Pipelined, 16) })
+        async Task Writes(int count)
+        {
+            for (int r = 0; r < count; r++)
+            {
+                await client.SetAsync(keys[Interlocked.Increment(ref next) & (keys.Length - 1)], value);
+            }
+        }
+
+        ReadOnlyMemory<byte>[] values = [.. Enumerable.Repeat<ReadOnlyMemory<byte>>(value, 16)];
+        async Task PipelinedWrites(int count)
+        {
+            for (int b = 0; b < count; b++)
+            {
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    batch[i] = keys[next++ & (keys.Length - 1)];
+                }
+
+                await client.SetManyAsync(batch, values);
+            }
+        }
+
+        Task FourWriters(int count) => Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Writes(count / 4))));
+
+        foreach ((string name, Func<int, Task> run, int opsPerRun) in new (string, Func<int, Task>, int)[] { ("TryGetAsync", Single, 1), ("TryGetManyAsync of 16", Pipelined, 16), ("SetAsync", Writes, 1), ("SetAsync, 4 at once", FourWriters, 1), ("SetManyAsync of 16", PipelinedWrites, 16) })
         {
             await Task.Run(() => run(batches / 4));
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await Task.Run(() => run(batches));
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            output.WriteLine($"{name,-22} {batches * reads,10:N0} reads  {allocated,10:N0} bytes allocated  {(double)allocated / (batches * reads),6:F2} B per read");
+            output.WriteLine($"{name,-22} {batches * opsPerRun,10:N0} ops  {allocated,10:N0} bytes allocated  {(double)allocated / (batches * opsPerRun),6:F2} B per op");
         }
 
         return 0;
