@@ -25,11 +25,14 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private const long InFlight = 1;
     private const long Done = 2;
 
-    // A batch operation copying in one of its parts' replies (on the receive thread): failing it waits.
+    // A reply being copied in (on the receive thread): failing or releasing the operation waits.
     private const long Receiving = 3;
 
     /// <summary>Most parts one batch operation can stand for (the part number has 8 bits in the request id).</summary>
     public const int MaxParts = 256;
+
+    // Larger reply buffers are dropped when the operation goes back to the pool.
+    private const int RetainedBufferBytes = 256 * 1024;
 
     /// <summary>Most operations one channel can have (the index has 24 bits in the request id).</summary>
     public const int MaxOperations = 1 << 24;
@@ -135,7 +138,8 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
             return TryCompletePart(inFlight, part, status, payload);
         }
 
-        if (Interlocked.CompareExchange(ref _state, ((long)generation << 8) | Done, inFlight) != inFlight)
+        // Receiving while the reply is copied in: a failure or a release meanwhile waits for the copy.
+        if (Interlocked.CompareExchange(ref _state, ((long)generation << 8) | Receiving, inFlight) != inFlight)
         {
             return false;
         }
@@ -148,12 +152,12 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         payload.CopyTo(_buffer);
         Length = payload.Length;
         Status = status;
-        Complete();
+        Complete(((long)generation << 8) | Done);
         return true;
     }
 
     // Only the receive thread delivers replies, so parts never race each other; the Receiving state keeps a
-    // concurrent failure (timer, close) from completing the operation while a part is being copied in.
+    // concurrent failure (timer, close) or release from touching the operation while a part is copied in.
     private bool TryCompletePart(long inFlight, int part, WireStatus status, ReadOnlySpan<byte> payload)
     {
         long receiving = (inFlight & ~0xFFL) | Receiving;
@@ -184,8 +188,7 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
             return true;
         }
 
-        Volatile.Write(ref _state, (inFlight & ~0xFFL) | Done);
-        Complete();
+        Complete((inFlight & ~0xFFL) | Done);
         return true;
     }
 
@@ -197,7 +200,7 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
             long current = Volatile.Read(ref _state);
             if ((current & 0xFF) == Receiving)
             {
-                // A part is being copied in on the receive thread, which never blocks there: wait it out.
+                // A reply is being copied in on the receive thread, which never blocks there: wait it out.
                 spin.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
@@ -207,25 +210,31 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
                 return false;
             }
 
-            if (Interlocked.CompareExchange(ref _state, (current & ~0xFFL) | Done, current) == current)
+            if (Interlocked.CompareExchange(ref _state, (current & ~0xFFL) | Receiving, current) == current)
             {
-                break;
+                _error = error;
+                Complete((current & ~0xFFL) | Done);
+                return true;
             }
         }
-
-        _error = error;
-        Complete();
-        return true;
     }
 
-    private void Complete()
+    // Called by whoever claimed the operation (state Receiving); leaves it in the done state.
+    private void Complete(long done)
     {
         if (Interlocked.CompareExchange(ref _race, CompletedInline, NotAwaited) == NotAwaited)
         {
-            // Nobody waits: no continuation can run here.
+            // Nobody waits, so no continuation can run here: complete the core before letting go of the
+            // operation, so that a caller who gave up on it and releases it meanwhile cannot reuse it while
+            // this completion is still on its way into the core.
             ((IThreadPoolWorkItem)this).Execute();
+            Volatile.Write(ref _state, done);
+            return;
         }
-        else if (completeOnReceiveThread)
+
+        // Someone awaits: they release the operation only once resumed, after the core is complete.
+        Volatile.Write(ref _state, done);
+        if (completeOnReceiveThread)
         {
             // Opted in (MirrorKvClientOptions.CompleteOnReceiveThread): the awaiter resumes right here.
             ((IThreadPoolWorkItem)this).Execute();
@@ -236,7 +245,32 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         }
     }
 
-    public void Release() => Volatile.Write(ref _state, ((long)Generation << 8) | Free);
+    /// <summary>Back to the pool; an operation still in flight (its caller gave up on it) refuses its late replies from here on.</summary>
+    public void Release()
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            long current = Volatile.Read(ref _state);
+            if ((current & 0xFF) == Receiving)
+            {
+                // Never free the buffer under the receive thread's copy.
+                spin.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, ((long)Generation << 8) | Free, current) == current)
+            {
+                break;
+            }
+        }
+
+        if (_buffer.Length > RetainedBufferBytes)
+        {
+            // A batch of large values grew it: keep pooled operations small.
+            _buffer = new byte[512];
+        }
+    }
 
     /// <summary>On a thread-pool thread: resumes whoever awaits this operation.</summary>
     void IThreadPoolWorkItem.Execute()

@@ -149,4 +149,40 @@ public class PendingOperationTests
         Assert.Equal(2000, completed + failed);
         Assert.True(failed > 0, "the failure never won the race");
     }
+
+    [Fact]
+    public async Task Release_RacingALateReply_LeavesTheNextUseWaitingForItsOwnReply()
+    {
+        // A caller that gives up on an operation returns it while its reply may be arriving: the reply of the
+        // old generation must not land in (or complete) the operation's next use.
+        var op = new PendingOperation(0);
+        byte[] late = Payload(99);
+        for (int round = 0; round < 2000; round++)
+        {
+            bool batch = round % 2 == 0;
+            if (batch)
+            {
+                op.StartBatch(long.MaxValue, 2);
+            }
+            else
+            {
+                op.Start(long.MaxValue);
+            }
+
+            uint old = op.Generation;
+            var reply = Task.Run(() => op.TryComplete(old, 0, WireStatus.Ok, late));
+            Thread.SpinWait(round % 40 * 10);
+            op.Release();
+            op.Start(long.MaxValue);
+            await reply;
+
+            Assert.True(op.IsInFlight, $"round {round}: the next use was completed by the old reply");
+            ValueTask<int> next = op.AsValueTask();
+            Assert.False(next.IsCompleted);
+            Assert.True(op.TryComplete(op.Generation, 0, WireStatus.Ok, [1, 2, 3]));
+            Assert.Equal(3, await next);
+            Assert.Equal([1, 2, 3], op.Payload.ToArray());
+            op.Release();
+        }
+    }
 }
