@@ -194,17 +194,9 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
     public bool TryFail(Exception error)
     {
-        var spin = default(SpinWait);
         while (true)
         {
-            long current = Volatile.Read(ref _state);
-            if ((current & 0xFF) == Receiving)
-            {
-                // A reply is being copied in on the receive thread, which never blocks there: wait it out.
-                spin.SpinOnce(sleep1Threshold: -1);
-                continue;
-            }
-
+            long current = StateOnceClaimLetGo();
             if ((current & 0xFF) != InFlight)
             {
                 return false;
@@ -217,6 +209,20 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
                 return true;
             }
         }
+    }
+
+    // The state, once no one holds the operation claimed (Receiving): the receive thread copying a reply in,
+    // or whoever completes it, never blocks while it holds it, so this waits a moment at most.
+    private long StateOnceClaimLetGo()
+    {
+        var spin = default(SpinWait);
+        long current;
+        while (((current = Volatile.Read(ref _state)) & 0xFF) == Receiving)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return current;
     }
 
     // Called by whoever claimed the operation (state Receiving); leaves it in the done state.
@@ -248,17 +254,9 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     /// <summary>Back to the pool; an operation still in flight (its caller gave up on it) refuses its late replies from here on.</summary>
     public void Release()
     {
-        var spin = default(SpinWait);
         while (true)
         {
-            long current = Volatile.Read(ref _state);
-            if ((current & 0xFF) == Receiving)
-            {
-                // Never free the buffer under the receive thread's copy.
-                spin.SpinOnce(sleep1Threshold: -1);
-                continue;
-            }
-
+            long current = StateOnceClaimLetGo();
             if (Interlocked.CompareExchange(ref _state, ((long)Generation << 8) | Free, current) == current)
             {
                 break;
