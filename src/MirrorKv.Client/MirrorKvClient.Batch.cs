@@ -68,7 +68,7 @@ public sealed partial class MirrorKvClient
         }
 
         int count = keys.Count;
-        ReadBatch batch = RentReadBatch(count);
+        KeyBatch batch = RentKeyBatch(count);
         PendingOperation?[] ops = batch.Ops;
         NodeChannel?[] channels = batch.Channels;
         CachedPointer[] pointers = batch.Pointers;
@@ -106,11 +106,8 @@ public sealed partial class MirrorKvClient
             NodeChannel? first = null, second = null;
             NodeChannel primary = _primary;
             uint primaryRKey = primary.IsHealthy ? primary.Region.RKey : 0;
-            int reads = 0, failoverReads = 0;
             for (int i = 0; i < count; i++)
             {
-                ops[i] = null;
-                channels[i] = null;
                 if (absent[i] || pointers[i].Pointer.IsNull)
                 {
                     continue;
@@ -130,10 +127,8 @@ public sealed partial class MirrorKvClient
             }
 
             long now = Stopwatch.GetTimestamp();
-            PostParts(batch, first, count, now, ref reads, ref failoverReads);
-            PostParts(batch, second, count, now, ref reads, ref failoverReads);
-            CountRead(Opcode.Read, reads);
-            CountRead(Opcode.FailoverRead, failoverReads);
+            PostParts(batch, first, count, now);
+            PostParts(batch, second, count, now);
 
             // Last posted first: a node answers a connection's requests in order, so once the last reply is
             // in, the others most likely are too.
@@ -168,13 +163,13 @@ public sealed partial class MirrorKvClient
         }
         finally
         {
-            ReturnReadBatch(batch, count);
+            ReturnKeyBatch(batch, count);
         }
     }
 
     // Posts the batch's reads routed to channel as parts of batch operations (up to MaxParts each), flushed
     // once. A read the channel cannot take (closed meanwhile) stays without an operation: single-key path.
-    private static void PostParts(ReadBatch batch, NodeChannel? channel, int count, long now, ref int reads, ref int failoverReads)
+    private void PostParts(KeyBatch batch, NodeChannel? channel, int count, long now)
     {
         if (channel is null)
         {
@@ -188,7 +183,7 @@ public sealed partial class MirrorKvClient
         }
 
         PendingOperation? op = null;
-        int part = 0;
+        int part = 0, reads = 0, failoverReads = 0;
         try
         {
             for (int i = 0; i < count && routed > 0; i++)
@@ -200,12 +195,12 @@ public sealed partial class MirrorKvClient
 
                 if (op is null || part == op.Parts)
                 {
-                    op = channel.RentBatch(now, Math.Min(routed, PendingOperation.MaxParts));
+                    op = channel.Rent(now, Math.Min(routed, PendingOperation.MaxParts));
                     batch.Rented.Add((op, channel));
                     part = 0;
                 }
 
-                channel.PostReadPart(op, part, batch.Opcodes[i], batch.Pointers[i].Pointer);
+                channel.PostRead(op, batch.Opcodes[i], batch.Pointers[i].Pointer, flush: false, part);
                 batch.Ops[i] = op;
                 batch.Parts[i] = (byte)part;
                 part++;
@@ -227,30 +222,32 @@ public sealed partial class MirrorKvClient
         }
 
         channel.Flush();
+        CountRead(Opcode.Read, reads);
+        CountRead(Opcode.FailoverRead, failoverReads);
     }
 
-    private ReadBatch RentReadBatch(int count)
+    private KeyBatch RentKeyBatch(int count)
     {
-        ReadBatch? batch;
-        lock (_readBatches)
+        KeyBatch? batch;
+        lock (_keyBatches)
         {
-            _readBatches.TryPop(out batch);
+            _keyBatches.TryPop(out batch);
         }
 
-        batch ??= new ReadBatch();
+        batch ??= new KeyBatch();
         batch.EnsureCapacity(count);
         return batch;
     }
 
-    private void ReturnReadBatch(ReadBatch batch, int used)
+    private void ReturnKeyBatch(KeyBatch batch, int used)
     {
         batch.Clear(used);
-        lock (_readBatches)
+        lock (_keyBatches)
         {
             // As many as batches ran at once, bounded: a burst of concurrent callers leaves no more behind.
-            if (_readBatches.Count < 64)
+            if (_keyBatches.Count < 64)
             {
-                _readBatches.Push(batch);
+                _keyBatches.Push(batch);
             }
         }
     }

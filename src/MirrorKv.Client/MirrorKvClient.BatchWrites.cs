@@ -49,7 +49,7 @@ public sealed partial class MirrorKvClient
         // Like a batch of reads: the table's cache misses overlapped, the WRITEs posted as parts of batch
         // operations (one rent, one completion and one resumption per batch), one flush.
         int count = keys.Count;
-        ReadBatch batch = RentReadBatch(count);
+        KeyBatch batch = RentKeyBatch(count);
         PendingOperation?[] ops = batch.Ops;
         byte[] parts = batch.Parts;
         ulong[] hashes = batch.Hashes;
@@ -67,7 +67,6 @@ public sealed partial class MirrorKvClient
             int part = 0;
             for (int i = 0; i < count; i++)
             {
-                ops[i] = null;
                 if (Encoding.UTF8.GetMaxByteCount(keys[i].Length) > keyBuffer.Length)
                 {
                     ArrayPool<byte>.Shared.Return(keyBuffer);
@@ -78,14 +77,14 @@ public sealed partial class MirrorKvClient
                 RemotePointer hint = _table.TryGet(hashes[i], out CachedPointer cached) ? cached.Pointer : default;
                 if (op is null || part == op.Parts)
                 {
-                    op = primary.RentBatch(now, Math.Min(count - i, PendingOperation.MaxParts));
+                    op = primary.Rent(now, Math.Min(count - i, PendingOperation.MaxParts));
                     batch.Rented.Add((op, primary));
                     part = 0;
                 }
 
                 try
                 {
-                    primary.PostKvPart(op, part, Opcode.Write, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), values[i].Span);
+                    primary.PostKv(op, Opcode.Write, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), values[i].Span, flush: false, part);
                 }
                 catch (Transport.ConnectionClosedException e)
                 {
@@ -141,7 +140,7 @@ public sealed partial class MirrorKvClient
         }
         finally
         {
-            ReturnReadBatch(batch, count);
+            ReturnKeyBatch(batch, count);
             ArrayPool<byte>.Shared.Return(keyBuffer);
         }
 

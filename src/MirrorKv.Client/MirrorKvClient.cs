@@ -20,7 +20,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
     private readonly PointerTable _table = new();
-    private readonly Stack<ReadBatch> _readBatches = new();
+    private readonly Stack<KeyBatch> _keyBatches = new();
     private readonly Lock _pathLock = new();
     private volatile NodeChannel _primary = null!;
     private volatile NodeChannel? _secondary;

@@ -58,7 +58,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
             PendingOperation op = channel.Rent();
             try
             {
-                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize).Write(channel.Begin(op.RequestId, Opcode.Hello, HelloRequest.Size));
+                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize).Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
                 channel.End(flush: true);
                 await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
                 if (op.Status == WireStatus.AuthRequired)
@@ -71,7 +71,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                     byte[] challenge = op.Payload.ToArray();
                     channel.Return(op);
                     op = channel.Rent();
-                    AuthProof.Compute(secret, PeerKind.Client, challenge, channel.Begin(op.RequestId, Opcode.Auth, AuthProof.Size));
+                    AuthProof.Compute(secret, PeerKind.Client, challenge, channel.Begin(op, Opcode.Auth, AuthProof.Size));
                     channel.End(flush: true);
                     await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
                     if (op.Status == WireStatus.AuthFailed)
@@ -103,27 +103,16 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     public PendingOperation Rent() => Rent(Stopwatch.GetTimestamp());
 
-    /// <summary>Rents an operation whose deadline counts from <paramref name="now"/>: a batch reads the clock once.</summary>
-    public PendingOperation Rent(long now)
+    /// <summary>
+    /// Rents an operation for <paramref name="parts"/> work requests (see <see cref="PendingOperation.Start"/>)
+    /// whose deadline counts from <paramref name="now"/>: a batch reads the clock once.
+    /// </summary>
+    public PendingOperation Rent(long now, int parts = 1)
     {
-        PendingOperation op = Take();
-        op.Start(now + _timeoutTicks);
-        return op;
-    }
-
-    /// <summary>Rents a batch operation for <paramref name="parts"/> work requests (see <see cref="PendingOperation.StartBatch"/>).</summary>
-    public PendingOperation RentBatch(long now, int parts)
-    {
-        PendingOperation op = Take();
-        op.StartBatch(now + _timeoutTicks, parts);
-        return op;
-    }
-
-    private PendingOperation Take()
-    {
+        PendingOperation? op;
         lock (_lock)
         {
-            if (!_free.TryPop(out PendingOperation? op))
+            if (!_free.TryPop(out op))
             {
                 if (_operations.Length == PendingOperation.MaxOperations)
                 {
@@ -133,9 +122,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                 op = new PendingOperation(_operations.Length, _completeOnReceiveThread);
                 _operations = [.. _operations, op];
             }
-
-            return op;
         }
+
+        op.Start(now + _timeoutTicks, parts);
+        return op;
     }
 
     public void Return(PendingOperation op)
@@ -147,43 +137,30 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         }
     }
 
-    public void PostRead(PendingOperation op, Opcode opcode, in RemotePointer pointer, bool flush)
+    /// <summary>Posts a READ or FAILOVER_READ as part <paramref name="part"/> of <paramref name="op"/>.</summary>
+    public void PostRead(PendingOperation op, Opcode opcode, in RemotePointer pointer, bool flush, int part = 0)
     {
-        ReadRequest.Write(Begin(op.RequestId, opcode, ReadRequest.Size), pointer);
+        ReadRequest.Write(Begin(op, opcode, ReadRequest.Size, part), pointer);
         End(flush);
     }
 
-    /// <summary>Posts part <paramref name="part"/> of a batch operation: a READ or FAILOVER_READ, not flushed.</summary>
-    public void PostReadPart(PendingOperation op, int part, Opcode opcode, in RemotePointer pointer)
-    {
-        ReadRequest.Write(Begin(op.PartRequestId(part), opcode, ReadRequest.Size), pointer);
-        End(flush: false);
-    }
-
-    public void PostKv(PendingOperation op, Opcode opcode, ulong epoch, in RemotePointer hint, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool flush)
+    /// <summary>Posts a two-sided KV request as part <paramref name="part"/> of <paramref name="op"/>.</summary>
+    public void PostKv(PendingOperation op, Opcode opcode, ulong epoch, in RemotePointer hint, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool flush, int part = 0)
     {
         var request = new KvRequest(epoch, hint, key, value);
-        request.Write(Begin(op.RequestId, opcode, request.Size));
+        request.Write(Begin(op, opcode, request.Size, part));
         End(flush);
-    }
-
-    /// <summary>Posts part <paramref name="part"/> of a batch operation: a two-sided KV request, not flushed.</summary>
-    public void PostKvPart(PendingOperation op, int part, Opcode opcode, ulong epoch, in RemotePointer hint, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-    {
-        var request = new KvRequest(epoch, hint, key, value);
-        request.Write(Begin(op.PartRequestId(part), opcode, request.Size));
-        End(flush: false);
     }
 
     public void PostTranslation(PendingOperation op, uint primaryRKey)
     {
-        TranslationMessages.WriteRequest(Begin(op.RequestId, Opcode.Translation, TranslationMessages.RequestSize), primaryRKey);
+        TranslationMessages.WriteRequest(Begin(op, Opcode.Translation, TranslationMessages.RequestSize), primaryRKey);
         End(flush: true);
     }
 
     public void PostStatus(PendingOperation op)
     {
-        Begin(op.RequestId, Opcode.Status, NodeStatus.RequestSize).Clear();
+        Begin(op, Opcode.Status, NodeStatus.RequestSize).Clear();
         End(flush: true);
     }
 
@@ -233,10 +210,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     /// <summary>Declares the node unusable (it answered that it is no longer the primary).</summary>
     public void Invalidate(string reason) => Fail(new MirrorKvException(MirrorKvError.Unavailable, $"{EndPoint}: {reason}"));
 
-    private Span<byte> Begin(ulong requestId, Opcode opcode, int payloadLength)
+    private Span<byte> Begin(PendingOperation op, Opcode opcode, int payloadLength, int part = 0)
     {
         IConnection connection = _connection ?? throw new ConnectionClosedException();
-        return connection.BeginPost(opcode, WireStatus.Ok, requestId, payloadLength);
+        return connection.BeginPost(opcode, WireStatus.Ok, op.PartRequestId(part), payloadLength);
     }
 
     private void End(bool flush)

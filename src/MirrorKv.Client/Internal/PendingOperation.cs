@@ -6,10 +6,11 @@ namespace MirrorKv.Client;
 /// <summary>
 /// One outstanding work request and its completion: a pooled, reusable awaitable (no allocation per
 /// operation) with a buffer that receives the reply's payload. The caller reads <see cref="Payload"/>
-/// after awaiting and then returns the operation to its channel. A batch operation
-/// (<see cref="StartBatch"/>) stands for several work requests, told apart by a part number in their
-/// request ids; it completes once every part has its reply (<see cref="PartStatus"/>, <see cref="PartPayload"/>),
-/// so that a pipelined batch of reads costs one completion, one wake-up and one rent instead of one per read.
+/// after awaiting and then returns the operation to its channel. An operation may stand for several work
+/// requests (<see cref="Start"/> with parts), told apart by a part number in their request ids; it completes
+/// once every part has its reply (<see cref="PartStatus"/>, <see cref="PartPayload"/>), so that a pipelined
+/// batch of reads costs one completion, one wake-up and one rent instead of one per read. A single request is
+/// the one-part case.
 /// </summary>
 /// <remarks>
 /// The receive thread copies the reply in. If someone already awaits the operation, it queues the operation
@@ -47,26 +48,28 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private byte[] _buffer = new byte[512];
     private Exception? _error;
     private long _state;
-    private bool _batch;
     private int _parts = 1;
     private int _partsReceived;
-    private PartReply[] _partReplies = [];
+    private PartReply[] _partReplies = new PartReply[1];
 
     public int Index { get; } = index;
 
     public uint Generation { get; private set; }
 
-    public ulong RequestId => ((ulong)Generation << 32) | (uint)Index;
+    public ulong RequestId => PartRequestId(0);
 
-    /// <summary>Parts this operation stands for: 1, or the count given to <see cref="StartBatch"/>.</summary>
+    /// <summary>Parts this operation stands for (the count given to <see cref="Start"/>).</summary>
     public int Parts => _parts;
 
     public long DeadlineTimestamp { get; private set; }
 
-    public WireStatus Status { get; private set; }
+    /// <summary>The reply's status (of part 0, the only one of a single request).</summary>
+    public WireStatus Status => _partReplies[0].Status;
 
+    /// <summary>Bytes of reply payload received, all parts together.</summary>
     public int Length { get; private set; }
 
+    /// <summary>A single request's reply payload (all parts' payloads, one after another, for several).</summary>
     public ReadOnlySpan<byte> Payload => _buffer.AsSpan(0, Length);
 
     /// <summary>After completion: whether the operation failed (timeout, closed connection) rather than got its replies.</summary>
@@ -74,10 +77,8 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
     public bool IsInFlight => (Volatile.Read(ref _state) & 0xFF) is InFlight or Receiving;
 
-    public void Start(long deadlineTimestamp) => Start(deadlineTimestamp, 1, batch: false);
-
-    /// <summary>Starts a batch operation of <paramref name="parts"/> work requests, posted with <see cref="PartRequestId"/>.</summary>
-    public void StartBatch(long deadlineTimestamp, int parts)
+    /// <summary>Starts an operation of <paramref name="parts"/> work requests, posted with <see cref="PartRequestId"/>.</summary>
+    public void Start(long deadlineTimestamp, int parts = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(parts, MaxParts);
@@ -87,36 +88,10 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         }
 
         _partReplies.AsSpan(0, parts).Fill(new PartReply(-1, 0, WireStatus.Ok));
-        Start(deadlineTimestamp, parts, batch: true);
-    }
-
-    /// <summary>The request id of part <paramref name="part"/> of a batch operation.</summary>
-    public ulong PartRequestId(int part) => ((ulong)Generation << 32) | ((uint)part << 24) | (uint)Index;
-
-    /// <summary>
-    /// After completion of a batch operation: whether part <paramref name="part"/> got its reply (all of them
-    /// did, unless the operation failed; replies that came before a failure stay readable).
-    /// </summary>
-    public bool PartReceived(int part) => _partReplies[part].Offset >= 0;
-
-    /// <summary>After completion of a batch operation: part <paramref name="part"/>'s reply status.</summary>
-    public WireStatus PartStatus(int part) => _partReplies[part].Status;
-
-    /// <summary>After completion of a batch operation: part <paramref name="part"/>'s reply payload.</summary>
-    public ReadOnlySpan<byte> PartPayload(int part)
-    {
-        PartReply reply = _partReplies[part];
-        return _buffer.AsSpan(reply.Offset, reply.Length);
-    }
-
-    private void Start(long deadlineTimestamp, int parts, bool batch)
-    {
         _core.Reset();
-        _batch = batch;
         _parts = parts;
         _partsReceived = 0;
         Generation++;
-        Status = WireStatus.Ok;
         Length = 0;
         _error = null;
         _race = NotAwaited;
@@ -124,42 +99,38 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         Volatile.Write(ref _state, ((long)Generation << 8) | InFlight);
     }
 
+    /// <summary>The request id of part <paramref name="part"/>.</summary>
+    public ulong PartRequestId(int part) => ((ulong)Generation << 32) | ((uint)part << 24) | (uint)Index;
+
+    /// <summary>
+    /// After completion: whether part <paramref name="part"/> got its reply (all of them
+    /// did, unless the operation failed; replies that came before a failure stay readable).
+    /// </summary>
+    public bool PartReceived(int part) => _partReplies[part].Offset >= 0;
+
+    /// <summary>After completion: part <paramref name="part"/>'s reply status.</summary>
+    public WireStatus PartStatus(int part) => _partReplies[part].Status;
+
+    /// <summary>After completion: part <paramref name="part"/>'s reply payload.</summary>
+    public ReadOnlySpan<byte> PartPayload(int part)
+    {
+        PartReply reply = _partReplies[part];
+        return _buffer.AsSpan(reply.Offset, reply.Length);
+    }
+
     public ValueTask<int> AsValueTask() => new(this, _core.Version);
 
     /// <summary>
-    /// Delivers the reply to part <paramref name="part"/> (0 for a single operation); false when the operation
-    /// already completed (timed out), is another generation's, or has no such part waiting.
+    /// Delivers the reply to part <paramref name="part"/>; false when the operation already completed (timed
+    /// out), is another generation's, or has no such part waiting.
     /// </summary>
+    /// <remarks>
+    /// Only the receive thread delivers replies, so parts never race each other; the Receiving state keeps a
+    /// concurrent failure (timer, close) or release from touching the operation while a reply is copied in.
+    /// </remarks>
     public bool TryComplete(uint generation, int part, WireStatus status, ReadOnlySpan<byte> payload)
     {
         long inFlight = ((long)generation << 8) | InFlight;
-        if (_batch || part != 0)
-        {
-            return TryCompletePart(inFlight, part, status, payload);
-        }
-
-        // Receiving while the reply is copied in: a failure or a release meanwhile waits for the copy.
-        if (Interlocked.CompareExchange(ref _state, ((long)generation << 8) | Receiving, inFlight) != inFlight)
-        {
-            return false;
-        }
-
-        if (_buffer.Length < payload.Length)
-        {
-            _buffer = new byte[Math.Max(payload.Length, _buffer.Length * 2)];
-        }
-
-        payload.CopyTo(_buffer);
-        Length = payload.Length;
-        Status = status;
-        Complete(((long)generation << 8) | Done);
-        return true;
-    }
-
-    // Only the receive thread delivers replies, so parts never race each other; the Receiving state keeps a
-    // concurrent failure (timer, close) or release from touching the operation while a part is copied in.
-    private bool TryCompletePart(long inFlight, int part, WireStatus status, ReadOnlySpan<byte> payload)
-    {
         long receiving = (inFlight & ~0xFFL) | Receiving;
         if (Interlocked.CompareExchange(ref _state, receiving, inFlight) != inFlight)
         {
@@ -168,12 +139,12 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
         if ((uint)part >= (uint)_parts || _partReplies[part].Offset >= 0)
         {
-            // Not a part of this batch, or a second reply to one: the node misbehaves; the part stays as it was.
+            // Not one of its parts, or a second reply to one: the node misbehaves; the part stays as it was.
             Volatile.Write(ref _state, inFlight);
             return false;
         }
 
-        int used = Length; // batch replies are appended
+        int used = Length; // the parts' replies are appended
         if (_buffer.Length - used < payload.Length)
         {
             Array.Resize(ref _buffer, Math.Max(used + payload.Length, _buffer.Length * 2));

@@ -22,7 +22,7 @@ public class PendingOperationTests
     public async Task Batch_CompletesOnItsLastPart_InAnyOrder_WithEveryPartsReply(int parts)
     {
         var op = new PendingOperation(5);
-        op.StartBatch(long.MaxValue, parts);
+        op.Start(long.MaxValue, parts);
         int[] order = Enumerable.Range(0, parts).OrderBy(_ => Random.Shared.Next()).ToArray();
         ValueTask<int> completion = op.AsValueTask();
         foreach (int part in order)
@@ -47,10 +47,10 @@ public class PendingOperationTests
     public async Task Batch_RefusesDuplicateForeignAndStaleReplies()
     {
         var op = new PendingOperation(0);
-        op.StartBatch(long.MaxValue, 1);
+        op.Start(long.MaxValue, 1);
         uint stale = op.Generation;
         op.Release();
-        op.StartBatch(long.MaxValue, 3);
+        op.Start(long.MaxValue, 3);
         ValueTask<int> completion = op.AsValueTask();
         uint generation = op.Generation;
 
@@ -86,7 +86,7 @@ public class PendingOperationTests
     public async Task Batch_FailedWithPartsMissing_IsFaulted_AndLaterPartsAreRefused()
     {
         var op = new PendingOperation(0);
-        op.StartBatch(long.MaxValue, 4);
+        op.Start(long.MaxValue, 4);
         ValueTask<int> completion = op.AsValueTask();
         Assert.True(op.TryComplete(op.Generation, 0, WireStatus.Ok, [1]));
         Assert.True(op.IsInFlight);
@@ -108,7 +108,7 @@ public class PendingOperationTests
         var op = new PendingOperation(0);
         for (int round = 0; round < 2000; round++)
         {
-            op.StartBatch(long.MaxValue, parts);
+            op.Start(long.MaxValue, parts);
             uint generation = op.Generation;
             ValueTask<int> completion = op.AsValueTask();
             using var go = new Barrier(2);
@@ -162,7 +162,7 @@ public class PendingOperationTests
             bool batch = round % 2 == 0;
             if (batch)
             {
-                op.StartBatch(long.MaxValue, 2);
+                op.Start(long.MaxValue, 2);
             }
             else
             {

@@ -3,13 +3,13 @@ using MirrorKv.Protocol;
 namespace MirrorKv.Client;
 
 /// <summary>
-/// The scratch arrays of one batched read, kept by the client and reused: renting them from the shared pool
+/// The scratch arrays of one pipelined batch of reads or writes, kept by the client and reused: renting them from the shared pool
 /// per batch cost more than the batch's table lookups, and allocated whenever a batch ended on another
 /// thread than it began (the pool's per-thread caches then drain on one thread and fill on the other).
 /// </summary>
-internal sealed class ReadBatch
+internal sealed class KeyBatch
 {
-    /// <summary>Per key: the batch operation its read is a part of (null: not posted).</summary>
+    /// <summary>Per key: the operation its request is a part of (null: not posted).</summary>
     public PendingOperation?[] Ops { get; private set; } = [];
 
     /// <summary>Per key: its part number in that operation.</summary>
@@ -27,7 +27,7 @@ internal sealed class ReadBatch
 
     public ulong[] Hashes { get; private set; } = [];
 
-    /// <summary>The batch operations rented for this batch, in posting order.</summary>
+    /// <summary>The operations rented for this batch, in posting order.</summary>
     public List<(PendingOperation Op, NodeChannel Channel)> Rented { get; } = [];
 
     /// <summary>Room for <paramref name="count"/> keys.</summary>
@@ -59,7 +59,10 @@ internal sealed class ReadBatch
         Rented.Clear();
     }
 
-    /// <summary>Drops the references of the batch that used the first <paramref name="count"/> entries.</summary>
+    /// <summary>
+    /// Drops the references of the batch that used the first <paramref name="count"/> entries, so that the next
+    /// batch starts with no operation and no node for any key.
+    /// </summary>
     public void Clear(int count)
     {
         ReturnOperations();
