@@ -33,6 +33,38 @@ public partial class BenchTests
         Assert.Equal(Ops(ours) / Ops(theirs), double.Parse(ratio.Groups["ratio"].Value, CultureInfo.InvariantCulture), 2);
     }
 
+    [Fact]
+    public async Task Bench_CompareRedis_InRounds_ReportsTheMedianRound()
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
+            "bench", "--op", "get", "--keys", "2000", "--pipeline", "4", "--duration", "1", "--warmup", "1", "--rounds", "3", "--compare", "redis", "--json");
+        Assert.True(exitCode == 0, output);
+        using var report = System.Text.Json.JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        System.Text.Json.JsonElement root = report.RootElement;
+        if (output.Contains("redis comparison skipped", StringComparison.Ordinal))
+        {
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, root.GetProperty("redis").ValueKind);
+            return;
+        }
+
+        // One line per round with both sides, the printed rows are one of the rounds, and that round's ratio
+        // is the median of the three.
+        MatchCollection rounds = RoundLine().Matches(output);
+        Assert.Equal(["1", "2", "3"], rounds.Select(m => m.Groups["round"].Value));
+        double[] ratios = rounds.Select(m => double.Parse(m.Groups["ratio"].Value, CultureInfo.InvariantCulture)).ToArray();
+        double ratio = double.Parse(Ratio().Match(output).Groups["ratio"].Value, CultureInfo.InvariantCulture);
+        Assert.Equal(ratios.Order().ElementAt(1), ratio, 2);
+        double ours = Ops(Row().Matches(output).Single(m => m.Groups["target"].Value == "mirrorkv"));
+        Assert.Contains(rounds, m => Math.Abs(double.Parse(m.Groups["ours"].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) - ours) < 1);
+        double[] jsonRatios = root.GetProperty("round_ratios").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(3, jsonRatios.Length);
+        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio").GetDouble(), 2);
+
+        (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--rounds", "0");
+        Assert.Equal(1, exitCode);
+        Assert.Contains("--rounds must be between 1 and 50", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("b", 0.95)]
     [InlineData("c", 1.0)]
@@ -111,4 +143,7 @@ public partial class BenchTests
 
     [GeneratedRegex(@"^ratio .* = (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex Ratio();
+
+    [GeneratedRegex(@"^round (?<round>\d+) +mirrorkv +(?<ours>[0-9,]+) ops/s +redis +(?<theirs>[0-9,]+) ops/s +ratio (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
+    private static partial Regex RoundLine();
 }

@@ -40,13 +40,14 @@ internal static class BenchCommand
         var warmup = Positive("--warmup", "Seconds to run before measuring.", 1, 600);
         var replication = new Option<string>("--replication") { Description = "sync or async, for a pair the bench starts.", DefaultValueFactory = _ => "sync" };
         replication.AcceptOnlyFromAmong("sync", "async");
+        var rounds = Positive("--rounds", "Measure this many times and report the median round; with --compare, MirrorKv and redis take turns, so that both sides see the same machine (a shared host drifts by 10-15 % within a minute).", 1, 50);
         var compare = new Option<string?>("--compare") { Description = "redis: also drive redis-server (with a replica attached) with the same harness, and run redis-benchmark as a reference." };
         compare.AcceptOnlyFromAmong("redis");
 
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
-            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, compare, secretFile, json, failover, completions,
+            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, completions,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -88,33 +89,9 @@ internal static class BenchCommand
             byte[] value = new byte[options.ValueSize];
             new Random(1).NextBytes(value);
             var runner = new BenchRunner(options, Console.Out);
-            var ours = new IBenchConnection[options.Connections];
-            for (int c = 0; c < ours.Length; c++)
-            {
-                MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" }, cancellationToken);
-                ours[c] = new MirrorKvBenchConnection(client, keyNames, value, options.Pipeline);
-            }
-
-            IReadOnlyList<BenchResult> mirror;
-            try
-            {
-                mirror = await runner.RunAsync("mirrorkv", ours, cancellationToken);
-            }
-            finally
-            {
-                foreach (IBenchConnection c in ours)
-                {
-                    await c.DisposeAsync();
-                }
-            }
-
-            PrintRows(options, mirror);
-            var report = new BenchReport(options, mirror, null, null);
-            if (parse.GetValue(compare) is not null)
-            {
-                report = await CompareWithRedisAsync(options, runner, keyNames, value, report);
-            }
-
+            var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
+            await using RedisPair? redis = parse.GetValue(compare) is null ? null : await StartRedisAsync();
+            BenchReport report = await MeasureAsync(options, runner, clientOptions, redis, keyNames, value, parse.GetValue(rounds), cancellationToken);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(report.ToJson());
@@ -125,53 +102,114 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task<BenchReport> CompareWithRedisAsync(BenchOptions options, BenchRunner runner, string[] keyNames, byte[] value, BenchReport report)
+    private static async Task<RedisPair?> StartRedisAsync()
     {
-        await using var pair = await RedisPair.StartAsync(Console.Error);
+        RedisPair? pair = await RedisPair.StartAsync(Console.Error);
         if (pair is null)
         {
             Console.Out.WriteLine("redis comparison skipped: redis-server not found (install it with: apt-get install redis-server redis-tools)");
-            return report;
         }
 
-        var theirs = new IBenchConnection[options.Connections];
-        byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
-        for (int c = 0; c < theirs.Length; c++)
-        {
-            theirs[c] = new RedisBenchConnection(await Redis.RespClient.ConnectAsync(pair.Port), keyBytes, value, options.Pipeline);
-        }
+        return pair;
+    }
 
-        IReadOnlyList<BenchResult> redis;
+    /// <summary>
+    /// Prepares both sides (load, prime, warm-up), then measures them in turns, each turn after a short warm-up
+    /// of its own (the other side's turn took the caches); prints the median round's rows and its ratio.
+    /// </summary>
+    private static async Task<BenchReport> MeasureAsync(BenchOptions options, BenchRunner runner, MirrorKvClientOptions clientOptions, RedisPair? redis,
+        string[] keyNames, byte[] value, int rounds, CancellationToken cancellationToken)
+    {
+        var ours = new List<IBenchConnection>();
+        var theirs = new List<IBenchConnection>();
         try
         {
-            redis = await runner.RunAsync("redis", theirs, CancellationToken.None);
+            for (int c = 0; c < options.Connections; c++)
+            {
+                ours.Add(new MirrorKvBenchConnection(await MirrorKvClient.ConnectAsync(clientOptions, cancellationToken), keyNames, value, options.Pipeline));
+            }
+
+            await runner.PrepareAsync("mirrorkv", [.. ours], cancellationToken);
+            if (redis is not null)
+            {
+                byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
+                for (int c = 0; c < options.Connections; c++)
+                {
+                    theirs.Add(new RedisBenchConnection(await RespClient.ConnectAsync(redis.Port), keyBytes, value, options.Pipeline));
+                }
+
+                await runner.PrepareAsync("redis", [.. theirs], cancellationToken);
+            }
+
+            TimeSpan rewarm = TimeSpan.FromSeconds(Math.Min(1, options.Warmup.TotalSeconds));
+            var measured = new List<(IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs)>();
+            for (int r = 0; r < rounds; r++)
+            {
+                // Right after its own preparation a side is warm; after the other side's turn it is not.
+                if (r > 0 || redis is not null)
+                {
+                    await runner.WarmAsync([.. ours], rewarm, cancellationToken);
+                }
+
+                IReadOnlyList<BenchResult> mine = await runner.MeasureRowsAsync("mirrorkv", [.. ours], cancellationToken);
+                IReadOnlyList<BenchResult>? other = null;
+                if (redis is not null)
+                {
+                    await runner.WarmAsync([.. theirs], rewarm, cancellationToken);
+                    other = await runner.MeasureRowsAsync("redis", [.. theirs], cancellationToken);
+                }
+
+                measured.Add((mine, other));
+                if (rounds > 1)
+                {
+                    Console.Out.WriteLine($"round {r + 1,-3} mirrorkv {BenchReport.Total(mine),12:N0} ops/s" + (other is null ? "" : $"   redis {BenchReport.Total(other),12:N0} ops/s   ratio {BenchReport.Total(mine) / BenchReport.Total(other):F2}"));
+                }
+            }
+
+            // The median round by ratio (by MirrorKv's ops/s without a comparison): its rows are printed, so
+            // that the ratio line is the quotient of the two rows above it.
+            double Score((IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs) round) =>
+                round.Theirs is null ? BenchReport.Total(round.Ours) : BenchReport.Total(round.Ours) / BenchReport.Total(round.Theirs);
+            var ordered = measured.OrderBy(Score).ToList();
+            (IReadOnlyList<BenchResult> median, IReadOnlyList<BenchResult>? medianRedis) = ordered[(ordered.Count - 1) / 2];
+            PrintRows(options, median);
+            var report = new BenchReport(options, median, null, null) { RoundRatios = medianRedis is null ? [] : measured.Select(Score).ToArray() };
+            if (redis is null || medianRedis is null)
+            {
+                return report;
+            }
+
+            PrintRows(options, medianRedis);
+            foreach (BenchResult row in median)
+            {
+                if (medianRedis.FirstOrDefault(r => r.Operation == row.Operation) is { } other)
+                {
+                    Console.Out.WriteLine($"ratio    {row.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {row.OpsPerSecond / other.OpsPerSecond:F2}");
+                }
+            }
+
+            if (!options.Workload.IsSingleOperation)
+            {
+                Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {BenchReport.Total(median) / BenchReport.Total(medianRedis):F2}");
+            }
+
+            if (rounds > 1)
+            {
+                Console.Out.WriteLine($"rounds   {rounds}, MirrorKv and redis in turns; ratio per round {string.Join(" ", report.RoundRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; the rows above are the median round's");
+            }
+
+            string? reference = options.Workload.IsSingleOperation ? await redis.RunRedisBenchmarkAsync(options) : null;
+            Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
+                : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
+            return report with { Redis = medianRedis, RedisBenchmark = reference };
         }
         finally
         {
-            foreach (IBenchConnection c in theirs)
+            foreach (IBenchConnection c in ours.Concat(theirs))
             {
                 await c.DisposeAsync();
             }
         }
-
-        PrintRows(options, redis);
-        foreach (BenchResult ours in report.MirrorKv)
-        {
-            if (redis.FirstOrDefault(r => r.Operation == ours.Operation) is { } row)
-            {
-                Console.Out.WriteLine($"ratio    {ours.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {ours.OpsPerSecond / row.OpsPerSecond:F2}");
-            }
-        }
-
-        if (!options.Workload.IsSingleOperation)
-        {
-            Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {BenchReport.Total(report.MirrorKv) / BenchReport.Total(redis):F2}");
-        }
-
-        string? reference = options.Workload.IsSingleOperation ? await pair.RunRedisBenchmarkAsync(options) : null;
-        Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
-            : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
-        return report with { Redis = redis, RedisBenchmark = reference };
     }
 
     private static async Task<int> FailoverAsync(int kills, int keys, bool json, CancellationToken cancellationToken)

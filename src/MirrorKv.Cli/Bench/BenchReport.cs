@@ -5,6 +5,9 @@ namespace MirrorKv.Cli.Bench;
 /// <summary>Everything one bench run measured, for <c>--json</c>.</summary>
 internal sealed record BenchReport(BenchOptions Options, IReadOnlyList<BenchResult> MirrorKv, IReadOnlyList<BenchResult>? Redis, string? RedisBenchmark)
 {
+    /// <summary>With a comparison, MirrorKv / redis of every round, in the order measured (one entry per round).</summary>
+    public IReadOnlyList<double> RoundRatios { get; init; } = [];
+
     /// <summary>Operations per second of all the rows of one target together.</summary>
     public static double Total(IReadOnlyList<BenchResult> rows) => rows.Sum(r => r.Operations) / Math.Max(1e-9, rows.Count == 0 ? 1 : rows.Max(r => r.Seconds));
 
@@ -34,6 +37,7 @@ internal sealed record BenchReport(BenchOptions Options, IReadOnlyList<BenchResu
             mirrorkv = new { total_ops_per_second = Math.Round(Total(MirrorKv)), rows = Rows(MirrorKv) },
             redis = Redis is null ? null : new { total_ops_per_second = Math.Round(Total(Redis)), rows = Rows(Redis) },
             ratio = Redis is null ? (double?)null : Math.Round(Total(MirrorKv) / Total(Redis), 3),
+            round_ratios = RoundRatios.Select(r => Math.Round(r, 3)).ToArray(),
             redis_benchmark = RedisBenchmark,
         });
     }

@@ -13,14 +13,22 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output)
     private const long HighestTrackableNanos = 60L * 1_000_000_000;
     private readonly KeyChooser _keys = new(options.Keys, options.Distribution);
 
-    /// <summary>Loads every key, primes pointer tables for reading workloads, warms up, then measures; one row per operation of the mix.</summary>
-    public async Task<IReadOnlyList<BenchResult>> RunAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
+    /// <summary>Loads every key, primes the connections (see <see cref="PrimeAsync"/>) and warms up for the options' warm-up time.</summary>
+    public async Task PrepareAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
     {
         await LoadAsync(connections);
         await PrimeAsync(connections);
-
         output.WriteLine($"{target}: loaded {options.Keys:N0} keys of {options.ValueSize} B; warming up for {options.Warmup.TotalSeconds:F0} s");
-        await MeasureAsync(connections, options.Warmup, cancellationToken);
+        await WarmAsync(connections, options.Warmup, cancellationToken);
+    }
+
+    /// <summary>Runs the workload unmeasured for <paramref name="time"/>.</summary>
+    public async Task WarmAsync(IBenchConnection[] connections, TimeSpan time, CancellationToken cancellationToken) =>
+        await MeasureAsync(connections, time, cancellationToken);
+
+    /// <summary>Measures for the options' duration on prepared connections; one row per operation of the mix.</summary>
+    public async Task<IReadOnlyList<BenchResult>> MeasureRowsAsync(string target, IBenchConnection[] connections, CancellationToken cancellationToken)
+    {
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         (LongHistogram reads, LongHistogram writes, double seconds) = await MeasureAsync(connections, options.Duration, cancellationToken);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
