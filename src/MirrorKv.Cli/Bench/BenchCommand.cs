@@ -90,8 +90,8 @@ internal static class BenchCommand
             new Random(1).NextBytes(value);
             var runner = new BenchRunner(options, Console.Out);
             var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
-            await using RedisPair? redis = parse.GetValue(compare) is null ? null : await StartRedisAsync();
-            BenchReport report = await MeasureAsync(options, runner, clientOptions, redis, keyNames, value, parse.GetValue(rounds), cancellationToken);
+            await using RedisPair? redis = parse.GetValue(compare) is null ? null : await BenchTurns.StartRedisAsync();
+            BenchReport report = await BenchTurns.MeasureAsync(options, runner, clientOptions, redis, keyNames, value, parse.GetValue(rounds), cancellationToken);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(report.ToJson());
@@ -100,116 +100,6 @@ internal static class BenchCommand
             return 0;
         });
         return command;
-    }
-
-    private static async Task<RedisPair?> StartRedisAsync()
-    {
-        RedisPair? pair = await RedisPair.StartAsync(Console.Error);
-        if (pair is null)
-        {
-            Console.Out.WriteLine("redis comparison skipped: redis-server not found (install it with: apt-get install redis-server redis-tools)");
-        }
-
-        return pair;
-    }
-
-    /// <summary>
-    /// Prepares both sides (load, prime, warm-up), then measures them in turns, each turn after a short warm-up
-    /// of its own (the other side's turn took the caches); prints the median round's rows and its ratio.
-    /// </summary>
-    private static async Task<BenchReport> MeasureAsync(BenchOptions options, BenchRunner runner, MirrorKvClientOptions clientOptions, RedisPair? redis,
-        string[] keyNames, byte[] value, int rounds, CancellationToken cancellationToken)
-    {
-        var ours = new List<IBenchConnection>();
-        var theirs = new List<IBenchConnection>();
-        try
-        {
-            for (int c = 0; c < options.Connections; c++)
-            {
-                ours.Add(new MirrorKvBenchConnection(await MirrorKvClient.ConnectAsync(clientOptions, cancellationToken), keyNames, value, options.Pipeline));
-            }
-
-            await runner.PrepareAsync("mirrorkv", [.. ours], cancellationToken);
-            if (redis is not null)
-            {
-                byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
-                for (int c = 0; c < options.Connections; c++)
-                {
-                    theirs.Add(new RedisBenchConnection(await RespClient.ConnectAsync(redis.Port), keyBytes, value, options.Pipeline));
-                }
-
-                await runner.PrepareAsync("redis", [.. theirs], cancellationToken);
-            }
-
-            TimeSpan rewarm = TimeSpan.FromSeconds(Math.Min(1, options.Warmup.TotalSeconds));
-            var measured = new List<(IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs)>();
-            for (int r = 0; r < rounds; r++)
-            {
-                // Right after its own preparation a side is warm; after the other side's turn it is not.
-                if (r > 0 || redis is not null)
-                {
-                    await runner.WarmAsync([.. ours], rewarm, cancellationToken);
-                }
-
-                IReadOnlyList<BenchResult> mine = await runner.MeasureRowsAsync("mirrorkv", [.. ours], cancellationToken);
-                IReadOnlyList<BenchResult>? other = null;
-                if (redis is not null)
-                {
-                    await runner.WarmAsync([.. theirs], rewarm, cancellationToken);
-                    other = await runner.MeasureRowsAsync("redis", [.. theirs], cancellationToken);
-                }
-
-                measured.Add((mine, other));
-                if (rounds > 1)
-                {
-                    Console.Out.WriteLine($"round {r + 1,-3} mirrorkv {BenchReport.Total(mine),12:N0} ops/s" + (other is null ? "" : $"   redis {BenchReport.Total(other),12:N0} ops/s   ratio {BenchReport.Total(mine) / BenchReport.Total(other):F2}"));
-                }
-            }
-
-            // The median round by ratio (by MirrorKv's ops/s without a comparison): its rows are printed, so
-            // that the ratio line is the quotient of the two rows above it.
-            double Score((IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs) round) =>
-                round.Theirs is null ? BenchReport.Total(round.Ours) : BenchReport.Total(round.Ours) / BenchReport.Total(round.Theirs);
-            var ordered = measured.OrderBy(Score).ToList();
-            (IReadOnlyList<BenchResult> median, IReadOnlyList<BenchResult>? medianRedis) = ordered[(ordered.Count - 1) / 2];
-            PrintRows(options, median);
-            var report = new BenchReport(options, median, null, null) { RoundRatios = medianRedis is null ? [] : measured.Select(Score).ToArray() };
-            if (redis is null || medianRedis is null)
-            {
-                return report;
-            }
-
-            PrintRows(options, medianRedis);
-            foreach (BenchResult row in median)
-            {
-                if (medianRedis.FirstOrDefault(r => r.Operation == row.Operation) is { } other)
-                {
-                    Console.Out.WriteLine($"ratio    {row.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv / redis = {row.OpsPerSecond / other.OpsPerSecond:F2}");
-                }
-            }
-
-            if (!options.Workload.IsSingleOperation)
-            {
-                Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {BenchReport.Total(median) / BenchReport.Total(medianRedis):F2}");
-            }
-
-            if (rounds > 1)
-            {
-                Console.Out.WriteLine($"rounds   {rounds}, MirrorKv and redis in turns; ratio per round {string.Join(" ", report.RoundRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; the rows above are the median round's");
-            }
-
-            string? reference = options.Workload.IsSingleOperation ? await redis.RunRedisBenchmarkAsync(options) : null;
-            Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
-                : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
-            return report with { Redis = medianRedis, RedisBenchmark = reference };
-        }
-        finally
-        {
-            foreach (IBenchConnection c in ours.Concat(theirs))
-            {
-                await c.DisposeAsync();
-            }
-        }
     }
 
     private static async Task<int> FailoverAsync(int kills, int keys, bool json, CancellationToken cancellationToken)
@@ -240,19 +130,6 @@ internal static class BenchCommand
     }
 
     private static double? Round(double? value) => value is { } v ? Math.Round(v, 2) : null;
-
-    private static void PrintRows(BenchOptions options, IReadOnlyList<BenchResult> rows)
-    {
-        foreach (BenchResult row in rows)
-        {
-            Console.Out.WriteLine(row);
-        }
-
-        if (!options.Workload.IsSingleOperation && rows.Count > 0)
-        {
-            Console.Out.WriteLine($"{rows[0].Target,-8} total  workload {options.Workload.Name}, {options.Distribution} keys: {BenchReport.Total(rows),12:N0} ops/s");
-        }
-    }
 
     private static Option<int> Positive(string name, string description, int defaultValue, int max)
     {
