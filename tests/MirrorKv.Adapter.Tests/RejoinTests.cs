@@ -71,6 +71,39 @@ public class RejoinTests
     }
 
     [Fact]
+    public async Task Join_WhileAnotherSecondaryIsAttached_KeepsTrying_AndAttachesOnceItIsGone()
+    {
+        // A node restarted in the middle of a failover may reach the primary before the primary has seen
+        // the previous secondary's link close: it is refused (NotPrimary) and must try again, not exit.
+        await using PairFixture pair = await PairFixture.StartAsync();
+        Task<MirrorKvNode> joining = PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Primary.EndPoint);
+        await Task.Delay(400);
+        Assert.False(joining.IsCompleted, joining.Exception?.ToString());
+
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        await using MirrorKvNode third = await joining.WaitAsync(TimeSpan.FromSeconds(5));
+        await PairFixture.WaitUntilAsync(() => pair.Primary.IsProtected && third.IsProtected);
+        Assert.Equal(NodeRole.Secondary, third.Role);
+    }
+
+    [Fact]
+    public async Task Join_NodeThatNeverBecomesPrimary_GivesUpAfterTheTimeout_WithItsLastAnswer()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        var options = new NodeOptions
+        {
+            Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(ThirdAddress, 7400), PrimaryEndPoint = pair.Secondary.EndPoint,
+            Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, PrimaryConnectTimeout = TimeSpan.FromSeconds(1),
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TimeoutException e = await Assert.ThrowsAsync<TimeoutException>(() => MirrorKvNode.StartAsync(options, pair.Network.CreateTransport(ThirdAddress)));
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 4);
+        Assert.Contains("did not accept this secondary within 1 s", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NotPrimary", e.Message, StringComparison.Ordinal);
+        Assert.Contains("this node is Secondary", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rejoin_AfterFailover_ProtectsAgain_AndSurvivesSecondFailover()
     {
         await using PairFixture pair = await PairFixture.StartAsync();

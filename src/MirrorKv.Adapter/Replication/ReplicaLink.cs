@@ -14,7 +14,7 @@ namespace MirrorKv.Adapter;
 /// </summary>
 internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IFrameHandler
 {
-    private readonly TaskCompletionSource<HelloReply> _hello = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<HelloReply> _hello = NewHello();
     private IConnection? _connection;
     private ulong _appliedLsn;
     private ulong _ackedLsn;
@@ -38,41 +38,94 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     /// <summary>The primary's HELLO reply.</summary>
     public HelloReply? Primary { get; private set; }
 
-    /// <summary>Dials the primary until it answers or <see cref="NodeOptions.PrimaryConnectTimeout"/> passes.</summary>
+    /// <summary>
+    /// Dials the primary and shakes hands until it accepts this secondary or <see cref="NodeOptions.PrimaryConnectTimeout"/>
+    /// passes. A refused connection, a node that is still promoting or still holds the previous secondary's
+    /// link (NotPrimary), and a connection closed mid-handshake are tried again every 100 ms: a secondary
+    /// restarted in the middle of a failover waits for it to settle instead of exiting.
+    /// </summary>
     public async Task ConnectAsync(ITransport transport, IPEndPoint advertised, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.PrimaryConnectTimeout);
         IPEndPoint primary = options.PrimaryEndPoint!;
+        Exception? last = null;
         while (true)
         {
             try
             {
-                _connection = await transport.ConnectAsync(primary, this, timeout.Token).ConfigureAwait(false);
-                break;
+                Primary = await HandshakeAsync(transport, primary, advertised, timeout.Token).ConfigureAwait(false);
+                return;
             }
-            catch (SocketException) when (!timeout.IsCancellationRequested)
+            catch (Exception e) when (!timeout.IsCancellationRequested && e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
+            {
+                last = e;
+                DropAttempt();
+                if (e is not SocketException)
+                {
+                    LogHandshakeRetry(primary.ToString(), e.Message);
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                DropAttempt();
+                throw GiveUp(primary, last);
+            }
+
+            try
             {
                 await Task.Delay(100, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"The primary at {primary} did not accept a connection within {options.PrimaryConnectTimeout.TotalSeconds:F0} s.");
+                throw GiveUp(primary, last);
             }
         }
-
-        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised);
-        Span<byte> span = _connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size);
-        hello.Write(span);
-        _connection.EndPost();
-        _connection.Flush();
-        Primary = await _hello.Task.WaitAsync(options.PrimaryConnectTimeout, cancellationToken).ConfigureAwait(false);
     }
 
-    public void OnOpened(IConnection connection) => connection.MaxFrameSize = options.MaxFrameSize;
+    // Forgets the current attempt's connection first, so that its late frames and its close are ignored.
+    private void DropAttempt()
+    {
+        IConnection? failed = _connection;
+        _connection = null;
+        failed?.Abort(null);
+    }
+
+    private TimeoutException GiveUp(IPEndPoint primary, Exception? last) => last is null or SocketException
+        ? new TimeoutException($"The primary at {primary} did not accept a connection within {options.PrimaryConnectTimeout.TotalSeconds:F0} s.", last)
+        : new TimeoutException($"The primary at {primary} did not accept this secondary within {options.PrimaryConnectTimeout.TotalSeconds:F0} s; its last answer: {last.Message}", last);
+
+    // One attempt: a fresh connection and a fresh handshake, so that nothing of an earlier attempt's
+    // connection (a late frame, its close) can complete this one.
+    private async Task<HelloReply> HandshakeAsync(ITransport transport, IPEndPoint primary, IPEndPoint advertised, CancellationToken cancellationToken)
+    {
+        _hello = NewHello();
+        IConnection connection = await transport.ConnectAsync(primary, this, cancellationToken).ConfigureAwait(false);
+        _connection = connection;
+        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised);
+        Span<byte> span = connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size);
+        hello.Write(span);
+        connection.EndPost();
+        connection.Flush();
+        return await _hello.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static TaskCompletionSource<HelloReply> NewHello() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void OnOpened(IConnection connection)
+    {
+        connection.MaxFrameSize = options.MaxFrameSize;
+        _connection = connection;
+    }
 
     public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
+        if (connection != _connection)
+        {
+            // An earlier handshake attempt's connection, closing.
+            return;
+        }
+
         Volatile.Write(ref _lastFrameTimestamp, Stopwatch.GetTimestamp());
         switch (header.Opcode)
         {
@@ -94,7 +147,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
                 OnSlabCopied(connection, header, payload);
                 break;
             case Opcode.Error:
-                _hello.TrySetException(new InvalidOperationException($"The primary refused this secondary: {header.Status}: {ErrorText.Read(payload)}"));
+                _hello.TrySetException(new PrimaryRefusedException(header.Status, $"The primary refused this secondary: {header.Status}: {ErrorText.Read(payload)}"));
                 break;
             default:
                 connection.Fail(WireStatus.UnknownOpcode, $"a secondary's link expects REPLICATE, not opcode 0x{(byte)header.Opcode:x2}");
@@ -118,9 +171,19 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
 
     public void OnClosed(IConnection connection, Exception? error)
     {
+        if (connection != _connection)
+        {
+            return;
+        }
+
         _hello.TrySetException(new IOException("The primary closed the connection during the handshake.", error));
+        if (!_hello.Task.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
         LogPrimaryLost(options.PrimaryEndPoint!.ToString(), error?.Message ?? "closed", _appliedLsn);
-        if (!_closing && _hello.Task.IsCompletedSuccessfully)
+        if (!_closing)
         {
             // A reset or close from the primary's side: its kernel says the process is gone, no need to wait.
             onPrimaryLost($"the connection to the primary closed ({error?.Message ?? "end of stream"})");
@@ -265,6 +328,9 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "lost the primary at {Primary} ({Reason}); applied up to LSN {Lsn}; still serving reads")]
     private partial void LogPrimaryLost(string primary, string reason, ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the primary at {Primary} did not take this secondary yet ({Reason}); trying again")]
+    private partial void LogHandshakeRetry(string primary, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "replication stopped: {Reason}")]
     private partial void LogStreamBroken(string reason);
