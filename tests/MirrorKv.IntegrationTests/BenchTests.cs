@@ -53,12 +53,13 @@ public partial class BenchTests
         Assert.Equal(["1", "2", "3"], rounds.Select(m => m.Groups["round"].Value));
         double[] ratios = rounds.Select(m => double.Parse(m.Groups["ratio"].Value, CultureInfo.InvariantCulture)).ToArray();
         double ratio = double.Parse(Ratio().Match(output).Groups["ratio"].Value, CultureInfo.InvariantCulture);
-        Assert.Equal(ratios.Order().ElementAt(1), ratio, 2);
+        Assert.Equal(ratios.Order().ElementAt(1), ratio, 0.0051);
         double ours = Ops(Row().Matches(output).Single(m => m.Groups["target"].Value == "mirrorkv"));
         Assert.Contains(rounds, m => Math.Abs(double.Parse(m.Groups["ours"].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture) - ours) < 1);
         double[] jsonRatios = root.GetProperty("round_ratios").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         Assert.Equal(3, jsonRatios.Length);
-        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio").GetDouble(), 2);
+        // The JSON keeps three decimals where the lines print two.
+        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio").GetDouble(), 0.0051);
 
         (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--rounds", "0");
         Assert.Equal(1, exitCode);
