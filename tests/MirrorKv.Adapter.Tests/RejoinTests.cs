@@ -80,6 +80,10 @@ public class RejoinTests
         await Task.Delay(400);
         Assert.False(joining.IsCompleted, joining.Exception?.ToString());
 
+        // Meanwhile it serves nothing it does not have: it says it is rejoining.
+        NodeStatus waiting = await MirrorKvAdmin.GetStatusAsync(new IPEndPoint(ThirdAddress, 7400), pair.Network.CreateTransport(PairFixture.ClientAddress));
+        Assert.Equal(NodeRole.Rejoining, waiting.Role);
+
         pair.Network.Crash(PairFixture.SecondaryAddress);
         await using MirrorKvNode third = await joining.WaitAsync(TimeSpan.FromSeconds(5));
         await PairFixture.WaitUntilAsync(() => pair.Primary.IsProtected && third.IsProtected);

@@ -36,7 +36,9 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     {
         Options = options;
         _logger = loggers.CreateLogger("MirrorKv.Node");
-        _role = new RoleState(options.Role, options.Role == NodeRole.Primary ? 1UL : 0UL, _logger);
+        // A secondary is Rejoining until it has attached and copied the primary's slabs: until then it holds
+        // nothing to serve, so it refuses failover reads and never promotes itself.
+        _role = new RoleState(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? 1UL : 0UL, _logger);
         Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.

@@ -50,6 +50,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         timeout.CancelAfter(options.PrimaryConnectTimeout);
         IPEndPoint primary = options.PrimaryEndPoint!;
         Exception? last = null;
+        int attempts = 0;
         while (true)
         {
             try
@@ -59,12 +60,14 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
             }
             catch (Exception e) when (!timeout.IsCancellationRequested && e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
             {
-                last = e;
-                DropAttempt();
-                if (e is not SocketException)
+                // Logged when the answer changes and then once a second, not every 100 ms.
+                if (e is not SocketException && (e.Message != last?.Message || ++attempts % 10 == 0))
                 {
                     LogHandshakeRetry(primary.ToString(), e.Message);
                 }
+
+                last = e;
+                DropAttempt();
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
