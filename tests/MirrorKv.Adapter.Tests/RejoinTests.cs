@@ -91,6 +91,22 @@ public class RejoinTests
     }
 
     [Fact]
+    public async Task Join_HandshakeClosedUnderIt_TriesAgainOnAFreshConnection()
+    {
+        static NodeOptions Options(NodeRole role, IPEndPoint? primary) => new()
+        {
+            Role = role, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20,
+        };
+
+        await using MirrorKvNode primary = await MirrorKvNode.StartAsync(Options(NodeRole.Primary, null), new Transport.Tcp.TcpTransport());
+        await using var relay = new CuttingRelay(primary.EndPoint, cutFirst: 2);
+        await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(Options(NodeRole.Secondary, relay.EndPoint), new Transport.Tcp.TcpTransport());
+        Assert.Equal(2, relay.Cut);
+        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        Assert.Equal(NodeRole.Secondary, secondary.Role);
+    }
+
+    [Fact]
     public async Task Join_NodeThatNeverBecomesPrimary_GivesUpAfterTheTimeout_WithItsLastAnswer()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
