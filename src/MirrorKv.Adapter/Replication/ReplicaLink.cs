@@ -104,7 +104,6 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     {
         _hello = NewHello();
         IConnection connection = await transport.ConnectAsync(primary, this, cancellationToken).ConfigureAwait(false);
-        _connection = connection;
         var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised);
         Span<byte> span = connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size);
         hello.Write(span);
@@ -115,6 +114,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
 
     private static TaskCompletionSource<HelloReply> NewHello() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Every transport announces a connection here before it can deliver a frame: this makes it the current attempt's.
     public void OnOpened(IConnection connection)
     {
         connection.MaxFrameSize = options.MaxFrameSize;

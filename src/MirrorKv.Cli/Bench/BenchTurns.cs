@@ -38,7 +38,8 @@ internal static class BenchTurns
                 ours.Add(new MirrorKvBenchConnection(await MirrorKvClient.ConnectAsync(clientOptions, cancellationToken), keyNames, value, options.Pipeline));
             }
 
-            await runner.PrepareAsync("mirrorkv", [.. ours], cancellationToken);
+            IBenchConnection[] mirrorKv = [.. ours];
+            await runner.PrepareAsync("mirrorkv", mirrorKv, cancellationToken);
             if (redis is not null)
             {
                 byte[][] keyBytes = keyNames.Select(k => System.Text.Encoding.ASCII.GetBytes(k)).ToArray();
@@ -50,6 +51,12 @@ internal static class BenchTurns
                 await runner.PrepareAsync("redis", [.. theirs], cancellationToken);
             }
 
+            IBenchConnection[] redisSide = [.. theirs];
+
+            // A round's ratio of all its rows (MirrorKv's ops/s alone without a comparison): what the median is taken of.
+            static double Score((IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs) round) =>
+                round.Theirs is null ? BenchReport.Total(round.Ours) : BenchReport.Total(round.Ours) / BenchReport.Total(round.Theirs);
+
             TimeSpan rewarm = TimeSpan.FromSeconds(Math.Min(1, options.Warmup.TotalSeconds));
             var measured = new List<(IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs)>();
             for (int r = 0; r < rounds; r++)
@@ -57,28 +64,25 @@ internal static class BenchTurns
                 // Right after its own preparation a side is warm; after the other side's turn it is not.
                 if (r > 0 || redis is not null)
                 {
-                    await runner.WarmAsync([.. ours], rewarm, cancellationToken);
+                    await runner.WarmAsync(mirrorKv, rewarm, cancellationToken);
                 }
 
-                IReadOnlyList<BenchResult> mine = await runner.MeasureRowsAsync("mirrorkv", [.. ours], cancellationToken);
+                IReadOnlyList<BenchResult> mine = await runner.MeasureRowsAsync("mirrorkv", mirrorKv, cancellationToken);
                 IReadOnlyList<BenchResult>? other = null;
                 if (redis is not null)
                 {
-                    await runner.WarmAsync([.. theirs], rewarm, cancellationToken);
-                    other = await runner.MeasureRowsAsync("redis", [.. theirs], cancellationToken);
+                    await runner.WarmAsync(redisSide, rewarm, cancellationToken);
+                    other = await runner.MeasureRowsAsync("redis", redisSide, cancellationToken);
                 }
 
                 measured.Add((mine, other));
                 if (rounds > 1)
                 {
-                    Console.Out.WriteLine($"round {r + 1,-3} mirrorkv {BenchReport.Total(mine),12:N0} ops/s" + (other is null ? "" : $"   redis {BenchReport.Total(other),12:N0} ops/s   ratio {BenchReport.Total(mine) / BenchReport.Total(other):F2}"));
+                    Console.Out.WriteLine($"round {r + 1,-3} mirrorkv {BenchReport.Total(mine),12:N0} ops/s" + (other is null ? "" : $"   redis {BenchReport.Total(other),12:N0} ops/s   ratio {Score(measured[^1]):F2}"));
                 }
             }
 
-            // The median round by ratio (by MirrorKv's ops/s without a comparison): its rows are printed, so
-            // that the ratio line is the quotient of the two rows above it.
-            double Score((IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs) round) =>
-                round.Theirs is null ? BenchReport.Total(round.Ours) : BenchReport.Total(round.Ours) / BenchReport.Total(round.Theirs);
+            // The median round's rows are printed, so that the ratio line is the quotient of the two rows above it.
             var ordered = measured.OrderBy(Score).ToList();
             (IReadOnlyList<BenchResult> median, IReadOnlyList<BenchResult>? medianRedis) = ordered[(ordered.Count - 1) / 2];
             PrintRows(options, median);
@@ -99,7 +103,7 @@ internal static class BenchTurns
 
             if (!options.Workload.IsSingleOperation)
             {
-                Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {BenchReport.Total(median) / BenchReport.Total(medianRedis):F2}");
+                Console.Out.WriteLine($"ratio    total ({options.Workload.Name}, {options.Distribution}) mirrorkv / redis = {Score((median, medianRedis)):F2}");
             }
 
             if (rounds > 1)
