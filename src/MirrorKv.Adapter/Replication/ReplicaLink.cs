@@ -51,38 +51,35 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         IPEndPoint primary = options.PrimaryEndPoint!;
         Exception? last = null;
         int attempts = 0;
-        while (true)
+        try
         {
-            try
+            while (true)
             {
-                Primary = await HandshakeAsync(transport, primary, advertised, timeout.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (!timeout.IsCancellationRequested && e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
-            {
-                // Logged when the answer changes and then once a second, not every 100 ms.
-                if (e is not SocketException && (e.Message != last?.Message || ++attempts % 10 == 0))
+                try
                 {
-                    LogHandshakeRetry(primary.ToString(), e.Message);
+                    Primary = await HandshakeAsync(transport, primary, advertised, timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (!timeout.IsCancellationRequested && e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
+                {
+                    // Logged when the answer changes and then once a second, not every 100 ms.
+                    if (e is not SocketException && (e.Message != last?.Message || ++attempts % 10 == 0))
+                    {
+                        LogHandshakeRetry(primary.ToString(), e.Message);
+                    }
+
+                    last = e;
+                    DropAttempt();
                 }
 
-                last = e;
-                DropAttempt();
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                DropAttempt();
-                throw GiveUp(primary, last);
-            }
-
-            try
-            {
                 await Task.Delay(100, timeout.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw GiveUp(primary, last);
-            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The timeout, during an attempt or between two.
+            DropAttempt();
+            throw GiveUp(primary, last);
         }
     }
 
