@@ -49,7 +49,7 @@ public static class SeedFrames
             return ReplicateBatch.HeaderSize + new ReplicationRecord(7, 42, pointer, 1, "user:42"u8, "Ada"u8).Write(b.AsSpan(ReplicateBatch.HeaderSize));
         }));
         yield return ("replicate-ack", Frame(Opcode.ReplicateAck, ReplicateBatch.AckSize, b => ReplicateBatch.WriteAck(b, 7, 2)));
-        yield return ("heartbeat", Frame(Opcode.Heartbeat, Heartbeat.Size, b => new Heartbeat(2, NodeRole.Secondary, 7).Write(b)));
+        yield return ("heartbeat", Frame(Opcode.Heartbeat, Heartbeat.Size, b => new Heartbeat(2, NodeRole.Secondary, 7, 0).Write(b)));
         var status = new NodeStatus(NodeRole.Primary, true, 2, 7, 7, 1, endPoint);
         yield return ("status-reply", Frame(Opcode.Status | Opcode.ReplyBit, NodeStatus.Size, b => status.Write(b)));
         yield return ("error", Frame(Opcode.Error, 12, b => ErrorText.Write(b, "unknown rkey")));

@@ -19,12 +19,25 @@ public sealed partial class MirrorKvClient
         }
 
         long start = Stopwatch.GetTimestamp();
+        long lastPrimaryTry = 0;
         while (true)
         {
             NodeChannel? promoted = await TryAdoptPromotedSecondaryAsync(cancellationToken).ConfigureAwait(false);
             if (promoted is not null)
             {
                 return promoted;
+            }
+
+            // A primary that stopped serving only for a pause of its secondary (its lease ran out, nobody was
+            // promoted) serves again at the same address: ask it too, ten times a second.
+            if (Stopwatch.GetElapsedTime(lastPrimaryTry) >= TimeSpan.FromMilliseconds(100))
+            {
+                lastPrimaryTry = Stopwatch.GetTimestamp();
+                NodeChannel? resumed = await TryReconnectPrimaryAsync(primary, cancellationToken).ConfigureAwait(false);
+                if (resumed is not null)
+                {
+                    return resumed;
+                }
             }
 
             if (Stopwatch.GetElapsedTime(start) >= _options.PromotionWait)
@@ -69,6 +82,43 @@ public sealed partial class MirrorKvClient
             _ = old?.DisposeAsync().AsTask();
             StartSecondaryConnect();
         }
+    }
+
+    private async Task<NodeChannel?> TryReconnectPrimaryAsync(NodeChannel failed, CancellationToken cancellationToken)
+    {
+        NodeChannel candidate;
+        try
+        {
+            candidate = await NodeChannel.ConnectAsync(_transport, failed.EndPoint, NodeChannelOptions.For(_options), OnChannelFailure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            return null;
+        }
+
+        bool adopted = false;
+        if (candidate.Hello.Role == NodeRole.Primary && candidate.Hello.Epoch >= failed.Hello.Epoch)
+        {
+            lock (_pathLock)
+            {
+                if (_primary == failed)
+                {
+                    _primary = candidate;
+                    _path = ClientPath.Primary;
+                    adopted = true;
+                }
+            }
+        }
+
+        if (!adopted)
+        {
+            await candidate.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+
+        await failed.DisposeAsync().ConfigureAwait(false);
+        PathChanged?.Invoke(ClientPath.Primary);
+        return candidate;
     }
 
     private async Task<NodeChannel?> TryAdoptPromotedSecondaryAsync(CancellationToken cancellationToken)

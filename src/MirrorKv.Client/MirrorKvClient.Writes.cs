@@ -84,7 +84,9 @@ public sealed partial class MirrorKvClient
             try
             {
                 (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(primary, opcode, key, value, cancellationToken).ConfigureAwait(false);
-                if (status is WireStatus.NotPrimary or WireStatus.StaleEpoch && attempt < 2)
+                // ReplicationFailed: the primary fenced before the secondary confirmed it (a failover, or a lease
+                // that ran out under a pause). Either way the write is sent again to whoever serves now.
+                if (status is WireStatus.NotPrimary or WireStatus.StaleEpoch or WireStatus.ReplicationFailed && attempt < 2)
                 {
                     primary.Invalidate($"no longer the primary: {error}");
                     continue;
@@ -153,7 +155,7 @@ public sealed partial class MirrorKvClient
             WireStatus.ValueTooLarge => MirrorKvError.ValueTooLarge,
             WireStatus.OutOfMemory => MirrorKvError.OutOfMemory,
             WireStatus.StaleEpoch => MirrorKvError.StaleEpoch,
-            WireStatus.NotPrimary => MirrorKvError.Unavailable,
+            WireStatus.NotPrimary or WireStatus.ReplicationFailed => MirrorKvError.Unavailable,
             _ => MirrorKvError.Protocol,
         };
         return new MirrorKvException(error, $"{opcode} failed: {status}: {message}", status);

@@ -46,12 +46,12 @@ internal sealed class PairFixture : IAsyncDisposable
 
     public static Task<MirrorKvNode> StartPrimaryAsync(InProcessNetwork network, ReplicationMode mode = ReplicationMode.Sync) =>
         MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = SmallStore, Replication = mode, MaxFrameSize = 1 << 20 },
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = SmallStore, Replication = mode, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PrimaryAddress) },
             network.CreateTransport(PrimaryAddress));
 
     public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary) =>
         MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = SmallStore, MaxFrameSize = 1 << 20 },
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
 
     public static async Task WaitUntilAsync(Func<bool> condition, double seconds = 5)

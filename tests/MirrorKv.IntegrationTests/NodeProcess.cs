@@ -72,6 +72,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGSTOP (a long GC pause, a VM freeze): the process stands still, its sockets stay open.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>SIGCONT: the process goes on where it stopped, with whatever queued up in its sockets.</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        using Process kill = Process.Start("kill", [signal, Pid.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
     /// <summary>kill -9: the kernel closes the sockets, nothing runs in the process.</summary>
     public async Task KillAsync()
     {

@@ -196,7 +196,7 @@ public class PairProcessTests
     }
 
     [Fact]
-    public async Task KilledPrimary_RestartedAsPrimaryWithPeer_RefusesToStart()
+    public async Task KilledPrimary_RestartedAsPrimaryWithPeer_JoinsTheNewPrimaryAsSecondary()
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
@@ -207,9 +207,11 @@ public class PairProcessTests
             await Task.Delay(20);
         }
 
-        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartPrimaryAsync("--peer", secondary.EndPoint.ToString()));
-        Assert.Contains("the pair already has a primary", failure.Message, StringComparison.Ordinal);
-        Assert.Contains("--role secondary --primary", failure.Message, StringComparison.Ordinal);
+        await using NodeProcess restarted = await NodeProcess.StartPrimaryAsync("--peer", secondary.EndPoint.ToString());
+        Assert.Contains("the pair already has a primary", restarted.Output, StringComparison.Ordinal);
+        await secondary.WaitProtectedAsync();
+        NodeStatus status = await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint);
+        Assert.Equal((NodeRole.Secondary, 2UL, true), (status.Role, status.Epoch, status.Protected));
     }
 
     [Fact]

@@ -17,37 +17,46 @@ namespace MirrorKv.Adapter;
 public sealed partial class MirrorKvNode : IAsyncDisposable
 {
     private readonly Lock _haLock = new();
-    private Timer? _heartbeats;
-    private Timer? _guard;
-    private Timer? _reaper;
+    private ITimer? _heartbeats;
+    private ITimer? _guard;
+    private ITimer? _reaper;
     private readonly NodeTelemetry _telemetry;
-    private long _lastPeerFrame = System.Diagnostics.Stopwatch.GetTimestamp();
+    private readonly TimeProvider _time;
+    private readonly Lease _lease;
+    private long _lastPeerFrame;
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
     private readonly AckWaiters _waiters = new();
-    private readonly RoleState _role;
+    private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
-    private ReplicaLink? _link;
+    private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
         Options = options;
         _logger = loggers.CreateLogger("MirrorKv.Node");
+        _time = options.TimeProvider;
+        _lastPeerFrame = _time.GetTimestamp();
+        _lastTick = _lastPeerFrame;
+        _lease = new Lease(_time, options.LeaseDuration);
+
         // A secondary is Rejoining until it has attached and copied the primary's slabs: until then it holds
         // nothing to serve, so it refuses failover reads and never promotes itself.
-        _role = new RoleState(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? 1UL : 0UL, _logger);
+        _role = new RoleMachine(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? options.InitialEpoch : 0UL, _logger);
+        _isPrimary = options.Role == NodeRole.Primary;
+        _role.Changed += (_, now) => _isPrimary = now == NodeRole.Primary;
         Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
-        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Log);
+        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
-        var ha = new HaModule(Store, _role, Log, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
-        _handler = new NodeFrameHandler(this, verbs, ha, _logger);
+        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
+        _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
     }
 
@@ -73,18 +82,25 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     public ulong Epoch => _role.Current.Epoch;
 
     /// <summary>
-    /// True when a primary has a secondary that holds all of its data (attached and done copying), or a
-    /// secondary has copied everything and is receiving the stream.
+    /// True when both nodes count the pair as protected: a primary has told its attached secondary that it
+    /// holds all of its data, and a secondary has heard so and is receiving the stream. (Only from then on
+    /// may the secondary promote.)
     /// </summary>
     public bool IsProtected => Role switch
     {
-        NodeRole.Primary => Log.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary,
-        NodeRole.Secondary => _link?.IsConnected ?? false,
+        NodeRole.Primary => Stream.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary && _sentProtected,
+        NodeRole.Secondary => _link is { IsConnected: true, SawProtected: true },
         _ => false,
     };
 
-    /// <summary>Primary: last LSN written. Secondary: last LSN applied.</summary>
-    public ulong Lsn => Role == NodeRole.Primary ? Log.LastLsn : _link?.AppliedLsn ?? 0;
+    /// <summary>
+    /// Primary (and a fenced or promoted one): last LSN written. Secondary and rejoining: last LSN applied,
+    /// the primary's numbering, so the two compare.
+    /// </summary>
+    public ulong Lsn => _link is { } link && Role is NodeRole.Secondary or NodeRole.Rejoining ? link.AppliedLsn : Stream.LastLsn;
+
+    /// <summary>The primary's lease: time left (zero when run out; <see cref="TimeSpan.MaxValue"/> when no secondary could replace it).</summary>
+    public TimeSpan LeaseRemaining => Role is NodeRole.Primary or NodeRole.Fenced ? _lease.Remaining : TimeSpan.Zero;
 
     /// <summary>Primary: last LSN the secondary confirmed.</summary>
     public ulong AckedLsn => _waiters.AckedLsn;
@@ -107,7 +123,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
     }
 
-    internal ReplicationLog Log { get; } = new();
+    internal ReplicationStream Stream { get; } = new();
 
     internal NodeCounters Counters { get; } = new();
 
@@ -124,13 +140,13 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
             if (options.Role == NodeRole.Secondary)
             {
-                node._link = new ReplicaLink(node.Store, node._role, options, node.OnPrimaryLost, node._logger);
+                node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryLost, node._logger);
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
             node.StartHeartbeats();
-            node._guard = new Timer(static s => ((MirrorKvNode)s!)._handler.Sweep(), node, node.GuardPeriod, node.GuardPeriod);
-            node._reaper = new Timer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
+            node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!)._handler.Sweep(), node, node.GuardPeriod, node.GuardPeriod);
+            node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
         }
         catch
@@ -158,7 +174,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             await _reaper.DisposeAsync().ConfigureAwait(false);
         }
 
-        _role.TransitionTo(NodeRole.Stopped, Epoch, "shutting down");
+        (NodeRole role, ulong epoch) = _role.Current;
+        if (role != NodeRole.Stopped)
+        {
+            _role.TransitionTo(NodeRole.Stopped, epoch, "shutting down");
+        }
+
         if (_listener is not null)
         {
             await _listener.DisposeAsync().ConfigureAwait(false);
@@ -194,8 +215,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         {
             Interlocked.Add(ref _expiredReaped, reaped);
 
-            // The deletes were appended to the replication log like a client's; send them now.
-            Log.Flush();
+            // The deletes were appended to the replication stream like a client's; send them now.
+            Stream.Flush();
         }
     }
 
@@ -218,14 +239,17 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     internal bool CanAttachSecondary(out string? refusal)
     {
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
-            : Log.Peer is { IsOpen: true } ? "a secondary is already attached"
+            : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
             : null;
         return refusal is null;
     }
 
     internal void AttachSecondary(IConnection connection, IPEndPoint? advertised)
     {
-        if (!Log.Attach(connection, Epoch, out ulong attachedAt))
+        // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
+        // timer cannot start before the stamp, and the lease may run from it.
+        long stamp = _lease.Stamp();
+        if (!Stream.Attach(connection, Epoch, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
             return;
@@ -233,6 +257,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         _waiters.Reset(attachedAt);
         _peerRole = NodeRole.Rejoining;
+        _sentProtected = false;
+        _lease.Limit(stamp);
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
@@ -246,24 +272,17 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             return;
         }
 
-        _waiters.Ack(lsn);
-    }
-
-    internal void OnSecondaryLost(IConnection connection, Exception? error)
-    {
-        if (Log.Detach(connection))
+        // Acks release held replies to clients: never after the lease ran out (a pause may sit between this
+        // batch's start and here).
+        if (CheckLease())
         {
-            _waiters.ReleaseAll();
-            LogSecondaryLost(error?.Message ?? "closed", Log.LastLsn);
+            _waiters.Ack(lsn);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, region {RegionMiB} MiB, rkey 0x{RKey:x8}")]
     private partial void LogListening(NodeRole role, string endPoint, ulong regionMiB, uint rkey);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "secondary {Secondary} attached at LSN {Lsn}: the pair is protected")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "secondary {Secondary} attached at LSN {Lsn}: copying, then following the stream")]
     private partial void LogSecondaryAttached(string secondary, ulong lsn);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "secondary lost ({Reason}) at LSN {Lsn}: the pair is unprotected, writes are acknowledged by the primary alone")]
-    private partial void LogSecondaryLost(string reason, ulong lsn);
 }

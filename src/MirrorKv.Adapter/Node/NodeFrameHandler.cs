@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// Everything that arrives on connections accepted by a node: the handshake, then each frame dispatched
 /// to the verbs engine (one-sided path) or the HA module (two-sided path), replies flushed once per batch.
 /// </summary>
-internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, HaModule ha, ILogger logger) : IFrameHandler
+internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IFrameHandler
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
     private int _refusedConnections;
@@ -87,8 +87,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Slabs when state.Kind == PeerKind.Peer:
                 node.DescribeSlabs(connection, header.RequestId);
                 break;
-            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup when node.Role == NodeRole.Rejoining:
-                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, "this node is rejoining: it has not copied the primary's data yet");
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup when node.Role is NodeRole.Rejoining or NodeRole.Fenced or NodeRole.Stopped:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, node.Role == NodeRole.Rejoining
+                    ? "this node is rejoining: it has not copied the primary's data yet"
+                    : $"this node is {node.Role}: it serves nothing; ask the other node");
                 break;
             case Opcode.Read:
                 verbs.Read(connection, state, header.RequestId, payload);
@@ -100,8 +102,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
-                ha.Handle(connection, header.Opcode, header.RequestId, payload);
-                if (node.Log.Peer is { IsCongested: true } peer)
+                twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
+                if (node.Stream.Peer is { IsCongested: true } peer)
                 {
                     // The secondary reads slower than clients write: take no more writes until it catches up.
                     connection.HoldReceivesUntil(peer.WhenDrained());
@@ -126,6 +128,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
     public void OnBatchStart(IConnection connection, ReadOnlySpan<byte> frames)
     {
+        // Before a single frame is served: a primary whose lease ran out (a pause, a cut link) fences here,
+        // so that what follows is refused (writes NotPrimary, READs UnknownRKey).
+        node.CheckLease();
         if (connection.State is ConnectionState { Greeted: true, Kind: PeerKind.Client } state)
         {
             verbs.Prefetch(frames, state);
@@ -135,9 +140,16 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
     public void OnBatchEnd(IConnection connection)
     {
         (connection.State as ConnectionState)?.FlushTallies(node.Counters);
+        if (!node.CheckLease() && connection.State is ConnectionState { Kind: PeerKind.Client })
+        {
+            // The lease ran out while this batch was served (the process stood still in the middle of it):
+            // what it read may be stale, so none of its replies leave. The client retries elsewhere.
+            connection.Abort(new TimeoutException("the primary's lease ran out while serving this batch"));
+            return;
+        }
 
         // Writes in this batch posted REPLICATE records: send them in one go, then the replies.
-        node.Log.Flush();
+        node.Stream.Flush();
         connection.Flush();
     }
 

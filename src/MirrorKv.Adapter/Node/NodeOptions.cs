@@ -109,10 +109,34 @@ public sealed record NodeOptions
     /// </summary>
     public int ExpiryReapSlots { get; init; } = 8192;
 
-    /// <summary>Silence after which a primary fences itself.</summary>
+    /// <summary>
+    /// The clock of heartbeats, leases and timers: <see cref="TimeProvider.System"/> (the monotonic clock).
+    /// Tests give a node one they can freeze, as a paused process's timers are.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// The epoch a node started as primary takes: 1. (A coordinator hands out higher ones; a node forced to
+    /// be a new primary after a failover needs one above the pair's last.)
+    /// </summary>
+    public ulong InitialEpoch { get; init; } = 1;
+
+    /// <summary>
+    /// Silence after which a primary stops serving: its lease, <see cref="HeartbeatInterval"/> ×
+    /// <see cref="HeartbeatMisses"/> (500 ms by default), counted from the primary's own clock reading that
+    /// the secondary last echoed.
+    /// </summary>
     public TimeSpan FenceAfter => HeartbeatInterval * HeartbeatMisses;
 
-    /// <summary>Silence after which a secondary promotes itself: twice <see cref="FenceAfter"/>.</summary>
+    /// <summary>How long a secondary's echo keeps a primary serving: <see cref="FenceAfter"/>.</summary>
+    public TimeSpan LeaseDuration => FenceAfter;
+
+    /// <summary>
+    /// Silence after which a secondary promotes itself: twice <see cref="FenceAfter"/>. The margin (500 ms
+    /// by default) is what keeps the two from serving at once: it holds as long as neither clock runs more
+    /// than 2× faster than the other over one lease, and a pause of either process only makes it wider (see
+    /// docs/failover.md).
+    /// </summary>
     public TimeSpan PromoteAfter => FenceAfter * 2;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
@@ -152,6 +176,12 @@ public sealed record NodeOptions
         if (HeartbeatMisses is < 2 or > 1000)
         {
             throw new ArgumentException($"HeartbeatMisses must be between 2 and 1000; got {HeartbeatMisses}.");
+        }
+
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+        if (InitialEpoch == 0)
+        {
+            throw new ArgumentException("InitialEpoch must be at least 1.");
         }
 
         if (PrimaryConnectTimeout <= TimeSpan.Zero)

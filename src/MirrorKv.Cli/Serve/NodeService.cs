@@ -13,7 +13,7 @@ namespace MirrorKv.Cli.Serve;
 /// </summary>
 internal sealed partial class NodeService(NodeOptions options, ServeSecrets secrets, TcpTransportOptions transportOptions, ILoggerFactory loggers, ILogger<NodeService> logger) : IHostedService
 {
-    private MirrorKvNode? _node;
+    private PairMember? _member;
     private Timer? _spinByRole;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -21,23 +21,32 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
         // The loops spin only while this node is primary: a secondary's work (applying replication) waits on
         // nobody, and its spinning would take CPU from the primary wherever the two share a machine.
         var transport = new TcpTransport(transportOptions with { SpinMicroseconds = 0 });
-        _node = await MirrorKvNode.StartAsync(options, transport, loggers, cancellationToken);
-        _spinByRole = new Timer(_ => transport.SpinMicroseconds = _node.Role == NodeRole.Primary ? transportOptions.SpinMicroseconds : 0, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
-        if (options.Secret is null && !IPAddress.IsLoopback(_node.EndPoint.Address))
+
+        // A member, not a bare node: after a fence it rejoins the current primary as secondary by itself.
+        PairMember member = _member = await PairMember.StartAsync(options, transport, loggers, cancellationToken);
+        member.Rejoined += node => Ready(node);
+        _spinByRole = new Timer(_ => transport.SpinMicroseconds = member.Node.Role == NodeRole.Primary ? transportOptions.SpinMicroseconds : 0, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
+        MirrorKvNode node = member.Node;
+        if (options.Secret is null && !IPAddress.IsLoopback(node.EndPoint.Address))
         {
-            LogUnauthenticatedRemote(_node.EndPoint.ToString());
+            LogUnauthenticatedRemote(node.EndPoint.ToString());
         }
         else if (options.Secret is null)
         {
-            LogLoopbackOnly(_node.EndPoint.ToString(), SecretSource.ClientVariable);
+            LogLoopbackOnly(node.EndPoint.ToString(), SecretSource.ClientVariable);
         }
         else
         {
             LogAuthenticated(secrets.ClientOrigin ?? "?", secrets.PeerOrigin ?? secrets.ClientOrigin ?? "?");
         }
 
-        // A line scripts and tests can wait for.
-        Console.Out.WriteLine($"ready role={_node.Role.ToString().ToLowerInvariant()} endpoint={_node.EndPoint} epoch={_node.Epoch} rkey=0x{_node.Store.Region.RKey:x8} region={_node.Store.Region.Length >> 20}MiB");
+        Ready(node);
+    }
+
+    // A line scripts and tests can wait for; printed again by each new incarnation after a rejoin.
+    private static void Ready(MirrorKvNode node)
+    {
+        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8} region={node.Store.Region.Length >> 20}MiB");
         Console.Out.Flush();
     }
 
@@ -48,10 +57,10 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
             await timer.DisposeAsync();
         }
 
-        if (_node is { } node)
+        if (_member is { } member)
         {
-            LogShuttingDown(node.Lsn);
-            await node.DisposeAsync();
+            LogShuttingDown(member.Node.Lsn);
+            await member.DisposeAsync();
         }
     }
 

@@ -30,7 +30,7 @@ internal static class ServeCommand
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
-        var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair. If it is already primary (it was promoted while this node was down), this node refuses to start as primary." };
+        var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair, asked first. If it is already primary (it was promoted while this node was down), this node joins it as secondary instead." };
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var peerSecretFile = new Option<string?>("--peer-secret-file") { Description = $"File holding the secret of the link between the two nodes (both need the same). Default: the {SecretSource.PeerVariable} environment variable, else the client secret." };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
@@ -127,7 +127,9 @@ internal static class ServeCommand
 
             if (other is not null)
             {
-                return Fail([$"the pair already has a primary: {peerEndPoint} is {other.Role.ToString().ToLowerInvariant()} at epoch {other.Epoch}. A node that comes back after a failover joins as secondary: --role secondary --primary {peerEndPoint}"]);
+                // Stale role flags after a failover: the other node took over while this one was down. Join it.
+                Console.Error.WriteLine($"--peer {peerEndPoint} is {other.Role.ToString().ToLowerInvariant()} at epoch {other.Epoch}: the pair already has a primary, so this node joins it as secondary (copying its data)");
+                options = options with { Role = NodeRole.Secondary, PrimaryEndPoint = peerEndPoint };
             }
 
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })

@@ -1,17 +1,28 @@
 namespace MirrorKv.Protocol;
 
 /// <summary>
-/// HEARTBEAT payload (24 bytes): epoch u64, role u8, reserved u8 × 7 (0), LSN u64 (the primary's last
-/// written, the secondary's last applied). Any frame on the peer link proves the sender alive; heartbeats
-/// keep the link talking when there are no writes.
+/// HEARTBEAT payload (32 bytes): epoch u64, role u8, flags u8 (bit 0: protected; other bits 0), reserved
+/// u8 × 6 (0), LSN u64 (the primary's last written, the secondary's last applied), lease stamp u64. Any frame on the peer link proves the sender
+/// alive; heartbeats keep the link talking when there are no writes, and carry the primary's lease.
 /// </summary>
+/// <remarks>
+/// The lease stamp is opaque to the receiver: a primary sends a reading of its own monotonic clock, and a
+/// secondary sends back the last stamp it received (0 before any). The echo proves to the primary that the
+/// secondary heard it at or after that reading, so the secondary cannot promote before the reading plus its
+/// promotion timeout: the primary's lease runs from the reading, never from when the echo arrived.
+/// A promoting secondary's last heartbeat announces the new epoch with role primary. The protected flag,
+/// set by a primary only, says that it counts this secondary as caught up: from then on it will never go on
+/// alone after the secondary falls silent, so the secondary may promote; before it, the secondary may not.
+/// </remarks>
 /// <param name="Epoch">The sender's epoch.</param>
 /// <param name="Role">The sender's role.</param>
 /// <param name="Lsn">The sender's LSN.</param>
-public readonly record struct Heartbeat(ulong Epoch, NodeRole Role, ulong Lsn)
+/// <param name="LeaseStamp">The primary's clock reading, or the secondary's echo of the last one it received.</param>
+/// <param name="Protected">From a primary: it counts the secondary as caught up.</param>
+public readonly record struct Heartbeat(ulong Epoch, NodeRole Role, ulong Lsn, ulong LeaseStamp, bool Protected = false)
 {
     /// <summary>Encoded size.</summary>
-    public const int Size = 24;
+    public const int Size = 32;
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -19,12 +30,14 @@ public readonly record struct Heartbeat(ulong Epoch, NodeRole Role, ulong Lsn)
         var w = new PayloadWriter(destination);
         w.U64(Epoch);
         w.U8((byte)Role);
-        for (int i = 0; i < 7; i++)
+        w.U8(Protected ? (byte)1 : (byte)0);
+        for (int i = 0; i < 6; i++)
         {
             w.U8(0);
         }
 
         w.U64(Lsn);
+        w.U64(LeaseStamp);
         return w.Written;
     }
 
@@ -34,8 +47,10 @@ public readonly record struct Heartbeat(ulong Epoch, NodeRole Role, ulong Lsn)
         var r = new PayloadReader(payload);
         ulong epoch = r.U64();
         var role = (NodeRole)r.U8();
-        bool reservedZero = r.Bytes(7).IndexOfAnyExcept((byte)0) < 0;
-        heartbeat = new Heartbeat(epoch, role, r.U64());
+        byte flags = r.U8();
+        bool reservedZero = r.Bytes(6).IndexOfAnyExcept((byte)0) < 0 && flags <= 1;
+        ulong lsn = r.U64();
+        heartbeat = new Heartbeat(epoch, role, lsn, r.U64(), flags == 1);
         return r.IsCompleteAndValid && reservedZero ? WireStatus.Ok : WireStatus.MalformedFrame;
     }
 }

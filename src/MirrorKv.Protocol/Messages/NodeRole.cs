@@ -18,6 +18,13 @@ public enum NodeRole : byte
     /// <summary>Joining as secondary: copying slabs, then replaying the stream.</summary>
     Rejoining = 4,
 
-    /// <summary>Shutting down.</summary>
+    /// <summary>Shutting down, or an earlier incarnation replaced by a new one of the same node.</summary>
     Stopped = 5,
+
+    /// <summary>
+    /// A primary that stopped serving because it may no longer be primary: its lease ran out, or it learned
+    /// of a newer epoch. It serves no write and no read (its region is withdrawn) until it either renews its
+    /// lease over a link that never broke, or rejoins the current primary as secondary.
+    /// </summary>
+    Fenced = 6,
 }

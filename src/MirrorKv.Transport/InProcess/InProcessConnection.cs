@@ -30,6 +30,14 @@ internal sealed class InProcessConnection : FramedConnection
     protected override ValueTask WriteAsync(ReadOnlyMemory<byte> batch)
     {
         InProcessConnection? peer = Peer;
+        if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint))
+        {
+            // Data sent to a connection the other side has closed is answered with a reset, as TCP does;
+            // the reset travels back, so a link cut that way holds it back too.
+            Abort(new ConnectionClosedException("the connection was reset by the peer"));
+            return ValueTask.CompletedTask;
+        }
+
         if (peer is not null && _network.ShouldDeliver(LocalEndPoint, (IPEndPoint)RemoteEndPoint))
         {
             long deliverAt = Stopwatch.GetTimestamp() + (long)(_network.Delay.TotalSeconds * Stopwatch.Frequency);
@@ -62,6 +70,7 @@ internal sealed class InProcessConnection : FramedConnection
                 await Task.Delay(wait).ConfigureAwait(false);
             }
 
+            await _network.WhileFrozen(LocalEndPoint.Address).ConfigureAwait(false);
             int copied = 0;
             while (copied < data.Length && IsOpen)
             {
@@ -80,6 +89,7 @@ internal sealed class InProcessConnection : FramedConnection
             }
         }
 
+        await _network.WhileFrozen(LocalEndPoint.Address).ConfigureAwait(false);
         Abort(null);
     }
 }

@@ -6,12 +6,15 @@ namespace MirrorKv.Transport.InProcess;
 /// <summary>
 /// A network inside one process, for deterministic unit tests and fault injection. Nodes are told apart by
 /// IP address (use 127.0.0.x, one per node); faults are commands: <see cref="Partition"/>,
-/// <see cref="Heal"/>, <see cref="Crash"/>, <see cref="Delay"/> and <see cref="DropBatches"/>.
+/// <see cref="Heal"/>, <see cref="Crash"/>, <see cref="Freeze"/> and <see cref="Thaw"/>, <see cref="Delay"/>
+/// and <see cref="DropBatches"/>.
 /// </summary>
 /// <remarks>
 /// A partition drops batches silently, as a black-holed link does: neither side sees an error until its
 /// own timeouts or heartbeats fire. A crash resets every connection of the node at once, as a killed
-/// process's kernel would, and its listeners stop accepting.
+/// process's kernel would, and its listeners stop accepting. A freeze is a paused process (SIGSTOP, a long
+/// GC pause, a VM freeze): what is sent to the node queues up, its timers (those of <see cref="TimeFor"/>)
+/// do not fire, and its clock keeps running; on thaw it handles everything queued, each timer fires once.
 /// </remarks>
 public sealed class InProcessNetwork
 {
@@ -23,6 +26,7 @@ public sealed class InProcessNetwork
     // A crashed node's objects live on in this process, unlike a killed process: whatever they still try
     // to send is dropped, so that a "dead" node cannot answer anyone after its crash.
     private readonly HashSet<IPAddress> _crashed = [];
+    private readonly Dictionary<IPAddress, TaskCompletionSource> _frozen = [];
     private Func<IPEndPoint, IPEndPoint, bool>? _drop;
     private int _nextEphemeralPort = 49152;
 
@@ -57,6 +61,39 @@ public sealed class InProcessNetwork
         lock (_lock)
         {
             _drop = predicate;
+        }
+    }
+
+    /// <summary>Pauses <paramref name="node"/>: it receives nothing and its timers stand still until <see cref="Thaw"/>.</summary>
+    public void Freeze(IPAddress node)
+    {
+        lock (_lock)
+        {
+            _frozen.TryAdd(node, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+    }
+
+    /// <summary>Resumes a frozen node: it handles what queued up, and each of its timers fires once.</summary>
+    public void Thaw(IPAddress node)
+    {
+        TaskCompletionSource? gate;
+        lock (_lock)
+        {
+            _frozen.Remove(node, out gate);
+        }
+
+        gate?.TrySetResult();
+    }
+
+    /// <summary>The clock and timers of the node at <paramref name="node"/>: real time, but its timers stop while it is frozen.</summary>
+    public TimeProvider TimeFor(IPAddress node) => new FreezableTime(this, node);
+
+    /// <summary>Completes when <paramref name="node"/> is not frozen.</summary>
+    internal Task WhileFrozen(IPAddress node)
+    {
+        lock (_lock)
+        {
+            return _frozen.TryGetValue(node, out TaskCompletionSource? gate) ? gate.Task : Task.CompletedTask;
         }
     }
 

@@ -8,11 +8,11 @@ namespace MirrorKv.Adapter;
 
 /// <summary>
 /// The two-sided half of the adapter: WRITE, UPDATE, DELETE and LOOKUP go to the store engine; writes
-/// are fenced by role and epoch, replicated through the <see cref="ReplicationLog"/> and, in sync mode,
+/// are fenced by role and epoch, replicated through the <see cref="ReplicationStream"/> and, in sync mode,
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters)
+internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -24,7 +24,7 @@ internal sealed class HaModule(StoreEngine store, RoleState role, ReplicationLog
 
         (NodeRole currentRole, ulong epoch) = role.Current;
         // A promoting node holds all the data already: it answers LOOKUP, and only writes wait for Primary.
-        if (currentRole == NodeRole.Stopped)
+        if (currentRole is NodeRole.Stopped or NodeRole.Fenced)
         {
             Replies.Error(connection, opcode, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: ask the other node");
             return;

@@ -17,7 +17,7 @@ namespace MirrorKv.Adapter;
 /// record is in the stream. A slot copied before a later write is overwritten by that write's record,
 /// and one copied after it is skipped as not newer.
 /// </remarks>
-internal sealed partial class ReplicaLink
+internal sealed partial class SecondaryLink
 {
     private const ulong SlabsRequestId = 2;
     private const ulong FirstCopyRequestId = 1000;

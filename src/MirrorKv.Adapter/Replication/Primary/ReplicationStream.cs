@@ -10,7 +10,7 @@ namespace MirrorKv.Adapter;
 /// Records are posted as they are written (in LSN order, since the store calls under its lock) and reach
 /// the wire in batches when the connection is flushed.
 /// </summary>
-internal sealed class ReplicationLog : IChangeSink
+internal sealed class ReplicationStream : IChangeSink
 {
     private readonly Lock _lock = new();
     private ulong _lastLsn;
@@ -21,16 +21,8 @@ internal sealed class ReplicationLog : IChangeSink
     public ulong LastLsn => Volatile.Read(ref _lastLsn);
 
     /// <summary>The connection records go to; null while the pair is unprotected.</summary>
-    public IConnection? Peer
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _peer;
-            }
-        }
-    }
+    /// <remarks>Read without the lock: every READ batch ends in <see cref="Flush"/>, and the one-sided path takes no lock.</remarks>
+    public IConnection? Peer => Volatile.Read(ref _peer);
 
     /// <summary>
     /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
@@ -46,9 +38,33 @@ internal sealed class ReplicationLog : IChangeSink
                 return false;
             }
 
-            _peer = peer;
+            Volatile.Write(ref _peer, peer);
             _epoch = epoch;
+
+            // The stream's first frame has no record: its request id tells the secondary the LSN the stream
+            // starts after, so that it reports the primary's LSN while it copies (not 0).
+            try
+            {
+                ReplicateBatch.WriteHeader(peer.BeginPost(Opcode.Replicate, WireStatus.Ok, attachedAtLsn, ReplicateBatch.HeaderSize), epoch, 0);
+                peer.EndPost();
+            }
+            catch (ConnectionClosedException)
+            {
+            }
+
             return true;
+        }
+    }
+
+    /// <summary>
+    /// A promoted secondary's stream goes on from the last LSN it applied, so that LSNs keep rising across a
+    /// failover (status and lag stay comparable).
+    /// </summary>
+    public void StartAt(ulong lsn)
+    {
+        lock (_lock)
+        {
+            _lastLsn = Math.Max(_lastLsn, lsn);
         }
     }
 
@@ -62,7 +78,7 @@ internal sealed class ReplicationLog : IChangeSink
                 return false;
             }
 
-            _peer = null;
+            Volatile.Write(ref _peer, null);
             return true;
         }
     }

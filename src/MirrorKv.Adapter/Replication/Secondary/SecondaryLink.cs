@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using MirrorKv.Protocol;
@@ -12,13 +11,16 @@ namespace MirrorKv.Adapter;
 /// The secondary's link to the primary: HELLO as a peer adapter, mirror the primary's region, then apply
 /// REPLICATE records in LSN order and acknowledge them cumulatively, once per received batch.
 /// </summary>
-internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IFrameHandler
+internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IFrameHandler
 {
     private TaskCompletionSource<HelloReply> _hello = NewHello();
     private IConnection? _connection;
     private ulong _appliedLsn;
     private ulong _ackedLsn;
-    private long _lastFrameTimestamp = Stopwatch.GetTimestamp();
+    private long _lastFrameTimestamp = options.TimeProvider.GetTimestamp();
+    private long _leaseStamp;
+    private long _primaryFencedSince;
+    private volatile bool _sawProtected;
     private volatile bool _closing;
     private volatile bool _diverged;
     private bool _streamStarted;
@@ -27,7 +29,23 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
     public bool Diverged => _diverged;
 
     /// <summary>Time since the primary last sent anything.</summary>
-    public TimeSpan Silence => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastFrameTimestamp));
+    public TimeSpan Silence => options.TimeProvider.GetElapsedTime(Volatile.Read(ref _lastFrameTimestamp));
+
+    /// <summary>How long the primary's heartbeats have said it is fenced (zero while they say primary).</summary>
+    public TimeSpan PrimaryFencedFor
+    {
+        get
+        {
+            long since = Volatile.Read(ref _primaryFencedSince);
+            return since == 0 ? TimeSpan.Zero : options.TimeProvider.GetElapsedTime(since);
+        }
+    }
+
+    /// <summary>
+    /// True once the primary said it counts this secondary as caught up: only from then on may it promote,
+    /// since before it the primary goes on alone when this secondary falls silent.
+    /// </summary>
+    public bool SawProtected => _sawProtected;
 
     /// <summary>The last LSN applied.</summary>
     public ulong AppliedLsn => Volatile.Read(ref _appliedLsn);
@@ -126,10 +144,11 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
             return;
         }
 
-        Volatile.Write(ref _lastFrameTimestamp, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _lastFrameTimestamp, options.TimeProvider.GetTimestamp());
         switch (header.Opcode)
         {
             case Opcode.Heartbeat:
+                OnHeartbeat(connection, payload);
                 break;
             case Opcode.Hello | Opcode.ReplyBit when header.Status == WireStatus.AuthRequired:
                 OnChallenge(connection, payload);
@@ -138,7 +157,7 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
                 OnHelloReply(connection, header, payload);
                 break;
             case Opcode.Replicate:
-                Apply(connection, payload);
+                Apply(connection, header.RequestId, payload);
                 break;
             case Opcode.Slabs | Opcode.ReplyBit:
                 OnSlabs(connection, header, payload);
@@ -190,6 +209,68 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         }
     }
 
+    private void OnHeartbeat(IConnection connection, ReadOnlySpan<byte> payload)
+    {
+        if (Heartbeat.TryRead(payload, out Heartbeat heartbeat) != WireStatus.Ok)
+        {
+            connection.Fail(WireStatus.MalformedFrame, $"HEARTBEAT payload must be {Heartbeat.Size} bytes with reserved bytes 0");
+            return;
+        }
+
+        Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
+        _sawProtected |= heartbeat.Protected;
+        if (heartbeat.Role != NodeRole.Fenced)
+        {
+            Volatile.Write(ref _primaryFencedSince, 0);
+        }
+        else if (Volatile.Read(ref _primaryFencedSince) == 0)
+        {
+            Volatile.Write(ref _primaryFencedSince, options.TimeProvider.GetTimestamp());
+        }
+
+        // Echo at once: the lease then runs from a stamp one round trip old, not up to two heartbeat
+        // intervals old, so a late timer on either node does not let it run out.
+        SendHeartbeat();
+    }
+
+    /// <summary>
+    /// This process stood still (paused, frozen): the silence and the fenced time measured across the pause
+    /// are its own, so both start again now.
+    /// </summary>
+    public void ForgiveSilence()
+    {
+        long now = options.TimeProvider.GetTimestamp();
+        Volatile.Write(ref _lastFrameTimestamp, now);
+        if (Volatile.Read(ref _primaryFencedSince) != 0)
+        {
+            Volatile.Write(ref _primaryFencedSince, now);
+        }
+    }
+
+    /// <summary>
+    /// Promoted: tells the old primary the new epoch (a HEARTBEAT with role primary, so that it fences at
+    /// once if it is alive), then closes the link after that frame.
+    /// </summary>
+    public void AnnounceAndClose(ulong epoch, ulong lsn)
+    {
+        _closing = true;
+        IConnection? connection = _connection;
+        if (connection is not { IsOpen: true })
+        {
+            return;
+        }
+
+        try
+        {
+            new Heartbeat(epoch, NodeRole.Primary, lsn, 0).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+            connection.EndPost();
+            connection.CloseAfterFlush();
+        }
+        catch (ConnectionClosedException)
+        {
+        }
+    }
+
     /// <summary>Sends a HEARTBEAT with the applied LSN.</summary>
     public void SendHeartbeat()
     {
@@ -202,20 +283,13 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         try
         {
             (NodeRole currentRole, ulong epoch) = role.Current;
-            new Heartbeat(epoch, currentRole, AppliedLsn).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+            new Heartbeat(epoch, currentRole, AppliedLsn, (ulong)Volatile.Read(ref _leaseStamp)).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
             connection.EndPost();
             connection.Flush();
         }
         catch (ConnectionClosedException)
         {
         }
-    }
-
-    /// <summary>Gives up on a silent primary: closes the link without counting it as a reset.</summary>
-    public void Abandon()
-    {
-        _closing = true;
-        _connection?.Abort(new TimeoutException("the primary went silent"));
     }
 
     /// <summary>Closes the link (node shutdown).</summary>
@@ -272,12 +346,21 @@ internal sealed partial class ReplicaLink(StoreEngine store, RoleState role, Nod
         _hello.TrySetResult(reply);
     }
 
-    private void Apply(IConnection connection, ReadOnlySpan<byte> payload)
+    private void Apply(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
     {
         var reader = new PayloadReader(payload);
         if (ReplicateBatch.TryReadHeader(ref reader, out _, out uint count) != WireStatus.Ok)
         {
             Stop(connection, "malformed REPLICATE header");
+            return;
+        }
+
+        if (count == 0 && !_streamStarted)
+        {
+            // The stream's first frame: the LSN it starts after, so that this node reports the primary's
+            // LSN from the start of its copy.
+            _streamStarted = true;
+            Volatile.Write(ref _appliedLsn, requestId);
             return;
         }
 

@@ -1,0 +1,154 @@
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// Heartbeats on the peer link: the primary's carry its lease stamp and whether it counts the secondary as
+/// caught up; the secondary's echo the last stamp, which renews the primary's lease.
+/// </summary>
+/// <remarks>
+/// One timer per node drives it. Each tick first checks whether this process itself stood still (a pause,
+/// a VM freeze): a secondary does not count its own pause as the primary's silence, and a primary's lease
+/// check comes before anything else it does. See docs/failover.md.
+/// </remarks>
+public sealed partial class MirrorKvNode
+{
+    private long _lastTick;
+    private bool _sentProtected;
+
+    internal void TouchPeer() => Volatile.Write(ref _lastPeerFrame, _time.GetTimestamp());
+
+    /// <summary>A HEARTBEAT from the secondary, on the primary's side of the link.</summary>
+    internal void OnPeerHeartbeat(IConnection connection, ReadOnlySpan<byte> payload)
+    {
+        if (Heartbeat.TryRead(payload, out Heartbeat heartbeat) != WireStatus.Ok)
+        {
+            connection.Fail(WireStatus.MalformedFrame, $"HEARTBEAT payload must be {Heartbeat.Size} bytes with reserved bytes 0");
+            return;
+        }
+
+        if (heartbeat.Epoch > Epoch)
+        {
+            // The announcement of a promotion (or a heartbeat of a secondary that already promoted).
+            FenceReplaced($"the peer is {heartbeat.Role} at epoch {heartbeat.Epoch}, above this node's {Epoch}: it was promoted", Volatile.Read(ref _secondaryEndPoint));
+            return;
+        }
+
+        NodeRole wasRole = _peerRole;
+        _peerRole = heartbeat.Role;
+        if (wasRole != NodeRole.Secondary && heartbeat.Role == NodeRole.Secondary && Role == NodeRole.Primary)
+        {
+            // Tell it at once that it counts as caught up: until it hears so, it may not promote.
+            LogProtected(heartbeat.Lsn);
+            SendHeartbeat(connection, NodeRole.Primary, Epoch);
+        }
+
+        if (heartbeat.Role is NodeRole.Secondary or NodeRole.Rejoining && heartbeat.Epoch == Epoch && _lease.Renew((long)heartbeat.LeaseStamp))
+        {
+            Resume(connection);
+        }
+    }
+
+    private void StartHeartbeats() =>
+        _heartbeats = _time.CreateTimer(static s => ((MirrorKvNode)s!).OnHeartbeatTick(), this, Options.HeartbeatInterval, Options.HeartbeatInterval);
+
+    private void OnHeartbeatTick()
+    {
+        long now = _time.GetTimestamp();
+        TimeSpan sinceLastTick = _time.GetElapsedTime(Interlocked.Exchange(ref _lastTick, now), now);
+        bool stoodStill = sinceLastTick > Options.FenceAfter;
+        try
+        {
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (role is NodeRole.Primary or NodeRole.Fenced)
+            {
+                TickAsPrimary(role, epoch);
+            }
+            else if (role is NodeRole.Secondary or NodeRole.Rejoining && _link is { } link)
+            {
+                TickAsSecondary(role, link, stoodStill, sinceLastTick);
+            }
+        }
+        catch (ConnectionClosedException)
+        {
+            // The link closed between the check and the post; its close handler takes over.
+        }
+    }
+
+    private void TickAsPrimary(NodeRole role, ulong epoch)
+    {
+        if (role == NodeRole.Primary && !CheckLease())
+        {
+            role = NodeRole.Fenced;
+        }
+
+        // A fenced primary keeps its heartbeats going while the link holds: the secondary's echo may renew
+        // its lease, and the secondary learns from them that it is fenced.
+        if (Stream.Peer is not { IsOpen: true } peer || _fence == FenceKind.Replaced)
+        {
+            return;
+        }
+
+        TimeSpan silence = _time.GetElapsedTime(Volatile.Read(ref _lastPeerFrame));
+        if (!_sentProtected && silence > Options.FenceAfter)
+        {
+            // A joining secondary that went silent: it could not have promoted (it was never told the pair is
+            // protected), so it is dropped and the primary goes on alone.
+            peer.Abort(new TimeoutException("the joining secondary went silent"));
+            return;
+        }
+
+        if (role == NodeRole.Primary && _sentProtected && _waiters.OldestWait > Options.FenceAfter)
+        {
+            // It renews the lease but applies nothing: every sync write hangs. Give up the role; the secondary
+            // sees the link close and promotes, and this node rejoins it.
+            FenceReplaced($"the secondary has not acknowledged a write for {Options.FenceAfter.TotalMilliseconds:F0} ms though it is alive", Volatile.Read(ref _secondaryEndPoint));
+            return;
+        }
+
+        SendHeartbeat(peer, role, epoch);
+    }
+
+    private void SendHeartbeat(IConnection peer, NodeRole role, ulong epoch)
+    {
+        // Marked before it leaves: from here on the secondary may promote, so this node may not go on alone.
+        bool isProtected = _peerRole == NodeRole.Secondary;
+        _sentProtected |= isProtected;
+        new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected).Write(peer.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+        peer.EndPost();
+        peer.Flush();
+    }
+
+    private void TickAsSecondary(NodeRole role, SecondaryLink link, bool stoodStill, TimeSpan sinceLastTick)
+    {
+        if (stoodStill)
+        {
+            // This process did not run for a while: the primary's silence is ours, not its. Start counting
+            // again; what it sent meanwhile is in the socket and will be read now.
+            link.ForgiveSilence();
+            LogStoodStill(sinceLastTick.TotalMilliseconds);
+        }
+        else if (role == NodeRole.Secondary && link.IsConnected && link.Silence > Options.PromoteAfter)
+        {
+            OnPrimaryLost($"no frame from the primary for {Options.PromoteAfter.TotalMilliseconds:F0} ms");
+            return;
+        }
+        else if (role == NodeRole.Secondary && link.IsConnected && link.PrimaryFencedFor > Options.PromoteAfter)
+        {
+            // The primary is alive but cannot renew its lease from our heartbeats (a link cut one way): it
+            // serves nothing, and it never will again once we promote (it renews only from a secondary).
+            OnPrimaryLost($"the primary has been fenced for {Options.PromoteAfter.TotalMilliseconds:F0} ms: our heartbeats do not reach it");
+            return;
+        }
+
+        link.SendHeartbeat();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the secondary has copied everything (its LSN {Lsn}): the pair is protected")]
+    private partial void LogProtected(ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "this process did not run for {Milliseconds:F0} ms (paused, frozen or starved): the primary's silence meanwhile is not counted")]
+    private partial void LogStoodStill(double milliseconds);
+}

@@ -1,0 +1,226 @@
+using System.Net;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The primary's lease and fencing: checked before a batch is served and before its replies leave; a primary
+/// whose lease ran out stops serving before it handles a single frame, close or timer, and either renews it
+/// over a link that never broke or rejoins the current primary as secondary.
+/// </summary>
+public sealed partial class MirrorKvNode
+{
+    private volatile bool _isPrimary;
+    private volatile FenceKind _fence;
+
+    /// <summary>Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be primary.</summary>
+    public event Action<MirrorKvNode, IPEndPoint?>? RejoinNeeded;
+
+    private enum FenceKind
+    {
+        None,
+
+        /// <summary>The lease ran out but the link to the secondary holds: a renewal makes it primary again.</summary>
+        LeaseLapsed,
+
+        /// <summary>A newer epoch exists, or may: only rejoining as secondary brings it back.</summary>
+        Replaced,
+    }
+
+    /// <summary>
+    /// True when this node may serve as primary now, or is not a primary at all (a secondary's reads are its
+    /// own). Called once per batch: a volatile read and, for a primary, a clock read and a compare.
+    /// </summary>
+    internal bool CheckLease()
+    {
+        if (!_isPrimary || _lease.IsFresh)
+        {
+            return true;
+        }
+
+        if (_lease.IsValid)
+        {
+            // Half of it is gone: the heartbeat timer is late (a busy machine). Ask for an echo now rather
+            // than let the lease run out under load.
+            RequestEcho();
+            return true;
+        }
+
+        OnLeaseLapsed();
+        return !_isPrimary;
+    }
+
+    private long _lastEchoRequest;
+
+    private void RequestEcho()
+    {
+        long now = _time.GetTimestamp();
+        long last = Volatile.Read(ref _lastEchoRequest);
+        if (_time.GetElapsedTime(last, now) < Options.HeartbeatInterval / 4 || Interlocked.CompareExchange(ref _lastEchoRequest, now, last) != last)
+        {
+            return;
+        }
+
+        if (Stream.Peer is { IsOpen: true } peer)
+        {
+            try
+            {
+                SendHeartbeat(peer, NodeRole.Primary, Epoch);
+            }
+            catch (ConnectionClosedException)
+            {
+            }
+        }
+    }
+
+    private void OnLeaseLapsed()
+    {
+        lock (_haLock)
+        {
+            if (!_isPrimary || _lease.IsValid)
+            {
+                return;
+            }
+
+            if (!_sentProtected)
+            {
+                // The attached secondary was never told the pair is protected, so it cannot promote: drop it
+                // and go on alone rather than stop.
+                Stream.Peer?.Abort(new TimeoutException("the joining secondary stopped renewing the lease"));
+                _lease.MakeUnlimited();
+                return;
+            }
+
+            Fence(FenceKind.LeaseLapsed, $"lease ran out (no echo from the secondary within {Options.LeaseDuration.TotalMilliseconds:F0} ms): it may be cut off and promoting");
+        }
+    }
+
+    /// <summary>A client or peer presented a newer epoch: this node has been replaced; it steps down and rejoins.</summary>
+    internal void OnNewerEpochSeen(ulong epoch) =>
+        FenceReplaced($"a request carried epoch {epoch}, above this node's {Epoch}: this node has been replaced", Volatile.Read(ref _secondaryEndPoint) ?? Options.PrimaryEndPoint);
+
+    /// <summary>This node has been, or may have been, replaced: fence for good and rejoin <paramref name="primary"/>.</summary>
+    private void FenceReplaced(string reason, IPEndPoint? primary)
+    {
+        lock (_haLock)
+        {
+            if (_fence == FenceKind.Replaced || Role is not (NodeRole.Primary or NodeRole.Fenced))
+            {
+                return;
+            }
+
+            Fence(FenceKind.Replaced, reason);
+            Stream.Peer?.Abort(null);
+        }
+
+        RequestRejoin(primary);
+    }
+
+    // Under _haLock.
+    private void Fence(FenceKind kind, string reason)
+    {
+        (NodeRole role, ulong epoch) = _role.Current;
+        _fence = kind;
+        if (role == NodeRole.Primary)
+        {
+            // No write and no read from here on: the region is withdrawn, so one-sided readers fail over too.
+            _role.TransitionTo(NodeRole.Fenced, epoch, $"fenced: {reason}");
+            _registry.Deregister(Store.Region.RKey);
+            _waiters.FailAll(WireStatus.ReplicationFailed, "the primary fenced itself before the secondary confirmed this write; it may not survive: send it again");
+        }
+        else
+        {
+            LogFencedFurther(reason);
+        }
+    }
+
+    /// <summary>The secondary renewed the lease of a fenced primary over the link it never lost: serve again.</summary>
+    private void Resume(IConnection link)
+    {
+        if (_fence != FenceKind.LeaseLapsed)
+        {
+            return;
+        }
+
+        lock (_haLock)
+        {
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (_fence != FenceKind.LeaseLapsed || role != NodeRole.Fenced || Stream.Peer != link || !link.IsOpen || !_lease.IsValid)
+            {
+                return;
+            }
+
+            _registry.Register(Store.Region);
+            _fence = FenceKind.None;
+            _role.TransitionTo(NodeRole.Primary, epoch, "lease renewed by the secondary over the same link: it did not promote");
+        }
+    }
+
+    /// <summary>The link to the secondary closed (reset, close, or this node dropped it).</summary>
+    internal void OnSecondaryLost(IConnection connection, Exception? error)
+    {
+        bool rejoin = false;
+        lock (_haLock)
+        {
+            if (!Stream.Detach(connection))
+            {
+                return;
+            }
+
+            _peerRole = NodeRole.None;
+            (NodeRole role, _) = _role.Current;
+            bool couldPromote = _sentProtected;
+            _sentProtected = false;
+            if (role == NodeRole.Primary && _lease.IsValid || !couldPromote && _fence != FenceKind.Replaced)
+            {
+                // Its kernel closed the link while our lease held (it had not promoted: it would have announced
+                // that first), or it never could promote: it is gone, and this node goes on alone.
+                _lease.MakeUnlimited();
+                _waiters.ReleaseAll();
+                if (role == NodeRole.Fenced)
+                {
+                    _registry.Register(Store.Region);
+                    _fence = FenceKind.None;
+                    _role.TransitionTo(NodeRole.Primary, Epoch, "the joining secondary left; it could not have promoted");
+                }
+
+                LogSecondaryLost(error?.Message ?? "closed", Stream.LastLsn);
+            }
+            else if (_fence != FenceKind.Replaced)
+            {
+                if (role == NodeRole.Primary)
+                {
+                    _lease.Expire();
+                }
+
+                Fence(FenceKind.Replaced, $"lost the secondary ({error?.Message ?? "closed"}) after the lease ran out: it may have promoted");
+                rejoin = true;
+            }
+        }
+
+        if (rejoin)
+        {
+            RequestRejoin(Volatile.Read(ref _secondaryEndPoint));
+        }
+    }
+
+    private void RequestRejoin(IPEndPoint? primary)
+    {
+        LogRejoinNeeded(primary?.ToString() ?? "unknown");
+        if (RejoinNeeded is { } handler)
+        {
+            ThreadPool.QueueUserWorkItem(_ => handler(this, primary));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "secondary lost ({Reason}) at LSN {Lsn}: the pair is unprotected, writes are acknowledged by the primary alone")]
+    private partial void LogSecondaryLost(string reason, ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "stays fenced: {Reason}")]
+    private partial void LogFencedFurther(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "this node must rejoin the pair as secondary (the primary is believed to be {Primary})")]
+    private partial void LogRejoinNeeded(string primary);
+}

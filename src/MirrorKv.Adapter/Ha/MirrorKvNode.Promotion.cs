@@ -1,0 +1,58 @@
+using MirrorKv.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// Promotion: a caught-up secondary whose primary is gone (its link reset, silent for
+/// <see cref="NodeOptions.PromoteAfter"/>, or fenced that long) takes over under epoch + 1, announcing the
+/// new epoch on the link first when it is still open.
+/// </summary>
+public sealed partial class MirrorKvNode
+{
+    private void OnPrimaryLost(string reason)
+    {
+        bool rejoin = false;
+        lock (_haLock)
+        {
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (_link is null || role is not (NodeRole.Secondary or NodeRole.Rejoining))
+            {
+                return;
+            }
+
+            if (_link.Diverged)
+            {
+                LogNotPromoting(reason, "this replica stopped following the stream earlier");
+                return;
+            }
+
+            if (role == NodeRole.Rejoining || !_link.SawProtected)
+            {
+                // It does not hold everything yet, or the primary never counted it as caught up (and so may have
+                // gone on alone): promoting could lose writes or make two primaries. Join again instead.
+                LogNotPromoting(reason, role == NodeRole.Rejoining ? "it had not copied everything yet" : "the primary never counted it as caught up");
+                rejoin = true;
+            }
+            else
+            {
+                ulong next = epoch + 1;
+                _role.TransitionTo(NodeRole.Promoting, next, reason);
+                Store.Promote();
+                Stream.StartAt(_link.AppliedLsn);
+                _link.AnnounceAndClose(next, _link.AppliedLsn);
+                _lease.MakeUnlimited();
+                Volatile.Write(ref _secondaryEndPoint, null);
+                _role.TransitionTo(NodeRole.Primary, next, $"promoted at LSN {_link.AppliedLsn}: taking writes, unprotected until a secondary joins");
+            }
+        }
+
+        if (rejoin)
+        {
+            RequestRejoin(Options.PrimaryEndPoint);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "primary lost ({Reason}), but this node does not promote: {Why}")]
+    private partial void LogNotPromoting(string reason, string why);
+}

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Sockets;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// One member of a pair across the incarnations of its node: it starts the node, and when the node has been
+/// replaced (fenced for good, or a secondary that lost a primary it could not take over from) starts a new
+/// incarnation at the same endpoint as a secondary of the current primary, which copies its slabs and
+/// follows its stream. So the pair becomes protected again after a fault with no operator.
+/// </summary>
+/// <remarks>
+/// The new incarnation keeps trying to attach (every 100 ms within <see cref="NodeOptions.PrimaryConnectTimeout"/>,
+/// then again after a second) until the other node serves as primary: a fenced primary may learn that it was
+/// replaced before its secondary has finished promoting. A rejoin throws away the old incarnation's data,
+/// which the current primary holds.
+/// </remarks>
+public sealed partial class PairMember : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly NodeOptions _options;
+    private readonly ITransport _transport;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private MirrorKvNode _node = null!;
+    private Task _healing = Task.CompletedTask;
+    private int _rejoins;
+
+    private PairMember(NodeOptions options, ITransport transport, ILoggerFactory loggers)
+    {
+        _options = options;
+        _transport = transport;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("MirrorKv.Pair");
+    }
+
+    /// <summary>The current incarnation.</summary>
+    public MirrorKvNode Node => Volatile.Read(ref _node);
+
+    /// <summary>How many times the node has rejoined as secondary by itself.</summary>
+    public int Rejoins => Volatile.Read(ref _rejoins);
+
+    /// <summary>Raised when a new incarnation serves (after a rejoin), on the thread that started it.</summary>
+    public event Action<MirrorKvNode>? Rejoined;
+
+    /// <summary>Starts the first incarnation with <paramref name="options"/>.</summary>
+    public static async Task<PairMember> StartAsync(NodeOptions options, ITransport transport, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
+    {
+        var member = new PairMember(options, transport, loggers ?? NullLoggerFactory.Instance);
+        MirrorKvNode node = await MirrorKvNode.StartAsync(options, transport, member._loggers, cancellationToken).ConfigureAwait(false);
+        member.Adopt(node);
+        return member;
+    }
+
+    /// <summary>Stops healing and the current incarnation.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _healing.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await Node.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private void Adopt(MirrorKvNode node)
+    {
+        Volatile.Write(ref _node, node);
+        node.RejoinNeeded += OnRejoinNeeded;
+    }
+
+    private void OnRejoinNeeded(MirrorKvNode node, IPEndPoint? primary)
+    {
+        lock (_lock)
+        {
+            if (node != _node || _stopping.IsCancellationRequested || !_healing.IsCompleted)
+            {
+                return;
+            }
+
+            if (primary is null || primary.Equals(node.AdvertisedEndPoint))
+            {
+                LogNoPrimaryKnown(node.EndPoint.ToString());
+                return;
+            }
+
+            _healing = RejoinAsync(node, primary);
+        }
+    }
+
+    private async Task RejoinAsync(MirrorKvNode old, IPEndPoint primary)
+    {
+        CancellationToken stopping = _stopping.Token;
+        NodeOptions options = _options with
+        {
+            Role = NodeRole.Secondary,
+            PrimaryEndPoint = primary,
+            ListenEndPoint = old.EndPoint,
+            AdvertisedEndPoint = old.AdvertisedEndPoint,
+        };
+        LogRejoining(old.Role, old.Epoch, old.Lsn, primary.ToString());
+        await old.DisposeAsync().ConfigureAwait(false);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                MirrorKvNode node = await MirrorKvNode.StartAsync(options, _transport, _loggers, stopping).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    Adopt(node);
+                }
+
+                Interlocked.Increment(ref _rejoins);
+                Rejoined?.Invoke(node);
+                return;
+            }
+            catch (Exception e) when (e is TimeoutException or SocketException or IOException or InvalidOperationException or PrimaryRefusedException)
+            {
+                LogRejoinRetry(primary.ToString(), e.Message);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "rejoining the pair: this {Role} (epoch {Epoch}, LSN {Lsn}) restarts as secondary of {Primary}, copying its data")]
+    private partial void LogRejoining(NodeRole role, ulong epoch, ulong lsn, string primary);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "could not rejoin {Primary} yet ({Reason}); trying again")]
+    private partial void LogRejoinRetry(string primary, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "{EndPoint} must rejoin the pair but knows no other node to join: it stays fenced until an operator restarts it with --role secondary --primary <primary>")]
+    private partial void LogNoPrimaryKnown(string endPoint);
+}

@@ -1,0 +1,90 @@
+using MirrorKv.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The node's role and the epoch it belongs to, changed only through <see cref="TransitionTo"/>, which
+/// checks that the move is legal, logs it once with its reason, and raises <see cref="Changed"/>. Readers
+/// take one consistent (role, epoch) pair from <see cref="Current"/>.
+/// </summary>
+/// <remarks>
+/// The legal moves (anything else is a bug and throws):
+/// <code>
+/// Rejoining -> Secondary            caught up (copied every slab)
+/// Secondary -> Promoting -> Primary under epoch + 1
+/// Primary   -> Fenced               lease ran out, or a newer epoch was seen
+/// Fenced    -> Primary              same epoch: the lease was renewed over a link that never broke
+/// any       -> Stopped              shut down, or replaced by a new incarnation (healing)
+/// </code>
+/// A node joins a pair (as <c>Rejoining</c>) only at its start, with the epoch it learns in the handshake.
+/// </remarks>
+internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger logger)
+{
+    private readonly Lock _lock = new();
+    private (NodeRole Role, ulong Epoch) _current = (role, epoch);
+
+    /// <summary>Raised after every transition, outside the lock, with the old and the new role.</summary>
+    public event Action<NodeRole, NodeRole>? Changed;
+
+    public (NodeRole Role, ulong Epoch) Current
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="from"/> at <paramref name="fromEpoch"/> may move to <paramref name="to"/> at <paramref name="toEpoch"/>.</summary>
+    public static bool IsLegal(NodeRole from, ulong fromEpoch, NodeRole to, ulong toEpoch) => (from, to) switch
+    {
+        (NodeRole.Stopped, _) => false,
+        (_, NodeRole.Stopped) => toEpoch == fromEpoch,
+        (NodeRole.Rejoining, NodeRole.Rejoining) => toEpoch >= fromEpoch,
+        (NodeRole.Rejoining, NodeRole.Secondary) => toEpoch == fromEpoch,
+        (NodeRole.Secondary, NodeRole.Promoting) => toEpoch == fromEpoch + 1,
+        (NodeRole.Promoting, NodeRole.Primary) => toEpoch == fromEpoch,
+        (NodeRole.Primary, NodeRole.Fenced) => toEpoch == fromEpoch,
+        (NodeRole.Fenced, NodeRole.Primary) => toEpoch == fromEpoch,
+        _ => false,
+    };
+
+    /// <summary>Moves to (<paramref name="role"/>, <paramref name="epoch"/>); throws on an illegal move.</summary>
+    public void TransitionTo(NodeRole role, ulong epoch, string reason) => Move(null, role, epoch, reason);
+
+    /// <summary>
+    /// Moves only if the role is still <paramref name="expected"/>: for a decision taken on one thread that
+    /// another may have overtaken (a fence racing a renewal). Returns whether it moved.
+    /// </summary>
+    public bool TryTransition(NodeRole expected, NodeRole role, ulong epoch, string reason) => Move(expected, role, epoch, reason);
+
+    private bool Move(NodeRole? expected, NodeRole role, ulong epoch, string reason)
+    {
+        NodeRole old;
+        lock (_lock)
+        {
+            old = _current.Role;
+            if (expected is { } e && e != old)
+            {
+                return false;
+            }
+
+            if (!IsLegal(old, _current.Epoch, role, epoch))
+            {
+                throw new InvalidOperationException($"Illegal role transition {old} (epoch {_current.Epoch}) -> {role} (epoch {epoch}): {reason}");
+            }
+
+            LogTransition(old, _current.Epoch, role, epoch, reason);
+            _current = (role, epoch);
+        }
+
+        Changed?.Invoke(old, role);
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "role {OldRole} (epoch {OldEpoch}) -> {NewRole} (epoch {NewEpoch}): {Reason}")]
+    private partial void LogTransition(NodeRole oldRole, ulong oldEpoch, NodeRole newRole, ulong newEpoch, string reason);
+}

@@ -1,0 +1,171 @@
+using System.Text;
+using MirrorKv.Adapter;
+using MirrorKv.Memory;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Adapter.Tests;
+
+/// <summary>
+/// The lease-fenced primary and the pair that heals itself, on the in-process network with its freeze
+/// fault (a paused process: nothing received, timers stopped, clock running): a frozen primary never
+/// serves past its lease and rejoins the new primary; a frozen secondary stops the primary only for the
+/// pause; links cut one way or both ways end with one primary and a protected pair.
+/// </summary>
+public class LeaseAndHealingTests
+{
+    [Fact]
+    public async Task FrozenPrimary_FencesBeforeServingQueuedRequests_AndRejoinsTheNewPrimary()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+        Assert.True(pair.A.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+        ulong lsnBefore = pair.A.Node.Lsn;
+
+        pair.Network.Freeze(PairFixture.PrimaryAddress);
+        Task<(WireStatus Status, string Message)> staleWrite = toA.WriteAsync(1, "k", "stale");
+        Task<(WireStatus Status, byte[] Payload)> staleRead = toA.ReadAsync(pointer);
+        await Waits.UntilAsync(() => pair.B.Node.Role == NodeRole.Primary, "the secondary to promote while the primary is frozen");
+        Assert.Equal(2UL, pair.B.Node.Epoch);
+        Assert.True(pair.B.Node.Lsn >= lsnBefore, $"the promoted node's LSN goes on from the primary's ({pair.B.Node.Lsn} < {lsnBefore})");
+        RawClient toB = await pair.ConnectRawAsync(pair.B.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toB.WriteAsync(2, "k", "v2")).Status);
+
+        pair.Network.Thaw(PairFixture.PrimaryAddress);
+        (WireStatus writeStatus, string writeMessage) = await staleWrite;
+        Assert.NotEqual(WireStatus.Ok, writeStatus);
+        Assert.Contains("Fenced", writeMessage, StringComparison.Ordinal);
+        (WireStatus readStatus, _) = await staleRead;
+        Assert.Equal(WireStatus.UnknownRKey, readStatus);
+
+        await pair.WaitProtectedAsync(primary: pair.B, "the old primary to rejoin as secondary by itself");
+        Assert.Equal(1, pair.A.Rejoins);
+        Assert.Equal(0, pair.B.Rejoins);
+        await Waits.UntilAsync(() => pair.A.Node.Lsn == pair.B.Node.Lsn, "the rejoined secondary to report the primary's LSN");
+        Assert.True(pair.A.Node.Store.TryLookup("k"u8, out _, out _));
+        Assert.Equal((WireStatus.Ok, ""), await (await pair.ConnectRawAsync(pair.B.Node.EndPoint)).WriteAsync(2, "after", "x"));
+    }
+
+    [Fact]
+    public async Task FrozenSecondary_PrimaryStopsServingForThePause_ThenBothResumeWithoutAPromotion()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to stop serving once its lease ran out");
+        Assert.Equal(NodeRole.Fenced, (await toA.LookupAsync("k")).Status == WireStatus.NotPrimary ? NodeRole.Fenced : NodeRole.None);
+
+        // The pause lasts well past the secondary's promotion timeout.
+        await Task.Delay(pair.A.Node.Options.PromoteAfter * 2);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+
+        await pair.WaitProtectedAsync(primary: pair.A, "the primary to serve again once the secondary renews its lease");
+        Assert.Equal((1UL, 1UL), (pair.A.Node.Epoch, pair.B.Node.Epoch));
+        Assert.Equal((0, 0), (pair.A.Rejoins, pair.B.Rejoins));
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v2")).Status);
+    }
+
+    [Theory]
+    [InlineData("secondary-to-primary")]
+    [InlineData("primary-to-secondary")]
+    [InlineData("both")]
+    public async Task LinkCut_EndsWithOnePrimary_AndTheOtherRejoinsWhenTheLinkHeals(string direction)
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        var a = PairFixture.PrimaryAddress;
+        var b = PairFixture.SecondaryAddress;
+        pair.Network.DropBatches((from, to) => direction switch
+        {
+            "secondary-to-primary" => from.Address.Equals(b) && to.Address.Equals(a),
+            "primary-to-secondary" => from.Address.Equals(a) && to.Address.Equals(b),
+            _ => (from.Address.Equals(a) && to.Address.Equals(b)) || (from.Address.Equals(b) && to.Address.Equals(a)),
+        });
+
+        await Waits.UntilAsync(() => pair.B.Node.Role == NodeRole.Primary, "the secondary to promote");
+        Assert.NotEqual(NodeRole.Primary, pair.A.Node.Role);
+
+        pair.Network.DropBatches(null);
+        await pair.WaitProtectedAsync(primary: pair.B, "the old primary to rejoin once the link heals");
+        Assert.Equal(2UL, pair.B.Node.Epoch);
+        Assert.Equal(1, pair.A.Rejoins);
+    }
+
+    [Fact]
+    public async Task StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+
+        // The record reaches the secondary, but no ack and no echo comes back.
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.SecondaryAddress) && to.Address.Equals(PairFixture.PrimaryAddress));
+        (WireStatus status, string message) = await toA.WriteAsync(1, "k", "v");
+        Assert.Equal(WireStatus.ReplicationFailed, status);
+        Assert.Contains("send it again", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(NodeRole.Rejoining, 0UL, NodeRole.Rejoining, 2UL, true)]
+    [InlineData(NodeRole.Rejoining, 2UL, NodeRole.Secondary, 2UL, true)]
+    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 3UL, true)]
+    [InlineData(NodeRole.Promoting, 3UL, NodeRole.Primary, 3UL, true)]
+    [InlineData(NodeRole.Primary, 3UL, NodeRole.Fenced, 3UL, true)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Primary, 3UL, true)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Stopped, 3UL, true)]
+    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Primary, 3UL, false)]
+    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 2UL, false)]
+    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 4UL, false)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Primary, 4UL, false)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Secondary, 3UL, false)]
+    [InlineData(NodeRole.Primary, 3UL, NodeRole.Secondary, 3UL, false)]
+    [InlineData(NodeRole.Stopped, 3UL, NodeRole.Primary, 3UL, false)]
+    [InlineData(NodeRole.Rejoining, 2UL, NodeRole.Primary, 2UL, false)]
+    [InlineData(NodeRole.Rejoining, 2UL, NodeRole.Rejoining, 1UL, false)]
+    public void RoleMachine_AllowsOnlyTheDocumentedMoves(NodeRole from, ulong fromEpoch, NodeRole to, ulong toEpoch, bool legal)
+    {
+        Assert.Equal(legal, RoleMachine.IsLegal(from, fromEpoch, to, toEpoch));
+        var machine = new RoleMachine(from, fromEpoch, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        if (legal)
+        {
+            machine.TransitionTo(to, toEpoch, "test");
+            Assert.Equal((to, toEpoch), machine.Current);
+        }
+        else
+        {
+            Assert.Throws<InvalidOperationException>(() => machine.TransitionTo(to, toEpoch, "test"));
+            Assert.Equal((from, fromEpoch), machine.Current);
+        }
+    }
+
+    [Fact]
+    public void Lease_RunsFromTheEchoedStamp_NotFromWhenTheEchoArrived()
+    {
+        var time = new ManualTime();
+        var lease = new Lease(time, TimeSpan.FromMilliseconds(500));
+        Assert.True(lease.IsUnlimited && lease.IsValid);
+        long stamp = lease.Stamp();
+        lease.Limit(stamp);
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        long late = lease.Stamp();
+        time.Advance(TimeSpan.FromMilliseconds(200));
+
+        // 600 ms after the first stamp: an echo of it arriving now renews nothing.
+        Assert.False(lease.Renew(stamp));
+        Assert.True(lease.Renew(late));
+        Assert.Equal(TimeSpan.FromMilliseconds(300), lease.Remaining);
+        time.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.False(lease.IsValid);
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _now = 1_000_000;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _now;
+
+        public void Advance(TimeSpan by) => _now += by.Ticks;
+    }
+}

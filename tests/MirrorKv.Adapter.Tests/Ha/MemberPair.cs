@@ -1,0 +1,80 @@
+using System.Net;
+using System.Text;
+using MirrorKv.Adapter;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+using MirrorKv.Transport.InProcess;
+
+namespace MirrorKv.Adapter.Tests;
+
+/// <summary>
+/// Two pair members (nodes that heal themselves) on an in-process network whose nodes can be frozen:
+/// <see cref="A"/> starts as primary, <see cref="B"/> as its secondary.
+/// </summary>
+internal sealed class MemberPair : IAsyncDisposable
+{
+    private readonly List<MirrorKvClient> _clients = [];
+
+    private MemberPair(InProcessNetwork network, PairMember a, PairMember b)
+    {
+        Network = network;
+        A = a;
+        B = b;
+    }
+
+    public InProcessNetwork Network { get; }
+
+    public PairMember A { get; }
+
+    public PairMember B { get; }
+
+    public static async Task<MemberPair> StartAsync()
+    {
+        var network = new InProcessNetwork();
+        PairMember a = await PairMember.StartAsync(
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PairFixture.PrimaryAddress, 7400), Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.PrimaryAddress) },
+            network.CreateTransport(PairFixture.PrimaryAddress));
+        PairMember b = await PairMember.StartAsync(
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(PairFixture.SecondaryAddress, 7400), PrimaryEndPoint = a.Node.EndPoint, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.SecondaryAddress) },
+            network.CreateTransport(PairFixture.SecondaryAddress));
+        var pair = new MemberPair(network, a, b);
+        await pair.WaitProtectedAsync(primary: a, "the pair to form");
+        return pair;
+    }
+
+    /// <summary>Waits until <paramref name="primary"/> serves as primary with the other as its protected secondary.</summary>
+    public Task WaitProtectedAsync(PairMember primary, string what, double seconds = 15)
+    {
+        PairMember secondary = primary == A ? B : A;
+        return Waits.UntilAsync(() => primary.Node is { Role: NodeRole.Primary, IsProtected: true } && secondary.Node is { Role: NodeRole.Secondary, IsProtected: true }, what, seconds);
+    }
+
+    public async Task<MirrorKvClient> ConnectClientAsync()
+    {
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            PrimaryEndPoint = A.Node.EndPoint,
+            Transport = Network.CreateTransport(PairFixture.ClientAddress),
+            RequestTimeout = TimeSpan.FromSeconds(2),
+        });
+        _clients.Add(client);
+        return client;
+    }
+
+    /// <summary>A raw connection to <paramref name="node"/> whose requests wait up to 20 s (so that they outlast a freeze).</summary>
+    public async Task<RawClient> ConnectRawAsync(IPEndPoint node) =>
+        new(await NodeChannel.ConnectAsync(Network.CreateTransport(PairFixture.ClientAddress), node, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20)), _ => { }, CancellationToken.None));
+
+    public static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (MirrorKvClient client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        await B.DisposeAsync();
+        await A.DisposeAsync();
+    }
+}

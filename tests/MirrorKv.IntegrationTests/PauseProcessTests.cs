@@ -1,0 +1,131 @@
+using System.Collections.Concurrent;
+using System.Text;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+using MirrorKv.Transport.Tcp;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>
+/// Real processes paused with SIGSTOP (what a long GC pause or a VM freeze does) and resumed with SIGCONT:
+/// the old primary never acknowledges a write or answers a request after the promotion, every acknowledged
+/// write is on the final primary, and the pair is protected again with no operator action.
+/// </summary>
+[Collection(nameof(ProcessTests))]
+public class PauseProcessTests
+{
+    // Twice the secondary's promotion timeout (1 s by default).
+    private static readonly TimeSpan Pause = TimeSpan.FromSeconds(2);
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task PausedPrimary_QueuedWriteIsRefused_AcknowledgedWritesSurvive_AndItRejoinsAsSecondary(int trial)
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.WaitProtectedAsync();
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        NodeChannel idle = await NodeChannel.ConnectAsync(new TcpTransport(), primary.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), _ => { }, CancellationToken.None);
+        await client.SetAsync("k", Encoding.UTF8.GetBytes("v1"));
+
+        using var stop = new CancellationTokenSource();
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        Task writer = WriteUntilAsync(client, $"t{trial}-", acknowledged, stop.Token);
+        await Task.Delay(200);
+
+        await primary.PauseAsync();
+        PendingOperation stale = idle.Rent();
+        idle.PostKv(stale, Opcode.Write, 1, default, Encoding.UTF8.GetBytes("k"), Encoding.UTF8.GetBytes("stale"), flush: true);
+        await WaitRoleAsync(secondary, NodeRole.Primary, "the secondary to promote while the primary is paused");
+        await client.SetAsync("k", Encoding.UTF8.GetBytes("v2"));
+        await Task.Delay(Pause - TimeSpan.FromSeconds(1));
+        await primary.ResumeAsync();
+
+        Task staleReply = stale.AsValueTask().AsTask();
+        await staleReply.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+        Assert.False(staleReply.IsCompletedSuccessfully && stale.Status == WireStatus.Ok, "the old primary acknowledged a write at epoch 1 after the promotion");
+        await WaitRoleAsync(primary, NodeRole.Secondary, "the old primary to rejoin as secondary by itself");
+        await secondary.WaitProtectedAsync();
+
+        await stop.CancelAsync();
+        await writer;
+        Assert.True(acknowledged.Count > 10, $"the writer got only {acknowledged.Count} writes acknowledged");
+        NodeStatus final = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 2UL), (final.Role, final.Epoch));
+        Assert.Equal("v2", Encoding.UTF8.GetString((await client.GetAsync("k"))!));
+        foreach ((string key, string value) in acknowledged)
+        {
+            Assert.Equal(value, Encoding.UTF8.GetString((await client.GetAsync(key)) ?? []));
+        }
+
+        Assert.Contains("fenced", primary.Output, StringComparison.Ordinal);
+        Assert.Contains("rejoining the pair", primary.Output, StringComparison.Ordinal);
+        await idle.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PausedSecondary_PrimaryStopsForThePause_ThenThePairGoesOnWithTheSameRoles()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.WaitProtectedAsync();
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        using var stop = new CancellationTokenSource();
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        Task writer = WriteUntilAsync(client, "s-", acknowledged, stop.Token);
+
+        await secondary.PauseAsync();
+        await WaitRoleAsync(primary, NodeRole.Fenced, "the primary to stop serving once its lease ran out");
+        await Task.Delay(Pause);
+        await secondary.ResumeAsync();
+        await primary.WaitProtectedAsync();
+        int before = acknowledged.Count;
+        await Waits.UntilAsync(() => acknowledged.Count > before + 10, "writes to be acknowledged again after the pause");
+
+        await stop.CancelAsync();
+        await writer;
+        NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
+        NodeStatus s = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 1UL, NodeRole.Secondary, 1UL), (p.Role, p.Epoch, s.Role, s.Epoch));
+        foreach ((string key, string value) in acknowledged)
+        {
+            Assert.Equal(value, Encoding.UTF8.GetString((await client.GetAsync(key)) ?? []));
+        }
+    }
+
+    private static async Task WriteUntilAsync(MirrorKvClient client, string prefix, ConcurrentDictionary<string, string> acknowledged, CancellationToken stop)
+    {
+        for (int i = 0; !stop.IsCancellationRequested; i++)
+        {
+            string key = $"{prefix}{i % 200}";
+            string value = $"{i}";
+            try
+            {
+                await client.SetAsync(key, Encoding.UTF8.GetBytes(value));
+                acknowledged[key] = value;
+            }
+            catch (MirrorKvException)
+            {
+                // Not acknowledged: the key may hold this value or an earlier one, so it is not checked.
+                acknowledged.TryRemove(key, out _);
+                await Task.Delay(20);
+            }
+        }
+    }
+
+    private static async Task WaitRoleAsync(NodeProcess node, NodeRole role, string what)
+    {
+        await Waits.UntilAsync(async () =>
+        {
+            try
+            {
+                return (await MirrorKvAdmin.GetStatusAsync(node.EndPoint, timeout: TimeSpan.FromMilliseconds(500))).Role == role;
+            }
+            catch (MirrorKvException)
+            {
+                return false;
+            }
+        }, what, 20);
+    }
+}
