@@ -17,6 +17,7 @@ public sealed partial class MirrorKvNode
 {
     private long _lastTick;
     private bool _sentProtected;
+    private volatile bool _peerSawProtected;
 
     internal void TouchPeer() => Volatile.Write(ref _lastPeerFrame, _time.GetTimestamp());
 
@@ -38,6 +39,7 @@ public sealed partial class MirrorKvNode
 
         NodeRole wasRole = _peerRole;
         _peerRole = heartbeat.Role;
+        _peerSawProtected = heartbeat.Protected;
         if (wasRole != NodeRole.Secondary && heartbeat.Role == NodeRole.Secondary && Role == NodeRole.Primary)
         {
             // Tell it at once that it counts as caught up: until it hears so, it may not promote.
@@ -135,7 +137,7 @@ public sealed partial class MirrorKvNode
             OnPrimaryLost($"no frame from the primary for {Options.PromoteAfter.TotalMilliseconds:F0} ms");
             return;
         }
-        else if (role == NodeRole.Secondary && link.IsConnected && link.PrimaryFencedFor > Options.PromoteAfter)
+        else if (role == NodeRole.Secondary && link.IsConnected && link.PrimaryFencedFor > Options.PromoteAfter && link.SinceEchoedStamp > Options.PromoteAfter)
         {
             // The primary is alive but cannot renew its lease from our heartbeats (a link cut one way): it
             // serves nothing, and it never will again once we promote (it renews only from a secondary).

@@ -10,7 +10,15 @@ namespace MirrorKv.Adapter;
 /// </summary>
 public sealed partial class MirrorKvNode
 {
-    private void OnPrimaryLost(string reason)
+    private void OnPrimaryLost(string reason) => OnPrimaryLost(reason, reset: false);
+
+    /// <param name="reason">Why, for the log.</param>
+    /// <param name="reset">
+    /// The link was closed by the primary's side: its process is gone, or it dropped a joining secondary. A
+    /// caught-up secondary promotes then even before it heard the protected flag: a primary drops only a
+    /// secondary that was still copying, and one that caught up meanwhile has every acknowledged write.
+    /// </param>
+    private void OnPrimaryLost(string reason, bool reset)
     {
         bool rejoin = false;
         lock (_haLock)
@@ -27,7 +35,7 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            if (role == NodeRole.Rejoining || !_link.SawProtected)
+            if (role == NodeRole.Rejoining || (!_link.SawProtected && !reset))
             {
                 // It does not hold everything yet, or the primary never counted it as caught up (and so may have
                 // gone on alone): promoting could lose writes or make two primaries. Join again instead.

@@ -88,7 +88,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     /// </summary>
     public bool IsProtected => Role switch
     {
-        NodeRole.Primary => Stream.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary && _sentProtected,
+        NodeRole.Primary => Stream.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary && _sentProtected && _peerSawProtected,
         NodeRole.Secondary => _link is { IsConnected: true, SawProtected: true },
         _ => false,
     };
@@ -140,7 +140,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
             if (options.Role == NodeRole.Secondary)
             {
-                node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryLost, node._logger);
+                node._link = new SecondaryLink(node.Store, node._role, options, reason => node.OnPrimaryLost(reason, reset: true), node._logger);
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 

@@ -5,7 +5,7 @@ using MirrorKv.Protocol;
 
 namespace MirrorKv.Cli.Status;
 
-/// <summary><c>mirrorkv status</c>: each node's role, epoch, LSN, replication lag and whether the pair is protected.</summary>
+/// <summary><c>mirrorkv status</c>: each node's role, epoch, LSN, replication lag, whether the pair is protected, and a primary's lease.</summary>
 internal static class StatusCommand
 {
     public static Command Create()
@@ -35,14 +35,14 @@ internal static class StatusCommand
                 endPoints.Add(endPoint!);
             }
 
-            Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} peer");
+            Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} {"lease",-10} peer");
             int unreachable = 0;
             foreach (IPEndPoint endPoint in endPoints)
             {
                 try
                 {
                     NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, secret: secret, cancellationToken: cancellationToken);
-                    Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {s.Peer?.ToString() ?? "-"}");
+                    Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {Lease(s),-10} {s.Peer?.ToString() ?? "-"}");
                 }
                 catch (MirrorKvException e)
                 {
@@ -55,4 +55,10 @@ internal static class StatusCommand
         });
         return command;
     }
+
+    // A primary's lease: "unlimited" while no secondary could replace it, its time left otherwise; "-" on other roles.
+    private static string Lease(NodeStatus s) =>
+        s.Role is not (NodeRole.Primary or NodeRole.Fenced) ? "-"
+        : s.LeaseRemaining == TimeSpan.MaxValue ? "unlimited"
+        : $"{s.LeaseRemaining.TotalMilliseconds:F0} ms";
 }

@@ -19,6 +19,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     private ulong _ackedLsn;
     private long _lastFrameTimestamp = options.TimeProvider.GetTimestamp();
     private long _leaseStamp;
+    private long _leaseStampHeardAt;
     private long _primaryFencedSince;
     private volatile bool _sawProtected;
     private volatile bool _closing;
@@ -40,6 +41,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             return since == 0 ? TimeSpan.Zero : options.TimeProvider.GetElapsedTime(since);
         }
     }
+
+    /// <summary>Time since the stamp this secondary echoes was heard: no lease it granted runs longer than that stamp's.</summary>
+    public TimeSpan SinceEchoedStamp => options.TimeProvider.GetElapsedTime(Volatile.Read(ref _leaseStampHeardAt));
 
     /// <summary>
     /// True once the primary said it counts this secondary as caught up: only from then on may it promote,
@@ -217,15 +221,24 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             return;
         }
 
-        Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
         _sawProtected |= heartbeat.Protected;
+        long now = options.TimeProvider.GetTimestamp();
         if (heartbeat.Role != NodeRole.Fenced)
         {
             Volatile.Write(ref _primaryFencedSince, 0);
         }
         else if (Volatile.Read(ref _primaryFencedSince) == 0)
         {
-            Volatile.Write(ref _primaryFencedSince, options.TimeProvider.GetTimestamp());
+            Volatile.Write(ref _primaryFencedSince, now);
+        }
+
+        // A primary that stays fenced although we echo its stamps does not hear us (a link cut one way).
+        // After half the promotion timeout we stop renewing (the echo keeps the old stamp), so that by the
+        // time we promote no lease we granted is still running.
+        if (heartbeat.Role != NodeRole.Fenced || PrimaryFencedFor < options.PromoteAfter / 2)
+        {
+            Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
+            Volatile.Write(ref _leaseStampHeardAt, now);
         }
 
         // Echo at once: the lease then runs from a stamp one round trip old, not up to two heartbeat
@@ -283,7 +296,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         try
         {
             (NodeRole currentRole, ulong epoch) = role.Current;
-            new Heartbeat(epoch, currentRole, AppliedLsn, (ulong)Volatile.Read(ref _leaseStamp)).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+            new Heartbeat(epoch, currentRole, AppliedLsn, (ulong)Volatile.Read(ref _leaseStamp), _sawProtected).Write(connection.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
             connection.EndPost();
             connection.Flush();
         }
