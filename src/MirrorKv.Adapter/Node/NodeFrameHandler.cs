@@ -80,6 +80,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
                 node.OnPeerHeartbeat(connection, payload);
                 break;
+            case Opcode.Status when NodeStatus.TryReadRequest(payload) != WireStatus.Ok:
+            case Opcode.Slabs when state.Kind == PeerKind.Peer && SlabsMessages.TryReadRequest(payload) != WireStatus.Ok:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} payload must be 8 reserved bytes, all 0");
+                break;
             case Opcode.Status:
                 node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
                 connection.EndPost();
@@ -99,6 +103,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
+            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && KvRequest.CarriesValue(payload):
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} carries no value: its value length must be 0");
+                break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 ha.Handle(connection, header.Opcode, header.RequestId, payload);
                 if (node.Log.Peer is { IsCongested: true } peer)
@@ -116,7 +123,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.OnReplicateAck(connection, payload);
                 break;
             case Opcode.Hello or Opcode.Auth:
-                Replies.Error(connection, Opcode.Hello, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
                 break;
             default:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
