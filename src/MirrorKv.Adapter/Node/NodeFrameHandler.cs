@@ -168,7 +168,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         if (status != WireStatus.Ok)
         {
             Refuse(connection, status, status == WireStatus.UnsupportedProtocol
-                ? $"bad magic or protocol version (this node speaks MKV1 version {ProtocolLimits.Version})"
+                ? $"bad magic or protocol version (this node speaks MKV1 versions {ProtocolVersion.V1_0} to {ProtocolVersion.Current})"
                 : "malformed HELLO");
             return;
         }
@@ -211,7 +211,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         }
 
         state.Greeted = true;
-        HelloReply reply = node.DescribeForHello();
+        // The HELLO was accepted, so its major version is ours: answer the highest version both speak.
+        HelloReply reply = node.DescribeForHello() with { Version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value };
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {

@@ -82,7 +82,7 @@ public enum WireStatus : byte
     /// </summary>
     HandshakeRequired = 51,
 
-    /// <summary>Bad magic or a protocol version this node does not speak.</summary>
+    /// <summary>Bad magic, or a major protocol version this node does not speak.</summary>
     UnsupportedProtocol = 52,
 
     /// <summary>HELLO reply: the node wants proof of the secret; the payload is the 32-byte challenge.</summary>
