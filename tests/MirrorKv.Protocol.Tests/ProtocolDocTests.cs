@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Protocol.Tests;
@@ -9,14 +8,14 @@ namespace MirrorKv.Protocol.Tests;
 /// Decodes every hex example of docs/protocol.md with the real codec, checks the fields the document
 /// states, and re-encodes them: a change to either the code or the document that breaks the other fails here.
 /// </summary>
-public partial class ProtocolDocTests
+public class ProtocolDocTests
 {
-    private static readonly Dictionary<string, byte[]> Examples = LoadExamples();
+    private static IReadOnlyDictionary<string, byte[]> Examples => ProtocolDocument.Examples;
 
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request"];
+        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 
@@ -26,7 +25,32 @@ public partial class ProtocolDocTests
         ReadOnlySpan<byte> payload = Frame("hello-request", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(payload, out HelloRequest hello));
         Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null), hello);
+        Assert.Equal(ProtocolVersion.V1_1, hello.Version);
         AssertReencodes(payload, b => hello.Write(b));
+    }
+
+    [Fact]
+    public void HelloExamples_OfVersion1_0_DifferFrom1_1OnlyInTheMinorByte()
+    {
+        ReadOnlySpan<byte> request = Frame("hello-request-1-0", Opcode.Hello, WireStatus.Ok, 1);
+        Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(request, out HelloRequest hello));
+        Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null) { Version = ProtocolVersion.V1_0 }, hello);
+        AssertReencodes(request, b => hello.Write(b));
+
+        ReadOnlySpan<byte> reply = Frame("hello-reply-1-0", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
+        Assert.Equal(WireStatus.Ok, HelloReply.TryRead(reply, out HelloReply? decoded));
+        Assert.Equal(ProtocolVersion.V1_0, decoded!.Version);
+        AssertReencodes(reply, b => decoded.Write(b));
+
+        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.1.
+        foreach ((string old, string current) in new[] { ("hello-request-1-0", "hello-request"), ("hello-reply-1-0", "hello-reply") })
+        {
+            byte[] a = Examples[old], b = Examples[current];
+            Assert.Equal(a.Length, b.Length);
+            int[] differ = [.. Enumerable.Range(0, a.Length).Where(i => a[i] != b[i])];
+            Assert.Equal([FrameHeader.Size + 5], differ);
+            Assert.Equal((0, 1), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
+        }
     }
 
     [Fact]
@@ -34,7 +58,8 @@ public partial class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloReply.TryRead(payload, out HelloReply? reply));
-        Assert.Equal(NodeRole.Primary, reply!.Role);
+        Assert.Equal(ProtocolVersion.V1_1, reply!.Version);
+        Assert.Equal(NodeRole.Primary, reply.Role);
         Assert.Equal(1UL, reply.Epoch);
         Assert.Equal(0x1122334455667788UL, reply.Incarnation);
         Assert.Equal(1u << 20, reply.SlabSize);
@@ -149,26 +174,4 @@ public partial class ProtocolDocTests
         Assert.Equal(payload.Length, write(copy));
         Assert.Equal(payload, copy);
     }
-
-    private static Dictionary<string, byte[]> LoadExamples()
-    {
-        DirectoryInfo? dir = new(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "docs", "protocol.md")))
-        {
-            dir = dir.Parent;
-        }
-
-        string text = File.ReadAllText(Path.Combine(dir?.FullName ?? throw new FileNotFoundException("docs/protocol.md not found above the test directory"), "docs", "protocol.md"));
-        var examples = new Dictionary<string, byte[]>();
-        foreach (Match m in HexBlock().Matches(text))
-        {
-            string hex = string.Concat(m.Groups["hex"].Value.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries));
-            examples.Add(m.Groups["name"].Value, Convert.FromHexString(hex));
-        }
-
-        return examples;
-    }
-
-    [GeneratedRegex(@"```hex\n# example: (?<name>[a-z-]+)\n(?<hex>[0-9a-f \n]+)```", RegexOptions.CultureInvariant)]
-    private static partial Regex HexBlock();
 }

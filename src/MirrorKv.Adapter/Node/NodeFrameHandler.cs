@@ -80,6 +80,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
                 node.OnPeerHeartbeat(connection, payload);
                 break;
+            case Opcode.Status when NodeStatus.TryReadRequest(payload) != WireStatus.Ok:
+            case Opcode.Slabs when state.Kind == PeerKind.Peer && SlabsMessages.TryReadRequest(payload) != WireStatus.Ok:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} payload must be 8 reserved bytes, all 0");
+                break;
             case Opcode.Status:
                 node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
                 connection.EndPost();
@@ -101,6 +105,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
+            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && KvRequest.CarriesValue(payload):
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} carries no value: its value length must be 0");
+                break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
                 if (node.Stream.Peer is { IsCongested: true } peer)
@@ -118,7 +125,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.OnReplicateAck(connection, payload);
                 break;
             case Opcode.Hello or Opcode.Auth:
-                Replies.Error(connection, Opcode.Hello, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
                 break;
             default:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
@@ -173,7 +180,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         if (status != WireStatus.Ok)
         {
             Refuse(connection, status, status == WireStatus.UnsupportedProtocol
-                ? $"bad magic or protocol version (this node speaks MKV1 version {ProtocolLimits.Version})"
+                ? $"bad magic or protocol version (this node speaks MKV1 versions {ProtocolVersion.V1_0} to {ProtocolVersion.Current})"
                 : "malformed HELLO");
             return;
         }
@@ -216,7 +223,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         }
 
         state.Greeted = true;
-        HelloReply reply = node.DescribeForHello();
+        // The HELLO was accepted, so its major version is ours: answer the highest version both speak.
+        HelloReply reply = node.DescribeForHello() with { Version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value };
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {

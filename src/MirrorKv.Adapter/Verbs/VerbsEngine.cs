@@ -50,22 +50,28 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
+        // Checked before translation, against the primary region and in the order of the primary's own check:
+        // an out-of-range pointer gets the status the primary's READ would give it (docs/protocol.md).
         TranslationSnapshot? snapshot = translation();
-        TranslationStatus status = snapshot is null ? TranslationStatus.UnknownRegion : snapshot.TryTranslate(primary, out RemotePointer local);
-        if (status != TranslationStatus.Ok)
+        AccessStatus range = snapshot?.CheckPrimaryRange(primary) ?? AccessStatus.UnknownRKey;
+        if (range != AccessStatus.Ok)
         {
-            WireStatus wire = status switch
-            {
-                TranslationStatus.UnknownSlab => WireStatus.UnknownSlab,
-                TranslationStatus.UnknownRegion => WireStatus.NoTranslation,
-                TranslationStatus.ZeroLength => WireStatus.ZeroLength,
-                _ => WireStatus.PastEnd,
-            };
-            Replies.Error(connection, Opcode.FailoverRead, requestId, wire, $"cannot translate primary pointer {primary}: {TranslationException.Describe(status)}");
+            bool mirrored = range != AccessStatus.UnknownRKey;
+            Replies.Error(connection, Opcode.FailoverRead, requestId, mirrored ? Replies.ToWire(range) : WireStatus.NoTranslation,
+                $"cannot translate primary pointer {primary}: {(mirrored ? range.Describe() : TranslationException.Describe(TranslationStatus.UnknownRegion))}");
             return;
         }
 
-        snapshot!.TryTranslate(primary, out local);
+        TranslationStatus status = snapshot!.TryTranslate(primary, out RemotePointer local);
+        if (status != TranslationStatus.Ok)
+        {
+            // In range, so: no record has reached that slab yet, or the range crosses a slab boundary, which no
+            // entry does (and the local slabs are not contiguous): past the end of its slab.
+            Replies.Error(connection, Opcode.FailoverRead, requestId, status == TranslationStatus.UnknownSlab ? WireStatus.UnknownSlab : WireStatus.PastEnd,
+                $"cannot translate primary pointer {primary}: {TranslationException.Describe(status)}");
+            return;
+        }
+
         Serve(connection, state, Opcode.FailoverRead, requestId, local);
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
@@ -83,26 +84,10 @@ public sealed unsafe class MemoryRegion : IDisposable
     /// </summary>
     public AccessStatus CheckRange(ulong address, ulong length, AccessFlags requested, AccessFlags granted)
     {
-        if (length == 0)
+        AccessStatus bounds = CheckBounds(BaseAddress, Length, address, length);
+        if (bounds != AccessStatus.Ok)
         {
-            return AccessStatus.ZeroLength;
-        }
-
-        if (address < BaseAddress)
-        {
-            return AccessStatus.BeforeRegion;
-        }
-
-        if (address > ulong.MaxValue - length)
-        {
-            return AccessStatus.LengthOverflow;
-        }
-
-        // Subtract first so that the comparison itself cannot overflow.
-        ulong offset = address - BaseAddress;
-        if (offset >= Length || length > Length - offset)
-        {
-            return AccessStatus.PastEnd;
+            return bounds;
         }
 
         AccessFlags allowed = Access & granted;
@@ -117,6 +102,35 @@ public sealed unsafe class MemoryRegion : IDisposable
         }
 
         return IsDisposed ? AccessStatus.UnknownRKey : AccessStatus.Ok;
+    }
+
+    /// <summary>
+    /// The bounds part of the access check, for any region <c>[regionBase, regionBase + regionLength)</c>, in
+    /// the order the wire protocol documents: zero length, before the region, address + length overflowing
+    /// 64 bits, past the end. Shared with the secondary's check of primary pointers, so that a FAILOVER_READ
+    /// refuses a pointer with the status the primary's READ would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static AccessStatus CheckBounds(ulong regionBase, ulong regionLength, ulong address, ulong length)
+    {
+        if (length == 0)
+        {
+            return AccessStatus.ZeroLength;
+        }
+
+        if (address < regionBase)
+        {
+            return AccessStatus.BeforeRegion;
+        }
+
+        if (address > ulong.MaxValue - length)
+        {
+            return AccessStatus.LengthOverflow;
+        }
+
+        // Subtract first so that the comparison itself cannot overflow.
+        ulong offset = address - regionBase;
+        return offset >= regionLength || length > regionLength - offset ? AccessStatus.PastEnd : AccessStatus.Ok;
     }
 
     /// <summary>

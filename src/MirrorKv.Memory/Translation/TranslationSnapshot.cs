@@ -61,6 +61,18 @@ public sealed class TranslationSnapshot
         return TranslationStatus.Ok;
     }
 
+    /// <summary>
+    /// Checks a primary pointer against the primary region its rkey names, with the rules and in the order of
+    /// the primary's own access check: <see cref="AccessStatus.UnknownRKey"/> when no region with that rkey is
+    /// mirrored, then zero length, before the region, overflow, past the end. A FAILOVER_READ runs it before
+    /// translating, so that it refuses an out-of-range pointer with the status the primary's READ would.
+    /// </summary>
+    public AccessStatus CheckPrimaryRange(in RemotePointer primary)
+    {
+        RegionTranslation? region = FindRegion(primary.RKey);
+        return region is null ? AccessStatus.UnknownRKey : MemoryRegion.CheckBounds(region.PrimaryBase, region.PrimaryLength, primary.Address, primary.Length);
+    }
+
     /// <summary>As <see cref="TryTranslate"/>, throwing <see cref="TranslationException"/> on failure.</summary>
     public RemotePointer Translate(in RemotePointer primary)
     {

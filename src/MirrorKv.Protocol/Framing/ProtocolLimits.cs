@@ -6,9 +6,6 @@ public static class ProtocolLimits
     /// <summary>"MKV1" as the first four payload bytes of HELLO and its reply.</summary>
     public const uint Magic = 0x31564B4D;
 
-    /// <summary>The protocol version this code speaks.</summary>
-    public const ushort Version = 1;
-
     /// <summary>Smallest maximum frame size a node may announce: room for a 64 KiB READ and its header.</summary>
     public const uint MinMaxFrameSize = 64 * 1024 + 1024;
 

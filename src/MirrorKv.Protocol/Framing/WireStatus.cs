@@ -30,7 +30,11 @@ public enum WireStatus : byte
     /// <summary>Remote write not allowed for this caller.</summary>
     WriteNotAllowed = 7,
 
-    /// <summary>The length exceeds the largest single READ.</summary>
+    /// <summary>
+    /// The range passes the access check but is longer than one reply can carry: the caller's maximum frame
+    /// size from its HELLO, clamped to [<see cref="ProtocolLimits.MinMaxFrameSize"/>,
+    /// <see cref="ProtocolLimits.MaxMaxFrameSize"/>], minus the 16-byte header.
+    /// </summary>
     TooLong = 8,
 
     /// <summary>The key is not in the store.</summary>
@@ -72,16 +76,19 @@ public enum WireStatus : byte
     /// <summary>The frame's length exceeds the agreed maximum.</summary>
     FrameTooLarge = 50,
 
-    /// <summary>The first frame was not HELLO, or HELLO came twice.</summary>
+    /// <summary>
+    /// The first frame was not HELLO (or not AUTH after a challenge): ERROR and close. HELLO or AUTH after the
+    /// handshake: an error reply, and the connection stays open.
+    /// </summary>
     HandshakeRequired = 51,
 
-    /// <summary>Bad magic or a protocol version this node does not speak.</summary>
+    /// <summary>Bad magic, or a major protocol version this node does not speak.</summary>
     UnsupportedProtocol = 52,
 
     /// <summary>HELLO reply: the node wants proof of the secret; the payload is the 32-byte challenge.</summary>
     AuthRequired = 53,
 
-    /// <summary>The AUTH proof does not match the node's secret (or no HELLO challenge preceded it).</summary>
+    /// <summary>The AUTH proof does not match the node's secret for the claimed peer kind.</summary>
     AuthFailed = 54,
 
     /// <summary>The node has as many connections as it accepts; try later or elsewhere.</summary>

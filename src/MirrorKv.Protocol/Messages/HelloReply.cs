@@ -3,14 +3,21 @@ using System.Net;
 namespace MirrorKv.Protocol;
 
 /// <summary>
-/// HELLO reply payload: magic u32, version u16, role u8, region count u8, epoch u64, incarnation u64,
-/// slab size u32, max frame size u32, peer endpoint (20 bytes), then the regions (24 bytes each).
+/// HELLO reply payload: magic u32, version (major u8, minor u8: the one the node chose), role u8, region
+/// count u8, epoch u64, incarnation u64, slab size u32, max frame size u32, peer endpoint (20 bytes), then
+/// the regions (24 bytes each).
 /// Everything a client needs to read one-sided and to find the other node.
 /// </summary>
 public sealed record HelloReply
 {
     /// <summary>Bytes before the region list.</summary>
     public const int FixedSize = 4 + 2 + 1 + 1 + 8 + 8 + 4 + 4 + WireEndpoint.Size;
+
+    /// <summary>
+    /// The protocol version the connection speaks: the highest both sides do (see
+    /// <see cref="ProtocolVersion.Negotiate"/>); <see cref="ProtocolVersion.Current"/> unless set.
+    /// </summary>
+    public ProtocolVersion Version { get; init; } = ProtocolVersion.Current;
 
     /// <summary>The node's role.</summary>
     public required NodeRole Role { get; init; }
@@ -46,7 +53,7 @@ public sealed record HelloReply
 
         var w = new PayloadWriter(destination);
         w.U32(ProtocolLimits.Magic);
-        w.U16(ProtocolLimits.Version);
+        w.U16(Version.Encoded);
         w.U8((byte)Role);
         w.U8((byte)Regions.Count);
         w.U64(Epoch);
@@ -62,13 +69,13 @@ public sealed record HelloReply
         return w.Written;
     }
 
-    /// <summary>Decodes.</summary>
+    /// <summary>Decodes; <see cref="WireStatus.UnsupportedProtocol"/> for bad magic or a major version other than ours.</summary>
     public static WireStatus TryRead(ReadOnlySpan<byte> payload, out HelloReply? reply)
     {
         reply = null;
         var r = new PayloadReader(payload);
         uint magic = r.U32();
-        ushort version = r.U16();
+        var version = ProtocolVersion.FromEncoded(r.U16());
         var role = (NodeRole)r.U8();
         int count = r.U8();
         ulong epoch = r.U64();
@@ -87,13 +94,14 @@ public sealed record HelloReply
             return WireStatus.MalformedFrame;
         }
 
-        if (magic != ProtocolLimits.Magic || version != ProtocolLimits.Version)
+        if (magic != ProtocolLimits.Magic || version.Major != ProtocolVersion.Current.Major)
         {
             return WireStatus.UnsupportedProtocol;
         }
 
         reply = new HelloReply
         {
+            Version = version,
             Role = role,
             Epoch = epoch,
             Incarnation = incarnation,

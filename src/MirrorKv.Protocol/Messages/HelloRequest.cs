@@ -3,15 +3,19 @@ using System.Net;
 namespace MirrorKv.Protocol;
 
 /// <summary>
-/// HELLO payload (32 bytes): magic u32 "MKV1", version u16, peer kind u8, reserved u8 (0), max frame size
-/// u32 (the largest frame the sender accepts), advertised endpoint (20 bytes: where a peer adapter itself
-/// listens, so the primary can tell clients where the secondary is; "none" for clients).
+/// HELLO payload (32 bytes): magic u32 "MKV1", version (major u8, minor u8: the highest the sender speaks),
+/// peer kind u8, reserved u8 (0), max frame size u32 (the largest frame the sender accepts), advertised
+/// endpoint (20 bytes: where a peer adapter itself listens, so the primary can tell clients where the
+/// secondary is; "none" for clients).
 /// </summary>
 /// <param name="Kind">Client or peer adapter.</param>
 /// <param name="MaxFrameSize">Largest frame the sender accepts.</param>
 /// <param name="AdvertisedEndpoint">Where a peer adapter listens; null for clients.</param>
 public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPEndPoint? AdvertisedEndpoint = null)
 {
+    /// <summary>The highest protocol version the sender speaks; <see cref="ProtocolVersion.Current"/> unless set.</summary>
+    public ProtocolVersion Version { get; init; } = ProtocolVersion.Current;
+
     /// <summary>Encoded size.</summary>
     public const int Size = 12 + WireEndpoint.Size;
 
@@ -20,7 +24,7 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
     {
         var w = new PayloadWriter(destination);
         w.U32(ProtocolLimits.Magic);
-        w.U16(ProtocolLimits.Version);
+        w.U16(Version.Encoded);
         w.U8((byte)Kind);
         w.U8(0);
         w.U32(MaxFrameSize);
@@ -28,18 +32,21 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
         return w.Written;
     }
 
-    /// <summary>Decodes; <see cref="WireStatus.UnsupportedProtocol"/> for bad magic or version.</summary>
+    /// <summary>
+    /// Decodes; <see cref="WireStatus.UnsupportedProtocol"/> for bad magic or a major version other than ours
+    /// (any minor is accepted: the node answers the highest it speaks).
+    /// </summary>
     public static WireStatus TryRead(ReadOnlySpan<byte> payload, out HelloRequest hello)
     {
         var r = new PayloadReader(payload);
         uint magic = r.U32();
-        ushort version = r.U16();
+        var version = ProtocolVersion.FromEncoded(r.U16());
         var kind = (PeerKind)r.U8();
         byte reserved = r.U8();
         uint maxFrame = r.U32();
         IPEndPoint? advertised = WireEndpoint.Read(ref r);
-        hello = new HelloRequest(kind, maxFrame, advertised);
-        if (magic != ProtocolLimits.Magic || version != ProtocolLimits.Version)
+        hello = new HelloRequest(kind, maxFrame, advertised) { Version = version };
+        if (magic != ProtocolLimits.Magic || ProtocolVersion.Negotiate(version) is null)
         {
             return WireStatus.UnsupportedProtocol;
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Protocol;
@@ -40,6 +41,15 @@ public readonly ref struct KvRequest(ulong epoch, RemotePointer pointer, ReadOnl
         w.Bytes(Value);
         return w.Written;
     }
+
+    /// <summary>
+    /// True when the payload's value length is not 0: malformed for DELETE and LOOKUP, which carry no value.
+    /// A payload too short to hold the field is left to <see cref="TryRead"/> to refuse.
+    /// </summary>
+    public static bool CarriesValue(ReadOnlySpan<byte> payload) =>
+        payload.Length >= ValueLengthOffset + 4 && BinaryPrimitives.ReadUInt32LittleEndian(payload[ValueLengthOffset..]) != 0;
+
+    private const int ValueLengthOffset = 12;
 
     /// <summary>Decodes; the spans point into <paramref name="payload"/>.</summary>
     public static WireStatus TryRead(ReadOnlySpan<byte> payload, out KvRequest request)

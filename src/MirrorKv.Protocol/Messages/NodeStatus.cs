@@ -34,6 +34,10 @@ public sealed record NodeStatus(NodeRole Role, bool Protected, ulong Epoch, ulon
     /// <summary>Records the secondary has not confirmed yet (a primary's replication lag).</summary>
     public ulong Lag => Lsn > AckedLsn ? Lsn - AckedLsn : 0;
 
+    /// <summary>Checks a request's payload: exactly <see cref="RequestSize"/> bytes, all reserved, all 0.</summary>
+    public static WireStatus TryReadRequest(ReadOnlySpan<byte> payload) =>
+        payload.Length == RequestSize && payload.IndexOfAnyExcept((byte)0) < 0 ? WireStatus.Ok : WireStatus.MalformedFrame;
+
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
     {

@@ -15,6 +15,10 @@ public static class SlabsMessages
     /// <summary>Bytes per slab entry.</summary>
     public const int EntrySize = 16;
 
+    /// <summary>Checks a request's payload: exactly <see cref="RequestSize"/> bytes, all reserved, all 0.</summary>
+    public static WireStatus TryReadRequest(ReadOnlySpan<byte> payload) =>
+        payload.Length == RequestSize && payload.IndexOfAnyExcept((byte)0) < 0 ? WireStatus.Ok : WireStatus.MalformedFrame;
+
     /// <summary>Reply size for <paramref name="count"/> slabs.</summary>
     public static int ReplySize(int count) => ReplyFixedSize + (count * EntrySize);
 

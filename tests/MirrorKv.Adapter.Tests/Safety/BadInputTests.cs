@@ -63,6 +63,10 @@ public class BadInputTests
             ("WRITE payload garbage", RawSocket.Frame(Opcode.Write, 5, Encoding.ASCII.GetBytes("not a kv request")), WireStatus.MalformedFrame),
             ("HELLO twice", RawSocket.HelloFrame(), WireStatus.HandshakeRequired),
             ("AUTH after the handshake", RawSocket.Frame(Opcode.Auth, 7, new byte[32]), WireStatus.HandshakeRequired),
+            ("STATUS with a reserved byte set", RawSocket.Frame(Opcode.Status, 8, [0, 0, 0, 0, 0, 0, 0, 1]), WireStatus.MalformedFrame),
+            ("STATUS without its reserved bytes", RawSocket.Frame(Opcode.Status, 9, []), WireStatus.MalformedFrame),
+            ("DELETE with a value", KvFrame(Opcode.Delete, 10, "k", "v"), WireStatus.MalformedFrame),
+            ("LOOKUP with a value", KvFrame(Opcode.Lookup, 11, "k", "v"), WireStatus.MalformedFrame),
         ];
 
         foreach ((string name, byte[] frame, WireStatus expected) in cases)
@@ -70,11 +74,22 @@ public class BadInputTests
             await raw.SendAsync(frame);
             (FrameHeader header, byte[] payload) = await raw.ReceiveAsync() ?? throw new InvalidOperationException($"{name}: connection closed");
             Assert.True(header.Status == expected, $"{name}: {header.Status} ({ErrorText.Read(payload)})");
+
+            // An error reply carries the request's opcode with 0x80 set, whatever the error.
+            Assert.True(header.Opcode == ((Opcode)frame[4] | Opcode.ReplyBit), $"{name}: reply opcode 0x{(byte)header.Opcode:x2}");
         }
 
         await raw.SendAsync(RawSocket.ReadFrame(99, new RemotePointer(region.RKey, region.BaseAddress, 16)));
         Assert.Equal(WireStatus.Ok, (await raw.ReceiveAsync())!.Value.Header.Status);
         await node.AssertServesAsync("after-refusals");
+    }
+
+    private static byte[] KvFrame(Opcode opcode, ulong requestId, string key, string value)
+    {
+        var request = new KvRequest(0, default, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value));
+        var payload = new byte[request.Size];
+        request.Write(payload);
+        return RawSocket.Frame(opcode, requestId, payload);
     }
 
     [Fact]

@@ -34,10 +34,10 @@ internal sealed class RawSocket : IAsyncDisposable
         return frame;
     }
 
-    public static byte[] HelloFrame(PeerKind kind = PeerKind.Client)
+    public static byte[] HelloFrame(PeerKind kind = PeerKind.Client, uint maxFrameSize = ProtocolLimits.DefaultMaxFrameSize, ProtocolVersion? version = null)
     {
         var hello = new byte[HelloRequest.Size];
-        new HelloRequest(kind, ProtocolLimits.DefaultMaxFrameSize).Write(hello);
+        new HelloRequest(kind, maxFrameSize) { Version = version ?? ProtocolVersion.Current }.Write(hello);
         return Frame(Opcode.Hello, 1, hello);
     }
 

@@ -233,9 +233,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         }
 
         // A primary that stays fenced although we echo its stamps does not hear us (a link cut one way).
-        // After half the promotion timeout we stop renewing (the echo keeps the old stamp), so that by the
-        // time we promote no lease we granted is still running.
-        if (heartbeat.Role != NodeRole.Fenced || PrimaryFencedFor < options.PromoteAfter / 2)
+        // After the promotion timeout we stop renewing (the echo keeps the old stamp), and we promote only
+        // once that stamp is a promotion timeout old, so that no lease we granted is still running.
+        if (heartbeat.Role != NodeRole.Fenced || PrimaryFencedFor < options.PromoteAfter)
         {
             Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
             Volatile.Write(ref _leaseStampHeardAt, now);

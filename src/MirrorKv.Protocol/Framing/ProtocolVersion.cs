@@ -1,0 +1,37 @@
+namespace MirrorKv.Protocol;
+
+/// <summary>
+/// A protocol version as HELLO and its reply carry it: two bytes, the major version first, then the minor
+/// (read as one little-endian u16: major + 256 × minor). Version 1.0 is the bytes <c>01 00</c>, the u16 1
+/// that callers built before 1.1 send; 1.1 is <c>01 01</c>. A node answers a HELLO with
+/// <see cref="Negotiate"/>: the highest version both sides speak.
+/// </summary>
+/// <param name="Major">Incompatible changes; a node refuses a major it does not speak.</param>
+/// <param name="Minor">Compatible additions within a major; a node answers the lower of the two.</param>
+public readonly record struct ProtocolVersion(byte Major, byte Minor)
+{
+    /// <summary>1.0: the first version; frames and payloads as 1.1 has them.</summary>
+    public static ProtocolVersion V1_0 => new(1, 0);
+
+    /// <summary>1.1: the same frames as 1.0, with every rule of docs/protocol.md kept by the node.</summary>
+    public static ProtocolVersion V1_1 => new(1, 1);
+
+    /// <summary>The highest version this code speaks.</summary>
+    public static ProtocolVersion Current => V1_1;
+
+    /// <summary>The two bytes as one little-endian u16, as the HELLO field holds them.</summary>
+    public ushort Encoded => (ushort)(Major | (Minor << 8));
+
+    /// <summary>The version a u16 HELLO field holds.</summary>
+    public static ProtocolVersion FromEncoded(ushort encoded) => new((byte)encoded, (byte)(encoded >> 8));
+
+    /// <summary>
+    /// The version a node speaking <see cref="Current"/> answers to a caller that offered
+    /// <paramref name="offered"/> (the highest version the caller speaks), or null when the majors differ.
+    /// </summary>
+    public static ProtocolVersion? Negotiate(ProtocolVersion offered) =>
+        offered.Major != Current.Major ? null : new ProtocolVersion(offered.Major, Math.Min(offered.Minor, Current.Minor));
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Major}.{Minor}";
+}
