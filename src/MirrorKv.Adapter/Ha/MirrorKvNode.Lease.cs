@@ -14,6 +14,7 @@ public sealed partial class MirrorKvNode
 {
     private volatile bool _isPrimary;
     private volatile FenceKind _fence;
+    private IPEndPoint? _lostPeer;
 
     /// <summary>Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be primary.</summary>
     public event Action<MirrorKvNode, IPEndPoint?>? RejoinNeeded;
@@ -112,6 +113,7 @@ public sealed partial class MirrorKvNode
             }
 
             Fence(FenceKind.Replaced, reason);
+            _lostPeer = primary;
             Stream.Peer?.Abort(null);
         }
 
@@ -196,6 +198,7 @@ public sealed partial class MirrorKvNode
                 }
 
                 Fence(FenceKind.Replaced, $"lost the secondary ({error?.Message ?? "closed"}) after the lease ran out: it may have promoted");
+                _lostPeer = Volatile.Read(ref _secondaryEndPoint);
                 rejoin = true;
             }
         }
@@ -203,6 +206,31 @@ public sealed partial class MirrorKvNode
         if (rejoin)
         {
             RequestRejoin(Volatile.Read(ref _secondaryEndPoint));
+        }
+    }
+
+    /// <summary>
+    /// A peer asks to join this replaced node as a new, empty secondary from the endpoint of the peer it lost:
+    /// that peer's previous incarnation is gone for good, so whatever it was, nobody else can serve. This node
+    /// serves again under epoch + 2, above any epoch that incarnation could have promoted itself to. (Writes
+    /// it acknowledged alone after such a promotion died with it, as an unprotected primary's writes do.)
+    /// </summary>
+    private void TryRevive(IPEndPoint? joiner)
+    {
+        lock (_haLock)
+        {
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (role != NodeRole.Fenced || _fence != FenceKind.Replaced || joiner is null || !joiner.Equals(_lostPeer) || Stream.Peer is { IsOpen: true })
+            {
+                return;
+            }
+
+            _role.TransitionTo(NodeRole.Promoting, epoch + 2, $"the lost peer {joiner} came back as a new incarnation and asks to join: its old one is gone");
+            _registry.Register(Store.Region);
+            _fence = FenceKind.None;
+            _lostPeer = null;
+            _lease.MakeUnlimited();
+            _role.TransitionTo(NodeRole.Primary, epoch + 2, $"serving again at LSN {Stream.LastLsn}, taking {joiner} as secondary");
         }
     }
 

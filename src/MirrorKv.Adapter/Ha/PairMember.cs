@@ -101,6 +101,35 @@ public sealed partial class PairMember : IAsyncDisposable
     private async Task RejoinAsync(MirrorKvNode old, IPEndPoint primary)
     {
         CancellationToken stopping = _stopping.Token;
+
+        // The old incarnation keeps its endpoint until the other node serves as primary: a node that rejoined
+        // a dead or fenced peer would leave the pair with no node that can take anyone back.
+        string? lastAnswer = null;
+        while (true)
+        {
+            if (old.Role == NodeRole.Primary)
+            {
+                // Revived where it stood (its lost peer came back empty and joined it): nothing to rejoin.
+                LogRejoinCancelled(old.Epoch);
+                return;
+            }
+
+            (NodeRole Role, ulong Epoch)? answer = await NodeProbe.AskAsync(_transport, primary, _options.Secret, TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
+            if (answer is { Role: NodeRole.Primary } serving && serving.Epoch > old.Epoch)
+            {
+                break;
+            }
+
+            string now = answer is { } a ? $"{a.Role} at epoch {a.Epoch}" : "unreachable";
+            if (now != lastAnswer)
+            {
+                LogWaitingForPrimary(primary.ToString(), now);
+                lastAnswer = now;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), stopping).ConfigureAwait(false);
+        }
+
         NodeOptions options = _options with
         {
             Role = NodeRole.Secondary,
@@ -132,6 +161,12 @@ public sealed partial class PairMember : IAsyncDisposable
             await Task.Delay(TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "waiting to rejoin {Primary} until it serves as primary (it is {Answer}); this node stays fenced meanwhile")]
+    private partial void LogWaitingForPrimary(string primary, string answer);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "no rejoin: this node serves as primary again (epoch {Epoch})")]
+    private partial void LogRejoinCancelled(ulong epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "rejoining the pair: this {Role} (epoch {Epoch}, LSN {Lsn}) restarts as secondary of {Primary}, copying its data")]
     private partial void LogRejoining(NodeRole role, ulong epoch, ulong lsn, string primary);

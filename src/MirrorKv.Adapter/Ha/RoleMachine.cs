@@ -15,6 +15,7 @@ namespace MirrorKv.Adapter;
 /// Secondary -> Promoting -> Primary under epoch + 1
 /// Primary   -> Fenced               lease ran out, or a newer epoch was seen
 /// Fenced    -> Primary              same epoch: the lease was renewed over a link that never broke
+/// Fenced    -> Promoting -> Primary under epoch + 2: the lost peer came back as a new, empty incarnation
 /// any       -> Stopped              shut down, or replaced by a new incarnation (healing)
 /// </code>
 /// A node joins a pair (as <c>Rejoining</c>) only at its start, with the epoch it learns in the handshake.
@@ -49,6 +50,7 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
         (NodeRole.Promoting, NodeRole.Primary) => toEpoch == fromEpoch,
         (NodeRole.Primary, NodeRole.Fenced) => toEpoch == fromEpoch,
         (NodeRole.Fenced, NodeRole.Primary) => toEpoch == fromEpoch,
+        (NodeRole.Fenced, NodeRole.Promoting) => toEpoch == fromEpoch + 2,
         _ => false,
     };
 

@@ -236,8 +236,13 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         };
     }
 
-    internal bool CanAttachSecondary(out string? refusal)
+    internal bool CanAttachSecondary(IPEndPoint? advertised, out string? refusal)
     {
+        if (Role == NodeRole.Fenced)
+        {
+            TryRevive(advertised);
+        }
+
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
             : null;

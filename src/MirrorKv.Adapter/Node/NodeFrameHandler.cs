@@ -216,7 +216,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
     private void Welcome(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId)
     {
-        if (state.Kind == PeerKind.Peer && node.CanAttachSecondary(out string? refusal) is false)
+        if (state.Kind == PeerKind.Peer && node.CanAttachSecondary(state.AdvertisedEndPoint, out string? refusal) is false)
         {
             Refuse(connection, WireStatus.NotPrimary, refusal!);
             return;

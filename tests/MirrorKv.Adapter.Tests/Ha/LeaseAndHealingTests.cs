@@ -93,6 +93,51 @@ public class LeaseAndHealingTests
     }
 
     [Fact]
+    public async Task SilentSecondaryDeath_PrimaryStaysFenced_ThenServesAgainWhenThePeerComesBackEmpty()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+
+        // Paused, then killed without resuming: the primary's lease runs out first, then the link resets.
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to fence when the secondary fell silent");
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+        await Task.Delay(pair.A.Node.Options.PromoteAfter);
+        Assert.Equal(NodeRole.Fenced, pair.A.Node.Role);
+        Assert.Equal(0, pair.A.Rejoins);
+
+        // The lost peer restarts at its endpoint, empty, and asks to join: its old incarnation is gone.
+        await using PairMember restarted = await PairMember.StartAsync(
+            pair.B.Node.Options with { Role = NodeRole.Secondary, PrimaryEndPoint = pair.A.Node.EndPoint },
+            pair.Network.CreateTransport(PairFixture.SecondaryAddress));
+        await Waits.UntilAsync(() => pair.A.Node is { Role: NodeRole.Primary, IsProtected: true } && restarted.Node.IsProtected, "the fenced primary to take the restarted peer as its secondary");
+        Assert.Equal(3UL, pair.A.Node.Epoch);
+        Assert.Equal(0, pair.A.Rejoins);
+        Assert.Equal(WireStatus.Ok, (await (await pair.ConnectRawAsync(pair.A.Node.EndPoint)).WriteAsync(3, "k", "v2")).Status);
+        Assert.True(restarted.Node.Store.TryLookup("k"u8, out _, out _));
+    }
+
+    [Fact]
+    public async Task FencedNode_RefusesAJoinFromAnEndpointThatIsNotItsLostPeer()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to fence");
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+
+        var third = System.Net.IPAddress.Parse("127.0.0.13");
+        Task<MirrorKvNode> stranger = MirrorKvNode.StartAsync(
+            pair.B.Node.Options with { Role = NodeRole.Secondary, PrimaryEndPoint = pair.A.Node.EndPoint, ListenEndPoint = new System.Net.IPEndPoint(third, 7400), PrimaryConnectTimeout = TimeSpan.FromSeconds(1), TimeProvider = pair.Network.TimeFor(third) },
+            pair.Network.CreateTransport(third));
+        TimeoutException refused = await Assert.ThrowsAsync<TimeoutException>(() => stranger);
+        Assert.Contains("Fenced", refused.Message, StringComparison.Ordinal);
+        Assert.Equal((NodeRole.Fenced, 1UL), (pair.A.Node.Role, pair.A.Node.Epoch));
+    }
+
+    [Fact]
     public async Task StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk()
     {
         await using MemberPair pair = await MemberPair.StartAsync();
@@ -113,6 +158,8 @@ public class LeaseAndHealingTests
     [InlineData(NodeRole.Primary, 3UL, NodeRole.Fenced, 3UL, true)]
     [InlineData(NodeRole.Fenced, 3UL, NodeRole.Primary, 3UL, true)]
     [InlineData(NodeRole.Fenced, 3UL, NodeRole.Stopped, 3UL, true)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Promoting, 5UL, true)]
+    [InlineData(NodeRole.Fenced, 3UL, NodeRole.Promoting, 4UL, false)]
     [InlineData(NodeRole.Secondary, 2UL, NodeRole.Primary, 3UL, false)]
     [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 2UL, false)]
     [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 4UL, false)]
