@@ -49,7 +49,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     public async Task WaitProtectedAsync()
     {
         var deadline = Stopwatch.StartNew();
-        while (!(await MirrorKv.Client.MirrorKvAdmin.GetStatusAsync(EndPoint)).Protected)
+        while (!await IsProtectedAsync())
         {
             if (deadline.Elapsed > TimeSpan.FromSeconds(15))
             {
@@ -57,6 +57,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             }
 
             await Task.Delay(10);
+        }
+    }
+
+    private async Task<bool> IsProtectedAsync()
+    {
+        try
+        {
+            return (await MirrorKv.Client.MirrorKvAdmin.GetStatusAsync(EndPoint)).Protected;
+        }
+        catch (MirrorKv.Client.MirrorKvException e)
+        {
+            throw new InvalidOperationException($"{e.Message}; the node said:\n{Output}", e);
         }
     }
 
@@ -102,7 +114,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static async Task<NodeProcess> StartAsync(string[] args)
+    public static async Task<NodeProcess> StartAsync(string[] args)
     {
         var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
         var start = new ProcessStartInfo("dotnet")

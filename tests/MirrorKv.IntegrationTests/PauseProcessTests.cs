@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
@@ -30,8 +29,8 @@ public class PauseProcessTests
         await client.SetAsync("k", Encoding.UTF8.GetBytes("v1"));
 
         using var stop = new CancellationTokenSource();
-        var acknowledged = new ConcurrentDictionary<string, string>();
-        Task writer = WriteUntilAsync(client, $"t{trial}-", acknowledged, stop.Token);
+        var writes = new CheckedWriter();
+        Task writer = writes.RunAsync(client, $"t{trial}-", stop.Token);
         await Task.Delay(200);
 
         await primary.PauseAsync();
@@ -50,14 +49,11 @@ public class PauseProcessTests
 
         await stop.CancelAsync();
         await writer;
-        Assert.True(acknowledged.Count > 10, $"the writer got only {acknowledged.Count} writes acknowledged");
+        Assert.True(writes.Acknowledged > 10, $"the writer got only {writes.Acknowledged} writes acknowledged");
         NodeStatus final = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
         Assert.Equal((NodeRole.Primary, 2UL), (final.Role, final.Epoch));
         Assert.Equal("v2", Encoding.UTF8.GetString((await client.GetAsync("k"))!));
-        foreach ((string key, string value) in acknowledged)
-        {
-            Assert.Equal(value, Encoding.UTF8.GetString((await client.GetAsync(key)) ?? []));
-        }
+        await writes.AssertAllReadableAsync(client);
 
         Assert.Contains("fenced", primary.Output, StringComparison.Ordinal);
         Assert.Contains("rejoining the pair", primary.Output, StringComparison.Ordinal);
@@ -72,46 +68,23 @@ public class PauseProcessTests
         await primary.WaitProtectedAsync();
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
         using var stop = new CancellationTokenSource();
-        var acknowledged = new ConcurrentDictionary<string, string>();
-        Task writer = WriteUntilAsync(client, "s-", acknowledged, stop.Token);
+        var writes = new CheckedWriter();
+        Task writer = writes.RunAsync(client, "s-", stop.Token);
 
         await secondary.PauseAsync();
         await WaitRoleAsync(primary, NodeRole.Fenced, "the primary to stop serving once its lease ran out");
         await Task.Delay(Pause);
         await secondary.ResumeAsync();
         await primary.WaitProtectedAsync();
-        int before = acknowledged.Count;
-        await Waits.UntilAsync(() => acknowledged.Count > before + 10, "writes to be acknowledged again after the pause");
+        long before = writes.Acknowledged;
+        await Waits.UntilAsync(() => writes.Acknowledged > before + 10, "writes to be acknowledged again after the pause");
 
         await stop.CancelAsync();
         await writer;
         NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
         NodeStatus s = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
         Assert.Equal((NodeRole.Primary, 1UL, NodeRole.Secondary, 1UL), (p.Role, p.Epoch, s.Role, s.Epoch));
-        foreach ((string key, string value) in acknowledged)
-        {
-            Assert.Equal(value, Encoding.UTF8.GetString((await client.GetAsync(key)) ?? []));
-        }
-    }
-
-    private static async Task WriteUntilAsync(MirrorKvClient client, string prefix, ConcurrentDictionary<string, string> acknowledged, CancellationToken stop)
-    {
-        for (int i = 0; !stop.IsCancellationRequested; i++)
-        {
-            string key = $"{prefix}{i % 200}";
-            string value = $"{i}";
-            try
-            {
-                await client.SetAsync(key, Encoding.UTF8.GetBytes(value));
-                acknowledged[key] = value;
-            }
-            catch (MirrorKvException)
-            {
-                // Not acknowledged: the key may hold this value or an earlier one, so it is not checked.
-                acknowledged.TryRemove(key, out _);
-                await Task.Delay(20);
-            }
-        }
+        await writes.AssertAllReadableAsync(client);
     }
 
     private static async Task WaitRoleAsync(NodeProcess node, NodeRole role, string what)

@@ -20,18 +20,28 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
 
     private long _until = Unlimited;
 
+    // With a coordinator: how long the etcd lease keeps the holder serving on its own (half the TTL from the
+    // clock reading taken before the renewal was asked for, the same 2x clock-rate margin as the echo's).
+    private long _witnessUntil = long.MinValue;
+    private bool _witnessed;
+
     /// <summary>The clock the lease is kept on.</summary>
     public TimeProvider Time => time;
 
     /// <summary>True while the holder may serve.</summary>
-    public bool IsValid => time.GetTimestamp() < Volatile.Read(ref _until);
+    public bool IsValid => time.GetTimestamp() < Until;
+
+    /// <summary>True while the etcd lease alone keeps the holder serving.</summary>
+    public bool WitnessValid => time.GetTimestamp() < Volatile.Read(ref _witnessUntil);
+
+    private long Until => Math.Max(Volatile.Read(ref _until), Volatile.Read(ref _witnessUntil));
 
     /// <summary>True while more than half of the lease is left (or it is unlimited): no renewal needs asking for.</summary>
     public bool IsFresh
     {
         get
         {
-            long until = Volatile.Read(ref _until);
+            long until = Until;
             return until == Unlimited || time.GetTimestamp() < until - (long)(duration.TotalSeconds * time.TimestampFrequency / 2);
         }
     }
@@ -44,7 +54,7 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
     {
         get
         {
-            long until = Volatile.Read(ref _until);
+            long until = Until;
             if (until == Unlimited)
             {
                 return TimeSpan.MaxValue;
@@ -86,9 +96,46 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
     /// </summary>
     public void Limit(long stamp) => Volatile.Write(ref _until, stamp + (long)(duration.TotalSeconds * time.TimestampFrequency));
 
-    /// <summary>No secondary can replace the holder any more (it is gone, and it was not promoting).</summary>
-    public void MakeUnlimited() => Volatile.Write(ref _until, Unlimited);
+    /// <summary>
+    /// No secondary can replace the holder any more (it is gone, and it was not promoting). In pair mode the
+    /// lease becomes unlimited; with a coordinator the etcd lease alone rules from here on.
+    /// </summary>
+    public void MakeUnlimited() => Volatile.Write(ref _until, _witnessed ? long.MinValue : Unlimited);
 
-    /// <summary>Ends the lease now.</summary>
-    public void Expire() => Volatile.Write(ref _until, long.MinValue);
+    /// <summary>From now on a coordinator's lease counts too, and nothing is unlimited.</summary>
+    public void UseWitness()
+    {
+        _witnessed = true;
+        if (Volatile.Read(ref _until) == Unlimited)
+        {
+            Volatile.Write(ref _until, long.MinValue);
+        }
+    }
+
+    /// <summary>etcd renewed the holder's lease for <paramref name="ttl"/>, asked at <paramref name="stamp"/>.</summary>
+    public void RenewWitness(long stamp, TimeSpan ttl)
+    {
+        long until = stamp + (long)(ttl.TotalSeconds / 2 * time.TimestampFrequency);
+        long current = Volatile.Read(ref _witnessUntil);
+        while (until > current)
+        {
+            long seen = Interlocked.CompareExchange(ref _witnessUntil, until, current);
+            if (seen == current)
+            {
+                break;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>etcd no longer has the holder's lease.</summary>
+    public void LoseWitness() => Volatile.Write(ref _witnessUntil, long.MinValue);
+
+    /// <summary>Ends the lease now (both parts).</summary>
+    public void Expire()
+    {
+        Volatile.Write(ref _until, long.MinValue);
+        Volatile.Write(ref _witnessUntil, long.MinValue);
+    }
 }

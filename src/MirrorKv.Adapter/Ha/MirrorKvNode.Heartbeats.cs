@@ -53,8 +53,12 @@ public sealed partial class MirrorKvNode
         }
     }
 
-    private void StartHeartbeats() =>
+    private void StartHeartbeats()
+    {
+        // Counted from here: the handshake and the copy before it are not a pause.
+        Volatile.Write(ref _lastTick, _time.GetTimestamp());
         _heartbeats = _time.CreateTimer(static s => ((MirrorKvNode)s!).OnHeartbeatTick(), this, Options.HeartbeatInterval, Options.HeartbeatInterval);
+    }
 
     private void OnHeartbeatTick()
     {
@@ -98,7 +102,15 @@ public sealed partial class MirrorKvNode
         {
             // A joining secondary that went silent: it could not have promoted (it was never told the pair is
             // protected), so it is dropped and the primary goes on alone.
-            peer.Abort(new TimeoutException("the joining secondary went silent"));
+            Drop(peer, epoch, "the joining secondary went silent");
+            return;
+        }
+
+        if (role == NodeRole.Primary && _coordinator is not null && _lease.WitnessValid && (silence > Options.FenceAfter || _waiters.OldestWait > Options.FenceAfter))
+        {
+            // With a witness a silent secondary cannot take over behind our back (etcd holds our key): drop it
+            // and go on alone instead of stopping, so a secondary's pause or silent death costs no availability.
+            Drop(peer, epoch, $"the secondary has been silent or not acknowledging for {Options.FenceAfter.TotalMilliseconds:F0} ms; the etcd lease holds");
             return;
         }
 
@@ -111,6 +123,25 @@ public sealed partial class MirrorKvNode
         }
 
         SendHeartbeat(peer, role, epoch);
+    }
+
+    // The dropped flag goes first, then a close after it: a secondary that resumes reads it before the close
+    // and rejoins, where a bare reset would have it take the primary for dead.
+    private void Drop(IConnection peer, ulong epoch, string reason)
+    {
+        LogDropping(reason);
+        try
+        {
+            new Heartbeat(epoch, NodeRole.Primary, Stream.LastLsn, (ulong)_lease.Stamp(), Dropped: true).Write(peer.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+            peer.EndPost();
+            peer.CloseAfterFlush();
+        }
+        catch (ConnectionClosedException)
+        {
+        }
+
+        // Its close may take a while (a paused peer reads nothing): stop waiting for it now.
+        OnSecondaryLost(peer, new TimeoutException(reason));
     }
 
     private void SendHeartbeat(IConnection peer, NodeRole role, ulong epoch)
@@ -150,6 +181,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Information, Message = "the secondary has copied everything (its LSN {Lsn}): the pair is protected")]
     private partial void LogProtected(ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dropping the secondary: {Reason}")]
+    private partial void LogDropping(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "this process did not run for {Milliseconds:F0} ms (paused, frozen or starved): the primary's silence meanwhile is not counted")]
     private partial void LogStoodStill(double milliseconds);

@@ -88,10 +88,17 @@ public sealed partial class MirrorKvNode
             if (!_sentProtected)
             {
                 // The attached secondary was never told the pair is protected, so it cannot promote: drop it
-                // and go on alone rather than stop.
-                Stream.Peer?.Abort(new TimeoutException("the joining secondary stopped renewing the lease"));
+                // and go on alone rather than stop (in pair mode; with a witness, only its lease counts).
+                if (Stream.Peer is { } peer)
+                {
+                    Drop(peer, Epoch, "the joining secondary stopped renewing the lease");
+                }
+
                 _lease.MakeUnlimited();
-                return;
+                if (_lease.IsValid)
+                {
+                    return;
+                }
             }
 
             Fence(FenceKind.LeaseLapsed, $"lease ran out (no echo from the secondary within {Options.LeaseDuration.TotalMilliseconds:F0} ms): it may be cut off and promoting");
@@ -220,7 +227,7 @@ public sealed partial class MirrorKvNode
         lock (_haLock)
         {
             (NodeRole role, ulong epoch) = _role.Current;
-            if (role != NodeRole.Fenced || _fence != FenceKind.Replaced || joiner is null || !joiner.Equals(_lostPeer) || Stream.Peer is { IsOpen: true })
+            if (_coordinator is not null || role != NodeRole.Fenced || _fence != FenceKind.Replaced || joiner is null || !joiner.Equals(_lostPeer) || Stream.Peer is { IsOpen: true })
             {
                 return;
             }
@@ -236,6 +243,12 @@ public sealed partial class MirrorKvNode
 
     private void RequestRejoin(IPEndPoint? primary)
     {
+        // A replaced node gives up the leader key at once: the other node should not wait for its TTL.
+        if (_coordinator is { } coordinator && _fence == FenceKind.Replaced)
+        {
+            _ = coordinator.ResignAsync();
+        }
+
         LogRejoinNeeded(primary?.ToString() ?? "unknown");
         if (RejoinNeeded is { } handler)
         {

@@ -12,6 +12,31 @@ public sealed partial class MirrorKvNode
 {
     private void OnPrimaryLost(string reason) => OnPrimaryLost(reason, reset: false);
 
+    // The link was closed from the primary's side. Ask the primary before reading it as death: if it still
+    // answers as primary it is alive (it dropped this secondary, or the reset was not its), and this node
+    // rejoins it; only a refused connection proves its process gone. With a witness, only that proof
+    // lets this node revoke the primary's etcd lease; otherwise it waits for etcd to let the lease expire.
+    private void OnPrimaryReset(string reason) => _ = OnPrimaryResetAsync(reason);
+
+    private async Task OnPrimaryResetAsync(string reason)
+    {
+        if (Role != NodeRole.Secondary || _link is not { Dropped: false } || _transport is null || Options.PrimaryEndPoint is null)
+        {
+            OnPrimaryLost(reason, reset: true);
+            return;
+        }
+
+        ((NodeRole Role, ulong Epoch)? answer, bool refused) = await NodeProbe.AskOrRefusedAsync(_transport, Options.PrimaryEndPoint, Options.Secret, TimeSpan.FromMilliseconds(300), CancellationToken.None).ConfigureAwait(false);
+        if (answer is { Role: NodeRole.Primary } alive && alive.Epoch == Epoch)
+        {
+            LogPrimaryStillServes(reason);
+            RequestRejoin(Options.PrimaryEndPoint);
+            return;
+        }
+
+        OnPrimaryLost(reason, reset: refused || (_coordinator is null && answer is null) || answer is { Role: not NodeRole.Primary } && _coordinator is null);
+    }
+
     /// <param name="reason">Why, for the log.</param>
     /// <param name="reset">
     /// The link was closed by the primary's side: its process is gone, or it dropped a joining secondary. A
@@ -35,23 +60,21 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            if (role == NodeRole.Rejoining || (!_link.SawProtected && !reset))
+            if (role == NodeRole.Rejoining || _link.Dropped || (!_link.SawProtected && !reset))
             {
                 // It does not hold everything yet, or the primary never counted it as caught up (and so may have
                 // gone on alone): promoting could lose writes or make two primaries. Join again instead.
-                LogNotPromoting(reason, role == NodeRole.Rejoining ? "it had not copied everything yet" : "the primary never counted it as caught up");
+                LogNotPromoting(reason, role == NodeRole.Rejoining ? "it had not copied everything yet" : _link.Dropped ? "the primary dropped it and goes on alone" : "the primary never counted it as caught up");
                 rejoin = true;
+            }
+            else if (_coordinator is not null)
+            {
+                // With a witness, only etcd can make this node primary.
+                _ = TakeOverAsync(reason, reset);
             }
             else
             {
-                ulong next = epoch + 1;
-                _role.TransitionTo(NodeRole.Promoting, next, reason);
-                Store.Promote();
-                Stream.StartAt(_link.AppliedLsn);
-                _link.AnnounceAndClose(next, _link.AppliedLsn);
-                _lease.MakeUnlimited();
-                Volatile.Write(ref _secondaryEndPoint, null);
-                _role.TransitionTo(NodeRole.Primary, next, $"promoted at LSN {_link.AppliedLsn}: taking writes, unprotected until a secondary joins");
+                PromoteLocally(epoch + 1, reason);
             }
         }
 
@@ -60,6 +83,22 @@ public sealed partial class MirrorKvNode
             RequestRejoin(Options.PrimaryEndPoint);
         }
     }
+
+    // Under _haLock.
+    private void PromoteLocally(ulong next, string reason)
+    {
+        SecondaryLink link = _link!;
+        _role.TransitionTo(NodeRole.Promoting, next, reason);
+        Store.Promote();
+        Stream.StartAt(link.AppliedLsn);
+        link.AnnounceAndClose(next, link.AppliedLsn);
+        _lease.MakeUnlimited();
+        Volatile.Write(ref _secondaryEndPoint, null);
+        _role.TransitionTo(NodeRole.Primary, next, $"promoted at LSN {link.AppliedLsn}: taking writes, unprotected until a secondary joins");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the link to the primary closed ({Reason}), but the primary still serves: rejoining it")]
+    private partial void LogPrimaryStillServes(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "primary lost ({Reason}), but this node does not promote: {Why}")]
     private partial void LogNotPromoting(string reason, string why);

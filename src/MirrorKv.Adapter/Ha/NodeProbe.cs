@@ -17,7 +17,15 @@ internal sealed class NodeProbe : IFrameHandler
     private NodeProbe(byte[]? secret) => _secret = secret;
 
     /// <summary>The node's (role, epoch), or null when it cannot be reached or does not answer within <paramref name="timeout"/>.</summary>
-    public static async Task<(NodeRole Role, ulong Epoch)?> AskAsync(ITransport transport, IPEndPoint node, byte[]? secret, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<(NodeRole Role, ulong Epoch)?> AskAsync(ITransport transport, IPEndPoint node, byte[]? secret, TimeSpan timeout, CancellationToken cancellationToken) =>
+        (await AskOrRefusedAsync(transport, node, secret, timeout, cancellationToken).ConfigureAwait(false)).Answer;
+
+    /// <summary>
+    /// As <see cref="AskAsync"/>, and whether the connection was refused: nothing listens there, so the
+    /// process that did is gone (a paused or hung process still has its listening socket, and its kernel
+    /// accepts the connection).
+    /// </summary>
+    public static async Task<((NodeRole Role, ulong Epoch)? Answer, bool Refused)> AskOrRefusedAsync(ITransport transport, IPEndPoint node, byte[]? secret, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var probe = new NodeProbe(secret);
         IConnection? connection = null;
@@ -29,12 +37,16 @@ internal sealed class NodeProbe : IFrameHandler
             new HelloRequest(PeerKind.Client, ProtocolLimits.MinMaxFrameSize).Write(connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size));
             connection.EndPost();
             connection.Flush();
-            return await probe._answer.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+            return (await probe._answer.Task.WaitAsync(deadline.Token).ConfigureAwait(false), false);
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+        {
+            return (null, true);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ConnectionClosedException or InvalidOperationException)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return null;
+            return (null, false);
         }
         finally
         {

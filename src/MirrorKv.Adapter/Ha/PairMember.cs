@@ -52,7 +52,18 @@ public sealed partial class PairMember : IAsyncDisposable
     public static async Task<PairMember> StartAsync(NodeOptions options, ITransport transport, ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         var member = new PairMember(options, transport, loggers ?? NullLoggerFactory.Instance);
-        MirrorKvNode node = await MirrorKvNode.StartAsync(options, transport, member._loggers, cancellationToken).ConfigureAwait(false);
+        MirrorKvNode node;
+        try
+        {
+            node = await MirrorKvNode.StartAsync(options, transport, member._loggers, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeaderElsewhereException e)
+        {
+            // Started as primary with stale flags: etcd says another node leads. Join it.
+            member.LogJoiningLeader(e.Leader.ToString());
+            node = await MirrorKvNode.StartAsync(options with { Role = NodeRole.Secondary, PrimaryEndPoint = e.Leader.EndPoint }, transport, member._loggers, cancellationToken).ConfigureAwait(false);
+        }
+
         member.Adopt(node);
         return member;
     }
@@ -114,8 +125,20 @@ public sealed partial class PairMember : IAsyncDisposable
                 return;
             }
 
+            if (old.Coordinator is { } coordinator && await AskCoordinatorAsync(old, coordinator, stopping).ConfigureAwait(false) is { } leader)
+            {
+                primary = leader;
+            }
+
+            if (old.Role == NodeRole.Primary)
+            {
+                continue;
+            }
+
             (NodeRole Role, ulong Epoch)? answer = await NodeProbe.AskAsync(_transport, primary, _options.Secret, TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
-            if (answer is { Role: NodeRole.Primary } serving && serving.Epoch > old.Epoch)
+            // A replaced primary joins only a newer epoch; a secondary that lost or was dropped by its primary may
+            // join the same one again.
+            if (answer is { Role: NodeRole.Primary } serving && (serving.Epoch > old.Epoch || old.Role is NodeRole.Secondary or NodeRole.Rejoining && serving.Epoch == old.Epoch))
             {
                 break;
             }
@@ -161,6 +184,40 @@ public sealed partial class PairMember : IAsyncDisposable
             await Task.Delay(TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
         }
     }
+
+    // With a witness, etcd says who leads; when nobody does (both nodes were lost), this node claims the key
+    // and serves again with what it holds. Returns the leader to join, or null.
+    private async Task<IPEndPoint?> AskCoordinatorAsync(MirrorKvNode old, PairCoordinator coordinator, CancellationToken stopping)
+    {
+        try
+        {
+            LeaderRecord? leader = await coordinator.ReadLeaderAsync(stopping).ConfigureAwait(false);
+            if (leader is not null)
+            {
+                return leader.EndPoint.Equals(old.AdvertisedEndPoint) ? null : leader.EndPoint;
+            }
+
+            if (old.Role != NodeRole.Fenced)
+            {
+                return null;
+            }
+
+            PairCoordinator.Claim claim = await coordinator.TryLeadAsync(old.AdvertisedEndPoint, null, stopping).ConfigureAwait(false);
+            if (claim.Won)
+            {
+                old.TryReviveAsLeader(claim);
+            }
+
+            return claim.Holder?.EndPoint;
+        }
+        catch (EtcdException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "etcd names {Leader} as the pair's primary: starting as its secondary instead")]
+    private partial void LogJoiningLeader(string leader);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "waiting to rejoin {Primary} until it serves as primary (it is {Answer}); this node stays fenced meanwhile")]
     private partial void LogWaitingForPrimary(string primary, string answer);

@@ -12,15 +12,16 @@ namespace MirrorKv.Adapter;
 /// The legal moves (anything else is a bug and throws):
 /// <code>
 /// Rejoining -> Secondary            caught up (copied every slab)
-/// Secondary -> Promoting -> Primary under epoch + 1
+/// Secondary -> Promoting -> Primary under a higher epoch (epoch + 1; with a coordinator, the one etcd grants)
 /// Primary   -> Fenced               lease ran out, or a newer epoch was seen
 /// Fenced    -> Primary              same epoch: the lease was renewed over a link that never broke
 /// Fenced    -> Promoting -> Primary under epoch + 2: the lost peer came back as a new, empty incarnation
+///                                   (with a coordinator: any higher epoch etcd grants when no leader is left)
 /// any       -> Stopped              shut down, or replaced by a new incarnation (healing)
 /// </code>
 /// A node joins a pair (as <c>Rejoining</c>) only at its start, with the epoch it learns in the handshake.
 /// </remarks>
-internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger logger)
+internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger logger, bool coordinated = false)
 {
     private readonly Lock _lock = new();
     private (NodeRole Role, ulong Epoch) _current = (role, epoch);
@@ -40,17 +41,17 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
     }
 
     /// <summary>Whether <paramref name="from"/> at <paramref name="fromEpoch"/> may move to <paramref name="to"/> at <paramref name="toEpoch"/>.</summary>
-    public static bool IsLegal(NodeRole from, ulong fromEpoch, NodeRole to, ulong toEpoch) => (from, to) switch
+    public static bool IsLegal(NodeRole from, ulong fromEpoch, NodeRole to, ulong toEpoch, bool coordinated = false) => (from, to) switch
     {
         (NodeRole.Stopped, _) => false,
         (_, NodeRole.Stopped) => toEpoch == fromEpoch,
         (NodeRole.Rejoining, NodeRole.Rejoining) => toEpoch >= fromEpoch,
         (NodeRole.Rejoining, NodeRole.Secondary) => toEpoch == fromEpoch,
-        (NodeRole.Secondary, NodeRole.Promoting) => toEpoch == fromEpoch + 1,
+        (NodeRole.Secondary, NodeRole.Promoting) => toEpoch > fromEpoch,
         (NodeRole.Promoting, NodeRole.Primary) => toEpoch == fromEpoch,
         (NodeRole.Primary, NodeRole.Fenced) => toEpoch == fromEpoch,
         (NodeRole.Fenced, NodeRole.Primary) => toEpoch == fromEpoch,
-        (NodeRole.Fenced, NodeRole.Promoting) => toEpoch == fromEpoch + 2,
+        (NodeRole.Fenced, NodeRole.Promoting) => toEpoch >= fromEpoch + 2 || toEpoch > fromEpoch && coordinated,
         _ => false,
     };
 
@@ -74,7 +75,7 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
                 return false;
             }
 
-            if (!IsLegal(old, _current.Epoch, role, epoch))
+            if (!IsLegal(old, _current.Epoch, role, epoch, coordinated))
             {
                 throw new InvalidOperationException($"Illegal role transition {old} (epoch {_current.Epoch}) -> {role} (epoch {epoch}): {reason}");
             }

@@ -31,6 +31,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
+    private ITransport? _transport;
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
 
@@ -45,7 +46,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         // A secondary is Rejoining until it has attached and copied the primary's slabs: until then it holds
         // nothing to serve, so it refuses failover reads and never promotes itself.
-        _role = new RoleMachine(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? options.InitialEpoch : 0UL, _logger);
+        _role = new RoleMachine(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? options.InitialEpoch : 0UL, _logger, options.Coordinator is not null);
         _isPrimary = options.Role == NodeRole.Primary;
         _role.Changed += (_, now) => _isPrimary = now == NodeRole.Primary;
         Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
@@ -133,14 +134,18 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(transport);
         options.Validate();
-        var node = new MirrorKvNode(options, loggers ?? NullLoggerFactory.Instance);
+        ILoggerFactory factory = loggers ?? NullLoggerFactory.Instance;
+        (PairCoordinator? coordinator, PairCoordinator.Claim claim, options) = await CoordinateStartAsync(options, factory, cancellationToken).ConfigureAwait(false);
+        var node = new MirrorKvNode(options, factory) { _coordinator = coordinator };
         try
         {
+            node.WatchWitness(claim);
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
             if (options.Role == NodeRole.Secondary)
             {
-                node._link = new SecondaryLink(node.Store, node._role, options, reason => node.OnPrimaryLost(reason, reset: true), node._logger);
+                node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
+                node._transport = transport;
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
@@ -192,6 +197,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
 
         _telemetry.Dispose();
+        if (_coordinator is not null)
+        {
+            await _coordinator.DisposeAsync().ConfigureAwait(false);
+        }
+
         Store.Dispose();
     }
 

@@ -22,6 +22,13 @@ public sealed record NodeOptions
     /// </summary>
     public IPEndPoint? AdvertisedEndPoint { get; init; }
 
+    /// <summary>
+    /// etcd as the pair's witness (leader key, epoch, the primary's etcd lease); null for pair mode. With it a
+    /// secondary may leave <see cref="PrimaryEndPoint"/> unset (it asks etcd), and a node started as primary
+    /// joins the leader etcd names instead when there is one.
+    /// </summary>
+    public CoordinatorOptions? Coordinator { get; init; }
+
     /// <summary>The store engine's options. A secondary takes its slabs top-down unless told otherwise.</summary>
     public StoreOptions Store { get; init; } = StoreOptions.Default;
 
@@ -148,9 +155,15 @@ public sealed record NodeOptions
             throw new ArgumentException($"Role must be primary or secondary; got {Role}.");
         }
 
-        if (Role == NodeRole.Secondary && PrimaryEndPoint is null)
+        Coordinator?.Validate();
+        if (Coordinator is not null && (AdvertisedEndPoint ?? ListenEndPoint).Port == 0)
         {
-            throw new ArgumentException("A secondary needs the primary's endpoint (PrimaryEndPoint, --primary).");
+            throw new ArgumentException("With a coordinator the node needs a fixed port (ListenEndPoint or AdvertisedEndPoint): etcd records where the primary is.");
+        }
+
+        if (Role == NodeRole.Secondary && PrimaryEndPoint is null && Coordinator is null)
+        {
+            throw new ArgumentException("A secondary needs the primary's endpoint (PrimaryEndPoint, --primary), or a coordinator to ask.");
         }
 
         if (Role == NodeRole.Primary && PrimaryEndPoint is not null)

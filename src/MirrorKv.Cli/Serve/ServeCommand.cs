@@ -23,7 +23,9 @@ internal static class ServeCommand
         var role = new Option<string>("--role") { Description = $"primary or secondary (default {defaults.Role})." };
         role.AcceptOnlyFromAmong("primary", "secondary");
         var listen = new Option<string>("--listen") { Description = $"Endpoint to listen on, host:port (default {defaults.Listen}). Without a secret, only a loopback address is accepted (see --allow-unauthenticated)." };
-        var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port)." };
+        var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port). With --coordinator it may be left out: etcd says where the primary is." };
+        var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
+        var pairName = new Option<string>("--pair-name") { Description = $"With --coordinator: the pair's name, the same on both nodes (default {defaults.PairName}); keys live under /mirrorkv/pairs/<name>/." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
@@ -41,7 +43,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -60,6 +62,8 @@ internal static class ServeCommand
             Given(primary, nameof(ServeSettings.Primary));
             Given(advertise, nameof(ServeSettings.Advertise));
             Given(peer, nameof(ServeSettings.Peer));
+            Given(coordinator, nameof(ServeSettings.Coordinator));
+            Given(pairName, nameof(ServeSettings.PairName));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
             Given(replication, nameof(ServeSettings.Replication));
@@ -174,6 +178,25 @@ internal static class ServeCommand
         IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
+        CoordinatorOptions? coordinator = null;
+        if (!string.IsNullOrWhiteSpace(settings.Coordinator))
+        {
+            var urls = new List<Uri>();
+            foreach (string part in settings.Coordinator.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (Uri.TryCreate(part, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https")
+                {
+                    urls.Add(url);
+                }
+                else
+                {
+                    errors.Add($"--coordinator (Node:Coordinator): '{part}' is not an etcd URL such as http://127.0.0.1:2379");
+                }
+            }
+
+            coordinator = new CoordinatorOptions { Endpoints = urls, PairName = settings.PairName };
+        }
+
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
         byte[]? secret = SecretSource.Read(settings.SecretFile, SecretSource.ClientVariable, "--secret-file", errors, out string? secretOrigin);
         byte[]? peerSecret = SecretSource.Read(settings.PeerSecretFile, SecretSource.PeerVariable, "--peer-secret-file", errors, out string? peerSecretOrigin);
@@ -201,6 +224,7 @@ internal static class ServeCommand
                 Secret = secret,
                 PeerSecret = peerSecret,
                 MaxConnections = settings.MaxConnections,
+                Coordinator = coordinator,
             };
             options.Validate();
             return (options, secrets, peerEndPoint, errors);

@@ -20,6 +20,11 @@ internal sealed class ServeSettings
 
     public string? Peer { get; set; }
 
+    /// <summary>etcd client URLs, comma-separated; none: pair mode.</summary>
+    public string? Coordinator { get; set; }
+
+    public string PairName { get; set; } = "default";
+
     public string RegionSize { get; set; } = "256m";
 
     public string SlabSize { get; set; } = "1m";

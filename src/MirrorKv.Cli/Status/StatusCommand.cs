@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 
@@ -12,7 +13,9 @@ internal static class StatusCommand
     {
         var nodes = new Argument<string[]>("nodes") { Description = "Node endpoints (host:port), e.g. 127.0.0.1:7400 127.0.0.1:7401.", Arity = ArgumentArity.OneOrMore };
         Option<string?> secretFile = SecretSource.ClientFileOption();
-        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag and whether the pair is protected.") { nodes, secretFile };
+        var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated): also show what etcd says (leader key, epoch) beside what each node says." };
+        var pairName = new Option<string>("--pair-name") { Description = "With --coordinator: the pair's name (default default).", DefaultValueFactory = _ => "default" };
+        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag, whether the pair is protected and a primary's lease; with --coordinator, etcd's view too.") { nodes, secretFile, coordinator, pairName };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var errors = new List<string>();
@@ -48,6 +51,23 @@ internal static class StatusCommand
                 {
                     unreachable++;
                     Console.Out.WriteLine($"{endPoint,-22} unreachable: {e.Message}");
+                }
+            }
+
+            if (parse.GetValue(coordinator) is { } urls)
+            {
+                try
+                {
+                    var options = new CoordinatorOptions { Endpoints = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))], PairName = parse.GetValue(pairName)! };
+                    PairWitness.View view = await PairWitness.DescribeAsync(options, cancellationToken);
+                    Console.Out.WriteLine(view.Leader is null
+                        ? $"etcd (pair {options.PairName}): no leader; last epoch {view.LastEpoch}"
+                        : $"etcd (pair {options.PairName}): leader {view.Leader} at epoch {view.LeaderEpoch}; last epoch {view.LastEpoch}");
+                }
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException or UriFormatException)
+                {
+                    Console.Out.WriteLine($"etcd: unreachable or misconfigured: {e.Message}");
+                    unreachable++;
                 }
             }
 

@@ -162,7 +162,7 @@ public class LeaseAndHealingTests
     [InlineData(NodeRole.Fenced, 3UL, NodeRole.Promoting, 4UL, false)]
     [InlineData(NodeRole.Secondary, 2UL, NodeRole.Primary, 3UL, false)]
     [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 2UL, false)]
-    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 4UL, false)]
+    [InlineData(NodeRole.Secondary, 2UL, NodeRole.Promoting, 4UL, true)]
     [InlineData(NodeRole.Fenced, 3UL, NodeRole.Primary, 4UL, false)]
     [InlineData(NodeRole.Fenced, 3UL, NodeRole.Secondary, 3UL, false)]
     [InlineData(NodeRole.Primary, 3UL, NodeRole.Secondary, 3UL, false)]

@@ -22,6 +22,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     private long _leaseStampHeardAt;
     private long _primaryFencedSince;
     private volatile bool _sawProtected;
+    private volatile bool _dropped;
     private volatile bool _closing;
     private volatile bool _diverged;
     private bool _streamStarted;
@@ -44,6 +45,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
 
     /// <summary>Time since the stamp this secondary echoes was heard: no lease it granted runs longer than that stamp's.</summary>
     public TimeSpan SinceEchoedStamp => options.TimeProvider.GetElapsedTime(Volatile.Read(ref _leaseStampHeardAt));
+
+    /// <summary>True when the primary said it gives up on this secondary and goes on alone: it must rejoin, never take over.</summary>
+    public bool Dropped => _dropped;
 
     /// <summary>
     /// True once the primary said it counts this secondary as caught up: only from then on may it promote,
@@ -222,6 +226,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         }
 
         _sawProtected |= heartbeat.Protected;
+        _dropped |= heartbeat.Dropped;
         long now = options.TimeProvider.GetTimestamp();
         if (heartbeat.Role != NodeRole.Fenced)
         {

@@ -1,0 +1,122 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The few calls of etcd's v3 API a pair needs, over its JSON gateway (<c>POST /v3/...</c>, keys and values
+/// in base64): leases, a compare-and-set transaction, a read. Plain HTTP/1.1 with the base library: no gRPC
+/// stack for a handful of small requests a second. Endpoints are tried in turn until one answers.
+/// </summary>
+internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestTimeout) : IDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = requestTimeout };
+    private int _current;
+
+    /// <summary>A key's value, its lease (0 when none) and its create revision (0 when the key does not exist).</summary>
+    public readonly record struct Entry(byte[]? Value, long Lease, long CreateRevision, long ModRevision);
+
+    /// <summary>Grants a lease of <paramref name="ttl"/>; returns its id and the TTL etcd granted (it has a minimum).</summary>
+    public async Task<(long Id, TimeSpan Ttl)> GrantAsync(TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        JsonNode reply = await PostAsync("/v3/lease/grant", new JsonObject { ["TTL"] = (long)Math.Ceiling(ttl.TotalSeconds) }, cancellationToken).ConfigureAwait(false);
+        return (Long(reply["ID"]), TimeSpan.FromSeconds(Long(reply["TTL"])));
+    }
+
+    /// <summary>Renews lease <paramref name="id"/>; returns its TTL, or zero when etcd no longer has it (it expired or was revoked).</summary>
+    public async Task<TimeSpan> KeepAliveAsync(long id, CancellationToken cancellationToken)
+    {
+        JsonNode reply = await PostAsync("/v3/lease/keepalive", new JsonObject { ["ID"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken).ConfigureAwait(false);
+        return TimeSpan.FromSeconds(Long(reply["result"]?["TTL"]));
+    }
+
+    /// <summary>Revokes lease <paramref name="id"/> and deletes the keys attached to it; a lease already gone is not an error.</summary>
+    public async Task RevokeAsync(long id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PostAsync("/v3/lease/revoke", new JsonObject { ["ID"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EtcdException e) when (e.Message.Contains("not found", StringComparison.Ordinal))
+        {
+        }
+    }
+
+    public async Task<Entry> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        JsonNode reply = await PostAsync("/v3/kv/range", new JsonObject { ["key"] = B64(key) }, cancellationToken).ConfigureAwait(false);
+        return ToEntry(reply["kvs"]?[0]);
+    }
+
+    /// <summary>
+    /// Puts every (key, value, lease) of <paramref name="puts"/> in one transaction if each compared key has
+    /// the given create revision (0: absent) and, when given, mod revision. Returns whether it did.
+    /// </summary>
+    public async Task<bool> PutIfAsync(IEnumerable<(string Key, long CreateRevision, long? ModRevision)> compares, IEnumerable<(string Key, byte[] Value, long Lease)> puts, CancellationToken cancellationToken)
+    {
+        var compare = new JsonArray();
+        foreach ((string key, long create, long? mod) in compares)
+        {
+            compare.Add(new JsonObject { ["key"] = B64(key), ["target"] = "CREATE", ["result"] = "EQUAL", ["create_revision"] = create.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            if (mod is { } m)
+            {
+                compare.Add(new JsonObject { ["key"] = B64(key), ["target"] = "MOD", ["result"] = "EQUAL", ["mod_revision"] = m.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            }
+        }
+
+        var success = new JsonArray();
+        foreach ((string key, byte[] value, long lease) in puts)
+        {
+            var put = new JsonObject { ["key"] = B64(key), ["value"] = Convert.ToBase64String(value) };
+            if (lease != 0)
+            {
+                put["lease"] = lease.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            success.Add(new JsonObject { ["request_put"] = put });
+        }
+
+        JsonNode reply = await PostAsync("/v3/kv/txn", new JsonObject { ["compare"] = compare, ["success"] = success }, cancellationToken).ConfigureAwait(false);
+        return reply["succeeded"]?.GetValue<bool>() ?? false;
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<JsonNode> PostAsync(string path, JsonObject body, CancellationToken cancellationToken)
+    {
+        Exception? last = null;
+        for (int i = 0; i < endpoints.Count; i++)
+        {
+            int index = (Volatile.Read(ref _current) + i) % endpoints.Count;
+            try
+            {
+                using HttpResponseMessage response = await _http.PostAsync(new Uri(endpoints[index], path), JsonContent.Create(body), cancellationToken).ConfigureAwait(false);
+                string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                JsonNode reply = JsonNode.Parse(text) ?? new JsonObject();
+                if (reply["error"] is { } error)
+                {
+                    throw new EtcdException($"etcd at {endpoints[index]}: {error}");
+                }
+
+                Volatile.Write(ref _current, index);
+                return reply;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+            {
+                last = e;
+            }
+        }
+
+        throw new EtcdUnavailableException($"no etcd endpoint answered ({string.Join(", ", endpoints)}): {last?.Message}", last);
+    }
+
+    private static Entry ToEntry(JsonNode? kv) => kv is null
+        ? new Entry(null, 0, 0, 0)
+        : new Entry(kv["value"] is { } v ? Convert.FromBase64String(v.GetValue<string>()) : [], Long(kv["lease"]), Long(kv["create_revision"]), Long(kv["mod_revision"]));
+
+    private static string B64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
+
+    // The gateway writes 64-bit integers as JSON strings; absent fields are zero.
+    private static long Long(JsonNode? node) => node is null ? 0 : long.Parse(node.ToString(), System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,241 @@
+using System.Net;
+using MirrorKv.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// The pair with etcd as its witness (<see cref="NodeOptions.Coordinator"/>): a primary serves while its etcd
+/// lease or its secondary's echo holds, so a secondary that dies silently no longer stops it; a secondary
+/// promotes only by winning the leader key in etcd, which it can only once the old primary's etcd lease is
+/// gone; an etcd outage alone stops no healthy pair (the echo keeps it serving), it only stops promotions.
+/// </summary>
+public sealed partial class MirrorKvNode
+{
+    private PairCoordinator? _coordinator;
+    private int _takingOver;
+    private int _reclaiming;
+
+    /// <summary>The coordinator, when the pair has one.</summary>
+    internal PairCoordinator? Coordinator => _coordinator;
+
+    // Before the node exists: a primary claims the leader key (its epoch is the one etcd grants), a secondary
+    // without --primary learns where the primary is.
+    private static async Task<(PairCoordinator?, PairCoordinator.Claim, NodeOptions)> CoordinateStartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (options.Coordinator is not { } settings)
+        {
+            return (null, default, options);
+        }
+
+        var coordinator = new PairCoordinator(settings, options.TimeProvider, loggers.CreateLogger("MirrorKv.Coordinator"));
+        try
+        {
+            IPEndPoint me = options.AdvertisedEndPoint ?? options.ListenEndPoint;
+            if (options.Role == NodeRole.Primary)
+            {
+                PairCoordinator.Claim claim = await coordinator.TryLeadAsync(me, null, cancellationToken).ConfigureAwait(false);
+                for (int wait = 0; !claim.Won && claim.Holder is { } holder && holder.EndPoint.Equals(me) && wait < 50; wait++)
+                {
+                    // Our own earlier incarnation's key (killed a moment ago): it goes when its lease does.
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                    claim = await coordinator.TryLeadAsync(me, null, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (!claim.Won)
+                {
+                    throw claim.Holder is { } leader ? new LeaderElsewhereException(leader) : new InvalidOperationException("etcd did not grant the leader key");
+                }
+
+                return (coordinator, claim, options with { InitialEpoch = claim.Epoch });
+            }
+
+            if (options.PrimaryEndPoint is null)
+            {
+                LeaderRecord leader = await coordinator.ReadLeaderAsync(cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"etcd names no primary for pair '{settings.PairName}' yet: start one with --role primary");
+                options = options with { PrimaryEndPoint = leader.EndPoint };
+            }
+
+            return (coordinator, default, options);
+        }
+        catch
+        {
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void WatchWitness(PairCoordinator.Claim claim)
+    {
+        if (_coordinator is not { } coordinator)
+        {
+            return;
+        }
+
+        _lease.UseWitness();
+        coordinator.Renewed += OnWitnessRenewed;
+        coordinator.Lost += OnWitnessLost;
+        if (claim.Won)
+        {
+            _lease.RenewWitness(claim.Stamp, claim.Ttl);
+        }
+    }
+
+    private void OnWitnessRenewed(long stamp, TimeSpan ttl)
+    {
+        _lease.RenewWitness(stamp, ttl);
+        if (_fence != FenceKind.LeaseLapsed)
+        {
+            return;
+        }
+
+        // etcd still has our lease, so nobody else holds the leader key: no promotion happened.
+        lock (_haLock)
+        {
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (_fence == FenceKind.LeaseLapsed && role == NodeRole.Fenced && _lease.IsValid)
+            {
+                _registry.Register(Store.Region);
+                _fence = FenceKind.None;
+                _role.TransitionTo(NodeRole.Primary, epoch, "etcd renewed this node's lease: nobody took over");
+            }
+        }
+    }
+
+    // etcd let our lease go (an outage longer than the TTL, or a secondary that revoked it after a reset): the
+    // echo may still keep us serving; take the key back under the same epoch unless someone else has it.
+    private void OnWitnessLost()
+    {
+        _lease.LoseWitness();
+        if (Interlocked.Exchange(ref _reclaiming, 1) == 0)
+        {
+            _ = ReclaimAsync();
+        }
+    }
+
+    private async Task ReclaimAsync()
+    {
+        try
+        {
+            while (_coordinator is { } coordinator && Role is NodeRole.Primary or NodeRole.Fenced && _fence != FenceKind.Replaced)
+            {
+                try
+                {
+                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, Epoch, CancellationToken.None).ConfigureAwait(false);
+                    if (claim.Won)
+                    {
+                        return;
+                    }
+
+                    FenceReplaced($"etcd names {(claim.Holder?.ToString() ?? $"epoch {claim.Epoch}")} as the pair's primary now", claim.Holder?.EndPoint ?? Volatile.Read(ref _secondaryEndPoint));
+                    return;
+                }
+                catch (EtcdException)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), _time).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _reclaiming, 0);
+        }
+    }
+
+    // The secondary lost its primary (a reset, silence, or a primary fenced for too long): it promotes only
+    // by winning the leader key. After a reset the old primary's process is taken to be gone (as in pair mode)
+    // and its etcd lease is revoked, so the failover does not wait for the TTL.
+    private async Task TakeOverAsync(string reason, bool reset)
+    {
+        if (Interlocked.Exchange(ref _takingOver, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            bool revoked = false;
+            while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
+            {
+                if (!reset && link.IsConnected && link.Silence < Options.PromoteAfter && link.PrimaryFencedFor == TimeSpan.Zero)
+                {
+                    LogTakeOverCancelled();
+                    return;
+                }
+
+                try
+                {
+                    ulong epoch = Epoch;
+                    if (reset && !revoked && await coordinator.ReadLeaderAsync(CancellationToken.None).ConfigureAwait(false) is { } old && old.Epoch == epoch && !old.EndPoint.Equals(AdvertisedEndPoint))
+                    {
+                        await coordinator.RevokeAsync(old, CancellationToken.None).ConfigureAwait(false);
+                        revoked = true;
+                    }
+
+                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, null, CancellationToken.None).ConfigureAwait(false);
+                    if (claim.Won)
+                    {
+                        lock (_haLock)
+                        {
+                            if (Role == NodeRole.Secondary)
+                            {
+                                PromoteLocally(claim.Epoch, $"{reason}; won the leader key in etcd");
+                            }
+                        }
+
+                        return;
+                    }
+
+                    if (claim.Holder is { } holder && holder.Epoch > epoch)
+                    {
+                        // Someone else leads under a newer epoch: follow it.
+                        RequestRejoin(holder.EndPoint);
+                        return;
+                    }
+                }
+                catch (EtcdException e)
+                {
+                    LogTakeOverWaiting(e.Message);
+                }
+
+                // The old primary's etcd lease has not expired yet (or etcd is out): no promotion until it has.
+                await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _takingOver, 0);
+        }
+    }
+
+    /// <summary>
+    /// A fenced node found no leader in etcd at all (both nodes were lost) and won the key itself: it serves
+    /// again with what it holds, under the epoch etcd granted.
+    /// </summary>
+    internal bool TryReviveAsLeader(PairCoordinator.Claim claim)
+    {
+        lock (_haLock)
+        {
+            if (Role != NodeRole.Fenced || !claim.Won)
+            {
+                return false;
+            }
+
+            _lease.RenewWitness(claim.Stamp, claim.Ttl);
+            _lease.MakeUnlimited();
+            _role.TransitionTo(NodeRole.Promoting, claim.Epoch, "etcd names no primary and granted this node the leader key");
+            _registry.Register(Store.Region);
+            _fence = FenceKind.None;
+            _lostPeer = null;
+            _role.TransitionTo(NodeRole.Primary, claim.Epoch, $"serving again at LSN {Stream.LastLsn}, unprotected until a secondary joins");
+            return true;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the primary is back: no takeover")]
+    private partial void LogTakeOverCancelled();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem}")]
+    private partial void LogTakeOverWaiting(string problem);
+}
