@@ -43,13 +43,14 @@ public class MirrorKvCacheTests
     {
         await using TcpPair pair = await TcpPair.StartAsync();
         await using MirrorKvCache cache = Cache(pair);
-        await cache.SetAsync("short", "x"u8.ToArray(), new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromMilliseconds(300) }, TestContext.Current.CancellationToken);
+        // Long enough to read it back on a loaded machine, short enough for the sweep to find it soon after.
+        await cache.SetAsync("short", "x"u8.ToArray(), new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(1.5) }, TestContext.Current.CancellationToken);
         await cache.SetAsync("long", "y"u8.ToArray(), new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(1) }, TestContext.Current.CancellationToken);
         Assert.NotNull(await cache.GetAsync("short", TestContext.Current.CancellationToken));
 
         // No reader touches it: the primary's sweep alone must delete it, and the delete must replicate.
-        await TcpPair.WaitUntilAsync(() => !pair.Primary.Store.TryLookup("short"u8, out _, out _));
-        await TcpPair.WaitUntilAsync(() => !pair.Secondary!.Store.TryLookup("short"u8, out _, out _));
+        await TcpPair.WaitUntilAsync(() => !pair.Primary.Store.TryLookup("short"u8, out _, out _), 10);
+        await TcpPair.WaitUntilAsync(() => !pair.Secondary!.Store.TryLookup("short"u8, out _, out _), 10);
         Assert.Null(await cache.GetAsync("short", TestContext.Current.CancellationToken));
         Assert.NotNull(await cache.GetAsync("long", TestContext.Current.CancellationToken));
         Assert.True(pair.Primary.ExpiredEntriesReaped >= 1);

@@ -30,7 +30,7 @@ internal sealed class InProcessConnection : FramedConnection
     protected override ValueTask WriteAsync(ReadOnlyMemory<byte> batch)
     {
         InProcessConnection? peer = Peer;
-        if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint))
+        if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint) && !_network.IsCut(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address))
         {
             // Data sent to a connection the other side has closed is answered with a reset, as TCP does;
             // the reset travels back, so a link cut that way holds it back too.
@@ -70,7 +70,7 @@ internal sealed class InProcessConnection : FramedConnection
                 await Task.Delay(wait).ConfigureAwait(false);
             }
 
-            await _network.WhileFrozen(LocalEndPoint.Address).ConfigureAwait(false);
+            await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address).ConfigureAwait(false);
             int copied = 0;
             while (copied < data.Length && IsOpen)
             {
@@ -89,7 +89,7 @@ internal sealed class InProcessConnection : FramedConnection
             }
         }
 
-        await _network.WhileFrozen(LocalEndPoint.Address).ConfigureAwait(false);
+        await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address).ConfigureAwait(false);
         Abort(null);
     }
 }

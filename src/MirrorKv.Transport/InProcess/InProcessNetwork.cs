@@ -27,6 +27,7 @@ public sealed class InProcessNetwork
     // to send is dropped, so that a "dead" node cannot answer anyone after its crash.
     private readonly HashSet<IPAddress> _crashed = [];
     private readonly Dictionary<IPAddress, TaskCompletionSource> _frozen = [];
+    private readonly Dictionary<(IPAddress From, IPAddress To), TaskCompletionSource> _cuts = [];
     private Func<IPEndPoint, IPEndPoint, bool>? _drop;
     private int _nextEphemeralPort = 49152;
 
@@ -61,6 +62,66 @@ public sealed class InProcessNetwork
         lock (_lock)
         {
             _drop = predicate;
+        }
+    }
+
+    /// <summary>
+    /// Cuts the link from <paramref name="from"/> to <paramref name="to"/> the way a TCP connection sees a
+    /// black hole: nothing sent that way arrives (not even a close or a reset) until <see cref="Restore"/>,
+    /// and then everything held arrives in order, as retransmission delivers it. (<see cref="DropBatches"/>
+    /// loses bytes mid-stream instead, which TCP never does.)
+    /// </summary>
+    public void Cut(IPAddress from, IPAddress to)
+    {
+        lock (_lock)
+        {
+            _cuts.TryAdd((from, to), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+    }
+
+    /// <summary>Ends every <see cref="Cut"/>: what was held is delivered.</summary>
+    public void Restore()
+    {
+        List<TaskCompletionSource> gates;
+        lock (_lock)
+        {
+            gates = [.. _cuts.Values];
+            _cuts.Clear();
+        }
+
+        foreach (TaskCompletionSource gate in gates)
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when nothing holds what <paramref name="from"/> sends to <paramref name="to"/>: not cut, and the receiver not frozen.</summary>
+    internal async Task WhileHeld(IPAddress from, IPAddress to)
+    {
+        while (true)
+        {
+            Task gate;
+            lock (_lock)
+            {
+                gate = _cuts.TryGetValue((from, to), out TaskCompletionSource? cut) ? cut.Task
+                    : _frozen.TryGetValue(to, out TaskCompletionSource? frozen) ? frozen.Task
+                    : Task.CompletedTask;
+            }
+
+            if (gate.IsCompleted)
+            {
+                return;
+            }
+
+            await gate.ConfigureAwait(false);
+        }
+    }
+
+    internal bool IsCut(IPAddress from, IPAddress to)
+    {
+        lock (_lock)
+        {
+            return _cuts.ContainsKey((from, to));
         }
     }
 

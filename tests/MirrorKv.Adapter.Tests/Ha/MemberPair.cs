@@ -15,14 +15,18 @@ internal sealed class MemberPair : IAsyncDisposable
 {
     private readonly List<MirrorKvClient> _clients = [];
 
-    private MemberPair(InProcessNetwork network, PairMember a, PairMember b)
+    private MemberPair(InProcessNetwork network, PairMember a, PairMember b, System.Collections.Concurrent.ConcurrentQueue<string> lines)
     {
+        Lines = lines;
         Network = network;
         A = a;
         B = b;
     }
 
     public InProcessNetwork Network { get; }
+
+    /// <summary>Both nodes' log lines, to show when a wait fails.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
 
     public PairMember A { get; }
 
@@ -31,13 +35,14 @@ internal sealed class MemberPair : IAsyncDisposable
     public static async Task<MemberPair> StartAsync()
     {
         var network = new InProcessNetwork();
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
         PairMember a = await PairMember.StartAsync(
             new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PairFixture.PrimaryAddress, 7400), Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.PrimaryAddress) },
-            network.CreateTransport(PairFixture.PrimaryAddress));
+            network.CreateTransport(PairFixture.PrimaryAddress), new CapturingLoggerFactory(lines, "A"));
         PairMember b = await PairMember.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(PairFixture.SecondaryAddress, 7400), PrimaryEndPoint = a.Node.EndPoint, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.SecondaryAddress) },
-            network.CreateTransport(PairFixture.SecondaryAddress));
-        var pair = new MemberPair(network, a, b);
+            network.CreateTransport(PairFixture.SecondaryAddress), new CapturingLoggerFactory(lines, "B"));
+        var pair = new MemberPair(network, a, b, lines);
         await pair.WaitProtectedAsync(primary: a, "the pair to form");
         return pair;
     }
@@ -46,7 +51,7 @@ internal sealed class MemberPair : IAsyncDisposable
     public Task WaitProtectedAsync(PairMember primary, string what, double seconds = 15)
     {
         PairMember secondary = primary == A ? B : A;
-        return Waits.UntilAsync(() => primary.Node is { Role: NodeRole.Primary, IsProtected: true } && secondary.Node is { Role: NodeRole.Secondary, IsProtected: true }, what, seconds);
+        return Waits.UntilAsync(() => primary.Node is { Role: NodeRole.Primary, IsProtected: true } && secondary.Node is { Role: NodeRole.Secondary, IsProtected: true }, what, seconds, () => string.Join("\n", Lines.TakeLast(60)));
     }
 
     public async Task<MirrorKvClient> ConnectClientAsync()

@@ -86,8 +86,15 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
                     Primary = await HandshakeAsync(transport, primary, advertised, timeout.Token).ConfigureAwait(false);
                     return;
                 }
-                catch (Exception e) when (!timeout.IsCancellationRequested && e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
+                catch (Exception e) when (e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
                 {
+                    if (timeout.IsCancellationRequested)
+                    {
+                        // The answer came as the time ran out: it is the last one.
+                        DropAttempt();
+                        throw GiveUp(primary, e);
+                    }
+
                     // Logged when the answer changes and then once a second, not every 100 ms.
                     if (e is not SocketException && (e.Message != last?.Message || ++attempts % 10 == 0))
                     {
