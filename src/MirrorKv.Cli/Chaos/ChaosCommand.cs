@@ -39,15 +39,16 @@ internal static class ChaosCommand
                 r.AddError(error!);
             }
         });
+        var nodeLogs = new Option<string?>("--node-logs") { Description = "Directory for every line each node prints (node-PORT.log, restarts appended, wall-clock stamps); by default only lines about failures are shown." };
         var json = new Option<bool>("--json") { Description = "Also print the figures as one JSON object on the last line." };
         var command = new Command("chaos", "Inject a fault per cycle (kill -9, pause, cut link, silent death) under a checked workload, wait until the pair is protected again, repeat; count STATUS samples with two primaries; then check every acknowledged write.")
         {
-            cycles, seed, keys, faults, json,
+            cycles, seed, keys, faults, nodeLogs, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             ChaosFaults.TryParse(parse.GetValue(faults)!, out IReadOnlyList<ChaosFault> kinds, out _);
-            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds }, Console.Out);
+            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs) }, Console.Out);
             int exitCode = await runner.RunAsync(cancellationToken);
             if (parse.GetValue(json) && runner.Result is { } result)
             {

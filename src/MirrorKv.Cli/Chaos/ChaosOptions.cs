@@ -10,6 +10,9 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     /// <summary>The fault kinds the cycles draw from; kill alone unless given.</summary>
     public IReadOnlyList<ChaosFault> Faults { get; init; } = [ChaosFault.Kill];
 
+    /// <summary>A directory for every line each node prints (node-PORT.log), or null to keep only failures.</summary>
+    public string? NodeLogs { get; init; }
+
     /// <summary>
     /// Whether the nodes sit behind relays of this process (needed to cut the peer link). Only then: a relay
     /// adds a hop to every request, so a run without cut-link measures the pair as before.

@@ -38,7 +38,8 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys, faults {string.Join(",", options.Faults.Select(ChaosFaults.Name))}"
-            + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : ""));
+            + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : "")
+            + (options.NodeLogs is null ? "" : $"; node logs in {options.NodeLogs}, this run started at {DateTime.Now:HH:mm:ss.fff}"));
         PairLauncher.NodeAddress[]? addresses = null;
         if (options.Relayed)
         {
@@ -62,7 +63,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
     private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, CancellationToken cancellationToken)
     {
-        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses);
+        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs);
         await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);

@@ -17,6 +17,8 @@ namespace MirrorKv.Cli;
 internal sealed partial class PairLauncher : IAsyncDisposable
 {
     private readonly List<ChildNode> _children = [];
+    private readonly Dictionary<IPEndPoint, TextWriter> _nodeLogs = [];
+    private string? _nodeLogDirectory;
     private readonly string _secretText = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The pair's client and peer secret.</summary>
@@ -33,18 +35,19 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     /// <summary>
     /// Starts a primary and its secondary. <paramref name="addresses"/>, when given, holds for each (primary
     /// first) the endpoint it listens on and the one it advertises; by default each listens on a free
-    /// loopback port and advertises that.
+    /// loopback port and advertises that. With <paramref name="nodeLogs"/>, every line each node prints
+    /// goes to a file per node there (node-PORT.log, restarts appended), stamped with the wall clock.
     /// </summary>
-    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null)
+    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null, string? nodeLogs = null)
     {
-        var pair = new PairLauncher();
+        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs };
         NodeAddress first = addresses?[0] ?? NodeAddress.Direct(FreeListenEndPoint());
         NodeAddress second = addresses?[1] ?? NodeAddress.Direct(FreeListenEndPoint());
         try
         {
-            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication], pair._secretText, log);
+            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication], pair._secretText, log, pair.NodeLog(first));
             pair._children.Add(primary);
-            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log));
+            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log, pair.NodeLog(second)));
             return pair;
         }
         catch
@@ -63,7 +66,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode victim, IPEndPoint primary, string regionSize, TextWriter log)
     {
         await victim.DisposeAsync();
-        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
         _children[_children.IndexOf(victim)] = child;
         return (child, child.Watched);
     }
@@ -120,6 +123,27 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         {
             await child.DisposeAsync();
         }
+
+        foreach (TextWriter nodeLog in _nodeLogs.Values)
+        {
+            await nodeLog.DisposeAsync();
+        }
+    }
+
+    private TextWriter? NodeLog(NodeAddress address)
+    {
+        if (_nodeLogDirectory is null)
+        {
+            return null;
+        }
+
+        if (!_nodeLogs.TryGetValue(address.Listen, out TextWriter? writer))
+        {
+            Directory.CreateDirectory(_nodeLogDirectory);
+            writer = _nodeLogs[address.Listen] = TextWriter.Synchronized(new StreamWriter(Path.Combine(_nodeLogDirectory, $"node-{address.Listen.Port}.log"), append: true) { AutoFlush = true });
+        }
+
+        return writer;
     }
 
     /// <summary>Where a node listens, and where its peer and clients reach it (the same unless a relay sits in front).</summary>
@@ -162,7 +186,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         /// <summary>The last line that contained <paramref name="text"/> (the watched text).</summary>
         public string LastLineContaining(string text) => _watchFor == text ? _lastWatchedLine : "";
 
-        public static async Task<ChildNode> StartAsync(string role, NodeAddress address, string[] args, string secret, TextWriter log, string? watchFor = null)
+        public static async Task<ChildNode> StartAsync(string role, NodeAddress address, string[] args, string secret, TextWriter log, TextWriter? nodeLog, string? watchFor = null)
         {
             ProcessStartInfo start = SelfStartInfo();
             start.Environment[SecretSource.ClientVariable] = secret;
@@ -183,8 +207,9 @@ internal sealed partial class PairLauncher : IAsyncDisposable
                 child._watched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
-            child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, role, log);
-            child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, role, log);
+            nodeLog?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} ===== started: mirrorkv {string.Join(' ', start.ArgumentList)} (pid {child._process.Id})");
+            child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, role, log, nodeLog);
+            child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, role, log, nodeLog);
             child._process.BeginOutputReadLine();
             child._process.BeginErrorReadLine();
             try
@@ -255,8 +280,9 @@ internal sealed partial class PairLauncher : IAsyncDisposable
             return start;
         }
 
-        private void OnLine(string? line, string role, TextWriter log)
+        private void OnLine(string? line, string role, TextWriter log, TextWriter? nodeLog)
         {
+            nodeLog?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.Now:HH:mm:ss.fff} {line ?? "===== output closed"}"));
             if (line is null)
             {
                 _ready.TrySetException(new InvalidOperationException($"the {role} exited before it was ready"));
