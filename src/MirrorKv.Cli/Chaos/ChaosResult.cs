@@ -15,6 +15,9 @@ namespace MirrorKv.Cli.Chaos;
 /// <param name="BadReads">Reads that returned a value they should not have.</param>
 internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsMs, IReadOnlyList<double> WriteStallsMs, IReadOnlyList<double> RejoinsMs, long AcknowledgedWrites, int? WritesLost, long BadReads)
 {
+    // Plain text for the variants ("primary->secondary"), not \u003E: a CLI's output, never embedded in HTML.
+    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The cycles run, in order (fewer than asked when the pair did not heal).</summary>
     public IReadOnlyList<ChaosCycle> CycleRecords { get; init; } = [];
 
@@ -27,8 +30,11 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
     /// <summary>STATUS samples of both nodes taken during the run.</summary>
     public long StatusSamples { get; init; }
 
-    /// <summary>Samples in which both nodes said role primary with a lease left.</summary>
+    /// <summary>Samples in which both nodes said role primary with a lease left, confirmed by a second sample at once.</summary>
     public long TwoPrimarySamples { get; init; }
+
+    /// <summary>Samples with two primaries that the second sample did not confirm (a node died between the answers).</summary>
+    public long UnconfirmedTwoPrimarySamples { get; init; }
 
     public int NotHealed => CycleRecords.Count(c => !c.Healed);
 
@@ -71,6 +77,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
             ["writes_failed"] = FailedWrites,
             ["status_samples"] = StatusSamples,
             ["two_primary_samples"] = TwoPrimarySamples,
+            ["two_primary_unconfirmed"] = UnconfirmedTwoPrimarySamples,
             ["not_healed"] = NotHealed,
             ["faults"] = ByFault().Select(kind => new Dictionary<string, object?>(Figures(kind))
             {
@@ -79,7 +86,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
                     .Select(v => new Dictionary<string, object?>(Figures(v)) { ["variant"] = v.Key }).ToArray(),
             }).ToArray(),
         };
-        return JsonSerializer.Serialize(root);
+        return JsonSerializer.Serialize(root, JsonOptions);
     }
 
     private static Dictionary<string, object?> Figures(IEnumerable<ChaosCycle> cycles)

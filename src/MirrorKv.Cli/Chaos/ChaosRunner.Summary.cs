@@ -17,7 +17,8 @@ internal sealed partial class ChaosRunner
         Say($"  bad reads             {result.BadReads,12:N0}");
         Say($"  reads failed          {result.FailedReads,12:N0} (an error instead of a value)");
         Say($"  writes failed         {result.FailedWrites,12:N0} (not acknowledged: Unavailable, or refused by a fenced node)");
-        Say($"  two primaries         {result.TwoPrimarySamples,12:N0} of {result.StatusSamples:N0} STATUS samples (both nodes primary with a lease left)");
+        Say($"  two primaries         {result.TwoPrimarySamples,12:N0} of {result.StatusSamples:N0} STATUS samples (both nodes primary with a lease left, confirmed by asking again at once"
+            + (result.UnconfirmedTwoPrimarySamples > 0 ? $"; {result.UnconfirmedTwoPrimarySamples:N0} more not confirmed: a node died between the answers)" : ")"));
         Say($"  not healed            {result.NotHealed,12:N0}");
         if (result.ReadStallsMs.Count > 0)
         {

@@ -110,6 +110,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             FailedWrites = workload.FailedWrites,
             StatusSamples = watch.Samples,
             TwoPrimarySamples = watch.TwoPrimarySamples,
+            UnconfirmedTwoPrimarySamples = watch.UnconfirmedTwoPrimarySamples,
         };
         PrintSummary(Result, rejoins);
         return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 ? 0 : 1;

@@ -13,9 +13,12 @@ namespace MirrorKv.Cli.Chaos;
 /// </summary>
 /// <remarks>
 /// The two requests of a sample go out together and a node that does not answer within
-/// <see cref="AnswerTimeout"/> (a paused one) counts as not serving. So the two answers of a counted sample
-/// lie less than that apart, while a fenced primary's lease ends half a second before its secondary may
-/// promote (docs/failover.md): a counted sample is two primaries at once, not two moments stitched together.
+/// <see cref="AnswerTimeout"/> (a paused one) counts as not serving, so the two answers of a sample lie less
+/// than that apart, while a fenced primary's lease ends half a second before its secondary may promote
+/// (docs/failover.md). That margin does not cover a death between the two answers: a primary killed right
+/// after it answered, and its secondary promoted at once on the reset, answering a moment later. So a
+/// sample with two primaries is confirmed at once by asking both again; only a confirmed one counts (a dead
+/// node does not answer twice), and the unconfirmed ones are counted apart.
 /// </remarks>
 internal sealed class PairWatch : IAsyncDisposable
 {
@@ -33,6 +36,7 @@ internal sealed class PairWatch : IAsyncDisposable
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _samples;
     private long _twoPrimaries;
+    private long _unconfirmed;
 
     /// <param name="nodes">The two nodes' own endpoints; a restarted node keeps its endpoint.</param>
     /// <param name="secret">The pair's client secret, if it has one.</param>
@@ -48,8 +52,11 @@ internal sealed class PairWatch : IAsyncDisposable
     /// <summary>Samples taken so far.</summary>
     public long Samples => Interlocked.Read(ref _samples);
 
-    /// <summary>Samples in which both nodes reported role primary with a lease left.</summary>
+    /// <summary>Samples in which both nodes reported role primary with a lease left, confirmed by a second sample at once.</summary>
     public long TwoPrimarySamples => Interlocked.Read(ref _twoPrimaries);
+
+    /// <summary>Samples with two primaries that the second sample did not confirm.</summary>
+    public long UnconfirmedTwoPrimarySamples => Interlocked.Read(ref _unconfirmed);
 
     /// <summary>
     /// Waits for a sample sent after <paramref name="after"/> (a Stopwatch timestamp) in which one node is a
@@ -114,16 +121,17 @@ internal sealed class PairWatch : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             long sentAt = Stopwatch.GetTimestamp();
-            Task<NodeStatus?> a = AskAsync(_nodes[0], stop), b = AskAsync(_nodes[1], stop);
-            var sample = new Sample(sentAt, await a, await b);
+            Sample sample = await SampleAsync(sentAt, stop);
             Interlocked.Increment(ref _samples);
             bool two = Serving(sample.A) && Serving(sample.B);
             if (two)
             {
-                Interlocked.Increment(ref _twoPrimaries);
-                if (!inTwoPrimaries)
+                Sample again = await SampleAsync(Stopwatch.GetTimestamp(), stop);
+                two = Serving(again.A) && Serving(again.B);
+                Interlocked.Increment(ref two ? ref _twoPrimaries : ref _unconfirmed);
+                if (two && !inTwoPrimaries)
                 {
-                    _say($"TWO PRIMARIES: {_nodes[0]} says {Describe(sample.A!)}, {_nodes[1]} says {Describe(sample.B!)}");
+                    _say($"TWO PRIMARIES: {_nodes[0]} says {Describe(sample.A!)}, then {Describe(again.A!)}; {_nodes[1]} says {Describe(sample.B!)}, then {Describe(again.B!)}");
                 }
             }
 
@@ -143,6 +151,12 @@ internal sealed class PairWatch : IAsyncDisposable
                 await Task.Delay(rest, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+    }
+
+    private async Task<Sample> SampleAsync(long sentAt, CancellationToken stop)
+    {
+        Task<NodeStatus?> a = AskAsync(_nodes[0], stop), b = AskAsync(_nodes[1], stop);
+        return new Sample(sentAt, await a, await b);
     }
 
     private async Task<NodeStatus?> AskAsync(IPEndPoint node, CancellationToken stop)
