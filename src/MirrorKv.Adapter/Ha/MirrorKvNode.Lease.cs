@@ -14,6 +14,10 @@ public sealed partial class MirrorKvNode
 {
     private volatile bool _isPrimary;
     private volatile FenceKind _fence;
+
+    // The link to a secondary that could promote was lost and its endpoint is being asked: until the answer,
+    // nothing may give this node an unlimited lease.
+    private bool _probing;
     private IPEndPoint? _lostPeer;
 
     /// <summary>Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be primary.</summary>
@@ -85,7 +89,7 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            if (!_sentProtected)
+            if (!_sentProtected && !_probing)
             {
                 // The attached secondary was never told the pair is protected, so it cannot promote: drop it
                 // and go on alone rather than stop (in pair mode; with a witness, only its lease counts).
@@ -182,6 +186,20 @@ public sealed partial class MirrorKvNode
             (NodeRole role, _) = _role.Current;
             bool couldPromote = _sentProtected;
             _sentProtected = false;
+            if (role == NodeRole.Primary && _lease.IsValid && couldPromote && _coordinator is null && _transport is not null && Volatile.Read(ref _secondaryEndPoint) is { } lost)
+            {
+                // Pair mode: a reset proves nothing by itself (a middlebox, or a close with unread bytes, sends
+                // one too). Ask the secondary's endpoint: only if nothing listens there is it gone, and this
+                // node goes on alone; if it answers, it may promote, so this node fences and waits to rejoin
+                // it (or to take it back when it comes back empty).
+                // Meanwhile it serves on the lease it holds, which runs out within the lease duration unless the
+                // answer comes first.
+                _probing = true;
+                LogProbingLostSecondary(error?.Message ?? "closed", lost.ToString());
+                _ = ProbeLostSecondaryAsync(lost);
+                return;
+            }
+
             if (role == NodeRole.Primary && _lease.IsValid || !couldPromote && _fence != FenceKind.Replaced)
             {
                 // Its kernel closed the link while our lease held (it had not promoted: it would have announced
@@ -241,6 +259,55 @@ public sealed partial class MirrorKvNode
         }
     }
 
+    private async Task ProbeLostSecondaryAsync(IPEndPoint secondary)
+    {
+        (_, bool refused) = await NodeProbe.AskOrRefusedAsync(_transport!, secondary, Options.Secret, Options.FenceAfter, CancellationToken.None).ConfigureAwait(false);
+        bool rejoin = false;
+        lock (_haLock)
+        {
+            _probing = false;
+            (NodeRole role, ulong epoch) = _role.Current;
+            if (role == NodeRole.Primary && Stream.Peer is null)
+            {
+                if (refused)
+                {
+                    _lease.MakeUnlimited();
+                    _waiters.ReleaseAll();
+                    LogSecondaryLost($"nothing listens at its endpoint {secondary}", Stream.LastLsn);
+                }
+                else
+                {
+                    Fence(FenceKind.Replaced, $"lost the link to the secondary, which still answers at {secondary}: it may promote");
+                    _lostPeer = secondary;
+                    rejoin = true;
+                }
+            }
+            else if (role != NodeRole.Fenced || _fence != FenceKind.LeaseLapsed || Stream.Peer is { IsOpen: true })
+            {
+                return;
+            }
+            else if (refused)
+            {
+                _lease.MakeUnlimited();
+                _waiters.ReleaseAll();
+                _registry.Register(Store.Region);
+                _fence = FenceKind.None;
+                _role.TransitionTo(NodeRole.Primary, epoch, $"nothing listens at the secondary's endpoint {secondary}: it is gone; going on alone, unprotected");
+            }
+            else
+            {
+                _fence = FenceKind.Replaced;
+                _lostPeer = secondary;
+                rejoin = true;
+            }
+        }
+
+        if (rejoin)
+        {
+            RequestRejoin(secondary);
+        }
+    }
+
     private void RequestRejoin(IPEndPoint? primary)
     {
         // A replaced node gives up the leader key at once: the other node should not wait for its TTL.
@@ -258,6 +325,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "secondary lost ({Reason}) at LSN {Lsn}: the pair is unprotected, writes are acknowledged by the primary alone")]
     private partial void LogSecondaryLost(string reason, ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "lost the secondary ({Reason}); asking {EndPoint} whether it is gone before going on alone")]
+    private partial void LogProbingLostSecondary(string reason, string endPoint);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "stays fenced: {Reason}")]
     private partial void LogFencedFurther(string reason);

@@ -138,7 +138,9 @@ public sealed partial class PairMember : IAsyncDisposable
             (NodeRole Role, ulong Epoch)? answer = await NodeProbe.AskAsync(_transport, primary, _options.Secret, TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
             // A replaced primary joins only a newer epoch; a secondary that lost or was dropped by its primary may
             // join the same one again.
-            if (answer is { Role: NodeRole.Primary } serving && (serving.Epoch > old.Epoch || old.Role is NodeRole.Secondary or NodeRole.Rejoining && serving.Epoch == old.Epoch))
+            // A fenced primary at the same epoch takes its lost secondary back when it comes back empty.
+            if (answer is { Role: NodeRole.Primary } serving && (serving.Epoch > old.Epoch || old.Role is NodeRole.Secondary or NodeRole.Rejoining && serving.Epoch == old.Epoch)
+                || answer is { Role: NodeRole.Fenced } fenced && old.Role is NodeRole.Secondary or NodeRole.Rejoining && fenced.Epoch == old.Epoch && old.Coordinator is null)
             {
                 break;
             }

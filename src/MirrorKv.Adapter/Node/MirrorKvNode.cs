@@ -140,12 +140,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         try
         {
             node.WatchWitness(claim);
+            node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
             if (options.Role == NodeRole.Secondary)
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
-                node._transport = transport;
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 

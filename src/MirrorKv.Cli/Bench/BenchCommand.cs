@@ -108,28 +108,11 @@ internal static class BenchCommand
         int exitCode = await runner.RunAsync(cancellationToken);
         if (json && runner.Result is { } result)
         {
-            static object Stats(IReadOnlyList<double> values)
-            {
-                (double? p50, double? p99, double? max) = Chaos.ChaosResult.Percentiles(values);
-                return new { p50 = Round(p50), p99 = Round(p99), max = Round(max) };
-            }
-
-            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
-            {
-                failover_kills = result.Cycles,
-                read_stall_ms = Stats(result.ReadStallsMs),
-                write_stall_ms = Stats(result.WriteStallsMs),
-                rejoin_ms = Stats(result.RejoinsMs),
-                acknowledged_writes = result.AcknowledgedWrites,
-                writes_lost = result.WritesLost,
-                bad_reads = result.BadReads,
-            }));
+            Console.Out.WriteLine(result.ToJson("failover_kills"));
         }
 
         return exitCode;
     }
-
-    private static double? Round(double? value) => value is { } v ? Math.Round(v, 2) : null;
 
     private static Option<int> Positive(string name, string description, int defaultValue, int max)
     {

@@ -2,12 +2,12 @@ using System.CommandLine;
 
 namespace MirrorKv.Cli.Chaos;
 
-/// <summary><c>mirrorkv chaos --cycles N --seed S</c>.</summary>
+/// <summary><c>mirrorkv chaos --cycles N --seed S --faults kill,pause-primary,...</c>.</summary>
 internal static class ChaosCommand
 {
     public static Command Create()
     {
-        var cycles = new Option<int>("--cycles") { Description = "Kill-and-rejoin cycles.", DefaultValueFactory = _ => 20 };
+        var cycles = new Option<int>("--cycles") { Description = "Fault-and-heal cycles.", DefaultValueFactory = _ => 20 };
         cycles.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() is < 1 or > 100_000)
@@ -15,7 +15,7 @@ internal static class ChaosCommand
                 r.AddError("--cycles must be between 1 and 100000.");
             }
         });
-        var seed = new Option<int>("--seed") { Description = "Seed for which node dies and when.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "Seed for which fault, which node, how long and when.", DefaultValueFactory = _ => 1 };
         var keys = new Option<int>("--keys") { Description = "Keys in the checked workload.", DefaultValueFactory = _ => 5000 };
         keys.Validators.Add(r =>
         {
@@ -24,12 +24,39 @@ internal static class ChaosCommand
                 r.AddError("--keys must be between 2 and 1000000.");
             }
         });
-        var command = new Command("chaos", "Kill -9 the primary or the secondary at random under a checked workload, restart it, wait until it caught up, repeat; then check every acknowledged write.")
+        var faults = new Option<string>("--faults")
         {
-            cycles, seed, keys,
+            Description = $"Comma list of the faults the cycles draw from (seeded, each kind once per round): {ChaosFaults.ValidNames}. "
+                + "kill: SIGKILL either node, restarted as secondary; pause-primary, pause-secondary: SIGSTOP for 1.5-3 s, then SIGCONT; "
+                + "cut-link: black-hole the peer link both ways or one way for 1.5-3 s (nodes behind relays of this process); "
+                + "silent-death: SIGSTOP the secondary, SIGKILL it 1.5 s later, restart it as secondary.",
+            DefaultValueFactory = _ => "kill",
+        };
+        faults.Validators.Add(r =>
+        {
+            if (!ChaosFaults.TryParse(r.GetValueOrDefault<string>() ?? "", out _, out string? error))
+            {
+                r.AddError(error!);
+            }
+        });
+        var nodeLogs = new Option<string?>("--node-logs") { Description = "Directory for every line each node prints (node-PORT.log, restarts appended, wall-clock stamps); by default only lines about failures are shown." };
+        var json = new Option<bool>("--json") { Description = "Also print the figures as one JSON object on the last line." };
+        var command = new Command("chaos", "Inject a fault per cycle (kill -9, pause, cut link, silent death) under a checked workload, wait until the pair is protected again, repeat; count STATUS samples with two primaries; then check every acknowledged write.")
+        {
+            cycles, seed, keys, faults, nodeLogs, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
-            await new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)), Console.Out).RunAsync(cancellationToken));
+        {
+            ChaosFaults.TryParse(parse.GetValue(faults)!, out IReadOnlyList<ChaosFault> kinds, out _);
+            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs) }, Console.Out);
+            int exitCode = await runner.RunAsync(cancellationToken);
+            if (parse.GetValue(json) && runner.Result is { } result)
+            {
+                Console.Out.WriteLine(result.ToJson());
+            }
+
+            return exitCode;
+        });
         return command;
     }
 }

@@ -1,8 +1,21 @@
 namespace MirrorKv.Cli.Chaos;
 
 /// <summary>What <c>mirrorkv chaos</c> runs.</summary>
-/// <param name="Cycles">Kill-and-rejoin cycles.</param>
-/// <param name="Seed">Seed for the victims and the moments.</param>
+/// <param name="Cycles">Fault-and-heal cycles.</param>
+/// <param name="Seed">Seed for the faults, the victims, the durations and the moments.</param>
 /// <param name="Keys">Keys in the checked workload.</param>
 /// <param name="PrimaryOnly">Kill only the primary (bench --failover measures failovers); else either node at random.</param>
-internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool PrimaryOnly = false);
+internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool PrimaryOnly = false)
+{
+    /// <summary>The fault kinds the cycles draw from; kill alone unless given.</summary>
+    public IReadOnlyList<ChaosFault> Faults { get; init; } = [ChaosFault.Kill];
+
+    /// <summary>A directory for every line each node prints (node-PORT.log), or null to keep only failures.</summary>
+    public string? NodeLogs { get; init; }
+
+    /// <summary>
+    /// Whether the nodes sit behind relays of this process (needed to cut the peer link). Only then: a relay
+    /// adds a hop to every request, so a run without cut-link measures the pair as before.
+    /// </summary>
+    public bool Relayed => Faults.Contains(ChaosFault.CutLink);
+}

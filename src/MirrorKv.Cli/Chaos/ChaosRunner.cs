@@ -1,101 +1,174 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.RegularExpressions;
 using MirrorKv.Client;
 
 namespace MirrorKv.Cli.Chaos;
 
 /// <summary>
-/// Kills the primary or the secondary with SIGKILL at random moments under a checked workload, restarts
-/// the killed node as secondary of the survivor, waits until it caught up, and repeats. At the end every
-/// acknowledged write is checked on the primary of the day. Exits 1 on a lost write or a bad read.
+/// Injects one fault per cycle (seeded, from <see cref="ChaosOptions.Faults"/>) into a pair of real processes
+/// under a checked workload, waits until the pair is protected again, and repeats. Killed nodes are
+/// restarted as secondary of the survivor (a supervisor's job); paused nodes and cut links get no help: the
+/// pair heals itself. Throughout, a <see cref="PairWatch"/> counts STATUS samples with two serving primaries.
+/// At the end every acknowledged write is checked on the primary of the day. Exits 1 on a lost write, a bad
+/// read, a sample with two primaries, or when the writes could not be checked at all.
 /// </summary>
 internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter output)
 {
     private const string RegionSize = "64m";
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    /// <summary>The figures of the last run, for callers that report them (bench --failover).</summary>
+    // A pair that is not protected this long after a fault ended has not healed by itself; the run stops
+    // rather than hang, and says so.
+    private static readonly TimeSpan HealLimit = TimeSpan.FromSeconds(30);
+
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Random _random = new(options.Seed);
+    private PairLauncher _pair = null!;
+    private PairWatch _watch = null!;
+    private Workload _workload = null!;
+    private PeerLinkRelay[] _relays = [];
+    private int _primary;
+    private ulong _epoch = 1;
+
+    /// <summary>The figures of the last run, for callers that report them (bench --failover, --json).</summary>
     public ChaosResult? Result { get; private set; }
+
+    private PairLauncher.ChildNode Primary => _pair.Nodes[_primary];
+
+    private PairLauncher.ChildNode Secondary => _pair.Nodes[1 - _primary];
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var random = new Random(options.Seed);
-        Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys");
-        await using PairLauncher pair = await PairLauncher.StartAsync(RegionSize, "sync", output);
-        PairLauncher.ChildNode primary = pair.Primary, secondary = pair.Secondary;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Secret = pair.Secret }, cancellationToken);
+        Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys, faults {string.Join(",", options.Faults.Select(ChaosFaults.Name))}"
+            + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : "")
+            + (options.NodeLogs is null ? "" : $"; node logs in {options.NodeLogs}, this run started at {DateTime.Now:HH:mm:ss.fff}"));
+        PairLauncher.NodeAddress[]? addresses = null;
+        if (options.Relayed)
+        {
+            System.Net.IPEndPoint first = PairLauncher.FreeListenEndPoint(), second = PairLauncher.FreeListenEndPoint();
+            _relays = [new PeerLinkRelay(first), new PeerLinkRelay(second)];
+            addresses = [new(first, _relays[0].EndPoint), new(second, _relays[1].EndPoint)];
+        }
+
+        try
+        {
+            return await RunPairAsync(addresses, cancellationToken);
+        }
+        finally
+        {
+            foreach (PeerLinkRelay relay in _relays)
+            {
+                await relay.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, CancellationToken cancellationToken)
+    {
+        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs);
+        await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
-        var workload = new Workload(options.Keys, 100, line => Say(line));
+        Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line));
         await workload.LoadAsync(client, cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task[] workers = workload.Start(client, readers: 2, writers: 2, stop.Token);
 
-        var readStalls = new List<double>();
-        var writeStalls = new List<double>();
-        var rejoins = new List<(double Ms, int Slabs, double CopyMs)>();
-        for (int cycle = 1; cycle <= options.Cycles; cycle++)
+        var cycles = new List<ChaosCycle>();
+        var rejoins = new List<Rejoin>();
+        var deck = new FaultDeck(options.Faults, _random);
+        for (int number = 1; number <= options.Cycles; number++)
         {
-            await Task.Delay(random.Next(100, 500), cancellationToken);
-            bool killPrimary = options.PrimaryOnly || random.Next(2) == 0;
-            PairLauncher.ChildNode victim = killPrimary ? primary : secondary;
-            await victim.KillAsync();
-            workload.Mark();
-            if (killPrimary)
+            await Task.Delay(_random.Next(100, 500), cancellationToken);
+            ChaosFault fault = deck.Next();
+            Injected injected = fault switch
             {
-                (primary, secondary) = (secondary, primary);
-            }
+                ChaosFault.Kill => await KillAsync(rejoins, cancellationToken),
+                ChaosFault.PausePrimary => await PauseAsync(Primary, cancellationToken),
+                ChaosFault.PauseSecondary => await PauseAsync(Secondary, cancellationToken),
+                ChaosFault.CutLink => await CutLinkAsync(cancellationToken),
+                _ => await SilentDeathAsync(cancellationToken),
+            };
 
-            // The survivor is (or becomes) the primary; the killed node comes back as its secondary.
-            var rejoinClock = Stopwatch.StartNew();
-            Task caughtUpLine;
-            (secondary, caughtUpLine) = await pair.RestartAsSecondaryAsync(victim, primary.EndPoint, RegionSize, output);
-            string caughtUp = await caughtUpLine.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(_ => secondary.LastLineContaining("caught up"), TaskScheduler.Default);
-            double rejoinMs = rejoinClock.Elapsed.TotalMilliseconds;
-            Match copied = CopiedSlabs().Match(caughtUp);
-            rejoins.Add((rejoinMs, copied.Success ? int.Parse(copied.Groups[1].Value, CultureInfo.InvariantCulture) : 0,
-                copied.Success ? double.Parse(copied.Groups[2].Value, CultureInfo.InvariantCulture) : double.NaN));
-            (double readMs, double writeMs) = workload.Stalls();
-            if (killPrimary)
+            ChaosCycle cycle = await SettleAsync(number, fault, injected, cancellationToken);
+            cycles.Add(cycle);
+            Say($"cycle {number,3}: {injected.Action}; {Outcome(cycle, injected)}; {workload.Writes:N0} writes acknowledged, {workload.BadReads} bad reads");
+            if (!cycle.Healed)
             {
-                readStalls.Add(readMs);
-                writeStalls.Add(writeMs);
+                Say($"the pair did not heal within {HealLimit.TotalSeconds:F0} s of the {ChaosFaults.Name(fault)}: stopping after {number} of {options.Cycles} cycles");
+                break;
             }
-
-            Say($"cycle {cycle,3}: killed the {(killPrimary ? "primary  " : "secondary")}; read stall {readMs,7:F1} ms, write stall {writeMs,7:F1} ms; rejoined in {rejoinMs,6:F0} ms; {workload.Writes:N0} writes acknowledged, {workload.BadReads} bad reads");
         }
 
         await stop.CancelAsync();
         await Task.WhenAll(workers);
-        int lost = await workload.VerifyAsync(client, cancellationToken);
-        Say("");
-        Say("summary");
-        Say($"  cycles                {options.Cycles,12:N0} ({readStalls.Count} primary kills, {options.Cycles - readStalls.Count} secondary kills)");
-        Say($"  acknowledged writes   {workload.Writes,12:N0}");
-        Say($"  writes lost           {lost,12:N0}");
-        Say($"  reads checked         {workload.Reads,12:N0}");
-        Say($"  bad reads             {workload.BadReads,12:N0}");
-        Say($"  writes failed         {workload.FailedWrites,12:N0} (Unavailable)");
-        Say($"  read stall            {Percentiles(readStalls)} (primary's exit to the first good read started after it)");
-        Say($"  write stall           {Percentiles(writeStalls)} (primary's exit to the first acknowledged write started after it)");
-        double gib = rejoins.Sum(r => (double)r.Slabs) / 1024;
-        double copySeconds = rejoins.Sum(r => r.CopyMs) / 1000;
-        Say($"  rejoin                {Percentiles(rejoins.Select(r => r.Ms).ToList())} (restart of the killed process to caught up, process start included)");
-        Say($"  slab copy             {rejoins.Average(r => r.Slabs),12:F1} slabs of 1 MiB per rejoin on average, {(gib > 0 ? copySeconds / gib : double.NaN):F2} s per GiB of claimed slabs");
-        Result = new ChaosResult(options.Cycles, readStalls, writeStalls, [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads);
-        return lost == 0 && workload.BadReads == 0 ? 0 : 1;
+        int? lost = await VerifyAsync(client, cancellationToken);
+        List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true })];
+        Result = new ChaosResult(options.Cycles, [.. primaryKills.Select(c => c.ReadStallMs)], [.. primaryKills.Select(c => c.WriteStallMs)], [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads)
+        {
+            CycleRecords = cycles,
+            Reads = workload.Reads,
+            FailedReads = workload.FailedReads,
+            FailedWrites = workload.FailedWrites,
+            StatusSamples = watch.Samples,
+            TwoPrimarySamples = watch.TwoPrimarySamples,
+            UnconfirmedTwoPrimarySamples = watch.UnconfirmedTwoPrimarySamples,
+        };
+        PrintSummary(Result, rejoins);
+        return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 ? 0 : 1;
     }
 
-    private static string Percentiles(List<double> values)
+    /// <summary>
+    /// After a fault has ended: waits until the pair is protected again (learning which node is primary now),
+    /// then for a good read and an acknowledged write completed after that, and measures the cycle.
+    /// </summary>
+    private async Task<ChaosCycle> SettleAsync(int number, ChaosFault fault, Injected injected, CancellationToken cancellationToken)
     {
-        if (values.Count == 0)
+        (int Primary, long At, ulong Epoch)? healed = injected.Restarted
+            ? await _watch.WaitProtectedAsync(injected.EndedAt, HealLimit - Stopwatch.GetElapsedTime(injected.EndedAt), cancellationToken)
+            : null;
+        double? protectedMs = null;
+        if (healed is { } h)
         {
-            return "n/a";
+            _primary = h.Primary;
+            protectedMs = Stopwatch.GetElapsedTime(injected.EndedAt, h.At).TotalMilliseconds;
+            _epoch = h.Epoch;
+            await WaitForProgressAsync(h.At, cancellationToken);
         }
 
-        double[] sorted = [.. values.Order()];
-        double At(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100 * sorted.Length) - 1)];
-        return $"p50 {At(50),7:F1} ms, p99 {At(99),7:F1} ms, max {sorted[^1],7:F1} ms";
+        (double firstRead, double firstWrite) = _workload.Stalls();
+        (double gapRead, double gapWrite) = _workload.LongestGaps();
+        return new ChaosCycle(number, fault, injected.Variant, injected.FaultMs, Longer(firstRead, gapRead), Longer(firstWrite, gapWrite), protectedMs);
+    }
+
+    // A good read and an acknowledged write completed after protection: the stalls are over and measured.
+    private async Task WaitForProgressAsync(long since, CancellationToken cancellationToken)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (5 * Stopwatch.Frequency);
+        while (_workload.LastCompleted is var (read, write) && (read <= since || write <= since) && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+
+    private static double Longer(double a, double b) => double.IsNaN(a) ? b : Math.Max(a, b);
+
+    private string Outcome(ChaosCycle cycle, Injected injected) =>
+        $"read stall {(cycle.Healed ? "" : ">")}{cycle.ReadStallMs,7:F1} ms, write stall {(cycle.Healed ? "" : ">")}{cycle.WriteStallMs,7:F1} ms; "
+        + (cycle.ProtectedMs is { } ms
+            ? $"protected again {ms,6:F0} ms after {injected.EndName} (primary: node {_primary + 1}, epoch {_epoch})"
+            : $"NOT HEALED: not protected {HealLimit.TotalSeconds:F0} s after {injected.EndName}");
+
+    // Reads every key through the client; when no node serves (a pair that did not heal), says so instead.
+    private async Task<int?> VerifyAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _workload.VerifyAsync(client, cancellationToken);
+        }
+        catch (MirrorKvException e)
+        {
+            Say($"the acknowledged writes could not be checked: {e.Message}");
+            return null;
+        }
     }
 
     private void Say(string line)
@@ -106,6 +179,39 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         }
     }
 
-    [GeneratedRegex(@"copied (\d+) slabs \(\d+ slot images\) from the primary in ([0-9.]+) ms")]
-    private static partial Regex CopiedSlabs();
+    /// <summary>What a fault did, and when it ended.</summary>
+    /// <param name="Action">For the cycle line: "paused the primary for 2,000 ms".</param>
+    /// <param name="Variant">See <see cref="ChaosCycle.Variant"/>.</param>
+    /// <param name="FaultMs">See <see cref="ChaosCycle.FaultMs"/>.</param>
+    /// <param name="EndedAt">Stopwatch timestamp of the fault's end: SIGKILL, SIGCONT, the link restored.</param>
+    /// <param name="EndName">That end, for the cycle line.</param>
+    /// <param name="Restarted">False when a killed node could not be brought back within the limit (nothing to wait for).</param>
+    private sealed record Injected(string Action, string Variant, double FaultMs, long EndedAt, string EndName, bool Restarted = true);
+
+    /// <summary>A killed node's restart: to its caught-up line, and what it copied.</summary>
+    private sealed record Rejoin(double Ms, int Slabs, double CopyMs);
+
+    /// <summary>
+    /// Deals the fault kinds in seeded shuffled rounds, each kind once per round: every kind shows up within
+    /// any run of as many cycles as there are kinds, and all equally often over a long run.
+    /// </summary>
+    private sealed class FaultDeck(IReadOnlyList<ChaosFault> faults, Random random)
+    {
+        private readonly Queue<ChaosFault> _round = new();
+
+        public ChaosFault Next()
+        {
+            if (_round.Count == 0)
+            {
+                ChaosFault[] round = [.. faults];
+                random.Shuffle(round);
+                foreach (ChaosFault fault in round)
+                {
+                    _round.Enqueue(fault);
+                }
+            }
+
+            return _round.Dequeue();
+        }
+    }
 }

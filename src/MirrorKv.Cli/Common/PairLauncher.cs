@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace MirrorKv.Cli;
 
@@ -9,11 +10,15 @@ namespace MirrorKv.Cli;
 /// Starts a primary and a secondary as child processes of this very binary (<c>mirrorkv serve</c>) on free
 /// loopback ports, waits for their ready lines, and kills them on dispose, whatever the exit path. The pair
 /// gets a fresh random secret (through the environment, never the command line), as a real deployment
-/// should have; clients of the pair use <see cref="Secret"/>.
+/// should have; clients of the pair use <see cref="Secret"/>. A node may sit behind an address of the
+/// caller's (a relay): it listens on one endpoint and advertises the other to its peer and clients. A
+/// restarted node keeps its endpoints, as a restarted host keeps its address.
 /// </summary>
-internal sealed class PairLauncher : IAsyncDisposable
+internal sealed partial class PairLauncher : IAsyncDisposable
 {
     private readonly List<ChildNode> _children = [];
+    private readonly Dictionary<IPEndPoint, TextWriter> _nodeLogs = [];
+    private string? _nodeLogDirectory;
     private readonly string _secretText = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The pair's client and peer secret.</summary>
@@ -24,14 +29,25 @@ internal sealed class PairLauncher : IAsyncDisposable
 
     public ChildNode Secondary => _children[1];
 
-    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log)
+    /// <summary>The two nodes' current processes, in the order started (a restart takes its victim's place).</summary>
+    public IReadOnlyList<ChildNode> Nodes => _children;
+
+    /// <summary>
+    /// Starts a primary and its secondary. <paramref name="addresses"/>, when given, holds for each (primary
+    /// first) the endpoint it listens on and the one it advertises; by default each listens on a free
+    /// loopback port and advertises that. With <paramref name="nodeLogs"/>, every line each node prints
+    /// goes to a file per node there (node-PORT.log, restarts appended), stamped with the wall clock.
+    /// </summary>
+    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null, string? nodeLogs = null)
     {
-        var pair = new PairLauncher();
+        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs };
+        NodeAddress first = addresses?[0] ?? NodeAddress.Direct(FreeListenEndPoint());
+        NodeAddress second = addresses?[1] ?? NodeAddress.Direct(FreeListenEndPoint());
         try
         {
-            var primary = await ChildNode.StartAsync("primary", ["--region-size", regionSize, "--replication", replication], pair._secretText, log);
+            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication], pair._secretText, log, pair.NodeLog(first));
             pair._children.Add(primary);
-            pair._children.Add(await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log));
+            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log, pair.NodeLog(second)));
             return pair;
         }
         catch
@@ -43,19 +59,55 @@ internal sealed class PairLauncher : IAsyncDisposable
 
     /// <summary>
     /// Starts a node as secondary of <paramref name="primary"/> in place of the killed <paramref name="victim"/>,
-    /// and gives the task that completes when it has caught up.
+    /// at the victim's endpoints, and gives the task that completes when it has caught up. Throws when the
+    /// new process exits before it is ready (for one, when <paramref name="primary"/> does not accept it);
+    /// the victim's place then stays with the dead victim, so the caller may try again.
     /// </summary>
-    public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode? victim, IPEndPoint primary, string regionSize, TextWriter log)
+    public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode victim, IPEndPoint primary, string regionSize, TextWriter log)
     {
-        if (victim is not null)
+        await victim.DisposeAsync();
+        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
+        _children[_children.IndexOf(victim)] = child;
+        return (child, child.Watched);
+    }
+
+    /// <summary>
+    /// A free loopback endpoint below the kernel's ephemeral port range, so that a node restarted at the
+    /// same endpoint cannot find its port taken by some connection's local end in the meantime.
+    /// </summary>
+    public static IPEndPoint FreeListenEndPoint()
+    {
+        int below = EphemeralPortsStart();
+        for (int attempt = 0; attempt < 200 && below > 11_000; attempt++)
         {
-            await victim.DisposeAsync();
-            _children.Remove(victim);
+            var candidate = new IPEndPoint(IPAddress.Loopback, Random.Shared.Next(10_000, below));
+            try
+            {
+                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                probe.Bind(candidate);
+                return candidate;
+            }
+            catch (SocketException)
+            {
+            }
         }
 
-        ChildNode child = await ChildNode.StartAsync("secondary", ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, watchFor: "caught up");
-        _children.Add(child);
-        return (child, child.Watched);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return (IPEndPoint)listener.LocalEndpoint;
+    }
+
+    private static int EphemeralPortsStart()
+    {
+        try
+        {
+            string range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range");
+            return int.Parse(range.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 32_768;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -71,22 +123,58 @@ internal sealed class PairLauncher : IAsyncDisposable
         {
             await child.DisposeAsync();
         }
+
+        foreach (TextWriter nodeLog in _nodeLogs.Values)
+        {
+            await nodeLog.DisposeAsync();
+        }
+    }
+
+    private TextWriter? NodeLog(NodeAddress address)
+    {
+        if (_nodeLogDirectory is null)
+        {
+            return null;
+        }
+
+        if (!_nodeLogs.TryGetValue(address.Listen, out TextWriter? writer))
+        {
+            Directory.CreateDirectory(_nodeLogDirectory);
+            writer = _nodeLogs[address.Listen] = TextWriter.Synchronized(new StreamWriter(Path.Combine(_nodeLogDirectory, $"node-{address.Listen.Port}.log"), append: true) { AutoFlush = true });
+        }
+
+        return writer;
+    }
+
+    /// <summary>Where a node listens, and where its peer and clients reach it (the same unless a relay sits in front).</summary>
+    internal sealed record NodeAddress(IPEndPoint Listen, IPEndPoint Advertised)
+    {
+        public static NodeAddress Direct(IPEndPoint listen) => new(listen, listen);
     }
 
     /// <summary>One child <c>mirrorkv serve</c> process.</summary>
-    internal sealed class ChildNode : IAsyncDisposable
+    internal sealed partial class ChildNode : IAsyncDisposable
     {
+        private const int SigStop = 19;
+        private const int SigCont = 18;
         private readonly Process _process;
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private bool _quiet;
+        private bool _disposed;
 
-        private ChildNode(Process process, IPEndPoint endPoint)
+        private ChildNode(Process process, NodeAddress address)
         {
             _process = process;
-            EndPoint = endPoint;
+            Address = address;
         }
 
-        public IPEndPoint EndPoint { get; }
+        /// <summary>Where the peer and clients reach the node: the advertised endpoint.</summary>
+        public IPEndPoint EndPoint => Address.Advertised;
+
+        /// <summary>The node's own socket, reached past any relay.</summary>
+        public IPEndPoint ListenEndPoint => Address.Listen;
+
+        public NodeAddress Address { get; }
 
         /// <summary>Completes when a line containing the text given at start was printed.</summary>
         public Task Watched => _watched?.Task ?? Task.CompletedTask;
@@ -98,20 +186,20 @@ internal sealed class PairLauncher : IAsyncDisposable
         /// <summary>The last line that contained <paramref name="text"/> (the watched text).</summary>
         public string LastLineContaining(string text) => _watchFor == text ? _lastWatchedLine : "";
 
-        public static async Task<ChildNode> StartAsync(string role, string[] args, string secret, TextWriter log, string? watchFor = null)
+        public static async Task<ChildNode> StartAsync(string role, NodeAddress address, string[] args, string secret, TextWriter log, TextWriter? nodeLog, string? watchFor = null)
         {
-            var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
             ProcessStartInfo start = SelfStartInfo();
             start.Environment[SecretSource.ClientVariable] = secret;
             start.Environment.Remove(SecretSource.PeerVariable);
-            foreach (string arg in new[] { "serve", "--role", role, "--listen", endPoint.ToString() }.Concat(args))
+            string[] advertise = address.Advertised.Equals(address.Listen) ? [] : ["--advertise", address.Advertised.ToString()];
+            foreach (string arg in new[] { "serve", "--role", role, "--listen", address.Listen.ToString() }.Concat(advertise).Concat(args))
             {
                 start.ArgumentList.Add(arg);
             }
 
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
-            var child = new ChildNode(Process.Start(start) ?? throw new InvalidOperationException("could not start mirrorkv serve"), endPoint);
+            var child = new ChildNode(Process.Start(start) ?? throw new InvalidOperationException("could not start mirrorkv serve"), address);
             if (watchFor is not null)
             {
                 // Armed before the first line can arrive: a fast catch-up must not be missed.
@@ -119,8 +207,9 @@ internal sealed class PairLauncher : IAsyncDisposable
                 child._watched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
-            child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, role, log);
-            child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, role, log);
+            nodeLog?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} ===== started: mirrorkv {string.Join(' ', start.ArgumentList)} (pid {child._process.Id})");
+            child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data, role, log, nodeLog);
+            child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, role, log, nodeLog);
             child._process.BeginOutputReadLine();
             child._process.BeginErrorReadLine();
             try
@@ -149,11 +238,34 @@ internal sealed class PairLauncher : IAsyncDisposable
             }
         }
 
+        /// <summary>SIGSTOP: the process stops where it is, its sockets stay open and fill up.</summary>
+        public void Pause() => Signal(SigStop);
+
+        /// <summary>SIGCONT: the process goes on with whatever queued up meanwhile.</summary>
+        public void Resume() => Signal(SigCont);
+
         public async ValueTask DisposeAsync()
         {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
             await KillAsync();
             _process.Dispose();
         }
+
+        private void Signal(int signal)
+        {
+            if (SendSignal(_process.Id, signal) != 0)
+            {
+                throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+        }
+
+        [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+        private static partial int SendSignal(int pid, int signal);
 
         private static ProcessStartInfo SelfStartInfo()
         {
@@ -168,15 +280,9 @@ internal sealed class PairLauncher : IAsyncDisposable
             return start;
         }
 
-        private static int FreePort()
+        private void OnLine(string? line, string role, TextWriter log, TextWriter? nodeLog)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        private void OnLine(string? line, string role, TextWriter log)
-        {
+            nodeLog?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.Now:HH:mm:ss.fff} {line ?? "===== output closed"}"));
             if (line is null)
             {
                 _ready.TrySetException(new InvalidOperationException($"the {role} exited before it was ready"));

@@ -8,15 +8,18 @@ namespace MirrorKv.Cli;
 /// The checked read/write workload of <c>demo</c> and <c>chaos</c>. Every value says which key and which
 /// generation it is, so a reader can tell a torn, foreign or stale value from a good one; writers own
 /// disjoint keys, so each key's generations only grow. Acknowledged generations are checked at the end.
+/// A read that fails with an error is counted apart from a bad read (a value it should not have returned).
 /// </summary>
 internal sealed class Workload(int keys, int valueSize, Action<string> say)
 {
     private readonly int[] _acked = new int[keys];
     private readonly int[] _attempted = new int[keys];
-    private long _reads, _writes, _failed, _badReads;
+    private long _reads, _writes, _failed, _badReads, _failedReads;
     private long _mark = long.MaxValue;
     private long _firstReadAfterMark = long.MaxValue;
     private long _firstWriteAfterMark = long.MaxValue;
+    private long _lastRead, _lastWrite;
+    private long _longestReadGap, _longestWriteGap;
 
     public long Reads => Interlocked.Read(ref _reads);
 
@@ -24,7 +27,14 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
 
     public long FailedWrites => Interlocked.Read(ref _failed);
 
+    /// <summary>Reads that returned a value they should not have: torn, another key's, older than acknowledged.</summary>
     public long BadReads => Interlocked.Read(ref _badReads);
+
+    /// <summary>Reads that failed with an error (no value returned).</summary>
+    public long FailedReads => Interlocked.Read(ref _failedReads);
+
+    /// <summary>When the last good read and the last acknowledged write completed (Stopwatch timestamps).</summary>
+    public (long Read, long Write) LastCompleted => (Volatile.Read(ref _lastRead), Volatile.Read(ref _lastWrite));
 
     public int Keys => keys;
 
@@ -54,6 +64,8 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
     {
         Volatile.Write(ref _firstReadAfterMark, long.MaxValue);
         Volatile.Write(ref _firstWriteAfterMark, long.MaxValue);
+        Volatile.Write(ref _longestReadGap, 0);
+        Volatile.Write(ref _longestWriteGap, 0);
         Volatile.Write(ref _mark, Stopwatch.GetTimestamp());
     }
 
@@ -63,6 +75,20 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
         long mark = Volatile.Read(ref _mark);
         static double Ms(long mark, long at) => at == long.MaxValue ? double.NaN : Stopwatch.GetElapsedTime(mark, at).TotalMilliseconds;
         return (Ms(mark, Volatile.Read(ref _firstReadAfterMark)), Ms(mark, Volatile.Read(ref _firstWriteAfterMark)));
+    }
+
+    /// <summary>
+    /// Since the mark, the longest time in which no good read (no acknowledged write) completed, counted from
+    /// the mark for the first one, and up to now for a stall still going on. A fault that stops service some
+    /// time after it began (a paused secondary: the primary fences half a second later) shows here, not in
+    /// <see cref="Stalls"/>.
+    /// </summary>
+    public (double ReadMs, double WriteMs) LongestGaps()
+    {
+        long now = Stopwatch.GetTimestamp(), mark = Volatile.Read(ref _mark);
+        double Longest(long longest, long last) =>
+            Stopwatch.GetElapsedTime(0, Math.Max(longest, now - Math.Max(last, mark))).TotalMilliseconds;
+        return (Longest(Volatile.Read(ref _longestReadGap), Volatile.Read(ref _lastRead)), Longest(Volatile.Read(ref _longestWriteGap), Volatile.Read(ref _lastWrite)));
     }
 
     /// <summary>Reads every key and counts those whose value is older than acknowledged, or not a value of that key.</summary>
@@ -98,7 +124,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
             catch (MirrorKvException e)
             {
                 say($"read of {Key(i)} failed: {e.Message}");
-                Interlocked.Increment(ref _badReads);
+                Interlocked.Increment(ref _failedReads);
                 continue;
             }
 
@@ -106,6 +132,10 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
             if (generation < floor || generation > Volatile.Read(ref _attempted[i]))
             {
                 Interlocked.Increment(ref _badReads);
+            }
+            else
+            {
+                Completed(ref _lastRead, ref _longestReadGap);
             }
 
             Interlocked.Increment(ref _reads);
@@ -129,16 +159,32 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
                 await client.SetAsync(Key(i), Value(i, generation), CancellationToken.None);
                 Volatile.Write(ref _acked[i], generation);
                 Interlocked.Increment(ref _writes);
+                Completed(ref _lastWrite, ref _longestWriteGap);
                 if (started > Volatile.Read(ref _mark))
                 {
                     RecordFirst(ref _firstWriteAfterMark);
                 }
             }
-            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+            catch (MirrorKvException)
             {
+                // Not acknowledged (Unavailable, or a status such as ReplicationFailed after a fence): the key
+                // may hold this generation or an older one, which the checks allow.
                 Interlocked.Increment(ref _failed);
                 await Task.Delay(50, CancellationToken.None);
             }
+        }
+    }
+
+    // Called by every reader (writer) as it completes: the gap since the previous completion, or since
+    // the mark for the first one after it, is a candidate for the longest.
+    private void Completed(ref long last, ref long longestGap)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long from = Math.Max(Interlocked.Exchange(ref last, now), Volatile.Read(ref _mark));
+        long gap = now - from;
+        long current;
+        while (gap > (current = Volatile.Read(ref longestGap)) && Interlocked.CompareExchange(ref longestGap, gap, current) != current)
+        {
         }
     }
 

@@ -19,6 +19,7 @@ internal static class DemoSummaryJson
             json.WriteNumber("writes_lost", lost);
             json.WriteNumber("bad_reads", workload.BadReads);
             json.WriteNumber("writes_failed", workload.FailedWrites);
+            json.WriteNumber("reads_failed", workload.FailedReads);
             Number(json, "read_stall_ms", readStallMs);
             Number(json, "write_stall_ms", writeStallMs);
             Number(json, "rejoin_ms", rejoinMs);

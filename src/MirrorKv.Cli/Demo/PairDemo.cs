@@ -79,12 +79,13 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         Say($"  failover reads        {stats.FailoverReads,12:N0} (FAILOVER_READ with primary pointers, before the rewrite)");
         Say($"  slab deltas           {stats.TranslationDeltas,12:N0} (distinct, in the translation the client rewrote its table with)");
         Say($"  writes failed         {workload.FailedWrites,12:N0} (Unavailable: no node could take them)");
+        Say($"  reads failed          {workload.FailedReads,12:N0} (an error instead of a value: no read should fail because of a failover)");
         if (options.Json)
         {
             Say(DemoSummaryJson.Write(workload, lost, readStall, writeStall, rejoinMs, stats, client.Epoch));
         }
 
-        return lost == 0 && workload.BadReads == 0 ? 0 : 1;
+        return lost == 0 && workload.BadReads == 0 && workload.FailedReads == 0 ? 0 : 1;
     }
 
     private string Now => $"[{_clock.Elapsed.TotalSeconds,5:F2} s]";

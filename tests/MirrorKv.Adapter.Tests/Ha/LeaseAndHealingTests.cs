@@ -141,6 +141,41 @@ public class LeaseAndHealingTests
     }
 
     [Fact]
+    public async Task PeerLinkReset_WithBothNodesAlive_NeverMakesTwoPrimaries_AndThePairHeals()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+        var overlaps = 0;
+        using var stop = new CancellationTokenSource();
+        Task watch = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                MirrorKvNode a = pair.A.Node, b = pair.B.Node;
+                if (a.Role == NodeRole.Primary && a.LeaseRemaining > TimeSpan.Zero && b.Role == NodeRole.Primary && b.LeaseRemaining > TimeSpan.Zero)
+                {
+                    Interlocked.Increment(ref overlaps);
+                }
+
+                await Task.Delay(2);
+            }
+        });
+
+        // What a middlebox that lost the connection's state does: both processes alive, the link reset.
+        pair.A.Node.Stream.Peer!.Abort(new MirrorKv.Transport.ConnectionClosedException("reset by a middlebox"));
+        await Waits.UntilAsync(
+            () => (pair.A.Node is { Role: NodeRole.Primary, IsProtected: true } && pair.B.Node is { Role: NodeRole.Secondary, IsProtected: true })
+                || (pair.B.Node is { Role: NodeRole.Primary, IsProtected: true } && pair.A.Node is { Role: NodeRole.Secondary, IsProtected: true }),
+            "the pair to heal after a reset of its link", 20, () => string.Join("\n", pair.Lines.TakeLast(40)));
+        await stop.CancelAsync();
+        await watch;
+        Assert.Equal(0, overlaps);
+        MirrorKvNode primary = pair.A.Node.Role == NodeRole.Primary ? pair.A.Node : pair.B.Node;
+        Assert.True(primary.Store.TryLookup("k"u8, out _, out _));
+    }
+
+    [Fact]
     public async Task StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk()
     {
         await using MemberPair pair = await MemberPair.StartAsync();

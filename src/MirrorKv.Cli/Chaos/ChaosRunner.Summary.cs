@@ -1,0 +1,83 @@
+using System.Globalization;
+
+namespace MirrorKv.Cli.Chaos;
+
+/// <summary>The summary at the end of a run: the checks, then the figures per fault kind.</summary>
+internal sealed partial class ChaosRunner
+{
+    private void PrintSummary(ChaosResult result, List<Rejoin> rejoins)
+    {
+        IReadOnlyList<ChaosCycle> cycles = result.CycleRecords;
+        Say("");
+        Say("summary");
+        Say($"  cycles                {cycles.Count,12:N0} ({CycleCounts(cycles)})");
+        Say($"  acknowledged writes   {result.AcknowledgedWrites,12:N0}");
+        Say($"  writes lost           {(result.WritesLost is { } lost ? lost.ToString("N0", CultureInfo.InvariantCulture) : "not checked"),12}{(result.WritesLost is null ? " (no node served at the end)" : "")}");
+        Say($"  reads checked         {result.Reads,12:N0}");
+        Say($"  bad reads             {result.BadReads,12:N0}");
+        Say($"  reads failed          {result.FailedReads,12:N0} (an error instead of a value)");
+        Say($"  writes failed         {result.FailedWrites,12:N0} (not acknowledged: Unavailable, or refused by a fenced node)");
+        Say($"  two primaries         {result.TwoPrimarySamples,12:N0} of {result.StatusSamples:N0} STATUS samples (both nodes primary with a lease left, confirmed by asking again at once"
+            + (result.UnconfirmedTwoPrimarySamples > 0 ? $"; {result.UnconfirmedTwoPrimarySamples:N0} more not confirmed: a node died between the answers)" : ")"));
+        Say($"  not healed            {result.NotHealed,12:N0}");
+        if (result.ReadStallsMs.Count > 0)
+        {
+            Say($"  read stall            {Percentiles(result.ReadStallsMs)} (primary kills: the exit to a good read again)");
+            Say($"  write stall           {Percentiles(result.WriteStallsMs)} (primary kills: the exit to an acknowledged write again)");
+        }
+
+        if (rejoins.Count > 0)
+        {
+            double gib = rejoins.Sum(r => (double)r.Slabs) / 1024;
+            double copySeconds = rejoins.Sum(r => r.CopyMs) / 1000;
+            Say($"  rejoin                {Percentiles([.. rejoins.Select(r => r.Ms)])} (restart of a killed process to caught up, process start included)");
+            Say($"  slab copy             {rejoins.Average(r => r.Slabs),12:F1} slabs of 1 MiB per rejoin on average, {(gib > 0 ? copySeconds / gib : double.NaN):F2} s per GiB of claimed slabs");
+        }
+
+        Say("");
+        Say("per fault, in ms, over the cycles that healed: stalls from the fault's start, protected again from its end (SIGKILL, SIGCONT, link restored)");
+        Say($"  {"fault",-32} {"cycles",6}   {"read stall p50",14} {"p99",7}   {"write stall p50",15} {"p99",7}   {"protected p50",13} {"p99",7}   not healed");
+        foreach (IGrouping<ChaosFault, ChaosCycle> kind in result.ByFault())
+        {
+            Say(Row(ChaosFaults.Name(kind.Key), [.. kind]));
+            List<IGrouping<string, ChaosCycle>> variants = [.. kind.GroupBy(c => c.Variant).Where(v => v.Key.Length > 0).OrderBy(v => v.Key, StringComparer.Ordinal)];
+            foreach (IGrouping<string, ChaosCycle> variant in variants.Count > 1 ? variants : [])
+            {
+                Say(Row("  " + variant.Key, [.. variant]));
+            }
+        }
+    }
+
+    private string CycleCounts(IReadOnlyList<ChaosCycle> cycles)
+    {
+        var parts = new List<string>();
+        if (options.Faults.Contains(ChaosFault.Kill))
+        {
+            parts.Add($"{cycles.Count(c => c is { Fault: ChaosFault.Kill, Variant: "primary" })} primary kills");
+            parts.Add($"{cycles.Count(c => c is { Fault: ChaosFault.Kill, Variant: "secondary" })} secondary kills");
+        }
+
+        foreach (ChaosFault fault in options.Faults.Where(f => f != ChaosFault.Kill))
+        {
+            parts.Add($"{cycles.Count(c => c.Fault == fault)} {ChaosFaults.Name(fault)}");
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static string Row(string label, List<ChaosCycle> cycles)
+    {
+        static string Cell(double? value, int width) => (value is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "n/a").PadLeft(width);
+        List<ChaosCycle> healed = [.. cycles.Where(c => c.Healed)];
+        (double? readP50, double? readP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ReadStallMs)]);
+        (double? writeP50, double? writeP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.WriteStallMs)]);
+        (double? healP50, double? healP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ProtectedMs!.Value)]);
+        return $"  {label,-32} {cycles.Count,6}   {Cell(readP50, 14)} {Cell(readP99, 7)}   {Cell(writeP50, 15)} {Cell(writeP99, 7)}   {Cell(healP50, 13)} {Cell(healP99, 7)}   {cycles.Count(c => !c.Healed),10}";
+    }
+
+    private static string Percentiles(IReadOnlyList<double> values)
+    {
+        (double? p50, double? p99, double? max) = ChaosResult.Percentiles(values);
+        return p50 is null ? "n/a" : $"p50 {p50,7:F1} ms, p99 {p99,7:F1} ms, max {max,7:F1} ms";
+    }
+}
