@@ -17,132 +17,117 @@ public class CoordinatorProcessTests
     public async Task PausedSecondary_PrimaryGoesOnAlone_ThenTheSecondaryRejoinsByItself()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        (NodeProcess primary, NodeProcess secondary) = await StartPairAsync(etcd);
-        await using (primary)
-        await using (secondary)
-        {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-            using var stop = new CancellationTokenSource();
-            var writes = new CheckedWriter();
-            Task writer = writes.RunAsync(client, "a-", stop.Token);
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        using var stop = new CancellationTokenSource();
+        var writes = new CheckedWriter();
+        Task writer = writes.RunAsync(client, "a-", stop.Token);
 
-            await secondary.PauseAsync();
-            await Task.Delay(1500);
-            long during = writes.Acknowledged;
-            await Waits.UntilAsync(() => writes.Acknowledged > during + 50, "writes to be acknowledged by the primary alone while the secondary is paused");
-            NodeStatus alone = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
-            Assert.Equal((NodeRole.Primary, 1UL, false), (alone.Role, alone.Epoch, alone.Protected));
+        await secondary.PauseAsync();
+        await Task.Delay(1500);
+        long during = writes.Acknowledged;
+        await Waits.UntilAsync(() => writes.Acknowledged > during + 50, "writes to be acknowledged by the primary alone while the secondary is paused");
+        NodeStatus alone = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 1UL, false), (alone.Role, alone.Epoch, alone.Protected));
 
-            await secondary.ResumeAsync();
-            await primary.WaitProtectedAsync();
-            await stop.CancelAsync();
-            await writer;
-            await writes.AssertAllReadableAsync(client);
-            Assert.Contains("dropping the secondary", primary.Output, StringComparison.Ordinal);
-        }
+        await secondary.ResumeAsync();
+        await primary.WaitProtectedAsync();
+        await stop.CancelAsync();
+        await writer;
+        await writes.AssertAllReadableAsync(client);
+        Assert.Contains("dropping the secondary", primary.Output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task SilentSecondaryDeath_PrimaryKeepsServing()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        (NodeProcess primary, NodeProcess secondary) = await StartPairAsync(etcd);
-        await using (primary)
-        await using (secondary)
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await secondary.PauseAsync();
+        await Task.Delay(1000);
+        await secondary.KillAsync();
+
+        for (int i = 0; i < 50; i++)
         {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-            await secondary.PauseAsync();
-            await Task.Delay(1000);
-            await secondary.KillAsync();
-
-            for (int i = 0; i < 50; i++)
-            {
-                await client.SetAsync($"after-{i}", Encoding.UTF8.GetBytes($"{i}"));
-            }
-
-            NodeStatus status = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
-            Assert.Equal((NodeRole.Primary, 1UL), (status.Role, status.Epoch));
-            Assert.Equal("49", Encoding.UTF8.GetString((await client.GetAsync("after-49"))!));
+            await client.SetAsync($"after-{i}", Encoding.UTF8.GetBytes($"{i}"));
         }
+
+        NodeStatus status = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 1UL), (status.Role, status.Epoch));
+        Assert.Equal("49", Encoding.UTF8.GetString((await client.GetAsync("after-49"))!));
     }
 
     [Fact]
     public async Task PausedPrimary_IsReplacedOnlyThroughEtcd_AndRejoinsAsSecondary()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        (NodeProcess primary, NodeProcess secondary) = await StartPairAsync(etcd);
-        await using (primary)
-        await using (secondary)
-        {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-            await client.SetAsync("k", "v1"u8.ToArray());
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await client.SetAsync("k", "v1"u8.ToArray());
 
-            await primary.PauseAsync();
-            await Waits.UntilAsync(async () => (await WitnessAsync(etcd)).Leader?.Equals(secondary.EndPoint) == true, "etcd to name the secondary once the paused primary's etcd lease expired", 20);
-            await client.SetAsync("k", "v2"u8.ToArray());
-            await primary.ResumeAsync();
+        await primary.PauseAsync();
+        await Waits.UntilAsync(async () => (await WitnessAsync(etcd)).Leader?.Equals(secondary.EndPoint) == true, "etcd to name the secondary once the paused primary's etcd lease expired", 20);
+        await client.SetAsync("k", "v2"u8.ToArray());
+        await primary.ResumeAsync();
 
-            await secondary.WaitProtectedAsync();
-            NodeStatus old = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
-            Assert.Equal((NodeRole.Secondary, 2UL), (old.Role, old.Epoch));
-            PairWitness.View view = await WitnessAsync(etcd);
-            Assert.Equal((secondary.EndPoint, 2UL, 2UL), (view.Leader, view.LeaderEpoch, view.LastEpoch));
-            Assert.Equal("v2", Encoding.UTF8.GetString((await client.GetAsync("k"))!));
-        }
+        await secondary.WaitProtectedAsync();
+        NodeStatus old = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
+        Assert.Equal((NodeRole.Secondary, 2UL), (old.Role, old.Epoch));
+        PairWitness.View view = await WitnessAsync(etcd);
+        Assert.Equal((secondary.EndPoint, 2UL, 2UL), (view.Leader, view.LeaderEpoch, view.LastEpoch));
+        Assert.Equal("v2", Encoding.UTF8.GetString((await client.GetAsync("k"))!));
     }
 
     [Fact]
     public async Task EtcdOutage_DoesNotStopAHealthyPair()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        (NodeProcess primary, NodeProcess secondary) = await StartPairAsync(etcd);
-        await using (primary)
-        await using (secondary)
-        {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-            using var stop = new CancellationTokenSource();
-            var writes = new CheckedWriter();
-            Task writer = writes.RunAsync(client, "o-", stop.Token);
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        using var stop = new CancellationTokenSource();
+        var writes = new CheckedWriter();
+        Task writer = writes.RunAsync(client, "o-", stop.Token);
 
-            await etcd.PauseAsync();
-            await Task.Delay(TimeSpan.FromSeconds(4));
-            await etcd.ResumeAsync();
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            await stop.CancelAsync();
-            await writer;
+        await etcd.PauseAsync();
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        await etcd.ResumeAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await stop.CancelAsync();
+        await writer;
 
-            Assert.Empty(writes.Errors);
-            NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
-            Assert.Equal((NodeRole.Primary, 1UL, true), (p.Role, p.Epoch, p.Protected));
-            await writes.AssertAllReadableAsync(client);
-        }
+        Assert.Empty(writes.Errors);
+        NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 1UL, true), (p.Role, p.Epoch, p.Protected));
+        await writes.AssertAllReadableAsync(client);
     }
 
     [Fact]
     public async Task KilledPrimary_RestartedWithStaleFlags_AsksEtcdAndJoinsTheLeader()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        (NodeProcess primary, NodeProcess secondary) = await StartPairAsync(etcd);
-        await using (primary)
-        await using (secondary)
-        {
-            await primary.KillAsync();
-            await Waits.UntilAsync(async () => (await WitnessAsync(etcd)).Leader?.Equals(secondary.EndPoint) == true, "the secondary to win the leader key after the primary's reset");
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await primary.KillAsync();
+        await Waits.UntilAsync(async () => (await WitnessAsync(etcd)).Leader?.Equals(secondary.EndPoint) == true, "the secondary to win the leader key after the primary's reset");
 
-            await using NodeProcess restarted = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-            await secondary.WaitProtectedAsync();
-            NodeStatus status = await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint);
-            Assert.Equal((NodeRole.Secondary, 2UL), (status.Role, status.Epoch));
-            Assert.Contains("starting as its secondary instead", restarted.Output, StringComparison.Ordinal);
-        }
+        await using NodeProcess restarted = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+        await secondary.WaitProtectedAsync();
+        NodeStatus status = await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint);
+        Assert.Equal((NodeRole.Secondary, 2UL), (status.Role, status.Epoch));
+        Assert.Contains("starting as its secondary instead", restarted.Output, StringComparison.Ordinal);
     }
 
-    private static async Task<(NodeProcess Primary, NodeProcess Secondary)> StartPairAsync(EtcdProcess etcd)
+    // No --primary: the secondary asks etcd where the primary is.
+    private static async Task<NodeProcess> StartSecondaryAsync(NodeProcess primary, EtcdProcess etcd)
     {
-        NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
         NodeProcess secondary = await NodeProcess.StartAsync(["--role", "secondary", "--coordinator", etcd.Url.ToString()]);
         await primary.WaitProtectedAsync();
-        return (primary, secondary);
+        return secondary;
     }
 
     private static Task<PairWitness.View> WitnessAsync(EtcdProcess etcd) =>

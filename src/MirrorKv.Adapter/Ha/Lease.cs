@@ -25,9 +25,6 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
     private long _witnessUntil = long.MinValue;
     private bool _witnessed;
 
-    /// <summary>The clock the lease is kept on.</summary>
-    public TimeProvider Time => time;
-
     /// <summary>True while the holder may serve.</summary>
     public bool IsValid => time.GetTimestamp() < Until;
 
@@ -74,19 +71,7 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
     /// </summary>
     public bool Renew(long stamp)
     {
-        long until = stamp + (long)(duration.TotalSeconds * time.TimestampFrequency);
-        long current = Volatile.Read(ref _until);
-        while (current != Unlimited && until > current)
-        {
-            long seen = Interlocked.CompareExchange(ref _until, until, current);
-            if (seen == current)
-            {
-                break;
-            }
-
-            current = seen;
-        }
-
+        RaiseTo(ref _until, stamp + (long)(duration.TotalSeconds * time.TimestampFrequency));
         return IsValid;
     }
 
@@ -115,22 +100,28 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
     /// <summary>etcd renewed the holder's lease for <paramref name="ttl"/>, asked at <paramref name="stamp"/>.</summary>
     public void RenewWitness(long stamp, TimeSpan ttl)
     {
-        long until = stamp + (long)(ttl.TotalSeconds / 2 * time.TimestampFrequency);
-        long current = Volatile.Read(ref _witnessUntil);
+        RaiseTo(ref _witnessUntil, stamp + (long)(ttl.TotalSeconds / 2 * time.TimestampFrequency));
+    }
+
+    /// <summary>etcd no longer has the holder's lease.</summary>
+    public void LoseWitness() => Volatile.Write(ref _witnessUntil, long.MinValue);
+
+    // Renewals race (the receive thread, the etcd keep-alive, a batch asking for an echo): a deadline only
+    // ever moves later. Unlimited is long.MaxValue, so nothing raises it further.
+    private static void RaiseTo(ref long deadline, long until)
+    {
+        long current = Volatile.Read(ref deadline);
         while (until > current)
         {
-            long seen = Interlocked.CompareExchange(ref _witnessUntil, until, current);
+            long seen = Interlocked.CompareExchange(ref deadline, until, current);
             if (seen == current)
             {
-                break;
+                return;
             }
 
             current = seen;
         }
     }
-
-    /// <summary>etcd no longer has the holder's lease.</summary>
-    public void LoseWitness() => Volatile.Write(ref _witnessUntil, long.MinValue);
 
     /// <summary>Ends the lease now (both parts).</summary>
     public void Expire()

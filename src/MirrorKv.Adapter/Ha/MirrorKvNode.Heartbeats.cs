@@ -132,8 +132,7 @@ public sealed partial class MirrorKvNode
         LogDropping(reason);
         try
         {
-            new Heartbeat(epoch, NodeRole.Primary, Stream.LastLsn, (ulong)_lease.Stamp(), Dropped: true).Write(peer.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
-            peer.EndPost();
+            PostHeartbeat(peer, new Heartbeat(epoch, NodeRole.Primary, Stream.LastLsn, (ulong)_lease.Stamp(), Dropped: true));
             peer.CloseAfterFlush();
         }
         catch (ConnectionClosedException)
@@ -149,9 +148,14 @@ public sealed partial class MirrorKvNode
         // Marked before it leaves: from here on the secondary may promote, so this node may not go on alone.
         bool isProtected = _peerRole == NodeRole.Secondary;
         _sentProtected |= isProtected;
-        new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected).Write(peer.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
-        peer.EndPost();
+        PostHeartbeat(peer, new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected));
         peer.Flush();
+    }
+
+    private static void PostHeartbeat(IConnection peer, in Heartbeat heartbeat)
+    {
+        heartbeat.Write(peer.BeginPost(Opcode.Heartbeat, WireStatus.Ok, 0, Heartbeat.Size));
+        peer.EndPost();
     }
 
     private void TickAsSecondary(NodeRole role, SecondaryLink link, bool stoodStill, TimeSpan sinceLastTick)

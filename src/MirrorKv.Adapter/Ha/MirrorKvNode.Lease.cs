@@ -123,19 +123,23 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            Fence(FenceKind.Replaced, reason);
-            _lostPeer = primary;
+            Fence(FenceKind.Replaced, reason, primary);
             Stream.Peer?.Abort(null);
         }
 
         RequestRejoin(primary);
     }
 
-    // Under _haLock.
-    private void Fence(FenceKind kind, string reason)
+    // Under _haLock. A node fenced as replaced remembers the peer it lost: the one it rejoins, or takes back.
+    private void Fence(FenceKind kind, string reason, IPEndPoint? lostPeer = null)
     {
         (NodeRole role, ulong epoch) = _role.Current;
         _fence = kind;
+        if (kind == FenceKind.Replaced)
+        {
+            _lostPeer = lostPeer;
+        }
+
         if (role == NodeRole.Primary)
         {
             // No write and no read from here on: the region is withdrawn, so one-sided readers fail over too.
@@ -165,10 +169,39 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            _registry.Register(Store.Region);
-            _fence = FenceKind.None;
-            _role.TransitionTo(NodeRole.Primary, epoch, "lease renewed by the secondary over the same link: it did not promote");
+            Unfence(epoch, "lease renewed by the secondary over the same link: it did not promote");
         }
+    }
+
+    // Under _haLock: Fence undone. The region comes back and the node is primary again, at its epoch (its
+    // lease was renewed, or its secondary is gone) or, revived, through Promoting under a higher one.
+    private void Unfence(ulong epoch, string reason)
+    {
+        (_, ulong current) = _role.Current;
+        _registry.Register(Store.Region);
+        _fence = FenceKind.None;
+        _lostPeer = null;
+        if (epoch > current)
+        {
+            _role.TransitionTo(NodeRole.Promoting, epoch, reason);
+            reason = $"serving again at LSN {Stream.LastLsn}";
+        }
+
+        _role.TransitionTo(NodeRole.Primary, epoch, reason);
+    }
+
+    // Under _haLock: the secondary is gone for sure and could not have promoted; writes stand on this node alone.
+    private void GoOnAlone(string why)
+    {
+        (NodeRole role, ulong epoch) = _role.Current;
+        _lease.MakeUnlimited();
+        _waiters.ReleaseAll();
+        if (role == NodeRole.Fenced)
+        {
+            Unfence(epoch, $"going on alone: {why}");
+        }
+
+        LogSecondaryLost(why, Stream.LastLsn);
     }
 
     /// <summary>The link to the secondary closed (reset, close, or this node dropped it).</summary>
@@ -204,16 +237,7 @@ public sealed partial class MirrorKvNode
             {
                 // Its kernel closed the link while our lease held (it had not promoted: it would have announced
                 // that first), or it never could promote: it is gone, and this node goes on alone.
-                _lease.MakeUnlimited();
-                _waiters.ReleaseAll();
-                if (role == NodeRole.Fenced)
-                {
-                    _registry.Register(Store.Region);
-                    _fence = FenceKind.None;
-                    _role.TransitionTo(NodeRole.Primary, Epoch, "the joining secondary left; it could not have promoted");
-                }
-
-                LogSecondaryLost(error?.Message ?? "closed", Stream.LastLsn);
+                GoOnAlone(error?.Message ?? "closed");
             }
             else if (_fence != FenceKind.Replaced)
             {
@@ -222,8 +246,7 @@ public sealed partial class MirrorKvNode
                     _lease.Expire();
                 }
 
-                Fence(FenceKind.Replaced, $"lost the secondary ({error?.Message ?? "closed"}) after the lease ran out: it may have promoted");
-                _lostPeer = Volatile.Read(ref _secondaryEndPoint);
+                Fence(FenceKind.Replaced, $"lost the secondary ({error?.Message ?? "closed"}) after the lease ran out: it may have promoted", Volatile.Read(ref _secondaryEndPoint));
                 rejoin = true;
             }
         }
@@ -250,12 +273,8 @@ public sealed partial class MirrorKvNode
                 return;
             }
 
-            _role.TransitionTo(NodeRole.Promoting, epoch + 2, $"the lost peer {joiner} came back as a new incarnation and asks to join: its old one is gone");
-            _registry.Register(Store.Region);
-            _fence = FenceKind.None;
-            _lostPeer = null;
             _lease.MakeUnlimited();
-            _role.TransitionTo(NodeRole.Primary, epoch + 2, $"serving again at LSN {Stream.LastLsn}, taking {joiner} as secondary");
+            Unfence(epoch + 2, $"the lost peer {joiner} came back as a new incarnation and asks to join: its old one is gone");
         }
     }
 
@@ -266,38 +285,19 @@ public sealed partial class MirrorKvNode
         lock (_haLock)
         {
             _probing = false;
-            (NodeRole role, ulong epoch) = _role.Current;
-            if (role == NodeRole.Primary && Stream.Peer is null)
-            {
-                if (refused)
-                {
-                    _lease.MakeUnlimited();
-                    _waiters.ReleaseAll();
-                    LogSecondaryLost($"nothing listens at its endpoint {secondary}", Stream.LastLsn);
-                }
-                else
-                {
-                    Fence(FenceKind.Replaced, $"lost the link to the secondary, which still answers at {secondary}: it may promote");
-                    _lostPeer = secondary;
-                    rejoin = true;
-                }
-            }
-            else if (role != NodeRole.Fenced || _fence != FenceKind.LeaseLapsed || Stream.Peer is { IsOpen: true })
+            (NodeRole role, _) = _role.Current;
+            if (role is not (NodeRole.Primary or NodeRole.Fenced) || role == NodeRole.Fenced && _fence != FenceKind.LeaseLapsed || Stream.Peer is { IsOpen: true })
             {
                 return;
             }
-            else if (refused)
+
+            if (refused)
             {
-                _lease.MakeUnlimited();
-                _waiters.ReleaseAll();
-                _registry.Register(Store.Region);
-                _fence = FenceKind.None;
-                _role.TransitionTo(NodeRole.Primary, epoch, $"nothing listens at the secondary's endpoint {secondary}: it is gone; going on alone, unprotected");
+                GoOnAlone($"nothing listens at its endpoint {secondary}");
             }
             else
             {
-                _fence = FenceKind.Replaced;
-                _lostPeer = secondary;
+                Fence(FenceKind.Replaced, $"lost the link to the secondary, which still answers at {secondary}: it may promote", secondary);
                 rejoin = true;
             }
         }

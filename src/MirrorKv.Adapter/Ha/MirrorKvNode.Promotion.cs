@@ -34,7 +34,8 @@ public sealed partial class MirrorKvNode
             return;
         }
 
-        OnPrimaryLost(reason, reset: refused || (_coordinator is null && answer is null) || answer is { Role: not NodeRole.Primary } && _coordinator is null);
+        // With a witness only a refused connection counts as death; in pair mode, anything but a primary's answer.
+        OnPrimaryLost(reason, reset: refused || (_coordinator is null && answer is not { Role: NodeRole.Primary }));
     }
 
     /// <param name="reason">Why, for the log.</param>

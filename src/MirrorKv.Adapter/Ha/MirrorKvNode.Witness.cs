@@ -96,9 +96,7 @@ public sealed partial class MirrorKvNode
             (NodeRole role, ulong epoch) = _role.Current;
             if (_fence == FenceKind.LeaseLapsed && role == NodeRole.Fenced && _lease.IsValid)
             {
-                _registry.Register(Store.Region);
-                _fence = FenceKind.None;
-                _role.TransitionTo(NodeRole.Primary, epoch, "etcd renewed this node's lease: nobody took over");
+                Unfence(epoch, "etcd renewed this node's lease: nobody took over");
             }
         }
     }
@@ -224,11 +222,7 @@ public sealed partial class MirrorKvNode
 
             _lease.RenewWitness(claim.Stamp, claim.Ttl);
             _lease.MakeUnlimited();
-            _role.TransitionTo(NodeRole.Promoting, claim.Epoch, "etcd names no primary and granted this node the leader key");
-            _registry.Register(Store.Region);
-            _fence = FenceKind.None;
-            _lostPeer = null;
-            _role.TransitionTo(NodeRole.Primary, claim.Epoch, $"serving again at LSN {Stream.LastLsn}, unprotected until a secondary joins");
+            Unfence(claim.Epoch, "etcd names no primary and granted this node the leader key");
             return true;
         }
     }

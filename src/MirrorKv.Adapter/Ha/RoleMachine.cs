@@ -26,8 +26,14 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
     private readonly Lock _lock = new();
     private (NodeRole Role, ulong Epoch) _current = (role, epoch);
 
+    // The role alone, for the frame paths that only ask "am I rejoining or fenced": no lock per frame.
+    private volatile NodeRole _role = role;
+
     /// <summary>Raised after every transition, outside the lock, with the old and the new role.</summary>
     public event Action<NodeRole, NodeRole>? Changed;
+
+    /// <summary>The role alone, read without the lock (it may be a transition behind <see cref="Current"/>'s).</summary>
+    public NodeRole Role => _role;
 
     public (NodeRole Role, ulong Epoch) Current
     {
@@ -56,25 +62,12 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
     };
 
     /// <summary>Moves to (<paramref name="role"/>, <paramref name="epoch"/>); throws on an illegal move.</summary>
-    public void TransitionTo(NodeRole role, ulong epoch, string reason) => Move(null, role, epoch, reason);
-
-    /// <summary>
-    /// Moves only if the role is still <paramref name="expected"/>: for a decision taken on one thread that
-    /// another may have overtaken (a fence racing a renewal). Returns whether it moved.
-    /// </summary>
-    public bool TryTransition(NodeRole expected, NodeRole role, ulong epoch, string reason) => Move(expected, role, epoch, reason);
-
-    private bool Move(NodeRole? expected, NodeRole role, ulong epoch, string reason)
+    public void TransitionTo(NodeRole role, ulong epoch, string reason)
     {
         NodeRole old;
         lock (_lock)
         {
             old = _current.Role;
-            if (expected is { } e && e != old)
-            {
-                return false;
-            }
-
             if (!IsLegal(old, _current.Epoch, role, epoch, coordinated))
             {
                 throw new InvalidOperationException($"Illegal role transition {old} (epoch {_current.Epoch}) -> {role} (epoch {epoch}): {reason}");
@@ -82,10 +75,10 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
 
             LogTransition(old, _current.Epoch, role, epoch, reason);
             _current = (role, epoch);
+            _role = role;
         }
 
         Changed?.Invoke(old, role);
-        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "role {OldRole} (epoch {OldEpoch}) -> {NewRole} (epoch {NewEpoch}): {Reason}")]

@@ -77,7 +77,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     public IPEndPoint AdvertisedEndPoint => Options.AdvertisedEndPoint ?? EndPoint;
 
     /// <summary>Current role.</summary>
-    public NodeRole Role => _role.Current.Role;
+    public NodeRole Role => _role.Role;
 
     /// <summary>Current epoch.</summary>
     public ulong Epoch => _role.Current.Epoch;

@@ -147,7 +147,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
     public void OnBatchEnd(IConnection connection)
     {
         (connection.State as ConnectionState)?.FlushTallies(node.Counters);
-        if (!node.CheckLease() && connection.State is ConnectionState { Kind: PeerKind.Client })
+        if (connection.State is ConnectionState { Kind: PeerKind.Client } && !node.CheckLease())
         {
             // The lease ran out while this batch was served (the process stood still in the middle of it):
             // what it read may be stale, so none of its replies leave. The client retries elsewhere.

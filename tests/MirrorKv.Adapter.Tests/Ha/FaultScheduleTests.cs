@@ -41,7 +41,7 @@ public class FaultScheduleTests
         var latest = new ConcurrentDictionary<string, string>();
         var overlaps = new ConcurrentQueue<string>();
         Task writer = WriteAsync(client, latest, stop.Token);
-        Task monitor = WatchAsync(pair, overlaps, stop.Token);
+        Task monitor = pair.WatchServingPrimariesAsync(overlaps, stop.Token);
 
         foreach ((Fault kind, int ms) in schedule)
         {
@@ -105,22 +105,6 @@ public class FaultScheduleTests
                 latest.TryRemove(key, out _);
                 await Task.Delay(10);
             }
-        }
-    }
-
-    // Samples both nodes every few milliseconds: a primary whose lease ran out but has not noticed yet still
-    // says Primary, so only a primary with lease time left counts as serving.
-    private static async Task WatchAsync(MemberPair pair, ConcurrentQueue<string> overlaps, CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            MirrorKvNode a = pair.A.Node, b = pair.B.Node;
-            if (a.Role == NodeRole.Primary && a.LeaseRemaining > TimeSpan.Zero && b.Role == NodeRole.Primary && b.LeaseRemaining > TimeSpan.Zero)
-            {
-                overlaps.Enqueue($"A epoch {a.Epoch} lease {a.LeaseRemaining.TotalMilliseconds:F0} ms, B epoch {b.Epoch} lease {b.LeaseRemaining.TotalMilliseconds:F0} ms");
-            }
-
-            await Task.Delay(3);
         }
     }
 }

@@ -72,6 +72,37 @@ internal sealed class MemberPair : IAsyncDisposable
 
     public static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
 
+    /// <summary>
+    /// A silent death of the secondary: frozen (so the primary's lease runs out first), then crashed without
+    /// resuming, as a paused process killed with SIGKILL.
+    /// </summary>
+    public async Task KillSecondarySilentlyAsync()
+    {
+        Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => A.Node.Role == NodeRole.Fenced, "the primary to fence when the secondary fell silent");
+        Network.Crash(PairFixture.SecondaryAddress);
+        Network.Thaw(PairFixture.SecondaryAddress);
+    }
+
+    /// <summary>
+    /// Samples both nodes every few milliseconds until stopped and records each moment both serve as primary.
+    /// A primary whose lease ran out but has not noticed yet still says Primary, so only a primary with lease
+    /// time left counts as serving.
+    /// </summary>
+    public async Task WatchServingPrimariesAsync(System.Collections.Concurrent.ConcurrentQueue<string> overlaps, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            MirrorKvNode a = A.Node, b = B.Node;
+            if (a.Role == NodeRole.Primary && a.LeaseRemaining > TimeSpan.Zero && b.Role == NodeRole.Primary && b.LeaseRemaining > TimeSpan.Zero)
+            {
+                overlaps.Enqueue($"A epoch {a.Epoch} lease {a.LeaseRemaining.TotalMilliseconds:F0} ms, B epoch {b.Epoch} lease {b.LeaseRemaining.TotalMilliseconds:F0} ms");
+            }
+
+            await Task.Delay(2);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (MirrorKvClient client in _clients)
