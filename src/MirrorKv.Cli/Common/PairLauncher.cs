@@ -41,6 +41,14 @@ internal sealed class PairLauncher : IAsyncDisposable
         }
     }
 
+    /// <summary>A primary alone (no secondary yet): <see cref="RestartAsSecondaryAsync"/> attaches one later.</summary>
+    public static async Task<PairLauncher> StartPrimaryAsync(string regionSize, string replication, TextWriter log)
+    {
+        var pair = new PairLauncher();
+        pair._children.Add(await ChildNode.StartAsync("primary", ["--region-size", regionSize, "--replication", replication], pair._secretText, log));
+        return pair;
+    }
+
     /// <summary>
     /// Starts a node as secondary of <paramref name="primary"/> in place of the killed <paramref name="victim"/>,
     /// and gives the task that completes when it has caught up.
