@@ -22,6 +22,12 @@ public abstract class FramedConnection : IConnection
     // Above this a buffer is a burst's, not the steady state's: returned once idle.
     private const int RetainedBufferSize = 256 * 1024;
 
+    // How long a burst's buffer is kept after the burst's last use of it. A peer copying slabs sends 1 MiB
+    // frames back to back: giving the buffer back after each one and growing a new one for the next cost
+    // more than the copy itself (fresh large arrays are zeroed, and their pages faulted in). One second of
+    // quiet tells a finished burst from the gap between two frames of one.
+    private static readonly long BurstHoldTicks = System.Diagnostics.Stopwatch.Frequency;
+
     private readonly Lock _sendLock = new();
     private readonly IFrameHandler _handler;
     private byte[] _pending = new byte[InitialBufferSize];
@@ -36,6 +42,8 @@ public abstract class FramedConnection : IConnection
     private Task? _hold;
     private long _writeStartedAt;
     private long _partialFrameSince;
+    private long _sendBurstAt;
+    private long _receiveBurstAt;
 
     /// <summary>Creates the connection; the backend starts receiving after construction.</summary>
     protected FramedConnection(IFrameHandler handler, EndPoint remoteEndPoint, uint maxFrameSize)
@@ -265,12 +273,19 @@ public abstract class FramedConnection : IConnection
             if (Receive.Data.Length >= FrameHeader.Size && FrameHeader.TryRead(Receive.Data, MaxFrameSize, out FrameHeader next) == WireStatus.Ok)
             {
                 Receive.EnsureFrameFits((int)next.Length);
+                if (next.Length > RetainedBufferSize)
+                {
+                    _receiveBurstAt = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
             }
 
             if (Receive.Data.IsEmpty)
             {
                 _partialFrameSince = 0;
-                Receive.TrimIfIdle(RetainedBufferSize, InitialBufferSize);
+                if (System.Diagnostics.Stopwatch.GetTimestamp() - _receiveBurstAt > BurstHoldTicks)
+                {
+                    Receive.TrimIfIdle(RetainedBufferSize, InitialBufferSize);
+                }
             }
             else if (_partialFrameSince == 0 && Volatile.Read(ref _hold) is null)
             {
@@ -347,18 +362,26 @@ public abstract class FramedConnection : IConnection
                     {
                         _sending = false;
                         _writeStartedAt = 0;
-                        if (_pending.Length > RetainedBufferSize)
+                        if (System.Diagnostics.Stopwatch.GetTimestamp() - _sendBurstAt > BurstHoldTicks)
                         {
-                            _pending = new byte[InitialBufferSize];
-                        }
+                            if (_pending.Length > RetainedBufferSize)
+                            {
+                                _pending = new byte[InitialBufferSize];
+                            }
 
-                        if (_inFlight.Length > RetainedBufferSize)
-                        {
-                            _inFlight = new byte[InitialBufferSize];
+                            if (_inFlight.Length > RetainedBufferSize)
+                            {
+                                _inFlight = new byte[InitialBufferSize];
+                            }
                         }
                     }
                     else
                     {
+                        if (length > RetainedBufferSize)
+                        {
+                            _sendBurstAt = System.Diagnostics.Stopwatch.GetTimestamp();
+                        }
+
                         (_pending, _inFlight) = (_inFlight, _pending);
                         _pendingLength = 0;
                         _inFlightLength = length;

@@ -111,6 +111,26 @@ public partial class BenchTests
     }
 
     [Fact]
+    public async Task Bench_Rejoin_ReportsTheCopyRate_AndBothNodesEndTheSame()
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2), "bench", "--rejoin", "--data", "24m", "--write-rate", "2000", "--json");
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("copied 24 slabs", output, StringComparison.Ordinal);
+        using var report = System.Text.Json.JsonDocument.Parse(output.Split('\n').Last(line => line.StartsWith("{\"rejoin\"", StringComparison.Ordinal)));
+        System.Text.Json.JsonElement root = report.RootElement;
+        Assert.Equal(24, root.GetProperty("slabs").GetInt32());
+        Assert.True(root.GetProperty("copy_gib_per_second").GetDouble() > 0, output);
+        Assert.True(root.GetProperty("start_to_protected_ms").GetDouble() >= root.GetProperty("copy_ms").GetDouble(), output);
+        Assert.True(root.GetProperty("writes_during_join").GetInt64() > 0, output);
+        Assert.Equal(0, root.GetProperty("failed_writes").GetInt64());
+        Assert.True(root.GetProperty("same_entries").GetBoolean(), output);
+
+        (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--rejoin", "--primary", "127.0.0.1:7400");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("leave out --primary", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void KeyChooser_Zipfian_IsSkewed_Uniform_IsFlat()
     {
         const int keys = 10_000, draws = 200_000;

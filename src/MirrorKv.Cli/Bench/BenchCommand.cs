@@ -32,6 +32,17 @@ internal static class BenchCommand
                 r.AddError("--failover must be between 0 (off) and 10000.");
             }
         });
+        var rejoin = new Option<bool>("--rejoin") { Description = "Instead of throughput: load a primary alone with --data, keep --connections writers going at --write-rate, start a secondary and report its slab copy rate and the time until the pair is protected. Needs the pair the bench starts (no --primary)." };
+        var data = new Option<string>("--data") { Description = "With --rejoin: claimed slab bytes to load the primary with, e.g. 256m or 1g.", DefaultValueFactory = _ => "1g" };
+        var regionSize = new Option<string?>("--region-size") { Description = "With --rejoin: each node's region (default: twice --data, at least 256m)." };
+        var writeRate = new Option<int>("--write-rate") { Description = "With --rejoin: writes per second, all writers together, while the secondary joins; 0 for as fast as they go.", DefaultValueFactory = _ => 20_000 };
+        writeRate.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 10_000_000)
+            {
+                r.AddError("--write-rate must be between 0 (unpaced) and 10000000.");
+            }
+        });
         var keys = Positive("--keys", "Distinct keys.", 100_000, 10_000_000);
         var valueSize = Positive("--value-size", "Bytes per value.", 100, 1_000_000);
         var connections = Positive("--connections", "Client connections.", 4, 256);
@@ -48,6 +59,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
             primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, completions,
+            rejoin, data, regionSize, writeRate,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -68,6 +80,25 @@ internal static class BenchCommand
                 }
 
                 return await FailoverAsync(kills, Math.Min(parse.GetValue(keys), 50_000), parse.GetValue(json), cancellationToken);
+            }
+
+            if (parse.GetValue(rejoin))
+            {
+                if (endPoint is not null)
+                {
+                    await Console.Error.WriteLineAsync("error: --rejoin starts the nodes it measures: leave out --primary");
+                    return 2;
+                }
+
+                if (!CliParsers.TryParseSize(parse.GetValue(data)!, out ulong dataBytes, out string? sizeError) || dataBytes < 1 << 20)
+                {
+                    await Console.Error.WriteLineAsync($"error: --data: {sizeError ?? "at least 1m"}");
+                    return 2;
+                }
+
+                string region = parse.GetValue(regionSize) ?? $"{Math.Max(256, (dataBytes >> 20) * 2)}m";
+                var rejoinOptions = new RejoinBenchOptions(dataBytes, parse.GetValue(valueSize), region, parse.GetValue(writeRate), parse.GetValue(connections));
+                return await new RejoinBench(rejoinOptions, Console.Out).RunAsync(parse.GetValue(json), cancellationToken);
             }
 
             var errors = new List<string>();

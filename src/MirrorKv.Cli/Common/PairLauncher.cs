@@ -57,6 +57,23 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         }
     }
 
+    /// <summary>A primary alone (no secondary yet): <see cref="RestartAsSecondaryAsync"/> attaches one later.</summary>
+    public static async Task<PairLauncher> StartPrimaryAsync(string regionSize, string replication, TextWriter log)
+    {
+        var pair = new PairLauncher();
+        pair._children.Add(await ChildNode.StartAsync("primary", NodeAddress.Direct(FreeListenEndPoint()), ["--region-size", regionSize, "--replication", replication], pair._secretText, log, nodeLog: null));
+        return pair;
+    }
+
+    /// <summary>Starts a new secondary of <paramref name="primary"/> on a free endpoint, and gives the task that completes when it has caught up.</summary>
+    public async Task<(ChildNode Node, Task CaughtUp)> AddSecondaryAsync(IPEndPoint primary, string regionSize, TextWriter log)
+    {
+        NodeAddress address = NodeAddress.Direct(FreeListenEndPoint());
+        ChildNode child = await ChildNode.StartAsync("secondary", address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, NodeLog(address), watchFor: "caught up");
+        _children.Add(child);
+        return (child, child.Watched);
+    }
+
     /// <summary>
     /// Starts a node as secondary of <paramref name="primary"/> in place of the killed <paramref name="victim"/>,
     /// at the victim's endpoints, and gives the task that completes when it has caught up. Throws when the

@@ -106,15 +106,12 @@ public sealed partial class StoreEngine
                 return ApplyStatus.AlreadyApplied;
             }
 
+            UnindexOverwritten(slot, offset, change.Key, change.Flags);
             EntryCodec.Write(slot, change.Version, change.Key, change.Value, change.Flags);
             _allocator.MarkWritten(offset);
             if (change.Flags == EntryFlags.Live)
             {
-                _index.Set(change.Key, hash, offset);
-            }
-            else if (_index.TryGet(change.Key, hash, out ulong indexed) && indexed == offset)
-            {
-                _index.Remove(change.Key, hash, out _);
+                _index.SetUnlessNewer(change.Key, hash, offset, change.Version);
             }
 
             _lastVersion = Math.Max(_lastVersion, change.Version);
@@ -137,6 +134,31 @@ public sealed partial class StoreEngine
 
             _allocator.Rebuild(IsIndexedSlot);
             _isReplica = false;
+        }
+    }
+
+    // Under the lock, before a newer image replaces the slot at offset: the live key the slot holds, if the index
+    // points here and the image is not that same key live, left this slot on the primary before the image's
+    // version (a tombstone, or another key moved in), so it is unindexed. Its newer slot, if it has one, is
+    // indexed when that slot's image lands. With SetUnlessNewer this keeps the replica's index the primary's
+    // whatever order copied slabs and stream records arrive in: a key points at the slot of its newest live image.
+    private void UnindexOverwritten(ReadOnlySpan<byte> slot, ulong offset, ReadOnlySpan<byte> newKey, EntryFlags newFlags)
+    {
+        if ((EntryFlags)slot[EntryLayout.FlagsOffset] != EntryFlags.Live)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> oldKey = EntryCodec.KeyOf(slot);
+        if (newFlags == EntryFlags.Live && oldKey.SequenceEqual(newKey))
+        {
+            return;
+        }
+
+        ulong hash = KeyIndex.Hash(oldKey);
+        if (_index.TryGet(oldKey, hash, out ulong indexed) && indexed == offset)
+        {
+            _index.Remove(oldKey, hash, out _);
         }
     }
 

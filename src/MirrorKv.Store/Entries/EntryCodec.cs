@@ -49,6 +49,32 @@ public static class EntryCodec
         Volatile.Write(ref versionField, LittleEndian(version));
     }
 
+    /// <summary>
+    /// Copies a whole entry that <see cref="EntryValidator.TryParse"/> accepted (a replica applying a copied slot)
+    /// into <paramref name="slot"/>. A slot that held an entry is written under the seqlock protocol, as
+    /// <see cref="Write"/> does, so that a reader copying it meanwhile sees an odd version; a blank slot (never
+    /// written) is plainly copied, since a reader that catches it half-copied fails the checksum either way and
+    /// there is no older entry to protect.
+    /// </summary>
+    /// <param name="slot">The whole slot; at least as long as <paramref name="entry"/>.</param>
+    /// <param name="entry">The entry's bytes: header, key and value, its even version first.</param>
+    /// <param name="slotWasBlank">True when the slot's version is 0 (never written).</param>
+    public static void CopyImage(Span<byte> slot, ReadOnlySpan<byte> entry, bool slotWasBlank)
+    {
+        if (slotWasBlank)
+        {
+            entry.CopyTo(slot);
+            return;
+        }
+
+        ulong version = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+        ref ulong versionField = ref Unsafe.As<byte, ulong>(ref MemoryMarshal.GetReference(slot));
+        Volatile.Write(ref versionField, LittleEndian(version - 1));
+        Interlocked.MemoryBarrier();
+        entry[sizeof(ulong)..].CopyTo(slot[sizeof(ulong)..]);
+        Volatile.Write(ref versionField, LittleEndian(version));
+    }
+
     /// <summary>Checksum of the entry of <paramref name="entrySize"/> bytes at the start of <paramref name="slot"/>.</summary>
     public static ulong Checksum(ReadOnlySpan<byte> slot, ulong version, int entrySize) =>
         XxHash3.HashToUInt64(slot[EntryLayout.ChecksumStart..entrySize], unchecked((long)version));

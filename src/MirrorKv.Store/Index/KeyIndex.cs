@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
@@ -64,11 +67,7 @@ public sealed class KeyIndex
     /// <returns>True when the key was added, false when it was already indexed (it now points at the new slot).</returns>
     public bool Set(ReadOnlySpan<byte> key, ulong hash, ulong slotOffset)
     {
-        if (slotOffset % SizeClassTable.Granularity != 0 || slotOffset >= _region.Length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not a slot offset of the region.");
-        }
-
+        CheckSlotOffset(slotOffset);
         ulong bucket = Pack(Tag(hash), slotOffset);
         int position = Find(key, hash);
         if (position >= 0)
@@ -77,14 +76,62 @@ public sealed class KeyIndex
             return false;
         }
 
-        if (Count >= _growAt)
+        Insert(bucket, ~position);
+        return true;
+    }
+
+    /// <summary>
+    /// Points <paramref name="key"/> at <paramref name="slotOffset"/>, which holds it at <paramref name="version"/>,
+    /// unless the key is indexed at another slot whose entry is newer: a replica that applies slot images out of
+    /// order (a copied slab beside the stream) keeps each key at its newest slot.
+    /// </summary>
+    /// <returns>False when the index kept the newer slot.</returns>
+    public bool SetUnlessNewer(ReadOnlySpan<byte> key, ulong hash, ulong slotOffset, ulong version)
+    {
+        CheckSlotOffset(slotOffset);
+        ulong bucket = Pack(Tag(hash), slotOffset);
+        int position = Find(key, hash);
+        if (position < 0)
         {
-            Grow();
+            Insert(bucket, ~position);
+            return true;
         }
 
-        Place(_buckets, _bits, bucket);
-        Count++;
+        ulong current = OffsetOf(_buckets[position]);
+        if (current != slotOffset && EntryCodec.ReadVersion(_region.GetSpan(current, sizeof(ulong))) > version)
+        {
+            return false;
+        }
+
+        _buckets[position] = bucket;
         return true;
+    }
+
+    /// <summary>Starts loading the bucket where a search for <paramref name="hash"/> begins, so that many keys' misses overlap.</summary>
+    public void Prefetch(ulong hash)
+    {
+        if (Sse.IsSupported)
+        {
+            unsafe
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_buckets), (int)(Tag(hash) >> (32 - _bits)))));
+            }
+        }
+    }
+
+    /// <summary>Grows the index once, now, to hold <paramref name="count"/> keys without growing again (as far as its limit allows).</summary>
+    public void Reserve(int count)
+    {
+        int bits = _bits;
+        while (bits < MaxBits && (1L << bits) / LoadDenominator * LoadNumerator < count)
+        {
+            bits++;
+        }
+
+        if (bits > _bits)
+        {
+            Rehash(bits);
+        }
     }
 
     /// <summary>Removes <paramref name="key"/> and says where its slot was.</summary>
@@ -125,6 +172,7 @@ public sealed class KeyIndex
         return true;
     }
 
+    // The key's bucket, or (negative) the complement of the empty bucket where it would go.
     private int Find(ReadOnlySpan<byte> key, ulong hash)
     {
         uint tag = Tag(hash);
@@ -136,7 +184,8 @@ public sealed class KeyIndex
             ulong bucket = buckets[position];
             if (bucket == 0)
             {
-                return -1;
+                // Not found: the complement of the empty bucket that ends the probe, where an insert goes.
+                return ~position;
             }
 
             if ((uint)(bucket >> 32) == tag && KeyAt(OffsetOf(bucket)).SequenceEqual(key))
@@ -155,6 +204,30 @@ public sealed class KeyIndex
         return _region.GetSpan(slotOffset + EntryLayout.HeaderSize, keyLength);
     }
 
+    // emptyPosition: where the probe that missed the key ended, valid while the index does not grow.
+    private void Insert(ulong bucket, int emptyPosition)
+    {
+        if (Count >= _growAt)
+        {
+            Grow();
+            Place(_buckets, _bits, bucket);
+        }
+        else
+        {
+            _buckets[emptyPosition] = bucket;
+        }
+
+        Count++;
+    }
+
+    private void CheckSlotOffset(ulong slotOffset)
+    {
+        if (slotOffset % SizeClassTable.Granularity != 0 || slotOffset >= _region.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not a slot offset of the region.");
+        }
+    }
+
     private void Grow()
     {
         if (_bits == MaxBits)
@@ -162,7 +235,11 @@ public sealed class KeyIndex
             throw new InvalidOperationException($"The key index is full ({_buckets.Length} buckets).");
         }
 
-        int bits = _bits + 1;
+        Rehash(_bits + 1);
+    }
+
+    private void Rehash(int bits)
+    {
         var buckets = new ulong[1 << bits];
         foreach (ulong bucket in _buckets)
         {
