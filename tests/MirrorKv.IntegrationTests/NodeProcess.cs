@@ -114,9 +114,10 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static async Task<NodeProcess> StartAsync(string[] args)
+    /// <summary>Starts <c>mirrorkv serve</c> with <paramref name="args"/>, listening at <paramref name="listen"/> (a free loopback port by default).</summary>
+    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null)
     {
-        var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        IPEndPoint endPoint = listen ?? FreeEndPoint();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -165,6 +166,9 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             _ready.TrySetResult(line);
         }
     }
+
+    /// <summary>A free loopback endpoint to listen on.</summary>
+    public static IPEndPoint FreeEndPoint() => new(IPAddress.Loopback, FreePort());
 
     private static int FreePort()
     {
