@@ -166,7 +166,8 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString(), "--region-size", "64m" }.Concat(args))
+        string[] region = args.Contains("--region-size") ? [] : ["--region-size", "64m"];
+        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString() }.Concat(region).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
