@@ -15,6 +15,7 @@ internal sealed class EtcdGate : IAsyncDisposable
     private readonly Uri _target;
     private readonly Lock _lock = new();
     private readonly List<TaskCompletionSource> _held = [];
+    private readonly Dictionary<string, int> _requests = [];
     private readonly Task _serving;
     private bool _holding;
 
@@ -46,6 +47,15 @@ internal sealed class EtcdGate : IAsyncDisposable
             {
                 return _held.Count;
             }
+        }
+    }
+
+    /// <summary>Requests seen so far for <paramref name="path"/> (such as <c>/v3/kv/txn</c>), held ones included.</summary>
+    public int Requests(string path)
+    {
+        lock (_lock)
+        {
+            return _requests.GetValueOrDefault(path);
         }
     }
 
@@ -111,6 +121,11 @@ internal sealed class EtcdGate : IAsyncDisposable
             using var body = new MemoryStream();
             await context.Request.InputStream.CopyToAsync(body);
             string path = context.Request.Url!.AbsolutePath;
+            lock (_lock)
+            {
+                _requests[path] = _requests.GetValueOrDefault(path) + 1;
+            }
+
             if (path == "/v3/kv/txn")
             {
                 TaskCompletionSource? gate = null;

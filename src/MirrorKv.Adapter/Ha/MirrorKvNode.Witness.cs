@@ -171,6 +171,15 @@ public sealed partial class MirrorKvNode
             bool revoked = false;
             while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
             {
+                if (link.Dropped || link.Diverged)
+                {
+                    // The primary dropped this node and acknowledges writes alone, or this copy stopped following
+                    // the stream: it lacks writes and must rejoin, never take over, even if the key comes free
+                    // (the primary gave it up to revive, or its etcd lease lapsed) before the rejoin is done.
+                    LogTakeOverAbandoned(link.Dropped ? "the primary dropped this node and acknowledges writes alone" : "this replica stopped following the stream");
+                    return;
+                }
+
                 if (!reset && link.IsConnected && link.Silence < Options.PromoteAfter && (startedBySilence || link.PrimaryFencedFor == TimeSpan.Zero))
                 {
                     LogTakeOverCancelled();
@@ -198,11 +207,17 @@ public sealed partial class MirrorKvNode
                     {
                         lock (_haLock)
                         {
-                            if (Role == NodeRole.Secondary)
+                            if (Role == NodeRole.Secondary && !link.Dropped && !link.Diverged)
                             {
                                 PromoteLocally(claim.Epoch, $"{reason}; won the leader key in etcd");
                                 promoted = true;
                             }
+                        }
+
+                        if (!promoted)
+                        {
+                            // Dropped (or stopped) while the claim was on its way: give the key back at once.
+                            await coordinator.ResignAsync().ConfigureAwait(false);
                         }
 
                         return;
@@ -257,6 +272,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Information, Message = "the primary is back: no takeover")]
     private partial void LogTakeOverCancelled();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "no takeover: {Why}; this node rejoins")]
+    private partial void LogTakeOverAbandoned(string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem}")]
     private partial void LogTakeOverWaiting(string problem);
