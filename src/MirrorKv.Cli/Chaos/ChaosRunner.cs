@@ -60,12 +60,27 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             coordinator = etcd.Url.GetLeftPart(UriPartial.Authority);
         }
 
+        try
+        {
+            return await RunAsync(coordinator, etcd is not null, cancellationToken);
+        }
+        finally
+        {
+            if (etcd is not null)
+            {
+                await etcd.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<int> RunAsync(string? coordinator, bool ownEtcd, CancellationToken cancellationToken)
+    {
         // A pair name of its own per run: keys another run (or a pair that is not ours) left in a shared etcd
         // must not name our primary.
         string pairName = $"chaos-{options.Seed}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
         string[] nodeArgs = coordinator is null ? [] : ["--coordinator", coordinator, "--pair-name", pairName];
         Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys, faults {string.Join(",", options.Faults.Select(ChaosFaults.Name))}"
-            + (coordinator is null ? "; pair mode (no coordinator)" : $"; coordinator mode: etcd at {coordinator}{(etcd is null ? "" : " (started by this run)")}, pair name {pairName}")
+            + (coordinator is null ? "; pair mode (no coordinator)" : $"; coordinator mode: etcd at {coordinator}{(ownEtcd ? " (started by this run)" : "")}, pair name {pairName}")
             + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : "")
             + (options.NodeLogs is null ? "" : $"; node logs in {options.NodeLogs}, this run started at {DateTime.Now:HH:mm:ss.fff}"));
         PairLauncher.NodeAddress[]? addresses = null;
@@ -85,11 +100,6 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             foreach (PeerLinkRelay relay in _relays)
             {
                 await relay.DisposeAsync();
-            }
-
-            if (etcd is not null)
-            {
-                await etcd.DisposeAsync();
             }
         }
     }
@@ -172,7 +182,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         bool failover = false;
         if (healed is { } h)
         {
-            failover = h.Epoch > _epoch;
+            failover = h.Primary != _primary;
             _primary = h.Primary;
             protectedMs = Stopwatch.GetElapsedTime(injected.EndedAt, h.At).TotalMilliseconds;
             _epoch = h.Epoch;
