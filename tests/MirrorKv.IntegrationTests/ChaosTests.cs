@@ -5,8 +5,9 @@ namespace MirrorKv.IntegrationTests;
 
 /// <summary>
 /// The chaos run with real processes, seeded and bounded: every cycle injects a fault (kill -9, a pause, a cut
-/// link), waits until the pair is protected again, and the run checks every acknowledged write, every read
-/// and, throughout, that the two nodes never both serve as primary.
+/// link, a silent death), waits until the pair is protected again, and the run checks every acknowledged write,
+/// every read and, throughout, that the two nodes never both serve as primary; in pair mode and with etcd as
+/// the witness.
 /// </summary>
 [Collection(nameof(ProcessTests))]
 public class ChaosTests
@@ -29,33 +30,61 @@ public class ChaosTests
     [Fact]
     public async Task Chaos_MixedFaults_EveryKindHealsWithNothingLostAndNeverTwoPrimaries()
     {
-        string[] kinds = ["kill", "pause-primary", "pause-secondary", "cut-link"];
-        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(3), "chaos", "--faults", string.Join(",", kinds), "--cycles", "8", "--seed", "7", "--keys", "3000", "--json");
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(3), "chaos", "--faults", string.Join(",", AllKinds), "--cycles", "8", "--seed", "7", "--keys", "3000", "--json");
 
-        Assert.True(exitCode == 0, output);
-        using var report = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
-        JsonElement root = report.RootElement;
-        Assert.Equal(8, root.GetProperty("cycles_run").GetInt32());
-        Assert.Equal(0, root.GetProperty("writes_lost").GetInt32());
-        Assert.Equal(0, root.GetProperty("bad_reads").GetInt64());
-        Assert.Equal(0, root.GetProperty("two_primary_samples").GetInt64());
-        Assert.Equal(0, root.GetProperty("not_healed").GetInt32());
-        Assert.True(root.GetProperty("acknowledged_writes").GetInt64() > 1000, output);
-
-        // The two-primary check ran the whole time: ~50 samples a second, not a handful.
-        Assert.True(root.GetProperty("status_samples").GetInt64() > 200, output);
-        Dictionary<string, JsonElement> byKind = root.GetProperty("faults").EnumerateArray().ToDictionary(f => f.GetProperty("fault").GetString()!);
-        Assert.Equal(kinds.Order(), byKind.Keys.Order());
-        foreach ((string kind, JsonElement figures) in byKind)
-        {
-            Assert.True(figures.GetProperty("cycles").GetInt32() >= 1, kind);
-            Assert.True(figures.GetProperty("protected_ms").GetProperty("p50").GetDouble() >= 0, $"{kind}: {output}");
-        }
+        Dictionary<string, JsonElement> byKind = AssertCleanRun(exitCode, output, "pair", cycles: 8);
 
         // A pause or a cut outlasts the promotion timeout: the pair stops writing for a while, and says so.
         Assert.True(byKind["pause-secondary"].GetProperty("write_stall_ms").GetProperty("p50").GetDouble() > 500, output);
         Assert.Matches(new Regex(@"^\s*\[.*\]\s+cut-link\s+\d+ ", RegexOptions.Multiline), output);
         Assert.Contains("relay", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chaos_WithCoordinator_EveryKindHealsWithNothingLostAndNeverTwoPrimaries()
+    {
+        if (LocalEtcdMissing())
+        {
+            Assert.Skip("etcd is not installed (apt-get install etcd-server); .ci/run installs it");
+        }
+
+        // --coordinator without URLs: the run starts its own etcd and gives both nodes --coordinator and a pair name.
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(3), "chaos", "--coordinator", "--faults", string.Join(",", AllKinds), "--cycles", "10", "--seed", "7", "--keys", "3000", "--json");
+
+        Dictionary<string, JsonElement> byKind = AssertCleanRun(exitCode, output, "coordinator", cycles: 10);
+        Assert.Contains("coordinator mode: etcd at http://127.0.0.1:", output, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"mode\s+coordinator", RegexOptions.Multiline), output);
+
+        // With a witness the primary drops a silent or paused secondary and goes on alone: no failover, and writes
+        // resume before the silent secondary is even killed (1.5 s into its silence), where pair mode stops until
+        // the dead node is back.
+        foreach (string kind in (string[])["pause-secondary", "silent-death"])
+        {
+            Assert.True(byKind[kind].GetProperty("failovers").GetInt32() == 0, $"{kind}: {output}");
+        }
+
+        Assert.True(byKind["silent-death"].GetProperty("write_stall_ms").GetProperty("max").GetDouble() < 1500, output);
+    }
+
+    [Fact]
+    public async Task Chaos_CoordinatorWithoutEtcdOnPath_ExitsWithTheInstallLine()
+    {
+        var environment = new Dictionary<string, string?> { ["PATH"] = Path.Combine(Path.GetTempPath(), $"coord-empty-{Guid.NewGuid():N}") };
+
+        (int exitCode, string output) = await DemoTests.RunDotnetAsync(NodeProcess.CliPath(), TimeSpan.FromSeconds(30), environment, "chaos", "--coordinator", "--cycles", "1");
+
+        Assert.True(exitCode == 2, output);
+        Assert.Contains("apt-get install etcd-server", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("cycle ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chaos_CoordinatorNotAUrl_ExitsWithAClearError()
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "chaos", "--coordinator", "etcd-host:2379");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--coordinator: 'etcd-host:2379' is not an etcd URL", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -66,5 +95,38 @@ public class ChaosTests
         Assert.NotEqual(0, exitCode);
         Assert.Contains("unknown fault 'bogus'", output, StringComparison.Ordinal);
         Assert.Contains("valid kinds: kill, pause-primary, pause-secondary, cut-link, silent-death", output, StringComparison.Ordinal);
+    }
+
+    private static readonly string[] AllKinds = ["kill", "pause-primary", "pause-secondary", "cut-link", "silent-death"];
+
+    private static bool LocalEtcdMissing() =>
+        !(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, "etcd")));
+
+    // The checks every mixed run must pass: nothing lost, no bad read, never two primaries, every cycle healed,
+    // every fault kind dealt; gives the figures per kind.
+    private static Dictionary<string, JsonElement> AssertCleanRun(int exitCode, string output, string mode, int cycles)
+    {
+        Assert.True(exitCode == 0, output);
+        using var report = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        JsonElement root = report.RootElement.Clone();
+        Assert.Equal(mode, root.GetProperty("mode").GetString());
+        Assert.Equal(cycles, root.GetProperty("cycles_run").GetInt32());
+        Assert.Equal(0, root.GetProperty("writes_lost").GetInt32());
+        Assert.Equal(0, root.GetProperty("bad_reads").GetInt64());
+        Assert.Equal(0, root.GetProperty("two_primary_samples").GetInt64());
+        Assert.Equal(0, root.GetProperty("not_healed").GetInt32());
+        Assert.True(root.GetProperty("acknowledged_writes").GetInt64() > 1000, output);
+
+        // The two-primary check ran the whole time: ~50 samples a second, not a handful.
+        Assert.True(root.GetProperty("status_samples").GetInt64() > 200, output);
+        Dictionary<string, JsonElement> byKind = root.GetProperty("faults").EnumerateArray().ToDictionary(f => f.GetProperty("fault").GetString()!);
+        Assert.Equal(AllKinds.Order(), byKind.Keys.Order());
+        foreach ((string kind, JsonElement figures) in byKind)
+        {
+            Assert.True(figures.GetProperty("cycles").GetInt32() >= 1, kind);
+            Assert.True(figures.GetProperty("protected_ms").GetProperty("p50").GetDouble() >= 0, $"{kind}: {output}");
+        }
+
+        return byKind;
     }
 }

@@ -63,9 +63,17 @@ public partial class DemoTests
     internal static Task<(int ExitCode, string Output)> RunCliAsync(TimeSpan limit, params string[] args) => RunDotnetAsync(NodeProcess.CliPath(), limit, args);
 
     /// <summary>Runs a built program of this repository with <c>dotnet</c> and returns its exit code and output.</summary>
-    internal static async Task<(int ExitCode, string Output)> RunDotnetAsync(string assembly, TimeSpan limit, params string[] args)
+    internal static Task<(int ExitCode, string Output)> RunDotnetAsync(string assembly, TimeSpan limit, params string[] args) => RunDotnetAsync(assembly, limit, environment: null, args);
+
+    /// <summary>As above, with <paramref name="environment"/> set for the program (a null value removes the variable).</summary>
+    internal static async Task<(int ExitCode, string Output)> RunDotnetAsync(string assembly, TimeSpan limit, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(assembly);
         foreach (string arg in args)
         {

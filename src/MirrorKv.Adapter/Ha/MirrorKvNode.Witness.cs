@@ -144,6 +144,13 @@ public sealed partial class MirrorKvNode
     // The secondary lost its primary (a reset, silence, or a primary fenced for too long): it promotes only
     // by winning the leader key. After a reset the old primary's process is taken to be gone (as in pair mode)
     // and its etcd lease is revoked, so the failover does not wait for the TTL.
+    //
+    // etcd grants the key once the primary's etcd lease is gone, but the primary also serves on the lease this
+    // secondary renews with its echo. So from the first claim on, the echo is withheld (it keeps the last stamp
+    // taken up before), and no claim is sent until that stamp is PromoteAfter old: when the claim wins, no
+    // lease this node granted still runs (the same margin as a promotion in pair mode). Without that, a primary
+    // resuming from a pause just as its etcd lease expired was renewed by the echo and served on while etcd
+    // made this node primary. The echo resumes when the takeover is given up.
     private async Task TakeOverAsync(string reason, bool reset)
     {
         if (Interlocked.Exchange(ref _takingOver, 1) != 0)
@@ -151,15 +158,39 @@ public sealed partial class MirrorKvNode
             return;
         }
 
+        SecondaryLink? withheldOn = _link;
+        withheldOn?.WithholdRenewal(true);
+
+        // Started by the primary's silence: hearing it again ends the takeover, whatever its heartbeats say (a
+        // primary back from a pause says fenced until it is renewed, and only our echo or etcd renews it).
+        // Started because the primary stayed fenced: only its saying primary again does (it hears us one way).
+        bool startedBySilence = !reset && withheldOn is { Silence: var silence } && silence >= Options.PromoteAfter;
+        bool promoted = false;
         try
         {
             bool revoked = false;
             while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
             {
-                if (!reset && link.IsConnected && link.Silence < Options.PromoteAfter && link.PrimaryFencedFor == TimeSpan.Zero)
+                if (link.Dropped || link.Diverged)
+                {
+                    // The primary dropped this node and acknowledges writes alone, or this copy stopped following
+                    // the stream: it lacks writes and must rejoin, never take over, even if the key comes free
+                    // (the primary gave it up to revive, or its etcd lease lapsed) before the rejoin is done.
+                    LogTakeOverAbandoned(link.Dropped ? "the primary dropped this node and acknowledges writes alone" : "this replica stopped following the stream");
+                    return;
+                }
+
+                if (!reset && link.IsConnected && link.Silence < Options.PromoteAfter && (startedBySilence || link.PrimaryFencedFor == TimeSpan.Zero))
                 {
                     LogTakeOverCancelled();
                     return;
+                }
+
+                if (!reset && link.SinceEchoedStamp < Options.PromoteAfter)
+                {
+                    // A lease granted by an echo just before the takeover began may still run.
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
+                    continue;
                 }
 
                 try
@@ -176,10 +207,17 @@ public sealed partial class MirrorKvNode
                     {
                         lock (_haLock)
                         {
-                            if (Role == NodeRole.Secondary)
+                            if (Role == NodeRole.Secondary && !link.Dropped && !link.Diverged)
                             {
                                 PromoteLocally(claim.Epoch, $"{reason}; won the leader key in etcd");
+                                promoted = true;
                             }
+                        }
+
+                        if (!promoted)
+                        {
+                            // Dropped (or stopped) while the claim was on its way: give the key back at once.
+                            await coordinator.ResignAsync().ConfigureAwait(false);
                         }
 
                         return;
@@ -203,6 +241,11 @@ public sealed partial class MirrorKvNode
         }
         finally
         {
+            if (!promoted)
+            {
+                withheldOn?.WithholdRenewal(false);
+            }
+
             Volatile.Write(ref _takingOver, 0);
         }
     }
@@ -229,6 +272,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Information, Message = "the primary is back: no takeover")]
     private partial void LogTakeOverCancelled();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "no takeover: {Why}; this node rejoins")]
+    private partial void LogTakeOverAbandoned(string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem}")]
     private partial void LogTakeOverWaiting(string problem);

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace MirrorKv.Cli.Chaos;
 
-/// <summary><c>mirrorkv chaos --cycles N --seed S --faults kill,pause-primary,...</c>.</summary>
+/// <summary><c>mirrorkv chaos --cycles N --seed S --faults kill,pause-primary,... [--coordinator [URLS]]</c>.</summary>
 internal static class ChaosCommand
 {
     public static Command Create()
@@ -39,16 +39,40 @@ internal static class ChaosCommand
                 r.AddError(error!);
             }
         });
+        var coordinator = new Option<string?>("--coordinator")
+        {
+            Description = "Run the pair with etcd as its witness (serve --coordinator, a pair name of its own per run). With etcd client URLs (comma-separated): that etcd; "
+                + $"with no value or '{ChaosOptions.LocalCoordinator}': an etcd this run starts from PATH on free loopback ports and stops at the end ({LocalEtcd.InstallHint}). Without it: pair mode.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        coordinator.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string?>();
+            if (value is null || value == ChaosOptions.LocalCoordinator)
+            {
+                return;
+            }
+
+            foreach (string part in value.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (!Uri.TryCreate(part, UriKind.Absolute, out Uri? url) || url.Scheme is not ("http" or "https"))
+                {
+                    r.AddError($"--coordinator: '{part}' is not an etcd URL such as http://127.0.0.1:2379 (or give no value, or '{ChaosOptions.LocalCoordinator}', for an etcd of this run's own)");
+                    return;
+                }
+            }
+        });
         var nodeLogs = new Option<string?>("--node-logs") { Description = "Directory for every line each node prints (node-PORT.log, restarts appended, wall-clock stamps); by default only lines about failures are shown." };
         var json = new Option<bool>("--json") { Description = "Also print the figures as one JSON object on the last line." };
         var command = new Command("chaos", "Inject a fault per cycle (kill -9, pause, cut link, silent death) under a checked workload, wait until the pair is protected again, repeat; count STATUS samples with two primaries; then check every acknowledged write.")
         {
-            cycles, seed, keys, faults, nodeLogs, json,
+            cycles, seed, keys, faults, coordinator, nodeLogs, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             ChaosFaults.TryParse(parse.GetValue(faults)!, out IReadOnlyList<ChaosFault> kinds, out _);
-            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs) }, Console.Out);
+            string? witness = parse.GetResult(coordinator) is null ? null : parse.GetValue(coordinator) ?? ChaosOptions.LocalCoordinator;
+            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs), Coordinator = witness }, Console.Out);
             int exitCode = await runner.RunAsync(cancellationToken);
             if (parse.GetValue(json) && runner.Result is { } result)
             {

@@ -8,7 +8,8 @@ namespace MirrorKv.Cli.Chaos;
 /// <param name="ReadStallMs">The longer of: the fault to the first good read started after it; the longest time without a good read completing between the fault and protection (for a cycle that did not heal: until it was given up, a lower bound).</param>
 /// <param name="WriteStallMs">The same for acknowledged writes.</param>
 /// <param name="ProtectedMs">The fault's end (SIGKILL, SIGCONT, link restored) to the first STATUS sample with a protected primary and a protected secondary; null when that did not come within the limit.</param>
-internal sealed record ChaosCycle(int Number, ChaosFault Fault, string Variant, double FaultMs, double ReadStallMs, double WriteStallMs, double? ProtectedMs)
+/// <param name="Failover">The pair was protected again with the other node as primary: it took over. (A primary that stays, under a newer epoch or not, is no failover.)</param>
+internal sealed record ChaosCycle(int Number, ChaosFault Fault, string Variant, double FaultMs, double ReadStallMs, double WriteStallMs, double? ProtectedMs, bool Failover = false)
 {
     public bool Healed => ProtectedMs is not null;
 

@@ -14,6 +14,19 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     public string? NodeLogs { get; init; }
 
     /// <summary>
+    /// The witness: null for pair mode (the nodes decide alone), <see cref="LocalCoordinator"/> for an etcd
+    /// that the run starts itself, else etcd client URLs (comma-separated) that the nodes get as
+    /// <c>--coordinator</c>.
+    /// </summary>
+    public string? Coordinator { get; init; }
+
+    /// <summary><c>chaos --coordinator</c> with no URLs, or with this word: the run starts its own etcd.</summary>
+    public const string LocalCoordinator = "local";
+
+    /// <summary>"pair" or "coordinator", as the summary and the JSON say it.</summary>
+    public string Mode => Coordinator is null ? "pair" : "coordinator";
+
+    /// <summary>
     /// Whether the nodes sit behind relays of this process (needed to cut the peer link). Only then: a relay
     /// adds a hop to every request, so a run without cut-link measures the pair as before.
     /// </summary>

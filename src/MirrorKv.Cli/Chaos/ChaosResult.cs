@@ -18,6 +18,9 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
     // Plain text for the variants ("primary->secondary"), not \u003E: a CLI's output, never embedded in HTML.
     private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>"pair" (the nodes decide alone) or "coordinator" (etcd is the witness).</summary>
+    public string Mode { get; init; } = "pair";
+
     /// <summary>The cycles run, in order (fewer than asked when the pair did not heal).</summary>
     public IReadOnlyList<ChaosCycle> CycleRecords { get; init; } = [];
 
@@ -64,6 +67,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
     {
         var root = new Dictionary<string, object?>
         {
+            ["mode"] = Mode,
             [cyclesName] = Cycles,
             ["cycles_run"] = CycleRecords.Count,
             ["read_stall_ms"] = Stats(ReadStallsMs),
@@ -96,6 +100,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
         {
             ["cycles"] = list.Count,
             ["not_healed"] = list.Count(c => !c.Healed),
+            ["failovers"] = list.Count(c => c.Failover),
             ["read_stall_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.ReadStallMs)]),
             ["write_stall_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.WriteStallMs)]),
             ["protected_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.ProtectedMs!.Value)]),

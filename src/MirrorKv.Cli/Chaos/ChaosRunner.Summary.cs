@@ -10,6 +10,7 @@ internal sealed partial class ChaosRunner
         IReadOnlyList<ChaosCycle> cycles = result.CycleRecords;
         Say("");
         Say("summary");
+        Say($"  mode                  {result.Mode,12} ({(result.Mode == "pair" ? "the nodes decide roles alone" : "etcd is the witness: serve --coordinator")})");
         Say($"  cycles                {cycles.Count,12:N0} ({CycleCounts(cycles)})");
         Say($"  acknowledged writes   {result.AcknowledgedWrites,12:N0}");
         Say($"  writes lost           {(result.WritesLost is { } lost ? lost.ToString("N0", CultureInfo.InvariantCulture) : "not checked"),12}{(result.WritesLost is null ? " (no node served at the end)" : "")}");
@@ -36,7 +37,7 @@ internal sealed partial class ChaosRunner
 
         Say("");
         Say("per fault, in ms, over the cycles that healed: stalls from the fault's start, protected again from its end (SIGKILL, SIGCONT, link restored)");
-        Say($"  {"fault",-32} {"cycles",6}   {"read stall p50",14} {"p99",7}   {"write stall p50",15} {"p99",7}   {"protected p50",13} {"p99",7}   not healed");
+        Say($"  {"fault",-32} {"cycles",6}   {"read stall p50",14} {"p99",7}   {"write stall p50",15} {"p99",7}   {"protected p50",13} {"p99",7}   not healed   failovers");
         foreach (IGrouping<ChaosFault, ChaosCycle> kind in result.ByFault())
         {
             Say(Row(ChaosFaults.Name(kind.Key), [.. kind]));
@@ -72,7 +73,7 @@ internal sealed partial class ChaosRunner
         (double? readP50, double? readP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ReadStallMs)]);
         (double? writeP50, double? writeP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.WriteStallMs)]);
         (double? healP50, double? healP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ProtectedMs!.Value)]);
-        return $"  {label,-32} {cycles.Count,6}   {Cell(readP50, 14)} {Cell(readP99, 7)}   {Cell(writeP50, 15)} {Cell(writeP99, 7)}   {Cell(healP50, 13)} {Cell(healP99, 7)}   {cycles.Count(c => !c.Healed),10}";
+        return $"  {label,-32} {cycles.Count,6}   {Cell(readP50, 14)} {Cell(readP99, 7)}   {Cell(writeP50, 15)} {Cell(writeP99, 7)}   {Cell(healP50, 13)} {Cell(healP99, 7)}   {cycles.Count(c => !c.Healed),10}   {cycles.Count(c => c.Failover),9}";
     }
 
     private static string Percentiles(IReadOnlyList<double> values)

@@ -37,7 +37,50 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        LocalEtcd? etcd = null;
+        string? coordinator = options.Coordinator;
+        if (coordinator == ChaosOptions.LocalCoordinator)
+        {
+            if (LocalEtcd.FindOnPath() is not { } executable)
+            {
+                Say($"error: --coordinator without URLs starts etcd from PATH, and there is none: install it ({LocalEtcd.InstallHint}) or give the URLs of a running etcd");
+                return 2;
+            }
+
+            try
+            {
+                etcd = await LocalEtcd.StartAsync(executable, cancellationToken);
+            }
+            catch (InvalidOperationException e)
+            {
+                Say($"error: could not start etcd: {e.Message}");
+                return 2;
+            }
+
+            coordinator = etcd.Url.GetLeftPart(UriPartial.Authority);
+        }
+
+        try
+        {
+            return await RunAsync(coordinator, etcd is not null, cancellationToken);
+        }
+        finally
+        {
+            if (etcd is not null)
+            {
+                await etcd.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<int> RunAsync(string? coordinator, bool ownEtcd, CancellationToken cancellationToken)
+    {
+        // A pair name of its own per run: keys another run (or a pair that is not ours) left in a shared etcd
+        // must not name our primary.
+        string pairName = $"chaos-{options.Seed}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+        string[] nodeArgs = coordinator is null ? [] : ["--coordinator", coordinator, "--pair-name", pairName];
         Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys, faults {string.Join(",", options.Faults.Select(ChaosFaults.Name))}"
+            + (coordinator is null ? "; pair mode (no coordinator)" : $"; coordinator mode: etcd at {coordinator}{(ownEtcd ? " (started by this run)" : "")}, pair name {pairName}")
             + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : "")
             + (options.NodeLogs is null ? "" : $"; node logs in {options.NodeLogs}, this run started at {DateTime.Now:HH:mm:ss.fff}"));
         PairLauncher.NodeAddress[]? addresses = null;
@@ -50,7 +93,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
         try
         {
-            return await RunPairAsync(addresses, cancellationToken);
+            return await RunPairAsync(addresses, nodeArgs, cancellationToken);
         }
         finally
         {
@@ -61,9 +104,9 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         }
     }
 
-    private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, CancellationToken cancellationToken)
+    private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, string[] nodeArgs, CancellationToken cancellationToken)
     {
-        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs);
+        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs, nodeArgs);
         await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
@@ -78,6 +121,15 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         for (int number = 1; number <= options.Cycles; number++)
         {
             await Task.Delay(_random.Next(100, 500), cancellationToken);
+
+            // The roles as the nodes state them now, not as they were when the last cycle healed: a fault
+            // meant for the primary must hit the primary even if the pair changed since.
+            if (watch.ProtectedNow() is { } now && (now.Primary, now.Epoch) != (_primary, _epoch))
+            {
+                Say($"the pair changed since cycle {number - 1} healed: primary now node {now.Primary + 1}, epoch {now.Epoch}");
+                (_primary, _epoch) = now;
+            }
+
             ChaosFault fault = deck.Next();
             Injected injected = fault switch
             {
@@ -104,6 +156,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true })];
         Result = new ChaosResult(options.Cycles, [.. primaryKills.Select(c => c.ReadStallMs)], [.. primaryKills.Select(c => c.WriteStallMs)], [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads)
         {
+            Mode = options.Mode,
             CycleRecords = cycles,
             Reads = workload.Reads,
             FailedReads = workload.FailedReads,
@@ -126,8 +179,10 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             ? await _watch.WaitProtectedAsync(injected.EndedAt, HealLimit - Stopwatch.GetElapsedTime(injected.EndedAt), cancellationToken)
             : null;
         double? protectedMs = null;
+        bool failover = false;
         if (healed is { } h)
         {
+            failover = h.Primary != _primary;
             _primary = h.Primary;
             protectedMs = Stopwatch.GetElapsedTime(injected.EndedAt, h.At).TotalMilliseconds;
             _epoch = h.Epoch;
@@ -136,7 +191,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
         (double firstRead, double firstWrite) = _workload.Stalls();
         (double gapRead, double gapWrite) = _workload.LongestGaps();
-        return new ChaosCycle(number, fault, injected.Variant, injected.FaultMs, Longer(firstRead, gapRead), Longer(firstWrite, gapWrite), protectedMs);
+        return new ChaosCycle(number, fault, injected.Variant, injected.FaultMs, Longer(firstRead, gapRead), Longer(firstWrite, gapWrite), protectedMs, failover);
     }
 
     // A good read and an acknowledged write completed after protection: the stalls are over and measured.

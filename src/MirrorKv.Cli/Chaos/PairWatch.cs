@@ -98,6 +98,18 @@ internal sealed class PairWatch : IAsyncDisposable
         }
     }
 
+    /// <summary>The primary's index and epoch in the latest sample, if it shows a protected pair; else null.</summary>
+    public (int Primary, ulong Epoch)? ProtectedNow()
+    {
+        Sample sample;
+        lock (_lock)
+        {
+            sample = _latest;
+        }
+
+        return ProtectedPrimary(sample) is int primary ? (primary, (primary == 0 ? sample.A : sample.B)!.Epoch) : null;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

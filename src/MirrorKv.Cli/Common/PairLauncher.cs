@@ -19,6 +19,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     private readonly List<ChildNode> _children = [];
     private readonly Dictionary<IPEndPoint, TextWriter> _nodeLogs = [];
     private string? _nodeLogDirectory;
+    private string[] _nodeArgs = [];
     private readonly string _secretText = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The pair's client and peer secret.</summary>
@@ -37,17 +38,19 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     /// first) the endpoint it listens on and the one it advertises; by default each listens on a free
     /// loopback port and advertises that. With <paramref name="nodeLogs"/>, every line each node prints
     /// goes to a file per node there (node-PORT.log, restarts appended), stamped with the wall clock.
+    /// <paramref name="nodeArgs"/> go to every <c>serve</c> of this pair, restarts included (for one,
+    /// <c>--coordinator URLS --pair-name NAME</c>: a node restarted without them would be in pair mode).
     /// </summary>
-    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null, string? nodeLogs = null)
+    public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null, string? nodeLogs = null, IReadOnlyList<string>? nodeArgs = null)
     {
-        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs };
+        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs, _nodeArgs = [.. nodeArgs ?? []] };
         NodeAddress first = addresses?[0] ?? NodeAddress.Direct(FreeListenEndPoint());
         NodeAddress second = addresses?[1] ?? NodeAddress.Direct(FreeListenEndPoint());
         try
         {
-            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication], pair._secretText, log, pair.NodeLog(first));
+            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication, .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(first));
             pair._children.Add(primary);
-            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString()], pair._secretText, log, pair.NodeLog(second)));
+            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString(), .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(second)));
             return pair;
         }
         catch
@@ -69,7 +72,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public async Task<(ChildNode Node, Task CaughtUp)> AddSecondaryAsync(IPEndPoint primary, string regionSize, TextWriter log)
     {
         NodeAddress address = NodeAddress.Direct(FreeListenEndPoint());
-        ChildNode child = await ChildNode.StartAsync("secondary", address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, NodeLog(address), watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", address, ["--region-size", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(address), watchFor: "caught up");
         _children.Add(child);
         return (child, child.Watched);
     }
@@ -83,7 +86,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode victim, IPEndPoint primary, string regionSize, TextWriter log)
     {
         await victim.DisposeAsync();
-        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString()], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
         _children[_children.IndexOf(victim)] = child;
         return (child, child.Watched);
     }

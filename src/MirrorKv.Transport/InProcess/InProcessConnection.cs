@@ -30,10 +30,12 @@ internal sealed class InProcessConnection : FramedConnection
     protected override ValueTask WriteAsync(ReadOnlyMemory<byte> batch)
     {
         InProcessConnection? peer = Peer;
-        if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint) && !_network.IsCut(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address))
+        if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint)
+            && !_network.IsCut(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address) && !_network.IsCut(LocalEndPoint.Address, ((IPEndPoint)RemoteEndPoint).Address))
         {
             // Data sent to a connection the other side has closed is answered with a reset, as TCP does;
-            // the reset travels back, so a link cut that way holds it back too.
+            // the reset travels back, so a link cut that way holds it back too, and data that cannot
+            // arrive (cut this way) draws none.
             Abort(new ConnectionClosedException("the connection was reset by the peer"));
             return ValueTask.CompletedTask;
         }

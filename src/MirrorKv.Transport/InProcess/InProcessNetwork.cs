@@ -67,7 +67,7 @@ public sealed class InProcessNetwork
 
     /// <summary>
     /// Cuts the link from <paramref name="from"/> to <paramref name="to"/> the way a TCP connection sees a
-    /// black hole: nothing sent that way arrives (not even a close or a reset) until <see cref="Restore"/>,
+    /// black hole: nothing sent that way arrives (not even a close or a reset) until <see cref="Restore()"/> (or <see cref="Restore(IPAddress, IPAddress)"/> for this cut alone),
     /// and then everything held arrives in order, as retransmission delivers it. (<see cref="DropBatches"/>
     /// loses bytes mid-stream instead, which TCP never does.)
     /// </summary>
@@ -93,6 +93,18 @@ public sealed class InProcessNetwork
         {
             gate.TrySetResult();
         }
+    }
+
+    /// <summary>Ends the <see cref="Cut"/> from <paramref name="from"/> to <paramref name="to"/> only: what it held is delivered; other cuts stay.</summary>
+    public void Restore(IPAddress from, IPAddress to)
+    {
+        TaskCompletionSource? gate;
+        lock (_lock)
+        {
+            _cuts.Remove((from, to), out gate);
+        }
+
+        gate?.TrySetResult();
     }
 
     /// <summary>Completes when nothing holds what <paramref name="from"/> sends to <paramref name="to"/>: not cut, and the receiver not frozen.</summary>

@@ -21,6 +21,12 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     private long _leaseStamp;
     private long _leaseStampHeardAt;
     private long _primaryFencedSince;
+
+    // Guards the echoed stamp against a switch to withholding: once WithholdRenewal(true) returns, no fresh
+    // stamp is taken up, and SinceEchoedStamp tells the age of the last one that was.
+    private readonly Lock _stampLock = new();
+    private bool _withholding;
+    private bool _loggedWithheld;
     private volatile bool _sawProtected;
     private volatile bool _dropped;
     private volatile bool _closing;
@@ -247,15 +253,41 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         // A primary that stays fenced although we echo its stamps does not hear us (a link cut one way).
         // After the promotion timeout we stop renewing (the echo keeps the old stamp), and we promote only
         // once that stamp is a promotion timeout old, so that no lease we granted is still running.
-        if (heartbeat.Role != NodeRole.Fenced || PrimaryFencedFor < options.PromoteAfter)
+        // While this node tries to take over through etcd (WithholdRenewal), the same: no stamp of that time.
+        bool withheld;
+        lock (_stampLock)
         {
-            Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
-            Volatile.Write(ref _leaseStampHeardAt, now);
+            withheld = _withholding;
+            if (!withheld && (heartbeat.Role != NodeRole.Fenced || PrimaryFencedFor < options.PromoteAfter))
+            {
+                Volatile.Write(ref _leaseStamp, (long)heartbeat.LeaseStamp);
+                Volatile.Write(ref _leaseStampHeardAt, now);
+            }
+        }
+
+        if (withheld)
+        {
+            NoteRenewalWithheld();
         }
 
         // Echo at once: the lease then runs from a stamp one round trip old, not up to two heartbeat
         // intervals old, so a late timer on either node does not let it run out.
         SendHeartbeat();
+    }
+
+    /// <summary>
+    /// Stops (or resumes) renewing the primary's lease: while on, the echo keeps the last stamp taken up before,
+    /// so no lease granted from then on outlives that stamp's. A secondary that may win the leader key in etcd
+    /// any moment must not let the old primary serve past that moment. Once this returns, <see cref="SinceEchoedStamp"/>
+    /// covers every stamp this link will have echoed.
+    /// </summary>
+    public void WithholdRenewal(bool withhold)
+    {
+        lock (_stampLock)
+        {
+            _withholding = withhold;
+            _loggedWithheld = false;
+        }
     }
 
     /// <summary>
@@ -433,6 +465,25 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         LogStreamBroken(reason);
         connection.Fail(WireStatus.MalformedFrame, reason);
     }
+
+    // Once per takeover: the primary is heard while this node claims its key.
+    private void NoteRenewalWithheld()
+    {
+        lock (_stampLock)
+        {
+            if (_loggedWithheld)
+            {
+                return;
+            }
+
+            _loggedWithheld = true;
+        }
+
+        LogRenewalWithheld(options.PrimaryEndPoint!.ToString());
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "heard the primary at {Primary} while taking over through etcd: its lease is not renewed until the takeover is won or given up")]
+    private partial void LogRenewalWithheld(string primary);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "lost the primary at {Primary} ({Reason}); applied up to LSN {Lsn}; still serving reads")]
     private partial void LogPrimaryLost(string primary, string reason, ulong lsn);

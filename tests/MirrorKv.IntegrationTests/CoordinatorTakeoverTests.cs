@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Net;
+using MirrorKv.Adapter;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+using MirrorKv.Store;
+using MirrorKv.Transport.InProcess;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>
+/// The secondary's takeover through etcd against the lease it grants by its echo, with the interleaving held
+/// still: two in-process pair members (the in-process network freezes a node as SIGSTOP does, timers included)
+/// and a real etcd behind a gate that keeps the secondary's winning claim in flight. Here, not in the adapter's
+/// unit tests, because only the integration tests run an etcd.
+/// </summary>
+[Collection(nameof(ProcessTests))]
+public class CoordinatorTakeoverTests
+{
+    private static readonly IPAddress AddressA = IPAddress.Parse("127.0.0.41");
+    private static readonly IPAddress AddressB = IPAddress.Parse("127.0.0.42");
+    private static readonly IPAddress ClientAddress = IPAddress.Parse("127.0.0.43");
+
+    [Fact]
+    public async Task PrimaryResumingWhileTheSecondaryClaimsTheKey_IsNotRenewedByTheSecondary_AndRejoins()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        await using var gate = new EtcdGate(etcd.Url);
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+
+        // A request timeout well above the time the test holds a claim, so that the claim is not given up meanwhile.
+        var coordinator = new CoordinatorOptions { Endpoints = [gate.Url], PairName = "takeover", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+
+        // A stands still past its etcd lease; B, hearing nothing for 1 s, claims the leader key once etcd let
+        // A's lease expire, and that claim (a winning one: no leader key any more) waits at the gate.
+        gate.Hold();
+        network.Freeze(AddressA);
+        await UntilAsync(lines, () => gate.Held >= 1, "the secondary to claim the leader key once the frozen primary's etcd lease expired");
+
+        // A resumes: its lease ran out, it fences and heartbeats B, and finds its own etcd lease gone, so it
+        // claims the key back: that claim waits behind B's. B must not renew A's lease meanwhile: etcd may
+        // make B primary any moment, and A would then serve on a lease B granted.
+        long thawed = DateTime.UtcNow.Ticks;
+        network.Thaw(AddressA);
+        bool AServedAgain() => lines.Any(line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains("-> Primary (epoch 1)", StringComparison.Ordinal) && Stamp(line) > thawed);
+        await UntilAsync(lines, () => gate.Held >= 2, "the resumed primary to claim its key back");
+        await UntilAsync(lines, () => AServedAgain() || lines.Any(line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("its lease is not renewed", StringComparison.Ordinal)), "B to hear the resumed primary during its takeover");
+        Assert.False(AServedAgain(), $"A served again at epoch 1 on B's echo while B's claim was in flight:\n{string.Join("\n", lines.TakeLast(40))}");
+        Assert.Equal(NodeRole.Fenced, a.Node.Role);
+
+        // B's claim goes first and wins; A learns it and rejoins B.
+        await gate.ReleaseAsync();
+        await UntilAsync(lines, () => b.Node is { Role: NodeRole.Primary, Epoch: 2, IsProtected: true } && a.Node is { Role: NodeRole.Secondary, IsProtected: true }, "B to lead under epoch 2 with A rejoined as its secondary");
+        Assert.False(AServedAgain(), string.Join("\n", lines.TakeLast(40)));
+    }
+
+    [Fact]
+    public async Task DroppedSecondaryInTheMiddleOfATakeover_NeverTakesTheKey_EvenWhenItComesFree()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        await using var gateA = new EtcdGate(etcd.Url);
+        await using var gateB = new EtcdGate(etcd.Url);
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { Endpoints = [gateA.Url], PairName = "dropped", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [gateB.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = a.Node.EndPoint, Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await client.SetAsync("before", "0"u8.ToArray());
+
+        // A's frames stop reaching B: B hears nothing and, after 1 s, starts a takeover (its claims fail: A's
+        // etcd lease holds the key). A gets no acks for its writes and, its etcd lease valid, drops B and
+        // acknowledges alone: those writes are on A only. The dropped flag and the close wait in the cut.
+        network.Cut(AddressA, AddressB);
+        await client.SetAsync("alone-0", "1"u8.ToArray());
+        await UntilAsync(lines, () => gateB.Requests("/v3/kv/range") >= 1, "B to start its takeover (a read of the leader key)");
+        for (int i = 1; i < 20; i++)
+        {
+            await client.SetAsync($"alone-{i}", "1"u8.ToArray());
+        }
+
+        // B learns it was dropped (the cut heals one way; B's answers stay cut, so it cannot rejoin A yet).
+        network.Cut(AddressB, AddressA);
+        network.Restore(AddressA, AddressB);
+        await UntilAsync(lines, () => lines.Any(line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("the primary dropped it", StringComparison.Ordinal)), "B to read the dropped flag");
+
+        // Now the key comes free (A's etcd lease revoked, as etcd does when it expires), and A cannot take it
+        // back yet. B must not take it: its copy lacks alone-0..19.
+        gateA.Hold();
+        await RevokeLeaderAsync(etcd.Url, "dropped");
+        await UntilAsync(lines, () => gateB.Requests("/v3/kv/txn") > 0 || lines.Any(line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("no takeover: the primary dropped this node", StringComparison.Ordinal)), "B to claim the free key, or to give its takeover up");
+        Assert.True(gateB.Requests("/v3/kv/txn") == 0 && b.Node.Role != NodeRole.Primary, $"the dropped B claimed the leader key ({b.Node.Role}, epoch {b.Node.Epoch}):\n{string.Join("\n", lines.TakeLast(40))}");
+
+        // Once the link and etcd are back, A takes its key back and B rejoins it: every write is there.
+        network.Restore();
+        await gateA.ReleaseAsync();
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "A to lead again with B rejoined", 20);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal("1", System.Text.Encoding.UTF8.GetString((await client.GetAsync($"alone-{i}"))!));
+        }
+    }
+
+    // Waits.UntilAsync with the nodes' last lines when the wait fails.
+    private static async Task UntilAsync(ConcurrentQueue<string> lines, Func<bool> condition, string what, double seconds = 15)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed.TotalSeconds < seconds, $"waited {seconds} s for {what}:\n{string.Join("\n", lines.TakeLast(40))}");
+            await Task.Delay(10);
+        }
+    }
+
+    // What etcd does when a lease expires: the lease goes, and the leader key attached to it.
+    private static async Task RevokeLeaderAsync(Uri etcd, string pair)
+    {
+        using var http = new HttpClient();
+        string key = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"/mirrorkv/pairs/{pair}/leader"));
+        using HttpResponseMessage range = await http.PostAsync(new Uri(etcd, "/v3/kv/range"), new StringContent($"{{\"key\":\"{key}\"}}"));
+        System.Text.Json.Nodes.JsonNode reply = System.Text.Json.Nodes.JsonNode.Parse(await range.Content.ReadAsStringAsync())!;
+        string lease = reply["kvs"]![0]!["lease"]!.ToString();
+        using HttpResponseMessage revoke = await http.PostAsync(new Uri(etcd, "/v3/lease/revoke"), new StringContent($"{{\"ID\":\"{lease}\"}}"));
+        Assert.True(revoke.IsSuccessStatusCode, await revoke.Content.ReadAsStringAsync());
+    }
+
+    private static NodeOptions Options(InProcessNetwork network, IPAddress address, NodeRole role, IPEndPoint? primary, CoordinatorOptions coordinator) => new()
+    {
+        Role = role,
+        ListenEndPoint = new IPEndPoint(address, 7400),
+        PrimaryEndPoint = primary,
+        Store = new StoreOptions { RegionSize = 16UL << 20, SlabSize = 64 << 10 },
+        MaxFrameSize = 1 << 20,
+        TimeProvider = network.TimeFor(address),
+        Coordinator = coordinator,
+    };
+
+    private static long Stamp(string line) => long.Parse(line[..line.IndexOf(' ', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Every log line of a node, stamped (UTC ticks) and named.</summary>
+    private sealed class LineLoggers(ConcurrentQueue<string> lines, string node) : ILoggerFactory, ILogger
+    {
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{DateTime.UtcNow.Ticks} {node} {logLevel} {formatter(state, exception)}");
+
+        public void Dispose()
+        {
+        }
+    }
+}
