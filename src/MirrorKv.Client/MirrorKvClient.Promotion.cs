@@ -6,6 +6,8 @@ namespace MirrorKv.Client;
 /// <summary>Following a promotion: the secondary that took over becomes the client's primary.</summary>
 public sealed partial class MirrorKvClient
 {
+    private long _lastSecondaryRetry;
+
     /// <summary>
     /// The primary to write to: the current one while it is healthy, else the secondary once it reports
     /// itself promoted, waited for up to <see cref="MirrorKvClientOptions.PromotionWait"/>.
@@ -51,16 +53,26 @@ public sealed partial class MirrorKvClient
 
     /// <summary>
     /// Every write reply names the primary's current secondary. When it is not the one this client knows (a
-    /// node joined after a failover), the client starts a connection to it, ready for the next failover.
-    /// Compares 20 bytes per write; decodes and allocates only when the secondary changed.
+    /// node joined after a failover), or this client's connection to it has failed (the secondary was
+    /// restarted at the same endpoint), the client starts a connection to it, ready for the next failover.
+    /// Compares 20 bytes per write; decodes and allocates only when the secondary changed or came back, and
+    /// tries a failed one again at most ten times a second.
     /// </summary>
     private void NoteSecondary(ReadOnlySpan<byte> replyPayload)
     {
         ReadOnlySpan<byte> encoded = KvReply.SecondaryEndpointBytes(replyPayload);
-        if (encoded.IsEmpty || encoded.SequenceEqual(Volatile.Read(ref _secondaryEndPointBytes)) || encoded.IndexOfAnyExcept((byte)0) < 0)
+        if (encoded.IsEmpty || encoded.IndexOfAnyExcept((byte)0) < 0)
         {
             return;
         }
+
+        if (encoded.SequenceEqual(Volatile.Read(ref _secondaryEndPointBytes))
+            && (_secondary is { IsHealthy: true } || !_secondaryConnect.IsCompleted || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSecondaryRetry)) < TimeSpan.FromMilliseconds(100)))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lastSecondaryRetry, Stopwatch.GetTimestamp());
 
         if (KvReply.TryRead(replyPayload, out KvReply reply) != WireStatus.Ok || reply.SecondaryEndpoint is null)
         {
@@ -69,7 +81,7 @@ public sealed partial class MirrorKvClient
 
         lock (_pathLock)
         {
-            if (reply.SecondaryEndpoint.Equals(_secondaryEndPoint) && _secondary is { IsHealthy: true })
+            if (reply.SecondaryEndpoint.Equals(_secondaryEndPoint) && (_secondary is { IsHealthy: true } || !_secondaryConnect.IsCompleted))
             {
                 Volatile.Write(ref _secondaryEndPointBytes, encoded.ToArray());
                 return;
