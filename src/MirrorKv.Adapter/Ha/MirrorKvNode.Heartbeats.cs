@@ -85,8 +85,9 @@ public sealed partial class MirrorKvNode
 
     private void TickAsPrimary(NodeRole role, ulong epoch)
     {
-        if (role == NodeRole.Primary && !CheckLease())
+        if (role == NodeRole.Primary && (!CheckLease() || !IsServingPrimary))
         {
+            // Fenced here or by another thread since the role was read: heartbeats say so.
             role = NodeRole.Fenced;
         }
 

@@ -35,8 +35,9 @@ public sealed partial class MirrorKvNode
     }
 
     /// <summary>
-    /// True when this node may serve as primary now, or is not a primary at all (a secondary's reads are its
-    /// own). Called once per batch: a volatile read and, for a primary, a clock read and a compare.
+    /// Checks a primary's lease and fences the node when it ran out. Returns true when this node may serve as
+    /// primary now (its lease holds, or it went on alone), or is not a primary at all (a secondary's reads
+    /// are its own). Called once per batch: a volatile read and, for a primary, a clock read and a compare.
     /// </summary>
     internal bool CheckLease()
     {
@@ -54,8 +55,24 @@ public sealed partial class MirrorKvNode
         }
 
         OnLeaseLapsed();
-        return !_isPrimary;
+        return !_isPrimary || _lease.IsValid;
     }
+
+    /// <summary>
+    /// For the end of a batch that began while this node served as primary: true when its lease (checked, the
+    /// node fenced if it ran out) is valid still, so that what the batch read was current when it was read.
+    /// False when the lease ran out meanwhile, whoever noticed first: a pause in the middle of the batch, with
+    /// a promotion behind this node's back. A fence for another reason (a newer epoch seen) leaves the lease
+    /// valid, and the batch's answers, NotPrimary among them, may leave.
+    /// </summary>
+    internal bool LeaseHeldThroughBatch()
+    {
+        CheckLease();
+        return _lease.IsValid;
+    }
+
+    /// <summary>True while this node's role is primary (a volatile read; the lease is not checked).</summary>
+    internal bool IsServingPrimary => _isPrimary;
 
     private long _lastEchoRequest;
 

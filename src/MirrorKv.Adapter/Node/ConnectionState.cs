@@ -34,6 +34,9 @@ internal sealed class ConnectionState
 
     // READs served in the current receive batch, added to the node's counters once per batch: an
     // interlocked add per READ on counters that every connection shares cost more than the READ's copy.
+    /// <summary>Whether the node served as primary when the batch being served began.</summary>
+    public bool BatchAsPrimary { get; set; }
+
     public long BatchReads;
     public long BatchFailoverReads;
     public long BatchReadBytes;

@@ -140,6 +140,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         node.CheckLease();
         if (connection.State is ConnectionState { Greeted: true, Kind: PeerKind.Client } state)
         {
+            // Noted for the batch's end: what a primary serves may leave only if it still is one then.
+            state.BatchAsPrimary = node.IsServingPrimary;
             verbs.Prefetch(frames, state);
         }
     }
@@ -147,10 +149,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
     public void OnBatchEnd(IConnection connection)
     {
         (connection.State as ConnectionState)?.FlushTallies(node.Counters);
-        if (connection.State is ConnectionState { Kind: PeerKind.Client } && !node.CheckLease())
+        if (connection.State is ConnectionState { Kind: PeerKind.Client, BatchAsPrimary: true } && !node.LeaseHeldThroughBatch())
         {
-            // The lease ran out while this batch was served (the process stood still in the middle of it):
-            // what it read may be stale, so none of its replies leave. The client retries elsewhere.
+            // The lease ran out while this batch was served (the process stood still in the middle of it), whichever
+            // thread noticed it first: what it read may be stale, so none of its replies leave. The client
+            // retries elsewhere.
             connection.Abort(new TimeoutException("the primary's lease ran out while serving this batch"));
             return;
         }
