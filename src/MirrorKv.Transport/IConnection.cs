@@ -64,6 +64,17 @@ public interface IConnection : IAsyncDisposable
     /// <summary>Commits the frame begun by <see cref="BeginPost"/> and releases the send lock.</summary>
     void EndPost();
 
+    /// <summary>
+    /// For a stream connection (<see cref="IStreamHandler"/>): reserves up to <paramref name="maxLength"/> raw
+    /// bytes (no frame header) in the send queue, takes the send lock and returns the span to fill. Must be
+    /// followed by <see cref="EndPostBytes"/> on the same thread.
+    /// </summary>
+    /// <exception cref="ConnectionClosedException">The connection is closed.</exception>
+    Span<byte> BeginPostBytes(int maxLength);
+
+    /// <summary>Commits the first <paramref name="length"/> bytes of the span <see cref="BeginPostBytes"/> returned and releases the send lock.</summary>
+    void EndPostBytes(int length);
+
     /// <summary>Posts a frame with a payload copied from <paramref name="payload"/>.</summary>
     void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload);
 

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter.Resp;
+
+/// <summary>
+/// The RESP port's connection guard, with the native port's limits: a connection that has not proved the
+/// secret within the handshake timeout, a request that stays incomplete past the frame timeout, and replies
+/// left unread past the unread-replies timeout all close the connection. An authenticated connection may stay
+/// idle, as redis's (timeout 0).
+/// </summary>
+internal sealed partial class RespHandler
+{
+    /// <summary>Runs the checks over every open RESP connection; called by the node's guard timer.</summary>
+    public void Sweep()
+    {
+        SampleRate();
+        NodeOptions options = _node.Options;
+        foreach ((IConnection connection, RespSession session) in _open)
+        {
+            if (!connection.IsOpen)
+            {
+                continue;
+            }
+
+            string? reason = !session.Authenticated && Stopwatch.GetElapsedTime(session.OpenedAt) > options.HandshakeTimeout
+                ? $"no AUTH within {options.HandshakeTimeout.TotalSeconds:F0} s"
+                : connection.PartialFrameFor > options.FrameTimeout
+                    ? $"a request stayed incomplete for {options.FrameTimeout.TotalSeconds:F0} s"
+                    : connection.WriteBlockedFor > options.UnreadRepliesTimeout
+                        ? $"{connection.QueuedBytes} reply bytes unread for {options.UnreadRepliesTimeout.TotalSeconds:F0} s"
+                        : null;
+            if (reason is not null)
+            {
+                // Nothing is sent: an unsolicited reply would be taken as the answer to the client's next command.
+                LogTimedOut(connection.RemoteEndPoint.ToString() ?? "?", reason);
+                connection.Abort(new TimeoutException(reason));
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "closing RESP connection from {Remote}: {Reason}")]
+    private partial void LogTimedOut(string remote, string reason);
+}
