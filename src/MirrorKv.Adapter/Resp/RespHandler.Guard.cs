@@ -8,10 +8,14 @@ namespace MirrorKv.Adapter.Resp;
 /// The RESP port's connection guard, with the native port's limits: a connection that has not proved the
 /// secret within the handshake timeout, a request that stays incomplete past the frame timeout, and replies
 /// left unread past the unread-replies timeout all close the connection. An authenticated connection may stay
-/// idle, as redis's (timeout 0).
+/// idle, as redis's (timeout 0). A connection that sent a protocol error is closed a moment after the error.
 /// </summary>
 internal sealed partial class RespHandler
 {
+    // How long a connection that sent a protocol error is kept, its input dropped, so that its client can read
+    // the error before the close: a second is many round trips, and a stream of garbage costs only reads.
+    private static readonly TimeSpan ProtocolErrorLinger = TimeSpan.FromSeconds(1);
+
     /// <summary>Runs the checks over every open RESP connection; called by the node's guard timer.</summary>
     public void Sweep()
     {
@@ -21,6 +25,12 @@ internal sealed partial class RespHandler
         {
             if (!connection.IsOpen)
             {
+                continue;
+            }
+
+            if (session.DiscardingSince != 0 && Stopwatch.GetElapsedTime(session.DiscardingSince) > ProtocolErrorLinger)
+            {
+                connection.CloseAfterFlush();
                 continue;
             }
 

@@ -51,7 +51,7 @@ internal sealed partial class RespHandler
         {
             // Plain SET (the hot path): one write, the value as it is unless it needs the expiry prefix.
             result = StoredValue.NeedsPrefix(value, expiresAt)
-                ? _node.Store.Write(key, session.Scratch.AsSpan(0, StoredValue.Encode(RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(value, expiresAt)), value, expiresAt)))
+                ? _node.Store.Write(key, Encoded(session, value, expiresAt))
                 : _node.Store.Write(key, value);
         }
         else
@@ -92,6 +92,13 @@ internal sealed partial class RespHandler
             // NX or XX did not hold: redis answers nil.
             session.Output.Null();
         }
+    }
+
+    // The value with its expiry prefix, built in the session's scratch buffer.
+    private static ReadOnlySpan<byte> Encoded(RespSession session, ReadOnlySpan<byte> value, long expiresAt)
+    {
+        Span<byte> room = RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(value, expiresAt));
+        return room[..StoredValue.Encode(room, value, expiresAt)];
     }
 
     // SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
@@ -205,7 +212,7 @@ internal sealed partial class RespHandler
         {
             ReadOnlySpan<byte> value = request[i + 1];
             result = StoredValue.NeedsPrefix(value, StoredValue.Never)
-                ? _node.Store.Write(request[i], session.Scratch.AsSpan(0, StoredValue.Encode(RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(value, StoredValue.Never)), value, StoredValue.Never)))
+                ? _node.Store.Write(request[i], Encoded(session, value, StoredValue.Never))
                 : _node.Store.Write(request[i], value);
             if (!result.IsOk)
             {

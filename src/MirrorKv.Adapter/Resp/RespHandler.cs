@@ -102,6 +102,12 @@ internal sealed partial class RespHandler : IStreamHandler
             return 0;
         }
 
+        if (session.DiscardingSince != 0)
+        {
+            // After a protocol error: what the client still sends is read and dropped (see below).
+            return data.Length;
+        }
+
         RespParseStatus status = RespParser.TryParse(data, _limits, ref session.Arguments, out int count, out int consumed, out needed, out string? error);
         if (status == RespParseStatus.Incomplete)
         {
@@ -110,12 +116,14 @@ internal sealed partial class RespHandler : IStreamHandler
 
         if (status == RespParseStatus.Error)
         {
-            // As redis: the error, then the connection closes (what follows cannot be delimited any more).
+            // As redis: the error, then the connection closes, since what follows cannot be delimited any more.
+            // Not at once: closing a socket with unread bytes resets it, and a reset can destroy the error reply
+            // before the client reads it (a client still sending a huge bulk would only see "connection reset").
+            // So what else arrives is dropped, and the guard closes the connection a moment later.
             session.Output.Error($"ERR Protocol error: {error}");
-            session.Closing = true;
+            session.DiscardingSince = Stopwatch.GetTimestamp();
             LogProtocolError(connection.RemoteEndPoint.ToString() ?? "?", error!);
-            connection.CloseAfterFlush();
-            return 0;
+            return data.Length;
         }
 
         session.BatchBytesIn += consumed;
@@ -158,7 +166,8 @@ internal sealed partial class RespHandler : IStreamHandler
 
         if (error is not null)
         {
-            LogClosed(connection.RemoteEndPoint.ToString() ?? "?", error.Message);
+            // A handler's own failure (a bug) carries the cause inside: log it whole.
+            LogClosed(connection.RemoteEndPoint.ToString() ?? "?", error.InnerException is { } cause ? $"{error.Message} {cause}" : error.Message);
         }
     }
 

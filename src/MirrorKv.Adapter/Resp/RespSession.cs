@@ -33,8 +33,11 @@ internal sealed class RespSession(long id, RespOutput output, bool authenticated
 
     public string? LibraryVersion { get; set; }
 
-    /// <summary>QUIT was served, or a protocol error: nothing more is read.</summary>
+    /// <summary>QUIT was served: nothing more is read.</summary>
     public bool Closing { get; set; }
+
+    /// <summary>When a protocol error was answered (0: none): from then on input is dropped until the guard closes the connection.</summary>
+    public long DiscardingSince { get; set; }
 
     /// <summary>Offsets of the current request's arguments (see <see cref="RespRequest"/>); grows with the largest request.</summary>
     public int[] Arguments = new int[32];
