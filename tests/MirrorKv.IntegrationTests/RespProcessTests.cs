@@ -100,6 +100,18 @@ public class RespProcessTests
     }
 
     [Fact]
+    public async Task RespListen_FromTheConfigurationFile_OpensTheRespPort()
+    {
+        RedisCli.Require();
+        var resp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        string config = Path.Combine(Directory.CreateTempSubdirectory("resp-config").FullName, "node.json");
+        await File.WriteAllTextAsync(config, $$"""{ "Node": { "RespListen": "{{resp}}" } }""", TestContext.Current.CancellationToken);
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--config", config);
+        Assert.Contains($"resp={resp}", primary.Output, StringComparison.Ordinal);
+        Assert.Equal("PONG", await RedisCli.RunAsync(resp, "PING"));
+    }
+
+    [Fact]
     public async Task Serve_RespOnANonLoopbackAddressWithoutASecret_IsRefused()
     {
         (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", "127.0.0.1:0", "--resp-listen", "0.0.0.0:0");
