@@ -12,6 +12,19 @@ public abstract partial class FramedConnection
     private readonly IStreamHandler? _stream;
 
     /// <inheritdoc />
+    public void FlushAfterDelivery()
+    {
+        if (Epoll.EpollLoop.Current is { } loop)
+        {
+            loop.DeferFlush(this);
+        }
+        else
+        {
+            Flush();
+        }
+    }
+
+    /// <inheritdoc />
     public Span<byte> BeginPostBytes(int maxLength)
     {
         _sendLock.Enter();

@@ -81,6 +81,13 @@ public interface IConnection : IAsyncDisposable
     /// <summary>Rings the doorbell: everything posted goes to the wire, in one write when it fits.</summary>
     void Flush();
 
+    /// <summary>
+    /// As <see cref="Flush"/>, but when called on an event loop's thread, once the loop has served every
+    /// connection that was ready in the same wake-up: posts made for many of them (records of the replication
+    /// stream written by many clients' batches) then leave in one write. Elsewhere it flushes at once.
+    /// </summary>
+    void FlushAfterDelivery();
+
     /// <summary>Sends what is posted, then closes.</summary>
     void CloseAfterFlush();
 

@@ -16,7 +16,7 @@ internal sealed class RespSession(long id, RespOutput output, bool authenticated
     /// <summary>When the connection was accepted: the AUTH deadline and CLIENT INFO's age count from here.</summary>
     public long OpenedAt { get; } = Stopwatch.GetTimestamp();
 
-    /// <summary>When the last command was served (CLIENT INFO's idle).</summary>
+    /// <summary>When the last batch of commands arrived (CLIENT INFO's idle).</summary>
     public long LastCommandAt { get; set; } = Stopwatch.GetTimestamp();
 
     /// <summary>The last command's name (CLIENT INFO's cmd).</summary>

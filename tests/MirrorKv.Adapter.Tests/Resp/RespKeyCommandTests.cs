@@ -109,7 +109,8 @@ public class RespKeyCommandTests
 
         Assert.Equal(expected.Count, seen.Count);
         Assert.Equal(expected, seen.ToHashSet());
-        Assert.Equal(601, (await client.CallAsync("DBSIZE")).Integer);
+        // DBSIZE counts an expired key until the primary's reaper has reclaimed it, as redis's does.
+        Assert.InRange((await client.CallAsync("DBSIZE")).Integer, 600, 601);
     }
 
     [Fact]
