@@ -5,6 +5,7 @@
 # secondary applied them), redis's asynchronously. Prints one line per run and, per row, the median of the
 # rounds with the ratio MirrorKv / redis.
 # Usage: bench/resp-vs-redis.sh [rounds, 3] [requests per run, 200000] [value bytes, 100] [clients, 50]
+# MIRRORKV_SERVE_ARGS adds options to both nodes' serve, e.g. "--spin-microseconds 0".
 # (needs redis-server and redis-tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,15 +25,16 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 ready() { for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return; sleep 0.1; done; echo "not ready: $1" >&2; cat "$1" >&2; exit 1; }
 
-"${mkv[@]}" serve --listen "127.0.0.1:$primary" --resp-listen "127.0.0.1:$resp" >"$logs/primary.log" 2>&1 & pids+=($!)
+serve_args=(${MIRRORKV_SERVE_ARGS:-})
+"${mkv[@]}" serve --listen "127.0.0.1:$primary" --resp-listen "127.0.0.1:$resp" "${serve_args[@]}" >"$logs/primary.log" 2>&1 & pids+=($!)
 ready "$logs/primary.log" "^ready"
-"${mkv[@]}" serve --role secondary --listen "127.0.0.1:$secondary" --primary "127.0.0.1:$primary" --resp-listen "127.0.0.1:$resp2" >"$logs/secondary.log" 2>&1 & pids+=($!)
+"${mkv[@]}" serve --role secondary --listen "127.0.0.1:$secondary" --primary "127.0.0.1:$primary" --resp-listen "127.0.0.1:$resp2" "${serve_args[@]}" >"$logs/secondary.log" 2>&1 & pids+=($!)
 ready "$logs/primary.log" "the pair is protected"
 redis-server --port "$redis" --bind 127.0.0.1 --dir "$logs" --save '' --appendonly no --protected-mode no >"$logs/redis.log" 2>&1 & pids+=($!)
 redis-server --port "$replica" --bind 127.0.0.1 --dir "$logs" --save '' --appendonly no --protected-mode no --replicaof 127.0.0.1 "$redis" >"$logs/replica.log" 2>&1 & pids+=($!)
 ready "$logs/replica.log" "MASTER <-> REPLICA sync: \(Finished\|Master accepted\)"
 
-echo "redis-benchmark -t set,get -n $requests -r 100000 -d $value -c $clients -P 1|16, $rounds rounds, sides in turns"
+echo "serve ${MIRRORKV_SERVE_ARGS:-(defaults)}; redis-benchmark -t set,get -n $requests -r 100000 -d $value -c $clients -P 1|16, $rounds rounds, sides in turns"
 declare -A runs
 for round in $(seq "$rounds"); do
   for p in 1 16; do
