@@ -163,7 +163,7 @@ internal sealed partial class RespHandler
     {
         session.Output.Ok();
         session.Closing = true;
-        session.Connection.CloseAfterFlush();
+        session.Output.CloseAfterReplies();
     }
 
     private static void Select(RespSession session, in RespRequest request)

@@ -30,7 +30,7 @@ internal sealed partial class RespHandler
 
             if (session.DiscardingSince != 0 && Stopwatch.GetElapsedTime(session.DiscardingSince) > ProtocolErrorLinger)
             {
-                connection.CloseAfterFlush();
+                session.Output.CloseAfterReplies();
                 continue;
             }
 

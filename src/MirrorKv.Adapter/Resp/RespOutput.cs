@@ -27,6 +27,7 @@ internal sealed partial class RespOutput(IConnection connection, int heldLimit, 
     private bool _hasTail;
     private ulong _tailLsn;
     private volatile bool _holding;
+    private bool _closeWhenReleased;
     private bool _beganHeld;
     private TaskCompletionSource? _heldDrained;
 
@@ -37,6 +38,24 @@ internal sealed partial class RespOutput(IConnection connection, int heldLimit, 
 
     /// <summary>True while replies wait for the secondary.</summary>
     public bool IsHolding => _holding;
+
+    /// <summary>
+    /// Closes the connection once every reply written so far has left: at once when none is held, else when
+    /// the acknowledgement releases the last of them (QUIT after a write must not lose the write's OK).
+    /// </summary>
+    public void CloseAfterReplies()
+    {
+        lock (_lock)
+        {
+            if (_holding)
+            {
+                _closeWhenReleased = true;
+                return;
+            }
+        }
+
+        Connection.CloseAfterFlush();
+    }
 
     /// <summary>Receive thread: from the next reply on, replies wait until <paramref name="lsn"/> is acknowledged.</summary>
     public void HoldUntil(ulong lsn)
@@ -140,6 +159,10 @@ internal sealed partial class RespOutput(IConnection connection, int heldLimit, 
                 if (_requirement <= ackedLsn)
                 {
                     _holding = false;
+                    if (_closeWhenReleased)
+                    {
+                        Connection.CloseAfterFlush();
+                    }
                 }
             }
 

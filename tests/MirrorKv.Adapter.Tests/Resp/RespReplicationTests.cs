@@ -57,6 +57,21 @@ public class RespReplicationTests
     }
 
     [Fact]
+    public async Task QuitRightAfterWrites_ClosesOnlyOnceTheirRepliesHaveLeft()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        for (int round = 0; round < 20; round++)
+        {
+            RespTestClient client = await nodes.ConnectAsync();
+            await client.SendAsync([.. RespTestClient.Encode("SET", $"k{round}", "v"), .. RespTestClient.Encode("INCR", "n"), .. RespTestClient.Encode("QUIT")]);
+            Assert.Equal("+OK", (await client.ReadAsync()).ToString());
+            Assert.Equal(round + 1, (await client.ReadAsync()).Integer);
+            Assert.Equal("+OK", (await client.ReadAsync()).ToString());
+            Assert.True(await client.WaitClosedAsync());
+        }
+    }
+
+    [Fact]
     public async Task EveryKindOfWrite_LeavesTheSecondaryEqualToThePrimary()
     {
         await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
