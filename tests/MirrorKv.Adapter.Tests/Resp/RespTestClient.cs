@@ -96,6 +96,35 @@ internal abstract class RespTestClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The next <paramref name="length"/> bytes received, as ASCII, whatever they are (for tests of the transport itself).</summary>
+    public async Task<string> ReadRawAsync(int length, double seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            Task arrived;
+            lock (_lock)
+            {
+                if (_end - _start >= length)
+                {
+                    string text = Encoding.ASCII.GetString(_received, _start, length);
+                    _start += length;
+                    return text;
+                }
+
+                arrived = _arrived.Task;
+            }
+
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || Closed)
+            {
+                throw new TimeoutException($"{_end - _start} of {length} bytes within {seconds} s");
+            }
+
+            await Task.WhenAny(arrived, Task.Delay(left));
+        }
+    }
+
     /// <summary>Waits until the node has closed the connection; true when it did within <paramref name="seconds"/>.</summary>
     public async Task<bool> WaitClosedAsync(double seconds = 10)
     {
