@@ -39,6 +39,12 @@ public static class MirrorKvAdmin
                     ? status!
                     : throw new MirrorKvException(MirrorKvError.Protocol, $"{node} answered STATUS with {op.Status}", op.Status);
             }
+            catch (ConnectionClosedException e)
+            {
+                // The node closed the connection between the handshake and the request (it is stopping, or
+                // restarting its role): the same as not reachable.
+                throw new MirrorKvException(MirrorKvError.Unavailable, $"{node} closed the connection before it answered STATUS", WireStatus.Ok, e);
+            }
             finally
             {
                 channel.Return(op);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -56,7 +57,7 @@ public sealed partial class MirrorKvClient
                 cancellationToken.ThrowIfCancellationRequested();
                 if (!TryGetCached(key, out CachedPointer cached))
                 {
-                    (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength)).ConfigureAwait(false);
+                    (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength), cancellationToken).ConfigureAwait(false);
                     if (!found)
                     {
                         return false;
@@ -114,18 +115,21 @@ public sealed partial class MirrorKvClient
         }
     }
 
-    /// <summary>Finds a key's pointer with a two-sided LOOKUP at the node that serves reads now.</summary>
+    /// <summary>
+    /// Finds a key's pointer with a two-sided LOOKUP at the node that serves reads now. When neither node can
+    /// answer (the primary failed, its secondary is promoting or refuses), it waits for the promotion the way a
+    /// write does, up to <see cref="MirrorKvClientOptions.PromotionWait"/>, so that a failover reaches a reader
+    /// as a stall, not as an error.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key)
+    private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
     {
-        for (int attempt = 0; attempt < 4; attempt++)
+        long start = Stopwatch.GetTimestamp();
+        int failures = 0;
+        while (true)
         {
-            NodeChannel? channel = _primary.IsHealthy ? _primary : await ReadySecondaryAsync().ConfigureAwait(false);
-            if (channel is null)
-            {
-                throw Unavailable("neither node answers LOOKUP");
-            }
-
+            NodeChannel channel = _primary.IsHealthy ? _primary
+                : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
             PendingOperation op = channel.Rent();
             try
             {
@@ -141,18 +145,18 @@ public sealed partial class MirrorKvClient
                 if (op.Status == WireStatus.NotPrimary)
                 {
                     // The node is fenced or stopping (or still copying, for a joining secondary): its data
-                    // cannot be trusted. Leave it and ask the other node.
+                    // cannot be trusted. Leave it and ask the other node, or wait for the one that takes over.
                     channel.Invalidate($"refused LOOKUP: {ErrorText.Read(op.Payload)}");
                     Interlocked.Increment(ref _retriedAfterFailure);
-                    continue;
                 }
-
-                if (op.Status != WireStatus.Ok || KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)
+                else if (op.Status != WireStatus.Ok || KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)
                 {
                     throw new MirrorKvException(MirrorKvError.Protocol, $"LOOKUP failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
                 }
-
-                return (true, new CachedPointer(pointer, version));
+                else
+                {
+                    return (true, new CachedPointer(pointer, version));
+                }
             }
             catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
             {
@@ -162,9 +166,18 @@ public sealed partial class MirrorKvClient
             {
                 channel.Return(op);
             }
-        }
 
-        throw Unavailable("LOOKUP failed on every node");
+            if (Stopwatch.GetElapsedTime(start) >= _options.PromotionWait)
+            {
+                throw Unavailable($"no node answered LOOKUP within {_options.PromotionWait.TotalSeconds:F1} s");
+            }
+
+            if (++failures > 1)
+            {
+                // Both nodes refused in turn (a promotion under way): do not spin on them.
+                await Task.Delay(5, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private (NodeChannel? Channel, Opcode Opcode) RouteRead(in RemotePointer pointer)

@@ -56,8 +56,10 @@ public sealed record MirrorKvClientOptions
     public bool RewriteTableOnFailover { get; init; } = true;
 
     /// <summary>
-    /// How long a write waits for the secondary to be promoted after the primary failed: 5 s, several times
-    /// the pair's detection time for a silent primary (1 s by default), before it fails as Unavailable.
+    /// How long a write, or a read that needs a LOOKUP, waits for a node that serves after the primary
+    /// failed or stopped serving (the secondary promoted, or the primary serving again after a pause of its
+    /// secondary): 5 s, several times the pair's detection time for a silent primary (1 s by default),
+    /// before it fails as Unavailable.
     /// </summary>
     public TimeSpan PromotionWait { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -20,8 +20,10 @@ namespace MirrorKv.Transport;
 /// the transport and is valid only during that call: copy what must outlive it. The span returned by
 /// <see cref="IConnection.BeginPost"/> belongs to the caller only until <see cref="IConnection.EndPost"/>;
 /// the transport owns posted bytes until they are on the wire.</para>
-/// <para><b>Threads.</b> Handler callbacks for one connection run one at a time, in wire order, on a
-/// thread-pool thread of the transport's choosing; a handler must not block in them. Posting and flushing
+/// <para><b>Threads.</b> Handler callbacks for one connection run one at a time, in wire order, on a thread
+/// of the transport's choosing: the epoll backend's event-loop thread that owns the connection, or, for
+/// the socket-engine backend and the in-process network, a thread-pool thread (or the socket completion
+/// inline). A handler must not block in them: on an event loop it would stall every connection of that loop. Posting and flushing
 /// are thread-safe and may be called from any thread; between BeginPost and EndPost the caller holds the
 /// connection's send lock and must only fill the span.</para>
 /// </remarks>

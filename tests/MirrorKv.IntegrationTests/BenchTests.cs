@@ -34,6 +34,19 @@ public partial class BenchTests
     }
 
     [Fact]
+    public async Task Bench_AgainstAFullStore_SaysWhatDoesNotFit_WithoutAStackTrace()
+    {
+        await using NodeProcess node = await NodeProcess.StartAsync(["--role", "primary", "--region-size", "16m"]);
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
+            "bench", "--primary", node.EndPoint.ToString(), "--op", "set", "--keys", "100000", "--value-size", "1000", "--duration", "1", "--warmup", "1");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("OutOfMemory", output, StringComparison.Ordinal);
+        Assert.Contains("100,000 keys of 1,000 B do not fit", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_CompareRedis_InRounds_ReportsTheMedianRound()
     {
         (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),

@@ -85,7 +85,49 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>SIGSTOP (a long GC pause, a VM freeze): the process stands still, its sockets stay open.</summary>
-    public Task PauseAsync() => SignalAsync("-STOP");
+    /// <remarks>
+    /// kill returns before the process stands still: the kernel wakes one of its threads to start the group
+    /// stop, and on a loaded machine the others run on until that thread gets a CPU. So this waits until every
+    /// thread is stopped (state T in /proc), and whatever is sent to the node afterwards lands in the pause.
+    /// </remarks>
+    public async Task PauseAsync()
+    {
+        await SignalAsync("-STOP");
+        var deadline = Stopwatch.StartNew();
+        while (!AllThreadsStopped())
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                throw new TimeoutException($"process {Pid} did not stop within 10 s of SIGSTOP");
+            }
+
+            await Task.Delay(1);
+        }
+    }
+
+    private bool AllThreadsStopped()
+    {
+        try
+        {
+            foreach (string task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+            {
+                // The state follows the command name, which is in parentheses and may hold spaces.
+                string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                char state = stat[stat.LastIndexOf(')') + 2];
+                if (state is not ('T' or 't' or 'Z' or 'X'))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A thread exited while we looked: look again.
+            return false;
+        }
+    }
 
     /// <summary>SIGCONT: the process goes on where it stopped, with whatever queued up in its sockets.</summary>
     public Task ResumeAsync() => SignalAsync("-CONT");
@@ -114,16 +156,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static async Task<NodeProcess> StartAsync(string[] args)
+    /// <summary>Starts <c>mirrorkv serve</c> with <paramref name="args"/>, listening at <paramref name="listen"/> (a free loopback port by default).</summary>
+    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null)
     {
-        var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        IPEndPoint endPoint = listen ?? FreeEndPoint();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString(), "--region-size", "64m" }.Concat(args))
+        string[] region = args.Contains("--region-size") ? [] : ["--region-size", "64m"];
+        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString() }.Concat(region).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -165,6 +209,9 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             _ready.TrySetResult(line);
         }
     }
+
+    /// <summary>A free loopback endpoint to listen on.</summary>
+    public static IPEndPoint FreeEndPoint() => new(IPAddress.Loopback, FreePort());
 
     /// <summary>A loopback port nothing listens on now.</summary>
     internal static int FreePort()

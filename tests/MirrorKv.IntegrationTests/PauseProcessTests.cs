@@ -1,5 +1,6 @@
 using System.Text;
 using MirrorKv.Client;
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Transport.Tcp;
 
@@ -27,6 +28,10 @@ public class PauseProcessTests
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
         NodeChannel idle = await NodeChannel.ConnectAsync(new TcpTransport(), primary.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), _ => { }, CancellationToken.None);
         await client.SetAsync("k", Encoding.UTF8.GetBytes("v1"));
+        PendingOperation lookup = idle.Rent();
+        idle.PostKv(lookup, Opcode.Lookup, 0, default, Encoding.UTF8.GetBytes("k"), default, flush: true);
+        await lookup.AsValueTask();
+        Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(lookup.Payload, out RemotePointer pointer, out _));
 
         using var stop = new CancellationTokenSource();
         var writes = new CheckedWriter();
@@ -36,6 +41,8 @@ public class PauseProcessTests
         await primary.PauseAsync();
         PendingOperation stale = idle.Rent();
         idle.PostKv(stale, Opcode.Write, 1, default, Encoding.UTF8.GetBytes("k"), Encoding.UTF8.GetBytes("stale"), flush: true);
+        PendingOperation staleRead = idle.Rent();
+        idle.PostRead(staleRead, Opcode.Read, pointer, flush: true);
         await WaitRoleAsync(secondary, NodeRole.Primary, "the secondary to promote while the primary is paused");
         await client.SetAsync("k", Encoding.UTF8.GetBytes("v2"));
         await Task.Delay(Pause - TimeSpan.FromSeconds(1));
@@ -43,7 +50,12 @@ public class PauseProcessTests
 
         Task staleReply = stale.AsValueTask().AsTask();
         await staleReply.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
-        Assert.False(staleReply.IsCompletedSuccessfully && stale.Status == WireStatus.Ok, "the old primary acknowledged a write at epoch 1 after the promotion");
+        Assert.False(staleReply.IsCompletedSuccessfully && stale.Status == WireStatus.Ok, $"the old primary acknowledged a write at epoch 1 after the promotion \n--- old primary:\n{primary.Output}\n--- new primary:\n{secondary.Output}");
+
+        // The READ queued in the pause reaches a primary that must not serve: v1 was overwritten by v2 since.
+        Task staleReadReply = staleRead.AsValueTask().AsTask();
+        await staleReadReply.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+        Assert.False(staleReadReply.IsCompletedSuccessfully && staleRead.Status == WireStatus.Ok, $"the old primary answered a one-sided READ after the promotion\n--- old primary:\n{primary.Output}");
         await WaitRoleAsync(primary, NodeRole.Secondary, "the old primary to rejoin as secondary by itself");
         await secondary.WaitProtectedAsync();
 

@@ -65,8 +65,8 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         StoreWriteResult result = opcode switch
         {
-            Opcode.Write => store.Write(request.Key, request.Value),
-            Opcode.Update => store.Update(request.Key, request.Value),
+            Opcode.Write => store.Write(request.Key, request.Value, request.Pointer),
+            Opcode.Update => store.Update(request.Key, request.Value, request.Pointer),
             _ => store.Delete(request.Key),
         };
 

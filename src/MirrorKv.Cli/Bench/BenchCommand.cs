@@ -122,7 +122,20 @@ internal static class BenchCommand
             var runner = new BenchRunner(options, Console.Out);
             var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
             await using RedisPair? redis = parse.GetValue(compare) is null ? null : await BenchTurns.StartRedisAsync();
-            BenchReport report = await BenchTurns.MeasureAsync(options, runner, clientOptions, redis, keyNames, value, parse.GetValue(rounds), cancellationToken);
+            BenchReport report;
+            try
+            {
+                report = await BenchTurns.MeasureAsync(options, runner, clientOptions, redis, keyNames, value, parse.GetValue(rounds), cancellationToken);
+            }
+            catch (MirrorKvException e)
+            {
+                // A full store, a wrong secret, a pair that went away: the operator's problem to fix, not a crash.
+                await Console.Error.WriteLineAsync($"error: {e.Message}" + (e.Error == MirrorKvError.OutOfMemory
+                    ? $" ({options.Keys:N0} keys of {options.ValueSize:N0} B do not fit: use fewer --keys, a smaller --value-size, or a node with a larger --region-size)"
+                    : ""));
+                return 1;
+            }
+
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(report.ToJson());

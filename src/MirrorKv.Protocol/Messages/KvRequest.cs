@@ -16,7 +16,7 @@ public readonly ref struct KvRequest(ulong epoch, RemotePointer pointer, ReadOnl
     /// <summary>The epoch the sender believes in.</summary>
     public ulong Epoch { get; } = epoch;
 
-    /// <summary>The client's cached pointer for the key (a hint; the node's index decides).</summary>
+    /// <summary>The client's cached pointer for the key: a WRITE or UPDATE works on that slot when it holds the key, else the node's index decides.</summary>
     public RemotePointer Pointer { get; } = pointer;
 
     /// <summary>The key.</summary>

@@ -18,7 +18,7 @@ public enum NodeRole : byte
     /// <summary>Joining as secondary: copying slabs, then replaying the stream.</summary>
     Rejoining = 4,
 
-    /// <summary>Shutting down, or an earlier incarnation replaced by a new one of the same node.</summary>
+    /// <summary>Shutting down: the host is stopping the node, which serves nothing more. (A node that stops serving but runs on is <see cref="Fenced"/>.)</summary>
     Stopped = 5,
 
     /// <summary>

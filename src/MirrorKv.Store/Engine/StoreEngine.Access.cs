@@ -58,7 +58,7 @@ public sealed partial class StoreEngine
             {
                 case MutationDecision.Write:
                     ReadOnlySpan<byte> value = mutation.NewValue;
-                    return value.Length > Options.EffectiveMaxValueLength ? StoreWriteResult.Failed(StoreStatus.ValueTooLarge) : PutLocked(key, hash, value, mustExist: false);
+                    return value.Length > Options.EffectiveMaxValueLength ? StoreWriteResult.Failed(StoreStatus.ValueTooLarge) : PutLocked(key, hash, value, mustExist: false, at: default);
                 case MutationDecision.Delete when exists:
                     _index.Remove(key, hash, out _);
                     int slotSize = _allocator.SlotSizeAt(offset);

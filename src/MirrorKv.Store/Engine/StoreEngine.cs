@@ -51,10 +51,19 @@ public sealed partial class StoreEngine : IDisposable
     public SizeClassTable SizeClasses => _allocator.Classes;
 
     /// <summary>Writes <paramref name="key"/>: inserts it, or updates it in place or by relocation.</summary>
-    public StoreWriteResult Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Put(key, value, mustExist: false);
+    /// <param name="key">The key.</param>
+    /// <param name="value">The new value.</param>
+    /// <param name="at">
+    /// Where the caller believes the key lives (its cached pointer), or null: when the slot there holds the key,
+    /// the write works on it without asking the index (see <see cref="TryResolve"/>); otherwise the index decides.
+    /// </param>
+    public StoreWriteResult Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, RemotePointer at = default) => Put(key, value, mustExist: false, at);
 
     /// <summary>Updates an existing key; <see cref="StoreStatus.NotFound"/> when it is absent.</summary>
-    public StoreWriteResult Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Put(key, value, mustExist: true);
+    /// <param name="key">The key.</param>
+    /// <param name="value">The new value.</param>
+    /// <param name="at">The caller's pointer to the key's slot, or null (as for <see cref="Write"/>).</param>
+    public StoreWriteResult Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, RemotePointer at = default) => Put(key, value, mustExist: true, at);
 
     /// <summary>Deletes a key: tombstones its slot, unindexes it and frees the slot.</summary>
     public StoreWriteResult Delete(ReadOnlySpan<byte> key)
@@ -73,6 +82,7 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
             }
 
+            // No use for the caller's pointer here: unindexing the key is an index probe anyway.
             if (!_index.Remove(key, hash, out ulong offset))
             {
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
@@ -157,7 +167,7 @@ public sealed partial class StoreEngine : IDisposable
     /// <summary>Releases the region. Only once no reader can touch it any more.</summary>
     public void Dispose() => Region.Dispose();
 
-    private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist)
+    private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist, RemotePointer at)
     {
         StoreStatus status = CheckKey(key);
         if (status == StoreStatus.Ok && value.Length > Options.EffectiveMaxValueLength)
@@ -173,15 +183,15 @@ public sealed partial class StoreEngine : IDisposable
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            return _isReplica ? StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica) : PutLocked(key, hash, value, mustExist);
+            return _isReplica ? StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica) : PutLocked(key, hash, value, mustExist, at);
         }
     }
 
     // Under the lock, on a primary's engine, with the key and value checked.
-    private StoreWriteResult PutLocked(ReadOnlySpan<byte> key, ulong hash, ReadOnlySpan<byte> value, bool mustExist)
+    private StoreWriteResult PutLocked(ReadOnlySpan<byte> key, ulong hash, ReadOnlySpan<byte> value, bool mustExist, RemotePointer at)
     {
         int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
-        if (!_index.TryGet(key, hash, out ulong oldOffset))
+        if (!TryResolve(at, key, out ulong oldOffset) && !_index.TryGet(key, hash, out oldOffset))
         {
             if (mustExist)
             {

@@ -1,0 +1,62 @@
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Adapter.Tests;
+
+/// <summary>
+/// A read of a key the client has no pointer for needs a LOOKUP, and a LOOKUP needs a node that serves:
+/// while neither does (the primary fenced for a pause of its secondary, the frozen secondary not answering),
+/// the read waits for the pair the way a write does, instead of failing after a few quick refusals.
+/// </summary>
+public class LookupWaitTests
+{
+    [Fact]
+    public async Task UncachedRead_WhileThePrimaryIsFencedAndTheSecondaryFrozen_WaitsAndReturnsTheValue()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient raw = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            PrimaryEndPoint = pair.A.Node.EndPoint,
+            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+            RequestTimeout = TimeSpan.FromMilliseconds(400),
+            PromotionWait = TimeSpan.FromSeconds(10),
+        });
+        Assert.True(await client.WaitForSecondaryAsync());
+
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to stop serving once its lease ran out");
+        Task<byte[]?> read = client.GetAsync("k").AsTask();
+
+        // Longer than several request timeouts: the old client gave up after its fourth refusal.
+        await Task.Delay(TimeSpan.FromMilliseconds(1500));
+        Assert.False(read.IsCompleted, read.IsFaulted ? read.Exception!.InnerException!.Message : "the read completed while no node served");
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+
+        byte[]? value = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("v1"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public async Task UncachedRead_WhenNoNodeServesForLongerThanThePromotionWait_FailsUnavailable()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient raw = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            PrimaryEndPoint = pair.A.Node.EndPoint,
+            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+            RequestTimeout = TimeSpan.FromMilliseconds(300),
+            PromotionWait = TimeSpan.FromMilliseconds(800),
+        });
+        Assert.True(await client.WaitForSecondaryAsync());
+
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to stop serving once its lease ran out");
+        MirrorKvException refused = await Assert.ThrowsAsync<MirrorKvException>(async () => await client.GetAsync("k"));
+        Assert.Equal(MirrorKvError.Unavailable, refused.Error);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+    }
+}
