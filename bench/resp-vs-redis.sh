@@ -2,8 +2,8 @@
 # The stock redis-benchmark against a MirrorKv pair's RESP port and against redis-server with a replica
 # attached (as MirrorKv has its secondary), in the same run, the two sides taking turns so that a drift of
 # the shared machine falls on both. MirrorKv's SETs are replicated synchronously (acknowledged after the
-# secondary applied them), redis's asynchronously. Prints one line per run and, per row, the median of the
-# rounds with the ratio MirrorKv / redis.
+# secondary applied them), redis's asynchronously. Prints one line per run and, per row, each side's median
+# over the rounds and the median of the per-round ratios MirrorKv / redis.
 # Usage: bench/resp-vs-redis.sh [rounds, 3] [requests per run, 200000] [value bytes, 100] [clients, 50]
 # MIRRORKV_SERVE_ARGS adds options to both nodes' serve, e.g. "--spin-microseconds 0".
 # (needs redis-server and redis-tools)
@@ -52,10 +52,14 @@ for round in $(seq "$rounds"); do
 done
 
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf "\n%-4s %3s %12s %12s %6s\n" op P mirrorkv redis ratio
+# Per row: each side's median over the rounds, and the median of the per-round ratios (each round's two
+# runs are back to back, so its ratio is the least touched by the machine's drift), with every round's.
+printf "\n%-4s %3s %12s %12s %14s  %s\n" op P mirrorkv redis "median ratio" "ratio per round"
 for op in GET SET; do
   for p in 1 16; do
-    ours=$(median "${runs[$op,$p,mirrorkv]}"); theirs=$(median "${runs[$op,$p,redis]}")
-    printf "%-4s %3s %12.0f %12.0f %6.2f\n" "$op" "$p" "$ours" "$theirs" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN {print a / b}')"
+    read -ra ours <<<"${runs[$op,$p,mirrorkv]}"; read -ra theirs <<<"${runs[$op,$p,redis]}"
+    ratios=""
+    for i in "${!ours[@]}"; do ratios+="$(awk -v a="${ours[$i]}" -v b="${theirs[$i]}" 'BEGIN {printf "%.2f", a / b}') "; done
+    printf "%-4s %3s %12.0f %12.0f %14s  %s\n" "$op" "$p" "$(median "${runs[$op,$p,mirrorkv]}")" "$(median "${runs[$op,$p,redis]}")" "$(median "$ratios")" "$ratios"
   done
 done
