@@ -102,7 +102,7 @@ internal sealed partial class RespHandler
             condition = next;
         }
 
-        if (!TryDeadline(session.Output, request[2], unit, absolute: false, command, out long deadline))
+        if (!TryDeadline(session.Output, request[2], unit, absolute: false, command, mustBePositive: false, out long deadline))
         {
             return;
         }

@@ -127,7 +127,7 @@ internal sealed partial class RespHandler
             }
             else if (i + 1 < request.Count && (options & (SetOptions.Expiry | SetOptions.KeepTtl)) == 0 && ExpiryUnit(option) is { } unit)
             {
-                if (!TryDeadline(output, request[++i], unit.Milliseconds, unit.Absolute, "set", out expiresAt))
+                if (!TryDeadline(output, request[++i], unit.Milliseconds, unit.Absolute, "set", mustBePositive: true, out expiresAt))
                 {
                     return false;
                 }
@@ -153,9 +153,9 @@ internal sealed partial class RespHandler
 
     /// <summary>
     /// A deadline in Unix milliseconds from a time to live (or an absolute time) in <paramref name="unit"/>
-    /// milliseconds. SET wants it positive; EXPIRE takes any (a deadline in the past deletes the key).
+    /// milliseconds. SET and SETEX want it positive; EXPIRE takes any (a deadline in the past deletes the key).
     /// </summary>
-    private static bool TryDeadline(RespOutput output, ReadOnlySpan<byte> text, long unit, bool absolute, string command, out long deadline)
+    private static bool TryDeadline(RespOutput output, ReadOnlySpan<byte> text, long unit, bool absolute, string command, bool mustBePositive, out long deadline)
     {
         deadline = 0;
         if (!RespNumbers.TryParse(text, out long amount))
@@ -166,7 +166,7 @@ internal sealed partial class RespHandler
 
         long now = absolute ? 0 : RespNumbers.NowUnixMs();
         bool fits = amount <= (long.MaxValue - 1 - now) / unit && amount >= (long.MinValue / 2 - now) / unit;
-        if ((command == "set" && amount <= 0) || !fits)
+        if ((mustBePositive && amount <= 0) || !fits)
         {
             output.Error($"ERR invalid expire time in '{command}' command");
             return false;
@@ -174,6 +174,45 @@ internal sealed partial class RespHandler
 
         deadline = now + (amount * unit);
         return true;
+    }
+
+    // SETEX key seconds value, PSETEX key milliseconds value: SET key value EX|PX time.
+    private void SetEx(RespSession session, in RespRequest request, long unit)
+    {
+        if (!TryDeadline(session.Output, request[2], unit, absolute: false, unit == 1 ? "psetex" : "setex", mustBePositive: true, out long expiresAt))
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> value = request[3];
+        StoreWriteResult result = _node.Store.Write(request[1], Encoded(session, value, expiresAt));
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, StoredValue.EncodedLength(value, expiresAt));
+            return;
+        }
+
+        Changed(session);
+        session.Output.Ok();
+    }
+
+    // SETNX key value: SET key value NX, answered 1 (set) or 0.
+    private void SetNx(RespSession session, in RespRequest request)
+    {
+        var mutation = new SetMutation(session, request[2], StoredValue.Never, SetOptions.IfAbsent, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, request[2].Length);
+            return;
+        }
+
+        if (result.Kind != WriteKind.None)
+        {
+            Changed(session);
+        }
+
+        session.Output.Integer(result.Kind != WriteKind.None ? 1 : 0);
     }
 
     private void GetDel(RespSession session, in RespRequest request)

@@ -237,6 +237,9 @@ internal sealed partial class RespHandler : IStreamHandler
         {
             case RespCommandKind.Get: Get(session, request); break;
             case RespCommandKind.Set: Set(session, request); break;
+            case RespCommandKind.SetEx: SetEx(session, request, 1000); break;
+            case RespCommandKind.PSetEx: SetEx(session, request, 1); break;
+            case RespCommandKind.SetNx: SetNx(session, request); break;
             case RespCommandKind.GetDel: GetDel(session, request); break;
             case RespCommandKind.MGet: MGet(session, request); break;
             case RespCommandKind.MSet: MSet(session, request); break;

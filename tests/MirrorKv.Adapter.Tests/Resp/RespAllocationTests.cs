@@ -4,8 +4,11 @@ namespace MirrorKv.Adapter.Tests.Resp;
 
 /// <summary>
 /// GET and SET through the RESP port allocate nothing on the node: measured over the whole process while a
-/// client that itself allocates nothing (blocking sends and receives of prepared buffers) drives them.
+/// client that itself allocates nothing (blocking sends and receives of prepared buffers) drives them. Alone:
+/// the measure is process-wide, so no other test may run meanwhile.
 /// </summary>
+[Collection(nameof(RespAllocationTests))]
+[CollectionDefinition(nameof(RespAllocationTests), DisableParallelization = true)]
 public class RespAllocationTests
 {
     [Theory]

@@ -116,6 +116,21 @@ public class RespStringCommandTests
     }
 
     [Fact]
+    public async Task SetExPSetExSetNx_AreSetWithTheirOptions()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync();
+        RespTestClient client = await nodes.ConnectAsync();
+        Assert.Equal("+OK", (await client.CallAsync("SETEX", "a", "100", "v")).ToString());
+        Assert.InRange((await client.CallAsync("TTL", "a")).Integer, 99, 100);
+        Assert.Equal("+OK", (await client.CallAsync("PSETEX", "b", "100000", "v")).ToString());
+        Assert.InRange((await client.CallAsync("PTTL", "b")).Integer, 99_000, 100_000);
+        Assert.Equal("-ERR invalid expire time in 'setex' command", (await client.CallAsync("SETEX", "c", "0", "v")).ToString());
+        Assert.Equal(1, (await client.CallAsync("SETNX", "d", "first")).Integer);
+        Assert.Equal(0, (await client.CallAsync("SETNX", "d", "second")).Integer);
+        Assert.Equal("first", (await client.CallAsync("GET", "d")).String);
+    }
+
+    [Fact]
     public async Task GetDel_ReturnsTheValueAndDeletesTheKey()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();
