@@ -8,7 +8,6 @@ namespace MirrorKv.Adapter.Tests.Resp;
 /// the measure is process-wide, so no other test may run meanwhile.
 /// </summary>
 [Collection(nameof(RespAllocationTests))]
-[CollectionDefinition(nameof(RespAllocationTests), DisableParallelization = true)]
 public class RespAllocationTests
 {
     [Theory]
@@ -48,3 +47,7 @@ public class RespAllocationTests
         Assert.True(perRequest < 4, $"{perRequest} bytes allocated per request");
     }
 }
+
+/// <summary>Runs <see cref="RespAllocationTests"/> with no other test at the same time.</summary>
+[CollectionDefinition(nameof(RespAllocationTests), DisableParallelization = true)]
+public sealed class RespAllocationTestsCollection;
