@@ -24,13 +24,9 @@ internal ref struct KeyCollector(RespSession session, ReadOnlySpan<byte> pattern
         if (!acceptNothing && (includeExpired || !StoredValue.Decode(value).IsExpired(now)) && (matchAll || RespGlob.IsMatch(_pattern, key)))
         {
             int needed = Bytes + 4 + key.Length;
-            if (session.Copy.Length < needed)
-            {
-                Array.Resize(ref session.Copy, Math.Max(needed, session.Copy.Length * 2));
-            }
-
-            BinaryPrimitives.WriteInt32LittleEndian(session.Copy.AsSpan(Bytes), key.Length);
-            key.CopyTo(session.Copy.AsSpan(Bytes + 4));
+            Span<byte> room = session.CopyRoom(needed, keep: Bytes);
+            BinaryPrimitives.WriteInt32LittleEndian(room[Bytes..], key.Length);
+            key.CopyTo(room[(Bytes + 4)..]);
             Bytes = needed;
             Found++;
         }

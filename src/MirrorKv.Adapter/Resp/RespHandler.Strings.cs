@@ -97,7 +97,7 @@ internal sealed partial class RespHandler
     // The value with its expiry prefix, built in the session's scratch buffer.
     private static ReadOnlySpan<byte> Encoded(RespSession session, ReadOnlySpan<byte> value, long expiresAt)
     {
-        Span<byte> room = RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(value, expiresAt));
+        Span<byte> room = session.ScratchRoom(StoredValue.EncodedLength(value, expiresAt));
         return room[..StoredValue.Encode(room, value, expiresAt)];
     }
 

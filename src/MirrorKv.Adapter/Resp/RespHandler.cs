@@ -133,6 +133,7 @@ internal sealed partial class RespHandler : IStreamHandler
         if (count > 0)
         {
             Execute(session, new RespRequest(data, session.Arguments, count));
+            session.ReturnBuffers();
         }
 
         return consumed;

@@ -1,15 +1,25 @@
+using System.Buffers;
 using System.Diagnostics;
 using MirrorKv.Transport;
 
 namespace MirrorKv.Adapter.Resp;
 
 /// <summary>What the node knows about one RESP connection, kept in <c>IConnection.State</c>.</summary>
-internal sealed class RespSession(long id, RespOutput output, bool authenticated)
+internal sealed class RespSession
 {
-    /// <summary>CLIENT ID: unique among this node's RESP connections since start.</summary>
-    public long Id { get; } = id;
+    public RespSession(long id, RespOutput output, bool authenticated)
+    {
+        Id = id;
+        Output = output;
+        Authenticated = authenticated;
+        Scratch = _ownScratch;
+        Copy = _ownCopy;
+    }
 
-    public RespOutput Output { get; } = output;
+    /// <summary>CLIENT ID: unique among this node's RESP connections since start.</summary>
+    public long Id { get; }
+
+    public RespOutput Output { get; }
 
     public IConnection Connection => Output.Connection;
 
@@ -23,7 +33,7 @@ internal sealed class RespSession(long id, RespOutput output, bool authenticated
     public string LastCommand { get; set; } = "NULL";
 
     /// <summary>True once AUTH (or HELLO ... AUTH) proved the secret; from the start when the node has none.</summary>
-    public bool Authenticated { get; set; } = authenticated;
+    public bool Authenticated { get; set; }
 
     /// <summary>CLIENT SETNAME.</summary>
     public string? Name { get; set; }
@@ -42,11 +52,17 @@ internal sealed class RespSession(long id, RespOutput output, bool authenticated
     /// <summary>Offsets of the current request's arguments (see <see cref="RespRequest"/>); grows with the largest request.</summary>
     public int[] Arguments = new int[32];
 
-    /// <summary>Room for a value being built (a value with its expiry prefix, an integer's digits).</summary>
-    public byte[] Scratch = new byte[256];
+    /// <summary>
+    /// Room for a value being built (a value with its expiry prefix, an integer's digits), valid until the
+    /// command ends; see <see cref="ScratchRoom"/>.
+    /// </summary>
+    public byte[] Scratch { get; private set; }
 
-    /// <summary>Room for a value copied out from under the store's lock (SET ... GET, GETDEL), or keys found by SCAN.</summary>
-    public byte[] Copy = new byte[256];
+    /// <summary>
+    /// Room for bytes copied out from under the store's lock (SET ... GET, GETDEL) or keys found by SCAN, valid
+    /// until the command ends; see <see cref="CopyRoom"/>.
+    /// </summary>
+    public byte[] Copy { get; private set; }
 
     /// <summary>Set by a write that changed the store in sync mode: the LSN its reply (and every later one) waits for.</summary>
     public ulong AwaitedLsn { get; set; }
@@ -60,14 +76,66 @@ internal sealed class RespSession(long id, RespOutput output, bool authenticated
     public long BatchMisses;
     public long BatchBytesIn;
 
-    /// <summary>A buffer of at least <paramref name="length"/> bytes in <paramref name="buffer"/>, grown when short.</summary>
-    public static Span<byte> Room(ref byte[] buffer, int length)
+    // Small buffers of the connection's own cover keys and small values; a larger need rents from the shared
+    // pool until the command ends (ReturnBuffers), so that an idle connection keeps a few hundred bytes
+    // whatever values it once handled.
+    private const int OwnBufferSize = 256;
+
+    // The argument table past this many entries is a large request's: dropped after it.
+    private const int RetainedArguments = 2 * 1024;
+
+    private readonly byte[] _ownScratch = new byte[OwnBufferSize];
+    private readonly byte[] _ownCopy = new byte[OwnBufferSize];
+
+    /// <summary><paramref name="length"/> bytes of <see cref="Scratch"/> (its earlier content may be lost).</summary>
+    public Span<byte> ScratchRoom(int length)
     {
-        if (buffer.Length < length)
+        Scratch = Grow(Scratch, _ownScratch, length, keep: 0);
+        return Scratch.AsSpan(0, length);
+    }
+
+    /// <summary><paramref name="length"/> bytes of <see cref="Copy"/>, keeping its first <paramref name="keep"/> bytes.</summary>
+    public Span<byte> CopyRoom(int length, int keep = 0)
+    {
+        Copy = Grow(Copy, _ownCopy, length, keep);
+        return Copy.AsSpan(0, length);
+    }
+
+    /// <summary>After each command: rented buffers go back to the pool, and a large argument table is dropped.</summary>
+    public void ReturnBuffers()
+    {
+        if (Scratch != _ownScratch)
         {
-            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+            ArrayPool<byte>.Shared.Return(Scratch);
+            Scratch = _ownScratch;
         }
 
-        return buffer.AsSpan(0, length);
+        if (Copy != _ownCopy)
+        {
+            ArrayPool<byte>.Shared.Return(Copy);
+            Copy = _ownCopy;
+        }
+
+        if (Arguments.Length > RetainedArguments)
+        {
+            Arguments = new int[32];
+        }
+    }
+
+    private static byte[] Grow(byte[] buffer, byte[] own, int length, int keep)
+    {
+        if (buffer.Length >= length)
+        {
+            return buffer;
+        }
+
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(length, buffer.Length * 2));
+        buffer.AsSpan(0, keep).CopyTo(bigger);
+        if (buffer != own)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return bigger;
     }
 }

@@ -35,7 +35,7 @@ internal ref struct ExpireMutation(RespSession session, long deadline, ExpireCon
             return MutationDecision.Delete;
         }
 
-        _newLength = StoredValue.Encode(RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(old.Value, deadline)), old.Value, deadline);
+        _newLength = StoredValue.Encode(session.ScratchRoom(StoredValue.EncodedLength(old.Value, deadline)), old.Value, deadline);
         return MutationDecision.Write;
     }
 

@@ -44,7 +44,7 @@ internal ref struct IncrementMutation(RespSession session, long delta, long now)
         Result = value + delta;
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(Result, digits, out int length);
-        _newLength = StoredValue.Encode(RespSession.Room(ref session.Scratch, StoredValue.EncodedLength(digits[..length], deadline)), digits[..length], deadline);
+        _newLength = StoredValue.Encode(session.ScratchRoom(StoredValue.EncodedLength(digits[..length], deadline)), digits[..length], deadline);
         return MutationDecision.Write;
     }
 }

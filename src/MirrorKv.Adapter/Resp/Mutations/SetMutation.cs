@@ -39,7 +39,7 @@ internal ref struct SetMutation : IValueMutation
                 oldExpiry = old.ExpiresAt;
                 if ((_options & SetOptions.Get) != 0)
                 {
-                    old.Value.CopyTo(RespSession.Room(ref _session.Copy, old.Value.Length));
+                    old.Value.CopyTo(_session.CopyRoom(old.Value.Length));
                     OldLength = old.Value.Length;
                 }
             }
@@ -51,7 +51,7 @@ internal ref struct SetMutation : IValueMutation
         }
 
         long deadline = (_options & SetOptions.KeepTtl) != 0 ? oldExpiry : _expiresAt;
-        _newLength = StoredValue.Encode(RespSession.Room(ref _session.Scratch, StoredValue.EncodedLength(_value, deadline)), _value, deadline);
+        _newLength = StoredValue.Encode(_session.ScratchRoom(StoredValue.EncodedLength(_value, deadline)), _value, deadline);
         return MutationDecision.Write;
     }
 }

@@ -27,7 +27,7 @@ internal ref struct TakeMutation(RespSession session, bool copy, long now) : IVa
         WasLive = !old.IsExpired(now);
         if (WasLive && copy)
         {
-            old.Value.CopyTo(RespSession.Room(ref session.Copy, old.Value.Length));
+            old.Value.CopyTo(session.CopyRoom(old.Value.Length));
             CopiedLength = old.Value.Length;
         }
 
