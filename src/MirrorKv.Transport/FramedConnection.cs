@@ -15,7 +15,7 @@ namespace MirrorKv.Transport;
 /// because past the limit the connection stops delivering requests (so stops producing replies) until the
 /// other side has read enough. Buffers that grew for a burst are given back when the burst is over.
 /// </remarks>
-public abstract class FramedConnection : IConnection
+public abstract partial class FramedConnection : IConnection
 {
     private const int InitialBufferSize = 16 * 1024;
 
@@ -29,7 +29,8 @@ public abstract class FramedConnection : IConnection
     private static readonly long BurstHoldTicks = System.Diagnostics.Stopwatch.Frequency;
 
     private readonly Lock _sendLock = new();
-    private readonly IFrameHandler _handler;
+    private readonly ConnectionHandler _handlers;
+    private readonly IFrameHandler? _handler;
     private byte[] _pending = new byte[InitialBufferSize];
     private byte[] _inFlight = new byte[InitialBufferSize];
     private int _pendingLength;
@@ -47,8 +48,16 @@ public abstract class FramedConnection : IConnection
 
     /// <summary>Creates the connection; the backend starts receiving after construction.</summary>
     protected FramedConnection(IFrameHandler handler, EndPoint remoteEndPoint, uint maxFrameSize)
+        : this(new ConnectionHandler(handler), remoteEndPoint, maxFrameSize)
     {
-        _handler = handler;
+    }
+
+    /// <summary>Creates a connection delivering to a frame or a stream handler; the backend starts receiving after construction.</summary>
+    private protected FramedConnection(ConnectionHandler handler, EndPoint remoteEndPoint, uint maxFrameSize)
+    {
+        _handlers = handler;
+        _handler = handler.Frames;
+        _stream = handler.Stream;
         RemoteEndPoint = remoteEndPoint;
         MaxFrameSize = maxFrameSize;
         Receive = new ReceiveBuffer(InitialBufferSize);
@@ -90,8 +99,8 @@ public abstract class FramedConnection : IConnection
     /// <summary>Where the backend puts received bytes.</summary>
     internal ReceiveBuffer Receive { get; }
 
-    /// <summary>The handler, for the backend to announce the opening.</summary>
-    protected IFrameHandler Handler => _handler;
+    /// <summary>Tells the handler that the connection opened; the backend calls it before it receives.</summary>
+    protected void AnnounceOpened() => _handlers.OnOpened(this);
 
     /// <inheritdoc />
     public Span<byte> BeginPost(Opcode opcode, WireStatus status, ulong requestId, int payloadLength)
@@ -121,9 +130,13 @@ public abstract class FramedConnection : IConnection
     }
 
     /// <inheritdoc />
-    public void EndPost()
+    public void EndPost() => Commit(_reservedLength);
+
+    // Under the send lock, which it releases: the reserved bytes join the queue, and a queue over its limit
+    // stops the delivery of requests until it drains.
+    private void Commit(int length)
     {
-        _pendingLength += _reservedLength;
+        _pendingLength += length;
         _reservedLength = 0;
         if (_pendingLength + _inFlightLength > SendQueueLimit && _drained is null)
         {
@@ -204,7 +217,7 @@ public abstract class FramedConnection : IConnection
         CloseTransport();
         try
         {
-            _handler.OnClosed(this, reason);
+            _handlers.OnClosed(this, reason);
         }
         catch (Exception)
         {
@@ -240,13 +253,20 @@ public abstract class FramedConnection : IConnection
     /// </summary>
     protected void DeliverReceived()
     {
+        if (_stream is not null)
+        {
+            DeliverStream(_stream);
+            return;
+        }
+
+        IFrameHandler handler = _handler!;
         ReadOnlySpan<byte> data = Receive.Data;
         int offset = 0;
         try
         {
             if (data.Length >= 2 * FrameHeader.Size && Volatile.Read(ref _hold) is null)
             {
-                _handler.OnBatchStart(this, data);
+                handler.OnBatchStart(this, data);
             }
 
             while (data.Length - offset >= FrameHeader.Size && IsOpen && Volatile.Read(ref _hold) is null)
@@ -265,7 +285,7 @@ public abstract class FramedConnection : IConnection
                     break;
                 }
 
-                _handler.OnFrame(this, header, data.Slice(offset + FrameHeader.Size, header.PayloadLength));
+                handler.OnFrame(this, header, data.Slice(offset + FrameHeader.Size, header.PayloadLength));
                 offset += (int)header.Length;
             }
 
@@ -295,7 +315,7 @@ public abstract class FramedConnection : IConnection
 
             if (IsOpen)
             {
-                _handler.OnBatchEnd(this);
+                handler.OnBatchEnd(this);
             }
         }
         catch (ConnectionClosedException)
@@ -311,6 +331,13 @@ public abstract class FramedConnection : IConnection
     /// <inheritdoc />
     public void Fail(WireStatus status, string message)
     {
+        if (_stream is not null)
+        {
+            // No frame to carry the reason: the stream handler has sent its protocol's error already.
+            CloseAfterFlush();
+            return;
+        }
+
         try
         {
             Span<byte> payload = BeginPost(Opcode.Error, status, 0, ErrorText.Size(message));

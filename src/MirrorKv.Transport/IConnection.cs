@@ -64,11 +64,29 @@ public interface IConnection : IAsyncDisposable
     /// <summary>Commits the frame begun by <see cref="BeginPost"/> and releases the send lock.</summary>
     void EndPost();
 
+    /// <summary>
+    /// For a stream connection (<see cref="IStreamHandler"/>): reserves up to <paramref name="maxLength"/> raw
+    /// bytes (no frame header) in the send queue, takes the send lock and returns the span to fill. Must be
+    /// followed by <see cref="EndPostBytes"/> on the same thread.
+    /// </summary>
+    /// <exception cref="ConnectionClosedException">The connection is closed.</exception>
+    Span<byte> BeginPostBytes(int maxLength);
+
+    /// <summary>Commits the first <paramref name="length"/> bytes of the span <see cref="BeginPostBytes"/> returned and releases the send lock.</summary>
+    void EndPostBytes(int length);
+
     /// <summary>Posts a frame with a payload copied from <paramref name="payload"/>.</summary>
     void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload);
 
     /// <summary>Rings the doorbell: everything posted goes to the wire, in one write when it fits.</summary>
     void Flush();
+
+    /// <summary>
+    /// As <see cref="Flush"/>, but when called on an event loop's thread, once the loop has served every
+    /// connection that was ready in the same wake-up: posts made for many of them (records of the replication
+    /// stream written by many clients' batches) then leave in one write. Elsewhere it flushes at once.
+    /// </summary>
+    void FlushAfterDelivery();
 
     /// <summary>Sends what is posted, then closes.</summary>
     void CloseAfterFlush();

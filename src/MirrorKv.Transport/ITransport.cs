@@ -34,4 +34,11 @@ public interface ITransport
 
     /// <summary>Accepts connections on <paramref name="endpoint"/>; <paramref name="handler"/> receives their frames.</summary>
     IListener Listen(EndPoint endpoint, IFrameHandler handler);
+
+    /// <summary>
+    /// Accepts connections on <paramref name="endpoint"/> that carry another protocol's byte stream (RESP),
+    /// delimited by <paramref name="handler"/>; served like frame connections (the same threads, buffers,
+    /// limits and backpressure), replies posted as raw bytes.
+    /// </summary>
+    IListener ListenStream(EndPoint endpoint, IStreamHandler handler);
 }

@@ -213,7 +213,8 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     /// <summary>A free loopback endpoint to listen on.</summary>
     public static IPEndPoint FreeEndPoint() => new(IPAddress.Loopback, FreePort());
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now.</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

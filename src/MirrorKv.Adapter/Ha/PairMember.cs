@@ -161,6 +161,7 @@ public sealed partial class PairMember : IAsyncDisposable
             PrimaryEndPoint = primary,
             ListenEndPoint = old.EndPoint,
             AdvertisedEndPoint = old.AdvertisedEndPoint,
+            RespListenEndPoint = old.RespEndPoint ?? _options.RespListenEndPoint,
         };
         LogRejoining(old.Role, old.Epoch, old.Lsn, primary.ToString());
         await old.DisposeAsync().ConfigureAwait(false);

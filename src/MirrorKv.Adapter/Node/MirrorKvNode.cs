@@ -143,6 +143,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
+            node.ListenResp(transport);
             if (options.Role == NodeRole.Secondary)
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
@@ -150,7 +151,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
-            node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!)._handler.Sweep(), node, node.GuardPeriod, node.GuardPeriod);
+            node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!).SweepConnections(), node, node.GuardPeriod, node.GuardPeriod);
             node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
         }
@@ -190,6 +191,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
+        await StopRespAsync().ConfigureAwait(false);
         _link?.Close();
         foreach (IConnection connection in _handler.OpenConnections)
         {

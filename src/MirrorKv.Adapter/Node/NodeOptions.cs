@@ -17,6 +17,12 @@ public sealed record NodeOptions
     public IPEndPoint? PrimaryEndPoint { get; init; }
 
     /// <summary>
+    /// Where the node also serves RESP (redis clients: redis-cli, StackExchange.Redis, ...), on the same event
+    /// loops, store and replication as its native port; null (the default) serves no RESP. See docs/resp.md.
+    /// </summary>
+    public IPEndPoint? RespListenEndPoint { get; init; }
+
+    /// <summary>
     /// Where clients should reach this node; defaults to the listen endpoint (with the real port). Set it when
     /// listening on 0.0.0.0 or behind an address translation.
     /// </summary>

@@ -46,7 +46,8 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
     // A line scripts and tests can wait for; printed again by each new incarnation after a rejoin.
     private static void Ready(MirrorKvNode node)
     {
-        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8} region={node.Store.Region.Length >> 20}MiB");
+        string resp = node.RespEndPoint is { } respEndPoint ? $" resp={respEndPoint}" : "";
+        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8} region={node.Store.Region.Length >> 20}MiB{resp}");
         Console.Out.Flush();
     }
 

@@ -26,6 +26,7 @@ internal static class ServeCommand
         var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port). With --coordinator it may be left out: etcd says where the primary is." };
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
         var pairName = new Option<string>("--pair-name") { Description = $"With --coordinator: the pair's name, the same on both nodes (default {defaults.PairName}); keys live under /mirrorkv/pairs/<name>/." };
+        var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
@@ -43,7 +44,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,6 +62,7 @@ internal static class ServeCommand
             Given(listen, nameof(ServeSettings.Listen));
             Given(primary, nameof(ServeSettings.Primary));
             Given(advertise, nameof(ServeSettings.Advertise));
+            Given(respListen, nameof(ServeSettings.RespListen));
             Given(peer, nameof(ServeSettings.Peer));
             Given(coordinator, nameof(ServeSettings.Coordinator));
             Given(pairName, nameof(ServeSettings.PairName));
@@ -177,6 +179,7 @@ internal static class ServeCommand
         IPEndPoint? primaryEndPoint = settings.Primary is null ? null : Endpoint(settings.Primary, "--primary (Node:Primary)", errors);
         IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
+        IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
         ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
@@ -206,6 +209,11 @@ internal static class ServeCommand
             errors.Add($"--listen {listenEndPoint}: without a secret a node listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}), or --allow-unauthenticated to accept anyone who can reach it");
         }
 
+        if (secret is null && respListen is not null && !IPAddress.IsLoopback(respListen.Address) && !settings.AllowUnauthenticated)
+        {
+            errors.Add($"--resp-listen {respListen}: without a secret the RESP port listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}; clients send it with AUTH), or --allow-unauthenticated");
+        }
+
         if (errors.Count > 0)
         {
             return (null, secrets, peerEndPoint, errors);
@@ -219,6 +227,7 @@ internal static class ServeCommand
                 ListenEndPoint = listenEndPoint!,
                 PrimaryEndPoint = primaryEndPoint,
                 AdvertisedEndPoint = advertised,
+                RespListenEndPoint = respListen,
                 Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,

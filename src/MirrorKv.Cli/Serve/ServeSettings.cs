@@ -18,6 +18,9 @@ internal sealed class ServeSettings
 
     public string? Advertise { get; set; }
 
+    /// <summary>Endpoint of the RESP port (redis clients); none: no RESP.</summary>
+    public string? RespListen { get; set; }
+
     public string? Peer { get; set; }
 
     /// <summary>etcd client URLs, comma-separated; none: pair mode.</summary>

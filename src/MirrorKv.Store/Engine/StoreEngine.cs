@@ -180,52 +180,53 @@ public sealed partial class StoreEngine : IDisposable
             return StoreWriteResult.Failed(status);
         }
 
-        int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            if (_isReplica)
+            return _isReplica ? StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica) : PutLocked(key, hash, value, mustExist, at);
+        }
+    }
+
+    // Under the lock, on a primary's engine, with the key and value checked.
+    private StoreWriteResult PutLocked(ReadOnlySpan<byte> key, ulong hash, ReadOnlySpan<byte> value, bool mustExist, RemotePointer at)
+    {
+        int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
+        if (!TryResolve(at, key, out ulong oldOffset) && !_index.TryGet(key, hash, out oldOffset))
+        {
+            if (mustExist)
             {
-                return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
+                return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            if (!TryResolve(at, key, out ulong oldOffset) && !_index.TryGet(key, hash, out oldOffset))
-            {
-                if (mustExist)
-                {
-                    return StoreWriteResult.Failed(StoreStatus.NotFound);
-                }
-
-                if (!_allocator.TryAllocate(entrySize, out ulong offset, out int slotSize))
-                {
-                    return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
-                }
-
-                ulong version = WriteEntry(offset, slotSize, key, value);
-                _index.Set(key, hash, offset);
-                return new StoreWriteResult(StoreStatus.Ok, WriteKind.Inserted, PointerAt(offset, slotSize), version, default);
-            }
-
-            int oldSize = _allocator.SlotSizeAt(oldOffset);
-            if (entrySize <= oldSize && FitsSnugly(entrySize, oldSize))
-            {
-                ulong version = WriteEntry(oldOffset, oldSize, key, value);
-                return new StoreWriteResult(StoreStatus.Ok, WriteKind.UpdatedInPlace, PointerAt(oldOffset, oldSize), version, default);
-            }
-
-            // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
-            // reader finds the key in one of the two slots at every moment. Out of memory leaves the
-            // old entry untouched.
-            if (!_allocator.TryAllocate(entrySize, out ulong newOffset, out int newSize))
+            if (!_allocator.TryAllocate(entrySize, out ulong offset, out int slotSize))
             {
                 return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
             }
 
-            ulong newVersion = WriteEntry(newOffset, newSize, key, value);
-            _index.Set(key, hash, newOffset);
-            Tombstone(oldOffset, oldSize, key);
-            return new StoreWriteResult(StoreStatus.Ok, WriteKind.Relocated, PointerAt(newOffset, newSize), newVersion, PointerAt(oldOffset, oldSize));
+            ulong version = WriteEntry(offset, slotSize, key, value);
+            _index.Set(key, hash, offset);
+            return new StoreWriteResult(StoreStatus.Ok, WriteKind.Inserted, PointerAt(offset, slotSize), version, default);
         }
+
+        int oldSize = _allocator.SlotSizeAt(oldOffset);
+        if (entrySize <= oldSize && FitsSnugly(entrySize, oldSize))
+        {
+            ulong version = WriteEntry(oldOffset, oldSize, key, value);
+            return new StoreWriteResult(StoreStatus.Ok, WriteKind.UpdatedInPlace, PointerAt(oldOffset, oldSize), version, default);
+        }
+
+        // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
+        // reader finds the key in one of the two slots at every moment. Out of memory leaves the
+        // old entry untouched.
+        if (!_allocator.TryAllocate(entrySize, out ulong newOffset, out int newSize))
+        {
+            return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
+        }
+
+        ulong newVersion = WriteEntry(newOffset, newSize, key, value);
+        _index.Set(key, hash, newOffset);
+        Tombstone(oldOffset, oldSize, key);
+        return new StoreWriteResult(StoreStatus.Ok, WriteKind.Relocated, PointerAt(newOffset, newSize), newVersion, PointerAt(oldOffset, oldSize));
     }
 
     // A value that shrank to half its slot or less moves to a smaller class rather than waste the rest.

@@ -198,6 +198,9 @@ public sealed class SlabAllocator
         return (uint)slab < (uint)_slabClass.Length && _slabClass[slab] != Unclaimed ? Classes.SlotSize(_slabClass[slab] - 1) : 0;
     }
 
+    /// <summary>Bytes at the start of slab <paramref name="slabIndex"/> that have ever held a slot: nothing lives above.</summary>
+    public int HighWater(int slabIndex) => _highWater[slabIndex];
+
     /// <summary>True when slab <paramref name="slabIndex"/> has been claimed by a size class.</summary>
     public bool IsClaimed(int slabIndex) => _slabClass[slabIndex] != Unclaimed;
 

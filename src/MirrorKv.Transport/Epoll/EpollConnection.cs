@@ -29,7 +29,7 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _writable = new() { RunContinuationsAsynchronously = true };
     private int _awaitingWritable;
 
-    public EpollConnection(Socket socket, EpollLoop loop, IFrameHandler handler, uint maxFrameSize)
+    public EpollConnection(Socket socket, EpollLoop loop, ConnectionHandler handler, uint maxFrameSize)
         : base(handler, socket.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0), maxFrameSize)
     {
         _socket = socket;
@@ -43,7 +43,7 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
     /// <summary>Announces the connection, then lets the loop deliver its frames.</summary>
     public void Start()
     {
-        Handler.OnOpened(this);
+        AnnounceOpened();
         lock (_interestLock)
         {
             // The handler may have refused the connection (closed it) already: then its descriptor is

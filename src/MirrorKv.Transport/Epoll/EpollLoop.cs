@@ -22,6 +22,13 @@ internal sealed unsafe class EpollLoop
     private readonly int _epoll;
     private readonly Thread _thread;
     private readonly ConcurrentDictionary<ulong, EpollConnection> _connections = new();
+
+    // Connections to flush once every ready socket of this wake-up has been served (FlushAfterDelivery).
+    // Touched by the loop's own thread only.
+    private readonly List<FramedConnection> _deferredFlushes = [];
+
+    [ThreadStatic]
+    private static EpollLoop? t_current;
     private long _spinTicks;
     private long _nextId;
 
@@ -37,6 +44,18 @@ internal sealed unsafe class EpollLoop
     {
         get => (int)(Volatile.Read(ref _spinTicks) * 1_000_000 / Stopwatch.Frequency);
         set => Volatile.Write(ref _spinTicks, value * Stopwatch.Frequency / 1_000_000);
+    }
+
+    /// <summary>The loop whose thread is running, or null on any other thread.</summary>
+    public static EpollLoop? Current => t_current;
+
+    /// <summary>On the loop's thread: flushes <paramref name="connection"/> after the events of this wake-up are served.</summary>
+    public void DeferFlush(FramedConnection connection)
+    {
+        if (!_deferredFlushes.Contains(connection))
+        {
+            _deferredFlushes.Add(connection);
+        }
     }
 
     public ulong Add(EpollConnection connection, int fd, uint events)
@@ -65,6 +84,7 @@ internal sealed unsafe class EpollLoop
     // The loop lives as long as the process (see EpollLoopGroup), so it never ends.
     private void Run()
     {
+        t_current = this;
         EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
         long idleSince = 0;
         while (true)
@@ -91,6 +111,25 @@ internal sealed unsafe class EpollLoop
                     connection.OnEvents(events[i].Events);
                 }
             }
+
+            FlushDeferred();
         }
+    }
+
+    private void FlushDeferred()
+    {
+        for (int i = 0; i < _deferredFlushes.Count; i++)
+        {
+            try
+            {
+                _deferredFlushes[i].Flush();
+            }
+            catch (Exception)
+            {
+                // A flush that fails closes its own connection; the loop serves on.
+            }
+        }
+
+        _deferredFlushes.Clear();
     }
 }

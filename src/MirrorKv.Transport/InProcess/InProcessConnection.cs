@@ -10,7 +10,7 @@ internal sealed class InProcessConnection : FramedConnection
     private readonly InProcessNetwork _network;
     private readonly Channel<(byte[] Data, long DeliverAt)> _inbound = Channel.CreateUnbounded<(byte[], long)>(new UnboundedChannelOptions { SingleReader = true });
 
-    public InProcessConnection(InProcessNetwork network, IPEndPoint local, IPEndPoint remote, IFrameHandler handler, uint maxFrameSize)
+    public InProcessConnection(InProcessNetwork network, IPEndPoint local, IPEndPoint remote, ConnectionHandler handler, uint maxFrameSize)
         : base(handler, remote, maxFrameSize)
     {
         _network = network;
@@ -23,7 +23,7 @@ internal sealed class InProcessConnection : FramedConnection
 
     public void Start()
     {
-        Handler.OnOpened(this);
+        AnnounceOpened();
         _ = ReceiveLoopAsync();
     }
 

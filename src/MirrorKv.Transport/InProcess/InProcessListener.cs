@@ -3,11 +3,11 @@ using System.Net;
 namespace MirrorKv.Transport.InProcess;
 
 /// <summary>A listening endpoint on an <see cref="InProcessNetwork"/>.</summary>
-internal sealed class InProcessListener(InProcessNetwork network, IPEndPoint endpoint, IFrameHandler handler) : IListener
+internal sealed class InProcessListener(InProcessNetwork network, IPEndPoint endpoint, ConnectionHandler handler) : IListener
 {
     public EndPoint LocalEndPoint { get; } = endpoint;
 
-    public IFrameHandler Handler { get; } = handler;
+    public ConnectionHandler Handler { get; } = handler;
 
     public ValueTask DisposeAsync()
     {

@@ -198,7 +198,7 @@ public sealed class InProcessNetwork
         }
     }
 
-    internal IListener Listen(IPEndPoint endpoint, IFrameHandler handler)
+    internal IListener Listen(IPEndPoint endpoint, ConnectionHandler handler)
     {
         lock (_lock)
         {
@@ -229,7 +229,14 @@ public sealed class InProcessNetwork
         }
     }
 
-    internal InProcessConnection Connect(IPAddress localAddress, EndPoint remote, IFrameHandler handler, uint maxFrameSize)
+    /// <summary>
+    /// Opens a stream connection from <paramref name="localAddress"/> to a listener of <see cref="ITransport.ListenStream"/>:
+    /// a client of another protocol (a RESP client in tests), under the same faults as every connection.
+    /// </summary>
+    public IConnection ConnectStream(IPAddress localAddress, IPEndPoint remote, IStreamHandler handler) =>
+        Connect(localAddress, remote, new ConnectionHandler(handler), Protocol.ProtocolLimits.DefaultMaxFrameSize);
+
+    internal InProcessConnection Connect(IPAddress localAddress, EndPoint remote, ConnectionHandler handler, uint maxFrameSize)
     {
         InProcessConnection client, server;
         InProcessListener? listener;

@@ -9,8 +9,10 @@ internal sealed class InProcessTransport(InProcessNetwork network, IPAddress loc
     public ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, handler, ProtocolLimits.DefaultMaxFrameSize));
+        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, new ConnectionHandler(handler), ProtocolLimits.DefaultMaxFrameSize));
     }
 
-    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => network.Listen((IPEndPoint)endpoint, handler);
+    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => network.Listen((IPEndPoint)endpoint, new ConnectionHandler(handler));
+
+    public IListener ListenStream(EndPoint endpoint, IStreamHandler handler) => network.Listen((IPEndPoint)endpoint, new ConnectionHandler(handler));
 }

@@ -8,7 +8,7 @@ internal sealed class TcpConnection : FramedConnection
 {
     private readonly Socket _socket;
 
-    public TcpConnection(Socket socket, IFrameHandler handler, uint maxFrameSize)
+    public TcpConnection(Socket socket, ConnectionHandler handler, uint maxFrameSize)
         : base(handler, socket.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0), maxFrameSize)
     {
         _socket = socket;
@@ -18,7 +18,7 @@ internal sealed class TcpConnection : FramedConnection
     /// <summary>Announces the connection and starts the receive loop.</summary>
     public void Start()
     {
-        Handler.OnOpened(this);
+        AnnounceOpened();
         _ = ReceiveLoopAsync();
     }
 

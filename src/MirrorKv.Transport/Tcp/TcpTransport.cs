@@ -74,10 +74,10 @@ public sealed class TcpTransport : ITransport
             throw;
         }
 
-        return Start(socket, handler);
+        return Start(socket, new ConnectionHandler(handler));
     }
 
-    private IConnection Start(Socket socket, IFrameHandler handler)
+    private IConnection Start(Socket socket, ConnectionHandler handler)
     {
         if (_loops is { } loops)
         {
@@ -121,7 +121,12 @@ public sealed class TcpTransport : ITransport
     }
 
     /// <inheritdoc />
-    public IListener Listen(EndPoint endpoint, IFrameHandler handler)
+    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => Listen(endpoint, new ConnectionHandler(handler));
+
+    /// <inheritdoc />
+    public IListener ListenStream(EndPoint endpoint, IStreamHandler handler) => Listen(endpoint, new ConnectionHandler(handler));
+
+    private TcpListenerLoop Listen(EndPoint endpoint, ConnectionHandler handler)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -141,11 +146,11 @@ public sealed class TcpTransport : ITransport
     private sealed class TcpListenerLoop : IListener
     {
         private readonly Socket _socket;
-        private readonly IFrameHandler _handler;
+        private readonly ConnectionHandler _handler;
         private readonly TcpTransport _transport;
         private readonly Task _acceptLoop;
 
-        public TcpListenerLoop(Socket socket, IFrameHandler handler, TcpTransport transport)
+        public TcpListenerLoop(Socket socket, ConnectionHandler handler, TcpTransport transport)
         {
             _socket = socket;
             _handler = handler;

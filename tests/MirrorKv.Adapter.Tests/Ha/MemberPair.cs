@@ -32,15 +32,16 @@ internal sealed class MemberPair : IAsyncDisposable
 
     public PairMember B { get; }
 
-    public static async Task<MemberPair> StartAsync()
+    /// <summary>Starts the pair; with <paramref name="resp"/>, each node also serves RESP on port 6379 of its address.</summary>
+    public static async Task<MemberPair> StartAsync(bool resp = false)
     {
         var network = new InProcessNetwork();
         var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
         PairMember a = await PairMember.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PairFixture.PrimaryAddress, 7400), Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.PrimaryAddress) },
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PairFixture.PrimaryAddress, 7400), RespListenEndPoint = resp ? new IPEndPoint(PairFixture.PrimaryAddress, 6379) : null, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.PrimaryAddress) },
             network.CreateTransport(PairFixture.PrimaryAddress), new CapturingLoggerFactory(lines, "A"));
         PairMember b = await PairMember.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(PairFixture.SecondaryAddress, 7400), PrimaryEndPoint = a.Node.EndPoint, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.SecondaryAddress) },
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(PairFixture.SecondaryAddress, 7400), RespListenEndPoint = resp ? new IPEndPoint(PairFixture.SecondaryAddress, 6379) : null, PrimaryEndPoint = a.Node.EndPoint, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PairFixture.SecondaryAddress) },
             network.CreateTransport(PairFixture.SecondaryAddress), new CapturingLoggerFactory(lines, "B"));
         var pair = new MemberPair(network, a, b, lines);
         await pair.WaitProtectedAsync(primary: a, "the pair to form");

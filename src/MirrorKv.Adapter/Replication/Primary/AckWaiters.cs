@@ -65,6 +65,21 @@ internal sealed class AckWaiters
         }
     }
 
+    /// <summary>Holds <paramref name="listener"/>'s replies until <paramref name="lsn"/> is acked; false when it already is (release them now).</summary>
+    public bool TryWait(ulong lsn, IAckListener listener)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, listener.Connection, Opcode.Write, 0, default, System.Diagnostics.Stopwatch.GetTimestamp()) { Listener = listener });
+            return true;
+        }
+    }
+
     /// <summary>The secondary applied everything up to <paramref name="lsn"/>: send the replies it covers.</summary>
     public void Ack(ulong lsn)
     {
@@ -74,7 +89,12 @@ internal sealed class AckWaiters
             while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
             {
                 _waiting.Dequeue();
-                if (Post(w) && !_toFlush.Contains(w.Connection))
+                if (w.Listener is { } listener)
+                {
+                    listener.OnAcked(_acked);
+                }
+
+                if ((w.Listener is not null || Post(w)) && !_toFlush.Contains(w.Connection))
                 {
                     _toFlush.Add(w.Connection);
                 }
@@ -110,6 +130,12 @@ internal sealed class AckWaiters
             {
                 if (!w.Connection.IsOpen)
                 {
+                    continue;
+                }
+
+                if (w.Listener is { } listener)
+                {
+                    listener.OnFailed(message);
                     continue;
                 }
 
@@ -156,5 +182,9 @@ internal sealed class AckWaiters
         }
     }
 
-    private readonly record struct Waiter(ulong Lsn, IConnection Connection, Opcode Opcode, ulong RequestId, KvReply Reply, long Since);
+    private readonly record struct Waiter(ulong Lsn, IConnection Connection, Opcode Opcode, ulong RequestId, KvReply Reply, long Since)
+    {
+        /// <summary>Set for a connection that holds its own replies (RESP): it is told, instead of a KvReply being posted.</summary>
+        public IAckListener? Listener { get; init; }
+    }
 }

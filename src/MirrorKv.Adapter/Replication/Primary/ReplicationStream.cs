@@ -112,4 +112,7 @@ internal sealed class ReplicationStream : IChangeSink
 
     /// <summary>Hands the posted records to the wire.</summary>
     public void Flush() => Peer?.Flush();
+
+    /// <summary>Hands the posted records to the wire once the event loop has served every client ready with this one.</summary>
+    public void FlushAfterDelivery() => Peer?.FlushAfterDelivery();
 }

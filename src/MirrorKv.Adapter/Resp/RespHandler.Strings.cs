@@ -1,0 +1,322 @@
+using MirrorKv.Store;
+
+namespace MirrorKv.Adapter.Resp;
+
+/// <summary>The string commands: GET, SET, GETDEL, MGET, MSET, INCR and kin, STRLEN.</summary>
+internal sealed partial class RespHandler
+{
+    private void Get(RespSession session, in RespRequest request)
+    {
+        var visitor = new BulkVisitor(session.Output);
+        if (_node.Store.TryVisit(request[1], ref visitor) && visitor.Hit)
+        {
+            session.BatchHits++;
+            return;
+        }
+
+        session.BatchMisses++;
+        session.Output.Null();
+    }
+
+    private void MGet(RespSession session, in RespRequest request)
+    {
+        session.Output.Array(request.Count - 1);
+        for (int i = 1; i < request.Count; i++)
+        {
+            var visitor = new BulkVisitor(session.Output);
+            if (_node.Store.TryVisit(request[i], ref visitor) && visitor.Hit)
+            {
+                session.BatchHits++;
+            }
+            else
+            {
+                session.BatchMisses++;
+                session.Output.Null();
+            }
+        }
+    }
+
+    private void Set(RespSession session, in RespRequest request)
+    {
+        if (!TryReadSetOptions(session.Output, request, out SetOptions options, out long expiresAt))
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> key = request[1];
+        ReadOnlySpan<byte> value = request[2];
+        StoreWriteResult result;
+        int oldLength = -1;
+        if ((options & ~SetOptions.Expiry) == SetOptions.None)
+        {
+            // Plain SET (the hot path): one write, the value as it is unless it needs the expiry prefix.
+            result = StoredValue.NeedsPrefix(value, expiresAt)
+                ? _node.Store.Write(key, Encoded(session, value, expiresAt))
+                : _node.Store.Write(key, value);
+        }
+        else
+        {
+            var mutation = new SetMutation(session, value, expiresAt, options, RespNumbers.NowUnixMs());
+            result = _node.Store.Mutate(key, ref mutation);
+            oldLength = mutation.OldLength;
+        }
+
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, key.Length, StoredValue.EncodedLength(value, expiresAt));
+            return;
+        }
+
+        if (result.Kind != WriteKind.None)
+        {
+            Changed(session);
+        }
+
+        if ((options & SetOptions.Get) != 0)
+        {
+            if (oldLength >= 0)
+            {
+                session.Output.Bulk(session.Copy.AsSpan(0, oldLength));
+            }
+            else
+            {
+                session.Output.Null();
+            }
+        }
+        else if (result.Kind != WriteKind.None)
+        {
+            session.Output.Ok();
+        }
+        else
+        {
+            // NX or XX did not hold: redis answers nil.
+            session.Output.Null();
+        }
+    }
+
+    // The value with its expiry prefix, built in the session's scratch buffer.
+    private static ReadOnlySpan<byte> Encoded(RespSession session, ReadOnlySpan<byte> value, long expiresAt)
+    {
+        Span<byte> room = session.ScratchRoom(StoredValue.EncodedLength(value, expiresAt));
+        return room[..StoredValue.Encode(room, value, expiresAt)];
+    }
+
+    // SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+    private static bool TryReadSetOptions(RespOutput output, in RespRequest request, out SetOptions options, out long expiresAt)
+    {
+        options = SetOptions.None;
+        expiresAt = StoredValue.Never;
+        for (int i = 3; i < request.Count; i++)
+        {
+            ReadOnlySpan<byte> option = request[i];
+            if (RespNumbers.Is(option, "NX"u8) && (options & SetOptions.IfPresent) == 0)
+            {
+                options |= SetOptions.IfAbsent;
+            }
+            else if (RespNumbers.Is(option, "XX"u8) && (options & SetOptions.IfAbsent) == 0)
+            {
+                options |= SetOptions.IfPresent;
+            }
+            else if (RespNumbers.Is(option, "GET"u8))
+            {
+                options |= SetOptions.Get;
+            }
+            else if (RespNumbers.Is(option, "KEEPTTL"u8) && (options & SetOptions.Expiry) == 0)
+            {
+                options |= SetOptions.KeepTtl;
+            }
+            else if (i + 1 < request.Count && (options & (SetOptions.Expiry | SetOptions.KeepTtl)) == 0 && ExpiryUnit(option) is { } unit)
+            {
+                if (!TryDeadline(output, request[++i], unit.Milliseconds, unit.Absolute, "set", mustBePositive: true, out expiresAt))
+                {
+                    return false;
+                }
+
+                options |= SetOptions.Expiry;
+            }
+            else
+            {
+                output.Error("ERR syntax error");
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static (long Milliseconds, bool Absolute)? ExpiryUnit(ReadOnlySpan<byte> option) =>
+        RespNumbers.Is(option, "EX"u8) ? (1000, false)
+        : RespNumbers.Is(option, "PX"u8) ? (1, false)
+        : RespNumbers.Is(option, "EXAT"u8) ? (1000, true)
+        : RespNumbers.Is(option, "PXAT"u8) ? (1, true)
+        : null;
+
+    /// <summary>
+    /// A deadline in Unix milliseconds from a time to live (or an absolute time) in <paramref name="unit"/>
+    /// milliseconds. SET and SETEX want it positive; EXPIRE takes any (a deadline in the past deletes the key).
+    /// </summary>
+    private static bool TryDeadline(RespOutput output, ReadOnlySpan<byte> text, long unit, bool absolute, string command, bool mustBePositive, out long deadline)
+    {
+        deadline = 0;
+        if (!RespNumbers.TryParse(text, out long amount))
+        {
+            output.Error(RespNumbers.NotAnInteger);
+            return false;
+        }
+
+        long now = absolute ? 0 : RespNumbers.NowUnixMs();
+        bool fits = amount <= (long.MaxValue - 1 - now) / unit && amount >= (long.MinValue / 2 - now) / unit;
+        if ((mustBePositive && amount <= 0) || !fits)
+        {
+            output.Error($"ERR invalid expire time in '{command}' command");
+            return false;
+        }
+
+        deadline = now + (amount * unit);
+        return true;
+    }
+
+    // SETEX key seconds value, PSETEX key milliseconds value: SET key value EX|PX time.
+    private void SetEx(RespSession session, in RespRequest request, long unit)
+    {
+        if (!TryDeadline(session.Output, request[2], unit, absolute: false, unit == 1 ? "psetex" : "setex", mustBePositive: true, out long expiresAt))
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> value = request[3];
+        StoreWriteResult result = _node.Store.Write(request[1], Encoded(session, value, expiresAt));
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, StoredValue.EncodedLength(value, expiresAt));
+            return;
+        }
+
+        Changed(session);
+        session.Output.Ok();
+    }
+
+    // SETNX key value: SET key value NX, answered 1 (set) or 0.
+    private void SetNx(RespSession session, in RespRequest request)
+    {
+        var mutation = new SetMutation(session, request[2], StoredValue.Never, SetOptions.IfAbsent, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, request[2].Length);
+            return;
+        }
+
+        if (result.Kind != WriteKind.None)
+        {
+            Changed(session);
+        }
+
+        session.Output.Integer(result.Kind != WriteKind.None ? 1 : 0);
+    }
+
+    private void GetDel(RespSession session, in RespRequest request)
+    {
+        var mutation = new TakeMutation(session, copy: true, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (result.IsOk && result.Kind == WriteKind.Deleted)
+        {
+            Changed(session, deleted: true);
+        }
+
+        if (mutation.CopiedLength >= 0)
+        {
+            session.BatchHits++;
+            session.Output.Bulk(session.Copy.AsSpan(0, mutation.CopiedLength));
+        }
+        else
+        {
+            session.BatchMisses++;
+            session.Output.Null();
+        }
+    }
+
+    private void MSet(RespSession session, in RespRequest request)
+    {
+        if (request.Count % 2 == 0)
+        {
+            session.Output.Error("ERR wrong number of arguments for 'mset' command");
+            return;
+        }
+
+        int written = 0;
+        StoreWriteResult result = default;
+        int i;
+        for (i = 1; i < request.Count; i += 2)
+        {
+            ReadOnlySpan<byte> value = request[i + 1];
+            result = StoredValue.NeedsPrefix(value, StoredValue.Never)
+                ? _node.Store.Write(request[i], Encoded(session, value, StoredValue.Never))
+                : _node.Store.Write(request[i], value);
+            if (!result.IsOk)
+            {
+                break;
+            }
+
+            written++;
+        }
+
+        if (written > 0)
+        {
+            Changed(session, count: written);
+        }
+
+        if (!result.IsOk)
+        {
+            // Not atomic: the keys before this one are written (and replicated), the rest are not.
+            StoreError(session.Output, result.Status, request[i].Length, request[i + 1].Length);
+            return;
+        }
+
+        session.Output.Ok();
+    }
+
+    private void IncrBy(RespSession session, in RespRequest request, long sign, bool fromArgument)
+    {
+        long delta = sign;
+        if (fromArgument)
+        {
+            if (!RespNumbers.TryParse(request[2], out long amount))
+            {
+                session.Output.Error(RespNumbers.NotAnInteger);
+                return;
+            }
+
+            if (sign < 0 && amount == long.MinValue)
+            {
+                session.Output.Error("ERR decrement would overflow");
+                return;
+            }
+
+            delta = sign * amount;
+        }
+
+        var mutation = new IncrementMutation(session, delta, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (mutation.Error is { } error)
+        {
+            session.Output.Error(error);
+            return;
+        }
+
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, 20);
+            return;
+        }
+
+        Changed(session);
+        session.Output.Integer(mutation.Result);
+    }
+
+    private void StrLen(RespSession session, in RespRequest request)
+    {
+        var visitor = new MetadataVisitor(RespNumbers.NowUnixMs());
+        session.Output.Integer(_node.Store.TryVisit(request[1], ref visitor) && visitor.Live ? visitor.Length : 0);
+    }
+}

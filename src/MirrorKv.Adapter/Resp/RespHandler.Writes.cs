@@ -1,0 +1,87 @@
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Adapter.Resp;
+
+/// <summary>
+/// Where a command may run, and how a write's reply waits for the secondary: the same rules as the native
+/// port's two-sided path, with redis's error names.
+/// </summary>
+internal sealed partial class RespHandler
+{
+    /// <summary>The error a secondary gives a write, in redis's words, which clients recognize.</summary>
+    internal const string ReadOnlyError = "READONLY You can't write against a read only replica.";
+
+    /// <summary>
+    /// True when a command of this kind may run in the node's role now; else the error is sent. A secondary
+    /// (and a rejoining one) refuses writes with READONLY, which clients take as "find the primary"; a node
+    /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping) answers LOADING, which
+    /// clients take as "retry shortly" (redis-py retries it as a connection error).
+    /// </summary>
+    private bool MayRun(RespCommandAccess access, RespOutput output)
+    {
+        if (access == RespCommandAccess.None)
+        {
+            return true;
+        }
+
+        NodeRole role = _node.Role;
+        if (access == RespCommandAccess.Write ? role == NodeRole.Primary : role is NodeRole.Primary or NodeRole.Promoting or NodeRole.Secondary)
+        {
+            return true;
+        }
+
+        output.Error(access == RespCommandAccess.Write && role is NodeRole.Secondary or NodeRole.Rejoining ? ReadOnlyError : Loading(role));
+        return false;
+    }
+
+    internal static string Loading(NodeRole role) => role switch
+    {
+        NodeRole.Rejoining => "LOADING this node is copying the primary's data before it serves; retry shortly",
+        NodeRole.Promoting => "LOADING this node is being promoted to primary; retry shortly",
+        NodeRole.Fenced => "LOADING this node is fenced (it may no longer be primary) and rejoins the pair; retry shortly or use the other node",
+        _ => $"LOADING this node is {role.ToString().ToLowerInvariant()} and serves nothing; use the other node",
+    };
+
+    /// <summary>
+    /// Called by a command after it changed the store and before it replies: in sync mode with a secondary
+    /// attached, its reply and every later reply of the connection wait until the secondary has applied the
+    /// last record written so far (which covers this command's records).
+    /// </summary>
+    private void Changed(RespSession session, bool deleted = false, int count = 1)
+    {
+        Interlocked.Add(ref deleted ? ref _node.Counters.Deletes : ref _node.Counters.Writes, count);
+        if (_node.Options.Replication == ReplicationMode.Sync && _node.Stream.Peer is not null)
+        {
+            ulong lsn = _node.Stream.LastLsn;
+            session.Output.HoldUntil(lsn);
+            session.AwaitedLsn = lsn;
+        }
+
+        if (_node.Stream.Peer is { IsCongested: true } peer)
+        {
+            // The secondary reads slower than clients write: take no more requests until it catches up.
+            session.Connection.HoldReceivesUntil(peer.WhenDrained());
+        }
+    }
+
+    // After the command's reply: register for the ack, or release at once when it has come already.
+    private void ReleaseWhenAcked(RespSession session)
+    {
+        ulong lsn = session.AwaitedLsn;
+        session.AwaitedLsn = 0;
+        if (!_waiters.TryWait(lsn, session.Output))
+        {
+            session.Output.OnAcked(lsn);
+        }
+    }
+
+    private void StoreError(RespOutput output, Store.StoreStatus status, int keyLength, int valueLength) => output.Error(status switch
+    {
+        Store.StoreStatus.EmptyKey => "ERR empty keys are not supported by MirrorKv",
+        Store.StoreStatus.KeyTooLong => $"ERR key of {keyLength} bytes exceeds the limit of {_node.Store.Options.MaxKeyLength}",
+        Store.StoreStatus.ValueTooLarge => $"ERR value of {valueLength} bytes (with its expiry) exceeds the limit of {_node.Store.Options.EffectiveMaxValueLength}",
+        Store.StoreStatus.OutOfMemory => "OOM command not allowed: the store has no room left for an entry of this size (nothing changed)",
+        Store.StoreStatus.ReadOnlyReplica => ReadOnlyError,
+        _ => $"ERR {status}",
+    });
+}

@@ -1,0 +1,311 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter.Resp;
+
+/// <summary>
+/// The node's RESP port: redis clients (redis-cli, StackExchange.Redis, ...) read and write the same store as
+/// MirrorKv's clients, on the same event loops. A write through RESP is a write like any other: the primary's
+/// store writes it, the replication stream carries it with its primary address, and in sync mode its reply
+/// waits for the secondary. Requests are parsed from the receive buffer and replies encoded into the send
+/// queue; GET and SET allocate nothing.
+/// </summary>
+/// <remarks>Callbacks run on the connection's receive thread (an event loop), one request at a time.</remarks>
+internal sealed partial class RespHandler : IStreamHandler
+{
+    private readonly MirrorKvNode _node;
+    private readonly AckWaiters _waiters;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<IConnection, RespSession> _open = new();
+    private readonly RespLimits _limits;
+    private readonly long _hardOutputLimit;
+    private long _nextClientId;
+
+    public RespHandler(MirrorKvNode node, AckWaiters waiters, ILogger logger)
+    {
+        _node = node;
+        _waiters = waiters;
+        _logger = logger;
+        NodeOptions options = node.Options;
+        _limits = new RespLimits((int)options.MaxFrameSize, Math.Max(node.Store.Options.EffectiveMaxValueLength, node.Store.Options.MaxKeyLength));
+
+        // As redis's client-output-buffer-limit: past the send queue's limit (where receives stop) a reply may
+        // still come, but no connection makes the node hold more than this for it.
+        _hardOutputLimit = options.SendQueueLimit + (4L * options.MaxFrameSize);
+    }
+
+    /// <summary>Open RESP connections.</summary>
+    public int ConnectionCount => _open.Count;
+
+    public ICollection<IConnection> OpenConnections => _open.Keys;
+
+    /// <summary>When this node (and its RESP port) started: INFO's uptime.</summary>
+    public long StartedAt { get; } = Stopwatch.GetTimestamp();
+
+    // Totals since start, for INFO stats.
+    private long _connectionsReceived;
+    private long _connectionsRejected;
+    private long _commands;
+    private long _hits;
+    private long _misses;
+    private long _bytesIn;
+
+    public void OnOpened(IConnection connection)
+    {
+        connection.MaxFrameSize = (uint)_limits.MaxRequestBytes;
+        if (_open.Count >= _node.Options.MaxConnections)
+        {
+            // redis's answer at maxclients; no state, so nothing that still arrives is served.
+            Interlocked.Increment(ref _connectionsRejected);
+            Interlocked.Increment(ref _node.Counters.ConnectionsRefused);
+            try
+            {
+                ReadOnlySpan<byte> refusal = "-ERR max number of clients reached\r\n"u8;
+                refusal.CopyTo(connection.BeginPostBytes(refusal.Length));
+                connection.EndPostBytes(refusal.Length);
+                connection.CloseAfterFlush();
+            }
+            catch (ConnectionClosedException)
+            {
+            }
+
+            return;
+        }
+
+        Interlocked.Increment(ref _connectionsReceived);
+        var output = new RespOutput(connection, _node.Options.SendQueueLimit, _hardOutputLimit);
+        var session = new RespSession(Interlocked.Increment(ref _nextClientId), output, authenticated: _node.Options.Secret is null);
+        connection.State = session;
+        connection.SendQueueLimit = _node.Options.SendQueueLimit;
+        _open.TryAdd(connection, session);
+    }
+
+    public void OnBatchStart(IConnection connection)
+    {
+        // As on the native port: a primary whose lease ran out fences before it serves anything of this batch.
+        _node.CheckLease();
+        if (connection.State is RespSession session)
+        {
+            session.BatchAsPrimary = _node.Role == NodeRole.Primary;
+
+            // Once per batch, not per command: a clock read costs as much as serving a GET on this VM.
+            session.LastCommandAt = Stopwatch.GetTimestamp();
+        }
+    }
+
+    public int OnRequest(IConnection connection, ReadOnlySpan<byte> data, out int needed)
+    {
+        needed = 0;
+        if (connection.State is not RespSession session || session.Closing)
+        {
+            return 0;
+        }
+
+        if (session.DiscardingSince != 0)
+        {
+            // After a protocol error: what the client still sends is read and dropped (see below).
+            return data.Length;
+        }
+
+        RespParseStatus status = RespParser.TryParse(data, _limits, ref session.Arguments, out int count, out int consumed, out needed, out string? error);
+        if (status == RespParseStatus.Incomplete)
+        {
+            return 0;
+        }
+
+        if (status == RespParseStatus.Error)
+        {
+            // As redis: the error, then the connection closes, since what follows cannot be delimited any more.
+            // Not at once: closing a socket with unread bytes resets it, and a reset can destroy the error reply
+            // before the client reads it (a client still sending a huge bulk would only see "connection reset").
+            // So what else arrives is dropped, and the guard closes the connection a moment later.
+            session.Output.Error($"ERR Protocol error: {error}");
+            session.DiscardingSince = Stopwatch.GetTimestamp();
+            LogProtocolError(connection.RemoteEndPoint.ToString() ?? "?", error!);
+            return data.Length;
+        }
+
+        session.BatchBytesIn += consumed;
+        if (count > 0)
+        {
+            Execute(session, new RespRequest(data, session.Arguments, count));
+            session.ReturnBuffers();
+        }
+
+        return consumed;
+    }
+
+    public void OnBatchEnd(IConnection connection)
+    {
+        if (connection.State is not RespSession session)
+        {
+            connection.Flush();
+            return;
+        }
+
+        FlushTallies(session);
+        if (session.BatchAsPrimary && (!_node.CheckLease() || _node.Role != NodeRole.Primary))
+        {
+            // The lease ran out while this batch was served (the process stood still in the middle of it): what
+            // it read may be stale, so none of its replies leave. The client sees a closed connection.
+            connection.Abort(new TimeoutException("the primary's lease ran out while serving this RESP batch"));
+            return;
+        }
+
+        // Writes in this batch posted REPLICATE records. They leave once the event loop has served every client
+        // that was ready with this one, in one write for all of them, as redis writes its replicas' streams once
+        // per event loop turn: with many clients at pipeline 1 this saves a send on the primary, and a receive
+        // and an ack on the secondary, per write. The replies (those not waiting for the ack) leave now.
+        _node.Stream.FlushAfterDelivery();
+        connection.Flush();
+    }
+
+    public void OnClosed(IConnection connection, Exception? error)
+    {
+        if (_open.TryRemove(connection, out RespSession? session))
+        {
+            FlushTallies(session);
+        }
+
+        if (error is not null)
+        {
+            // A handler's own failure (a bug) carries the cause inside: log it whole.
+            LogClosed(connection.RemoteEndPoint.ToString() ?? "?", error.InnerException is { } cause ? $"{error.Message} {cause}" : error.Message);
+        }
+    }
+
+    private void FlushTallies(RespSession session)
+    {
+        AddAndClear(ref session.BatchCommands, ref _commands);
+        AddAndClear(ref session.BatchHits, ref _hits);
+        AddAndClear(ref session.BatchMisses, ref _misses);
+        AddAndClear(ref session.BatchBytesIn, ref _bytesIn);
+    }
+
+    private static void AddAndClear(ref long tally, ref long total)
+    {
+        if (tally != 0)
+        {
+            Interlocked.Add(ref total, tally);
+            tally = 0;
+        }
+    }
+
+    // One request: find the command, check it may run here and now, run it.
+    private void Execute(RespSession session, in RespRequest request)
+    {
+        RespOutput output = session.Output;
+        RespCommandInfo? command = RespCommandTable.Find(request[0]);
+        session.BatchCommands++;
+        if (command is null)
+        {
+            output.Error(UnknownCommand(request));
+            return;
+        }
+
+        if (!command.AcceptsArgumentCount(request.Count))
+        {
+            output.Error($"ERR wrong number of arguments for '{command.Name}' command");
+            return;
+        }
+
+        if (!session.Authenticated && command.Kind is not (RespCommandKind.Auth or RespCommandKind.Hello or RespCommandKind.Quit))
+        {
+            output.Error("NOAUTH Authentication required.");
+            return;
+        }
+
+        session.LastCommand = command.Name;
+        if (!MayRun(command.Access, output))
+        {
+            return;
+        }
+
+        Dispatch(session, command.Kind, request);
+        if (session.AwaitedLsn != 0)
+        {
+            ReleaseWhenAcked(session);
+        }
+    }
+
+    private void Dispatch(RespSession session, RespCommandKind kind, in RespRequest request)
+    {
+        switch (kind)
+        {
+            case RespCommandKind.Get: Get(session, request); break;
+            case RespCommandKind.Set: Set(session, request); break;
+            case RespCommandKind.SetEx: SetEx(session, request, 1000); break;
+            case RespCommandKind.PSetEx: SetEx(session, request, 1); break;
+            case RespCommandKind.SetNx: SetNx(session, request); break;
+            case RespCommandKind.GetDel: GetDel(session, request); break;
+            case RespCommandKind.MGet: MGet(session, request); break;
+            case RespCommandKind.MSet: MSet(session, request); break;
+            case RespCommandKind.Incr: IncrBy(session, request, 1, fromArgument: false); break;
+            case RespCommandKind.Decr: IncrBy(session, request, -1, fromArgument: false); break;
+            case RespCommandKind.IncrBy: IncrBy(session, request, 1, fromArgument: true); break;
+            case RespCommandKind.DecrBy: IncrBy(session, request, -1, fromArgument: true); break;
+            case RespCommandKind.StrLen: StrLen(session, request); break;
+            case RespCommandKind.Del or RespCommandKind.Unlink: Del(session, request); break;
+            case RespCommandKind.Exists: Exists(session, request); break;
+            case RespCommandKind.Expire: Expire(session, request, 1000); break;
+            case RespCommandKind.PExpire: Expire(session, request, 1); break;
+            case RespCommandKind.Persist: Persist(session, request); break;
+            case RespCommandKind.Ttl: Ttl(session, request, 1000); break;
+            case RespCommandKind.PTtl: Ttl(session, request, 1); break;
+            case RespCommandKind.Type: TypeOf(session, request); break;
+            case RespCommandKind.DbSize: session.Output.Integer(_node.Store.GetStats().Entries); break;
+            case RespCommandKind.Scan: Scan(session, request); break;
+            case RespCommandKind.FlushDb: FlushDb(session, request); break;
+            case RespCommandKind.Ping: Ping(session, request); break;
+            case RespCommandKind.Echo: session.Output.Bulk(request[1]); break;
+            case RespCommandKind.Hello: Hello(session, request); break;
+            case RespCommandKind.Auth: Auth(session, request); break;
+            case RespCommandKind.Quit: Quit(session); break;
+            case RespCommandKind.Select: Select(session, request); break;
+            case RespCommandKind.Client: Client(session, request); break;
+            case RespCommandKind.Info: Info(session, request); break;
+            case RespCommandKind.Role: Role(session); break;
+            case RespCommandKind.Command: Command(session, request); break;
+            case RespCommandKind.Config: Config(session, request); break;
+            default: session.Output.Error($"ERR command {kind} is not served"); break;
+        }
+    }
+
+    // redis's wording, so that tools recognize it: the name and the first arguments, quoted, up to ~128 bytes.
+    private static string UnknownCommand(in RespRequest request)
+    {
+        var text = new StringBuilder("ERR unknown command '").Append(Printable(request[0], 128)).Append("', with args beginning with: ");
+        int budget = 128;
+        for (int i = 1; i < request.Count && budget > 0; i++)
+        {
+            string argument = Printable(request[i], budget);
+            text.Append('\'').Append(argument).Append("' ");
+            budget -= argument.Length + 3;
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Bytes shown in an error: at most <paramref name="max"/> characters, control bytes and non-ASCII as '?'.</summary>
+    internal static string Printable(ReadOnlySpan<byte> bytes, int max)
+    {
+        int length = Math.Min(bytes.Length, Math.Max(max, 0));
+        return string.Create(length, bytes[..length].ToArray(), static (span, source) =>
+        {
+            for (int i = 0; i < span.Length; i++)
+            {
+                span[i] = source[i] is >= 0x20 and < 0x7f ? (char)source[i] : '?';
+            }
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "RESP connection from {Remote} closed: {Reason}")]
+    private partial void LogClosed(string remote, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "RESP protocol error from {Remote}: {Reason}; closing")]
+    private partial void LogProtocolError(string remote, string reason);
+}

@@ -1,0 +1,39 @@
+using StackExchange.Redis;
+
+namespace MirrorKv.Adapter.Tests.Resp;
+
+/// <summary>StackExchange.Redis, a real redis client library, against the RESP port: connects, reads, writes, expires, over RESP2 and RESP3.</summary>
+public class StackExchangeRedisTests
+{
+    [Theory]
+    [InlineData("resp2")]
+    [InlineData("resp3")]
+    public async Task StackExchangeRedis_ConnectsAndServesStringsAndExpiry(string protocol)
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        await using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"{nodes.Primary.RespEndPoint},protocol={protocol},connectTimeout=5000");
+        IDatabase db = redis.GetDatabase();
+        Assert.True(await db.StringSetAsync("k", "v"));
+        Assert.Equal("v", (string?)await db.StringGetAsync("k"));
+        Assert.True(await db.StringSetAsync("t", "x", TimeSpan.FromSeconds(100)));
+        TimeSpan? ttl = await db.KeyTimeToLiveAsync("t");
+        Assert.InRange(ttl!.Value.TotalSeconds, 98, 100);
+        Assert.Equal(5, await db.StringIncrementAsync("n", 5));
+        Assert.True(await db.KeyDeleteAsync("k"));
+        Assert.False((await db.StringGetAsync("k")).HasValue);
+        Assert.False(await db.StringSetAsync("t", "y", when: When.NotExists));
+        Assert.Equal("x", (string?)await db.StringGetDeleteAsync("t"));
+        RedisValue[] values = await db.StringGetAsync(["n", "missing"]);
+        Assert.Equal(["5", RedisValue.Null], values);
+        Assert.True(await db.PingAsync() > TimeSpan.Zero);
+
+        // The library sees the primary as a primary and the secondary as a replica (from INFO and ROLE), reads
+        // from the replica, and a write forced onto it is answered READONLY.
+        Assert.False(redis.GetServer(nodes.Primary.RespEndPoint!).IsReplica);
+        await using ConnectionMultiplexer replica = await ConnectionMultiplexer.ConnectAsync($"{nodes.Secondary!.RespEndPoint},protocol={protocol},connectTimeout=5000");
+        Assert.True(replica.GetServer(nodes.Secondary.RespEndPoint!).IsReplica);
+        Assert.Equal("5", (string?)await replica.GetDatabase().StringGetAsync("n", CommandFlags.PreferReplica));
+        RedisServerException readOnly = await Assert.ThrowsAsync<RedisServerException>(() => replica.GetDatabase().ExecuteAsync("SET", "k", "v"));
+        Assert.StartsWith("READONLY", readOnly.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>redis-cli (Debian's redis-tools) run as a process against a RESP port: its output, as a script would see it.</summary>
+internal static class RedisCli
+{
+    /// <summary>The redis-cli on PATH; the test is skipped, saying why, when there is none.</summary>
+    public static string Require()
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            string candidate = Path.Combine(dir, "redis-cli");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        Assert.Skip("redis-cli is not installed (apt-get install redis-tools); .ci/run installs it");
+        return null!;
+    }
+
+    /// <summary>Runs redis-cli against <paramref name="endPoint"/> with <paramref name="arguments"/>; returns its standard output, trimmed.</summary>
+    public static async Task<string> RunAsync(IPEndPoint endPoint, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Require())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in new[] { "-h", endPoint.Address.ToString(), "-p", endPoint.Port.ToString(CultureInfo.InvariantCulture) }.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        string text = (await output).TrimEnd('\n', '\r', ' ');
+        Assert.True(process.ExitCode == 0, $"redis-cli {string.Join(' ', arguments)} exited with {process.ExitCode}: {text} {await errors}");
+        return text;
+    }
+}
