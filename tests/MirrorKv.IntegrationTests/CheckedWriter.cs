@@ -17,6 +17,29 @@ internal sealed class CheckedWriter
 
     public ConcurrentQueue<string> Errors { get; } = new();
 
+    private CancellationTokenSource? _stop;
+    private Task _running = Task.CompletedTask;
+
+    /// <summary>A writer running on <paramref name="client"/> until <see cref="StopAsync"/>.</summary>
+    public static CheckedWriter Start(MirrorKvClient client, string prefix)
+    {
+        var writer = new CheckedWriter { _stop = new CancellationTokenSource() };
+        writer._running = writer.RunAsync(client, prefix, writer._stop.Token);
+        return writer;
+    }
+
+    /// <summary>Stops a writer begun with <see cref="Start"/> and waits for its last write.</summary>
+    public async Task StopAsync()
+    {
+        if (_stop is { } stop)
+        {
+            await stop.CancelAsync();
+            await _running;
+            stop.Dispose();
+            _stop = null;
+        }
+    }
+
     public async Task RunAsync(MirrorKvClient client, string prefix, CancellationToken stop)
     {
         for (int i = 0; !stop.IsCancellationRequested; i++)

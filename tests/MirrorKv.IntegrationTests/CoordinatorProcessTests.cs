@@ -16,13 +16,10 @@ public class CoordinatorProcessTests
     [Fact]
     public async Task PausedSecondary_PrimaryGoesOnAlone_ThenTheSecondaryRejoinsByItself()
     {
-        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, "a-", stop.Token);
+        var writes = CheckedWriter.Start(client, "a-");
 
         await secondary.PauseAsync();
         await Task.Delay(1500);
@@ -33,8 +30,7 @@ public class CoordinatorProcessTests
 
         await secondary.ResumeAsync();
         await primary.WaitProtectedAsync();
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
         await writes.AssertAllReadableAsync(client);
         Assert.Contains("dropping the secondary", primary.Output, StringComparison.Ordinal);
     }
@@ -42,9 +38,8 @@ public class CoordinatorProcessTests
     [Fact]
     public async Task SilentSecondaryDeath_PrimaryKeepsServing()
     {
-        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
         await secondary.PauseAsync();
         await Task.Delay(1000);
@@ -63,9 +58,8 @@ public class CoordinatorProcessTests
     [Fact]
     public async Task PausedPrimary_IsReplacedOnlyThroughEtcd_AndRejoinsAsSecondary()
     {
-        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
         await client.SetAsync("k", "v1"u8.ToArray());
 
@@ -85,20 +79,16 @@ public class CoordinatorProcessTests
     [Fact]
     public async Task EtcdOutage_DoesNotStopAHealthyPair()
     {
-        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, "o-", stop.Token);
+        var writes = CheckedWriter.Start(client, "o-");
 
         await etcd.PauseAsync();
         await Task.Delay(TimeSpan.FromSeconds(4));
         await etcd.ResumeAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
 
         Assert.Empty(writes.Errors);
         NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
@@ -109,9 +99,8 @@ public class CoordinatorProcessTests
     [Fact]
     public async Task KilledPrimary_RestartedWithStaleFlags_AsksEtcdAndJoinsTheLeader()
     {
-        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
-        await using NodeProcess secondary = await StartSecondaryAsync(primary, etcd);
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
         await primary.KillAsync();
         await Waits.UntilAsync(async () => (await WitnessAsync(etcd)).Leader?.Equals(secondary.EndPoint) == true, "the secondary to win the leader key after the primary's reset");
 
@@ -122,14 +111,39 @@ public class CoordinatorProcessTests
         Assert.Contains("starting as its secondary instead", restarted.Output, StringComparison.Ordinal);
     }
 
-    // No --primary: the secondary asks etcd where the primary is.
-    private static async Task<NodeProcess> StartSecondaryAsync(NodeProcess primary, EtcdProcess etcd)
-    {
-        NodeProcess secondary = await NodeProcess.StartAsync(["--role", "secondary", "--coordinator", etcd.Url.ToString()]);
-        await primary.WaitProtectedAsync();
-        return secondary;
-    }
-
     private static Task<PairWitness.View> WitnessAsync(EtcdProcess etcd) =>
         PairWitness.DescribeAsync(new CoordinatorOptions { Endpoints = [etcd.Url] });
+
+    /// <summary>An etcd, a primary that leads in it, and a protected secondary; stopped in the reverse order.</summary>
+    private sealed record WitnessedPair(EtcdProcess Etcd, NodeProcess Primary, NodeProcess Secondary) : IAsyncDisposable
+    {
+        public static async Task<WitnessedPair> StartAsync()
+        {
+            EtcdProcess etcd = await EtcdProcess.StartAsync();
+            NodeProcess? primary = null, secondary = null;
+            try
+            {
+                primary = await NodeProcess.StartPrimaryAsync("--coordinator", etcd.Url.ToString());
+
+                // No --primary: the secondary asks etcd where the primary is.
+                secondary = await NodeProcess.StartAsync(["--role", "secondary", "--coordinator", etcd.Url.ToString()]);
+                await primary.WaitProtectedAsync();
+                return new WitnessedPair(etcd, primary, secondary);
+            }
+            catch
+            {
+                await (secondary?.DisposeAsync() ?? ValueTask.CompletedTask);
+                await (primary?.DisposeAsync() ?? ValueTask.CompletedTask);
+                await etcd.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Secondary.DisposeAsync();
+            await Primary.DisposeAsync();
+            await Etcd.DisposeAsync();
+        }
+    }
 }

@@ -26,9 +26,7 @@ public sealed class CutLinkProcessTests
         await using Relayed pair = await Relayed.StartAsync();
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.PrimaryRelay.EndPoint });
         Assert.True(await client.WaitForSecondaryAsync());
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, "c-", stop.Token);
+        var writes = CheckedWriter.Start(client, "c-");
         await Waits.UntilAsync(() => writes.Acknowledged > 20, "the writer to get going");
 
         (LinkDirections atPrimary, LinkDirections atSecondary) = variant switch
@@ -47,8 +45,7 @@ public sealed class CutLinkProcessTests
         NodeProcess final = await pair.WaitProtectedAsync();
         long before = writes.Acknowledged;
         await Waits.UntilAsync(() => writes.Acknowledged > before + 20, "writes to be acknowledged again after the cut");
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
 
         Assert.Equal(0, pair.Watch.TwoPrimarySamples);
         Assert.True(pair.Watch.Samples > 50, $"the watcher took only {pair.Watch.Samples} samples");
@@ -62,9 +59,7 @@ public sealed class CutLinkProcessTests
     {
         await using Relayed pair = await Relayed.StartAsync();
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.PrimaryRelay.EndPoint });
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, "d-", stop.Token);
+        var writes = CheckedWriter.Start(client, "d-");
         await Waits.UntilAsync(() => writes.Acknowledged > 20, "the writer to get going");
 
         // Host lost: nothing from the secondary reaches the primary any more, not even its death.
@@ -83,8 +78,7 @@ public sealed class CutLinkProcessTests
         await pair.Primary.WaitProtectedAsync();
         long before = writes.Acknowledged;
         await Waits.UntilAsync(() => writes.Acknowledged > before + 20, "writes to be acknowledged again");
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
 
         Assert.Equal(0, pair.Watch.TwoPrimarySamples);
         NodeStatus status = await MirrorKvAdmin.GetStatusAsync(pair.Primary.EndPoint);

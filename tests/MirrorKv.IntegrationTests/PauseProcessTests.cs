@@ -33,9 +33,7 @@ public class PauseProcessTests
         await lookup.AsValueTask();
         Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(lookup.Payload, out RemotePointer pointer, out _));
 
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, $"t{trial}-", stop.Token);
+        var writes = CheckedWriter.Start(client, $"t{trial}-");
         await Task.Delay(200);
 
         await primary.PauseAsync();
@@ -59,8 +57,7 @@ public class PauseProcessTests
         await WaitRoleAsync(primary, NodeRole.Secondary, "the old primary to rejoin as secondary by itself");
         await secondary.WaitProtectedAsync();
 
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
         Assert.True(writes.Acknowledged > 10, $"the writer got only {writes.Acknowledged} writes acknowledged");
         NodeStatus final = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
         Assert.Equal((NodeRole.Primary, 2UL), (final.Role, final.Epoch));
@@ -79,9 +76,7 @@ public class PauseProcessTests
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
-        using var stop = new CancellationTokenSource();
-        var writes = new CheckedWriter();
-        Task writer = writes.RunAsync(client, "s-", stop.Token);
+        var writes = CheckedWriter.Start(client, "s-");
 
         await secondary.PauseAsync();
         await WaitRoleAsync(primary, NodeRole.Fenced, "the primary to stop serving once its lease ran out");
@@ -91,8 +86,7 @@ public class PauseProcessTests
         long before = writes.Acknowledged;
         await Waits.UntilAsync(() => writes.Acknowledged > before + 10, "writes to be acknowledged again after the pause");
 
-        await stop.CancelAsync();
-        await writer;
+        await writes.StopAsync();
         NodeStatus p = await MirrorKvAdmin.GetStatusAsync(primary.EndPoint);
         NodeStatus s = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
         Assert.Equal((NodeRole.Primary, 1UL, NodeRole.Secondary, 1UL), (p.Role, p.Epoch, s.Role, s.Epoch));

@@ -61,9 +61,7 @@ public sealed partial class StoreEngine
                     return value.Length > Options.EffectiveMaxValueLength ? StoreWriteResult.Failed(StoreStatus.ValueTooLarge) : PutLocked(key, hash, value, mustExist: false, at: default);
                 case MutationDecision.Delete when exists:
                     _index.Remove(key, hash, out _);
-                    int slotSize = _allocator.SlotSizeAt(offset);
-                    ulong version = Tombstone(offset, slotSize, key);
-                    return new StoreWriteResult(StoreStatus.Ok, WriteKind.Deleted, PointerAt(offset, slotSize), version, default);
+                    return DeleteLocked(offset, key);
                 case MutationDecision.Delete:
                     return StoreWriteResult.Failed(StoreStatus.NotFound);
                 default:

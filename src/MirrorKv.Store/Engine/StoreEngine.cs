@@ -88,10 +88,16 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            int slotSize = _allocator.SlotSizeAt(offset);
-            ulong version = Tombstone(offset, slotSize, key);
-            return new StoreWriteResult(StoreStatus.Ok, WriteKind.Deleted, PointerAt(offset, slotSize), version, default);
+            return DeleteLocked(offset, key);
         }
+    }
+
+    // Under the lock, for a key already taken out of the index: tombstones and frees its slot.
+    private StoreWriteResult DeleteLocked(ulong offset, ReadOnlySpan<byte> key)
+    {
+        int slotSize = _allocator.SlotSizeAt(offset);
+        ulong version = Tombstone(offset, slotSize, key);
+        return new StoreWriteResult(StoreStatus.Ok, WriteKind.Deleted, PointerAt(offset, slotSize), version, default);
     }
 
     /// <summary>Finds the pointer and current version of a key (the two-sided LOOKUP).</summary>

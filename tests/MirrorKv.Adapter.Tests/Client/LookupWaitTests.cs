@@ -14,19 +14,7 @@ public class LookupWaitTests
     public async Task UncachedRead_WhileThePrimaryIsFencedAndTheSecondaryFrozen_WaitsAndReturnsTheValue()
     {
         await using MemberPair pair = await MemberPair.StartAsync();
-        RawClient raw = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
-        Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
-        {
-            PrimaryEndPoint = pair.A.Node.EndPoint,
-            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
-            RequestTimeout = TimeSpan.FromMilliseconds(400),
-            PromotionWait = TimeSpan.FromSeconds(10),
-        });
-        Assert.True(await client.WaitForSecondaryAsync());
-
-        pair.Network.Freeze(PairFixture.SecondaryAddress);
-        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to stop serving once its lease ran out");
+        await using MirrorKvClient client = await FencePrimaryWithAnUncachedKeyAsync(pair, requestTimeout: TimeSpan.FromMilliseconds(400), promotionWait: TimeSpan.FromSeconds(10));
         Task<byte[]?> read = client.GetAsync("k").AsTask();
 
         // Longer than several request timeouts: the old client gave up after its fourth refusal.
@@ -42,21 +30,31 @@ public class LookupWaitTests
     public async Task UncachedRead_WhenNoNodeServesForLongerThanThePromotionWait_FailsUnavailable()
     {
         await using MemberPair pair = await MemberPair.StartAsync();
+        await using MirrorKvClient client = await FencePrimaryWithAnUncachedKeyAsync(pair, requestTimeout: TimeSpan.FromMilliseconds(300), promotionWait: TimeSpan.FromMilliseconds(800));
+        MirrorKvException refused = await Assert.ThrowsAsync<MirrorKvException>(async () => await client.GetAsync("k"));
+        Assert.Equal(MirrorKvError.Unavailable, refused.Error);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+    }
+
+    /// <summary>
+    /// Writes "k" through a raw connection (so the client caches no pointer for it), connects a client with
+    /// these timeouts, then freezes the secondary until the primary fences: no node serves.
+    /// </summary>
+    private static async Task<MirrorKvClient> FencePrimaryWithAnUncachedKeyAsync(MemberPair pair, TimeSpan requestTimeout, TimeSpan promotionWait)
+    {
         RawClient raw = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
         Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
             PrimaryEndPoint = pair.A.Node.EndPoint,
             Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
-            RequestTimeout = TimeSpan.FromMilliseconds(300),
-            PromotionWait = TimeSpan.FromMilliseconds(800),
+            RequestTimeout = requestTimeout,
+            PromotionWait = promotionWait,
         });
         Assert.True(await client.WaitForSecondaryAsync());
 
         pair.Network.Freeze(PairFixture.SecondaryAddress);
         await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to stop serving once its lease ran out");
-        MirrorKvException refused = await Assert.ThrowsAsync<MirrorKvException>(async () => await client.GetAsync("k"));
-        Assert.Equal(MirrorKvError.Unavailable, refused.Error);
-        pair.Network.Thaw(PairFixture.SecondaryAddress);
+        return client;
     }
 }
