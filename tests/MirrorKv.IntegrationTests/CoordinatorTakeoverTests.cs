@@ -107,6 +107,50 @@ public class CoordinatorTakeoverTests
         }
     }
 
+    [Fact]
+    public async Task SecondaryThatNeverHeardItWasDropped_CannotTakeOver_WhenThePrimaryLosesItsKey()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        await using var gateA = new EtcdGate(etcd.Url);
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { Endpoints = [gateA.Url], PairName = "unheard", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [etcd.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} and {b.Node.EndPoint}", StringComparison.Ordinal));
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = a.Node.EndPoint, Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await client.SetAsync("before", "0"u8.ToArray());
+
+        // The link is cut both ways: A gets no acks and, its etcd lease valid, drops B and acknowledges alone;
+        // the dropped flag never reaches B while the cut lasts.
+        network.Cut(AddressA, AddressB);
+        network.Cut(AddressB, AddressA);
+        for (int i = 0; i < 20; i++)
+        {
+            await client.SetAsync($"alone-{i}", "1"u8.ToArray());
+        }
+
+        Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} alone", StringComparison.Ordinal));
+
+        // Then A loses its key (its etcd lease expires: a pause, or etcd dropping it) and cannot take it back
+        // yet. B, which never heard of the drop, must not win it: its copy lacks alone-0..19.
+        gateA.Hold();
+        await RevokeLeaderAsync(etcd.Url, "unheard");
+        await UntilAsync(lines, () => b.Node.Role == NodeRole.Primary || lines.Any(line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("no takeover: etcd records", StringComparison.Ordinal)), "B to try to take the free key");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.True(b.Node.Role != NodeRole.Primary, $"B took over without the writes A acknowledged alone (epoch {b.Node.Epoch}):\n{string.Join("\n", lines.TakeLast(40))}");
+
+        // Once the link and etcd are back, A takes its key back and B rejoins it: every write is there.
+        network.Restore();
+        await gateA.ReleaseAsync();
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "A to lead again with B rejoined", 20);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal("1", System.Text.Encoding.UTF8.GetString((await client.GetAsync($"alone-{i}"))!));
+        }
+    }
+
     // Waits.UntilAsync with the nodes' last lines when the wait fails.
     private static async Task UntilAsync(ConcurrentQueue<string> lines, Func<bool> condition, string what, double seconds = 15)
     {

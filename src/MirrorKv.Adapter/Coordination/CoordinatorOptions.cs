@@ -28,6 +28,9 @@ public sealed record CoordinatorOptions
     /// <summary>The highest epoch ever granted (no lease: it survives everything).</summary>
     internal string EpochKey => $"/mirrorkv/pairs/{PairName}/epoch";
 
+    /// <summary>Which nodes hold every acknowledged write (<see cref="InSyncRecord"/>; no lease: it outlives the primary).</summary>
+    internal string InSyncKey => $"/mirrorkv/pairs/{PairName}/in-sync";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {

@@ -51,9 +51,10 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
 
     /// <summary>
     /// Puts every (key, value, lease) of <paramref name="puts"/> in one transaction if each compared key has
-    /// the given create revision (0: absent) and, when given, mod revision. Returns whether it did.
+    /// the given create revision (0: absent) and, when given, mod revision. Returns the revision of the
+    /// transaction (the create revision of each key it created), or 0 when a compare failed and nothing was put.
     /// </summary>
-    public async Task<bool> PutIfAsync(IEnumerable<(string Key, long CreateRevision, long? ModRevision)> compares, IEnumerable<(string Key, byte[] Value, long Lease)> puts, CancellationToken cancellationToken)
+    public async Task<long> PutIfAsync(IEnumerable<(string Key, long CreateRevision, long? ModRevision)> compares, IEnumerable<(string Key, byte[] Value, long Lease)> puts, CancellationToken cancellationToken)
     {
         var compare = new JsonArray();
         foreach ((string key, long create, long? mod) in compares)
@@ -78,7 +79,7 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
         }
 
         JsonNode reply = await PostAsync("/v3/kv/txn", new JsonObject { ["compare"] = compare, ["success"] = success }, cancellationToken).ConfigureAwait(false);
-        return reply["succeeded"]?.GetValue<bool>() ?? false;
+        return reply["succeeded"]?.GetValue<bool>() == true ? Math.Max(1, Long(reply["header"]?["revision"])) : 0;
     }
 
     public void Dispose() => _http.Dispose();

@@ -42,9 +42,9 @@ public sealed partial class MirrorKvNode
         _peerSawProtected = heartbeat.Protected;
         if (wasRole != NodeRole.Secondary && heartbeat.Role == NodeRole.Secondary && Role == NodeRole.Primary)
         {
-            // Tell it at once that it counts as caught up: until it hears so, it may not promote.
-            LogProtected(heartbeat.Lsn);
-            SendHeartbeat(connection, NodeRole.Primary, Epoch);
+            // Tell it at once that it counts as caught up (with a witness, once etcd names it): until it hears
+            // so, it may not promote.
+            OnSecondaryCaughtUp(connection, heartbeat.Lsn);
         }
 
         if (heartbeat.Role is NodeRole.Secondary or NodeRole.Rejoining && heartbeat.Epoch == Epoch && _lease.Renew((long)heartbeat.LeaseStamp))
@@ -147,7 +147,7 @@ public sealed partial class MirrorKvNode
     private void SendHeartbeat(IConnection peer, NodeRole role, ulong epoch)
     {
         // Marked before it leaves: from here on the secondary may promote, so this node may not go on alone.
-        bool isProtected = _peerRole == NodeRole.Secondary;
+        bool isProtected = _peerRole == NodeRole.Secondary && InSyncRecordedFor(peer);
         _sentProtected |= isProtected;
         PostHeartbeat(peer, new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected));
         peer.Flush();

@@ -213,8 +213,8 @@ public sealed partial class MirrorKvNode
         _role.TransitionTo(NodeRole.Primary, epoch, reason);
     }
 
-    // Under _haLock: the secondary is gone for sure and could not have promoted; writes stand on this node alone.
-    private void GoOnAlone(string why)
+    // Under _haLock: writes stand on this node alone from here on (see GoOnAlone).
+    private void GoOnAloneNow(string why)
     {
         (NodeRole role, ulong epoch) = _role.Current;
         _lease.MakeUnlimited();

@@ -34,12 +34,12 @@ public sealed partial class MirrorKvNode
             IPEndPoint me = options.AdvertisedEndPoint ?? options.ListenEndPoint;
             if (options.Role == NodeRole.Primary)
             {
-                PairCoordinator.Claim claim = await coordinator.TryLeadAsync(me, null, cancellationToken).ConfigureAwait(false);
+                PairCoordinator.Claim claim = await coordinator.TryLeadAsync(me, null, mustBeInSync: false, cancellationToken).ConfigureAwait(false);
                 for (int wait = 0; !claim.Won && claim.Holder is { } holder && holder.EndPoint.Equals(me) && wait < 50; wait++)
                 {
                     // Our own earlier incarnation's key (killed a moment ago): it goes when its lease does.
                     await Task.Delay(TimeSpan.FromMilliseconds(100), options.TimeProvider, cancellationToken).ConfigureAwait(false);
-                    claim = await coordinator.TryLeadAsync(me, null, cancellationToken).ConfigureAwait(false);
+                    claim = await coordinator.TryLeadAsync(me, null, mustBeInSync: false, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (!claim.Won)
@@ -120,10 +120,18 @@ public sealed partial class MirrorKvNode
             {
                 try
                 {
-                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, Epoch, CancellationToken.None).ConfigureAwait(false);
+                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, Epoch, mustBeInSync: false, CancellationToken.None).ConfigureAwait(false);
                     if (claim.Won)
                     {
                         return;
+                    }
+
+                    if (claim.Holder is null && claim.Epoch <= Epoch)
+                    {
+                        // Nobody holds the key and nobody went above this epoch: the claim raced a lease
+                        // expiring; try again.
+                        await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
+                        continue;
                     }
 
                     FenceReplaced($"etcd names {(claim.Holder?.ToString() ?? $"epoch {claim.Epoch}")} as the pair's primary now", claim.Holder?.EndPoint ?? Volatile.Read(ref _secondaryEndPoint));
@@ -169,6 +177,7 @@ public sealed partial class MirrorKvNode
         try
         {
             bool revoked = false;
+            InSyncRecord? excludedBy = null;
             while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
             {
                 if (link.Dropped || link.Diverged)
@@ -196,13 +205,17 @@ public sealed partial class MirrorKvNode
                 try
                 {
                     ulong epoch = Epoch;
-                    if (reset && !revoked && await coordinator.ReadLeaderAsync(CancellationToken.None).ConfigureAwait(false) is { } old && old.Epoch == epoch && !old.EndPoint.Equals(AdvertisedEndPoint))
+                    // The primary's etcd lease is revoked only for a takeover etcd would allow: a primary that
+                    // dropped this node may be alive and acknowledging alone, and must keep its key.
+                    if (reset && !revoked
+                        && await coordinator.ReadInSyncAsync(CancellationToken.None).ConfigureAwait(false) is var inSync && (inSync is null || inSync.Names(AdvertisedEndPoint))
+                        && await coordinator.ReadLeaderAsync(CancellationToken.None).ConfigureAwait(false) is { } old && old.Epoch == epoch && !old.EndPoint.Equals(AdvertisedEndPoint))
                     {
                         await coordinator.RevokeAsync(old, CancellationToken.None).ConfigureAwait(false);
                         revoked = true;
                     }
 
-                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, null, CancellationToken.None).ConfigureAwait(false);
+                    PairCoordinator.Claim claim = await coordinator.TryLeadAsync(AdvertisedEndPoint, null, mustBeInSync: true, CancellationToken.None).ConfigureAwait(false);
                     if (claim.Won)
                     {
                         lock (_haLock)
@@ -228,6 +241,21 @@ public sealed partial class MirrorKvNode
                         // Someone else leads under a newer epoch: follow it.
                         RequestRejoin(holder.EndPoint);
                         return;
+                    }
+
+                    if (claim.NotInSync is { } record)
+                    {
+                        // The primary went on alone without this node (a drop that never reached it): its copy
+                        // lacks acknowledged writes. No takeover: the pair waits for the primary to come back,
+                        // as Kafka waits for an in-sync replica rather than elect an unclean leader.
+                        if (excludedBy != record)
+                        {
+                            LogNotInSync(record.ToString());
+                            excludedBy = record;
+                        }
+
+                        await Task.Delay(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
+                        continue;
                     }
                 }
                 catch (EtcdException e)
@@ -275,6 +303,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "no takeover: {Why}; this node rejoins")]
     private partial void LogTakeOverAbandoned(string why);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "no takeover: etcd records {Record} in sync, not this node (the primary acknowledged writes without it); waiting for the primary to come back")]
+    private partial void LogNotInSync(string record);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem}")]
     private partial void LogTakeOverWaiting(string problem);

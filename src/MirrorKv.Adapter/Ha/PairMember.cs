@@ -205,7 +205,7 @@ public sealed partial class PairMember : IAsyncDisposable
                 return null;
             }
 
-            PairCoordinator.Claim claim = await coordinator.TryLeadAsync(old.AdvertisedEndPoint, null, stopping).ConfigureAwait(false);
+            PairCoordinator.Claim claim = await coordinator.TryLeadAsync(old.AdvertisedEndPoint, null, mustBeInSync: true, stopping).ConfigureAwait(false);
             if (claim.Won)
             {
                 old.TryReviveAsLeader(claim);

@@ -257,6 +257,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
+            : Volatile.Read(ref _clearingInSync) ? "the primary is recording in etcd that it goes on alone; try again"
             : null;
         return refusal is null;
     }
@@ -275,6 +276,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _waiters.Reset(attachedAt);
         _peerRole = NodeRole.Rejoining;
         _sentProtected = false;
+        Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);

@@ -50,7 +50,7 @@ internal sealed partial class RespHandler
     private void Changed(RespSession session, bool deleted = false, int count = 1)
     {
         Interlocked.Add(ref deleted ? ref _node.Counters.Deletes : ref _node.Counters.Writes, count);
-        if (_node.Options.Replication == ReplicationMode.Sync && _node.Stream.Peer is not null)
+        if (_node.Options.Replication == ReplicationMode.Sync && (_node.Stream.Peer is not null || _waiters.Holding))
         {
             ulong lsn = _node.Stream.LastLsn;
             session.Output.HoldUntil(lsn);

@@ -78,7 +78,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         Interlocked.Increment(ref opcode == Opcode.Delete ? ref counters.Deletes : ref counters.Writes);
         var reply = new KvReply(result.Pointer, result.Version, epoch, (byte)result.Kind, secondaryEndPoint());
-        if (mode == ReplicationMode.Sync && log.Peer is not null && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
+        if (mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding) && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
         {
             return;
         }

@@ -13,6 +13,7 @@ internal sealed class AckWaiters
     private readonly Queue<Waiter> _waiting = new();
     private readonly List<IConnection> _toFlush = [];
     private ulong _acked;
+    private volatile bool _holding;
 
     /// <summary>Number of writes waiting.</summary>
     public int Count
@@ -55,7 +56,7 @@ internal sealed class AckWaiters
     {
         lock (_lock)
         {
-            if (lsn <= _acked)
+            if (lsn <= _acked && !_holding)
             {
                 return false;
             }
@@ -70,7 +71,7 @@ internal sealed class AckWaiters
     {
         lock (_lock)
         {
-            if (lsn <= _acked)
+            if (lsn <= _acked && !_holding)
             {
                 return false;
             }
@@ -116,7 +117,36 @@ internal sealed class AckWaiters
     /// write after this will until a secondary attaches again. Their replies go out now, and later writes
     /// do not wait until <see cref="Reset"/>.
     /// </summary>
-    public void ReleaseAll() => Ack(ulong.MaxValue);
+    public void ReleaseAll()
+    {
+        _holding = false;
+        Ack(ulong.MaxValue);
+    }
+
+    /// <summary>
+    /// Whether replies are held with no secondary attached: the primary lost it and may not acknowledge alone
+    /// yet (the witness still names it in sync). Every write waits, whatever its LSN, until <see cref="ReleaseAll"/>
+    /// or <see cref="FailAll"/>.
+    /// </summary>
+    public bool Holding => _holding;
+
+    /// <summary>Starts holding (see <see cref="Holding"/>).</summary>
+    public void Hold()
+    {
+        lock (_lock)
+        {
+            _holding = true;
+        }
+    }
+
+    /// <summary>Stops holding without releasing anything: the writes held were failed by a fence, or a secondary took over their wait.</summary>
+    public void Unhold()
+    {
+        lock (_lock)
+        {
+            _holding = false;
+        }
+    }
 
     /// <summary>
     /// The primary fenced itself: the waiting writes were never confirmed by the secondary, and the secondary
