@@ -30,12 +30,15 @@ internal sealed class RawClient(NodeChannel channel)
         }
     }
 
-    public async Task<(WireStatus Status, string Message)> WriteAsync(ulong epoch, string key, string value)
+    public Task<(WireStatus Status, string Message)> WriteAsync(ulong epoch, string key, string value) => KvAsync(Opcode.Write, epoch, key, value);
+
+    /// <summary>A WRITE, UPDATE, DELETE or LOOKUP (the last two with an empty value).</summary>
+    public async Task<(WireStatus Status, string Message)> KvAsync(Opcode opcode, ulong epoch, string key, string value)
     {
         PendingOperation op = channel.Rent();
         try
         {
-            channel.PostKv(op, Opcode.Write, epoch, default, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value), flush: true);
+            channel.PostKv(op, opcode, epoch, default, Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value), flush: true);
             await op.AsValueTask();
             return (op.Status, op.Status == WireStatus.Ok ? "" : ErrorText.Read(op.Payload));
         }

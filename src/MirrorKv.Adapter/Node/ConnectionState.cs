@@ -21,6 +21,15 @@ internal sealed class ConnectionState
 
     public PeerKind Kind { get; set; }
 
+    /// <summary>
+    /// The caller settled on protocol 1.0 in its HELLO. It is then answered as a 1.0 node answered it wherever
+    /// 1.1 differs (docs/protocol.md, "Versions"), so that a 1.0 client that worked against a 1.0 node works
+    /// the same against this one: STATUS and SLABS take any payload, DELETE and LOOKUP ignore a value, AUTH
+    /// after the handshake is answered with HELLO's reply opcode, and a FAILOVER_READ outside the primary
+    /// region gets PastEnd. Set once, with <see cref="Greeted"/>.
+    /// </summary>
+    public bool SpeaksV1_0 { get; set; }
+
     public IPEndPoint? AdvertisedEndPoint { get; set; }
 
     /// <summary>Largest frame the caller accepts (from its HELLO): bounds the replies sent to it.</summary>

@@ -80,8 +80,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Heartbeat when state.Kind == PeerKind.Peer:
                 node.OnPeerHeartbeat(connection, payload);
                 break;
-            case Opcode.Status when NodeStatus.TryReadRequest(payload) != WireStatus.Ok:
-            case Opcode.Slabs when state.Kind == PeerKind.Peer && SlabsMessages.TryReadRequest(payload) != WireStatus.Ok:
+            // A 1.0 node served STATUS and SLABS whatever their payload, and ignored a DELETE's or LOOKUP's value:
+            // so do we for 1.0 callers (docs/protocol.md, "Versions").
+            case Opcode.Status when !state.SpeaksV1_0 && NodeStatus.TryReadRequest(payload) != WireStatus.Ok:
+            case Opcode.Slabs when state.Kind == PeerKind.Peer && !state.SpeaksV1_0 && SlabsMessages.TryReadRequest(payload) != WireStatus.Ok:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} payload must be 8 reserved bytes, all 0");
                 break;
             case Opcode.Status:
@@ -105,7 +107,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
-            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && KvRequest.CarriesValue(payload):
+            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && !state.SpeaksV1_0 && KvRequest.CarriesValue(payload):
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} carries no value: its value length must be 0");
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
@@ -125,7 +127,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.OnReplicateAck(connection, payload);
                 break;
             case Opcode.Hello or Opcode.Auth:
-                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
+                // A 1.0 node answered both with HELLO's reply opcode (0x81); 1.0 callers still get it.
+                Replies.Error(connection, state.SpeaksV1_0 ? Opcode.Hello : header.Opcode, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");
                 break;
             default:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
@@ -225,9 +228,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             return;
         }
 
-        state.Greeted = true;
         // The HELLO was accepted, so its major version is ours: answer the highest version both speak.
-        HelloReply reply = node.DescribeForHello() with { Version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value };
+        ProtocolVersion version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value;
+        state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
+        state.Greeted = true;
+        HelloReply reply = node.DescribeForHello() with { Version = version };
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {

@@ -57,7 +57,12 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
         if (range != AccessStatus.Ok)
         {
             bool mirrored = range != AccessStatus.UnknownRKey;
-            Replies.Error(connection, Opcode.FailoverRead, requestId, mirrored ? Replies.ToWire(range) : WireStatus.NoTranslation,
+
+            // A 1.0 node said PastEnd for any address outside the primary region: 1.0 callers still get it.
+            WireStatus wire = !mirrored ? WireStatus.NoTranslation
+                : state.SpeaksV1_0 && range is AccessStatus.BeforeRegion or AccessStatus.LengthOverflow ? WireStatus.PastEnd
+                : Replies.ToWire(range);
+            Replies.Error(connection, Opcode.FailoverRead, requestId, wire,
                 $"cannot translate primary pointer {primary}: {(mirrored ? range.Describe() : TranslationException.Describe(TranslationStatus.UnknownRegion))}");
             return;
         }

@@ -45,7 +45,25 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     private Action<NodeChannel> OnFailure { get; }
 
+    /// <summary>
+    /// Connects and shakes hands offering <see cref="ProtocolVersion.Current"/>. A 1.0 node answers any other
+    /// version with ERROR 52 and a close; this client needs nothing of 1.1 that a 1.0 node lacks (it sends only
+    /// what the 1.0 page allows and reads entries by the full rules either way), so it then connects again
+    /// offering 1.0, as docs/protocol.md ("Versions") advises.
+    /// </summary>
     public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.Current, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.WireStatus == WireStatus.UnsupportedProtocol)
+        {
+            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.V1_0, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, ProtocolVersion offer, CancellationToken cancellationToken)
     {
         byte[]? secret = options.Secret;
         TimeSpan connectTimeout = options.ConnectTimeout;
@@ -58,7 +76,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
             PendingOperation op = channel.Rent();
             try
             {
-                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize).Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
+                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize) { Version = offer }.Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
                 channel.End(flush: true);
                 await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
                 if (op.Status == WireStatus.AuthRequired)

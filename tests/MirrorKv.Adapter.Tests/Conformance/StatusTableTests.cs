@@ -23,9 +23,9 @@ public class StatusTableTests
     private static readonly (string Row, WireStatus Status, string CoveredBy)[] Elsewhere =
     [
         ("any frame", WireStatus.TooManyConnections, $"{nameof(LimitTests)}.{nameof(LimitTests.MaxConnections_CountsThePeerLink)}"),
-        ("WRITE", WireStatus.ReplicationFailed, "FailoverTests.SyncWrite_PendingWhenPrimaryFences_IsAnsweredReplicationFailedNotOk"),
-        ("UPDATE", WireStatus.ReplicationFailed, "the same wait for the secondary's ack as WRITE's (AckWaiters)"),
-        ("DELETE", WireStatus.ReplicationFailed, "the same wait for the secondary's ack as WRITE's (AckWaiters)"),
+        ("WRITE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Write)"),
+        ("UPDATE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Update)"),
+        ("DELETE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Delete)"),
     ];
 
     [Fact]

@@ -1,6 +1,10 @@
 using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using MirrorKv.Adapter.Tests.Safety;
 using MirrorKv.Client;
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Protocol.Tests;
 
@@ -59,5 +63,65 @@ public class VersionTests
         await using TcpNode node = await TcpNode.StartAsync();
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
         Assert.Equal(ProtocolVersion.V1_1, channel.Hello.Version);
+    }
+
+    [Fact]
+    public async Task ClientLibrary_AtA1_0NodeThatRefuses1_1_ConnectsAgainOffering1_0()
+    {
+        // A node as version 1.0 was: it accepts only 01 00, and answers anything else with ERROR 52 and a close.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var offered = new List<ProtocolVersion>();
+        Task<Socket> node = Task.Run(async () =>
+        {
+            while (true)
+            {
+                Socket socket = await listener.AcceptSocketAsync();
+                byte[] hello = await ReceiveExactlyAsync(socket, FrameHeader.Size + HelloRequest.Size);
+                Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(hello.AsSpan(FrameHeader.Size), out HelloRequest request));
+                offered.Add(request.Version);
+                if (request.Version == ProtocolVersion.V1_0)
+                {
+                    HelloReply reply = new()
+                    {
+                        Version = ProtocolVersion.V1_0,
+                        Role = NodeRole.Primary,
+                        Epoch = 1,
+                        Incarnation = 1,
+                        SlabSize = 1 << 20,
+                        MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize,
+                        Regions = [new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f00_0000_0000, 16 << 20)],
+                    };
+                    var payload = new byte[reply.Size];
+                    reply.Write(payload);
+                    await socket.SendAsync(RawSocket.Frame(Opcode.Hello | Opcode.ReplyBit, BinaryPrimitives.ReadUInt64LittleEndian(hello.AsSpan(8)), payload));
+                    return socket;
+                }
+
+                byte[] error = RawSocket.Frame(Opcode.Error, 0, Encoding.UTF8.GetBytes("bad magic or protocol version (this node speaks MKV1 version 1)"));
+                error[5] = (byte)WireStatus.UnsupportedProtocol;
+                await socket.SendAsync(error);
+                socket.Dispose();
+            }
+        });
+
+        await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), (IPEndPoint)listener.LocalEndpoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)), _ => { }, CancellationToken.None);
+        using Socket accepted = await node.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([ProtocolVersion.V1_1, ProtocolVersion.V1_0], offered);
+        Assert.Equal(ProtocolVersion.V1_0, channel.Hello.Version);
+        Assert.True(channel.IsHealthy);
+    }
+
+    private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        for (int read = 0; read < count;)
+        {
+            int n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None);
+            Assert.True(n > 0, "the client closed before its HELLO was whole");
+            read += n;
+        }
+
+        return buffer;
     }
 }

@@ -156,15 +156,23 @@ public class LeaseAndHealingTests
         Assert.True(primary.Store.TryLookup("k"u8, out _, out _));
     }
 
-    [Fact]
-    public async Task StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk()
+    [Theory]
+    [InlineData(Opcode.Write)]
+    [InlineData(Opcode.Update)]
+    [InlineData(Opcode.Delete)]
+    public async Task StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Opcode opcode)
     {
         await using MemberPair pair = await MemberPair.StartAsync();
         RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        if (opcode != Opcode.Write)
+        {
+            // UPDATE and DELETE need the key there, acknowledged.
+            Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v0")).Status);
+        }
 
         // The record reaches the secondary, but no ack and no echo comes back.
         pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.SecondaryAddress) && to.Address.Equals(PairFixture.PrimaryAddress));
-        (WireStatus status, string message) = await toA.WriteAsync(1, "k", "v");
+        (WireStatus status, string message) = await toA.KvAsync(opcode, 1, "k", opcode == Opcode.Delete ? "" : "v");
         Assert.Equal(WireStatus.ReplicationFailed, status);
         Assert.Contains("send it again", message, StringComparison.Ordinal);
     }
