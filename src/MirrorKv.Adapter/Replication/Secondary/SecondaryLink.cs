@@ -61,6 +61,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     /// </summary>
     public bool SawProtected => _sawProtected;
 
+    /// <summary>Raised with the primary's LSN when its heartbeat hands the pair over to this node (a switchover).</summary>
+    public event Action<ulong>? HandoverOffered;
+
     /// <summary>The last LSN applied.</summary>
     public ulong AppliedLsn => Volatile.Read(ref _appliedLsn);
 
@@ -240,6 +243,11 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
 
         _sawProtected |= heartbeat.Protected;
         _dropped |= heartbeat.Dropped;
+        if (heartbeat.Handover)
+        {
+            HandoverOffered?.Invoke(heartbeat.Lsn);
+        }
+
         long now = options.TimeProvider.GetTimestamp();
         if (heartbeat.Role != NodeRole.Fenced)
         {
