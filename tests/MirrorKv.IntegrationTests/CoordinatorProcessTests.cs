@@ -18,7 +18,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "a-");
 
         await secondary.PauseAsync();
@@ -40,7 +40,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await secondary.PauseAsync();
         await Task.Delay(1000);
         await secondary.KillAsync();
@@ -60,7 +60,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await client.SetAsync("k", "v1"u8.ToArray());
 
         await primary.PauseAsync();
@@ -81,7 +81,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "o-");
 
         await etcd.PauseAsync();
