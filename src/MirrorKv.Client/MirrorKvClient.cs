@@ -238,9 +238,6 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         MirrorKvTelemetry.Failovers.Add(1);
         LogFailingOver(channel.EndPoint.ToString(), _secondaryEndPoint?.ToString() ?? "(none known)");
         PathChanged?.Invoke(ClientPath.FailingOver);
-
-        // Look for whoever serves next now, not at the next write: reads that need a LOOKUP wait for it too.
-        _ = DiscoverPrimaryAsync();
     }
 
     private async Task FailOverAsync(RegionInfo failedRegion)
