@@ -149,11 +149,11 @@ public sealed partial class MirrorKvClient
 
         // The writes the pair did not take go one by one to whoever serves now, each within PromotionWait, as a
         // single SetAsync would; a failover costs a batch its pipelining, not its writes.
-        foreach (int i in resend ?? [])
+        for (int r = 0; resend is not null && r < resend.Count; r++)
         {
             try
             {
-                await SetCoreAsync(keys[i], values[i], cancellationToken).ConfigureAwait(false);
+                await SetCoreAsync(keys[resend[r]], values[resend[r]], cancellationToken).ConfigureAwait(false);
             }
             catch (MirrorKvException e)
             {
