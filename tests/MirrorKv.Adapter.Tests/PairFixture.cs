@@ -69,7 +69,7 @@ internal sealed class PairFixture : IAsyncDisposable
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
-            PrimaryEndPoint = Primary.EndPoint,
+            EndPoints = [Primary.EndPoint],
             Transport = Network.CreateTransport(ClientAddress),
             RewriteTableOnFailover = rewriteTable,
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(2),

@@ -18,7 +18,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "a-");
 
         await secondary.PauseAsync();
@@ -63,7 +63,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await secondary.PauseAsync();
         await Task.Delay(1000);
         await secondary.KillAsync();
@@ -83,7 +83,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await client.SetAsync("k", "v1"u8.ToArray());
 
         await primary.PauseAsync();
@@ -104,7 +104,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "o-");
 
         await etcd.PauseAsync();

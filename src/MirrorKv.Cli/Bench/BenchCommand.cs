@@ -120,7 +120,7 @@ internal static class BenchCommand
             byte[] value = new byte[options.ValueSize];
             new Random(1).NextBytes(value);
             var runner = new BenchRunner(options, Console.Out);
-            var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
+            var clientOptions = new MirrorKvClientOptions { EndPoints = [endPoint ?? pair!.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
             await using RedisPair? redis = parse.GetValue(compare) is null ? null : await BenchTurns.StartRedisAsync();
             BenchReport report;
             try

@@ -18,7 +18,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         Say("MirrorKv demo: a primary and a secondary as child processes, a read/write workload, and kill -9 of the primary.");
         await using PairLauncher pair = await PairLauncher.StartAsync("256m", "sync", output);
         Say($"primary   {pair.Primary.EndPoint}   secondary {pair.Secondary.EndPoint} (sync replication, slabs taken top-down)");
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Secret = pair.Secret }, cancellationToken);
         if (!await client.WaitForSecondaryAsync(cancellationToken))
         {
             Say("the client could not reach the secondary");
