@@ -40,7 +40,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint, secondary.EndPoint] });
         Assert.True(await client.WaitForSecondaryAsync());
         var writes = CheckedWriter.Start(client, "w-");
         await Waits.UntilAsync(() => writes.Acknowledged > 50, "the writer to get going");

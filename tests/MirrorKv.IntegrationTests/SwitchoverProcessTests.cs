@@ -17,7 +17,7 @@ public sealed class SwitchoverProcessTests
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint, secondary.EndPoint] });
         Assert.True(await client.WaitForSecondaryAsync());
         var writes = CheckedWriter.Start(client, "s-");
         await Waits.UntilAsync(() => writes.Acknowledged > 50, "the writer to get going");
