@@ -41,6 +41,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger("MirrorKv.Client") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _transport = options.Transport ?? new TcpTransport();
         _book = new EndPointBook(options.AllEndPoints());
+        _hedgeDelay = new HedgeDelayEstimator(options);
     }
 
     /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
@@ -70,7 +71,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     /// <summary>What the client has done so far.</summary>
     public ClientStats Stats => new(
         Interlocked.Read(ref _reads), Interlocked.Read(ref _failoverReads), Interlocked.Read(ref _lookups), Interlocked.Read(ref _tornRetries),
-        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas));
+        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas))
+    {
+        HedgedReads = Interlocked.Read(ref _hedgedReads),
+        HedgeWins = Interlocked.Read(ref _hedgeWins),
+    };
 
     /// <summary>
     /// Connects to the pair: asks the configured endpoints (any order; host names resolved) who the primary is,
@@ -148,6 +153,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _disposed.CancelAsync().ConfigureAwait(false);
+        _hedgeTimer.Dispose();
         await _primary.DisposeAsync().ConfigureAwait(false);
         NodeChannel? secondary = _secondary;
         if (secondary is not null)
@@ -207,12 +213,30 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         try
         {
-            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, CancellationToken.None).ConfigureAwait(false);
-            _secondary = channel;
+            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, _disposed.Token).ConfigureAwait(false);
+            bool kept;
+            lock (_pathLock)
+            {
+                // The secondary may have changed while this connected (a write reply named another, or a promotion).
+                kept = endPoint.Equals(_secondaryEndPoint) && !_disposed.IsCancellationRequested;
+                if (kept)
+                {
+                    _secondary = channel;
+                    _secondaryRetries = 0;
+                }
+            }
+
+            if (!kept)
+            {
+                await channel.DisposeAsync().ConfigureAwait(false);
+                return null;
+            }
+
             return channel;
         }
-        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
+        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException or Transport.ConnectionClosedException)
         {
+            KeepSecondaryWarm(endPoint);
             return null;
         }
     }
@@ -221,6 +245,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         if (channel != _primary)
         {
+            if (channel == _secondary)
+            {
+                KeepSecondaryWarm(channel.EndPoint);
+            }
+
             return;
         }
 

@@ -32,6 +32,10 @@ public static class MirrorKvTelemetry
 
     internal static readonly Counter<long> FailoverReads = Meter.CreateCounter<long>("mirrorkv.client.failover_reads", "{read}", "FAILOVER_READs: reads with primary pointers, translated by the secondary.");
 
+    internal static readonly Counter<long> HedgedReads = Meter.CreateCounter<long>("mirrorkv.client.hedged_reads", "{read}", "READs sent to the other node too because the first had not answered within the hedge delay (or refused).");
+
+    internal static readonly Counter<long> HedgeWins = Meter.CreateCounter<long>("mirrorkv.client.hedge_wins", "{read}", "Hedged READs answered first by the other node.");
+
     internal static readonly Counter<long> Lookups = Meter.CreateCounter<long>("mirrorkv.client.lookups", "{lookup}", "Two-sided LOOKUPs for keys with no cached pointer.");
 
     internal static readonly Counter<long> TornRetries = Meter.CreateCounter<long>("mirrorkv.client.torn_retries", "{read}", "Reads retried because the copy was torn by a concurrent write.");
