@@ -5,8 +5,8 @@ namespace MirrorKv.Client;
 /// <summary>
 /// The client's one timer for hedges: armed when a hedged read starts and none is scheduled, it scans the
 /// pooled <see cref="HedgedRead"/>s, signals those that fell due and re-arms for the earliest one left. So a
-/// read costs one volatile write and, at most once per hedge delay, a timer change: no timer and no
-/// allocation per read, and no ticking while no read waits.
+/// read costs a fenced write and a read and, about once per hedge delay, a timer change under a lock: no
+/// timer and no allocation per read, and no ticking while no read waits.
 /// </summary>
 internal sealed class HedgeTimer : IDisposable
 {
@@ -14,7 +14,9 @@ internal sealed class HedgeTimer : IDisposable
     private readonly Stack<HedgedRead> _free = new();
     private readonly Timer _timer;
     private HedgedRead[] _all = [];
-    private int _armed;
+
+    // When the timer fires next (a timestamp), 0 while it is idle. Written under _lock.
+    private long _armedAt;
 
     public HedgeTimer()
     {
@@ -33,13 +35,14 @@ internal sealed class HedgeTimer : IDisposable
             }
         }
 
+        // Start publishes the deadline with a full fence before _armedAt is read, and a tick clears _armedAt
+        // (under the lock) before it scans: a deadline is either seen by that scan or arms the timer here.
+        // Deadlines mostly come in rising order, so this takes the lock only when the timer is idle.
         read.Start(hedgeAt);
-
-        // The read's deadline is written before _armed is read, the tick clears _armed before it scans: a
-        // deadline is either seen by a running scan or arms the timer here.
-        if (Interlocked.CompareExchange(ref _armed, 1, 0) == 0)
+        long armedAt = Volatile.Read(ref _armedAt);
+        if (armedAt == 0 || hedgeAt < armedAt)
         {
-            Arm(hedgeAt, Stopwatch.GetTimestamp());
+            Arm(hedgeAt);
         }
 
         return read;
@@ -58,8 +61,11 @@ internal sealed class HedgeTimer : IDisposable
 
     private void OnTick()
     {
-        Volatile.Write(ref _armed, 0);
-        Interlocked.MemoryBarrier();
+        lock (_lock)
+        {
+            _armedAt = 0;
+        }
+
         long now = Stopwatch.GetTimestamp();
         long next = long.MaxValue;
         foreach (HedgedRead read in Volatile.Read(ref _all))
@@ -75,22 +81,33 @@ internal sealed class HedgeTimer : IDisposable
             }
         }
 
-        if (next != long.MaxValue && Interlocked.CompareExchange(ref _armed, 1, 0) == 0)
+        if (next != long.MaxValue)
         {
-            Arm(next, now);
+            Arm(next);
         }
     }
 
-    private void Arm(long at, long now)
+    // The timer always runs to the earliest deadline it was given since it last fired.
+    private void Arm(long at)
     {
-        // Timers count whole milliseconds: round up, so a hedge never fires early; at least 1 ms.
-        long ms = Math.Max(1, ((at - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
-        try
+        lock (_lock)
         {
-            _timer.Change(ms, Timeout.Infinite);
-        }
-        catch (ObjectDisposedException)
-        {
+            if (_armedAt != 0 && _armedAt <= at)
+            {
+                return;
+            }
+
+            _armedAt = at;
+
+            // Timers count whole milliseconds: round up, so a hedge never fires early; at least 1 ms.
+            long ms = Math.Max(1, ((at - Stopwatch.GetTimestamp()) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+            try
+            {
+                _timer.Change(ms, Timeout.Infinite);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
     }
 }

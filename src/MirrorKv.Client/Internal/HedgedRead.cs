@@ -34,7 +34,7 @@ internal sealed class HedgedRead(int index) : IValueTaskSource<int>, IThreadPool
         Interlocked.Increment(ref _token);
         Volatile.Write(ref _signalled, 0);
         Volatile.Write(ref _waiting, 0);
-        Volatile.Write(ref _hedgeAt, hedgeAt);
+        Interlocked.Exchange(ref _hedgeAt, hedgeAt);
     }
 
     /// <summary>The read no longer needs its hedge (it was sent, or the read is over).</summary>
