@@ -43,6 +43,13 @@ public sealed partial class StoreEngine
                 return SlabCopyResult.Failed(ApplyStatus.NotReplica);
             }
 
+            // Released since this engine began to mirror: the slab was empty on the primary at a point of the
+            // stream already applied, so everything the copy holds was freed or rewritten by later records.
+            if (_releasedPrimarySlabs.Contains((primaryRKey, primarySlabBase)))
+            {
+                return new SlabCopyResult(ApplyStatus.Applied, 0, 0, 0);
+            }
+
             var first = new RemotePointer(primaryRKey, primarySlabBase, (uint)slotSize);
             TranslationStatus translated = _translation.Current.TryTranslate(first, out RemotePointer local);
 
