@@ -202,6 +202,13 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         {
             LogUnavailable("write", key, e.Message);
         }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+        {
+            // A cache that cannot store an entry misses it, as a cache that evicted it would; the older value a
+            // failed write leaves in place is removed, so that a later read misses rather than returns it.
+            LogStoreFull(key, value.Length, e.Message);
+            await RemoveAsync(key, token).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -289,6 +296,9 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache {Operation} of {Key} treated as a miss: {Reason}")]
     private partial void LogUnavailable(string operation, string key, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache write of {Key} ({Bytes} B) not stored: the pair's store is full, so the key will miss; give the nodes more memory (serve --region-size, or Node:RegionSize in their configuration). {Reason}")]
+    private partial void LogStoreFull(string key, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache key {Key} holds a value this cache did not write; treated as a miss")]
     private partial void LogForeignEntry(string key);
