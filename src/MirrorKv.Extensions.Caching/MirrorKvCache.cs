@@ -246,6 +246,13 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             ValuesNotCached.Add(1, new KeyValuePair<string, object?>("reason", "too_large"));
             LogTooLarge(key, value.Length, e.Message);
         }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+        {
+            // A cache that cannot store an entry misses it, as a cache that evicted it would; the older value a
+            // failed write leaves in place is removed, so that a later read misses rather than returns it.
+            LogStoreFull(key, value.Length, e.Message);
+            await RemoveAsync(key, token).ConfigureAwait(false);
+        }
         catch (MirrorKvException e) when (_whenUnavailable == CacheUnavailableBehavior.Miss)
         {
             LogMiss("write", key, e);
@@ -386,6 +393,9 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache did not cache {Key}: its value of {Length} bytes (plus the 32-byte expiry header) is over the pair's limit; counted in mirrorkv.cache.values_not_cached ({Reason})")]
     private partial void LogTooLarge(string key, long length, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache write of {Key} ({Bytes} B) not stored: the pair's store is full, so the key will miss; give the nodes more memory (serve --region-size, or Node:RegionSize in their configuration). {Reason}")]
+    private partial void LogStoreFull(string key, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache key {Key} holds a value this cache did not write; treated as a miss")]
     private partial void LogForeignEntry(string key);

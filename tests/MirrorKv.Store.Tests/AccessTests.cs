@@ -147,5 +147,7 @@ public sealed class AccessTests : IDisposable
         public int Count { get; private set; }
 
         public void Append(in SlotChange change) => Count++;
+
+        public void AppendSlabRelease(in RemotePointer slab) => Count++;
     }
 }

@@ -1,3 +1,4 @@
+using MirrorKv.Memory;
 using System.Text;
 using CsCheck;
 
@@ -103,5 +104,9 @@ public class ExpiryReapTests
         public int Tombstones { get; private set; }
 
         public void Append(in SlotChange change) => Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+
+        public void AppendSlabRelease(in RemotePointer slab)
+        {
+        }
     }
 }

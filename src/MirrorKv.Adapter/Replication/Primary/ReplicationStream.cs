@@ -1,3 +1,4 @@
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport;
@@ -84,7 +85,12 @@ internal sealed class ReplicationStream : IChangeSink
     }
 
     /// <summary>Called by the store under its lock for every slot written.</summary>
-    public void Append(in SlotChange change)
+    public void Append(in SlotChange change) => Post(change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+
+    /// <summary>Called by the store under its lock when it gives a slab back to its pool.</summary>
+    public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
+
+    private void Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         lock (_lock)
         {
@@ -95,7 +101,7 @@ internal sealed class ReplicationStream : IChangeSink
                 return;
             }
 
-            var record = new ReplicationRecord(lsn, change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+            var record = new ReplicationRecord(lsn, version, slot, flags, key, value);
             try
             {
                 Span<byte> payload = peer.BeginPost(Opcode.Replicate, WireStatus.Ok, lsn, ReplicateBatch.HeaderSize + record.Size);

@@ -450,7 +450,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
                 return;
             }
 
-            ApplyStatus status = store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value));
+            ApplyStatus status = !record.IsSlabRelease
+                ? store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value))
+                : record.Version == 0 && record.Key.IsEmpty && record.Value.IsEmpty ? store.ApplySlabRelease(record.Slot) : ApplyStatus.BadEntry;
             if (status is not (ApplyStatus.Applied or ApplyStatus.AlreadyApplied))
             {
                 Stop(connection, $"record LSN {record.Lsn} for slot {record.Slot} could not be applied: {status}");
