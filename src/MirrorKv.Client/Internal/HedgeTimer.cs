@@ -63,7 +63,9 @@ internal sealed class HedgeTimer : IDisposable
     {
         lock (_lock)
         {
-            _armedAt = 0;
+            // A full fence between this store and the scan's reads, as Rent has between its deadline's store and
+            // its read of _armedAt: either this scan sees the deadline, or Rent sees the timer idle and arms it.
+            Interlocked.Exchange(ref _armedAt, 0);
         }
 
         long now = Stopwatch.GetTimestamp();

@@ -48,6 +48,12 @@ internal sealed class HedgedRead(int index) : IValueTaskSource<int>, IThreadPool
     }
 
     /// <summary>Wakes the reader if it waits; otherwise its next <see cref="WaitAsync"/> returns at once.</summary>
+    /// <remarks>
+    /// The flag and the waiter are each set with a full fence before the other is read, here and in
+    /// <see cref="WaitAsync"/>: with a plain store there, the reader's store of "waiting" could sit in its
+    /// store buffer while it reads "not signalled", and this CAS read "not waiting", and the wake-up was lost
+    /// (the reader then slept until another signal, forever if this was the last one).
+    /// </remarks>
     public void Signal(int token)
     {
         if (Volatile.Read(ref _token) != token)
@@ -55,14 +61,14 @@ internal sealed class HedgedRead(int index) : IValueTaskSource<int>, IThreadPool
             return;
         }
 
-        Volatile.Write(ref _signalled, 1);
+        Interlocked.Exchange(ref _signalled, 1);
         if (Interlocked.CompareExchange(ref _waiting, 0, 1) == 1)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
-    /// <summary>Waits for the next signal (or returns at once if one came since the last wait).</summary>
+    /// <summary>Waits for the next signal (or returns at once if one came since the reader last woke).</summary>
     public ValueTask<int> WaitAsync()
     {
         _core.Reset();
@@ -71,25 +77,28 @@ internal sealed class HedgedRead(int index) : IValueTaskSource<int>, IThreadPool
             return ValueTask.FromResult(0);
         }
 
-        Volatile.Write(ref _waiting, 1);
+        Interlocked.Exchange(ref _waiting, 1);
 
         // A signal between the exchange above and here saw no waiter: take it back ourselves.
         if (Volatile.Read(ref _signalled) == 1 && Interlocked.CompareExchange(ref _waiting, 0, 1) == 1)
         {
-            Volatile.Write(ref _signalled, 0);
+            Interlocked.Exchange(ref _signalled, 0);
             return ValueTask.FromResult(0);
         }
 
         return new ValueTask<int>(this, _core.Version);
     }
 
-    void IThreadPoolWorkItem.Execute()
-    {
-        Volatile.Write(ref _signalled, 0);
-        _core.SetResult(0);
-    }
+    // The flag is consumed by the reader as it resumes (GetResult), before it looks at the operations: a
+    // signal that came after the one that woke it is either seen then or leaves the flag set for the next
+    // wait. (Clearing it here, on the pool thread, could swallow such a signal.)
+    void IThreadPoolWorkItem.Execute() => _core.SetResult(0);
 
-    int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
+    int IValueTaskSource<int>.GetResult(short token)
+    {
+        Interlocked.Exchange(ref _signalled, 0);
+        return _core.GetResult(token);
+    }
 
     ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
 
