@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
 using CsCheck;
 using MirrorKv.Client;
@@ -13,6 +14,9 @@ namespace MirrorKv.Adapter.Tests;
 public class HedgedReadTests
 {
     private static readonly TimeSpan Hedge = TimeSpan.FromMilliseconds(5);
+
+    // The hedging readers of the model test: the primary's replies to this address alone are held back at times.
+    private static readonly IPAddress ReaderAddress = IPAddress.Parse("127.0.0.21");
 
     [Fact]
     public async Task FrozenPrimary_HedgedReads_StallAboutTheHedgeDelay()
@@ -67,9 +71,11 @@ public class HedgedReadTests
     /// <summary>
     /// The model: each key has one writer, whose values count up; a write acknowledged with value n sets the
     /// key's floor to n. A read takes the floor before it starts and must return a value of at least the floor.
-    /// Readers hedge every read (a hedge delay of one tick, so both nodes answer nearly every read) or balance
-    /// over both nodes, while a second writer changes other keys concurrently; values vary in size so that
-    /// entries relocate (new pointers, old slots tombstoned).
+    /// Readers hedge every read that the primary has not answered within a tick (at the timer's first chance,
+    /// about 1 ms) or balance over both nodes, while a second writer changes other keys concurrently; values
+    /// vary in size so that entries relocate (new pointers, old slots tombstoned). The primary's replies to the
+    /// readers are held back now and then (a cut of that direction only: they arrive late, in order, as from a
+    /// slow primary), so that the secondary answers hedges while the primary lives and acknowledges writes.
     /// </summary>
     [Fact]
     public async Task HedgedAndBalancedReads_NeverReturnAValueOlderThanAnAcknowledgedWrite()
@@ -77,8 +83,8 @@ public class HedgedReadTests
         await using PairFixture pair = await PairFixture.StartAsync();
         await using MirrorKvClient writer = await ConnectAsync(pair, ReadFrom.Primary, null);
         await using MirrorKvClient background = await ConnectAsync(pair, ReadFrom.Primary, null);
-        await using MirrorKvClient hedged = await ConnectAsync(pair, ReadFrom.PreferPrimary, TimeSpan.FromTicks(1));
-        await using MirrorKvClient balanced = await ConnectAsync(pair, ReadFrom.Balanced, TimeSpan.FromTicks(1));
+        await using MirrorKvClient hedged = await ConnectAsync(pair, ReadFrom.PreferPrimary, TimeSpan.FromTicks(1), ReaderAddress);
+        await using MirrorKvClient balanced = await ConnectAsync(pair, ReadFrom.Balanced, TimeSpan.FromTicks(1), ReaderAddress);
         const int Keys = 8;
         var floors = new long[Keys];
         var counter = 0L;
@@ -90,6 +96,17 @@ public class HedgedReadTests
             while (!stop.IsCancellationRequested)
             {
                 await WriteAsync(background, floors, 4 + random.Next(4), Interlocked.Increment(ref counter), random);
+            }
+        });
+        Task slowPrimary = Task.Run(async () =>
+        {
+            var random = new Random(11);
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(random.Next(1, 10));
+                pair.Network.Cut(PairFixture.PrimaryAddress, ReaderAddress);
+                await Task.Delay(random.Next(1, 10));
+                pair.Network.Restore(PairFixture.PrimaryAddress, ReaderAddress);
             }
         });
 
@@ -118,11 +135,14 @@ public class HedgedReadTests
         {
             await stop.CancelAsync();
             await backgroundWrites;
+            await slowPrimary;
+            pair.Network.Restore();
         }
 
-        // Every other balanced read starts at the secondary, so this holds whatever the timing; how many of the
-        // hedged client's reads were hedged depends on the 1 ms timer against in-process replies (often faster).
+        // The secondary answered reads while the primary lived: balanced reads start there every other time,
+        // and hedges won while the primary's replies were held.
         Assert.True(balanced.Stats.FailoverReads > 0, $"the secondary was never asked: hedged {hedged.Stats}, balanced {balanced.Stats}");
+        Assert.True(hedged.Stats.HedgeWins > 0, $"no hedge was answered by the secondary: hedged {hedged.Stats}, balanced {balanced.Stats}");
     }
 
     [Fact]
@@ -180,12 +200,12 @@ public class HedgedReadTests
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    private static async Task<MirrorKvClient> ConnectAsync(PairFixture pair, ReadFrom readFrom, TimeSpan? hedgeDelay)
+    private static async Task<MirrorKvClient> ConnectAsync(PairFixture pair, ReadFrom readFrom, TimeSpan? hedgeDelay, IPAddress? address = null)
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
             EndPoints = [pair.Primary.EndPoint],
-            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+            Transport = pair.Network.CreateTransport(address ?? PairFixture.ClientAddress),
             RequestTimeout = TimeSpan.FromSeconds(2),
             ReadFrom = readFrom,
             HedgeDelay = hedgeDelay,
