@@ -19,12 +19,17 @@ public sealed partial class MirrorKvClient
     private long _balance;
     private long _hedgedReads, _hedgeWins;
 
+    // When a hedge last went out because the primary had not answered within the delay (a timestamp). Until
+    // the primary sends anything after that (NodeChannel.LastReceived), it is suspect: reads start at the
+    // secondary, so that a frozen primary costs one hedge delay at the start of the freeze, not one per read.
+    private long _primarySuspectSince;
+
     /// <summary>The hedge delay in force now (derived from recent READs unless set in the options).</summary>
     public TimeSpan HedgeDelay => _hedgeDelay.Delay;
 
     /// <summary>
     /// On the read path: whether this read of a primary pointer is hedged, and which node it asks first
-    /// (Balanced: every other read starts at the secondary).
+    /// (the secondary while the primary is suspect; Balanced: every other read besides).
     /// </summary>
     private bool ShouldHedge(NodeChannel channel, Opcode opcode, in RemotePointer pointer, out NodeChannel secondary, out bool secondaryFirst)
     {
@@ -37,7 +42,8 @@ public sealed partial class MirrorKvClient
         }
 
         secondary = ready;
-        secondaryFirst = _options.ReadFrom == ReadFrom.Balanced && (Interlocked.Increment(ref _balance) & 1) == 0;
+        secondaryFirst = Volatile.Read(ref _primarySuspectSince) > channel.LastReceived
+            || _options.ReadFrom == ReadFrom.Balanced && (Interlocked.Increment(ref _balance) & 1) == 0;
         return true;
     }
 
@@ -108,8 +114,14 @@ public sealed partial class MirrorKvClient
                     return ReadOutcome.Failed;
                 }
 
-                if (secondOp is null && Stopwatch.GetTimestamp() >= hedgeAt)
+                long now = Stopwatch.GetTimestamp();
+                if (secondOp is null && now >= hedgeAt)
                 {
+                    if (first == primary)
+                    {
+                        Volatile.Write(ref _primarySuspectSince, now);
+                    }
+
                     secondOp = TryPostRead(second, second == primary ? Opcode.Read : Opcode.FailoverRead, hedge, cached.Pointer);
                     CountHedge(secondOp);
                 }

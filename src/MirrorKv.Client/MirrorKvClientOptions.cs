@@ -92,8 +92,9 @@ public sealed record MirrorKvClientOptions
     /// How long a READ waits for its first node before it is sent to the other as well; null (the default)
     /// derives it from the client's own recent READs: twice their 99th percentile, at least
     /// <see cref="MinHedgeDelay"/> and at most a quarter of <see cref="RequestTimeout"/>. So about one read in a
-    /// hundred or fewer is hedged while the primary is healthy, and a frozen primary costs a reader about this
-    /// long. Until 64 reads were timed, 20 ms.
+    /// hundred or fewer is hedged while the primary is healthy, and a frozen primary costs the reads in flight
+    /// at the freeze about this long (after a hedge, reads start at the secondary until the primary sends
+    /// anything again). Until 64 reads were timed, 20 ms.
     /// </summary>
     public TimeSpan? HedgeDelay { get; init; }
 

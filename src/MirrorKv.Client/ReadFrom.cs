@@ -8,7 +8,8 @@ public enum ReadFrom
 
     /// <summary>
     /// The primary, hedged: a READ the primary has not answered within the hedge delay is sent to the secondary
-    /// as well (FAILOVER_READ with the same pointer) and the first valid answer wins. The default.
+    /// as well (FAILOVER_READ with the same pointer) and the first valid answer wins; until the primary sends
+    /// anything again, reads then start at the secondary. The default.
     /// </summary>
     PreferPrimary,
 
