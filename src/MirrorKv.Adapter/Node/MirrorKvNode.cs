@@ -34,6 +34,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private ITransport? _transport;
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
+    private IPEndPoint? _secondaryRespEndPoint;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
@@ -153,7 +154,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
                 node._link.HandoverOffered += node.OnHandoverOffered;
-                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
+                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, node.AdvertisedRespEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
             node.StartHeartbeats();
@@ -268,7 +269,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         return refusal is null;
     }
 
-    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised)
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp)
     {
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
@@ -286,6 +287,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _lease.Limit(stamp);
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
+        Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
     }
 

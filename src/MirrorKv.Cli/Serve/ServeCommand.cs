@@ -25,7 +25,8 @@ internal static class ServeCommand
         var listen = new Option<string>("--listen") { Description = $"Endpoint to listen on, host:port (default {defaults.Listen}). Without a secret, only a loopback address is accepted (see --allow-unauthenticated)." };
         var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port). With --coordinator it may be left out: etcd says where the primary is." };
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
-        var pairName = new Option<string>("--pair-name") { Description = $"With --coordinator: the pair's name, the same on both nodes (default {defaults.PairName}); keys live under /mirrorkv/pairs/<name>/." };
+        var pairName = new Option<string>("--pair-name") { Description = $"The pair's name, the same on both nodes (default {defaults.PairName}): the service name redis clients give Sentinel discovery on the RESP port, and with --coordinator where its keys live (/mirrorkv/pairs/<name>/)." };
+        var sentinelListen = new Option<string?>("--sentinel-listen") { Description = "Also answer as a redis Sentinel for this pair on this endpoint, host:port (SENTINEL get-master-addr-by-name <pair name> and the rest), so that redis clients given both nodes' sentinel ports find the primary's RESP port and follow a failover. Needs --resp-listen. Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
@@ -46,7 +47,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, metricsListen, otlpEndpoint, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,6 +66,7 @@ internal static class ServeCommand
             Given(primary, nameof(ServeSettings.Primary));
             Given(advertise, nameof(ServeSettings.Advertise));
             Given(respListen, nameof(ServeSettings.RespListen));
+            Given(sentinelListen, nameof(ServeSettings.SentinelListen));
             Given(peer, nameof(ServeSettings.Peer));
             Given(metricsListen, nameof(ServeSettings.MetricsListen));
             Given(otlpEndpoint, nameof(ServeSettings.OtlpEndpoint));
@@ -194,6 +196,7 @@ internal static class ServeCommand
         IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
+        IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : Endpoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
         ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
@@ -223,6 +226,11 @@ internal static class ServeCommand
             errors.Add($"--listen {listenEndPoint}: without a secret a node listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}), or --allow-unauthenticated to accept anyone who can reach it");
         }
 
+        if (secret is null && sentinelListen is not null && !IPAddress.IsLoopback(sentinelListen.Address) && !settings.AllowUnauthenticated)
+        {
+            errors.Add($"--sentinel-listen {sentinelListen}: without a secret the sentinel port listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}; clients send it with AUTH), or --allow-unauthenticated");
+        }
+
         if (secret is null && respListen is not null && !IPAddress.IsLoopback(respListen.Address) && !settings.AllowUnauthenticated)
         {
             errors.Add($"--resp-listen {respListen}: without a secret the RESP port listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}; clients send it with AUTH), or --allow-unauthenticated");
@@ -242,12 +250,14 @@ internal static class ServeCommand
                 PrimaryEndPoint = primaryEndPoint,
                 AdvertisedEndPoint = advertised,
                 RespListenEndPoint = respListen,
+                SentinelListenEndPoint = sentinelListen,
                 Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,
                 PeerSecret = peerSecret,
                 MaxConnections = settings.MaxConnections,
                 Coordinator = coordinator,
+                PairName = settings.PairName,
             };
             options.Validate();
             return (options, secrets, peerEndPoint, errors);
