@@ -3,8 +3,12 @@ using MirrorKv.Cli.Redis;
 
 namespace MirrorKv.Cli.Bench;
 
-/// <summary>The bench harness over our pipelined RESP client: GET and SET against redis-server.</summary>
-internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byte[] value, int pipeline) : IBenchConnection
+/// <summary>
+/// The bench harness over our pipelined RESP client: GET and SET against redis-server; with
+/// <paramref name="waitForReplica"/>, each batch of SETs ends with WAIT 1 0 (redis's synchronous write, the
+/// like-for-like peer of MirrorKv's sync SET).
+/// </summary>
+internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byte[] value, int pipeline, bool waitForReplica = false) : IBenchConnection
 {
     private readonly byte[][] _batchKeys = new byte[pipeline][];
 
@@ -33,7 +37,7 @@ internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byt
             batchKeys[i] = keys[batch[i]];
         }
 
-        await client.SetManyAsync(batchKeys, value);
+        await client.SetManyAsync(batchKeys, value, waitForReplica);
     }
 
     public ValueTask DisposeAsync() => client.DisposeAsync();

@@ -29,14 +29,23 @@ internal sealed class RespClient : IAsyncDisposable
         return new RespClient(socket);
     }
 
-    /// <summary>SET of every key to <paramref name="value"/>, pipelined; every reply must be +OK.</summary>
+    /// <summary>
+    /// SET of every key to <paramref name="value"/>, pipelined; every reply must be +OK. With
+    /// <paramref name="waitForReplica"/>, the batch ends with <c>WAIT 1 0</c>, which redis answers once its
+    /// replica has acknowledged every write before it (or never, timeout 0): redis's synchronous write.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SetManyAsync(IReadOnlyList<byte[]> keys, ReadOnlyMemory<byte> value)
+    public async ValueTask SetManyAsync(IReadOnlyList<byte[]> keys, ReadOnlyMemory<byte> value, bool waitForReplica = false)
     {
         _outLength = 0;
         foreach (byte[] key in keys)
         {
             Command("SET"u8, key, value.Span);
+        }
+
+        if (waitForReplica)
+        {
+            Command("WAIT"u8, "1"u8, "0"u8);
         }
 
         await SendAsync();
@@ -46,6 +55,15 @@ internal sealed class RespClient : IAsyncDisposable
             if (kind != (byte)'+')
             {
                 throw new InvalidOperationException($"redis answered SET with '{(char)kind}' ({length}).");
+            }
+        }
+
+        if (waitForReplica)
+        {
+            (byte kind, int replicas) = await ReadReplyAsync();
+            if (kind != (byte)':' || replicas < 1)
+            {
+                throw new InvalidOperationException($"redis answered WAIT 1 0 with '{(char)kind}' ({replicas}): its replica did not acknowledge.");
             }
         }
     }
@@ -171,6 +189,12 @@ internal sealed class RespClient : IAsyncDisposable
         byte kind = _in[_inStart];
         ReadOnlySpan<byte> line = _in.AsSpan(_inStart + 1, lineEnd - 1);
         _inStart += lineEnd + 2;
+        if (kind == (byte)':')
+        {
+            // An integer reply (WAIT's count of replicas): the number in place of a length.
+            return (kind, Utf8Parser.TryParse(line, out int number, out _) ? number : -1);
+        }
+
         if (kind != (byte)'$')
         {
             return (kind, 0);
