@@ -23,6 +23,7 @@ internal sealed class NodeTelemetry : IDisposable
         _meter.CreateObservableCounter("mirrorkv.server.lookups", () => new Measurement<long>(Volatile.Read(ref counters.Lookups), Tags()), "{lookup}", "Two-sided LOOKUPs answered.");
         _meter.CreateObservableCounter("mirrorkv.server.connections_refused", () => new Measurement<long>(Volatile.Read(ref counters.ConnectionsRefused), Tags()), "{connection}", "Connections refused at the connection limit.");
         _meter.CreateObservableCounter("mirrorkv.server.expired_reaped", () => new Measurement<long>(node.ExpiredEntriesReaped, Tags()), "{entry}", "Expired entries reclaimed by the primary.");
+        _meter.CreateObservableCounter("mirrorkv.server.evictions", () => new Measurement<long>(node.Store.Evictions, Tags()), "{entry}", "Keys evicted by the primary to make room for writes (a secondary counts none: it applies the primary's deletes).");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.connections", () => new Measurement<int>(node.ConnectionCount, Tags()), "{connection}", "Open connections: clients, the peer and handshakes in progress.");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.resp_connections", () => new Measurement<int>(node.RespConnectionCount, Tags()), "{connection}", "Open connections on the RESP port (redis clients).");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.queued_bytes", () => new Measurement<long>(node.QueuedBytes, Tags()), "By", "Reply bytes posted and not yet on the wire.");

@@ -4,6 +4,7 @@ using System.Net;
 using System.Reflection;
 using System.Text;
 using MirrorKv.Protocol;
+using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
 
@@ -251,7 +252,7 @@ internal sealed partial class RespHandler
         string Number(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IPEndPoint? resp = _node.RespEndPoint;
         yield return ("maxmemory", Number((long)_node.Store.Region.Length));
-        yield return ("maxmemory-policy", "noeviction");
+        yield return ("maxmemory-policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
         yield return ("databases", "1");
         yield return ("save", "");
         yield return ("appendonly", "no");

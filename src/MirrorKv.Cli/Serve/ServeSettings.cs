@@ -32,6 +32,9 @@ internal sealed class ServeSettings
 
     public string SlabSize { get; set; } = "1m";
 
+    /// <summary>noeviction or allkeys-lru (StoreOptions.Eviction says why noeviction is the default).</summary>
+    public string Eviction { get; set; } = "noeviction";
+
     public string Replication { get; set; } = "sync";
 
     public bool Verbose { get; set; }

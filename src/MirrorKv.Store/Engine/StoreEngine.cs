@@ -43,6 +43,12 @@ public sealed partial class StoreEngine : IDisposable
         Region = MemoryRegion.Allocate(Options.RegionSize, regionAccess);
         _allocator = new SlabAllocator(Options.RegionSize, new SizeClassTable(Options.SlabSize), Options.SlabOrder);
         _index = new KeyIndex(Region, Options.InitialIndexCapacity);
+        if (Options.Eviction != EvictionPolicy.NoEviction)
+        {
+            Access = new AccessTracker(Region);
+            _clockHands = new ulong[SizeClasses.Count];
+            _evictedKey = new byte[Options.MaxKeyLength];
+        }
     }
 
     /// <summary>The options in force.</summary>
@@ -123,6 +129,7 @@ public sealed partial class StoreEngine : IDisposable
             }
 
             int slotSize = _allocator.SlotSizeAt(offset);
+            Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
             version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
             return true;
@@ -134,7 +141,7 @@ public sealed partial class StoreEngine : IDisposable
     {
         lock (_lock)
         {
-            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion);
+            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion, Evictions);
         }
     }
 
@@ -208,7 +215,7 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            if (!TryAllocateLocked(entrySize, out ulong offset, out int slotSize))
+            if (!TryAllocateLocked(entrySize, NoSlot, out ulong offset, out int slotSize))
             {
                 return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
             }
@@ -228,7 +235,7 @@ public sealed partial class StoreEngine : IDisposable
         // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
         // reader finds the key in one of the two slots at every moment. Out of memory leaves the
         // old entry untouched.
-        if (!TryAllocateLocked(entrySize, out ulong newOffset, out int newSize))
+        if (!TryAllocateLocked(entrySize, oldOffset, out ulong newOffset, out int newSize))
         {
             return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
         }
@@ -246,6 +253,7 @@ public sealed partial class StoreEngine : IDisposable
     {
         ulong version = _lastVersion += 2;
         EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
+        Access?.Mark(offset);
         _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
         return version;
     }

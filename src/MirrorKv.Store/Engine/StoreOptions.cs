@@ -35,6 +35,12 @@ public sealed record StoreOptions
     /// <summary>Order in which slabs are claimed; the secondary uses <see cref="SlabOrder.Descending"/>.</summary>
     public SlabOrder SlabOrder { get; init; } = SlabOrder.Ascending;
 
+    /// <summary>
+    /// What a write that finds no room does. <see cref="EvictionPolicy.NoEviction"/> by default, as in redis: a
+    /// store of record must not lose keys silently; a cache should say <see cref="EvictionPolicy.AllKeysLru"/>.
+    /// </summary>
+    public EvictionPolicy Eviction { get; init; } = EvictionPolicy.NoEviction;
+
     /// <summary>Initial index buckets; it doubles as needed, so this only saves early rehashing.</summary>
     public int InitialIndexCapacity { get; init; } = 1024;
 
@@ -64,6 +70,11 @@ public sealed record StoreOptions
         if (EffectiveMaxValueLength < 0 || (long)EntryLayout.HeaderSize + MaxKeyLength + EffectiveMaxValueLength > SlabSize)
         {
             throw new ArgumentException($"An entry with the largest key and value ({EntryLayout.HeaderSize} + {MaxKeyLength} + {EffectiveMaxValueLength} bytes) must fit one slab of {SlabSize} bytes.");
+        }
+
+        if (!Enum.IsDefined(Eviction))
+        {
+            throw new ArgumentException($"Eviction must be one of {EvictionPolicyNames.Accepted}; got {Eviction}.");
         }
 
         if (InitialIndexCapacity < 1)
