@@ -10,6 +10,11 @@ namespace MirrorKv.Store;
 /// address order and skipping slabs of other classes): a slot whose access byte is set was read since the hand
 /// last passed and gets another turn (the byte is cleared); the first live slot found clear is evicted. This is
 /// second-chance LRU, amortized O(1) per eviction, with no list to keep in order on the read path.</para>
+/// <para>Only reads mark a slot (one-sided READs, LOOKUP, RESP GET), not writes. A new entry needs no mark to be
+/// safe for a while: it mostly lands in the slot just evicted, behind the hand, so a whole turn passes before the
+/// hand looks at it. Marking writes too was tried and breaks the point of the policy: after one turn of inserts
+/// every slot is marked, the hand clears a whole turn in one eviction and goes on to evict keys read a moment
+/// ago (EvictionTests.Evict_KeysReadBetweenWriteBursts_SurviveWhileUnreadOnesGo fails that way).</para>
 /// <para>An eviction is a delete: the slot is tombstoned, unindexed and freed, and the tombstone goes down the
 /// replication stream with the primary address, so the secondary frees the same slot. A client still holding
 /// the pointer finds a tombstone or, once the slot is reused, another key at a newer version: a validation

@@ -253,7 +253,6 @@ public sealed partial class StoreEngine : IDisposable
     {
         ulong version = _lastVersion += 2;
         EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
-        Access?.Mark(offset);
         _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
         return version;
     }
