@@ -2,6 +2,7 @@ using System.CommandLine;
 using MirrorKv.Cli.Bench;
 using MirrorKv.Cli.Chaos;
 using MirrorKv.Cli.Demo;
+using MirrorKv.Cli.Keys;
 using MirrorKv.Cli.Serve;
 using MirrorKv.Cli.Status;
 using MirrorKv.Cli.Switchover;
@@ -21,5 +22,9 @@ var root = new RootCommand("MirrorKv: a highly available in-memory key-value sto
     SwitchoverCommand.Create(),
     ChaosCommand.Create(),
 };
+foreach (Command command in KeyCommands.Create())
+{
+    root.Add(command);
+}
 
 return await root.Parse(args).InvokeAsync();
