@@ -253,6 +253,9 @@ internal sealed partial class RespHandler
         IPEndPoint? resp = _node.RespEndPoint;
         yield return ("maxmemory", Number((long)_node.Store.Region.Length));
         yield return ("maxmemory-policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
+        yield return ("maxmemory-samples", Number(StoreEngine.EvictionSamples));
+        yield return ("lfu-log-factor", Number(AccessTracker.LfuLogFactor));
+        yield return ("lfu-decay-time", Number((long)_node.Store.Options.LfuDecayTime.TotalMinutes));
         yield return ("databases", "1");
         yield return ("save", "");
         yield return ("appendonly", "no");

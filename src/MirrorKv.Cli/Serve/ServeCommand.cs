@@ -32,8 +32,8 @@ internal static class ServeCommand
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
-        var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory) or allkeys-lru (evict a key not read lately; for caches) (default {defaults.Eviction})." };
-        eviction.AcceptOnlyFromAmong("noeviction", "allkeys-lru");
+        var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
+        eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };

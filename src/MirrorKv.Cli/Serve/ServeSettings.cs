@@ -38,7 +38,7 @@ internal sealed class ServeSettings
 
     public string SlabSize { get; set; } = "1m";
 
-    /// <summary>noeviction or allkeys-lru (StoreOptions.Eviction says why noeviction is the default).</summary>
+    /// <summary>noeviction, allkeys-lru, allkeys-lfu or volatile-ttl (StoreOptions.Eviction says why noeviction is the default).</summary>
     public string Eviction { get; set; } = "noeviction";
 
     public string Replication { get; set; } = "sync";

@@ -45,9 +45,16 @@ public sealed partial class StoreEngine : IDisposable
         _index = new KeyIndex(Region, Options.InitialIndexCapacity);
         if (Options.Eviction != EvictionPolicy.NoEviction)
         {
-            Access = new AccessTracker(Region);
             _clockHands = new ulong[SizeClasses.Count];
             _evictedKey = new byte[Options.MaxKeyLength];
+            _noVolatile = new bool[SizeClasses.Count];
+            _turnDecay = new byte[SizeClasses.Count];
+            _turnStartedMs = new long[SizeClasses.Count];
+            Array.Fill(_turnStartedMs, Environment.TickCount64);
+            if (Options.Eviction is EvictionPolicy.AllKeysLru or EvictionPolicy.AllKeysLfu)
+            {
+                Access = new AccessTracker(Region, countsFrequency: Options.Eviction == EvictionPolicy.AllKeysLfu);
+            }
         }
     }
 
@@ -222,6 +229,7 @@ public sealed partial class StoreEngine : IDisposable
 
             ulong version = WriteEntry(offset, slotSize, key, value);
             _index.Set(key, hash, offset);
+            Access?.Admit(offset);
             return new StoreWriteResult(StoreStatus.Ok, WriteKind.Inserted, PointerAt(offset, slotSize), version, default);
         }
 
@@ -242,6 +250,7 @@ public sealed partial class StoreEngine : IDisposable
 
         ulong newVersion = WriteEntry(newOffset, newSize, key, value);
         _index.Set(key, hash, newOffset);
+        Access?.Carry(oldOffset, newOffset);
         Tombstone(oldOffset, oldSize, key);
         return new StoreWriteResult(StoreStatus.Ok, WriteKind.Relocated, PointerAt(newOffset, newSize), newVersion, PointerAt(oldOffset, oldSize));
     }
@@ -253,6 +262,11 @@ public sealed partial class StoreEngine : IDisposable
     {
         ulong version = _lastVersion += 2;
         EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
+        if (Options.Eviction == EvictionPolicy.VolatileTtl)
+        {
+            NoteVolatileWrite(slotSize, value);
+        }
+
         _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
         return version;
     }
