@@ -61,7 +61,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
         Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
-        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
         _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);

@@ -63,7 +63,7 @@ internal sealed partial class RespHandler
                 Field(text, "used_memory_rss_human", Human(rss));
                 Field(text, "maxmemory", region);
                 Field(text, "maxmemory_human", Human(region));
-                Field(text, "maxmemory_policy", "noeviction");
+                Field(text, "maxmemory_policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
                 Field(text, "mirrorkv_region_bytes", region);
                 Field(text, "mirrorkv_slot_bytes_in_use", stats.SlotBytesInUse);
                 Field(text, "mirrorkv_index_bytes", stats.IndexBytes);
@@ -78,7 +78,7 @@ internal sealed partial class RespHandler
                 Field(text, "total_net_input_bytes", Interlocked.Read(ref _bytesIn));
                 Field(text, "rejected_connections", Interlocked.Read(ref _connectionsRejected));
                 Field(text, "expired_keys", _node.ExpiredEntriesReaped);
-                Field(text, "evicted_keys", 0);
+                Field(text, "evicted_keys", _node.Store.Evictions);
                 Field(text, "keyspace_hits", Interlocked.Read(ref _hits));
                 Field(text, "keyspace_misses", Interlocked.Read(ref _misses));
                 Field(text, "mirrorkv_one_sided_reads", Volatile.Read(ref _node.Counters.Reads));

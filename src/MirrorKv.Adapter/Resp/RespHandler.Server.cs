@@ -4,6 +4,7 @@ using System.Net;
 using System.Reflection;
 using System.Text;
 using MirrorKv.Protocol;
+using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
 
@@ -257,7 +258,10 @@ internal sealed partial class RespHandler
         string Number(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IPEndPoint? resp = _node.RespEndPoint;
         yield return ("maxmemory", Number((long)_node.Store.Region.Length));
-        yield return ("maxmemory-policy", "noeviction");
+        yield return ("maxmemory-policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
+        yield return ("maxmemory-samples", Number(StoreEngine.EvictionSamples));
+        yield return ("lfu-log-factor", Number(AccessTracker.LfuLogFactor));
+        yield return ("lfu-decay-time", Number((long)_node.Store.Options.LfuDecayTime.TotalMinutes));
         yield return ("databases", "1");
         yield return ("save", "");
         yield return ("appendonly", "no");

@@ -11,6 +11,8 @@ namespace MirrorKv.Cli.Bench;
 internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byte[] value, int pipeline, bool waitForReplica = false) : IBenchConnection
 {
     private readonly byte[][] _batchKeys = new byte[pipeline][];
+    private readonly bool[] _found = new bool[pipeline];
+    private readonly byte[][] _missed = new byte[pipeline][];
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask GetAsync(int[] batch)
@@ -38,6 +40,32 @@ internal sealed class RedisBenchConnection(RespClient client, byte[][] keys, byt
         }
 
         await client.SetManyAsync(batchKeys, value, waitForReplica);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> GetOrSetAsync(int[] batch)
+    {
+        for (int i = 0; i < batch.Length; i++)
+        {
+            _batchKeys[i] = keys[batch[i]];
+        }
+
+        int hits = await client.GetManyAsync(_batchKeys, value.Length, _found);
+        int missed = 0;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (!_found[i])
+            {
+                _missed[missed++] = _batchKeys[i];
+            }
+        }
+
+        if (missed > 0)
+        {
+            await client.SetManyAsync(new ArraySegment<byte[]>(_missed, 0, missed), value);
+        }
+
+        return hits;
     }
 
     public ValueTask DisposeAsync() => client.DisposeAsync();

@@ -33,6 +33,8 @@ internal static class ServeCommand
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
+        var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
+        eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
@@ -47,7 +49,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -74,6 +76,7 @@ internal static class ServeCommand
             Given(pairName, nameof(ServeSettings.PairName));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
+            Given(eviction, nameof(ServeSettings.Eviction));
             Given(replication, nameof(ServeSettings.Replication));
             Given(verbose, nameof(ServeSettings.Verbose));
             Given(secretFile, nameof(ServeSettings.SecretFile));
@@ -218,6 +221,11 @@ internal static class ServeCommand
         }
 
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
+        if (!EvictionPolicyNames.TryParse(settings.Eviction, out EvictionPolicy evictionPolicy))
+        {
+            errors.Add($"--eviction (Node:Eviction): must be one of {EvictionPolicyNames.Accepted}; got '{settings.Eviction}'");
+        }
+
         byte[]? secret = SecretSource.Read(settings.SecretFile, SecretSource.ClientVariable, "--secret-file", errors, out string? secretOrigin);
         byte[]? peerSecret = SecretSource.Read(settings.PeerSecretFile, SecretSource.PeerVariable, "--peer-secret-file", errors, out string? peerSecretOrigin);
         var secrets = new ServeSecrets(secretOrigin, peerSecretOrigin);
@@ -251,7 +259,7 @@ internal static class ServeCommand
                 AdvertisedEndPoint = advertised,
                 RespListenEndPoint = respListen,
                 SentinelListenEndPoint = sentinelListen,
-                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
+                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,
                 PeerSecret = peerSecret,

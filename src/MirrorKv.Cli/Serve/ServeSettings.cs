@@ -41,6 +41,9 @@ internal sealed class ServeSettings
 
     public string SlabSize { get; set; } = "1m";
 
+    /// <summary>noeviction, allkeys-lru, allkeys-lfu or volatile-ttl (StoreOptions.Eviction says why noeviction is the default).</summary>
+    public string Eviction { get; set; } = "noeviction";
+
     public string Replication { get; set; } = "sync";
 
     public bool Verbose { get; set; }
