@@ -265,6 +265,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
             : Volatile.Read(ref _clearingInSync) ? "the primary is recording in etcd that it goes on alone; try again"
+            : _probing ? "the primary is asking whether its lost secondary is gone; try again"
             : null;
         return refusal is null;
     }
