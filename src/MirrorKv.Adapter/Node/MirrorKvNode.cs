@@ -34,6 +34,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private ITransport? _transport;
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
+    private IPEndPoint? _secondaryRespEndPoint;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
@@ -60,7 +61,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
         Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
-        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
         _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
@@ -153,7 +154,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
                 node._link.HandoverOffered += node.OnHandoverOffered;
-                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
+                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, node.AdvertisedRespEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
             node.StartHeartbeats();
@@ -269,7 +270,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         return refusal is null;
     }
 
-    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised)
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp)
     {
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
@@ -287,6 +288,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _lease.Limit(stamp);
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
+        Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
     }
 

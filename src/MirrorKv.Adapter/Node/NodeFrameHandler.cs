@@ -242,6 +242,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
         state.Greeted = true;
         HelloReply reply = node.DescribeForHello() with { Version = version };
+        if (state.Kind == PeerKind.Peer && state.Hello.Value.HasRespEndpoint)
+        {
+            reply = reply with { HasRespEndpoint = true, RespEndpoint = node.AdvertisedRespEndPoint };
+        }
+
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {
@@ -257,7 +262,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).
             connection.SendQueueLimit = node.Options.PeerSendQueueLimit;
             connection.CongestionHoldsReceives = false;
-            node.AttachSecondary(connection, state.AdvertisedEndPoint);
+            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndpoint);
         }
 
         connection.Flush();

@@ -11,6 +11,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
     private readonly ArrayBufferWriter<byte>[] _writers = Enumerable.Range(0, pipeline).Select(_ => new ArrayBufferWriter<byte>(value.Length)).ToArray();
     private readonly ReadOnlyMemory<byte>[] _values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, pipeline).ToArray();
     private readonly bool[] _found = new bool[pipeline];
+    private readonly string[] _missed = new string[pipeline];
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask GetAsync(int[] batch)
@@ -66,6 +67,49 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         {
             await client.SetManyAsync(_batchKeys, _values);
         }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> GetOrSetAsync(int[] batch)
+    {
+        for (int i = 0; i < batch.Length; i++)
+        {
+            _batchKeys[i] = keys[batch[i]];
+            _writers[i].ResetWrittenCount();
+        }
+
+        if (batch.Length == 1)
+        {
+            _found[0] = await client.TryGetAsync(_batchKeys[0], _writers[0]);
+        }
+        else
+        {
+            await client.TryGetManyAsync(_batchKeys, _writers, _found);
+        }
+
+        int missed = 0;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (!_found[i])
+            {
+                _missed[missed++] = _batchKeys[i];
+            }
+            else if (_writers[i].WrittenCount != value.Length)
+            {
+                throw new InvalidOperationException($"bench read of {_batchKeys[i]} returned {_writers[i].WrittenCount} bytes");
+            }
+        }
+
+        if (missed == 1)
+        {
+            await client.SetAsync(_missed[0], value);
+        }
+        else if (missed > 1)
+        {
+            await client.SetManyAsync(new ArraySegment<string>(_missed, 0, missed), new ArraySegment<ReadOnlyMemory<byte>>(_values, 0, missed));
+        }
+
+        return batch.Length - missed;
     }
 
     public ValueTask DisposeAsync() => client.DisposeAsync();

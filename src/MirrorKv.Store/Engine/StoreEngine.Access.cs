@@ -25,6 +25,7 @@ public sealed partial class StoreEngine
                 return false;
             }
 
+            Access?.Mark(offset);
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
         }
