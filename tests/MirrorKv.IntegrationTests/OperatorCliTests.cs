@@ -89,7 +89,7 @@ public class OperatorCliTests
         Assert.Contains($"the primary is {primary}", stderr, StringComparison.Ordinal);
         (code, stderr) = await Refused("del", $"redis://{pair.SecondaryResp}", "k");
         Assert.Equal(5, code);
-        Assert.Contains($"the primary is {primary}", stderr, StringComparison.Ordinal);
+        Assert.Contains($"the primary is redis://{pair.PrimaryResp}", stderr, StringComparison.Ordinal);
         (code, stderr) = await Refused("get", pair.Secondary.EndPoint.ToString(), "k");
         Assert.Equal(5, code);
         Assert.Contains("redis://", stderr, StringComparison.Ordinal);
