@@ -75,21 +75,7 @@ public class EvictionPairTests
         MirrorKvClient writer = await pair.ConnectClientAsync();
         MirrorKvClient reader = await pair.ConnectClientAsync();
         StoreEngine store = pair.Primary.Store;
-        int written = 0;
-        while (store.Evictions == 0)
-        {
-            await writer.SetAsync($"k-{written:D6}", Value(new Random(written), 100));
-            written++;
-        }
-
-        var hot = new List<string>();
-        for (int i = 0; i < written; i += 4)
-        {
-            if (store.TryLookup(Encoding.ASCII.GetBytes($"k-{i:D6}"), out _, out _))
-            {
-                hot.Add($"k-{i:D6}");
-            }
-        }
+        (int written, List<string> hot) = await FillUntilEvictingAsync(writer, store);
 
         // As EvictionTests: bursts of an eighth of the store, the hot quarter read before each. After the first
         // round the reader holds every hot pointer, so its reads are one-sided READs only.
@@ -125,21 +111,7 @@ public class EvictionPairTests
         MirrorKvClient writer = await pair.ConnectClientAsync();
         MirrorKvClient reader = await pair.ConnectClientAsync();
         StoreEngine store = pair.Primary.Store;
-        int written = 0;
-        while (store.Evictions == 0)
-        {
-            await writer.SetAsync($"k-{written:D6}", Value(new Random(written), 100));
-            written++;
-        }
-
-        var hot = new List<string>();
-        for (int i = 0; i < written; i += 4)
-        {
-            if (store.TryLookup(Encoding.ASCII.GetBytes($"k-{i:D6}"), out _, out _))
-            {
-                hot.Add($"k-{i:D6}");
-            }
-        }
+        (int written, List<string> hot) = await FillUntilEvictingAsync(writer, store);
 
         // Read only now, 40 times each (a counter of ~8 against a new key's 5), and never again: under LRU these
         // keys would go in the hand's second turn. The first read looks the key up; the others are one-sided.
@@ -203,5 +175,26 @@ public class EvictionPairTests
         }
 
         return value;
+    }
+
+    // Writes fresh keys until the store evicts; returns how many it wrote and every fourth key still held (the hot quarter).
+    private static async Task<(int Written, List<string> Hot)> FillUntilEvictingAsync(MirrorKvClient writer, StoreEngine store)
+    {
+        int written = 0;
+        while (store.Evictions == 0)
+        {
+            await writer.SetAsync($"k-{written:D6}", Value(new Random(written), 100));
+            written++;
+        }
+
+        var hot = new List<string>();
+        for (int i = 0; i < written; i += 4)
+        {
+            if (store.TryLookup(Encoding.ASCII.GetBytes($"k-{i:D6}"), out _, out _))
+            {
+                hot.Add($"k-{i:D6}");
+            }
+        }
+        return (written, hot);
     }
 }

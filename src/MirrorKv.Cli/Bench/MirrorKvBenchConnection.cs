@@ -13,8 +13,9 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
     private readonly bool[] _found = new bool[pipeline];
     private readonly string[] _missed = new string[pipeline];
 
+    // Reads the batch's keys into _writers, setting _found: one GET, or one pipelined batch.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask GetAsync(int[] batch)
+    private async ValueTask ReadBatchAsync(int[] batch)
     {
         for (int i = 0; i < batch.Length; i++)
         {
@@ -30,6 +31,12 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         {
             await client.TryGetManyAsync(_batchKeys, _writers, _found);
         }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask GetAsync(int[] batch)
+    {
+        await ReadBatchAsync(batch);
 
         for (int i = 0; i < batch.Length; i++)
         {
@@ -72,20 +79,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> GetOrSetAsync(int[] batch)
     {
-        for (int i = 0; i < batch.Length; i++)
-        {
-            _batchKeys[i] = keys[batch[i]];
-            _writers[i].ResetWrittenCount();
-        }
-
-        if (batch.Length == 1)
-        {
-            _found[0] = await client.TryGetAsync(_batchKeys[0], _writers[0]);
-        }
-        else
-        {
-            await client.TryGetManyAsync(_batchKeys, _writers, _found);
-        }
+        await ReadBatchAsync(batch);
 
         int missed = 0;
         for (int i = 0; i < batch.Length; i++)
