@@ -20,6 +20,8 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
     private readonly EndPointBook _book;
+    private readonly ConnectionHealth _health;
+    private readonly bool _ownsHealth;
     private readonly PointerTable _table = new();
     private readonly Stack<KeyBatch> _keyBatches = new();
     private readonly Lock _pathLock = new();
@@ -42,6 +44,12 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         _transport = options.Transport ?? new TcpTransport();
         _book = new EndPointBook(options.AllEndPoints());
         _hedgeDelay = new HedgeDelayEstimator(options);
+        _ownsHealth = options.Health is null;
+        _health = options.Health ?? new ConnectionHealth(MirrorKvEndPoints.Format(options.AllEndPoints()));
+        if (_ownsHealth)
+        {
+            _health.Register();
+        }
     }
 
     /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
@@ -100,6 +108,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         catch
         {
             client._disposed.Dispose();
+            if (client._ownsHealth)
+            {
+                client._health.Unregister();
+            }
+
             throw;
         }
 
@@ -154,6 +167,15 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         await _disposed.CancelAsync().ConfigureAwait(false);
         _hedgeTimer.Dispose();
+        if (_ownsHealth)
+        {
+            _health.Unregister();
+        }
+        else
+        {
+            _health.Lost();
+        }
+
         await _primary.DisposeAsync().ConfigureAwait(false);
         NodeChannel? secondary = _secondary;
         if (secondary is not null)
@@ -264,6 +286,8 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             _failover = Task.Run(() => FailOverAsync(channel.Region));
         }
 
+        _health.Lost();
+        AwaitProtection();
         MirrorKvTelemetry.Failovers.Add(1);
         LogFailingOver(channel.EndPoint.ToString(), _secondaryEndPoint?.ToString() ?? "(none known)");
         PathChanged?.Invoke(ClientPath.FailingOver);

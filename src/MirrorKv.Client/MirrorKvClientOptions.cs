@@ -104,6 +104,12 @@ public sealed record MirrorKvClientOptions
     /// </summary>
     public TimeSpan MinHedgeDelay { get; init; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>
+    /// Where the client reports its connection state; the cache passes its own, which outlives the clients it
+    /// makes. Null: the client makes one for itself.
+    /// </summary>
+    internal ConnectionHealth? Health { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
