@@ -101,6 +101,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
                 break;
+            case Opcode.FailoverRead when !node.HoldsEveryAcknowledgedWrite:
+                // A caught-up secondary whose primary lives serves it too (hedged reads), but only while it can
+                // vouch for holding every acknowledged write: see MirrorKvNode.HoldsEveryAcknowledgedWrite.
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary,
+                    "this secondary cannot vouch that it holds every acknowledged write (not told the pair is protected, dropped, diverged, or with a coordinator not promoted yet); ask the primary");
+                break;
             case Opcode.Read:
                 verbs.Read(connection, state, header.RequestId, payload);
                 break;
