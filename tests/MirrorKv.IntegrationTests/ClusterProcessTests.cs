@@ -78,7 +78,8 @@ public class ClusterProcessTests
         var expected = new Redirect(HashSlot.Of(foreign), p2.EndPoint, "p2", 1);
         MirrorKvException write = await Assert.ThrowsAsync<MirrorKvException>(async () => await pairClient.SetAsync(foreign, "x"u8.ToArray()));
         MirrorKvException read = await Assert.ThrowsAsync<MirrorKvException>(async () => await pairClient.GetAsync(foreign));
-        foreach (MirrorKvException e in new[] { write, read })
+        MirrorKvException delete = await Assert.ThrowsAsync<MirrorKvException>(async () => await pairClient.DeleteAsync(foreign));
+        foreach (MirrorKvException e in new[] { write, read, delete })
         {
             Assert.Equal(WireStatus.Moved, e.WireStatus);
             Assert.True(Redirect.TryParse(e.Message, out Redirect? redirect), e.Message);
