@@ -56,6 +56,8 @@ public static class MirrorKvTelemetry
 
     internal static readonly Counter<long> WriteRetries = Meter.CreateCounter<long>("mirrorkv.client.write_retries", "{write}", "Writes sent again because the pair did not take them (NotPrimary, StaleEpoch, ReplicationFailed, a lost connection).");
 
+    internal static readonly Counter<long> Redirects = Meter.CreateCounter<long>("mirrorkv.client.redirects", "{redirect}", "Operations a cluster node refused as another pair's (Moved) and the cluster client sent again by a refreshed map.");
+
     internal static readonly Counter<long> RewrittenPointers = Meter.CreateCounter<long>("mirrorkv.client.rewritten_pointers", "{pointer}", "Cached pointers rewritten from a secondary's translation.");
 
     internal static bool Active => OperationDuration.Enabled || Source.HasListeners();

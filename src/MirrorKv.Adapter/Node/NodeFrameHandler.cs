@@ -90,6 +90,15 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
                 connection.EndPost();
                 break;
+            case Opcode.ClusterMap when ClusterMapMessages.TryReadRequest(payload, out _) != WireStatus.Ok:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"CLUSTER_MAP payload must be {ClusterMapMessages.RequestSize} bytes: the map version the caller has");
+                break;
+            case Opcode.ClusterMap when node.Cluster is { } cluster:
+                cluster.DescribeMap(connection, header.RequestId, payload);
+                break;
+            case Opcode.ClusterMap:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NoCluster, "this node serves a single pair, not a cluster: its keys are all its own");
+                break;
             case Opcode.Switchover when state.Kind == PeerKind.Client:
                 node.OnSwitchover(connection, header.RequestId, payload);
                 break;

@@ -192,6 +192,12 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    public void PostClusterMap(PendingOperation op, ulong knownVersion)
+    {
+        ClusterMapMessages.WriteRequest(Begin(op, Opcode.ClusterMap, ClusterMapMessages.RequestSize), knownVersion);
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
