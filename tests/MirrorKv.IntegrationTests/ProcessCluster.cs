@@ -24,14 +24,25 @@ internal sealed class ProcessCluster : IAsyncDisposable
 
     public IEnumerable<NodeProcess> Nodes => Pairs.SelectMany(p => new[] { p.Primary, p.Secondary });
 
-    public static async Task<ProcessCluster> StartAsync(int pairs = 3)
+    /// <summary>Per pair, in map order: the RESP endpoints of its primary and secondary (when started with RESP).</summary>
+    public List<(IPEndPoint Primary, IPEndPoint Secondary)> RespEndPoints { get; } = [];
+
+    /// <param name="pairs">How many pairs.</param>
+    /// <param name="resp">Whether every node serves RESP too (<c>--resp-listen</c>), with its RESP endpoint in the map.</param>
+    public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false)
     {
         EtcdProcess etcd = await EtcdProcess.StartAsync();
         var cluster = new ProcessCluster(etcd, "test");
         try
         {
             var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())).ToList();
-            cluster.Map = ClusterMap.SplitEvenly(cluster.Name, 1, [.. endPoints.Select(p => new ClusterPair(p.Item1, [new ClusterMember(p.Item2), new ClusterMember(p.Item3)]))]);
+            if (resp)
+            {
+                cluster.RespEndPoints.AddRange(endPoints.Select(_ => (NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())));
+            }
+
+            IPEndPoint? RespOf(int pair, bool primary) => resp ? primary ? cluster.RespEndPoints[pair].Primary : cluster.RespEndPoints[pair].Secondary : null;
+            cluster.Map = ClusterMap.SplitEvenly(cluster.Name, 1, [.. endPoints.Select((p, i) => new ClusterPair(p.Item1, [new ClusterMember(p.Item2, RespOf(i, true)), new ClusterMember(p.Item3, RespOf(i, false))]))]);
             using (ClusterDirectory directory = cluster.Directory())
             {
                 Assert.True(await directory.TryPublishAsync(cluster.Map, await directory.ReadAsync()));
@@ -40,12 +51,15 @@ internal sealed class ProcessCluster : IAsyncDisposable
             // One node after the other: six processes starting at once on a loaded machine can keep a node's first
             // etcd request past the coordinator's 500 ms request timeout, and a node gives up when etcd does not
             // answer at start.
-            foreach ((string id, System.Net.IPEndPoint primaryAt, System.Net.IPEndPoint secondaryAt) in endPoints)
+            for (int i = 0; i < endPoints.Count; i++)
             {
-                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args(id)], primaryAt);
+                (string id, IPEndPoint primaryAt, IPEndPoint secondaryAt) = endPoints[i];
+                string[] primaryResp = resp ? ["--resp-listen", RespOf(i, true)!.ToString()] : [];
+                string[] secondaryResp = resp ? ["--resp-listen", RespOf(i, false)!.ToString()] : [];
+                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args(id), .. primaryResp], primaryAt);
                 try
                 {
-                    cluster.Pairs.Add((id, primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args(id)], secondaryAt)));
+                    cluster.Pairs.Add((id, primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args(id), .. secondaryResp], secondaryAt)));
                 }
                 catch
                 {

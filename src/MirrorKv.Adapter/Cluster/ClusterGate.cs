@@ -18,7 +18,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstMap = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile View? _view;
+    private volatile ClusterView? _view;
     private Task _watch = Task.CompletedTask;
     private string? _lastProblem;
 
@@ -35,6 +35,9 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     /// <summary>This node's pair id.</summary>
     public string PairId => _pairId;
 
+    /// <summary>The view in force (the map, the pairs' primaries), or null before the first map.</summary>
+    public ClusterView? View => _view;
+
     /// <summary>Starts the watch and waits until etcd has a map for this cluster (logging once while it has none).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -50,14 +53,14 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     public bool Owns(ReadOnlySpan<byte> key, out int slot)
     {
         slot = HashSlot.Of(key);
-        View? view = _view;
+        ClusterView? view = _view;
         return view is not null && view.Map.OwnerIndex(slot) == view.MyIndex;
     }
 
     /// <summary>The Moved reply's text for a key of <paramref name="slot"/>, naming the owner and the map version.</summary>
     public string RedirectFor(int slot)
     {
-        View view = _view!;
+        ClusterView view = _view!;
         int owner = view.Map.OwnerIndex(slot);
         return new Redirect(slot, view.Primaries[owner], view.Map.Pairs[owner].Id, view.Map.Version).ToString();
     }
@@ -71,7 +74,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
             return;
         }
 
-        View view = _view!;
+        ClusterView view = _view!;
         if (known == view.Map.Version)
         {
             ClusterMapMessages.WriteUnchanged(connection.BeginPost(Opcode.ClusterMap | Opcode.ReplyBit, WireStatus.Ok, requestId, ClusterMapMessages.HeaderSize), view.Map.Version);
@@ -117,7 +120,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
             return;
         }
 
-        View? old = _view;
+        ClusterView? old = _view;
         if (old is not null && map.Version < old.Map.Version)
         {
             // etcd never goes back; an older read is one that raced a newer one.
@@ -125,14 +128,18 @@ internal sealed partial class ClusterGate : IAsyncDisposable
         }
 
         var primaries = new IPEndPoint?[map.Pairs.Count];
+        var epochs = new ulong[map.Pairs.Count];
         for (int i = 0; i < primaries.Length; i++)
         {
-            primaries[i] = snapshot.PrimaryOf(map.Pairs[i].Id);
+            if (snapshot.Leaders.TryGetValue(map.Pairs[i].Id, out (IPEndPoint EndPoint, ulong Epoch) leader))
+            {
+                (primaries[i], epochs[i]) = leader;
+            }
         }
 
         var encoded = new byte[ClusterMapMessages.ReplySize(map)];
         ClusterMapMessages.WriteReply(encoded, map);
-        _view = new View(map, map.IndexOf(_pairId), primaries, encoded);
+        _view = new ClusterView(map, map.IndexOf(_pairId), primaries, epochs, encoded);
         if (old is null || old.Map.Version != map.Version)
         {
             int index = map.IndexOf(_pairId);
@@ -157,9 +164,6 @@ internal sealed partial class ClusterGate : IAsyncDisposable
             LogEtcdProblem(problem);
         }
     }
-
-    /// <summary>One map with what a node derives from it; replaced whole, never changed.</summary>
-    private sealed record View(ClusterMap Map, int MyIndex, IPEndPoint?[] Primaries, byte[] Encoded);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "cluster map version {Version}: pair {Pair} owns {Slots} of 16384 slots ({Pairs} pairs)")]
     private partial void LogMap(ulong version, string pair, int slots, int pairs);

@@ -40,6 +40,7 @@ internal enum RespCommandKind
     Command,
     Config,
     Sentinel,
+    Cluster,
     Subscribe,
     PSubscribe,
     Unsubscribe,

@@ -58,6 +58,7 @@ internal static class RespCommandTable
         new(RespCommandKind.Command, "command", -1, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "server", "Describes the commands (COUNT, INFO, DOCS, LIST)."),
         new(RespCommandKind.Config, "config", -2, RespCommandAccess.None, Admin, 0, 0, 0, "server", "CONFIG GET of the settings clients ask for."),
         new(RespCommandKind.Sentinel, "sentinel", -2, RespCommandAccess.None, ["admin", "loading", "stale"], 0, 0, 0, "sentinel", "Sentinel discovery: the pair's primary, replica and other sentinel (GET-MASTER-ADDR-BY-NAME, MASTER, MASTERS, REPLICAS, SENTINELS)."),
+        new(RespCommandKind.Cluster, "cluster", -2, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "cluster", "Cluster topology for redis clients: INFO, MYID, KEYSLOT, SLOTS, SHARDS, NODES."),
         new(RespCommandKind.Subscribe, "subscribe", -2, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: listens for +switch-master and other channels."),
         new(RespCommandKind.PSubscribe, "psubscribe", -2, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: listens for channels matching glob patterns."),
         new(RespCommandKind.Unsubscribe, "unsubscribe", -1, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: stops listening to channels (all without arguments)."),

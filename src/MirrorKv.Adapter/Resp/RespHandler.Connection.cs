@@ -102,7 +102,7 @@ internal sealed partial class RespHandler
         output.Bulk("id"u8);
         output.Integer(session.Id);
         output.Bulk("mode"u8);
-        output.Bulk("standalone"u8);
+        output.Bulk(!_sentinel && _node.Cluster is not null ? "cluster"u8 : "standalone"u8);
         output.Bulk("role"u8);
         output.Bulk(IsMaster ? "master"u8 : "replica"u8);
         output.Bulk("modules"u8);

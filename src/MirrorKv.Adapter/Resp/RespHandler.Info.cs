@@ -23,7 +23,7 @@ internal sealed partial class RespHandler
                 Section(text, "Server");
                 Field(text, "redis_version", "7.2.0");
                 Field(text, "mirrorkv_version", MirrorKvVersion);
-                Field(text, "redis_mode", _sentinel ? "sentinel" : "standalone");
+                Field(text, "redis_mode", _sentinel ? "sentinel" : _node.Cluster is not null ? "cluster" : "standalone");
                 Field(text, "os", RuntimeInformation.OSDescription);
                 Field(text, "arch_bits", IntPtr.Size * 8);
                 Field(text, "multiplexing_api", "epoll");
@@ -88,6 +88,18 @@ internal sealed partial class RespHandler
                 break;
             case "replication":
                 AppendReplication(text);
+                break;
+            case "cluster":
+                Section(text, "Cluster");
+                Field(text, "cluster_enabled", _node.Cluster is null ? 0 : 1);
+                if (_node.Cluster?.View is { } view)
+                {
+                    Field(text, "mirrorkv_cluster", view.Map.Name);
+                    Field(text, "mirrorkv_map_version", (long)view.Map.Version);
+
+                    // Keyed requests refused for another pair's slot, native (Moved) and RESP (MOVED) together.
+                    Field(text, "mirrorkv_redirects", Volatile.Read(ref _node.Counters.Redirects));
+                }
                 break;
             case "keyspace":
                 Section(text, "Keyspace");

@@ -19,7 +19,7 @@ internal sealed partial class RespHandler
 
     private static readonly string MirrorKvVersion = (typeof(RespHandler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
-    private static readonly string[] DataInfoSections = ["server", "clients", "memory", "stats", "replication", "keyspace"];
+    private static readonly string[] DataInfoSections = ["server", "clients", "memory", "stats", "replication", "cluster", "keyspace"];
 
     // A sentinel's INFO has no data sections: a client library reads its role from what is there.
     private static readonly string[] SentinelInfoSections = ["server", "clients", "sentinel"];
@@ -273,7 +273,7 @@ internal sealed partial class RespHandler
         yield return ("bind", resp?.Address.ToString() ?? "");
         yield return ("replica-read-only", "yes");
         yield return ("slave-read-only", "yes");
-        yield return ("cluster-enabled", "no");
+        yield return ("cluster-enabled", _node.Cluster is null ? "no" : "yes");
         yield return ("tcp-keepalive", "0");
         yield return ("notify-keyspace-events", "");
         yield return ("io-threads", "1");

@@ -253,6 +253,11 @@ internal sealed partial class RespHandler : IStreamHandler
         }
 
         session.LastCommand = command.Name;
+        if (command.FirstKey != 0 && _node.Cluster is { } cluster && !RoutedHere(cluster, command, request, output))
+        {
+            return;
+        }
+
         if (!MayRun(command.Access, output))
         {
             return;
@@ -311,6 +316,7 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.Command: Command(session, request); break;
             case RespCommandKind.Config: Config(session, request); break;
             case RespCommandKind.Sentinel: Sentinel(session, request); break;
+            case RespCommandKind.Cluster: Cluster(session, request); break;
             default: session.Output.Error($"ERR command {kind} is not served"); break;
         }
     }
