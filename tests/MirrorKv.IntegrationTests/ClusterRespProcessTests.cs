@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using MirrorKv.Cli.Keys;
+using MirrorKv.Client;
 using MirrorKv.Protocol;
 using StackExchange.Redis;
 
@@ -124,6 +125,29 @@ public class ClusterRespProcessTests
         {
             Assert.Equal("3", await RedisCli.RunAsync(cluster.RespEndPoints[i].Primary, "DBSIZE"));
         }
+    }
+
+    [Fact]
+    public async Task MirrorkvKeyCommands_GivenAnyNode_ReachTheOwningPair_NativeAndResp()
+    {
+        await using ProcessCluster cluster = await ProcessCluster.StartAsync(resp: true);
+        string native = cluster.KeyOf("p2", 0, "native");
+        string viaResp = cluster.KeyOf("p3", 0, "resp");
+        static (int, string) Run((int Code, string Stdout, string Stderr) r) => (r.Code, r.Stdout + r.Stderr);
+
+        // Native port: p1's secondary is given a key of p2 (no longer exit 6 on Moved, nor 5 for a secondary).
+        Assert.Equal((0, "OK\n"), Run(await CliProcess.RunAsync("set", cluster.Pairs[0].Secondary.EndPoint.ToString(), native, "n")));
+        Assert.Equal((0, "n\n"), Run(await CliProcess.RunAsync("get", cluster.Pairs[2].Primary.EndPoint.ToString(), native)));
+
+        // RESP port: the MOVED is followed to the owner, as redis-cli -c does.
+        Assert.Equal((0, "OK\n"), Run(await CliProcess.RunAsync("set", $"redis://{cluster.RespEndPoints[0].Primary}", viaResp, "r")));
+        Assert.Equal((0, "r\n"), Run(await CliProcess.RunAsync("get", $"redis://{cluster.RespEndPoints[1].Secondary}", viaResp)));
+
+        // Each key was stored at its owner only.
+        Assert.Equal(new[] { 0UL, 1UL, 1UL }, await Task.WhenAll(cluster.Pairs.Select(async p => (await MirrorKvAdmin.GetStatusAsync(p.Primary.EndPoint)).Entries)));
+        Assert.Equal((0, "1\n"), Run(await CliProcess.RunAsync("del", $"redis://{cluster.RespEndPoints[0].Secondary}", viaResp)));
+        Assert.Equal((0, "1\n"), Run(await CliProcess.RunAsync("del", cluster.Pairs[0].Primary.EndPoint.ToString(), native)));
+        Assert.Equal(new[] { 0UL, 0UL, 0UL }, await Task.WhenAll(cluster.Pairs.Select(async p => (await MirrorKvAdmin.GetStatusAsync(p.Primary.EndPoint)).Entries)));
     }
 
     [Fact]

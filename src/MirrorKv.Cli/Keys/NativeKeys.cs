@@ -10,14 +10,16 @@ namespace MirrorKv.Cli.Keys;
 /// The operator commands over a node's native port, through the public client API: <see cref="MirrorKvAdmin"/>
 /// for STATUS, <see cref="MirrorKvClient"/> for keys. That client writes to and reads through the primary
 /// (one-sided, as an application does), so a key command aimed at another node is refused with the primary's
-/// endpoint rather than quietly sent there.
+/// endpoint rather than quietly sent there. A cluster node's map sends each key to its owning pair.
 /// </summary>
 internal static class NativeKeys
 {
+    // Redirections a key command follows: each means the map changed between two reads of it.
+    private const int MaxRedirects = 3;
+
     public static async Task<int> GetAsync(IPEndPoint node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
-        await using MirrorKvClient client = await ConnectPrimaryAsync(node, secret, reading: true, cancellationToken);
-        byte[]? value = await client.GetAsync(key, cancellationToken);
+        byte[]? value = await OnOwnerAsync(node, secret, key, reading: true, async client => await client.GetAsync(key, cancellationToken), cancellationToken);
         if (value is null)
         {
             await Console.Error.WriteLineAsync($"(not found) {key}");
@@ -30,16 +32,18 @@ internal static class NativeKeys
 
     public static async Task<int> SetAsync(IPEndPoint node, byte[]? secret, string key, byte[] value, CancellationToken cancellationToken)
     {
-        await using MirrorKvClient client = await ConnectPrimaryAsync(node, secret, reading: false, cancellationToken);
-        await client.SetAsync(key, value, cancellationToken);
+        await OnOwnerAsync(node, secret, key, reading: false, async client =>
+        {
+            await client.SetAsync(key, value, cancellationToken);
+            return true;
+        }, cancellationToken);
         Console.Out.WriteLine("OK");
         return ExitCode.Ok;
     }
 
     public static async Task<int> DeleteAsync(IPEndPoint node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
-        await using MirrorKvClient client = await ConnectPrimaryAsync(node, secret, reading: false, cancellationToken);
-        bool deleted = await client.DeleteAsync(key, cancellationToken);
+        bool deleted = await OnOwnerAsync(node, secret, key, reading: false, async client => await client.DeleteAsync(key, cancellationToken), cancellationToken);
         Console.Out.WriteLine(deleted ? "1" : "0");
         return deleted ? ExitCode.Ok : ExitCode.NotFound;
     }
@@ -62,6 +66,46 @@ internal static class NativeKeys
         return ExitCode.Ok;
     }
 
+    /// <summary>
+    /// Runs a key operation where the key lives. A pair's node: through its primary (a secondary is refused with
+    /// the primary named). A cluster node, any role: at the pair that owns the key's slot by the node's map,
+    /// through that pair's members; a Moved reply (the map changed meanwhile) is followed with the map of the
+    /// node it names, at most <see cref="MaxRedirects"/> times.
+    /// </summary>
+    private static async Task<T> OnOwnerAsync<T>(IPEndPoint node, byte[]? secret, string key, bool reading, Func<MirrorKvClient, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        ClusterMap? map = await MirrorKvAdmin.GetClusterMapAsync(node, timeout: KeyCommands.Timeout, secret: secret, cancellationToken: cancellationToken);
+        if (map is null)
+        {
+            await using MirrorKvClient client = await ConnectPrimaryAsync(node, secret, reading, cancellationToken);
+            return await operation(client);
+        }
+
+        for (int hops = 0; ; hops++)
+        {
+            ClusterPair owner = map.Owner(HashSlot.Of(key));
+            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(ClientOptions([.. owner.Members.Select(m => m.EndPoint)], secret), cancellationToken);
+            try
+            {
+                return await operation(client);
+            }
+            catch (MirrorKvException e) when (e.WireStatus == WireStatus.Moved && hops < MaxRedirects && Redirect.TryParse(e.Message, out Redirect? redirect))
+            {
+                ClusterMap? newer = await MirrorKvAdmin.GetClusterMapAsync(redirect!.EndPoint ?? node, timeout: KeyCommands.Timeout, secret: secret, cancellationToken: cancellationToken);
+                if (newer is null)
+                {
+                    throw;
+                }
+
+                map = newer;
+            }
+        }
+    }
+
+    // No promotion wait: an operator wants the failure at once, with the reason, not a 5 s retry.
+    private static MirrorKvClientOptions ClientOptions(IPEndPoint[] endPoints, byte[]? secret) =>
+        new() { EndPoints = endPoints, Secret = secret, ConnectTimeout = KeyCommands.Timeout, RequestTimeout = KeyCommands.Timeout, PromotionWait = TimeSpan.Zero };
+
     private static async Task<MirrorKvClient> ConnectPrimaryAsync(IPEndPoint node, byte[]? secret, bool reading, CancellationToken cancellationToken)
     {
         NodeStatus status = await MirrorKvAdmin.GetStatusAsync(node, timeout: KeyCommands.Timeout, secret: secret, cancellationToken: cancellationToken);
@@ -70,10 +114,7 @@ internal static class NativeKeys
             throw NotPrimary(node, status, reading);
         }
 
-        // No promotion wait: an operator wants the failure at once, with the reason, not a 5 s retry.
-        return await MirrorKvClient.ConnectAsync(
-            new MirrorKvClientOptions { EndPoints = [node], Secret = secret, ConnectTimeout = KeyCommands.Timeout, RequestTimeout = KeyCommands.Timeout, PromotionWait = TimeSpan.Zero },
-            cancellationToken);
+        return await MirrorKvClient.ConnectAsync(ClientOptions([node], secret), cancellationToken);
     }
 
     private static CliFailure NotPrimary(IPEndPoint node, NodeStatus status, bool reading)

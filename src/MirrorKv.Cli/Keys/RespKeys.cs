@@ -14,10 +14,12 @@ internal static class RespKeys
     // Keys per SCAN call: one call holds the store's lock for at most 10 x COUNT slots (docs/resp.md).
     private const int ScanCount = 1000;
 
+    // Redirections a key command follows: one is the norm (any node to the owner); more means the map is moving.
+    private const int MaxRedirects = 5;
+
     public static async Task<int> GetAsync(NodeAddress node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
-        await using RespConnection connection = await ConnectAsync(node, secret, cancellationToken);
-        RespReply reply = await CheckedAsync(node, connection, await connection.SendAsync(cancellationToken, "GET", key), cancellationToken);
+        RespReply reply = await SendToOwnerAsync(node, secret, [Bytes("GET"), Bytes(key)], cancellationToken);
         if (reply.IsNull)
         {
             await Console.Error.WriteLineAsync($"(not found) {key}");
@@ -30,19 +32,17 @@ internal static class RespKeys
 
     public static async Task<int> SetAsync(NodeAddress node, byte[]? secret, string key, byte[] value, TimeSpan? ttl, CancellationToken cancellationToken)
     {
-        await using RespConnection connection = await ConnectAsync(node, secret, cancellationToken);
         byte[][] command = ttl is { } t
             ? ["SET"u8.ToArray(), Encoding.UTF8.GetBytes(key), value, "PX"u8.ToArray(), Encoding.ASCII.GetBytes(((long)Math.Ceiling(t.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture))]
             : ["SET"u8.ToArray(), Encoding.UTF8.GetBytes(key), value];
-        RespReply reply = await CheckedAsync(node, connection, await connection.SendAsync(cancellationToken, command), cancellationToken);
+        RespReply reply = await SendToOwnerAsync(node, secret, command, cancellationToken);
         Console.Out.WriteLine(reply.Text);
         return ExitCode.Ok;
     }
 
     public static async Task<int> DeleteAsync(NodeAddress node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
-        await using RespConnection connection = await ConnectAsync(node, secret, cancellationToken);
-        RespReply reply = await CheckedAsync(node, connection, await connection.SendAsync(cancellationToken, "DEL", key), cancellationToken);
+        RespReply reply = await SendToOwnerAsync(node, secret, [Bytes("DEL"), Bytes(key)], cancellationToken);
         Console.Out.WriteLine(reply.Integer.ToString(CultureInfo.InvariantCulture));
         return reply.Integer > 0 ? ExitCode.Ok : ExitCode.NotFound;
     }
@@ -50,8 +50,7 @@ internal static class RespKeys
     /// <summary>Seconds left (as redis's TTL rounds them), <c>none</c> for a key that never expires.</summary>
     public static async Task<int> TtlAsync(NodeAddress node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
-        await using RespConnection connection = await ConnectAsync(node, secret, cancellationToken);
-        RespReply reply = await CheckedAsync(node, connection, await connection.SendAsync(cancellationToken, "TTL", key), cancellationToken);
+        RespReply reply = await SendToOwnerAsync(node, secret, [Bytes("TTL"), Bytes(key)], cancellationToken);
         switch (reply.Integer)
         {
             case -2:
@@ -102,6 +101,44 @@ internal static class RespKeys
         await Console.Out.WriteAsync(reply.Text.Replace("\r\n", "\n", StringComparison.Ordinal));
         return ExitCode.Ok;
     }
+
+    /// <summary>
+    /// Sends a command of one key and returns its reply, checked; a cluster node's <c>-MOVED slot ip:port</c> is
+    /// followed to the node it names, as <c>redis-cli -c</c> does, at most <see cref="MaxRedirects"/> times.
+    /// </summary>
+    private static async Task<RespReply> SendToOwnerAsync(NodeAddress node, byte[]? secret, byte[][] command, CancellationToken cancellationToken)
+    {
+        for (int hops = 0; ; hops++)
+        {
+            await using RespConnection connection = await ConnectAsync(node, secret, cancellationToken);
+            RespReply reply = await connection.SendAsync(cancellationToken, command);
+            if (reply is { IsError: true, ErrorCode: "MOVED" } && hops < MaxRedirects && TryParseMoved(reply.Text, out IPEndPoint? owner))
+            {
+                node = new NodeAddress(owner!, IsResp: true);
+                continue;
+            }
+
+            return await CheckedAsync(node, connection, reply, cancellationToken);
+        }
+    }
+
+    // redis Cluster's "MOVED <slot> <ip>:<port>" (the address without brackets, IPv6 included: split at the last colon).
+    internal static bool TryParseMoved(string text, out IPEndPoint? owner)
+    {
+        owner = null;
+        string[] parts = text.Split(' ');
+        int colon = parts.Length == 3 ? parts[2].LastIndexOf(':') : -1;
+        if (colon > 0
+            && IPAddress.TryParse(parts[2].AsSpan(0, colon).Trim('[').Trim(']'), out IPAddress? address)
+            && int.TryParse(parts[2].AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and <= 65535)
+        {
+            owner = new IPEndPoint(address, port);
+        }
+
+        return owner is not null;
+    }
+
+    private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
     private static async Task<RespConnection> ConnectAsync(NodeAddress node, byte[]? secret, CancellationToken cancellationToken)
     {
