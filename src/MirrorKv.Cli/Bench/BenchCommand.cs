@@ -64,12 +64,13 @@ internal static class BenchCommand
         var rounds = Positive("--rounds", "Measure this many times and report the median round; with --compare, MirrorKv and redis take turns, so that both sides see the same machine (a shared host drifts by 10-15 % within a minute).", 1, 50);
         var compare = new Option<string?>("--compare") { Description = "redis: also drive redis-server (with a replica attached) with the same harness, and run redis-benchmark as a reference." };
         compare.AcceptOnlyFromAmong("redis");
+        var clusterNode = new Option<string?>("--cluster") { Description = "Any node (host:port) of a running cluster (mirrorkv cluster up): measure it through MirrorKvClusterClient in turns with a pair the bench starts, and print the cost per operation of the cluster relative to the pair." };
 
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
             primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, freeze, completions,
-            rejoin, data, regionSize, writeRate, eviction,
+            rejoin, data, regionSize, writeRate, eviction, clusterNode,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -156,6 +157,16 @@ internal static class BenchCommand
             string keyDistribution = parse.GetValue(distribution) ?? (mix.IsSingleOperation ? "uniform" : "zipfian");
             var options = new BenchOptions(endPoint, mix, keyDistribution, parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(connections),
                 parse.GetValue(pipeline), TimeSpan.FromSeconds(parse.GetValue(duration)), TimeSpan.FromSeconds(parse.GetValue(warmup)), parse.GetValue(replication)!);
+            IPEndPoint? clusterAt = null;
+            if (parse.GetValue(clusterNode) is { } clusterText)
+            {
+                if (!CliParsers.TryParseEndPoint(clusterText, out clusterAt, out string? clusterError) || endPoint is not null || parse.GetValue(compare) is not null)
+                {
+                    await Console.Error.WriteLineAsync($"error: --cluster: {clusterError ?? "it compares the cluster with a pair the bench starts: leave out --primary and --compare"}");
+                    return 2;
+                }
+            }
+
             await using PairLauncher? pair = endPoint is null ? await PairLauncher.StartAsync(RegionSizeFor(options), options.Replication, Console.Error) : null;
             Console.Out.WriteLine((pair is null ? $"bench against {endPoint}" : $"bench against a {options.Replication} pair started here: primary {pair.Primary.EndPoint}, secondary {pair.Secondary.EndPoint}")
                 + (parse.GetValue(completions) == "receive-thread" ? "; client completions on the receive thread" : "; client completions on the thread pool"));
@@ -164,6 +175,19 @@ internal static class BenchCommand
             new Random(1).NextBytes(value);
             var runner = new BenchRunner(options, Console.Out);
             var clientOptions = new MirrorKvClientOptions { EndPoints = [endPoint ?? pair!.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
+            if (clusterAt is not null)
+            {
+                try
+                {
+                    return await ClusterBench.RunAsync(options, runner, clientOptions, clientOptions with { EndPoints = [clusterAt], Secret = secret }, keyNames, value, parse.GetValue(rounds), cancellationToken);
+                }
+                catch (MirrorKvException e)
+                {
+                    await Console.Error.WriteLineAsync($"error: {e.Message}");
+                    return 1;
+                }
+            }
+
             await using RedisPair? redis = parse.GetValue(compare) is null ? null : await BenchTurns.StartRedisAsync();
             BenchReport report;
             try
