@@ -14,7 +14,7 @@ namespace MirrorKv.Adapter.Tests;
 public class EvictionPairTests
 {
     // 16 slabs of 16 KiB: ~1,800 entries of 100-byte values, so a few thousand writes evict thousands.
-    private static readonly StoreOptions Small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
     private static readonly StoreOptions SmallLru = Small with { Eviction = EvictionPolicy.AllKeysLru };
 
     // An hour from now: the expiry of the values written under volatile-ttl, which no test outlives.

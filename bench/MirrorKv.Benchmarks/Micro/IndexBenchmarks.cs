@@ -20,7 +20,7 @@ public class IndexBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _store = new StoreEngine(StoreOptions.Default with { RegionSize = 256UL << 20 });
+        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
         _index = new KeyIndex(_store.Region, 1024);
         _keys = new byte[Keys][];
         _hashes = new ulong[Keys];

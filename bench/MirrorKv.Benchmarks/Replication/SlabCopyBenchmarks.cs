@@ -24,7 +24,7 @@ public class SlabCopyBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _primary = new StoreEngine(StoreOptions.Default with { RegionSize = 2 * DataBytes });
+        _primary = new StoreEngine(StoreOptions.Default with { MaxMemory = 2 * DataBytes });
         byte[] value = Micro.BenchData.Value(ValueSize, 7);
         for (int i = 0; _primary.GetStats().ClaimedSlabs < (int)(DataBytes >> 20); i++)
         {
@@ -41,7 +41,7 @@ public class SlabCopyBenchmarks
     public void NewReplica()
     {
         _replica?.Dispose();
-        _replica = new StoreEngine(StoreOptions.Default with { RegionSize = 2 * DataBytes, SlabOrder = SlabOrder.Descending });
+        _replica = new StoreEngine(StoreOptions.Default with { MaxMemory = 2 * DataBytes, SlabOrder = SlabOrder.Descending });
         _replica.MirrorPrimaryRegion(_primary.Region.RKey, _primary.Region.BaseAddress, _primary.Region.Length);
     }
 

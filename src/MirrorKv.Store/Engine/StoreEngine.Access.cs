@@ -111,7 +111,7 @@ public sealed partial class StoreEngine
                 }
 
                 cursor = offset + (ulong)slotSize;
-                ReadOnlySpan<byte> slot = Region.GetSpan(offset, slotSize);
+                ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
                 if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength) || flags != EntryFlags.Live)
                 {
                     continue;
@@ -138,8 +138,8 @@ public sealed partial class StoreEngine
     // entry whole; only one-sided readers need the seqlock and checksum).
     private ReadOnlySpan<byte> ValueAt(ulong offset, int keyLength)
     {
-        Span<byte> header = Region.GetSpan(offset, EntryLayout.HeaderSize);
+        Span<byte> header = _memory.GetSpan(offset, EntryLayout.HeaderSize);
         int valueLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[EntryLayout.ValueLengthOffset..]);
-        return Region.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, valueLength);
+        return _memory.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, valueLength);
     }
 }

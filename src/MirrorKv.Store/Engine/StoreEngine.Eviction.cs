@@ -237,14 +237,14 @@ public sealed partial class StoreEngine
         return _allocator.UsedSlots(best) == 0;
     }
 
-    private bool IsLive(ulong offset) => (EntryFlags)Region.GetSpan(offset + EntryLayout.FlagsOffset, 1)[0] == EntryFlags.Live;
+    private bool IsLive(ulong offset) => (EntryFlags)_memory.GetSpan(offset + EntryLayout.FlagsOffset, 1)[0] == EntryFlags.Live;
 
     // Under the lock: deletes the indexed entry at offset, replicated as a delete. The key is copied out first
     // because the tombstone overwrites the slot it lives in.
     private bool EvictLocked(ulong offset)
     {
         int slotSize = _allocator.SlotSizeAt(offset);
-        ReadOnlySpan<byte> stored = EntryCodec.KeyOf(Region.GetSpan(offset, slotSize));
+        ReadOnlySpan<byte> stored = EntryCodec.KeyOf(_memory.GetSpan(offset, slotSize));
         Span<byte> key = _evictedKey.AsSpan(0, stored.Length);
         stored.CopyTo(key);
         ulong hash = KeyIndex.Hash(key);

@@ -22,4 +22,10 @@ public interface IChangeSink
     /// slot of it was tombstoned or never written by changes already appended.
     /// </summary>
     void AppendSlabRelease(in RemotePointer slab);
+
+    /// <summary>
+    /// The store registered a new chunk: <paramref name="region"/> is its whole extent (rkey, base address,
+    /// length), appended before any slot of it is written. A secondary mirrors it with a chunk of its own.
+    /// </summary>
+    void AppendRegion(in RemotePointer region);
 }

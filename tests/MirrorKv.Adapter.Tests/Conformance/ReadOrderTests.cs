@@ -19,7 +19,7 @@ public class ReadOrderTests
     [Fact]
     public async Task Read_AndFailoverRead_RefuseInTheDocumentedOrder()
     {
-        StoreOptions store = new() { RegionSize = 16 * MiB, SlabSize = (int)MiB };
+        StoreOptions store = new() { MaxMemory = 16 * MiB, SlabSize = (int)MiB };
         await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },

@@ -183,7 +183,7 @@ public class RespServerCommandTests
     [Fact]
     public async Task Set_FullStoreUnderVolatileTtl_EvictsOnlyKeysWithATtl_ThenRefusesWithOom()
     {
-        StoreOptions small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, Eviction = EvictionPolicy.VolatileTtl };
+        StoreOptions small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, Eviction = EvictionPolicy.VolatileTtl };
         await using RespNodes nodes = await RespNodes.StartAsync(tweak: o => o with { Store = small });
         RespTestClient client = await nodes.ConnectAsync();
         string value = new('v', 2000);

@@ -29,7 +29,16 @@ internal sealed class ReplicationStream : IChangeSink
     /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
     /// <paramref name="attachedAtLsn"/> is the last LSN not sent to it: records after it are.
     /// </summary>
-    public bool Attach(IConnection peer, ulong epoch, out ulong attachedAtLsn)
+    /// <param name="peer">The secondary's connection.</param>
+    /// <param name="epoch">The primary's epoch.</param>
+    /// <param name="beforeStream">
+    /// Posts the HELLO reply, under the stream's lock, before the stream's first frame: the regions it lists
+    /// (the store's chunks, read then) are exactly those whose region record is not in the stream to come, or is
+    /// but names a region listed (a chunk registered meanwhile posts its record after this returns), so that
+    /// the secondary learns every chunk once at least.
+    /// </param>
+    /// <param name="attachedAtLsn">The last LSN not sent to the secondary.</param>
+    public bool Attach(IConnection peer, ulong epoch, Action beforeStream, out ulong attachedAtLsn)
     {
         lock (_lock)
         {
@@ -39,6 +48,7 @@ internal sealed class ReplicationStream : IChangeSink
                 return false;
             }
 
+            beforeStream();
             Volatile.Write(ref _peer, peer);
             _epoch = epoch;
 
@@ -89,6 +99,9 @@ internal sealed class ReplicationStream : IChangeSink
 
     /// <summary>Called by the store under its lock when it gives a slab back to its pool.</summary>
     public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
+
+    /// <summary>Called by the store under its lock when it registers a chunk, before any slot of it is written.</summary>
+    public void AppendRegion(in RemotePointer region) => Post(0, region, ReplicationRecord.RegionFlag, [], []);
 
     private void Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
