@@ -35,7 +35,7 @@ public sealed partial class StoreEngine : IDisposable
     private readonly AccessFlags _regionAccess;
     private ulong _lastVersion;
 
-    /// <summary>Creates an engine and registers (allocates and zeroes) its first chunk, one slab.</summary>
+    /// <summary>Creates an engine and registers (allocates and zeroes) its first chunk (<see cref="StoreOptions.FirstChunkSize"/>: one slab by default).</summary>
     /// <param name="options">Tunables; <see cref="StoreOptions.Default"/> when null.</param>
     /// <param name="regionAccess">Remote access the chunks allow; a caller's grant narrows it per connection.</param>
     /// <param name="changes">Receives every slot written, in order (the replication stream); null when none.</param>
@@ -68,7 +68,7 @@ public sealed partial class StoreEngine : IDisposable
         }
 
         // No record for it: a secondary learns the chunks that exist when it attaches from the HELLO reply.
-        AddChunkLocked((ulong)Options.SlabSize, announce: false);
+        AddChunkLocked(Options.FirstChunkSize ?? (ulong)Options.SlabSize, announce: false);
     }
 
     /// <summary>The options in force.</summary>

@@ -53,6 +53,14 @@ public sealed record StoreOptions
         }
     }
 
+    /// <summary>
+    /// The chunk registered when the store is created, before any write. Null (the default) means one slab, so
+    /// that an idle node holds almost nothing; a larger first chunk saves the first registrations of a store that
+    /// will surely fill (and gives tests one region as large as they need). A multiple of the slab size, at most
+    /// <see cref="MaxMemory"/> and 1 GiB.
+    /// </summary>
+    public ulong? FirstChunkSize { get; init; }
+
     /// <summary>Most regions a store registers: a HELLO reply lists a node's regions with a one-byte count.</summary>
     public const int MaxChunks = 255;
 
@@ -123,6 +131,11 @@ public sealed record StoreOptions
         if (chunk < (ulong)SlabSize || chunk % (ulong)SlabSize != 0 || chunk > MaxChunkLimit)
         {
             throw new ArgumentException($"MaxChunkSize must be a positive multiple of SlabSize ({SlabSize}) of at most 1 GiB; got {chunk}.");
+        }
+
+        if (FirstChunkSize is { } first && (first < (ulong)SlabSize || first % (ulong)SlabSize != 0 || first > MaxChunkLimit || first > MaxMemory))
+        {
+            throw new ArgumentException($"FirstChunkSize must be a positive multiple of SlabSize ({SlabSize}) of at most 1 GiB and at most MaxMemory ({MaxMemory}); got {first}.");
         }
 
         // The doubling chunks below the largest, plus the largest ones, plus a last one cut short.

@@ -163,7 +163,8 @@ public class StatusTableTests
             Answer lookup = await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k1"));
             seen.Add("LOOKUP", Opcode.Lookup, lookup, WireStatus.Ok);
             Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(lookup.Payload, out k1, out _));
-            region = new RegionInfo(k1.RKey, AccessFlags.RemoteRead, primary.Node.Store.Region.BaseAddress, primary.Node.Store.Region.Length);
+            MemoryRegion chunk = primary.Node.Store.Regions.Single(r => r.RKey == k1.RKey);
+            region = new RegionInfo(k1.RKey, AccessFlags.RemoteRead, chunk.BaseAddress, chunk.Length);
             ulong end = region.BaseAddress + region.Length;
             (string, RemotePointer, WireStatus)[] reads =
             [
