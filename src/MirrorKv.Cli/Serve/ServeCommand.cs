@@ -202,7 +202,7 @@ internal static class ServeCommand
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
         IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : Endpoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
-        ulong maxMemory = MaxMemory(settings, errors);
+        ulong maxMemory = MaxMemory(settings, errors, out string maxMemoryOption);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
         {
@@ -223,9 +223,9 @@ internal static class ServeCommand
         }
 
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
-        if (maxMemory != 0 && slab != 0 && maxMemory < slab)
+        if (slab != 0 && maxMemory < slab && !errors.Exists(e => e.StartsWith(maxMemoryOption, StringComparison.Ordinal) || e.StartsWith("--region-size", StringComparison.Ordinal)))
         {
-            errors.Add($"--max-memory (Node:MaxMemory): must hold at least one slab (--slab-size {settings.SlabSize}); got {maxMemory} bytes");
+            errors.Add($"{maxMemoryOption}: must hold at least one slab (--slab-size {settings.SlabSize}); got {maxMemory} bytes");
         }
         if (!EvictionPolicyNames.TryParse(settings.Eviction, out EvictionPolicy evictionPolicy))
         {
@@ -331,8 +331,9 @@ internal static class ServeCommand
 
     // --max-memory, or its deprecated name --region-size (not both: two limits would leave one unsaid), within what
     // a store can address.
-    private static ulong MaxMemory(ServeSettings settings, List<string> errors)
+    private static ulong MaxMemory(ServeSettings settings, List<string> errors, out string option)
     {
+        option = settings.RegionSize is not null && settings.MaxMemory is null ? "--region-size (Node:RegionSize)" : "--max-memory (Node:MaxMemory)";
         if (settings.MaxMemory is not null && settings.RegionSize is not null)
         {
             errors.Add($"--region-size (Node:RegionSize) is the deprecated name of --max-memory (Node:MaxMemory): give only --max-memory; got both ({settings.RegionSize} and {settings.MaxMemory})");
@@ -344,7 +345,6 @@ internal static class ServeCommand
             Console.Error.WriteLine($"warning: --region-size (Node:RegionSize) is deprecated: it now sets --max-memory (Node:MaxMemory), the limit memory is registered up to as the store fills");
         }
 
-        string option = settings.RegionSize is not null ? "--region-size (Node:RegionSize)" : "--max-memory (Node:MaxMemory)";
         ulong bytes = Size(settings.MaxMemory ?? settings.RegionSize ?? ServeSettings.DefaultMaxMemory, option, errors);
         if (bytes > StoreOptions.MaxMemoryLimit)
         {

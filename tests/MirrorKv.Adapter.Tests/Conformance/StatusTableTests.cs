@@ -77,7 +77,7 @@ public class StatusTableTests
     private static async Task PrimaryAndSecondaryCasesAsync(Seen seen)
     {
         // 1 MiB slabs: a FAILOVER_READ inside one slab can then exceed the smallest reply a caller may ask for.
-        StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 1 << 20 };
+        StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 1 << 20, FirstChunkSize = 16UL << 20 };
         await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },

@@ -196,7 +196,7 @@ public class RespServerCommandTests
         }
 
         Assert.StartsWith("-OOM command not allowed: the store is full and no key with an expiry is left to evict", reply.ToString(), StringComparison.Ordinal);
-        Assert.Contains("--region-size", reply.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--max-memory", reply.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, (await client.CallAsync("EXISTS", "expiring")).Integer);
         Assert.Equal(written, (await client.CallAsync("DBSIZE")).Integer);
         Assert.Contains("evicted_keys:1\r\n", (await client.CallAsync("INFO", "stats")).String!, StringComparison.Ordinal);
