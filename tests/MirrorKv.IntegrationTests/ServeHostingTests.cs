@@ -42,7 +42,7 @@ public partial class ServeHostingTests
     }
 
     [Theory]
-    [InlineData("--max-memory 16m --region-size 16m", "give only --max-memory")]
+    [InlineData("--max-memory 16m --region-size 16m", "--region-size (Node:RegionSize) is the deprecated name of --max-memory")]
     [InlineData("--max-memory 512k", "--max-memory (Node:MaxMemory): must hold at least one slab")]
     [InlineData("--max-memory 65g", "--max-memory (Node:MaxMemory): must be at most 64g")]
     [InlineData("--max-memory lots", "--max-memory (Node:MaxMemory): ")]
