@@ -146,6 +146,10 @@ public sealed class AccessTests : IDisposable
     {
         public int Count { get; private set; }
 
-        public void Append(in SlotChange change) => Count++;
+        public ulong Append(in SlotChange change)
+        {
+            Count++;
+            return 0;
+        }
     }
 }

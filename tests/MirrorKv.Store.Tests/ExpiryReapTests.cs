@@ -102,6 +102,10 @@ public class ExpiryReapTests
     {
         public int Tombstones { get; private set; }
 
-        public void Append(in SlotChange change) => Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+        public ulong Append(in SlotChange change)
+        {
+            Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+            return 0;
+        }
     }
 }

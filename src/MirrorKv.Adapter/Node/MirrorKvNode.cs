@@ -27,7 +27,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
-    private readonly AckWaiters _waiters = new();
+    private readonly AckWaiters _waiters;
     private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
@@ -53,7 +53,10 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
-        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
+        StoreEngine? store = null;
+        _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
+        Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
+        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
@@ -124,7 +127,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
     }
 
-    internal ReplicationStream Stream { get; } = new();
+    internal ReplicationStream Stream { get; }
 
     internal NodeCounters Counters { get; } = new();
 

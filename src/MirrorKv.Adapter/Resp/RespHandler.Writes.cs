@@ -64,6 +64,21 @@ internal sealed partial class RespHandler
         }
     }
 
+    /// <summary>
+    /// Called by a read command that answered with a value not yet published (written, its record not yet
+    /// acknowledged by the secondary): its reply waits for the ack, as a write's does, so that no RESP reader sees a
+    /// value a failover could take back. One-sided readers are kept from it by its odd version.
+    /// </summary>
+    private void SawUnpublished(RespSession session, bool pending)
+    {
+        if (pending && _node.Options.Replication == ReplicationMode.Sync)
+        {
+            ulong lsn = _node.Stream.LastLsn;
+            session.Output.HoldUntil(lsn);
+            session.AwaitedLsn = lsn;
+        }
+    }
+
     // After the command's reply: register for the ack, or release at once when it has come already.
     private void ReleaseWhenAcked(RespSession session)
     {

@@ -32,14 +32,24 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         if (opcode == Opcode.Lookup)
         {
-            if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version))
+            if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version, out bool pending))
             {
                 Replies.Error(connection, opcode, requestId, WireStatus.NotFound, "key not found");
                 return;
             }
 
             Interlocked.Increment(ref counters.Lookups);
-            Reply(connection, opcode, requestId, new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint()));
+            var found = new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint());
+
+            // A reader sent here by an unpublished entry gets its pointer once the entry is readable: when the
+            // secondary's ack of the last record covers the key's write, as for the write's own reply. With no
+            // secondary to wait for, nothing is left unpublished (the loss of one publishes everything).
+            if (pending && Waits() && waiters.TryWait(log.LastLsn, connection, opcode, requestId, found))
+            {
+                return;
+            }
+
+            Reply(connection, opcode, requestId, found);
             return;
         }
 
@@ -78,13 +88,15 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         Interlocked.Increment(ref opcode == Opcode.Delete ? ref counters.Deletes : ref counters.Writes);
         var reply = new KvReply(result.Pointer, result.Version, epoch, (byte)result.Kind, secondaryEndPoint());
-        if (mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding) && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
+        if (Waits() && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
         {
             return;
         }
 
         Reply(connection, opcode, requestId, reply);
     }
+
+    private bool Waits() => mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding);
 
     private static void Reply(IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
     {

@@ -10,8 +10,17 @@ public sealed partial class StoreEngine
 {
     /// <summary>Shows the value of <paramref name="key"/> to <paramref name="visitor"/> under the lock; false when the key is absent.</summary>
     public bool TryVisit<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
+        where TVisitor : IValueVisitor, allows ref struct => TryVisit(key, ref visitor, out _);
+
+    /// <summary>
+    /// As <see cref="TryVisit{TVisitor}(ReadOnlySpan{byte}, ref TVisitor)"/>; <paramref name="pending"/> when the value
+    /// shown is not published yet: a front end that answers with it must hold the answer until the secondary's ack
+    /// covers the last LSN, as it holds a write's.
+    /// </summary>
+    public bool TryVisit<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor, out bool pending)
         where TVisitor : IValueVisitor, allows ref struct
     {
+        pending = false;
         if (CheckKey(key) != StoreStatus.Ok)
         {
             return false;
@@ -22,9 +31,12 @@ public sealed partial class StoreEngine
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
+                // A key deleted pending reads as absent already: a pending tombstone must hold the answer too.
+                pending = _pendingCount > 0;
                 return false;
             }
 
+            pending = (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) != 0;
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
         }
@@ -111,7 +123,7 @@ public sealed partial class StoreEngine
 
                 cursor = offset + (ulong)slotSize;
                 ReadOnlySpan<byte> slot = Region.GetSpan(offset, slotSize);
-                if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength) || flags != EntryFlags.Live)
+                if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength, acceptPending: true) || flags != EntryFlags.Live)
                 {
                     continue;
                 }

@@ -101,10 +101,17 @@ public sealed partial class StoreEngine : IDisposable
     }
 
     /// <summary>Finds the pointer and current version of a key (the two-sided LOOKUP).</summary>
-    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version)
+    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version) => TryLookup(key, out pointer, out version, out _);
+
+    /// <summary>
+    /// Finds the pointer and current version of a key; <paramref name="pending"/> when that version is not published
+    /// yet (a one-sided reader of the pointer sees an odd version until <see cref="Publish"/>).
+    /// </summary>
+    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version, out bool pending)
     {
         pointer = default;
         version = 0;
+        pending = false;
         if (CheckKey(key) != StoreStatus.Ok)
         {
             return false;
@@ -121,6 +128,8 @@ public sealed partial class StoreEngine : IDisposable
             int slotSize = _allocator.SlotSizeAt(offset);
             pointer = PointerAt(offset, slotSize);
             version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            pending = (version & 1) != 0;
+            version += version & 1;
             return true;
         }
     }
@@ -238,19 +247,24 @@ public sealed partial class StoreEngine : IDisposable
     // A value that shrank to half its slot or less moves to a smaller class rather than waste the rest.
     private bool FitsSnugly(int entrySize, int slotSize) => slotSize == SizeClassTable.MinSlotSize || entrySize * 2 > slotSize;
 
+    // The record is appended before the slot is written: whether the entry may be published at once depends on
+    // the stream (a secondary to wait for or not), and a record that reaches the secondary before the primary's own
+    // copy is written changes nothing, since the client's reply waits for both.
     private ulong WriteEntry(ulong offset, int slotSize, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         ulong version = _lastVersion += 2;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
-        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
+        ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value)) ?? 0;
+        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live, pending: publishAfter != 0);
+        HoldUntilAcked(offset, version, publishAfter);
         return version;
     }
 
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone);
-        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, []));
+        ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
+        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone, pending: publishAfter != 0);
+        HoldUntilAcked(offset, version, publishAfter);
         _allocator.Free(offset);
         return version;
     }

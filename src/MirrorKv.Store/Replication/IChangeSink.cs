@@ -11,6 +11,11 @@ namespace MirrorKv.Store;
 /// </remarks>
 public interface IChangeSink
 {
-    /// <summary>One slot was written.</summary>
-    void Append(in SlotChange change);
+    /// <summary>One slot is being written.</summary>
+    /// <returns>
+    /// 0 when the change may be visible to one-sided readers at once; otherwise the LSN that must be acknowledged
+    /// (<see cref="StoreEngine.Publish"/>) before it is: the secondary must hold a value before any reader of the
+    /// primary sees it (docs/failover.md, "Publish after replication").
+    /// </returns>
+    ulong Append(in SlotChange change);
 }

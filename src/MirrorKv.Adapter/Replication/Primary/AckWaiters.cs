@@ -15,6 +15,13 @@ internal sealed class AckWaiters
     private ulong _acked;
     private volatile bool _holding;
 
+    /// <summary>
+    /// Makes the entries of records up to an LSN readable (<see cref="MirrorKv.Store.StoreEngine.Publish"/>); called
+    /// under this object's lock before the replies an ack releases are posted, so a writer never hears of a value
+    /// its readers cannot see yet.
+    /// </summary>
+    public Func<ulong, int>? Publish { get; init; }
+
     /// <summary>Number of writes waiting.</summary>
     public int Count
     {
@@ -51,7 +58,7 @@ internal sealed class AckWaiters
         }
     }
 
-    /// <summary>Holds a reply until <paramref name="lsn"/> is acked; false when it already is (reply now).</summary>
+    /// <summary>Holds a reply (a write's, or a LOOKUP's of a pending entry) until <paramref name="lsn"/> is acked; false when it already is (reply now).</summary>
     public bool TryWait(ulong lsn, IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
     {
         lock (_lock)
@@ -87,6 +94,7 @@ internal sealed class AckWaiters
         lock (_lock)
         {
             _acked = Math.Max(_acked, lsn);
+            Publish?.Invoke(_acked);
             while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
             {
                 _waiting.Dequeue();
@@ -171,7 +179,9 @@ internal sealed class AckWaiters
 
                 try
                 {
-                    Replies.Error(w.Connection, w.Opcode, w.RequestId, status, message);
+                    // A LOOKUP that waited for a pending entry: the entry stays unpublished, and this node serves nothing now.
+                    bool lookup = w.Opcode == Opcode.Lookup;
+                    Replies.Error(w.Connection, w.Opcode, w.RequestId, lookup ? WireStatus.NotPrimary : status, lookup ? "this node fenced itself while the key's last write waited for the secondary: ask the other node" : message);
                     w.Connection.Flush();
                 }
                 catch (ConnectionClosedException)
@@ -183,12 +193,18 @@ internal sealed class AckWaiters
         }
     }
 
-    /// <summary>A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks.</summary>
+    /// <summary>
+    /// A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks. Entries still unpublished
+    /// up to it (left by a fence, or by a secondary that was lost) are published now: no earlier secondary can hold or
+    /// serve them any more, and the new one copies them from the slabs, which must show them whole (it skips odd
+    /// versions as torn by a write whose record it will get, and these records it will not get).
+    /// </summary>
     public void Reset(ulong lsn)
     {
         lock (_lock)
         {
             _acked = lsn;
+            Publish?.Invoke(lsn);
         }
     }
 

@@ -1,0 +1,83 @@
+namespace MirrorKv.Store;
+
+/// <summary>
+/// Publish after replication: on a primary with a secondary to wait for, an entry is written with its version left
+/// odd, so that one-sided readers retry (and then LOOKUP, which the node holds), and becomes readable only when the
+/// secondary has acknowledged its record. A value a reader of the primary saw is therefore one the secondary holds,
+/// and survives a failover.
+/// </summary>
+/// <remarks>
+/// Entries wait in a queue in LSN order (the order of <see cref="IChangeSink.Append"/> calls, made under the lock), so
+/// a cumulative ack publishes a prefix. The queue's array is kept and grows by doubling: no allocation per write once
+/// it has reached the pipeline's depth.
+/// </remarks>
+public sealed partial class StoreEngine
+{
+    private PendingEntry[] _pending = new PendingEntry[64];
+    private int _pendingHead;
+    private int _pendingCount;
+
+    /// <summary>Entries written and not yet published (waiting for the secondary's ack).</summary>
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pendingCount;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The secondary holds every record up to <paramref name="ackedLsn"/>: makes the entries of those records readable.
+    /// <see cref="ulong.MaxValue"/> publishes everything (the primary goes on alone, or a new secondary copies what it
+    /// holds). Returns how many entries were published.
+    /// </summary>
+    /// <remarks>Runs on the thread that received the ack, before the writes' replies leave.</remarks>
+    public int Publish(ulong ackedLsn)
+    {
+        lock (_lock)
+        {
+            int published = 0;
+            while (_pendingCount > 0 && _pending[_pendingHead].Lsn <= ackedLsn)
+            {
+                PendingEntry entry = _pending[_pendingHead];
+                _pendingHead = (_pendingHead + 1) % _pending.Length;
+                _pendingCount--;
+
+                // A slot freed and reused, or written again, holds a later pending version: that one publishes it.
+                int slotSize = _allocator.SlotSizeAt(entry.Offset);
+                published += EntryCodec.Publish(Region.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
+            }
+
+            return published;
+        }
+    }
+
+    // Under the lock, after the entry was written pending; lsn 0: it was written published.
+    private void HoldUntilAcked(ulong offset, ulong version, ulong lsn)
+    {
+        if (lsn == 0)
+        {
+            return;
+        }
+
+        if (_pendingCount == _pending.Length)
+        {
+            var grown = new PendingEntry[_pending.Length * 2];
+            for (int i = 0; i < _pendingCount; i++)
+            {
+                grown[i] = _pending[(_pendingHead + i) % _pending.Length];
+            }
+
+            _pending = grown;
+            _pendingHead = 0;
+        }
+
+        _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, version, lsn);
+        _pendingCount++;
+    }
+
+    private readonly record struct PendingEntry(ulong Offset, ulong Version, ulong Lsn);
+}
