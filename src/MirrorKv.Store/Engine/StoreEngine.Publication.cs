@@ -55,11 +55,12 @@ public sealed partial class StoreEngine
         }
     }
 
-    // Under the lock, after the entry was written pending; lsn 0: it was written published.
-    private void HoldUntilAcked(ulong offset, ulong version, ulong lsn)
+    // Under the lock, after the entry was written unpublished; lsn 0: nothing to wait for, publish it now.
+    private void PublishNowOrHold(Span<byte> slot, ulong offset, ulong version, ulong lsn)
     {
         if (lsn == 0)
         {
+            EntryCodec.Publish(slot, version);
             return;
         }
 

@@ -247,24 +247,26 @@ public sealed partial class StoreEngine : IDisposable
     // A value that shrank to half its slot or less moves to a smaller class rather than waste the rest.
     private bool FitsSnugly(int entrySize, int slotSize) => slotSize == SizeClassTable.MinSlotSize || entrySize * 2 > slotSize;
 
-    // The record is appended before the slot is written: whether the entry may be published at once depends on
-    // the stream (a secondary to wait for or not), and a record that reaches the secondary before the primary's own
-    // copy is written changes nothing, since the client's reply waits for both.
+    // The slot is written unpublished before the record is appended: another thread may flush the peer link at any
+    // moment, and the secondary must never apply (and serve) a value while the primary still shows the one before.
+    // Whether the entry is published at once is the stream's answer (no secondary to wait for: publish now).
     private ulong WriteEntry(ulong offset, int slotSize, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         ulong version = _lastVersion += 2;
+        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value)) ?? 0;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live, pending: publishAfter != 0);
-        HoldUntilAcked(offset, version, publishAfter);
+        PublishNowOrHold(slot, offset, version, publishAfter);
         return version;
     }
 
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
+        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone, pending: publishAfter != 0);
-        HoldUntilAcked(offset, version, publishAfter);
+        PublishNowOrHold(slot, offset, version, publishAfter);
         _allocator.Free(offset);
         return version;
     }
