@@ -2,8 +2,10 @@ using System.CommandLine;
 using MirrorKv.Cli.Bench;
 using MirrorKv.Cli.Chaos;
 using MirrorKv.Cli.Demo;
+using MirrorKv.Cli.Keys;
 using MirrorKv.Cli.Serve;
 using MirrorKv.Cli.Status;
+using MirrorKv.Cli.Switchover;
 
 // Socket completions run on the epoll thread instead of hopping to the thread pool: node and client
 // handlers never block, and the hop (two context switches per receive) halved loopback throughput.
@@ -17,7 +19,12 @@ var root = new RootCommand("MirrorKv: a highly available in-memory key-value sto
     ServeCommand.Create(),
     BenchCommand.Create(),
     StatusCommand.Create(),
+    SwitchoverCommand.Create(),
     ChaosCommand.Create(),
 };
+foreach (Command command in KeyCommands.Create())
+{
+    root.Add(command);
+}
 
 return await root.Parse(args).InvokeAsync();

@@ -5,7 +5,7 @@ namespace MirrorKv.Client;
 /// <param name="FailoverReads">FAILOVER_READs sent to the secondary with primary pointers.</param>
 /// <param name="Lookups">LOOKUPs sent (no pointer, or the pointer went stale).</param>
 /// <param name="TornRetries">READs repeated because the copy raced a writer.</param>
-/// <param name="RetriedAfterFailure">Reads retried because a node failed or timed out under them.</param>
+/// <param name="RetriedAfterFailure">Reads and writes retried because a node failed or timed out under them, or refused a write it no longer takes.</param>
 /// <param name="TableRewrites">Times the local table was rewritten from a translation.</param>
 /// <param name="RewrittenPointers">Pointers rewritten in total.</param>
 /// <param name="TranslationDeltas">Distinct slab deltas in the last translation fetched (0 before any).</param>

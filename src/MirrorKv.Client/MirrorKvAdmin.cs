@@ -5,7 +5,7 @@ using MirrorKv.Transport.Tcp;
 
 namespace MirrorKv.Client;
 
-/// <summary>Operations on nodes rather than keys: what <c>mirrorkv status</c> shows.</summary>
+/// <summary>Operations on nodes rather than keys: what <c>mirrorkv status</c> and <c>mirrorkv switchover</c> do.</summary>
 public static class MirrorKvAdmin
 {
     /// <summary>Asks one node for its role, epoch, LSNs and whether the pair is protected.</summary>
@@ -18,10 +18,44 @@ public static class MirrorKvAdmin
     {
         ArgumentNullException.ThrowIfNull(node);
         TimeSpan wait = timeout ?? TimeSpan.FromSeconds(2);
+        return await AskAsync(node, transport, wait, secret, "STATUS", static (channel, op, _) => channel.PostStatus(op), static op =>
+        {
+            bool ok = NodeStatus.TryRead(op.Payload, out NodeStatus? status) == WireStatus.Ok;
+            return (op.Status == WireStatus.Ok && ok, status!);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A planned failover: asks the primary to stop serving, wait until its secondary has confirmed every
+    /// write, and hand the pair over. Returns once the handover is sent; the secondary serves as primary a
+    /// moment later (under a higher epoch), and the old primary rejoins it as its secondary by itself.
+    /// </summary>
+    /// <param name="primary">The primary.</param>
+    /// <param name="timeout">How long the primary waits for its secondary's confirmation before it gives up and serves again; the node's default (5 s) unless given.</param>
+    /// <param name="transport">TCP unless given.</param>
+    /// <param name="secret">The node's client secret, when it has one.</param>
+    /// <param name="cancellationToken">Cancels the wait for the answer (not the switchover).</param>
+    /// <returns>The epoch handed over from and the last LSN, which the secondary holds.</returns>
+    /// <exception cref="MirrorKvException">Refused (not the primary, not protected, already under way) or abandoned (the secondary did not confirm in time): the message says which; the primary serves on.</exception>
+    public static async Task<(ulong Epoch, ulong Lsn)> SwitchoverAsync(IPEndPoint primary, TimeSpan? timeout = null, ITransport? transport = null, byte[]? secret = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        TimeSpan handover = timeout ?? TimeSpan.Zero;
+        return await AskAsync(primary, transport, handover + TimeSpan.FromSeconds(5), secret, "SWITCHOVER", static (channel, op, t) => channel.PostSwitchover(op, t), static op =>
+        {
+            bool ok = SwitchoverMessages.TryReadReply(op.Payload, out ulong epoch, out ulong lsn) == WireStatus.Ok;
+            return (op.Status == WireStatus.Ok && ok, (epoch, lsn));
+        }, cancellationToken, handover).ConfigureAwait(false);
+    }
+
+    // One request on a connection of its own. decode says whether the reply is the answer, and the answer.
+    private static async Task<T> AskAsync<T>(IPEndPoint node, ITransport? transport, TimeSpan wait, byte[]? secret, string what, Action<NodeChannel, PendingOperation, TimeSpan> post, Func<PendingOperation, (bool Ok, T Value)> decode, CancellationToken cancellationToken, TimeSpan argument = default)
+    {
         NodeChannel channel;
+        TimeSpan connect = TimeSpan.FromSeconds(2) < wait ? TimeSpan.FromSeconds(2) : wait;
         try
         {
-            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, wait, wait), _ => { }, cancellationToken).ConfigureAwait(false);
+            channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, connect, wait), _ => { }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
         {
@@ -33,17 +67,22 @@ public static class MirrorKvAdmin
             PendingOperation op = channel.Rent();
             try
             {
-                channel.PostStatus(op);
+                post(channel, op, argument);
                 await op.AsValueTask().ConfigureAwait(false);
-                return op.Status == WireStatus.Ok && NodeStatus.TryRead(op.Payload, out NodeStatus? status) == WireStatus.Ok
-                    ? status!
-                    : throw new MirrorKvException(MirrorKvError.Protocol, $"{node} answered STATUS with {op.Status}", op.Status);
+                (bool ok, T answer) = decode(op);
+                if (ok)
+                {
+                    return answer;
+                }
+
+                string text = op.Status == WireStatus.Ok ? "a malformed reply" : $"{op.Status}: {ErrorText.Read(op.Payload)}";
+                throw new MirrorKvException(MirrorKvError.Protocol, $"{node} answered {what} with {text}", op.Status);
             }
             catch (ConnectionClosedException e)
             {
                 // The node closed the connection between the handshake and the request (it is stopping, or
                 // restarting its role): the same as not reachable.
-                throw new MirrorKvException(MirrorKvError.Unavailable, $"{node} closed the connection before it answered STATUS", WireStatus.Ok, e);
+                throw new MirrorKvException(MirrorKvError.Unavailable, $"{node} closed the connection before it answered {what}", WireStatus.Ok, e);
             }
             finally
             {

@@ -44,7 +44,7 @@ public sealed partial class MirrorKvClient
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        NodeChannel primary = await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
+        NodeChannel primary = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
 
         // Like a batch of reads: the table's cache misses overlapped, the WRITEs posted as parts of batch
         // operations (one rent, one completion and one resumption per batch), one flush.
@@ -55,6 +55,7 @@ public sealed partial class MirrorKvClient
         ulong[] hashes = batch.Hashes;
         byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(1024);
         MirrorKvException? first = null;
+        List<int>? resend = null;
         try
         {
             for (int i = 0; i < count; i++)
@@ -88,9 +89,9 @@ public sealed partial class MirrorKvClient
                 }
                 catch (Transport.ConnectionClosedException e)
                 {
-                    // This write and the rest were never sent; the operation, missing parts, can only fail.
+                    // This write and the rest were never sent (they go down the single-key path below); the
+                    // operation, missing parts, can only fail.
                     op.TryFail(e);
-                    first = new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before the write was sent", WireStatus.Ok, e);
                     break;
                 }
 
@@ -114,14 +115,10 @@ public sealed partial class MirrorKvClient
 
             for (int i = 0; i < count; i++)
             {
-                if (ops[i] is not { } posted)
+                // Never sent, unanswered (the primary failed: applied or not), or not taken: sent again below.
+                if (ops[i] is not { } posted || !posted.PartReceived(parts[i]) || IsNotApplied(posted.PartStatus(parts[i])))
                 {
-                    continue;
-                }
-
-                if (!posted.PartReceived(parts[i]))
-                {
-                    first ??= new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before acknowledging a write; it may or may not have been applied", WireStatus.Ok, failure);
+                    (resend ??= []).Add(i);
                     continue;
                 }
 
@@ -137,11 +134,31 @@ public sealed partial class MirrorKvClient
                     first ??= WriteError(Opcode.Write, status, ErrorText.Read(payload));
                 }
             }
+
+            if (resend is not null && failure is null)
+            {
+                // The connection held, so the node answered that it no longer takes writes: find who does.
+                primary.Invalidate("refused a batched write as no longer the primary");
+            }
         }
         finally
         {
             ReturnKeyBatch(batch, count);
             ArrayPool<byte>.Shared.Return(keyBuffer);
+        }
+
+        // The writes the pair did not take go one by one to whoever serves now, each within PromotionWait, as a
+        // single SetAsync would; a failover costs a batch its pipelining, not its writes.
+        for (int r = 0; resend is not null && r < resend.Count; r++)
+        {
+            try
+            {
+                await SetCoreAsync(keys[resend[r]], values[resend[r]], cancellationToken).ConfigureAwait(false);
+            }
+            catch (MirrorKvException e)
+            {
+                first ??= e;
+            }
         }
 
         if (first is not null)

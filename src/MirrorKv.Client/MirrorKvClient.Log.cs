@@ -13,4 +13,10 @@ public sealed partial class MirrorKvClient
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv writes follow the promoted node {EndPoint} (epoch {Epoch})")]
     private partial void LogPromotionFollowed(string endPoint, ulong epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv writes go to {EndPoint}, a new incarnation serving as primary at epoch {Epoch} (the client's primary was at epoch {Before}): the pair was restarted, and what it held before is gone")]
+    private partial void LogNewIncarnation(string endPoint, ulong epoch, ulong before);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MirrorKv primary {EndPoint} serves again at epoch {Epoch}")]
+    private partial void LogPrimaryResumed(string endPoint, ulong epoch);
 }

@@ -129,7 +129,7 @@ public sealed partial class MirrorKvClient
         while (true)
         {
             NodeChannel channel = _primary.IsHealthy ? _primary
-                : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
+                : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
             PendingOperation op = channel.Rent();
             try
             {
@@ -214,7 +214,7 @@ public sealed partial class MirrorKvClient
             // was still copying, or not be up yet. Wait, as writes do, for the secondary to take over.
             try
             {
-                NodeChannel promoted = await WritablePrimaryAsync(CancellationToken.None).ConfigureAwait(false);
+                NodeChannel promoted = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), CancellationToken.None).ConfigureAwait(false);
                 if (cached.Pointer.RKey != promoted.Region.RKey)
                 {
                     Forget(key, cached);

@@ -1,5 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
@@ -71,34 +72,53 @@ public sealed partial class MirrorKvClient
     }
 
     /// <summary>
-    /// Sends a write to the primary; if the primary fails or turns out to have been replaced, follows the
-    /// promotion and sends it again. Both writes carry the same key and value, so a write that did land
-    /// before the failure is simply written twice; a repeated DELETE answers NotFound, reported as deleted.
+    /// Sends a write to the primary and, whenever it was not applied, or may not have been, sends it again to
+    /// whoever is primary then, until <see cref="MirrorKvClientOptions.PromotionWait"/> has passed or the caller
+    /// cancels: after NotPrimary or StaleEpoch (refused before the store was touched), ReplicationFailed (applied
+    /// on a primary that fenced before its secondary confirmed it: it may or may not survive), and a connection
+    /// lost or a reply overdue (unknown). Resending is safe because a WRITE is a whole-value put of the same
+    /// key and value and a DELETE of the same key (docs/failover.md, "Retried writes"); a repeated DELETE that
+    /// answers NotFound is reported as deleted. Store refusals (value too large, no room) are answers, not retried.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> WriteWithFailoverAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
+        long start = Stopwatch.GetTimestamp();
         for (int attempt = 0; ; attempt++)
         {
-            NodeChannel primary = await WritablePrimaryAsync(cancellationToken).ConfigureAwait(false);
+            NodeChannel primary = await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
             try
             {
                 (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(primary, opcode, key, value, cancellationToken).ConfigureAwait(false);
-                // ReplicationFailed: the primary fenced before the secondary confirmed it (a failover, or a lease
-                // that ran out under a pause). Either way the write is sent again to whoever serves now.
-                if (status is WireStatus.NotPrimary or WireStatus.StaleEpoch or WireStatus.ReplicationFailed && attempt < 2)
+                if (IsNotApplied(status))
                 {
-                    primary.Invalidate($"no longer the primary: {error}");
-                    continue;
+                    primary.Invalidate($"no longer the primary: {status}: {error}");
+                    CountWriteRetry();
+                    if (Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
+                    {
+                        continue;
+                    }
+
+                    return (status, written, $"{error} (sent {attempt + 1} times over {_options.PromotionWait.TotalSeconds:F1} s; no node took it)");
                 }
 
                 return attempt > 0 && opcode == Opcode.Delete && status == WireStatus.NotFound ? (WireStatus.Ok, written, error) : (status, written, error);
             }
-            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && attempt < 2)
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
             {
-                // The primary failed under this write: wait for the promotion and write again.
+                // The primary failed under this write: find who serves now and write again.
+                CountWriteRetry();
             }
         }
+    }
+
+    // Statuses of a write that the pair did not take (or may not keep): to be sent again to the current primary.
+    private static bool IsNotApplied(WireStatus status) => status is WireStatus.NotPrimary or WireStatus.StaleEpoch or WireStatus.ReplicationFailed;
+
+    private void CountWriteRetry()
+    {
+        Interlocked.Increment(ref _retriedAfterFailure);
+        MirrorKvTelemetry.WriteRetries.Add(1);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -154,8 +174,8 @@ public sealed partial class MirrorKvClient
             WireStatus.KeyTooLong or WireStatus.EmptyKey => MirrorKvError.KeyTooLong,
             WireStatus.ValueTooLarge => MirrorKvError.ValueTooLarge,
             WireStatus.OutOfMemory => MirrorKvError.OutOfMemory,
-            WireStatus.StaleEpoch => MirrorKvError.StaleEpoch,
-            WireStatus.NotPrimary or WireStatus.ReplicationFailed => MirrorKvError.Unavailable,
+            // Statuses of a write no node took: retried until PromotionWait ran out, so no node can serve it.
+            WireStatus.NotPrimary or WireStatus.ReplicationFailed or WireStatus.StaleEpoch => MirrorKvError.Unavailable,
             _ => MirrorKvError.Protocol,
         };
         return new MirrorKvException(error, $"{opcode} failed: {status}: {message}", status);

@@ -19,6 +19,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly MirrorKvClientOptions _options;
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
+    private readonly EndPointBook _book;
     private readonly PointerTable _table = new();
     private readonly Stack<KeyBatch> _keyBatches = new();
     private readonly Lock _pathLock = new();
@@ -29,6 +30,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private byte[] _secondaryEndPointBytes = KvReply.EncodeEndpoint(null);
     private volatile ClientPath _path = ClientPath.Primary;
     private Task _failover = Task.CompletedTask;
+    private ulong _epoch;
     private int _translationDeltas;
     private long _promotionsFollowed;
     private long _reads, _failoverReads, _lookups, _tornRetries, _retriedAfterFailure, _tableRewrites, _rewrittenPointers;
@@ -38,6 +40,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger("MirrorKv.Client") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _transport = options.Transport ?? new TcpTransport();
+        _book = new EndPointBook(options.AllEndPoints());
     }
 
     /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
@@ -69,7 +72,16 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         Interlocked.Read(ref _reads), Interlocked.Read(ref _failoverReads), Interlocked.Read(ref _lookups), Interlocked.Read(ref _tornRetries),
         Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas));
 
-    /// <summary>Connects to the primary (and, in the background, to the secondary it names).</summary>
+    /// <summary>
+    /// Connects to the pair: asks the configured endpoints (any order; host names resolved) who the primary is,
+    /// follows a secondary that names it, and connects to the primary's secondary in the background. Waits up
+    /// to <see cref="MirrorKvClientOptions.PromotionWait"/> while nodes answer but none is primary yet (a
+    /// promotion under way).
+    /// </summary>
+    /// <exception cref="MirrorKvException">
+    /// No node answers, or none became primary in time (<see cref="MirrorKvError.Unavailable"/>, naming what
+    /// each endpoint answered); or the nodes refused the secret (<see cref="MirrorKvError.AuthenticationFailed"/>).
+    /// </exception>
     public static async Task<MirrorKvClient> ConnectAsync(MirrorKvClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -77,22 +89,15 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         var client = new MirrorKvClient(options);
         try
         {
-            client._primary = await NodeChannel.ConnectAsync(client._transport, options.PrimaryEndPoint, NodeChannelOptions.For(options), client.OnChannelFailure, cancellationToken).ConfigureAwait(false);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, client._disposed.Token);
+            await client.DiscoverAsync(initial: true, linked.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
+        catch
         {
-            throw new MirrorKvException(MirrorKvError.Unavailable, $"Cannot reach the primary at {options.PrimaryEndPoint}: {e.Message}", WireStatus.Ok, e);
+            client._disposed.Dispose();
+            throw;
         }
 
-        if (client._primary.Hello.Role != NodeRole.Primary)
-        {
-            await client._primary.DisposeAsync().ConfigureAwait(false);
-            throw new MirrorKvException(MirrorKvError.Unavailable, $"{options.PrimaryEndPoint} is {client._primary.Hello.Role}, not the primary.");
-        }
-
-        client._secondaryEndPoint = options.SecondaryEndPoint ?? client._primary.Hello.PeerEndpoint;
-        client._secondaryEndPointBytes = KvReply.EncodeEndpoint(client._secondaryEndPoint);
-        client.StartSecondaryConnect();
         return client;
     }
 
@@ -139,9 +144,10 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes both connections.</summary>
+    /// <summary>Closes both connections and stops looking for a primary.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _disposed.CancelAsync().ConfigureAwait(false);
         await _primary.DisposeAsync().ConfigureAwait(false);
         NodeChannel? secondary = _secondary;
         if (secondary is not null)

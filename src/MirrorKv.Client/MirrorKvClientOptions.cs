@@ -6,11 +6,29 @@ namespace MirrorKv.Client;
 /// <summary>How a client reaches a pair and how patient it is. Immutable; validated once at connect.</summary>
 public sealed record MirrorKvClientOptions
 {
-    /// <summary>The primary. The secondary is learned from its HELLO unless <see cref="SecondaryEndPoint"/> is set.</summary>
-    public required IPEndPoint PrimaryEndPoint { get; init; }
+    /// <summary>
+    /// The pair's nodes, in any order: <see cref="IPEndPoint"/>s (IPv4 or IPv6) or <see cref="DnsEndPoint"/>s
+    /// (resolved at every connection attempt). The client asks whichever answers who the primary is and at
+    /// which epoch, follows it, and keeps every endpoint it learns from the nodes besides these. From one
+    /// configuration string: <see cref="MirrorKvEndPoints.Parse"/>.
+    /// </summary>
+    public IReadOnlyList<EndPoint> EndPoints { get; init; } = [];
 
-    /// <summary>The secondary, when known in advance.</summary>
+    /// <summary>Older shorthand for one item of <see cref="EndPoints"/>; it need not be the primary any more.</summary>
+    [Obsolete("List the pair's nodes in EndPoints, in any order.")]
+    public IPEndPoint? PrimaryEndPoint { get; init; }
+
+    /// <summary>Older shorthand for one item of <see cref="EndPoints"/>.</summary>
+    [Obsolete("List the pair's nodes in EndPoints, in any order.")]
     public IPEndPoint? SecondaryEndPoint { get; init; }
+
+    /// <summary>
+    /// The longest pause between two rounds of connection attempts while no node answers at all (both nodes
+    /// down): 1 s. Rounds start 10 ms apart and double up to this, each shortened by a random part of up to
+    /// half (jitter, so that the clients of a restarted pair do not all knock at once). While some node answers
+    /// without being primary (a promotion under way), rounds stay at most 100 ms apart.
+    /// </summary>
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The transport; TCP when null. Tests pass the in-process one.</summary>
     public ITransport? Transport { get; init; }
@@ -66,15 +84,45 @@ public sealed record MirrorKvClientOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
-        ArgumentNullException.ThrowIfNull(PrimaryEndPoint);
-        if (ConnectTimeout <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero || PromotionWait < TimeSpan.Zero)
+        IReadOnlyList<EndPoint> endPoints = AllEndPoints();
+        if (endPoints.Count == 0)
         {
-            throw new ArgumentException("ConnectTimeout and RequestTimeout must be positive, PromotionWait not negative.");
+            throw new ArgumentException($"EndPoints must name at least one node of the pair (for example {MirrorKvEndPoints.Example}).");
+        }
+
+        foreach (EndPoint endPoint in endPoints)
+        {
+            if (endPoint is not (IPEndPoint { Port: > 0 } or DnsEndPoint { Port: > 0 }))
+            {
+                throw new ArgumentException($"EndPoints: '{endPoint}' is not an IP or DNS endpoint with a port.");
+            }
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero || PromotionWait < TimeSpan.Zero || MaxReconnectDelay <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("ConnectTimeout, RequestTimeout and MaxReconnectDelay must be positive, PromotionWait not negative.");
         }
 
         if (TornReadRetries is < 0 or > 100)
         {
             throw new ArgumentException($"TornReadRetries must be between 0 and 100; got {TornReadRetries}.");
         }
+    }
+
+    /// <summary><see cref="EndPoints"/> and the older shorthands, each once, in that order.</summary>
+    internal IReadOnlyList<EndPoint> AllEndPoints()
+    {
+        var all = new List<EndPoint>(EndPoints ?? []);
+#pragma warning disable CS0618 // The shorthands are read here only, to keep older configurations working.
+        foreach (IPEndPoint? shorthand in (IPEndPoint?[])[PrimaryEndPoint, SecondaryEndPoint])
+#pragma warning restore CS0618
+        {
+            if (shorthand is not null && !all.Contains(shorthand))
+            {
+                all.Add(shorthand);
+            }
+        }
+
+        return all;
     }
 }

@@ -40,6 +40,8 @@ public static class MirrorKvTelemetry
 
     internal static readonly Counter<long> Promotions = Meter.CreateCounter<long>("mirrorkv.client.promotions_followed", "{promotion}", "Times a client followed a promoted secondary with its writes.");
 
+    internal static readonly Counter<long> WriteRetries = Meter.CreateCounter<long>("mirrorkv.client.write_retries", "{write}", "Writes sent again because the pair did not take them (NotPrimary, StaleEpoch, ReplicationFailed, a lost connection).");
+
     internal static readonly Counter<long> RewrittenPointers = Meter.CreateCounter<long>("mirrorkv.client.rewritten_pointers", "{pointer}", "Cached pointers rewritten from a secondary's translation.");
 
     internal static bool Active => OperationDuration.Enabled || Source.HasListeners();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using System.Net;
 using MirrorKv.Client;
 using Microsoft.Extensions.Caching.Distributed;
@@ -29,10 +30,20 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     private readonly ILoggerFactory? _loggers;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly byte[]? _secret;
+    private readonly IReadOnlyList<EndPoint> _endPoints;
+    private readonly string _endPointsText;
+    private readonly CacheUnavailableBehavior _whenUnavailable;
+    private readonly string? _misconfigured;
     private MirrorKvClient? _client;
     private long _retryAfter;
+    private MirrorKvException? _lastFailure;
 
-    /// <summary>Creates the cache; it connects on first use.</summary>
+    /// <summary>
+    /// Creates the cache; it connects on first use (or at the host's start, through the hosted service that
+    /// <see cref="MirrorKvCacheServiceCollectionExtensions.AddMirrorKvCache(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration)"/> adds).
+    /// A bad setting is logged here and makes every call miss; under <see cref="CacheUnavailableBehavior.Fail"/> it throws.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is bad and <see cref="MirrorKvCacheOptions.WhenUnavailable"/> is Fail.</exception>
     public MirrorKvCache(IOptions<MirrorKvCacheOptions> options, TimeProvider? time = null, ILoggerFactory? loggers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -40,12 +51,27 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         _time = time ?? TimeProvider.System;
         _loggers = loggers;
         _logger = loggers?.CreateLogger<MirrorKvCache>() ?? (ILogger)NullLogger.Instance;
-        _secret = MirrorKvCacheOptionsValidator.ReadSecret(_options, out string? problem);
-        if (problem is not null)
+        List<string> problems = MirrorKvCacheOptionsValidator.FindProblems(_options, out _endPoints, out _secret);
+        _endPointsText = MirrorKvEndPoints.Format(_endPoints);
+        _whenUnavailable = _options.InvalidWhenUnavailable is null && Enum.IsDefined(_options.WhenUnavailable) ? _options.WhenUnavailable : CacheUnavailableBehavior.Miss;
+        if (problems.Count > 0 && _whenUnavailable == CacheUnavailableBehavior.Fail)
         {
-            throw new OptionsValidationException(nameof(MirrorKvCacheOptions), typeof(MirrorKvCacheOptions), [problem]);
+            throw new OptionsValidationException(nameof(MirrorKvCacheOptions), typeof(MirrorKvCacheOptions), problems);
         }
+
+        ConfigurationProblems = problems;
+        foreach (string problem in problems)
+        {
+            LogMisconfigured(problem);
+        }
+
+        // A bad WhenUnavailable alone still lets the cache work (under Miss); anything else leaves it nothing to connect with.
+        string[] blocking = [.. problems.Where(p => !p.StartsWith("MirrorKv:WhenUnavailable", StringComparison.Ordinal))];
+        _misconfigured = blocking.Length == 0 ? null : string.Join(" ", blocking);
     }
+
+    /// <summary>The bad settings found at start, each naming the setting to change; empty when all is well.</summary>
+    public IReadOnlyList<string> ConfigurationProblems { get; }
 
     /// <summary>The client, once connected; null before the first call or while unreachable.</summary>
     public MirrorKvClient? Client => Volatile.Read(ref _client);
@@ -58,9 +84,15 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             return ready;
         }
 
-        if (_time.GetTimestamp() < Volatile.Read(ref _retryAfter))
+        if (_misconfigured is not null)
         {
-            throw new MirrorKvException(MirrorKvError.Unavailable, $"the pair at {_options.PrimaryEndPoint} was unreachable moments ago; next attempt after {_options.ReconnectDelay.TotalSeconds:F1} s");
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the MirrorKv cache is not configured: {_misconfigured}");
+        }
+
+        if (_time.GetTimestamp() < Volatile.Read(ref _retryAfter) && Volatile.Read(ref _lastFailure) is { } last)
+        {
+            // The same error as the attempt moments ago (a refused secret stays a refused secret), without a new attempt.
+            throw new MirrorKvException(last.Error, $"{last.Message} (moments ago; next attempt within {_options.ReconnectDelay.TotalSeconds:F1} s)", last.WireStatus, last);
         }
 
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -74,8 +106,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             MirrorKvClient client = await MirrorKvClient.ConnectAsync(
                 new MirrorKvClientOptions
                 {
-                    PrimaryEndPoint = IPEndPoint.Parse(_options.PrimaryEndPoint!),
-                    SecondaryEndPoint = _options.SecondaryEndPoint is { } secondary ? IPEndPoint.Parse(secondary) : null,
+                    EndPoints = _endPoints,
                     Secret = _secret,
                     ConnectTimeout = _options.ConnectTimeout,
                     RequestTimeout = _options.RequestTimeout,
@@ -85,20 +116,32 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             Volatile.Write(ref _client, client);
             return client;
         }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.AuthenticationFailed)
+        {
+            throw Failed(new MirrorKvException(MirrorKvError.AuthenticationFailed, e.WireStatus == Protocol.WireStatus.AuthRequired
+                ? $"the MirrorKv pair at {_endPointsText} requires a secret and this application has none: set {MirrorKvCacheOptionsValidator.SecretSetting}"
+                : $"the MirrorKv pair at {_endPointsText} refused this application's secret: set {MirrorKvCacheOptionsValidator.SecretSetting} to the pair's client secret ({e.Message})", e.WireStatus, e));
+        }
         catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
         {
-            Volatile.Write(ref _retryAfter, _time.GetTimestamp() + (long)(_options.ReconnectDelay.TotalSeconds * _time.TimestampFrequency));
-            throw;
+            throw Failed(e);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            Volatile.Write(ref _retryAfter, _time.GetTimestamp() + (long)(_options.ReconnectDelay.TotalSeconds * _time.TimestampFrequency));
-            throw new MirrorKvException(MirrorKvError.Unavailable, $"cannot reach the pair at {_options.PrimaryEndPoint}: {e.Message}", Protocol.WireStatus.Ok, e);
+            throw Failed(new MirrorKvException(MirrorKvError.Unavailable, $"cannot reach the pair at {_endPointsText}: {e.Message}", Protocol.WireStatus.Ok, e));
         }
         finally
         {
             _connectLock.Release();
         }
+    }
+
+    // Calls go straight to WhenUnavailable for ReconnectDelay after a failed attempt: one attempt a second, not one per call.
+    private MirrorKvException Failed(MirrorKvException e)
+    {
+        Volatile.Write(ref _lastFailure, e);
+        Volatile.Write(ref _retryAfter, _time.GetTimestamp() + (long)(_options.ReconnectDelay.TotalSeconds * _time.TimestampFrequency));
+        return e;
     }
 
     /// <inheritdoc />
@@ -151,9 +194,9 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
                     await RewriteAsync(client, key, header.Touched(now), stored.WrittenMemory[CacheEntryHeader.Size..], token).ConfigureAwait(false);
                 }
             }
-            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+            catch (MirrorKvException e) when (_whenUnavailable == CacheUnavailableBehavior.Miss)
             {
-                LogUnavailable("read", key, e.Message);
+                LogMiss("read", key, e);
                 return false;
             }
 
@@ -198,9 +241,21 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
             await WriteAsync(client, key, CacheEntryHeader.Create(now, absolute, sliding), value, token).ConfigureAwait(false);
         }
-        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.ValueTooLarge && _whenUnavailable == CacheUnavailableBehavior.Miss)
         {
-            LogUnavailable("write", key, e.Message);
+            ValuesNotCached.Add(1, new KeyValuePair<string, object?>("reason", "too_large"));
+            LogTooLarge(key, value.Length, e.Message);
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+        {
+            // A cache that cannot store an entry misses it, as a cache that evicted it would; the older value a
+            // failed write leaves in place is removed, so that a later read misses rather than returns it.
+            LogStoreFull(key, value.Length, e.Message);
+            await RemoveAsync(key, token).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (_whenUnavailable == CacheUnavailableBehavior.Miss)
+        {
+            LogMiss("write", key, e);
         }
     }
 
@@ -226,9 +281,27 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
             await client.DeleteAsync(StoreKey(key), token).ConfigureAwait(false);
         }
-        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && _options.WhenUnavailable == CacheUnavailableBehavior.Miss)
+        catch (MirrorKvException e) when (_whenUnavailable == CacheUnavailableBehavior.Miss)
         {
-            LogUnavailable("remove", key, e.Message);
+            LogMiss("remove", key, e);
+        }
+    }
+
+    /// <summary>Connects now and logs why not, without throwing: what the host's start runs.</summary>
+    internal async Task WarmUpAsync()
+    {
+        if (_misconfigured is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await ConnectAsync().ConfigureAwait(false);
+        }
+        catch (MirrorKvException e)
+        {
+            LogConnectFailed(e.Error, e.Message);
         }
     }
 
@@ -266,6 +339,12 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_writer;
 
+    // In the client's meter (the same name), so that one AddMeter("MirrorKv") covers the cache too.
+    private static readonly Meter CacheMeter = new(MirrorKvTelemetry.Name);
+
+    private static readonly Counter<long> ValuesNotCached = CacheMeter.CreateCounter<long>(
+        "mirrorkv.cache.values_not_cached", "{entry}", "Cache writes dropped under WhenUnavailable = Miss because the pair refused the value (reason: too_large).");
+
     private string StoreKey(string key) => _options.KeyPrefix.Length == 0 ? key : _options.KeyPrefix + key;
 
     private Task RewriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlyMemory<byte> payload, CancellationToken token) =>
@@ -287,8 +366,36 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache {Operation} of {Key} treated as a miss: {Reason}")]
-    private partial void LogUnavailable(string operation, string key, string reason);
+    // Errors a cache user must fix (a refused secret, a bad setting) are errors; an outage is a warning.
+    private void LogMiss(string operation, string key, MirrorKvException e)
+    {
+        if (e.Error is MirrorKvError.AuthenticationFailed || _misconfigured is not null)
+        {
+            LogMissMisconfigured(operation, key, e.Error, e.Message);
+        }
+        else
+        {
+            LogMissUnavailable(operation, key, e.Error, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache {Operation} of {Key} treated as a miss ({Error}): {Reason}")]
+    private partial void LogMissUnavailable(string operation, string key, MirrorKvError error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "MirrorKv cache {Operation} of {Key} treated as a miss ({Error}): {Reason}")]
+    private partial void LogMissMisconfigured(string operation, string key, MirrorKvError error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "MirrorKv cache is misconfigured; every call misses until it is fixed: {Problem}")]
+    private partial void LogMisconfigured(string problem);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "MirrorKv cache cannot connect at start ({Error}); calls miss until it can: {Reason}")]
+    private partial void LogConnectFailed(MirrorKvError error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache did not cache {Key}: its value of {Length} bytes (plus the 32-byte expiry header) is over the pair's limit; counted in mirrorkv.cache.values_not_cached ({Reason})")]
+    private partial void LogTooLarge(string key, long length, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache write of {Key} ({Bytes} B) not stored: the pair's store is full, so the key will miss; give the nodes more memory (serve --region-size, or Node:RegionSize in their configuration). {Reason}")]
+    private partial void LogStoreFull(string key, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache key {Key} holds a value this cache did not write; treated as a miss")]
     private partial void LogForeignEntry(string key);

@@ -1,18 +1,29 @@
-using System.ComponentModel.DataAnnotations;
+using MirrorKv.Client;
 
 namespace MirrorKv.Extensions.Caching;
 
 /// <summary>
 /// How <see cref="MirrorKvCache"/> reaches its pair. Bound from configuration (section <c>MirrorKv</c> by
-/// convention: <c>appsettings.json</c>, environment variables such as <c>MirrorKv__PrimaryEndPoint</c>) and
-/// validated when the host starts.
+/// convention: <c>appsettings.json</c>, environment variables such as <c>MirrorKv__EndPoints</c>) and checked
+/// when the host starts: under <see cref="CacheUnavailableBehavior.Miss"/> a bad setting is logged and reported
+/// by the health check, and the cache misses; under <see cref="CacheUnavailableBehavior.Fail"/> the host does
+/// not start.
 /// </summary>
 public sealed class MirrorKvCacheOptions
 {
-    /// <summary>The primary's endpoint, <c>host:port</c>. Required.</summary>
+    /// <summary>
+    /// The pair's nodes, in any order, as <c>host:port</c> items separated by commas:
+    /// <c>"kv-a:7400,kv-b:7400"</c>, <c>"10.0.0.5:7400,10.0.0.6:7400"</c>, <c>"[fd00::5]:7400,[fd00::6]:7400"</c>
+    /// (<see cref="MirrorKvEndPoints"/>). Host names are resolved at every connection attempt. Required.
+    /// </summary>
+    public string? EndPoints { get; set; }
+
+    /// <summary>Older shorthand for one item of <see cref="EndPoints"/>; it need not be the primary.</summary>
+    [Obsolete("List the pair's nodes in EndPoints, in any order.")]
     public string? PrimaryEndPoint { get; set; }
 
-    /// <summary>The secondary's endpoint; learned from the primary when not set.</summary>
+    /// <summary>Older shorthand for one item of <see cref="EndPoints"/>.</summary>
+    [Obsolete("List the pair's nodes in EndPoints, in any order.")]
     public string? SecondaryEndPoint { get; set; }
 
     /// <summary>
@@ -38,4 +49,7 @@ public sealed class MirrorKvCacheOptions
     /// next attempt: 1 s, so that an outage costs one connection attempt a second, not one per call.
     /// </summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The text of a <c>WhenUnavailable</c> setting that named no behavior (then the default, Miss, applies).</summary>
+    internal string? InvalidWhenUnavailable { get; set; }
 }

@@ -1,52 +1,71 @@
 using System.Net;
 using System.Text;
+using MirrorKv.Client;
 using MirrorKv.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace MirrorKv.Extensions.Caching;
 
-/// <summary>Checks <see cref="MirrorKvCacheOptions"/> when the host starts, naming each bad setting.</summary>
+/// <summary>
+/// Checks <see cref="MirrorKvCacheOptions"/> when the host starts, naming each bad setting as a cache user
+/// writes it (<c>MirrorKv:EndPoints</c>, <c>MirrorKv:SecretFile</c>, ...). Under
+/// <see cref="CacheUnavailableBehavior.Fail"/> a problem stops the host; under the default
+/// <see cref="CacheUnavailableBehavior.Miss"/> it does not: the cache logs it at start, its health check
+/// reports it as Unhealthy, and every call misses, so that a cache's misconfiguration never fails a request.
+/// </summary>
 public sealed class MirrorKvCacheOptionsValidator : IValidateOptions<MirrorKvCacheOptions>
 {
     /// <summary>Environment variable read for the secret when no <see cref="MirrorKvCacheOptions.SecretFile"/> is set.</summary>
     public const string SecretVariable = "MIRRORKV_SECRET";
 
+    /// <summary>What a user sets to give the cache the pair's client secret.</summary>
+    internal const string SecretSetting = "MirrorKv:SecretFile (a file holding the pair's client secret) or the MIRRORKV_SECRET environment variable";
+
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, MirrorKvCacheOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = new List<string>();
-        if (string.IsNullOrWhiteSpace(options.PrimaryEndPoint))
-        {
-            failures.Add("MirrorKv:PrimaryEndPoint is required (host:port of the primary, e.g. 127.0.0.1:7400).");
-        }
-        else if (!IPEndPoint.TryParse(options.PrimaryEndPoint, out IPEndPoint? primary) || primary.Port == 0)
-        {
-            failures.Add($"MirrorKv:PrimaryEndPoint '{options.PrimaryEndPoint}' is not an IP address with a port (e.g. 127.0.0.1:7400).");
-        }
+        List<string> problems = FindProblems(options, out _, out _);
+        return problems.Count == 0 || options.WhenUnavailable != CacheUnavailableBehavior.Fail
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(problems);
+    }
 
-        if (options.SecondaryEndPoint is { } secondary && (!IPEndPoint.TryParse(secondary, out IPEndPoint? parsed) || parsed.Port == 0))
+    /// <summary>Every bad setting, each naming the setting to change and what it accepts; empty when all is well.</summary>
+    internal static List<string> FindProblems(MirrorKvCacheOptions options, out IReadOnlyList<EndPoint> endPoints, out byte[]? secret)
+    {
+        var problems = new List<string>();
+#pragma warning disable CS0618 // The older shorthands are still accepted, as items of the list.
+        string?[] shorthands = [options.PrimaryEndPoint, options.SecondaryEndPoint];
+#pragma warning restore CS0618
+        string joined = string.Join(',', new[] { options.EndPoints }.Concat(shorthands).Where(s => !string.IsNullOrWhiteSpace(s)));
+        if (joined.Length == 0)
         {
-            failures.Add($"MirrorKv:SecondaryEndPoint '{secondary}' is not an IP address with a port.");
+            problems.Add($"MirrorKv:EndPoints is not set: list the pair's nodes, e.g. \"EndPoints\": \"{MirrorKvEndPoints.Example}\".");
+            endPoints = [];
+        }
+        else if (!MirrorKvEndPoints.TryParse(joined, out endPoints, out string? error))
+        {
+            problems.Add($"MirrorKv:EndPoints: {error}.");
         }
 
         if (options.ConnectTimeout <= TimeSpan.Zero || options.RequestTimeout <= TimeSpan.Zero || options.ReconnectDelay < TimeSpan.Zero)
         {
-            failures.Add("MirrorKv:ConnectTimeout and RequestTimeout must be positive, ReconnectDelay not negative.");
+            problems.Add("MirrorKv:ConnectTimeout and MirrorKv:RequestTimeout must be positive and MirrorKv:ReconnectDelay not negative (e.g. \"00:00:02\").");
         }
 
-        if (!Enum.IsDefined(options.WhenUnavailable))
+        if (options.InvalidWhenUnavailable is { } text || !Enum.IsDefined(options.WhenUnavailable))
         {
-            failures.Add($"MirrorKv:WhenUnavailable must be Miss or Fail; got {options.WhenUnavailable}.");
+            problems.Add($"MirrorKv:WhenUnavailable '{options.InvalidWhenUnavailable ?? options.WhenUnavailable.ToString()}' is not one of {string.Join(", ", Enum.GetNames<CacheUnavailableBehavior>())}; using Miss.");
         }
 
-        _ = ReadSecret(options, out string? problem);
+        secret = ReadSecret(options, out string? problem);
         if (problem is not null)
         {
-            failures.Add(problem);
+            problems.Add(problem);
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        return problems;
     }
 
     /// <summary>The secret from the file, else the environment variable; null when neither is set.</summary>
@@ -54,11 +73,13 @@ public sealed class MirrorKvCacheOptionsValidator : IValidateOptions<MirrorKvCac
     {
         problem = null;
         byte[] secret;
+        string source;
         if (options.SecretFile is { } file)
         {
             try
             {
                 secret = File.ReadAllBytes(file);
+                source = $"MirrorKv:SecretFile ({file})";
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -69,6 +90,7 @@ public sealed class MirrorKvCacheOptionsValidator : IValidateOptions<MirrorKvCac
         else if (Environment.GetEnvironmentVariable(SecretVariable) is { Length: > 0 } text)
         {
             secret = Encoding.UTF8.GetBytes(text);
+            source = SecretVariable;
         }
         else
         {
@@ -76,7 +98,7 @@ public sealed class MirrorKvCacheOptionsValidator : IValidateOptions<MirrorKvCac
         }
 
         byte[]? normalized = AuthProof.NormalizeSecret(secret, out string? reason);
-        problem = reason is null ? null : $"MirrorKv: {reason}.";
+        problem = reason is null ? null : $"{source}: {reason}.";
         return normalized;
     }
 }

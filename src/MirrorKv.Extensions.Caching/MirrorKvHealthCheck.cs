@@ -5,13 +5,19 @@ namespace MirrorKv.Extensions.Caching;
 
 /// <summary>
 /// Healthy when the client reads from the primary and the pair is protected; Degraded while the client is
-/// failed over or the pair runs on one node; Unhealthy when no node serves.
+/// failed over or the pair runs on one node; Unhealthy when no node serves, or when a setting is bad (the
+/// description names it: the cache misses meanwhile).
 /// </summary>
 public sealed class MirrorKvHealthCheck(MirrorKvCache cache) : IHealthCheck
 {
     /// <inheritdoc />
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (cache.ConfigurationProblems.Count > 0)
+        {
+            return HealthCheckResult.Unhealthy($"the MirrorKv cache is misconfigured: {string.Join(" ", cache.ConfigurationProblems)}");
+        }
+
         MirrorKvClient client;
         try
         {

@@ -61,7 +61,7 @@ public class FailoverTests
         Assert.Equal("1"u8.ToArray(), await client.GetAsync("before"));
         Assert.Equal("2"u8.ToArray(), await client.GetAsync("during"));
 
-        MirrorKvClient stale = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) })
+        MirrorKvClient stale = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) })
             .ContinueWith(t => t.IsFaulted ? null! : t.Result);
         Assert.Null(stale);
     }

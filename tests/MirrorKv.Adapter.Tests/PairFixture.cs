@@ -35,23 +35,23 @@ internal sealed class PairFixture : IAsyncDisposable
 
     public static StoreOptions SmallStore { get; } = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
 
-    public static async Task<PairFixture> StartAsync(ReplicationMode mode = ReplicationMode.Sync)
+    public static async Task<PairFixture> StartAsync(ReplicationMode mode = ReplicationMode.Sync, StoreOptions? store = null)
     {
         var network = new InProcessNetwork();
-        MirrorKvNode primary = await StartPrimaryAsync(network, mode);
-        MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint);
+        MirrorKvNode primary = await StartPrimaryAsync(network, mode, store);
+        MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint, store);
         await WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
         return new PairFixture(network, primary, secondary);
     }
 
-    public static Task<MirrorKvNode> StartPrimaryAsync(InProcessNetwork network, ReplicationMode mode = ReplicationMode.Sync) =>
+    public static Task<MirrorKvNode> StartPrimaryAsync(InProcessNetwork network, ReplicationMode mode = ReplicationMode.Sync, StoreOptions? store = null) =>
         MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = SmallStore, Replication = mode, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PrimaryAddress) },
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = store ?? SmallStore, Replication = mode, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PrimaryAddress) },
             network.CreateTransport(PrimaryAddress));
 
-    public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary) =>
+    public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary, StoreOptions? store = null) =>
         MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
 
     public static async Task WaitUntilAsync(Func<bool> condition, double seconds = 5)
@@ -69,7 +69,7 @@ internal sealed class PairFixture : IAsyncDisposable
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
-            PrimaryEndPoint = Primary.EndPoint,
+            EndPoints = [Primary.EndPoint],
             Transport = Network.CreateTransport(ClientAddress),
             RewriteTableOnFailover = rewriteTable,
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(2),

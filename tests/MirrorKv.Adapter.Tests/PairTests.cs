@@ -119,16 +119,33 @@ public class PairTests
     }
 
     [Fact]
-    public async Task Write_ToSecondary_IsRefusedAsNotPrimary()
+    public async Task Connect_ToTheSecondaryOnly_FollowsItToThePrimary_AndWritesThere()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            EndPoints = [pair.Secondary.EndPoint],
+            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+        });
+        Assert.Equal(pair.Primary.EndPoint, client.PrimaryEndPoint);
+        Assert.Contains(pair.Primary.EndPoint, client.KnownEndPoints);
+        await client.SetAsync("k", "v"u8.ToArray());
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task Connect_WhenNoNodeAnswers_IsUnavailable_NamingEachEndPoint()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        var nobody = new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.9.9.9"), 7400);
         MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
-            PrimaryEndPoint = pair.Secondary.EndPoint,
+            EndPoints = [nobody],
             Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+            ConnectTimeout = TimeSpan.FromMilliseconds(200),
         }));
         Assert.Equal(MirrorKvError.Unavailable, e.Error);
-        Assert.Contains("Secondary", e.Message, StringComparison.Ordinal);
+        Assert.Contains("10.9.9.9:7400", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -85,7 +85,7 @@ public class RejoinCopyTests
     }
 
     private static Task<MirrorKvClient> Connect(InProcessNetwork network, MirrorKvNode primary) =>
-        MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Transport = network.CreateTransport(PairFixture.ClientAddress) });
+        MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
 
     private static string Key(int i) => $"k{i}";
 

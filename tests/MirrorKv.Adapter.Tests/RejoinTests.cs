@@ -22,7 +22,7 @@ public class RejoinTests
     {
         var network = new InProcessNetwork();
         await using MirrorKvNode primary = await PairFixture.StartPrimaryAsync(network);
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Transport = network.CreateTransport(PairFixture.ClientAddress) });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
         var latest = new Dictionary<string, byte[]>();
         for (int i = 0; i < 1500; i++)
         {
@@ -61,7 +61,7 @@ public class RejoinTests
 
         network.Crash(PairFixture.PrimaryAddress);
         await PairFixture.WaitUntilAsync(() => secondary.Role == NodeRole.Primary);
-        await using MirrorKvClient after = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = secondary.EndPoint, Transport = network.CreateTransport(PairFixture.ClientAddress) });
+        await using MirrorKvClient after = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
         foreach ((string key, byte[] value) in latest)
         {
             Assert.Equal(value, await after.GetAsync(key));
@@ -145,7 +145,7 @@ public class RejoinTests
         pair.Network.Crash(PairFixture.SecondaryAddress);
         await PairFixture.WaitUntilAsync(() => third.Role == NodeRole.Primary);
         Assert.Equal(3UL, third.Epoch);
-        await using MirrorKvClient survivor = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = third.EndPoint, Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) });
+        await using MirrorKvClient survivor = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [third.EndPoint], Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) });
         Assert.Equal(Value(0, 1), await survivor.GetAsync("k0"));
         Assert.Equal(Value(1, 1), await survivor.GetAsync("k1"));
         for (int i = 2; i < 500; i++)
@@ -159,7 +159,7 @@ public class RejoinTests
     {
         var network = new InProcessNetwork();
         await using MirrorKvNode primary = await PairFixture.StartPrimaryAsync(network);
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Transport = network.CreateTransport(PairFixture.ClientAddress) });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
         await client.SetAsync("k", "v"u8.ToArray());
 
         // Let the handshake reply through, then lose everything else the primary sends the joining node:

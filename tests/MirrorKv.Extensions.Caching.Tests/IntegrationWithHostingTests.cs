@@ -36,25 +36,31 @@ public class IntegrationWithHostingTests
     [Fact]
     public void Configuration_BindsFromEnvironmentVariables()
     {
-        Environment.SetEnvironmentVariable("MIRRORKVTEST_MirrorKv__PrimaryEndPoint", "127.0.0.1:7411");
+        Environment.SetEnvironmentVariable("MIRRORKVTEST_MirrorKv__EndPoints", "127.0.0.1:7411,kv-b.example:7400");
         Environment.SetEnvironmentVariable("MIRRORKVTEST_MirrorKv__WhenUnavailable", "Fail");
         Environment.SetEnvironmentVariable("MIRRORKVTEST_MirrorKv__RequestTimeout", "00:00:03");
         IConfiguration configuration = new ConfigurationBuilder().AddEnvironmentVariables("MIRRORKVTEST_").Build();
         using ServiceProvider services = new ServiceCollection().AddMirrorKvCache(configuration.GetSection("MirrorKv")).BuildServiceProvider();
         MirrorKvCacheOptions options = services.GetRequiredService<IOptions<MirrorKvCacheOptions>>().Value;
-        Assert.Equal(("127.0.0.1:7411", CacheUnavailableBehavior.Fail, TimeSpan.FromSeconds(3)), (options.PrimaryEndPoint, options.WhenUnavailable, options.RequestTimeout));
+        Assert.Equal(("127.0.0.1:7411,kv-b.example:7400", CacheUnavailableBehavior.Fail, TimeSpan.FromSeconds(3)), (options.EndPoints, options.WhenUnavailable, options.RequestTimeout));
     }
 
     [Theory]
-    [InlineData(null, "PrimaryEndPoint is required")]
-    [InlineData("localhost", "is not an IP address with a port")]
-    [InlineData("127.0.0.1:7400", null)]
-    public void Validation_NamesTheBadSetting(string? endPoint, string? expected)
+    [InlineData(null, "MirrorKv:EndPoints is not set")]
+    [InlineData("localhost", "'localhost' is not host:port")]
+    [InlineData("127.0.0.1:7400,", "has an empty item")]
+    [InlineData("127.0.0.1:99999", "has no valid port")]
+    [InlineData("127.0.0.1:7400,localhost:7401,[::1]:7402", null)]
+    public void Validation_UnderFail_NamesTheBadSetting(string? endPoints, string? expected)
     {
-        using ServiceProvider services = new ServiceCollection().AddMirrorKvCache(o => o.PrimaryEndPoint = endPoint).BuildServiceProvider();
+        using ServiceProvider services = new ServiceCollection().AddMirrorKvCache(o =>
+        {
+            o.EndPoints = endPoints;
+            o.WhenUnavailable = CacheUnavailableBehavior.Fail;
+        }).BuildServiceProvider();
         if (expected is null)
         {
-            Assert.Equal(endPoint, services.GetRequiredService<IOptions<MirrorKvCacheOptions>>().Value.PrimaryEndPoint);
+            Assert.Equal(endPoints, services.GetRequiredService<IOptions<MirrorKvCacheOptions>>().Value.EndPoints);
             return;
         }
 
@@ -63,15 +69,25 @@ public class IntegrationWithHostingTests
     }
 
     [Fact]
-    public async Task BadOptions_FailTheHostAtStartUp_NotAtFirstUse()
+    public async Task BadOptions_UnderFail_FailTheHostAtStartUp_NotAtFirstUse()
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["MirrorKv:PrimaryEndPoint"] = "not-an-endpoint", ["MirrorKv:RequestTimeout"] = "-00:00:01" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["MirrorKv:EndPoints"] = "not-an-endpoint", ["MirrorKv:RequestTimeout"] = "-00:00:01", ["MirrorKv:WhenUnavailable"] = "Fail" });
         builder.Services.AddMirrorKvCache(builder.Configuration.GetSection("MirrorKv"));
         using IHost host = builder.Build();
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
-        Assert.Contains("PrimaryEndPoint 'not-an-endpoint'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("RequestTimeout must be positive", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MirrorKv:EndPoints: 'not-an-endpoint' is not host:port", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MirrorKv:RequestTimeout must be positive", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ShorthandEndPoints_AreStillAccepted_AsItemsOfTheList()
+    {
+#pragma warning disable CS0618 // What older appsettings.json files hold.
+        var options = new MirrorKvCacheOptions { PrimaryEndPoint = "127.0.0.1:7400", SecondaryEndPoint = "127.0.0.1:7401" };
+#pragma warning restore CS0618
+        Assert.Empty(MirrorKvCacheOptionsValidator.FindProblems(options, out IReadOnlyList<System.Net.EndPoint> endPoints, out _));
+        Assert.Equal(["127.0.0.1:7400", "127.0.0.1:7401"], endPoints.Select(e => e.ToString()));
     }
 
     [Fact]
@@ -99,7 +115,7 @@ public class IntegrationWithHostingTests
         services.AddHybridCache();
         services.AddMirrorKvCache(o =>
         {
-            o.PrimaryEndPoint = pair.Primary.EndPoint.ToString();
+            o.EndPoints = pair.Primary.EndPoint.ToString();
             o.RequestTimeout = TimeSpan.FromMilliseconds(500);
         });
         services.AddHealthChecks().AddMirrorKv();

@@ -99,7 +99,7 @@ public class MirrorKvCacheTests
     {
         await using TcpPair pair = await TcpPair.StartAsync();
         await using MirrorKvCache cache = Cache(pair);
-        await using MirrorKvClient raw = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint });
+        await using MirrorKvClient raw = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] });
         await raw.SetAsync("shared", "written without the cache header"u8.ToArray(), TestContext.Current.CancellationToken);
         Assert.Null(await cache.GetAsync("shared", TestContext.Current.CancellationToken));
     }
@@ -112,7 +112,7 @@ public class MirrorKvCacheTests
         TcpPair pair = await TcpPair.StartAsync();
         string endPoint = pair.Primary.EndPoint.ToString();
         await pair.DisposeAsync();
-        await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { PrimaryEndPoint = endPoint, WhenUnavailable = behavior, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
+        await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = endPoint, WhenUnavailable = behavior, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
         if (behavior == CacheUnavailableBehavior.Miss)
         {
             Assert.Null(await cache.GetAsync("k", TestContext.Current.CancellationToken));
@@ -139,7 +139,7 @@ public class MirrorKvCacheTests
     }
 
     internal static MirrorKvCache Cache(TcpPair pair, string prefix = "") =>
-        new(Options.Create(new MirrorKvCacheOptions { PrimaryEndPoint = pair.Primary.EndPoint.ToString(), KeyPrefix = prefix }));
+        new(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), KeyPrefix = prefix }));
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {

@@ -19,10 +19,11 @@ internal sealed class TcpPair : IAsyncDisposable
 
     public MirrorKvNode? Secondary { get; private set; }
 
-    public static async Task<TcpPair> StartAsync()
+    public static async Task<TcpPair> StartAsync(byte[]? secret = null)
     {
         var options = new NodeOptions
         {
+            Secret = secret,
             ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             Store = new StoreOptions { RegionSize = 16UL << 20, SlabSize = 64 << 10 },
             MaxFrameSize = 1 << 20,

@@ -30,7 +30,7 @@ public class BadTrafficTests
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
 
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         Assert.True(await client.WaitForSecondaryAsync());
         const int keys = 2000;
         var acknowledged = new long[keys];

@@ -15,7 +15,11 @@ internal sealed class CheckedWriter
 
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
+    /// <summary>Each failed write as "Error: message".</summary>
     public ConcurrentQueue<string> Errors { get; } = new();
+
+    /// <summary>Failed writes whose error was not <see cref="MirrorKvError.Unavailable"/> (a failover must never produce one).</summary>
+    public IEnumerable<string> ErrorsOtherThanUnavailable => Errors.Where(e => !e.StartsWith($"{MirrorKvError.Unavailable}:", StringComparison.Ordinal));
 
     private CancellationTokenSource? _stop;
     private Task _running = Task.CompletedTask;
@@ -55,7 +59,7 @@ internal sealed class CheckedWriter
             catch (MirrorKvException e)
             {
                 // Not acknowledged: the key may hold this value or an earlier one, so it is not checked.
-                Errors.Enqueue(e.Message);
+                Errors.Enqueue($"{e.Error}: {e.Message}");
                 _latest.TryRemove(key, out _);
                 await Task.Delay(20);
             }

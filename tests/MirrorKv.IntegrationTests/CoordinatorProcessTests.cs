@@ -18,7 +18,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "a-");
 
         await secondary.PauseAsync();
@@ -36,11 +36,34 @@ public class CoordinatorProcessTests
     }
 
     [Fact]
+    public async Task Switchover_HandsTheLeaderKeyOver_NoWriteFails_AndTheOldPrimaryRejoins()
+    {
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint, secondary.EndPoint] });
+        Assert.True(await client.WaitForSecondaryAsync());
+        var writes = CheckedWriter.Start(client, "w-");
+        await Waits.UntilAsync(() => writes.Acknowledged > 50, "the writer to get going");
+
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(1), "switchover", primary.EndPoint.ToString());
+        Assert.True(exitCode == 0, output);
+        long after = writes.Acknowledged;
+        await Waits.UntilAsync(() => writes.Acknowledged > after + 50, "writes to go on at the new primary");
+        await writes.StopAsync();
+        Assert.True(writes.Errors.IsEmpty, $"writes failed during the switchover: {string.Join("; ", writes.Errors.Take(5))}");
+        await writes.AssertAllReadableAsync(client);
+
+        PairWitness.View view = await PairWitness.DescribeAsync(new CoordinatorOptions { Endpoints = [etcd.Url] });
+        Assert.Equal((secondary.EndPoint, 2UL), (view.Leader, view.LeaderEpoch));
+        Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Role);
+    }
+
+    [Fact]
     public async Task SilentSecondaryDeath_PrimaryKeepsServing()
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await secondary.PauseAsync();
         await Task.Delay(1000);
         await secondary.KillAsync();
@@ -60,7 +83,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         await client.SetAsync("k", "v1"u8.ToArray());
 
         await primary.PauseAsync();
@@ -81,7 +104,7 @@ public class CoordinatorProcessTests
     {
         await using WitnessedPair pair = await WitnessedPair.StartAsync();
         (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "o-");
 
         await etcd.PauseAsync();

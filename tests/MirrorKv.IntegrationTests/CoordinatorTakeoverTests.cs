@@ -71,7 +71,7 @@ public class CoordinatorTakeoverTests
         await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
         await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [gateB.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
-        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = a.Node.EndPoint, Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
         await client.SetAsync("before", "0"u8.ToArray());
 
         // A's frames stop reaching B: B hears nothing and, after 1 s, starts a takeover (its claims fail: A's
@@ -119,7 +119,7 @@ public class CoordinatorTakeoverTests
         await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [etcd.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
         Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} and {b.Node.EndPoint}", StringComparison.Ordinal));
-        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = a.Node.EndPoint, Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
         await client.SetAsync("before", "0"u8.ToArray());
 
         // The link is cut both ways: A gets no acks and, its etcd lease valid, drops B and acknowledges alone;

@@ -51,6 +51,17 @@ public partial class DemoTests
     }
 
     [Fact]
+    public async Task Demo_LoadLargerThanTheStore_SaysWhatToChange_WithoutAStackTrace()
+    {
+        (int exitCode, string output) = await RunCliAsync("demo", "--keys", "30000", "--value-size", "10000");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("the store is full (OutOfMemory): 30,000 keys of 10,000 B do not fit", output, StringComparison.Ordinal);
+        Assert.Contains("--value-size", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Demo_BadArgument_ExitsWithUsageError()
     {
         (int exitCode, string output) = await RunCliAsync("demo", "--keys", "0");

@@ -157,7 +157,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>mirrorkv serve</c> with <paramref name="args"/>, listening at <paramref name="listen"/> (a free loopback port by default).</summary>
-    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null)
+    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         IPEndPoint endPoint = listen ?? FreeEndPoint();
         var start = new ProcessStartInfo("dotnet")
@@ -166,6 +166,11 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         string[] region = args.Contains("--region-size") ? [] : ["--region-size", "64m"];
         foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString() }.Concat(region).Concat(args))
         {

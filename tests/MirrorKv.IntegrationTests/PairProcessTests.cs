@@ -284,7 +284,7 @@ public class PairProcessTests
 
     private static async Task<MirrorKvClient> ConnectAsync(NodeProcess primary, bool rewriteTable = true)
     {
-        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, RewriteTableOnFailover = rewriteTable });
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint], RewriteTableOnFailover = rewriteTable });
         Assert.True(await client.WaitForSecondaryAsync(), "the client must learn and reach the secondary");
         return client;
     }

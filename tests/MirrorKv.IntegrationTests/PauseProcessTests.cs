@@ -25,7 +25,7 @@ public class PauseProcessTests
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         NodeChannel idle = await NodeChannel.ConnectAsync(new TcpTransport(), primary.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), _ => { }, CancellationToken.None);
         await client.SetAsync("k", Encoding.UTF8.GetBytes("v1"));
         PendingOperation lookup = idle.Rent();
@@ -75,7 +75,7 @@ public class PauseProcessTests
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         var writes = CheckedWriter.Start(client, "s-");
 
         await secondary.PauseAsync();

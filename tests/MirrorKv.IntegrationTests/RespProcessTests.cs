@@ -49,7 +49,7 @@ public class RespProcessTests
         RedisCli.Require();
         await using Pair pair = await Pair.StartAsync();
         Assert.Equal("OK", await RedisCli.RunAsync(pair.PrimaryResp, "SET", "from-redis-cli", "written by redis-cli"));
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] });
         Assert.Equal("written by redis-cli", Encoding.UTF8.GetString((await client.GetAsync("from-redis-cli"))!));
         Assert.Equal("written by redis-cli", Encoding.UTF8.GetString((await client.GetAsync("from-redis-cli"))!));
         Assert.True(client.Stats.Reads >= 2, $"the client read through its pointer, one-sided ({client.Stats})");

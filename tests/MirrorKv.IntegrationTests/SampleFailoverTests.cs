@@ -23,7 +23,7 @@ public class SampleFailoverTests
         await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
         await primary.WaitProtectedAsync();
         await using WebApplicationFactory<ForecastSource> api = new WebApplicationFactory<ForecastSource>().WithWebHostBuilder(b =>
-            b.UseSetting("MirrorKv:PrimaryEndPoint", primary.EndPoint.ToString()));
+            b.UseSetting("MirrorKv:EndPoints", $"{primary.EndPoint},{secondary.EndPoint}"));
         using HttpClient http = api.CreateClient();
 
         // Warm: forecasts are computed once and land in the pair.

@@ -49,7 +49,7 @@ public partial class ServeHostingTests
     public async Task Sigterm_StopsTheNodeGracefully_WithExitCodeZero()
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
-        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint }))
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] }))
         {
             await client.SetAsync("before-shutdown", "v"u8.ToArray(), TestContext.Current.CancellationToken);
         }

@@ -27,13 +27,13 @@ public class ServeSecretTests
         Assert.Contains("clients prove the secret from the file", primary.Output, StringComparison.Ordinal);
 
         byte[] secret = Encoding.UTF8.GetBytes("client secret of the test pair");
-        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint, Secret = secret }))
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint], Secret = secret }))
         {
             await client.SetAsync("guarded", "v"u8.ToArray(), TestContext.Current.CancellationToken);
             Assert.True(await client.WaitForSecondaryAsync(TestContext.Current.CancellationToken));
         }
 
-        var refused = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = primary.EndPoint }));
+        var refused = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] }));
         Assert.Equal(MirrorKvError.AuthenticationFailed, refused.Error);
         Assert.True(await WaitProtectedAsync(primary, secret), "the secondary must attach with the peer secret");
 

@@ -35,6 +35,28 @@ public class SlabTranslationTests
     }
 
     [Fact]
+    public void UnmapSlab_AfterASlabMove_ForgetsIt_AndFreesBothSidesForNewMappings()
+    {
+        var table = new TranslationTable(Slab);
+        table.MapRegion(PrimaryRKey, PrimaryBase, 4 * Slab, LocalRKey);
+        table.MapSlab(PrimaryRKey, PrimaryBase + Slab, 0x5000_0000);
+        TranslationSnapshot before = table.Current;
+
+        table.UnmapSlab(PrimaryRKey, PrimaryBase + Slab);
+        table.UnmapSlab(PrimaryRKey, PrimaryBase + Slab);
+
+        Assert.Equal(TranslationStatus.UnknownSlab, table.Current.TryTranslate(new(PrimaryRKey, PrimaryBase + Slab, 8), out _));
+        Assert.Equal(TranslationStatus.Ok, before.TryTranslate(new(PrimaryRKey, PrimaryBase + Slab, 8), out _));
+
+        // The primary slab maps afresh elsewhere (a new delta), and the local slab may mirror another one.
+        table.MapSlab(PrimaryRKey, PrimaryBase + Slab, 0x6000_0000);
+        table.MapSlab(PrimaryRKey, PrimaryBase, 0x5000_0000);
+        Assert.Equal(new RemotePointer(LocalRKey, 0x6000_0000 + 8, 8), table.Translate(new(PrimaryRKey, PrimaryBase + Slab + 8, 8)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.UnmapSlab(PrimaryRKey, PrimaryBase + 8));
+        Assert.Throws<InvalidOperationException>(() => table.UnmapSlab(0x9999, PrimaryBase));
+    }
+
+    [Fact]
     public void MapSlab_Conflicts_AreRefused_SameMappingIsIdempotent()
     {
         var table = new TranslationTable(Slab);

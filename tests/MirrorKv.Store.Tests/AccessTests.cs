@@ -151,5 +151,7 @@ public sealed class AccessTests : IDisposable
             Count++;
             return 0;
         }
+
+        public void AppendSlabRelease(in RemotePointer slab) => Count++;
     }
 }

@@ -1,3 +1,4 @@
+using MirrorKv.Memory;
 using System.Text;
 using CsCheck;
 
@@ -106,6 +107,10 @@ public class ExpiryReapTests
         {
             Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
             return 0;
+        }
+
+        public void AppendSlabRelease(in RemotePointer slab)
+        {
         }
     }
 }

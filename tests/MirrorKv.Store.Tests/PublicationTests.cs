@@ -141,6 +141,16 @@ public class PublicationTests
         public ulong Lsn { get; private set; }
 
         public ulong Append(in SlotChange change) => Wait ? ++Lsn : 0;
+
+        public int SlabReleases { get; private set; }
+
+        public ulong SlabReleasedAt { get; private set; }
+
+        public void AppendSlabRelease(in RemotePointer slab)
+        {
+            SlabReleases++;
+            SlabReleasedAt = ++Lsn;
+        }
     }
 
     private struct Capture : IValueVisitor

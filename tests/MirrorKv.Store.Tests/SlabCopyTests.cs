@@ -45,6 +45,43 @@ public class SlabCopyTests
     }
 
     [Fact]
+    public void ApplySlabCopy_WhileSlabsMoveBetweenClasses_EndsIdenticalToPrimary()
+    {
+        // Slabs listed for the copy are released and claimed by other classes before or after their image is
+        // taken, and the releases reach the replica before or after the image is applied: a copy planned before
+        // its slab's release must change nothing, whatever it holds.
+        long moved = 0;
+        Gen.Int[0, int.MaxValue].Sample(seed =>
+        {
+            using var pair = new Pair(new StoreOptions { RegionSize = 32 << 10, SlabSize = 4096 });
+            var random = new Random(seed);
+            for (int phase = 0; phase < 4; phase++)
+            {
+                pair.MovingWorkload(random, phase, 40);
+            }
+
+            long movesBefore = pair.Primary.SlabsMoved;
+            (int attachLsn, IReadOnlyList<(int Slab, int SlotSize)> layout) = pair.Attach();
+            var images = new List<Image>();
+            var pending = new Queue<(int Slab, int SlotSize)>(layout.OrderBy(_ => random.Next()));
+            for (int phase = 4; phase < 10; phase++)
+            {
+                pair.MovingWorkload(random, phase, 40);
+                if (pending.Count > 0)
+                {
+                    images.Add(pair.Copy(pending.Dequeue()));
+                }
+            }
+
+            images.AddRange(pending.Select(pair.Copy));
+            pair.ApplyInterleaved(images, attachLsn, random, asOnTheLink: true);
+            pair.AssertIdentical(manyDeltas: false);
+            Interlocked.Add(ref moved, pair.Primary.SlabsMoved - movesBefore);
+        }, iter: 60);
+        Assert.True(moved > 60, $"only {moved} slabs moved during the copies");
+    }
+
+    [Fact]
     public async Task ApplySlabCopy_CopyRacingAWriterThread_EndsIdenticalToPrimary()
     {
         // Images copied byte by byte while another thread writes, as the primary's adapter serves a READ: some
@@ -193,11 +230,15 @@ public class SlabCopyTests
         return value;
     }
 
-    private sealed record Image(ulong PrimaryBase, int SlotSize, byte[] Bytes);
+    // TakenAt: records in the stream when the image was read.
+    private sealed record Image(ulong PrimaryBase, int SlotSize, byte[] Bytes, int TakenAt = 0);
 
     private sealed record Record(RemotePointer Slot, ulong Version, EntryFlags Flags, byte[] Key, byte[] Value)
     {
         public SlotChange ToChange() => new(Slot, Version, Flags, Key, Value);
+
+        /// <summary>A slab release is recorded with no flags: the slot is the whole slab.</summary>
+        public ApplyStatus ApplyTo(StoreEngine replica) => Flags == EntryFlags.None ? replica.ApplySlabRelease(Slot) : replica.Apply(ToChange());
     }
 
     // Called under the primary's lock, so appends are ordered; readers take a snapshot.
@@ -215,6 +256,14 @@ public class SlabCopyTests
             return 0;
         }
 
+        public void AppendSlabRelease(in RemotePointer slab)
+        {
+            lock (_records)
+            {
+                _records.Add(new Record(slab, 0, EntryFlags.None, [], []));
+            }
+        }
+
         public List<Record> Snapshot()
         {
             lock (_records)
@@ -226,12 +275,15 @@ public class SlabCopyTests
 
     private sealed class Pair : IDisposable
     {
-        public Pair()
+        public Pair(StoreOptions? primary = null)
         {
-            Primary = new StoreEngine(PrimaryOptions, changes: Changes);
-            Replica = new StoreEngine(ReplicaOptions);
+            _options = primary ?? PrimaryOptions;
+            Primary = new StoreEngine(_options, changes: Changes);
+            Replica = new StoreEngine(_options with { SlabOrder = SlabOrder.Descending });
             Replica.MirrorPrimaryRegion(Primary.Region.RKey, Primary.Region.BaseAddress, Primary.Region.Length);
         }
+
+        private readonly StoreOptions _options;
 
         public RecordingSink Changes { get; } = new();
 
@@ -256,14 +308,36 @@ public class SlabCopyTests
             }
         }
 
+        /// <summary>
+        /// Phases of one size range each (by <paramref name="phase"/>), most of whose keys are deleted at the end,
+        /// so that slabs empty out and move between classes; a write may find the store full.
+        /// </summary>
+        public void MovingWorkload(Random random, int phase, int operations)
+        {
+            for (int op = 0; op < operations; op++)
+            {
+                int length = (phase % 3) switch { 0 => random.Next(1, 40), 1 => random.Next(200, 400), _ => random.Next(900, 1800) };
+                StoreStatus status = Primary.Write(Key(random.Next(Keys)), Value(random.Next(), length)).Status;
+                Assert.True(status is StoreStatus.Ok or StoreStatus.OutOfMemory);
+            }
+
+            for (int k = 0; k < Keys; k++)
+            {
+                if (random.Next(8) != 0)
+                {
+                    Primary.Delete(Key(k));
+                }
+            }
+        }
+
         /// <summary>The secondary attaches: the stream starts after this LSN, and these slabs are to be copied.</summary>
         public (int AttachLsn, IReadOnlyList<(int Slab, int SlotSize)> Layout) Attach() => (Changes.Snapshot().Count, Primary.GetClaimedSlabLayout());
 
         /// <summary>A one-sided READ of a whole slab: no lock, racing any writer.</summary>
         public Image Copy((int Slab, int SlotSize) slab)
         {
-            ulong offset = (ulong)slab.Slab * (ulong)PrimaryOptions.SlabSize;
-            return new Image(Primary.Region.AddressOf(offset), slab.SlotSize, Primary.Region.GetSpan(offset, PrimaryOptions.SlabSize).ToArray());
+            ulong offset = (ulong)slab.Slab * (ulong)_options.SlabSize;
+            return new Image(Primary.Region.AddressOf(offset), slab.SlotSize, Primary.Region.GetSpan(offset, _options.SlabSize).ToArray(), Changes.Snapshot().Count);
         }
 
         public SlabCopyResult Apply(Image image)
@@ -277,24 +351,31 @@ public class SlabCopyTests
         {
             foreach (Record r in Changes.Snapshot().Skip(fromLsn).Take(count))
             {
-                Assert.True(Replica.Apply(r.ToChange()) is ApplyStatus.Applied or ApplyStatus.AlreadyApplied);
+                Assert.True(r.ApplyTo(Replica) is ApplyStatus.Applied or ApplyStatus.AlreadyApplied);
             }
         }
 
-        /// <summary>The stream in LSN order and the images in the given order, merged at random.</summary>
-        public void ApplyInterleaved(List<Image> images, int attachLsn, Random random)
+        /// <summary>
+        /// The stream in LSN order and the images in the given order, merged at random. With
+        /// <paramref name="asOnTheLink"/>, an image is applied only after the records written before it was read,
+        /// as on the peer link, where the primary posts the READ reply after every record it posted before.
+        /// </summary>
+        public void ApplyInterleaved(List<Image> images, int attachLsn, Random random, bool asOnTheLink = false)
         {
             List<Record> stream = Changes.Snapshot().Skip(attachLsn).ToList();
             int s = 0, i = 0;
             while (s < stream.Count || i < images.Count)
             {
-                if (i < images.Count && (s == stream.Count || random.Next(stream.Count + images.Count) < images.Count))
+                bool imageMayGo = i < images.Count && (!asOnTheLink || images[i].TakenAt - attachLsn <= s);
+                if (imageMayGo && (s == stream.Count || random.Next(stream.Count + images.Count) < images.Count))
                 {
                     Apply(images[i++]);
                 }
                 else
                 {
-                    Assert.True(Replica.Apply(stream[s++].ToChange()) is ApplyStatus.Applied or ApplyStatus.AlreadyApplied);
+                    Record r = stream[s++];
+                    ApplyStatus status = r.ApplyTo(Replica);
+                    Assert.True(status is ApplyStatus.Applied or ApplyStatus.AlreadyApplied, $"record {s - 1} after the attach ({r.Flags} at {r.Slot}): {status}");
                 }
             }
         }

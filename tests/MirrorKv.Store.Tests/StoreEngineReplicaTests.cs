@@ -35,6 +35,86 @@ public class StoreEngineReplicaTests
     }
 
     [Fact]
+    public void Apply_WorkloadWithManySlabMoves_ReplicaHoldsSameEntries_AndStalePointersFindNoEntry()
+    {
+        Gen.Int[0, int.MaxValue].Sample(seed =>
+        {
+            // 8 slabs of 4 KiB: phases of one size range each, most keys deleted at the phase's end, so that
+            // slabs empty out and move between classes many times.
+            using var pair = new Pair(new StoreOptions { RegionSize = 32 << 10, SlabSize = 4096 });
+            var random = new Random(seed);
+            var model = new Dictionary<string, byte[]>();
+            var pointers = new List<(byte[] Key, RemotePointer Pointer)>();
+            for (int phase = 0; phase < 12; phase++)
+            {
+                for (int op = 0; op < 60; op++)
+                {
+                    string key = $"key-{random.Next(60)}";
+                    var value = new byte[(phase % 3) switch { 0 => random.Next(1, 40), 1 => random.Next(200, 400), _ => random.Next(900, 1800) }];
+                    random.NextBytes(value);
+                    StoreWriteResult w = pair.Primary.Write(Bytes(key), value);
+                    Assert.True(w.Status is StoreStatus.Ok or StoreStatus.OutOfMemory);
+                    if (w.Status == StoreStatus.Ok)
+                    {
+                        model[key] = value;
+                        pointers.Add((Bytes(key), w.Pointer));
+                    }
+                }
+
+                foreach (string key in model.Keys.Where(_ => random.Next(8) != 0).ToList())
+                {
+                    pair.Primary.Delete(Bytes(key));
+                    model.Remove(key);
+                }
+
+                pair.ApplyAll(fromRecord: pair.Applied);
+            }
+
+            Assert.True(pair.Primary.SlabsMoved >= 4, $"only {pair.Primary.SlabsMoved} slab moves");
+            Assert.Equal(pair.Primary.SlabsMoved, pair.Replica.SlabsMoved);
+            pair.AssertMirrors(model);
+
+            // A primary pointer the client may still hold: translated (when its slab is mapped) and read on the
+            // replica, it yields its own key's current value or no entry, never another key's.
+            TranslationSnapshot translation = pair.Replica.Translation!.Current;
+            foreach ((byte[] key, RemotePointer primary) in pointers)
+            {
+                if (translation.TryTranslate(primary, out RemotePointer local) != TranslationStatus.Ok)
+                {
+                    continue;
+                }
+
+                ReadOnlySpan<byte> copy = pair.Replica.Region.GetSpan(local.Address - pair.Replica.Region.BaseAddress, (int)local.Length);
+                if (EntryValidator.Validate(copy, key, 0, out ValidatedEntry entry) == EntryStatus.Ok)
+                {
+                    Assert.Equal(model[Encoding.UTF8.GetString(key)], entry.ValueOf(copy).ToArray());
+                }
+            }
+        }, iter: 30);
+    }
+
+    [Fact]
+    public void ApplySlabRelease_BadPointers_AreRefused_AndAReleaseNeverMirroredIsANoOp()
+    {
+        using var pair = new Pair();
+        pair.Primary.Write("k"u8, "v"u8);
+        pair.ApplyAll();
+        uint rkey = pair.Primary.Region.RKey;
+        ulong slabBase = pair.Primary.Region.BaseAddress;
+        int slabSize = Primary.SlabSize;
+
+        Assert.Equal(ApplyStatus.NotReplica, pair.Primary.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey + 1, slabBase, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + 16, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase, 32)));
+
+        // Slab 0 still holds "k" on the replica: a release there would drop a live key, so the replica refuses it.
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
+        Assert.True(pair.Replica.TryLookup("k"u8, out _, out _));
+        Assert.Equal(ApplyStatus.Applied, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + (ulong)slabSize, (uint)slabSize)));
+    }
+
+    [Fact]
     public void Apply_ReplayedRecords_AreAlreadyAppliedAndChangeNothing()
     {
         using var pair = new Pair();
@@ -158,6 +238,9 @@ public class StoreEngineReplicaTests
     private sealed record Record(RemotePointer Slot, ulong Version, EntryFlags Flags, byte[] Key, byte[] Value)
     {
         public SlotChange ToChange() => new(Slot, Version, Flags, Key, Value);
+
+        /// <summary>A slab release is recorded with no flags: the slot is the whole slab.</summary>
+        public ApplyStatus ApplyTo(StoreEngine replica) => Flags == EntryFlags.None ? replica.ApplySlabRelease(Slot) : replica.Apply(ToChange());
     }
 
     private sealed class RecordingSink : IChangeSink
@@ -169,14 +252,16 @@ public class StoreEngineReplicaTests
             Records.Add(new Record(change.Slot, change.Version, change.Flags, change.Key.ToArray(), change.Value.ToArray()));
             return 0;
         }
+
+        public void AppendSlabRelease(in RemotePointer slab) => Records.Add(new Record(slab, 0, EntryFlags.None, [], []));
     }
 
     private sealed class Pair : IDisposable
     {
-        public Pair()
+        public Pair(StoreOptions? primary = null)
         {
-            Primary = new StoreEngine(Primary_, changes: Changes);
-            Replica = new StoreEngine(Secondary_);
+            Primary = new StoreEngine(primary ?? Primary_, changes: Changes);
+            Replica = new StoreEngine((primary ?? Primary_) with { SlabOrder = SlabOrder.Descending });
             Replica.MirrorPrimaryRegion(Primary.Region.RKey, Primary.Region.BaseAddress, Primary.Region.Length);
         }
 
@@ -220,12 +305,16 @@ public class StoreEngineReplicaTests
             return model;
         }
 
-        public List<ApplyStatus> ApplyAll()
+        /// <summary>Records applied by the last <see cref="ApplyAll"/>.</summary>
+        public int Applied { get; private set; }
+
+        public List<ApplyStatus> ApplyAll(int fromRecord = 0)
         {
             var statuses = new List<ApplyStatus>();
-            foreach (Record r in Changes.Records)
+            Applied = Changes.Records.Count;
+            foreach (Record r in Changes.Records.Skip(fromRecord))
             {
-                ApplyStatus s = Replica.Apply(r.ToChange());
+                ApplyStatus s = r.ApplyTo(Replica);
                 Assert.True(s is ApplyStatus.Applied or ApplyStatus.AlreadyApplied, $"apply of {r.Slot} v{r.Version}: {s}");
                 statuses.Add(s);
             }

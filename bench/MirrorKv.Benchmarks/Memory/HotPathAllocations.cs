@@ -33,7 +33,7 @@ internal static class HotPathAllocations
             await Task.Delay(10);
         }
 
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = node.EndPoint, CompleteOnReceiveThread = args.Contains("receive-thread") });
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [node.EndPoint], CompleteOnReceiveThread = args.Contains("receive-thread") });
         string[] keys = [.. Enumerable.Range(0, 1024).Select(i => $"key:{i:D12}")];
         byte[] value = BenchData.Value(100, 1);
         foreach (string key in keys)

@@ -36,7 +36,7 @@ public class OneSidedReadBenchmarks
         _node = MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
             new TcpTransport()).GetAwaiter().GetResult();
-        _client = MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = _node.EndPoint }).GetAwaiter().GetResult();
+        _client = MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [_node.EndPoint] }).GetAwaiter().GetResult();
         _keys = Enumerable.Range(0, Keys).Select(i => $"key:{i:D12}").ToArray();
         byte[] value = BenchData.Value(100, 1);
         foreach (string key in _keys)

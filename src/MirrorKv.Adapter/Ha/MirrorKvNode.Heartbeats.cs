@@ -123,6 +123,15 @@ public sealed partial class MirrorKvNode
             return;
         }
 
+        ulong handover = Volatile.Read(ref _handoverLsn);
+        if (_fence == FenceKind.Handover && handover != 0)
+        {
+            // Repeated until the secondary takes over (its announcement ends this): a lost or early one costs a tick.
+            PostHeartbeat(peer, new Heartbeat(epoch, NodeRole.Fenced, handover, (ulong)_lease.Stamp(), Protected: true, Handover: true));
+            peer.Flush();
+            return;
+        }
+
         SendHeartbeat(peer, role, epoch);
     }
 

@@ -32,6 +32,13 @@ public sealed partial class MirrorKvNode
 
         /// <summary>A newer epoch exists, or may: only rejoining as secondary brings it back.</summary>
         Replaced,
+
+        /// <summary>
+        /// Handing over to the secondary (a switchover): no writes or reads are served, the secondary's acks
+        /// still release waiting writes, and no echo brings the node back; it ends as Replaced, or serving
+        /// again if the secondary did not confirm in time.
+        /// </summary>
+        Handover,
     }
 
     /// <summary>

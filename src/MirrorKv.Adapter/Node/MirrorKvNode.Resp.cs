@@ -16,6 +16,9 @@ public sealed partial class MirrorKvNode
     /// <summary>Open RESP connections.</summary>
     public int RespConnectionCount => _resp?.ConnectionCount ?? 0;
 
+    /// <summary>Commands served on the RESP port since the node started.</summary>
+    public long RespCommandCount => _resp?.CommandCount ?? 0;
+
     private void ListenResp(ITransport transport)
     {
         if (Options.RespListenEndPoint is { } endPoint)

@@ -150,6 +150,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             if (options.Role == NodeRole.Secondary)
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
+                node._link.HandoverOffered += node.OnHandoverOffered;
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
             }
 

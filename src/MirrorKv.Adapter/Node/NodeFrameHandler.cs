@@ -90,6 +90,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
                 connection.EndPost();
                 break;
+            case Opcode.Switchover when state.Kind == PeerKind.Client:
+                node.OnSwitchover(connection, header.RequestId, payload);
+                break;
             case Opcode.Slabs when state.Kind == PeerKind.Peer:
                 node.DescribeSlabs(connection, header.RequestId);
                 break;

@@ -51,6 +51,12 @@ public sealed record NodeOptions
     public TimeSpan PrimaryConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a switchover waits for the secondary to confirm every write before it is abandoned and the
+    /// primary serves again, when SWITCHOVER names no timeout: 5 s, far above a healthy pair's replication lag.
+    /// </summary>
+    public TimeSpan SwitchoverTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How often each node of a pair sends a HEARTBEAT to the other: 100 ms. A LAN round trip is well under
     /// 1 ms, so this costs ten small frames a second and bounds how long a silent peer goes unnoticed.
     /// </summary>

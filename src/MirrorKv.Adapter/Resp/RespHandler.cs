@@ -41,6 +41,9 @@ internal sealed partial class RespHandler : IStreamHandler
     /// <summary>Open RESP connections.</summary>
     public int ConnectionCount => _open.Count;
 
+    /// <summary>Commands served so far (summed at each batch's end, as INFO's total_commands_processed).</summary>
+    public long CommandCount => Interlocked.Read(ref _commands);
+
     public ICollection<IConnection> OpenConnections => _open.Keys;
 
     /// <summary>When this node (and its RESP port) started: INFO's uptime.</summary>

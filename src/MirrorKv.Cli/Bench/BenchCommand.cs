@@ -98,7 +98,15 @@ internal static class BenchCommand
 
                 string region = parse.GetValue(regionSize) ?? $"{Math.Max(256, (dataBytes >> 20) * 2)}m";
                 var rejoinOptions = new RejoinBenchOptions(dataBytes, parse.GetValue(valueSize), region, parse.GetValue(writeRate), parse.GetValue(connections));
-                return await new RejoinBench(rejoinOptions, Console.Out).RunAsync(parse.GetValue(json), cancellationToken);
+                try
+                {
+                    return await new RejoinBench(rejoinOptions, Console.Out).RunAsync(parse.GetValue(json), cancellationToken);
+                }
+                catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+                {
+                    await Console.Error.WriteLineAsync($"error: the store is full (OutOfMemory): --data {parse.GetValue(data)} does not fit --region-size {region}; give a larger --region-size (twice --data is the default) or less --data");
+                    return 1;
+                }
             }
 
             var errors = new List<string>();
@@ -120,7 +128,7 @@ internal static class BenchCommand
             byte[] value = new byte[options.ValueSize];
             new Random(1).NextBytes(value);
             var runner = new BenchRunner(options, Console.Out);
-            var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = endPoint ?? pair!.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
+            var clientOptions = new MirrorKvClientOptions { EndPoints = [endPoint ?? pair!.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair?.Secret ?? secret, CompleteOnReceiveThread = parse.GetValue(completions) == "receive-thread" };
             await using RedisPair? redis = parse.GetValue(compare) is null ? null : await BenchTurns.StartRedisAsync();
             BenchReport report;
             try

@@ -45,7 +45,7 @@ internal sealed partial class RejoinBench(RejoinBenchOptions options, TextWriter
         new Random(1).NextBytes(value);
 
         await using PairLauncher pair = await PairLauncher.StartPrimaryAsync(options.RegionSize, "sync", Console.Error);
-        var clientOptions = new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, RequestTimeout = TimeSpan.FromSeconds(30), Secret = pair.Secret };
+        var clientOptions = new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(30), Secret = pair.Secret };
         var load = Stopwatch.StartNew();
         await LoadAsync(clientOptions, keys, value, cancellationToken);
         NodeStatus loaded = await StatusAsync(pair.Primary.EndPoint, pair.Secret, cancellationToken);

@@ -108,10 +108,15 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
     {
         await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs, nodeArgs);
         await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
         Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line));
-        await workload.LoadAsync(client, cancellationToken);
+        if (!await workload.TryLoadAsync(client, cancellationToken))
+        {
+            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' {RegionSize} regions; use fewer --keys");
+            return 2;
+        }
+
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task[] workers = workload.Start(client, readers: 2, writers: 2, stop.Token);
 

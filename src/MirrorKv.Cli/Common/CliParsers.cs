@@ -52,4 +52,23 @@ internal static class CliParsers
         bytes = n * unit;
         return true;
     }
+
+    /// <summary>A positive duration: a number of seconds, or a number with ms, s, m, h or d.</summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration, out string? error)
+    {
+        duration = default;
+        error = null;
+        string t = text.Trim().ToLowerInvariant();
+        (string number, double unitMs) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 1d)
+            : t.Length > 0 && t[^1] is 's' or 'm' or 'h' or 'd' ? (t[..^1], t[^1] switch { 's' => 1_000d, 'm' => 60_000d, 'h' => 3_600_000d, _ => 86_400_000d })
+            : (t, 1_000d);
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double n) || n * unitMs < 1 || n * unitMs > TimeSpan.FromDays(3650).TotalMilliseconds)
+        {
+            error = $"'{text}' is not a duration from 1 ms to 10 years (30, 1500ms, 30s, 10m, 2h, 1d)";
+            return false;
+        }
+
+        duration = TimeSpan.FromMilliseconds(n * unitMs);
+        return true;
+    }
 }

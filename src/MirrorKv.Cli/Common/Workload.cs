@@ -38,18 +38,30 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
 
     public int Keys => keys;
 
-    /// <summary>Writes every key once, 16 writes in flight.</summary>
-    public async Task LoadAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes every key once, 16 writes in flight. False when the pair's store is full before every key is in
+    /// (OutOfMemory): the caller says which setting to change, rather than the exception's stack trace.
+    /// </summary>
+    public async Task<bool> TryLoadAsync(MirrorKvClient client, CancellationToken cancellationToken)
     {
         int next = -1;
+        bool full = false;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < keys)
+            while (!Volatile.Read(ref full) && (i = Interlocked.Increment(ref next)) < keys)
             {
-                await client.SetAsync(Key(i), Value(i, 0), cancellationToken);
+                try
+                {
+                    await client.SetAsync(Key(i), Value(i, 0), cancellationToken);
+                }
+                catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+                {
+                    Volatile.Write(ref full, true);
+                }
             }
         }));
+        return !full;
     }
 
     /// <summary>Starts readers and writers until <paramref name="stop"/>.</summary>

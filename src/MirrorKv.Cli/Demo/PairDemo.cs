@@ -10,15 +10,17 @@ namespace MirrorKv.Cli.Demo;
 /// </summary>
 internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
 {
+    // Each node's region: the demo's default load takes a few MiB of it.
+    private const string RegionSize = "256m";
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile string _phase = "pair protected";
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Say("MirrorKv demo: a primary and a secondary as child processes, a read/write workload, and kill -9 of the primary.");
-        await using PairLauncher pair = await PairLauncher.StartAsync("256m", "sync", output);
+        await using PairLauncher pair = await PairLauncher.StartAsync(RegionSize, "sync", output);
         Say($"primary   {pair.Primary.EndPoint}   secondary {pair.Secondary.EndPoint} (sync replication, slabs taken top-down)");
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = pair.Primary.EndPoint, Secret = pair.Secret }, cancellationToken);
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Secret = pair.Secret }, cancellationToken);
         if (!await client.WaitForSecondaryAsync(cancellationToken))
         {
             Say("the client could not reach the secondary");
@@ -35,7 +37,12 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
             Say($"{Now} client: table rewritten from the secondary's translation ({pointers:N0} pointers, {deltas} distinct slab deltas)");
 
         var workload = new Workload(options.Keys, options.ValueSize, line => Say($"{Now} {line}"));
-        await workload.LoadAsync(client, cancellationToken);
+        if (!await workload.TryLoadAsync(client, cancellationToken))
+        {
+            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of {options.ValueSize:N0} B do not fit the demo nodes' {RegionSize} regions; use fewer --keys or a smaller --value-size");
+            return 2;
+        }
+
         Say($"{Now} loaded {options.Keys:N0} keys of {options.ValueSize} B");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -56,7 +63,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         // The killed node comes back as a secondary of the promoted one: slab copy, then the stream.
         var rejoinClock = Stopwatch.StartNew();
         Say($"{Now} restarting the killed node as a secondary of {pair.Secondary.EndPoint}");
-        (_, Task caughtUp) = await pair.RestartAsSecondaryAsync(pair.Primary, pair.Secondary.EndPoint, "256m", output);
+        (_, Task caughtUp) = await pair.RestartAsSecondaryAsync(pair.Primary, pair.Secondary.EndPoint, RegionSize, output);
         await caughtUp.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         double rejoinMs = rejoinClock.Elapsed.TotalMilliseconds;
         _phase = "pair protected again";

@@ -27,6 +27,8 @@ internal static class ServeCommand
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
         var pairName = new Option<string>("--pair-name") { Description = $"With --coordinator: the pair's name, the same on both nodes (default {defaults.PairName}); keys live under /mirrorkv/pairs/<name>/." };
         var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
+        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
@@ -44,7 +46,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, metricsListen, otlpEndpoint, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +66,8 @@ internal static class ServeCommand
             Given(advertise, nameof(ServeSettings.Advertise));
             Given(respListen, nameof(ServeSettings.RespListen));
             Given(peer, nameof(ServeSettings.Peer));
+            Given(metricsListen, nameof(ServeSettings.MetricsListen));
+            Given(otlpEndpoint, nameof(ServeSettings.OtlpEndpoint));
             Given(coordinator, nameof(ServeSettings.Coordinator));
             Given(pairName, nameof(ServeSettings.PairName));
             Given(regionSize, nameof(ServeSettings.RegionSize));
@@ -102,6 +106,12 @@ internal static class ServeCommand
             }
 
             (NodeOptions? options, ServeSecrets secrets, IPEndPoint? peerEndPoint, List<string> errors) = ToNodeOptions(settings);
+            MetricsExport? metrics = ToMetricsExport(settings, errors);
+            if (metrics is null)
+            {
+                options = null;
+            }
+
             var transport = new TcpTransportOptions { EventLoops = settings.EventLoops, SpinMicroseconds = settings.SpinMicroseconds };
             try
             {
@@ -140,20 +150,24 @@ internal static class ServeCommand
 
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
                 .SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Information)
-                .AddFilter("Microsoft.Hosting", LogLevel.Warning);
+                .AddFilter("Microsoft.Hosting", LogLevel.Warning)
+                // A start that fails (a port in use) is reported below as one line; the host would log its stack trace.
+                .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(secrets);
             builder.Services.AddSingleton(transport with { MaxFrameSize = options.MaxFrameSize });
             builder.Services.AddHostedService<NodeService>();
+            metrics!.AddTo(builder, (options.AdvertisedEndPoint ?? options.ListenEndPoint).ToString());
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
             using IHost host = builder.Build();
             try
             {
                 await host.RunAsync(cancellationToken);
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException or HttpListenerException)
             {
-                return Fail([$"cannot start the {options.Role.ToString().ToLowerInvariant()}: {e.Message}"]);
+                string cause = e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
+                return Fail([$"cannot start the {options.Role.ToString().ToLowerInvariant()}: {cause}"]);
             }
 
             return 0;
@@ -243,6 +257,26 @@ internal static class ServeCommand
             errors.Add(e.Message);
             return (null, secrets, peerEndPoint, errors);
         }
+    }
+
+    /// <summary>The metrics export settings, checked; null (with the reason in <paramref name="errors"/>) when bad.</summary>
+    private static MetricsExport? ToMetricsExport(ServeSettings settings, List<string> errors)
+    {
+        int before = errors.Count;
+        IPEndPoint? scrape = string.IsNullOrWhiteSpace(settings.MetricsListen) ? null : Endpoint(settings.MetricsListen, "--metrics-listen (Node:MetricsListen)", errors);
+        if (scrape is { Port: 0 })
+        {
+            errors.Add("--metrics-listen (Node:MetricsListen): give a port; the scrape endpoint cannot pick one (port 0)");
+        }
+
+        Uri? otlp = null;
+        if (!string.IsNullOrWhiteSpace(settings.OtlpEndpoint)
+            && !(Uri.TryCreate(settings.OtlpEndpoint, UriKind.Absolute, out otlp) && otlp.Scheme is "http" or "https"))
+        {
+            errors.Add($"--otlp-endpoint (Node:OtlpEndpoint): '{settings.OtlpEndpoint}' is not an http or https URL such as http://127.0.0.1:4317");
+        }
+
+        return errors.Count == before ? new MetricsExport(scrape, otlp) : null;
     }
 
     // A peer that answers as primary (or promoting) means this node was replaced while it was down.

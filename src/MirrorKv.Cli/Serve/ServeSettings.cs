@@ -23,6 +23,12 @@ internal sealed class ServeSettings
 
     public string? Peer { get; set; }
 
+    /// <summary>Endpoint of the Prometheus scrape endpoint (<c>/metrics</c>); none: no scrape endpoint.</summary>
+    public string? MetricsListen { get; set; }
+
+    /// <summary>OTLP collector URL for the node's metrics; none: the OTEL_EXPORTER_OTLP_ENDPOINT variable, if set.</summary>
+    public string? OtlpEndpoint { get; set; }
+
     /// <summary>etcd client URLs, comma-separated; none: pair mode.</summary>
     public string? Coordinator { get; set; }
 

@@ -15,7 +15,9 @@ internal static class StatusCommand
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated): also show what etcd says (leader key, epoch) beside what each node says." };
         var pairName = new Option<string>("--pair-name") { Description = "With --coordinator: the pair's name (default default).", DefaultValueFactory = _ => "default" };
-        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag, whether the pair is protected and a primary's lease; with --coordinator, etcd's view too.") { nodes, secretFile, coordinator, pairName };
+        var watch = new Option<bool>("--watch") { Description = "Refresh every --interval until Ctrl+C (exit 0 then)." };
+        var interval = new Option<string>("--interval") { Description = "With --watch: time between refreshes, e.g. 1 (seconds), 500ms, 2s (default 1s).", DefaultValueFactory = _ => "1s" };
+        var command = new Command("status", "Show each node's role, epoch, LSN, replication lag, whether the pair is protected and a primary's lease; with --coordinator, etcd's view too; with --watch, again and again.") { nodes, secretFile, coordinator, pairName, watch, interval };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var errors = new List<string>();
@@ -38,47 +40,77 @@ internal static class StatusCommand
                 endPoints.Add(endPoint!);
             }
 
-            Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} {"lease",-10} peer");
-            int unreachable = 0;
-            foreach (IPEndPoint endPoint in endPoints)
+            if (!CliParsers.TryParseDuration(parse.GetValue(interval)!, out TimeSpan every, out string? intervalError))
             {
-                try
-                {
-                    NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, secret: secret, cancellationToken: cancellationToken);
-                    Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {Lease(s),-10} {s.Peer?.ToString() ?? "-"}");
-                }
-                catch (MirrorKvException e)
-                {
-                    unreachable++;
-                    Console.Out.WriteLine($"{endPoint,-22} unreachable: {e.Message}");
-                }
+                await Console.Error.WriteLineAsync($"error: --interval: {intervalError}");
+                return 2;
             }
 
-            if (parse.GetValue(coordinator) is { } urls)
+            string? urls = parse.GetValue(coordinator);
+            string pair = parse.GetValue(pairName)!;
+            if (!parse.GetValue(watch))
             {
-                try
-                {
-                    var options = new CoordinatorOptions { Endpoints = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))], PairName = parse.GetValue(pairName)! };
-                    PairWitness.View view = await PairWitness.DescribeAsync(options, cancellationToken);
-                    Console.Out.WriteLine(view.Leader is null
-                        ? $"etcd (pair {options.PairName}): no leader; last epoch {view.LastEpoch}"
-                        : $"etcd (pair {options.PairName}): leader {view.Leader} at epoch {view.LeaderEpoch}; last epoch {view.LastEpoch}");
-                }
-                catch (Exception e) when (e is InvalidOperationException or ArgumentException or UriFormatException)
-                {
-                    Console.Out.WriteLine($"etcd: unreachable or misconfigured: {e.Message}");
-                    unreachable++;
-                }
+                return await ShowAsync(endPoints, secret, urls, pair, cancellationToken) == 0 ? 0 : 1;
             }
 
-            return unreachable == 0 ? 0 : 1;
+            // Ctrl+C cancels the token: the watch ends there, and that is its normal end.
+            bool terminal = !Console.IsOutputRedirected;
+            try
+            {
+                while (true)
+                {
+                    // On a terminal each refresh replaces the last, as watch(1) does; piped, they follow each other.
+                    await Console.Out.WriteAsync(terminal ? "\u001b[H\u001b[2J" : "\n");
+                    await Console.Out.WriteLineAsync($"every {every.TotalSeconds:0.###} s, {DateTime.Now:HH:mm:ss.fff} (Ctrl+C stops)");
+                    await ShowAsync(endPoints, secret, urls, pair, cancellationToken);
+                    await Console.Out.FlushAsync(cancellationToken);
+                    await Task.Delay(every, cancellationToken);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return 0;
+            }
         });
         return command;
     }
 
-    // A primary's lease: "unlimited" while no secondary could replace it, its time left otherwise; "-" on other roles.
-    private static string Lease(NodeStatus s) =>
-        s.Role is not (NodeRole.Primary or NodeRole.Fenced) ? "-"
-        : s.LeaseRemaining == TimeSpan.MaxValue ? "unlimited"
-        : $"{s.LeaseRemaining.TotalMilliseconds:F0} ms";
+    // One table: a line per node, then etcd's view when asked; returns how many could not be reached.
+    private static async Task<int> ShowAsync(List<IPEndPoint> endPoints, byte[]? secret, string? urls, string pairName, CancellationToken cancellationToken)
+    {
+        Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} {"lease",-10} peer");
+        int unreachable = 0;
+        foreach (IPEndPoint endPoint in endPoints)
+        {
+            try
+            {
+                NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, secret: secret, cancellationToken: cancellationToken);
+                Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {StatusText.Lease(s),-10} {s.Peer?.ToString() ?? "-"}");
+            }
+            catch (MirrorKvException e)
+            {
+                unreachable++;
+                Console.Out.WriteLine($"{endPoint,-22} unreachable: {e.Message}");
+            }
+        }
+
+        if (urls is not null)
+        {
+            try
+            {
+                var options = new CoordinatorOptions { Endpoints = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))], PairName = pairName };
+                PairWitness.View view = await PairWitness.DescribeAsync(options, cancellationToken);
+                Console.Out.WriteLine(view.Leader is null
+                    ? $"etcd (pair {options.PairName}): no leader; last epoch {view.LastEpoch}"
+                    : $"etcd (pair {options.PairName}): leader {view.Leader} at epoch {view.LeaderEpoch}; last epoch {view.LastEpoch}");
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or UriFormatException)
+            {
+                Console.Out.WriteLine($"etcd: unreachable or misconfigured: {e.Message}");
+                unreachable++;
+            }
+        }
+
+        return unreachable;
+    }
 }

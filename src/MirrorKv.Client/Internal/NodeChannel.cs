@@ -182,6 +182,12 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    public void PostSwitchover(PendingOperation op, TimeSpan timeout)
+    {
+        SwitchoverMessages.WriteRequest(Begin(op, Opcode.Switchover, SwitchoverMessages.RequestSize), timeout);
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;

@@ -8,8 +8,9 @@ namespace MirrorKv.Memory;
 /// immutable <see cref="TranslationSnapshot"/>; readers use <see cref="Current"/> without locks.
 /// </summary>
 /// <remarks>
-/// Publishing copies one region's slab array, O(slabs) per new slab. A slab is learned once per
-/// incarnation, so this cost is paid a few thousand times at most and never on the read path.
+/// Publishing copies one region's slab array, O(slabs) per change. A slab is learned once per
+/// incarnation, and learned again only when the primary moves it to another size class (a slab
+/// rebalance, rare by design: a whole slab must be empty first), so this cost is never on the read path.
 /// </remarks>
 public sealed class TranslationTable
 {
@@ -117,6 +118,39 @@ public sealed class TranslationTable
 
             RegionTranslation[] regions = (RegionTranslation[])current.Regions.Clone();
             regions[Array.IndexOf(regions, region)] = region.WithSlab(index, localSlabBase);
+            _current = new TranslationSnapshot(regions, current.SlabSize);
+        }
+    }
+
+    /// <summary>
+    /// Forgets the local slab of the primary slab at <paramref name="primarySlabBase"/>: the primary gave that
+    /// slab back to its pool, and its next records there belong to another size class, mapped afresh with
+    /// <see cref="MapSlab"/>. Pointers into it get <see cref="TranslationStatus.UnknownSlab"/> meanwhile.
+    /// Forgetting a slab with no mapping is a no-op.
+    /// </summary>
+    public void UnmapSlab(uint primaryRKey, ulong primarySlabBase)
+    {
+        lock (_writeLock)
+        {
+            TranslationSnapshot current = _current;
+            RegionTranslation region = current.FindRegion(primaryRKey)
+                ?? throw new InvalidOperationException($"Primary rkey 0x{primaryRKey:x8} has not been mapped; call MapRegion first.");
+            ulong slabMask = (ulong)current.SlabSize - 1;
+            if (primarySlabBase < region.PrimaryBase || primarySlabBase - region.PrimaryBase >= region.PrimaryLength || ((primarySlabBase - region.PrimaryBase) & slabMask) != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(primarySlabBase), $"0x{primarySlabBase:x} is not the base of a slab of primary region 0x{primaryRKey:x8}.");
+            }
+
+            int index = (int)((primarySlabBase - region.PrimaryBase) >> region.SlabShift);
+            ulong known = region.LocalSlabBases[index];
+            if (known == 0)
+            {
+                return;
+            }
+
+            _usedLocalSlabs.Remove((region.LocalRKey, known));
+            RegionTranslation[] regions = (RegionTranslation[])current.Regions.Clone();
+            regions[Array.IndexOf(regions, region)] = region.WithSlab(index, 0);
             _current = new TranslationSnapshot(regions, current.SlabSize);
         }
     }

@@ -48,6 +48,13 @@ public enum Opcode : byte
     /// <summary>Anyone to a node: its role, epoch, LSNs, entries and whether the pair is protected.</summary>
     Status = 0x31,
 
+    /// <summary>
+    /// Anyone to the primary: hand over to the caught-up secondary (a planned failover). The primary stops
+    /// taking writes, waits until the secondary confirmed every one, and tells it to take over; the reply
+    /// leaves once it has.
+    /// </summary>
+    Switchover = 0x32,
+
     /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
     Error = 0x7F,
 

@@ -67,6 +67,9 @@ public enum WireStatus : byte
     /// <summary>A sync write could not be confirmed by the secondary (the link failed before it acked).</summary>
     ReplicationFailed = 36,
 
+    /// <summary>SWITCHOVER refused or abandoned (no caught-up secondary, one already under way, or the secondary did not confirm in time); the primary serves on.</summary>
+    SwitchoverRefused = 37,
+
     /// <summary>The frame cannot be parsed (truncated payload, bad lengths, reserved bits set).</summary>
     MalformedFrame = 48,
 

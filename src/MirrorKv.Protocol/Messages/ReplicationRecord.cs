@@ -4,13 +4,30 @@ namespace MirrorKv.Protocol;
 
 /// <summary>
 /// One record of a REPLICATE batch (40 bytes + key + value): lsn u64, version u64, slot pointer on the
-/// primary (rkey u32, length u32, address u64), flags u8 (1 live, 2 tombstone), reserved u8 (0),
-/// key length u16, value length u32, key, value.
+/// primary (rkey u32, length u32, address u64), flags u8 (1 live, 2 tombstone, 4 slab released),
+/// reserved u8 (0), key length u16, value length u32, key, value.
 /// </summary>
+/// <remarks>
+/// A slab release names no slot: its pointer is the whole slab on the primary (base address, slab size), its
+/// version, key and value are empty. It tells the secondary that the primary scrubbed that slab and gave it
+/// back to its pool, so the secondary does the same with its mirror of it (slab rebalancing).
+/// </remarks>
 public readonly ref struct ReplicationRecord(ulong lsn, ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
 {
     /// <summary>Bytes before the key.</summary>
     public const int FixedSize = 40;
+
+    /// <summary>Flags of a live slot image (the entry's own flags).</summary>
+    public const byte LiveFlag = 1;
+
+    /// <summary>Flags of a tombstone slot image.</summary>
+    public const byte TombstoneFlag = 2;
+
+    /// <summary>Flags of a slab release: the pointer is a whole slab, and version, key and value are empty.</summary>
+    public const byte SlabReleasedFlag = 4;
+
+    /// <summary>True for a slab release record.</summary>
+    public bool IsSlabRelease => Flags == SlabReleasedFlag;
 
     /// <summary>Log sequence number: consecutive, starting at 1 for each primary incarnation's stream.</summary>
     public ulong Lsn { get; } = lsn;
@@ -21,7 +38,7 @@ public readonly ref struct ReplicationRecord(ulong lsn, ulong version, RemotePoi
     /// <summary>The slot on the primary (address and slot size).</summary>
     public RemotePointer Slot { get; } = slot;
 
-    /// <summary>1 live, 2 tombstone.</summary>
+    /// <summary>1 live, 2 tombstone, 4 slab released.</summary>
     public byte Flags { get; } = flags;
 
     /// <summary>The key.</summary>

@@ -17,7 +17,11 @@ public sealed partial class StoreEngine
     /// slot, validates the image as a one-sided reader would (even version, sane lengths, checksum) and copies
     /// it over the local slot only when it is newer, indexing live entries. A torn image is skipped: the write
     /// that tore it came after the stream started, so its record is in the stream. An image no newer than the
-    /// local slot is skipped: the stream already wrote that slot. Copy and stream therefore need no ordering.
+    /// local slot is skipped: the stream already wrote that slot. Copy and stream therefore need no ordering, but
+    /// for one rule: a slab the stream released after the copy was planned is skipped whole (its slot size may
+    /// have changed, and nothing in it outlived the release), so an image read after a release must be applied
+    /// after that release's record. The peer link gives it: the primary posts the READ reply on the connection
+    /// that carries the stream, after every record it posted before serving the READ.
     /// </summary>
     /// <param name="primaryRKey">The primary region's rkey (mirrored with <see cref="MirrorPrimaryRegion"/>).</param>
     /// <param name="primarySlabBase">The slab's base address on the primary.</param>
@@ -41,6 +45,13 @@ public sealed partial class StoreEngine
             if (!_isReplica || _translation is null)
             {
                 return SlabCopyResult.Failed(ApplyStatus.NotReplica);
+            }
+
+            // Released since this engine began to mirror: the slab was empty on the primary at a point of the
+            // stream already applied, so everything the copy holds was freed or rewritten by later records.
+            if (_releasedPrimarySlabs.Contains((primaryRKey, primarySlabBase)))
+            {
+                return new SlabCopyResult(ApplyStatus.Applied, 0, 0, 0);
             }
 
             var first = new RemotePointer(primaryRKey, primarySlabBase, (uint)slotSize);

@@ -10,14 +10,18 @@ namespace MirrorKv.Store;
 /// <remarks>
 /// <para>Thread-safety: every method takes one lock, so two-sided operations are serialized; one-sided
 /// readers never take it and are kept safe by the entry format instead (see <see cref="EntryCodec"/>).</para>
-/// <para><b>Slot reuse rule.</b> A slot goes back on its free list as soon as it is tombstoned, and may be
+/// <para><b>Slot reuse rule.</b> A slot goes back to its slab as soon as it is tombstoned, and may be
 /// reused at once, because a one-sided reader holding an old pointer cannot mistake what it finds there:
 /// (1) versions come from one store-wide counter, so each entry written into a reused slot has a higher
 /// version than anything the slot ever held, and a reader never accepts an entry older than a version it
-/// knows; (2) slabs never change size class, so a pointer to a slot always lands on an entry header, never
-/// inside another entry's bytes; (3) a reader accepts only the key it asked for. What the reader sees is
-/// therefore Torn (mid-write), Deleted (tombstone), ForeignKey (another key moved in), or its own key at a
-/// newer version, which is that key's current value, since a key lives in exactly one slot at a time.</para>
+/// knows; (2) a slab changes size class only once none of its slots is in use, and is scrubbed (zeroed)
+/// before its new class cuts it (see StoreEngine.Rebalance.cs), so a pointer with an old boundary lands
+/// on zeros (never written: look up), on a header of the new class whose slot size differs from the
+/// pointer's length (corrupt), or inside a new entry, where the 64-bit checksum seeded with the version
+/// and covering the slot size and lengths rejects the bytes; (3) a reader accepts only the key it asked
+/// for. What the reader sees is therefore Torn, Corrupt, Deleted (tombstone or zeros), ForeignKey, or its
+/// own key at a newer version, which is that key's current value, since a key lives in exactly one slot
+/// at a time.</para>
 /// </remarks>
 public sealed partial class StoreEngine : IDisposable
 {
@@ -213,7 +217,7 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            if (!_allocator.TryAllocate(entrySize, out ulong offset, out int slotSize))
+            if (!TryAllocateLocked(entrySize, out ulong offset, out int slotSize))
             {
                 return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
             }
@@ -233,7 +237,7 @@ public sealed partial class StoreEngine : IDisposable
         // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
         // reader finds the key in one of the two slots at every moment. Out of memory leaves the
         // old entry untouched.
-        if (!_allocator.TryAllocate(entrySize, out ulong newOffset, out int newSize))
+        if (!TryAllocateLocked(entrySize, out ulong newOffset, out int newSize))
         {
             return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
         }

@@ -1,8 +1,10 @@
+using MirrorKv.Memory;
+
 namespace MirrorKv.Store;
 
 /// <summary>
-/// Receives every slot a primary store writes, in the order it wrote them: the adapter's replication
-/// stream assigns LSNs here.
+/// Receives every slot a primary store writes, and every slab it gives back to its pool, in the order it
+/// did them: the adapter's replication stream assigns LSNs here.
 /// </summary>
 /// <remarks>
 /// Called on the writing thread while the engine holds its lock, so the order of calls is the order of
@@ -18,4 +20,11 @@ public interface IChangeSink
     /// primary sees it (docs/failover.md, "Publish after replication").
     /// </returns>
     ulong Append(in SlotChange change);
+
+    /// <summary>
+    /// A slab none of whose slots was in use went back to the pool, scrubbed, to be claimed by another size
+    /// class: <paramref name="slab"/> is its whole extent on the primary (rkey, base address, slab size). Every
+    /// slot of it was tombstoned or never written by changes already appended.
+    /// </summary>
+    void AppendSlabRelease(in RemotePointer slab);
 }

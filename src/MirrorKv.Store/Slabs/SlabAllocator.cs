@@ -1,24 +1,52 @@
+using System.Numerics;
+
 namespace MirrorKv.Store;
 
 /// <summary>
-/// Hands out slots from the slabs of one region. A slab is claimed for one size class the first time
-/// that class needs room and keeps that class for the life of the region, so slot boundaries never
-/// move: a remote pointer to a slot always lands on an entry header, never inside another entry.
-/// Freed slots go on a per-class LIFO free list and are reused before new room is carved.
+/// Hands out slots from the slabs of one region. A slab is claimed from the common pool for one size class
+/// when that class needs room, and goes back to the pool only as a whole, once every one of its slots is
+/// free (<see cref="TryTakeEmptySlab"/>, <see cref="ReleaseSlab"/>): then another class may claim it and cut
+/// it at other boundaries. The store engine scrubs a slab before it goes back, so that a remote pointer
+/// still holding an old boundary finds zeros or a whole entry of the new class, never an old entry.
 /// </summary>
-/// <remarks>Not thread-safe: the store engine calls it under its lock.</remarks>
-public sealed class SlabAllocator
+/// <remarks>
+/// <para>Free slots are bits per slab, and each class keeps a list of its slabs that have free slots, so that
+/// an empty slab can be handed to another class in O(1) without searching free lists. A class fills its
+/// partly used slabs before its empty ones, which keeps empty slabs empty and so available for a move.</para>
+/// <para>Not thread-safe: the store engine calls it under its lock. Nothing here allocates after construction.</para>
+/// </remarks>
+public sealed partial class SlabAllocator
 {
     private const byte Unclaimed = 0;
+    private const int None = -1;
 
-    // Per slab: 0 when unclaimed, else size class + 1.
+    // Per slab: 0 when in the pool, else size class + 1.
     private readonly byte[] _slabClass;
 
     // Per slab: bytes from the slab's start that hold or held a slot; slots past it were never handed out.
     private readonly int[] _highWater;
+
+    // Per slab: slots handed out and not freed.
+    private readonly int[] _used;
+
+    // Per slab: set bits in its words of _freeBits.
+    private readonly int[] _freeCount;
+
+    // Per slab, _wordsPerSlab words: bit i set when slot i lies below the high water and is free.
+    private readonly ulong[] _freeBits;
+
+    // Per slab: no word before this one has a set bit.
+    private readonly int[] _freeHint;
+    private readonly int _wordsPerSlab;
+
+    // Per class, a doubly linked list of its slabs with free bits; per region, one of claimed slabs with no slot in use.
+    private readonly SlabList _partial;
+    private readonly SlabList _empty;
+
+    // Unclaimed slabs; the top is claimed next. Released slabs go on top, where their memory is still warm.
+    private readonly int[] _pool;
+    private int _poolCount;
     private readonly ClassState[] _classes;
-    private readonly SlabOrder _order;
-    private int _claimed;
 
     /// <summary>Creates an allocator over a region of <paramref name="regionLength"/> bytes.</summary>
     public SlabAllocator(ulong regionLength, SizeClassTable classes, SlabOrder order)
@@ -36,9 +64,24 @@ public sealed class SlabAllocator
         }
 
         Classes = classes;
-        _order = order;
-        _slabClass = new byte[slabs];
-        _highWater = new int[slabs];
+        int count = (int)slabs;
+        _slabClass = new byte[count];
+        _highWater = new int[count];
+        _used = new int[count];
+        _freeCount = new int[count];
+        _freeHint = new int[count];
+        _wordsPerSlab = ((classes.SlabSize / SizeClassTable.MinSlotSize) + 63) / 64;
+        _freeBits = new ulong[(long)count * _wordsPerSlab];
+        _partial = new SlabList(count, classes.Count);
+        _empty = new SlabList(count, 1);
+        _pool = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            // The first slab in the order ends on top.
+            _pool[i] = order == SlabOrder.Ascending ? count - 1 - i : i;
+        }
+
+        _poolCount = count;
         _classes = new ClassState[classes.Count];
         for (int i = 0; i < _classes.Length; i++)
         {
@@ -52,8 +95,11 @@ public sealed class SlabAllocator
     /// <summary>Slabs in the region.</summary>
     public int SlabCount => _slabClass.Length;
 
-    /// <summary>Slabs claimed so far.</summary>
-    public int ClaimedSlabs => _claimed;
+    /// <summary>Slabs held by a size class now (the rest are in the pool).</summary>
+    public int ClaimedSlabs => _slabClass.Length - _poolCount;
+
+    /// <summary>Claimed slabs none of whose slots is in use: the ones a class short of room may take over.</summary>
+    public int EmptySlabs => _empty.Count;
 
     /// <summary>Slots currently handed out (allocated and not freed).</summary>
     public long SlotsInUse { get; private set; }
@@ -61,12 +107,14 @@ public sealed class SlabAllocator
     /// <summary>Bytes of the slots currently handed out.</summary>
     public long SlotBytesInUse { get; private set; }
 
-    /// <summary>Slots waiting on free lists.</summary>
+    /// <summary>Free slots below the high water of claimed slabs (the room above it is not counted).</summary>
     public long FreeSlots { get; private set; }
 
     /// <summary>
-    /// Allocates a slot that holds <paramref name="entrySize"/> bytes. Returns false when the entry is
-    /// larger than a slab or the region has no room left for its class.
+    /// Allocates a slot that holds <paramref name="entrySize"/> bytes: a free slot of its class first, then
+    /// new room in the class's current slab, then a slab from the pool. Returns false when the entry is larger
+    /// than a slab or none of these has room; an empty slab of another class is not taken here (the caller
+    /// scrubs and releases it first, see <see cref="TryTakeEmptySlab"/>).
     /// </summary>
     public bool TryAllocate(int entrySize, out ulong slotOffset, out int slotSize)
     {
@@ -80,26 +128,31 @@ public sealed class SlabAllocator
 
         ClassState state = _classes[sizeClass];
         slotSize = state.SlotSize;
-        if (state.Free.TryPop(out slotOffset))
+        int slab = _partial.Head(sizeClass);
+        if (slab != None)
         {
-            FreeSlots--;
+            slotOffset = TakeFreeSlot(slab, slotSize);
         }
         else
         {
-            if (state.CurrentSlab < 0 || state.NextOffset + slotSize > Classes.SlabSize)
+            slab = state.CurrentSlab;
+            if (slab == None || _highWater[slab] + slotSize > Classes.SlabSize)
             {
-                if (!TryClaimSlab(sizeClass, out int slab))
+                if (!TryClaimSlab(sizeClass, out slab))
                 {
                     return false;
                 }
 
                 state.CurrentSlab = slab;
-                state.NextOffset = 0;
             }
 
-            slotOffset = ((ulong)state.CurrentSlab * (ulong)Classes.SlabSize) + (ulong)state.NextOffset;
-            state.NextOffset += slotSize;
-            _highWater[state.CurrentSlab] = state.NextOffset;
+            slotOffset = ((ulong)slab * (ulong)Classes.SlabSize) + (ulong)_highWater[slab];
+            _highWater[slab] += slotSize;
+        }
+
+        if (_used[slab]++ == 0)
+        {
+            _empty.Remove(slab);
         }
 
         SlotsInUse++;
@@ -108,18 +161,45 @@ public sealed class SlabAllocator
     }
 
     /// <summary>
-    /// Returns a slot to its class's free list. The caller must have tombstoned it: see
-    /// StoreEngine for why immediate reuse is safe.
+    /// Returns a slot to its slab. The caller must have tombstoned it: see StoreEngine for why immediate reuse
+    /// is safe. A slab whose last slot this was stays with its class (it is the first to be reused by it) until
+    /// another class takes it over.
     /// </summary>
     public void Free(ulong slotOffset)
     {
         int slotSize = SlotSizeAt(slotOffset);
-        if (slotSize == 0 || (slotOffset % (ulong)Classes.SlabSize) % (ulong)slotSize != 0)
+        int slab = SlabOf(slotOffset);
+        int inSlab = (int)(slotOffset % (ulong)Classes.SlabSize);
+        if (slotSize == 0 || inSlab % slotSize != 0 || inSlab >= _highWater[slab])
         {
             throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not the offset of an allocated slot.");
         }
 
-        _classes[_slabClass[SlabOf(slotOffset)] - 1].Free.Push(slotOffset);
+        int slot = inSlab / slotSize;
+        ref ulong word = ref _freeBits[((long)slab * _wordsPerSlab) + (slot >> 6)];
+        ulong bit = 1UL << (slot & 63);
+        if ((word & bit) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "The slot is already free.");
+        }
+
+        word |= bit;
+        _freeHint[slab] = Math.Min(_freeHint[slab], slot >> 6);
+        int sizeClass = _slabClass[slab] - 1;
+        if (_freeCount[slab]++ == 0)
+        {
+            _partial.AddFirst(sizeClass, slab);
+        }
+
+        if (--_used[slab] == 0)
+        {
+            // Last among the class's slabs with free slots, so that the class fills the others first and this
+            // one stays empty, free to move to another class.
+            _partial.Remove(slab);
+            _partial.AddLast(sizeClass, slab);
+            _empty.AddLast(0, slab);
+        }
+
         FreeSlots++;
         SlotsInUse--;
         SlotBytesInUse -= slotSize;
@@ -142,55 +222,6 @@ public sealed class SlabAllocator
         _highWater[slab] = Math.Max(_highWater[slab], inSlab + slotSize);
     }
 
-    /// <summary>
-    /// Rebuilds the free lists and counters from the slots themselves, when a replica becomes writable:
-    /// every slot that <paramref name="isInUse"/> rejects, and every slot never handed out in a claimed
-    /// slab, goes on its class's free list.
-    /// </summary>
-    public void Rebuild(Func<ulong, int, bool> isInUse)
-    {
-        ArgumentNullException.ThrowIfNull(isInUse);
-        SlotsInUse = 0;
-        SlotBytesInUse = 0;
-        FreeSlots = 0;
-        foreach (ClassState state in _classes)
-        {
-            state.Free.Clear();
-            state.CurrentSlab = -1;
-            state.NextOffset = 0;
-        }
-
-        for (int slab = 0; slab < _slabClass.Length; slab++)
-        {
-            if (_slabClass[slab] == Unclaimed)
-            {
-                continue;
-            }
-
-            ClassState state = _classes[_slabClass[slab] - 1];
-            int slotSize = state.SlotSize;
-            ulong slabBase = (ulong)slab * (ulong)Classes.SlabSize;
-
-            // Pushed from the top so that pops hand out low offsets first.
-            for (int inSlab = ((Classes.SlabSize / slotSize) - 1) * slotSize; inSlab >= 0; inSlab -= slotSize)
-            {
-                ulong offset = slabBase + (ulong)inSlab;
-                if (inSlab < _highWater[slab] && isInUse(offset, slotSize))
-                {
-                    SlotsInUse++;
-                    SlotBytesInUse += slotSize;
-                }
-                else
-                {
-                    state.Free.Push(offset);
-                    FreeSlots++;
-                }
-            }
-
-            _highWater[slab] = Classes.SlabSize / slotSize * slotSize;
-        }
-    }
-
     /// <summary>Slot size of the slab holding <paramref name="offset"/>, or 0 when that slab is unclaimed.</summary>
     public int SlotSizeAt(ulong offset)
     {
@@ -204,32 +235,40 @@ public sealed class SlabAllocator
     /// <summary>True when slab <paramref name="slabIndex"/> has been claimed by a size class.</summary>
     public bool IsClaimed(int slabIndex) => _slabClass[slabIndex] != Unclaimed;
 
+    /// <summary>Slots of slab <paramref name="slabIndex"/> in use (always 0 on a replica, which allocates nothing).</summary>
+    public int UsedSlots(int slabIndex) => _used[slabIndex];
+
     /// <summary>Index of the slab holding <paramref name="offset"/>.</summary>
     public int SlabOf(ulong offset) => (int)Math.Min(offset / (ulong)Classes.SlabSize, int.MaxValue);
 
-    /// <summary>Claims the next unclaimed slab, in this allocator's order, for a size class.</summary>
-    public bool TryClaimSlab(int sizeClass, out int slabIndex)
+    // The lowest free slot of a slab on its class's partial list.
+    private ulong TakeFreeSlot(int slab, int slotSize)
     {
-        slabIndex = -1;
-        if (_claimed == _slabClass.Length)
+        long first = (long)slab * _wordsPerSlab;
+        int w = _freeHint[slab];
+        while (_freeBits[first + w] == 0)
         {
-            return false;
+            w++;
         }
 
-        slabIndex = _order == SlabOrder.Ascending ? _claimed : _slabClass.Length - 1 - _claimed;
-        _slabClass[slabIndex] = (byte)(sizeClass + 1);
-        _claimed++;
-        return true;
+        ref ulong word = ref _freeBits[first + w];
+        int slot = (w << 6) + BitOperations.TrailingZeroCount(word);
+        word &= word - 1;
+        _freeHint[slab] = w;
+        if (--_freeCount[slab] == 0)
+        {
+            _partial.Remove(slab);
+        }
+
+        FreeSlots--;
+        return ((ulong)slab * (ulong)Classes.SlabSize) + ((ulong)slot * (ulong)slotSize);
     }
 
     private sealed class ClassState(int slotSize)
     {
         public int SlotSize { get; } = slotSize;
 
-        public int CurrentSlab { get; set; } = -1;
-
-        public int NextOffset { get; set; }
-
-        public Stack<ulong> Free { get; } = new();
+        // The slab new room is cut from, at its high water; None before the class's first slab.
+        public int CurrentSlab { get; set; } = None;
     }
 }

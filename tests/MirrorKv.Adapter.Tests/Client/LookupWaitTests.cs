@@ -46,7 +46,7 @@ public class LookupWaitTests
         Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
-            PrimaryEndPoint = pair.A.Node.EndPoint,
+            EndPoints = [pair.A.Node.EndPoint],
             Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
             RequestTimeout = requestTimeout,
             PromotionWait = promotionWait,

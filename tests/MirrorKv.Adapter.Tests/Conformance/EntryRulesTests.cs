@@ -66,7 +66,7 @@ public class EntryRulesTests
         IReadOnlyList<string[]> limits = ProtocolDocument.Table("Limits", "limit");
         int retries = (int)Assert.Single(ProtocolDocument.Numbers(ProtocolDocument.Row(limits, "READs retried at once")[1]));
         int reads = (int)Assert.Single(ProtocolDocument.Numbers(ProtocolDocument.Row(limits, "READs per read before")[1]));
-        Assert.Equal(retries, new MirrorKvClientOptions { PrimaryEndPoint = new(System.Net.IPAddress.Loopback, 1) }.TornReadRetries);
+        Assert.Equal(retries, new MirrorKvClientOptions { EndPoints = [new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1)] }.TornReadRetries);
 
         await using TcpNode node = await TcpNode.StartAsync();
         await node.Client.SetAsync("stuck", Encoding.UTF8.GetBytes("a value"));

@@ -36,7 +36,42 @@ public class StatusTableTests
         await AuthenticationCasesAsync(seen);
         await PeerConnectionCasesAsync(seen);
         await RejoiningAndStaleEpochCasesAsync(seen);
+        await SwitchoverCasesAsync(seen);
         seen.AssertCoversTheTable(Elsewhere);
+    }
+
+    private static async Task SwitchoverCasesAsync(Seen seen)
+    {
+        StoreOptions store = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+        await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store });
+        await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen))
+        {
+            seen.Add("SWITCHOVER with no secondary", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(100, 1000)), WireStatus.SwitchoverRefused);
+            seen.Add("SWITCHOVER of 7 bytes", Opcode.Switchover, await Answer.AskAsync(raw, RawSocket.Frame(Opcode.Switchover, 101, new byte[7])), WireStatus.MalformedFrame);
+        }
+
+        await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store },
+            new TcpTransport());
+        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
+        await using (RawSocket raw = await GreetAsync(secondary.EndPoint, WireStatus.Ok, seen))
+        {
+            seen.Add("SWITCHOVER at the secondary", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(102, 1000)), WireStatus.NotPrimary);
+        }
+
+        await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen))
+        {
+            seen.Add("SWITCHOVER", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(103, 5000)), WireStatus.Ok);
+        }
+
+        await PairFixture.WaitUntilAsync(() => secondary.Role == NodeRole.Primary && secondary.Epoch == 2);
+    }
+
+    private static byte[] Switchover(ulong requestId, int timeoutMs)
+    {
+        var payload = new byte[SwitchoverMessages.RequestSize];
+        SwitchoverMessages.WriteRequest(payload, TimeSpan.FromMilliseconds(timeoutMs));
+        return RawSocket.Frame(Opcode.Switchover, requestId, payload);
     }
 
     private static async Task PrimaryAndSecondaryCasesAsync(Seen seen)
@@ -292,6 +327,7 @@ public class StatusTableTests
             seen.Add("UPDATE from a peer", Opcode.Update, await Answer.AskAsync(peer, Kv(Opcode.Update, 4, "k", 1)), WireStatus.UnknownOpcode);
             seen.Add("DELETE from a peer", Opcode.Delete, await Answer.AskAsync(peer, Kv(Opcode.Delete, 5, "k")), WireStatus.UnknownOpcode);
             seen.Add("LOOKUP from a peer", Opcode.Lookup, await Answer.AskAsync(peer, Kv(Opcode.Lookup, 6, "k")), WireStatus.UnknownOpcode);
+            seen.Add("SWITCHOVER from a peer", Opcode.Switchover, await Answer.AskAsync(peer, Switchover(61, 1000)), WireStatus.UnknownOpcode);
             seen.Add("HEARTBEAT of 8 bytes from the peer", Opcode.Heartbeat, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Heartbeat, 7, new byte[8])), WireStatus.MalformedFrame);
         }
 

@@ -59,7 +59,7 @@ internal sealed class MemberPair : IAsyncDisposable
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
-            PrimaryEndPoint = A.Node.EndPoint,
+            EndPoints = [A.Node.EndPoint],
             Transport = Network.CreateTransport(PairFixture.ClientAddress),
             RequestTimeout = TimeSpan.FromSeconds(2),
         });

@@ -15,7 +15,7 @@ public class RespReplicationTests
     {
         await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
         RespTestClient client = await nodes.ConnectAsync();
-        await using MirrorKvClient reader = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = nodes.Primary.EndPoint });
+        await using MirrorKvClient reader = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [nodes.Primary.EndPoint] });
         for (int i = 0; i < 200; i++)
         {
             string key = $"k{i}";

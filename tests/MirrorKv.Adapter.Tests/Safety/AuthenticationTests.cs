@@ -41,7 +41,7 @@ public class AuthenticationTests
             "wrong" => Encoding.UTF8.GetBytes("client secret, 16+ bytes lonG"),
             _ => PeerSecret,
         };
-        var error = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = node.EndPoint, Secret = secret }));
+        var error = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [node.EndPoint], Secret = secret }));
         Assert.Equal(MirrorKvError.AuthenticationFailed, error.Error);
         Assert.Contains(which == "none" ? "requires a secret" : "AuthFailed", error.Message, StringComparison.Ordinal);
         await node.AssertServesAsync($"after-{which}");

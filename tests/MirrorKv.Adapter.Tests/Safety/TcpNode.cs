@@ -36,7 +36,7 @@ internal sealed class TcpNode : IAsyncDisposable
     public static async Task<TcpNode> StartAsync(NodeOptions? options = null, byte[]? clientSecret = null)
     {
         MirrorKvNode node = await MirrorKvNode.StartAsync(options ?? Options, new TcpTransport((options ?? Options).MaxFrameSize));
-        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { PrimaryEndPoint = node.EndPoint, Secret = clientSecret ?? (options ?? Options).Secret });
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [node.EndPoint], Secret = clientSecret ?? (options ?? Options).Secret });
         return new TcpNode(node, client);
     }
 

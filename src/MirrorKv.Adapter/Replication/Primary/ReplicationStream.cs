@@ -1,3 +1,4 @@
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport;
@@ -96,7 +97,13 @@ internal sealed class ReplicationStream : IChangeSink
     /// Called by the store under its lock for every slot written. Returns the record's LSN when the entry must stay
     /// unpublished until the secondary acknowledged it, else 0.
     /// </summary>
-    public ulong Append(in SlotChange change)
+    public ulong Append(in SlotChange change) => Post(change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+
+    /// <summary>Called by the store under its lock when it gives a slab back to its pool (no entry to publish).</summary>
+    public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
+
+    // Returns the record's LSN when an entry written with it must wait for the secondary's ack to be published, else 0.
+    private ulong Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         lock (_lock)
         {
@@ -108,7 +115,7 @@ internal sealed class ReplicationStream : IChangeSink
                 return publishAfter;
             }
 
-            var record = new ReplicationRecord(lsn, change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+            var record = new ReplicationRecord(lsn, version, slot, flags, key, value);
             try
             {
                 Span<byte> payload = peer.BeginPost(Opcode.Replicate, WireStatus.Ok, lsn, ReplicateBatch.HeaderSize + record.Size);

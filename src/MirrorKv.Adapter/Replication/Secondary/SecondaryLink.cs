@@ -61,6 +61,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     /// </summary>
     public bool SawProtected => _sawProtected;
 
+    /// <summary>Raised with the primary's LSN when its heartbeat hands the pair over to this node (a switchover).</summary>
+    public event Action<ulong>? HandoverOffered;
+
     /// <summary>The last LSN applied.</summary>
     public ulong AppliedLsn => Volatile.Read(ref _appliedLsn);
 
@@ -240,6 +243,11 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
 
         _sawProtected |= heartbeat.Protected;
         _dropped |= heartbeat.Dropped;
+        if (heartbeat.Handover)
+        {
+            HandoverOffered?.Invoke(heartbeat.Lsn);
+        }
+
         long now = options.TimeProvider.GetTimestamp();
         if (heartbeat.Role != NodeRole.Fenced)
         {
@@ -442,7 +450,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
                 return;
             }
 
-            ApplyStatus status = store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value));
+            ApplyStatus status = !record.IsSlabRelease
+                ? store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value))
+                : record.Version == 0 && record.Key.IsEmpty && record.Value.IsEmpty ? store.ApplySlabRelease(record.Slot) : ApplyStatus.BadEntry;
             if (status is not (ApplyStatus.Applied or ApplyStatus.AlreadyApplied))
             {
                 Stop(connection, $"record LSN {record.Lsn} for slot {record.Slot} could not be applied: {status}");

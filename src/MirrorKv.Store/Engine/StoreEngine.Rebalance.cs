@@ -1,0 +1,58 @@
+using MirrorKv.Memory;
+
+namespace MirrorKv.Store;
+
+/// <summary>
+/// Slab rebalancing: a size class that has no free slot and finds the pool empty takes over a slab another
+/// class emptied (memcached's slab reassignment, done at the moment of need rather than by a background
+/// mover). The slab is scrubbed and given back to the pool first, and the release goes down the replication
+/// stream, so that the secondary gives up its mirror of that slab too and maps it afresh, with a new delta,
+/// when the first record of its new class lands.
+/// </summary>
+/// <remarks>
+/// <para>Why scrub: a client may still hold a pointer with the slab's old slot size and an old slot boundary,
+/// and read it one-sided long after the move. Zeroing the slab before the new class cuts it leaves such a
+/// pointer three things to find: zeros (version 0, flags 0: never written, so the client looks the key up),
+/// a header of the new class (its slot size field differs from the pointer's length: corrupt), or the middle
+/// of a new entry, which fails the checksum. The old class's tombstones are gone with the rest. Readers need
+/// no lock for any of this: the scrub and the new entries are ordinary stores that a racing copy sees torn
+/// at worst, and every entry of the old class was a tombstone or blank when the move began.</para>
+/// <para>What validation cannot stop: a value written on purpose to contain a well-formed entry of another
+/// key, with the right checksum, at an old slot boundary. Any authenticated client may already write any
+/// key, so this gives a writer nothing it did not have; docs/security.md says so.</para>
+/// </remarks>
+public sealed partial class StoreEngine
+{
+    private long _slabsMoved;
+
+    /// <summary>Slabs given back to the pool to be claimed by another size class (on a replica: mirrored releases).</summary>
+    public long SlabsMoved => Interlocked.Read(ref _slabsMoved);
+
+    // Under the lock, on a primary. The pool is tried first; only when it is empty is a slab moved.
+    private bool TryAllocateLocked(int entrySize, out ulong offset, out int slotSize)
+    {
+        if (_allocator.TryAllocate(entrySize, out offset, out slotSize))
+        {
+            return true;
+        }
+
+        if (SizeClasses.ClassFor(entrySize) < 0 || !_allocator.TryTakeEmptySlab(out int slab))
+        {
+            return false;
+        }
+
+        ReleaseSlabLocked(slab);
+        return _allocator.TryAllocate(entrySize, out offset, out slotSize);
+    }
+
+    // Under the lock: scrubs an empty slab, gives it back to the pool and tells the stream. The record follows
+    // the tombstones of every slot the slab held, so the secondary has freed them all when it applies it.
+    private void ReleaseSlabLocked(int slab)
+    {
+        ulong slabOffset = (ulong)slab * (ulong)Options.SlabSize;
+        Region.GetSpan(slabOffset, Options.SlabSize).Clear();
+        _allocator.ReleaseSlab(slab);
+        _changes?.AppendSlabRelease(new RemotePointer(Region.RKey, Region.AddressOf(slabOffset), (uint)Options.SlabSize));
+        Interlocked.Increment(ref _slabsMoved);
+    }
+}

@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using MirrorKv.Client;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>
+/// <c>mirrorkv get|set|del|ttl|scan|info</c> and <c>status --watch</c> run as processes against a real pair
+/// (two <c>serve</c> processes, each with a RESP port), as an operator would run them.
+/// </summary>
+[Collection(nameof(ProcessTests))]
+public class OperatorCliTests
+{
+    [Fact]
+    public async Task KeyCommands_AgainstAPair_SetGetTtlScanDelInfo()
+    {
+        await using RespPair pair = await RespPair.StartAsync();
+        string primary = pair.Primary.EndPoint.ToString();
+        string secondary = pair.Secondary.EndPoint.ToString();
+
+        Assert.Equal((0, "OK\n"), Run(await CliProcess.RunAsync("set", primary, "greeting", "hello world")));
+        Assert.Equal((0, "hello world\n"), Run(await CliProcess.RunAsync("get", primary, "greeting")));
+
+        // Written through the CLI, read one-sided by an application's client.
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] }))
+        {
+            Assert.Equal("hello world", Encoding.UTF8.GetString((await client.GetAsync("greeting"))!));
+            Assert.True(client.Stats.Reads >= 1, client.Stats.ToString());
+        }
+
+        // The secondary's own copy, through its RESP port (the write was replicated before "OK").
+        Assert.Equal((0, "hello world\n"), Run(await CliProcess.RunAsync("get", $"redis://{pair.SecondaryResp}", "greeting")));
+        (int code, string stdout, string stderr) = await CliProcess.RunAsync("get", primary, "absent");
+        Assert.Equal((1, ""), (code, stdout));
+        Assert.Contains("(not found) absent", stderr, StringComparison.Ordinal);
+
+        Assert.Equal((0, "OK\n"), Run(await CliProcess.RunAsync("set", $"redis://{pair.PrimaryResp}", "session:1", "alice", "--ttl", "10m")));
+        (code, stdout, _) = await CliProcess.RunAsync("ttl", $"redis://{pair.PrimaryResp}", "session:1");
+        Assert.Equal(0, code);
+        Assert.InRange(int.Parse(stdout, CultureInfo.InvariantCulture), 590, 600);
+        Assert.Equal((0, "none\n"), Run(await CliProcess.RunAsync("ttl", $"redis://{pair.SecondaryResp}", "greeting")));
+        Assert.Equal(1, (await CliProcess.RunAsync("ttl", $"redis://{pair.PrimaryResp}", "absent")).ExitCode);
+
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] }))
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                await client.SetAsync($"user:{i}", new byte[i * 50]);
+            }
+        }
+
+        (code, stdout, _) = await CliProcess.RunAsync("scan", $"redis://{pair.SecondaryResp}", "--match", "user:*");
+        Assert.Equal(0, code);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"user:{i}").Order(StringComparer.Ordinal), Lines(stdout).Order(StringComparer.Ordinal));
+        (code, stdout, _) = await CliProcess.RunAsync("scan", $"redis://{pair.PrimaryResp}");
+        Assert.Equal(32, Lines(stdout).Length);
+
+        Assert.Equal((0, "1\n"), Run(await CliProcess.RunAsync("del", primary, "greeting")));
+        Assert.Equal((1, "0\n"), Run(await CliProcess.RunAsync("del", primary, "greeting")));
+        Assert.Equal(1, (await CliProcess.RunAsync("get", $"redis://{pair.SecondaryResp}", "greeting")).ExitCode);
+
+        (code, stdout, _) = await CliProcess.RunAsync("info", secondary);
+        Assert.Equal(0, code);
+        Assert.Contains("role:secondary\n", stdout, StringComparison.Ordinal);
+        Assert.Contains($"peer:{primary}\n", stdout, StringComparison.Ordinal);
+        Assert.Contains("entries:31\n", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = await CliProcess.RunAsync("info", $"redis://{pair.PrimaryResp}", "--section", "replication");
+        Assert.Equal(0, code);
+        Assert.Contains("role:master\n", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KeyCommands_Refusals_NameTheCause_WithTheirExitCodes_AndNoStackTrace()
+    {
+        await using RespPair pair = await RespPair.StartAsync();
+        string primary = pair.Primary.EndPoint.ToString();
+        var outputs = new List<string>();
+        async Task<(int Code, string Stderr)> Refused(params string[] args)
+        {
+            (int code, string stdout, string stderr) = await CliProcess.RunAsync(args);
+            outputs.Add(stdout + stderr);
+            return (code, stderr);
+        }
+
+        // A secondary refuses writes, on either port, and the refusal names the primary.
+        (int code, string stderr) = await Refused("set", pair.Secondary.EndPoint.ToString(), "k", "v");
+        Assert.Equal(5, code);
+        Assert.Contains($"the primary is {primary}", stderr, StringComparison.Ordinal);
+        (code, stderr) = await Refused("del", $"redis://{pair.SecondaryResp}", "k");
+        Assert.Equal(5, code);
+        Assert.Contains($"the primary is {primary}", stderr, StringComparison.Ordinal);
+        (code, stderr) = await Refused("get", pair.Secondary.EndPoint.ToString(), "k");
+        Assert.Equal(5, code);
+        Assert.Contains("redis://", stderr, StringComparison.Ordinal);
+
+        // Nothing listens there.
+        (code, stderr) = await Refused("get", NodeProcess.FreeEndPoint().ToString(), "k");
+        Assert.Equal(3, code);
+        Assert.Contains("Cannot reach", stderr, StringComparison.Ordinal);
+        (code, _) = await Refused("scan", $"redis://{NodeProcess.FreeEndPoint()}");
+        Assert.Equal(3, code);
+
+        // Bad arguments, and what the native port cannot do.
+        (code, stderr) = await Refused("get", "not-an-endpoint", "k");
+        Assert.Equal(2, code);
+        Assert.Contains("is not host:port", stderr, StringComparison.Ordinal);
+        (code, stderr) = await Refused("ttl", primary, "k");
+        Assert.Equal(2, code);
+        Assert.Contains("needs the node's RESP port", stderr, StringComparison.Ordinal);
+        (code, stderr) = await Refused("set", primary, "k", "v", "--ttl", "soon");
+        Assert.Equal(2, code);
+        Assert.Contains("--ttl: 'soon' is not a duration", stderr, StringComparison.Ordinal);
+        (code, _) = await Refused("set", primary, "k", "v", "--ttl", "30s");
+        Assert.Equal(2, code);
+
+        Assert.DoesNotContain(outputs, o => o.Contains("   at ", StringComparison.Ordinal) || o.Contains("Exception", StringComparison.Ordinal));
+        Assert.Equal(1, (await CliProcess.RunAsync("get", primary, "k")).ExitCode);
+    }
+
+    [Fact]
+    public async Task KeyCommands_MissingOrWrongSecret_ExitFour_RightSecret_Served()
+    {
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("ops-cli-secret");
+        string right = Path.Combine(dir.FullName, "right");
+        string wrong = Path.Combine(dir.FullName, "wrong");
+        await File.WriteAllTextAsync(right, "the operator's secret of this node\n", TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(wrong, "not the secret of this node at all\n", TestContext.Current.CancellationToken);
+        var resp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        await using NodeProcess node = await NodeProcess.StartPrimaryAsync("--secret-file", right, "--resp-listen", resp.ToString());
+
+        Assert.Equal(0, (await CliProcess.RunAsync("set", node.EndPoint.ToString(), "k", "v", "--secret-file", right)).ExitCode);
+        Assert.Equal((0, "v\n"), Run(await CliProcess.RunAsync("get", $"redis://{resp}", "k", "--secret-file", right)));
+        foreach (string[] args in new[]
+        {
+            new[] { "get", node.EndPoint.ToString(), "k" },
+            ["get", node.EndPoint.ToString(), "k", "--secret-file", wrong],
+            ["get", $"redis://{resp}", "k"],
+            ["get", $"redis://{resp}", "k", "--secret-file", wrong],
+            ["info", node.EndPoint.ToString(), "--secret-file", wrong],
+        })
+        {
+            (int code, string stdout, string stderr) = await CliProcess.RunAsync(args);
+            Assert.True(code == 4, $"{string.Join(' ', args)}: exit {code}\n{stdout}{stderr}");
+            Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task StatusWatch_RefreshesEveryInterval_UntilCtrlC_ThenExitsZero()
+    {
+        await using RespPair pair = await RespPair.StartAsync();
+        await using CliProcess watch = CliProcess.Start("status", "--watch", "--interval", "200ms", pair.Primary.EndPoint.ToString(), pair.Secondary.EndPoint.ToString());
+        await Waits.UntilAsync(() => Occurrences(watch.Stdout, "(Ctrl+C stops)") >= 3, $"three refreshes of status --watch:\n{watch.Stdout}{watch.Stderr}", 30);
+
+        // A write shows in a later refresh: the watch reads the nodes again each time.
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] }))
+        {
+            await client.SetAsync("watched", "v"u8.ToArray());
+        }
+
+        await Waits.UntilAsync(() => watch.Stdout.Split("(Ctrl+C stops)")[^1].Contains(" 1 yes", StringComparison.Ordinal), $"a refresh showing the entry:\n{watch.Stdout}", 30);
+        await watch.InterruptAsync();
+        Assert.Equal(0, await watch.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("primary", watch.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", watch.Stderr, StringComparison.Ordinal);
+    }
+
+    private static (int, string) Run((int ExitCode, string Stdout, string Stderr) result) => (result.ExitCode, result.Stdout);
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    private static int Occurrences(string text, string what) => text.Split(what).Length - 1;
+}
