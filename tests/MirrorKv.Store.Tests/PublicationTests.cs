@@ -126,6 +126,46 @@ public class PublicationTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void SlabEmptiedByUnpublishedDeletes_IsNotReleased_UntilTheirAckPublishesThem()
+    {
+        // The calcification case with every delete waiting for the secondary: the slab they emptied must not be
+        // scrubbed and handed to another class before the ack (the tombstones would be wiped, and the release
+        // record would overtake nothing the secondary confirmed).
+        var sink = new LsnSink { Wait = true };
+        using var store = new StoreEngine(Small, changes: sink);
+        var pointers = new List<RemotePointer>();
+        for (int i = 0; ; i++)
+        {
+            StoreWriteResult w = store.Write(Encoding.ASCII.GetBytes($"small{i}"), new byte[100]);
+            if (w.Status == StoreStatus.OutOfMemory)
+            {
+                break;
+            }
+
+            Assert.Equal(StoreStatus.Ok, w.Status);
+            pointers.Add(w.Pointer);
+        }
+
+        store.Publish(sink.Lsn);
+        for (int i = 0; i < pointers.Count; i++)
+        {
+            Assert.Equal(StoreStatus.Ok, store.Delete(Encoding.ASCII.GetBytes($"small{i}")).Status);
+        }
+
+        ulong deletesLsn = sink.Lsn;
+        Assert.Equal(StoreStatus.OutOfMemory, store.Write("large"u8, new byte[1000]).Status);
+        Assert.Equal(0, sink.SlabReleases);
+        Assert.Equal(EntryStatus.Torn, Read(store, pointers[0], "small0", out _));
+
+        Assert.Equal(pointers.Count, store.Publish(deletesLsn));
+        Assert.Equal(EntryStatus.Deleted, Read(store, pointers[0], "small0", out _));
+        Assert.Equal(StoreStatus.Ok, store.Write("large"u8, new byte[1000]).Status);
+        Assert.Equal(1, sink.SlabReleases);
+        Assert.True(sink.SlabReleasedAt > deletesLsn);
+        Assert.Equal(1, store.PendingCount);
+    }
+
     private static EntryStatus Read(StoreEngine store, RemotePointer p, string key, out string value)
     {
         byte[] copy = store.Region.GetSpan(p.Address - store.Region.BaseAddress, (int)p.Length).ToArray();

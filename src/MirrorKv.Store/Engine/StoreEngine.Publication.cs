@@ -10,6 +10,10 @@ namespace MirrorKv.Store;
 /// Entries wait in a queue in LSN order (the order of <see cref="IChangeSink.Append"/> calls, made under the lock), so
 /// a cumulative ack publishes a prefix. The queue's array is kept and grows by doubling: no allocation per write once
 /// it has reached the pipeline's depth.
+/// <para>Slab rebalancing: an unpublished entry's slot is in use. A live one is allocated anyway; a tombstone's slot
+/// is freed only when the tombstone is published, so a slab emptied by deletes that wait for the secondary is not
+/// scrubbed and released (which would wipe what the ack is to publish, and could hand the offset to another size
+/// class) until the ack covers them. The slab-released record therefore always follows the acked tombstones.</para>
 /// </remarks>
 public sealed partial class StoreEngine
 {
@@ -46,9 +50,22 @@ public sealed partial class StoreEngine
                 _pendingHead = (_pendingHead + 1) % _pending.Length;
                 _pendingCount--;
 
-                // A slot freed and reused, or written again, holds a later pending version: that one publishes it.
+                // A slot written again holds a later pending version: that one publishes it. A slot whose slab
+                // changed class or went back to the pool meanwhile (possible only for an entry overwritten by a
+                // write published at once, after the secondary was lost) is not this entry's any more: only a slot
+                // of the same size at the same boundary may hold it, and then its unique version tells.
                 int slotSize = _allocator.SlotSizeAt(entry.Offset);
-                published += EntryCodec.Publish(Region.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
+                if (slotSize == entry.SlotSize && entry.Offset % (ulong)Options.SlabSize % (ulong)slotSize == 0)
+                {
+                    published += EntryCodec.Publish(Region.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
+                }
+
+                // A tombstone's slot stays in use until the tombstone is published (see Tombstone): so no slab
+                // holding an unpublished entry is ever empty, scrubbed and released.
+                if (entry.FreeWhenPublished)
+                {
+                    _allocator.Free(entry.Offset);
+                }
             }
 
             return published;
@@ -56,11 +73,17 @@ public sealed partial class StoreEngine
     }
 
     // Under the lock, after the entry was written unpublished; lsn 0: nothing to wait for, publish it now.
-    private void PublishNowOrHold(Span<byte> slot, ulong offset, ulong version, ulong lsn)
+    // freeWhenPublished: a tombstone, whose slot is freed once it is published (now, or by the ack that covers it).
+    private void PublishNowOrHold(Span<byte> slot, ulong offset, ulong version, ulong lsn, bool freeWhenPublished)
     {
         if (lsn == 0)
         {
             EntryCodec.Publish(slot, version);
+            if (freeWhenPublished)
+            {
+                _allocator.Free(offset);
+            }
+
             return;
         }
 
@@ -76,9 +99,9 @@ public sealed partial class StoreEngine
             _pendingHead = 0;
         }
 
-        _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, version, lsn);
+        _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, slot.Length, version, lsn, freeWhenPublished);
         _pendingCount++;
     }
 
-    private readonly record struct PendingEntry(ulong Offset, ulong Version, ulong Lsn);
+    private readonly record struct PendingEntry(ulong Offset, int SlotSize, ulong Version, ulong Lsn, bool FreeWhenPublished);
 }

@@ -260,18 +260,19 @@ public sealed partial class StoreEngine : IDisposable
         Span<byte> slot = Region.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value)) ?? 0;
-        PublishNowOrHold(slot, offset, version, publishAfter);
+        PublishNowOrHold(slot, offset, version, publishAfter, freeWhenPublished: false);
         return version;
     }
 
+    // The slot is freed when the tombstone is published (at once, or by the ack that covers it): an unpublished
+    // tombstone keeps its slot, and so its slab, in use (see StoreEngine.Publication.cs).
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
         Span<byte> slot = Region.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
-        PublishNowOrHold(slot, offset, version, publishAfter);
-        _allocator.Free(offset);
+        PublishNowOrHold(slot, offset, version, publishAfter, freeWhenPublished: true);
         return version;
     }
 

@@ -99,7 +99,10 @@ internal sealed class ReplicationStream : IChangeSink
     /// </summary>
     public ulong Append(in SlotChange change) => Post(change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
 
-    /// <summary>Called by the store under its lock when it gives a slab back to its pool (no entry to publish).</summary>
+    /// <summary>
+    /// Called by the store under its lock when it gives a slab back to its pool. Nothing in it is published: the
+    /// store releases only a slab with no entry waiting for publication.
+    /// </summary>
     public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
 
     // Returns the record's LSN when an entry written with it must wait for the secondary's ack to be published, else 0.
