@@ -16,7 +16,7 @@ public class RespProcessTests
     public async Task RedisCli_GetSetTtlScanInfo_AgainstAPair()
     {
         RedisCli.Require();
-        await using Pair pair = await Pair.StartAsync();
+        await using RespPair pair = await RespPair.StartAsync();
         Assert.Equal("OK", await RedisCli.RunAsync(pair.PrimaryResp, "SET", "greeting", "hello world"));
         Assert.Equal("hello world", await RedisCli.RunAsync(pair.PrimaryResp, "GET", "greeting"));
         Assert.Equal("OK", await RedisCli.RunAsync(pair.PrimaryResp, "SET", "session:1", "x", "EX", "300"));
@@ -47,7 +47,7 @@ public class RespProcessTests
     public async Task RedisCli_Write_IsReadOneSidedByMirrorKvClient_FromEitherNode()
     {
         RedisCli.Require();
-        await using Pair pair = await Pair.StartAsync();
+        await using RespPair pair = await RespPair.StartAsync();
         Assert.Equal("OK", await RedisCli.RunAsync(pair.PrimaryResp, "SET", "from-redis-cli", "written by redis-cli"));
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] });
         Assert.Equal("written by redis-cli", Encoding.UTF8.GetString((await client.GetAsync("from-redis-cli"))!));
@@ -64,7 +64,7 @@ public class RespProcessTests
     public async Task RedisCli_WriteToTheSecondary_GetsReadOnly()
     {
         RedisCli.Require();
-        await using Pair pair = await Pair.StartAsync();
+        await using RespPair pair = await RespPair.StartAsync();
         Assert.Equal("READONLY You can't write against a read only replica.", await RedisCli.RunAsync(pair.SecondaryResp, "SET", "k", "v"));
         Assert.Equal("READONLY You can't write against a read only replica.", await RedisCli.RunAsync(pair.SecondaryResp, "DEL", "k"));
         string role = await RedisCli.RunAsync(pair.SecondaryResp, "ROLE");
@@ -117,41 +117,5 @@ public class RespProcessTests
         (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", "127.0.0.1:0", "--resp-listen", "0.0.0.0:0");
         Assert.Equal(2, exitCode);
         Assert.Contains("--resp-listen 0.0.0.0:0: without a secret the RESP port listens on loopback only", output, StringComparison.Ordinal);
-    }
-
-    /// <summary>A primary and its secondary as processes, each with a RESP port.</summary>
-    private sealed class Pair : IAsyncDisposable
-    {
-        private Pair(NodeProcess primary, NodeProcess secondary, IPEndPoint primaryResp, IPEndPoint secondaryResp)
-        {
-            Primary = primary;
-            Secondary = secondary;
-            PrimaryResp = primaryResp;
-            SecondaryResp = secondaryResp;
-        }
-
-        public NodeProcess Primary { get; }
-
-        public NodeProcess Secondary { get; }
-
-        public IPEndPoint PrimaryResp { get; }
-
-        public IPEndPoint SecondaryResp { get; }
-
-        public static async Task<Pair> StartAsync()
-        {
-            var primaryResp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
-            var secondaryResp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
-            NodeProcess primary = await NodeProcess.StartPrimaryAsync("--resp-listen", primaryResp.ToString());
-            NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint, "--resp-listen", secondaryResp.ToString());
-            await primary.WaitProtectedAsync();
-            return new Pair(primary, secondary, primaryResp, secondaryResp);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Secondary.DisposeAsync();
-            await Primary.DisposeAsync();
-        }
     }
 }

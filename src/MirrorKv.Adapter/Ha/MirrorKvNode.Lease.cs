@@ -240,8 +240,21 @@ public sealed partial class MirrorKvNode
         bool rejoin = false;
         lock (_haLock)
         {
+            // With a witness naming this secondary in sync, writes are held before the link is detached, so
+            // that no write that finds no secondary attached is acknowledged before etcd stops naming it.
+            bool held = _coordinator is not null && _inSyncNamed && Stream.Peer == connection;
+            if (held)
+            {
+                _waiters.Hold();
+            }
+
             if (!Stream.Detach(connection))
             {
+                if (held && !_clearingInSync)
+                {
+                    _waiters.Unhold();
+                }
+
                 return;
             }
 
@@ -278,6 +291,12 @@ public sealed partial class MirrorKvNode
 
                 Fence(FenceKind.Replaced, $"lost the secondary ({error?.Message ?? "closed"}) after the lease ran out: it may have promoted", Volatile.Read(ref _secondaryEndPoint));
                 rejoin = true;
+            }
+
+            if (held && !_clearingInSync)
+            {
+                // Not going on alone (fenced, replaced): the fence failed what waited; nothing is held for a clear.
+                _waiters.Unhold();
             }
         }
 

@@ -51,6 +51,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _role.Changed += (_, now) => _isPrimary = now == NodeRole.Primary;
         Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
 
+        // Before the region is allocated (seconds for a large one), so that the copy path is optimized code by
+        // the time this node copies a primary's slabs, whatever its role now.
+        SlabCopyWarmUp.Start().ContinueWith(t => LogWarmUpFailed(t.Exception!.GetBaseException()), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
         StoreEngine? store = null;
@@ -302,6 +307,9 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             _waiters.Ack(lsn);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "warming up the slab copy path failed (a later copy runs slower, nothing else changes)")]
+    private partial void LogWarmUpFailed(Exception error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, region {RegionMiB} MiB, rkey 0x{RKey:x8}")]
     private partial void LogListening(NodeRole role, string endPoint, ulong regionMiB, uint rkey);

@@ -86,20 +86,13 @@ public sealed class TranslationTable
         lock (_writeLock)
         {
             TranslationSnapshot current = _current;
-            RegionTranslation region = current.FindRegion(primaryRKey)
-                ?? throw new InvalidOperationException($"Primary rkey 0x{primaryRKey:x8} has not been mapped; call MapRegion first.");
-            ulong slabMask = (ulong)current.SlabSize - 1;
-            if (primarySlabBase < region.PrimaryBase || primarySlabBase - region.PrimaryBase >= region.PrimaryLength || ((primarySlabBase - region.PrimaryBase) & slabMask) != 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(primarySlabBase), $"0x{primarySlabBase:x} is not the base of a slab of primary region 0x{primaryRKey:x8}.");
-            }
+            int index = SlabIndex(current, primaryRKey, primarySlabBase, out RegionTranslation region);
 
             if (localSlabBase == 0)
             {
                 throw new ArgumentOutOfRangeException(nameof(localSlabBase), "A local slab base cannot be 0.");
             }
 
-            int index = (int)((primarySlabBase - region.PrimaryBase) >> region.SlabShift);
             ulong known = region.LocalSlabBases[index];
             if (known == localSlabBase)
             {
@@ -133,15 +126,8 @@ public sealed class TranslationTable
         lock (_writeLock)
         {
             TranslationSnapshot current = _current;
-            RegionTranslation region = current.FindRegion(primaryRKey)
-                ?? throw new InvalidOperationException($"Primary rkey 0x{primaryRKey:x8} has not been mapped; call MapRegion first.");
-            ulong slabMask = (ulong)current.SlabSize - 1;
-            if (primarySlabBase < region.PrimaryBase || primarySlabBase - region.PrimaryBase >= region.PrimaryLength || ((primarySlabBase - region.PrimaryBase) & slabMask) != 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(primarySlabBase), $"0x{primarySlabBase:x} is not the base of a slab of primary region 0x{primaryRKey:x8}.");
-            }
+            int index = SlabIndex(current, primaryRKey, primarySlabBase, out RegionTranslation region);
 
-            int index = (int)((primarySlabBase - region.PrimaryBase) >> region.SlabShift);
             ulong known = region.LocalSlabBases[index];
             if (known == 0)
             {
@@ -153,5 +139,19 @@ public sealed class TranslationTable
             regions[Array.IndexOf(regions, region)] = region.WithSlab(index, 0);
             _current = new TranslationSnapshot(regions, current.SlabSize);
         }
+    }
+
+    // The index of the primary slab at primarySlabBase in its region, or an exception naming what is wrong.
+    private static int SlabIndex(TranslationSnapshot current, uint primaryRKey, ulong primarySlabBase, out RegionTranslation region)
+    {
+        region = current.FindRegion(primaryRKey)
+            ?? throw new InvalidOperationException($"Primary rkey 0x{primaryRKey:x8} has not been mapped; call MapRegion first.");
+        ulong slabMask = (ulong)current.SlabSize - 1;
+        if (primarySlabBase < region.PrimaryBase || primarySlabBase - region.PrimaryBase >= region.PrimaryLength || ((primarySlabBase - region.PrimaryBase) & slabMask) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(primarySlabBase), $"0x{primarySlabBase:x} is not the base of a slab of primary region 0x{primaryRKey:x8}.");
+        }
+
+        return (int)((primarySlabBase - region.PrimaryBase) >> region.SlabShift);
     }
 }
