@@ -25,12 +25,12 @@ public class ProtocolDocTests
         ReadOnlySpan<byte> payload = Frame("hello-request", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(payload, out HelloRequest hello));
         Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null), hello);
-        Assert.Equal(ProtocolVersion.V1_1, hello.Version);
+        Assert.Equal(ProtocolVersion.V1_2, hello.Version);
         AssertReencodes(payload, b => hello.Write(b));
     }
 
     [Fact]
-    public void HelloExamples_OfVersion1_0_DifferFrom1_1OnlyInTheMinorByte()
+    public void HelloExamples_OfVersion1_0_DifferFrom1_2OnlyInTheMinorByte()
     {
         ReadOnlySpan<byte> request = Frame("hello-request-1-0", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(request, out HelloRequest hello));
@@ -42,14 +42,14 @@ public class ProtocolDocTests
         Assert.Equal(ProtocolVersion.V1_0, decoded!.Version);
         AssertReencodes(reply, b => decoded.Write(b));
 
-        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.1.
+        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.2.
         foreach ((string old, string current) in new[] { ("hello-request-1-0", "hello-request"), ("hello-reply-1-0", "hello-reply") })
         {
             byte[] a = Examples[old], b = Examples[current];
             Assert.Equal(a.Length, b.Length);
             int[] differ = [.. Enumerable.Range(0, a.Length).Where(i => a[i] != b[i])];
             Assert.Equal([FrameHeader.Size + 5], differ);
-            Assert.Equal((0, 1), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
+            Assert.Equal((0, 2), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
         }
     }
 
@@ -58,7 +58,7 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloReply.TryRead(payload, out HelloReply? reply));
-        Assert.Equal(ProtocolVersion.V1_1, reply!.Version);
+        Assert.Equal(ProtocolVersion.V1_2, reply!.Version);
         Assert.Equal(NodeRole.Primary, reply.Role);
         Assert.Equal(1UL, reply.Epoch);
         Assert.Equal(0x1122334455667788UL, reply.Incarnation);

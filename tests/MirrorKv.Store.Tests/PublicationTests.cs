@@ -87,6 +87,34 @@ public class PublicationTests
     }
 
     [Fact]
+    public void LookupAndVisit_OfAKeyDeletedPending_ReportTheAbsenceAsPendingUntilPublished()
+    {
+        var sink = new LsnSink { Wait = true };
+        using var store = new StoreEngine(Small, changes: sink);
+        store.Write("k"u8, "v"u8);
+        store.Write("other"u8, "v"u8);
+        store.Delete("gone"u8);
+        store.Publish(sink.Lsn);
+        Assert.Equal(StoreStatus.Ok, store.Delete("k"u8).Status);
+
+        Assert.False(store.TryLookup("k"u8, out _, out _, out bool pending));
+        Assert.True(pending, "a delete the secondary does not hold yet was answered as published");
+        var visitor = new Capture();
+        Assert.False(store.TryVisit("k"u8, ref visitor, out pending));
+        Assert.True(pending);
+
+        // Another key's pending delete, or a key never written, holds nothing.
+        Assert.False(store.TryLookup("never"u8, out _, out _, out pending));
+        Assert.False(pending);
+        Assert.False(store.TryVisit("gone"u8, ref visitor, out pending));
+        Assert.False(pending);
+
+        store.Publish(sink.Lsn);
+        Assert.False(store.TryLookup("k"u8, out _, out _, out pending));
+        Assert.False(pending);
+    }
+
+    [Fact]
     public void OwnerAccess_SeesPendingEntriesWhole()
     {
         var sink = new LsnSink { Wait = true };

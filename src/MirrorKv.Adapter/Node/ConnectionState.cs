@@ -30,6 +30,9 @@ internal sealed class ConnectionState
     /// </summary>
     public bool SpeaksV1_0 { get; set; }
 
+    /// <summary>The caller settled on protocol 1.2 or later, which adds GET (0x14). Set once, with <see cref="Greeted"/>.</summary>
+    public bool ServesGet { get; set; }
+
     public IPEndPoint? AdvertisedEndPoint { get; set; }
 
     /// <summary>Largest frame the caller accepts (from its HELLO): bounds the replies sent to it.</summary>

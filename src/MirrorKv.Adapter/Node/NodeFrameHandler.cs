@@ -96,7 +96,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Slabs when state.Kind == PeerKind.Peer:
                 node.DescribeSlabs(connection, header.RequestId);
                 break;
-            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup when node.Role is NodeRole.Rejoining or NodeRole.Fenced or NodeRole.Stopped:
+            // GET exists from 1.2 on: an older connection gets UnknownOpcode for it, as from an older node.
+            case Opcode.Get when !state.ServesGet:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
+                break;
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when node.Role is NodeRole.Rejoining or NodeRole.Fenced or NodeRole.Stopped:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, node.Role == NodeRole.Rejoining
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
@@ -110,8 +114,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
-            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && !state.SpeaksV1_0 && KvRequest.CarriesValue(payload):
+            case Opcode.Delete or Opcode.Lookup or Opcode.Get when state.Kind == PeerKind.Client && !state.SpeaksV1_0 && KvRequest.CarriesValue(payload):
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} carries no value: its value length must be 0");
+                break;
+            case Opcode.Get when state.Kind == PeerKind.Client:
+                twoSided.Get(connection, state.MaxFrameSize, header.RequestId, payload);
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
@@ -234,6 +241,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         // The HELLO was accepted, so its major version is ours: answer the highest version both speak.
         ProtocolVersion version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value;
         state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
+        state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
         state.Greeted = true;
         HelloReply reply = node.DescribeForHello() with { Version = version };
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);

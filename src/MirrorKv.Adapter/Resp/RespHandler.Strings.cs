@@ -321,6 +321,8 @@ internal sealed partial class RespHandler
     private void StrLen(RespSession session, in RespRequest request)
     {
         var visitor = new MetadataVisitor(RespNumbers.NowUnixMs());
-        session.Output.Integer(_node.Store.TryVisit(request[1], ref visitor) && visitor.Live ? visitor.Length : 0);
+        bool live = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Live;
+        SawUnpublished(session, pending);
+        session.Output.Integer(live ? visitor.Length : 0);
     }
 }

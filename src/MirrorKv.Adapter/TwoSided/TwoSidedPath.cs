@@ -34,7 +34,13 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         {
             if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version, out bool pending))
             {
-                Replies.Error(connection, opcode, requestId, WireStatus.NotFound, "key not found");
+                // A key whose delete is not published yet is absent only once the secondary holds the delete: until
+                // then a failover would bring it back, so "not found" waits for the ack as a pointer does.
+                if (!pending || !Waits() || !waiters.TryWaitNotFound(log.LastLsn, connection, opcode, requestId))
+                {
+                    Replies.Error(connection, opcode, requestId, WireStatus.NotFound, "key not found");
+                }
+
                 return;
             }
 
@@ -96,12 +102,84 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         Reply(connection, opcode, requestId, reply);
     }
 
+    /// <summary>
+    /// GET (protocol 1.2): the key's value with its addressing data, answered as LOOKUP is (any role that serves,
+    /// held while the value or the key's absence is not published). The value is copied out under the store lock,
+    /// so a held answer carries the value the ack publishes, whatever writes follow: a reader of a key written
+    /// faster than the replication round trip, whose slot is unpublished nearly always, still gets an answer.
+    /// </summary>
+    public void Get(IConnection connection, uint maxFrameSize, ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        if (KvRequest.TryRead(payload, out KvRequest request) != WireStatus.Ok)
+        {
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.MalformedFrame, "GET payload is malformed (truncated, lengths that do not match, or reserved bits set)");
+            return;
+        }
+
+        (NodeRole currentRole, ulong epoch) = role.Current;
+        if (currentRole is NodeRole.Stopped or NodeRole.Fenced)
+        {
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: ask the other node");
+            return;
+        }
+
+        var copy = new ValueCopy();
+        if (!store.TryGet(request.Key, ref copy, out RemotePointer pointer, out ulong version, out bool pending))
+        {
+            if (!pending || !Waits() || !waiters.TryWaitNotFound(log.LastLsn, connection, Opcode.Get, requestId))
+            {
+                Replies.Error(connection, Opcode.Get, requestId, WireStatus.NotFound, "key not found");
+            }
+
+            return;
+        }
+
+        byte[] value = copy.Buffer!;
+        if (KvReply.Size + copy.Length > maxFrameSize - FrameHeader.Size)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.TooLong, $"a value of {copy.Length} bytes does not fit this connection's frames ({maxFrameSize} bytes): LOOKUP the key and READ it");
+            return;
+        }
+
+        Interlocked.Increment(ref counters.Lookups);
+        var found = new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint());
+        if (pending && Waits() && waiters.TryWaitValue(log.LastLsn, connection, requestId, found, value, copy.Length))
+        {
+            return;
+        }
+
+        try
+        {
+            Replies.Value(connection, requestId, found, value.AsSpan(0, copy.Length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
+        }
+    }
+
     private bool Waits() => mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding);
 
     private static void Reply(IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
     {
         reply.Write(connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, KvReply.Size));
         connection.EndPost();
+    }
+
+    // Copies a value out from under the store lock into a rented array: GET is a fallback path, and a held answer
+    // must keep the value it found.
+    private struct ValueCopy : IValueVisitor
+    {
+        public byte[]? Buffer;
+        public int Length;
+
+        public void Visit(ReadOnlySpan<byte> value)
+        {
+            Buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(value.Length, 1));
+            value.CopyTo(Buffer);
+            Length = value.Length;
+        }
     }
 
     private string Describe(StoreStatus status, in KvRequest request) => status switch

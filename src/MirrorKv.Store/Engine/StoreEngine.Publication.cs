@@ -20,6 +20,7 @@ public sealed partial class StoreEngine
     private PendingEntry[] _pending = new PendingEntry[64];
     private int _pendingHead;
     private int _pendingCount;
+    private int _pendingTombstones;
 
     /// <summary>Entries written and not yet published (waiting for the secondary's ack).</summary>
     public int PendingCount
@@ -65,6 +66,7 @@ public sealed partial class StoreEngine
                 if (entry.FreeWhenPublished)
                 {
                     _allocator.Free(entry.Offset);
+                    _pendingTombstones--;
                 }
             }
 
@@ -101,6 +103,34 @@ public sealed partial class StoreEngine
 
         _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, slot.Length, version, lsn, freeWhenPublished);
         _pendingCount++;
+        _pendingTombstones += freeWhenPublished ? 1 : 0;
+    }
+
+    // Under the lock, for a key the index does not hold: whether a tombstone of it waits for its ack. The key's
+    // absence is then not published: a reader that answered "not found" now could see the key come back after a
+    // failover (the secondary does not hold the delete yet), so the answer waits for the ack as a value's does.
+    // The tombstone's slot stays in use until it is published (see Tombstone), so it still holds the key; a scan of
+    // the pending tombstones only, which are as many as the deletes in flight.
+    private bool DeletePendingLocked(ReadOnlySpan<byte> key)
+    {
+        for (int i = 0, seen = 0; seen < _pendingTombstones && i < _pendingCount; i++)
+        {
+            PendingEntry entry = _pending[(_pendingHead + i) % _pending.Length];
+            if (!entry.FreeWhenPublished)
+            {
+                continue;
+            }
+
+            seen++;
+            ReadOnlySpan<byte> slot = Region.GetSpan(entry.Offset, entry.SlotSize);
+            int keyLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(slot[EntryLayout.KeyLengthOffset..]);
+            if (keyLength == key.Length && EntryLayout.HeaderSize + keyLength <= slot.Length && slot.Slice(EntryLayout.HeaderSize, keyLength).SequenceEqual(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private readonly record struct PendingEntry(ulong Offset, int SlotSize, ulong Version, ulong Lsn, bool FreeWhenPublished);

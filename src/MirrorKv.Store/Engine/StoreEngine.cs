@@ -108,8 +108,10 @@ public sealed partial class StoreEngine : IDisposable
     public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version) => TryLookup(key, out pointer, out version, out _);
 
     /// <summary>
-    /// Finds the pointer and current version of a key; <paramref name="pending"/> when that version is not published
-    /// yet (a one-sided reader of the pointer sees an odd version until <see cref="Publish"/>).
+    /// Finds the pointer and current version of a key; <paramref name="pending"/> when the answer is not published
+    /// yet: the version found (a one-sided reader of the pointer sees an odd version until <see cref="Publish"/>), or,
+    /// when the key is absent, its delete (a tombstone of it waits for the secondary's ack). Either way a caller that
+    /// answers must hold the answer until the ack covers the last LSN, as it holds a write's.
     /// </summary>
     public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version, out bool pending)
     {
@@ -126,6 +128,7 @@ public sealed partial class StoreEngine : IDisposable
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
+                pending = DeletePendingLocked(key);
                 return false;
             }
 

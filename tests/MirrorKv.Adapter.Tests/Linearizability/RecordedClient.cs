@@ -8,6 +8,8 @@ namespace MirrorKv.Adapter.Tests;
 /// <summary>A <see cref="MirrorKvClient"/> whose reads go into a history; values are decimal numbers.</summary>
 internal sealed class RecordedClient(MirrorKvClient client, HistoryRecorder history)
 {
+    public MirrorKvClient Client => client;
+
     public async Task<long?> GetAsync(string key)
     {
         long id = history.InvokeRead(key);

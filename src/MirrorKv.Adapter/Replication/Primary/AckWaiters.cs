@@ -73,6 +73,43 @@ internal sealed class AckWaiters
         }
     }
 
+    /// <summary>
+    /// Holds a GET's reply until <paramref name="lsn"/> is acked: the value (in <paramref name="value"/>, rented from
+    /// <see cref="System.Buffers.ArrayPool{T}.Shared"/>, which this object returns) is not published yet. False when
+    /// it already is (reply now; the array stays the caller's).
+    /// </summary>
+    public bool TryWaitValue(ulong lsn, IConnection connection, ulong requestId, in KvReply reply, byte[] value, int valueLength)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked && !_holding)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, connection, Opcode.Get, requestId, reply, System.Diagnostics.Stopwatch.GetTimestamp()) { Value = value, ValueLength = valueLength });
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Holds a LOOKUP's NotFound until <paramref name="lsn"/> is acked: the key's delete is not published yet, and the
+    /// secondary must hold it before a reader hears of it. False when it already is (reply now).
+    /// </summary>
+    public bool TryWaitNotFound(ulong lsn, IConnection connection, Opcode opcode, ulong requestId)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked && !_holding)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, default, System.Diagnostics.Stopwatch.GetTimestamp()) { NotFound = true });
+            return true;
+        }
+    }
+
     /// <summary>Holds <paramref name="listener"/>'s replies until <paramref name="lsn"/> is acked; false when it already is (release them now).</summary>
     public bool TryWait(ulong lsn, IAckListener listener)
     {
@@ -166,6 +203,7 @@ internal sealed class AckWaiters
         {
             while (_waiting.TryDequeue(out Waiter w))
             {
+                ReturnValue(w);
                 if (!w.Connection.IsOpen)
                 {
                     continue;
@@ -180,7 +218,7 @@ internal sealed class AckWaiters
                 try
                 {
                     // A LOOKUP that waited for a pending entry: the entry stays unpublished, and this node serves nothing now.
-                    bool lookup = w.Opcode == Opcode.Lookup;
+                    bool lookup = w.Opcode is Opcode.Lookup or Opcode.Get;
                     Replies.Error(w.Connection, w.Opcode, w.RequestId, lookup ? WireStatus.NotPrimary : status, lookup ? "this node fenced itself while the key's last write waited for the secondary: ask the other node" : message);
                     w.Connection.Flush();
                 }
@@ -208,15 +246,44 @@ internal sealed class AckWaiters
         }
     }
 
+    private static void ReturnValue(in Waiter w)
+    {
+        if (w.Value is { } value)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
+        }
+    }
+
     private static bool Post(in Waiter w)
     {
         if (!w.Connection.IsOpen)
         {
+            ReturnValue(w);
             return false;
         }
 
         try
         {
+            if (w.Value is { } value)
+            {
+                try
+                {
+                    Replies.Value(w.Connection, w.RequestId, w.Reply, value.AsSpan(0, w.ValueLength));
+                }
+                finally
+                {
+                    ReturnValue(w);
+                }
+
+                return true;
+            }
+
+            if (w.NotFound)
+            {
+                Replies.Error(w.Connection, w.Opcode, w.RequestId, WireStatus.NotFound, "key not found");
+                return true;
+            }
+
             w.Reply.Write(w.Connection.BeginPost(w.Opcode | Opcode.ReplyBit, WireStatus.Ok, w.RequestId, KvReply.Size));
             w.Connection.EndPost();
             return true;
@@ -232,5 +299,13 @@ internal sealed class AckWaiters
     {
         /// <summary>Set for a connection that holds its own replies (RESP): it is told, instead of a KvReply being posted.</summary>
         public IAckListener? Listener { get; init; }
+
+        /// <summary>A LOOKUP of a key whose delete waited for the ack: answered NotFound, not with <see cref="Reply"/>.</summary>
+        public bool NotFound { get; init; }
+
+        /// <summary>A GET's value, rented; returned to the pool once posted or dropped.</summary>
+        public byte[]? Value { get; init; }
+
+        public int ValueLength { get; init; }
     }
 }
