@@ -56,7 +56,7 @@ public static class FrameStreamTarget
             case Opcode.Hello:
                 if (HelloRequest.TryRead(payload, out HelloRequest hello) == WireStatus.Ok)
                 {
-                    var copy = new byte[HelloRequest.Size];
+                    var copy = new byte[hello.EncodedSize];
                     hello.Write(copy);
                     Same(HelloRequest.TryRead(copy, out HelloRequest again) == WireStatus.Ok && again == hello, "HELLO");
                 }

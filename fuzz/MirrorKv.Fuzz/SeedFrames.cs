@@ -13,7 +13,8 @@ public static class SeedFrames
         var pointer = new RemotePointer(0x1234abcd, 0x7f0000100090, 144);
         var endPoint = new IPEndPoint(IPAddress.Loopback, 7401);
         yield return ("hello", Frame(Opcode.Hello, HelloRequest.Size, b => new HelloRequest(PeerKind.Client, 4 << 20, null).Write(b)));
-        yield return ("hello-peer-v6", Frame(Opcode.Hello, HelloRequest.Size, b => new HelloRequest(PeerKind.Peer, 4 << 20, new IPEndPoint(IPAddress.IPv6Loopback, 7400)).Write(b)));
+        var peerHello = new HelloRequest(PeerKind.Peer, 4 << 20, new IPEndPoint(IPAddress.IPv6Loopback, 7400)) { RespEndpoint = new IPEndPoint(IPAddress.IPv6Loopback, 6379) };
+        yield return ("hello-peer-v6", Frame(Opcode.Hello, peerHello.EncodedSize, b => peerHello.Write(b)));
         var reply = new HelloReply
         {
             Role = NodeRole.Primary,

@@ -31,6 +31,16 @@ public partial class BenchTests
         Match ratio = Ratio().Match(output);
         Assert.True(ratio.Success, output);
         Assert.Equal(Ops(ours) / Ops(theirs), double.Parse(ratio.Groups["ratio"].Value, CultureInfo.InvariantCulture), 2);
+
+        // Writes get the like-for-like row too: redis acknowledging only once its replica has the batch (WAIT 1 0).
+        Match waited = WaitRow().Match(output);
+        Match waitRatio = WaitRatio().Match(output);
+        Assert.Equal(op == "set", waited.Success);
+        Assert.Equal(op == "set", waitRatio.Success);
+        if (op == "set")
+        {
+            Assert.Equal(Ops(ours) / Ops(waited), double.Parse(waitRatio.Groups["ratio"].Value, CultureInfo.InvariantCulture), 2);
+        }
     }
 
     [Fact]
@@ -177,6 +187,12 @@ public partial class BenchTests
 
     [GeneratedRegex(@"^ratio .* = (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex Ratio();
+
+    [GeneratedRegex(@"^redis\+WAIT +set +\d+ B +c=\d+ P=\d+ +(?<ops>[0-9,]+) ops/s", RegexOptions.Multiline)]
+    private static partial Regex WaitRow();
+
+    [GeneratedRegex(@"^ratio +set .* mirrorkv sync / redis\+WAIT 1 0 = (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
+    private static partial Regex WaitRatio();
 
     [GeneratedRegex(@"^round (?<round>\d+) +mirrorkv +(?<ours>[0-9,]+) ops/s +redis +(?<theirs>[0-9,]+) ops/s +ratio (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex RoundLine();

@@ -156,11 +156,15 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>Starts <c>mirrorkv serve</c> with <paramref name="args"/>, listening at <paramref name="listen"/> (a free loopback port by default).</summary>
-    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts <c>mirrorkv serve</c> with <paramref name="args"/>, listening at <paramref name="listen"/> (a free
+    /// loopback port by default): the build's <c>mirrorkv.dll</c> under <c>dotnet</c>, or <paramref name="executable"/>
+    /// (a published single file) when given.
+    /// </summary>
+    public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null, IReadOnlyDictionary<string, string>? environment = null, string? executable = null)
     {
         IPEndPoint endPoint = listen ?? FreeEndPoint();
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -172,7 +176,8 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         }
 
         string[] region = args.Contains("--region-size") ? [] : ["--region-size", "64m"];
-        foreach (string arg in new[] { CliPath(), "serve", "--listen", endPoint.ToString() }.Concat(region).Concat(args))
+        string[] command = executable is null ? [CliPath(), "serve"] : ["serve"];
+        foreach (string arg in command.Concat(["--listen", endPoint.ToString()]).Concat(region).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }

@@ -51,7 +51,10 @@ public class PackagingTests
         }
     }
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] args)
+    private static Task<(int ExitCode, string Output)> RunAsync(string file, params string[] args) => RunAsync(TimeSpan.FromMinutes(2), file, args);
+
+    /// <summary>Runs <paramref name="file"/> to its end (at most <paramref name="timeout"/>): exit code, stdout and stderr.</summary>
+    internal static async Task<(int ExitCode, string Output)> RunAsync(TimeSpan timeout, string file, params string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in args)
@@ -62,7 +65,7 @@ public class PackagingTests
         using var process = System.Diagnostics.Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+        await process.WaitForExitAsync(new CancellationTokenSource(timeout).Token);
         return (process.ExitCode, await stdout + await stderr);
     }
 }

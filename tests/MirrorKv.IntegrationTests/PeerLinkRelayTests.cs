@@ -112,9 +112,10 @@ public sealed class PeerLinkRelayTests : IAsyncLifetime
     {
         var dialler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await dialler.ConnectAsync(_relay.EndPoint);
-        byte[] hello = new byte[FrameHeader.Size + HelloRequest.Size];
+        var request = new HelloRequest(kind, ProtocolLimits.DefaultMaxFrameSize, kind == PeerKind.Peer ? new IPEndPoint(IPAddress.Loopback, 7401) : null);
+        byte[] hello = new byte[FrameHeader.Size + request.EncodedSize];
         new FrameHeader((uint)hello.Length, Opcode.Hello, WireStatus.Ok, 1).Write(hello);
-        new HelloRequest(kind, ProtocolLimits.DefaultMaxFrameSize, kind == PeerKind.Peer ? new IPEndPoint(IPAddress.Loopback, 7401) : null).Write(hello.AsSpan(FrameHeader.Size));
+        request.Write(hello.AsSpan(FrameHeader.Size));
         await dialler.SendAsync(hello, SocketFlags.None);
         Socket atNode = await _node.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(hello, await ReceiveBytesAsync(atNode, hello.Length));

@@ -34,15 +34,25 @@ public class DecoderRobustnessTests
     public void HelloRequest_TruncatedIPv6Endpoint_IsMalformed()
     {
         // Found by the random-bytes property: family 6 with the address cut short used to throw.
-        var hello = new byte[HelloRequest.Size];
-        new HelloRequest(PeerKind.Peer, 1 << 20, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 7400)).Write(hello);
+        var request = new HelloRequest(PeerKind.Peer, 1 << 20, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 7400)) { RespEndpoint = new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 6379) };
+        var hello = new byte[request.EncodedSize];
+        request.Write(hello);
         for (int cut = 0; cut < hello.Length; cut++)
         {
-            Assert.NotEqual(WireStatus.Ok, HelloRequest.TryRead(hello.AsSpan(0, cut), out _));
+            // A peer's HELLO without the RESP endpoint (a 1.0 peer's, or one from before 1.1 added it) is whole.
+            WireStatus status = HelloRequest.TryRead(hello.AsSpan(0, cut), out HelloRequest partial);
+            if (cut == HelloRequest.Size)
+            {
+                Assert.Equal((WireStatus.Ok, null), (status, partial.RespEndpoint));
+                continue;
+            }
+
+            Assert.NotEqual(WireStatus.Ok, status);
         }
 
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(hello, out HelloRequest decoded));
         Assert.Equal(System.Net.IPAddress.IPv6Loopback, decoded.AdvertisedEndpoint!.Address);
+        Assert.Equal(6379, decoded.RespEndpoint!.Port);
     }
 
     [Fact]

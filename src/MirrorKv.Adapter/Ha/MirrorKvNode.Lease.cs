@@ -17,7 +17,7 @@ public sealed partial class MirrorKvNode
 
     // The link to a secondary that could promote was lost and its endpoint is being asked: until the answer,
     // nothing may give this node an unlimited lease.
-    private bool _probing;
+    private volatile bool _probing;
     private IPEndPoint? _lostPeer;
 
     /// <summary>Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be primary.</summary>
@@ -240,9 +240,13 @@ public sealed partial class MirrorKvNode
         bool rejoin = false;
         lock (_haLock)
         {
-            // With a witness naming this secondary in sync, writes are held before the link is detached, so
-            // that no write that finds no secondary attached is acknowledged before etcd stops naming it.
-            bool held = _coordinator is not null && _inSyncNamed && Stream.Peer == connection;
+            // Writes are held before the link is detached, so that no write that finds no secondary attached is
+            // acknowledged before this node knows it may go on alone: with a witness naming this secondary in
+            // sync, until etcd stops naming it; in pair mode, when the secondary was told the pair is
+            // protected, until its endpoint is found empty (below). Such a secondary may be alive behind a
+            // reset link: it may promote, and it serves hedged reads meanwhile, so a write acknowledged
+            // without it would be lost with its promotion and missing from its reads.
+            bool held = Stream.Peer == connection && (_coordinator is not null ? _inSyncNamed : _sentProtected);
             if (held)
             {
                 _waiters.Hold();
@@ -268,8 +272,8 @@ public sealed partial class MirrorKvNode
                 // one too). Ask the secondary's endpoint: only if nothing listens there is it gone, and this
                 // node goes on alone; if it answers, it may promote, so this node fences and waits to rejoin
                 // it (or to take it back when it comes back empty).
-                // Meanwhile it serves on the lease it holds, which runs out within the lease duration unless the
-                // answer comes first.
+                // Meanwhile it serves reads on the lease it holds, which runs out within the lease duration
+                // unless the answer comes first, and holds every write (held above).
                 _probing = true;
                 LogProbingLostSecondary(error?.Message ?? "closed", lost.ToString());
                 _ = ProbeLostSecondaryAsync(lost);
@@ -337,16 +341,23 @@ public sealed partial class MirrorKvNode
             (NodeRole role, _) = _role.Current;
             if (role is not (NodeRole.Primary or NodeRole.Fenced) || role == NodeRole.Fenced && _fence != FenceKind.LeaseLapsed || Stream.Peer is { IsOpen: true })
             {
+                // Replaced or stopped meanwhile (the fence failed the held writes), or a secondary attached
+                // (attaching is refused while probing, so only in a race with the start of the probe): its acks
+                // release what is held.
+                _waiters.Unhold();
                 return;
             }
 
             if (refused)
             {
+                // Releases the writes held since the link was lost.
                 GoOnAlone($"nothing listens at its endpoint {secondary}");
             }
             else
             {
+                // The fence answers the held writes ReplicationFailed ("send it again"): none was acknowledged.
                 Fence(FenceKind.Replaced, $"lost the link to the secondary, which still answers at {secondary}: it may promote", secondary);
+                _waiters.Unhold();
                 rejoin = true;
             }
         }

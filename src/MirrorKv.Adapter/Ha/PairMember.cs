@@ -162,6 +162,7 @@ public sealed partial class PairMember : IAsyncDisposable
             ListenEndPoint = old.EndPoint,
             AdvertisedEndPoint = old.AdvertisedEndPoint,
             RespListenEndPoint = old.RespEndPoint ?? _options.RespListenEndPoint,
+            SentinelListenEndPoint = old.SentinelEndPoint ?? _options.SentinelListenEndPoint,
         };
         LogRejoining(old.Role, old.Epoch, old.Lsn, primary.ToString());
         await old.DisposeAsync().ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Net;
 using MirrorKv.Adapter.Resp;
+using MirrorKv.Protocol;
 using MirrorKv.Transport;
 
 namespace MirrorKv.Adapter;
@@ -9,15 +10,36 @@ public sealed partial class MirrorKvNode
 {
     private IListener? _respListener;
     private RespHandler? _resp;
+    private IListener? _sentinelListener;
+    private RespHandler? _sentinel;
 
     /// <summary>Where the node serves RESP (with the real port); null when it does not.</summary>
     public IPEndPoint? RespEndPoint => _respListener?.LocalEndPoint as IPEndPoint;
+
+    /// <summary>
+    /// Where redis clients reach this node's RESP port: <see cref="RespEndPoint"/>, with a wildcard address
+    /// (listening on every interface) replaced by the address clients use for the native port.
+    /// </summary>
+    public IPEndPoint? AdvertisedRespEndPoint => RespEndPoint is not { } resp ? null
+        : resp.Address.Equals(IPAddress.Any) || resp.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(AdvertisedEndPoint.Address, resp.Port)
+        : resp;
+
+    /// <summary>
+    /// The other node's RESP endpoint, as it told this one when the link came up (the attached secondary's for a
+    /// primary, the primary's for a secondary); null when there is no link or the other node serves no RESP.
+    /// </summary>
+    public IPEndPoint? PeerRespEndPoint => Role == NodeRole.Primary
+        ? Stream.Peer is { IsOpen: true } ? Volatile.Read(ref _secondaryRespEndPoint) : null
+        : _link is { Primary: { } primary } link && !link.Dropped ? primary.RespEndpoint : null;
 
     /// <summary>Open RESP connections.</summary>
     public int RespConnectionCount => _resp?.ConnectionCount ?? 0;
 
     /// <summary>Commands served on the RESP port since the node started.</summary>
     public long RespCommandCount => _resp?.CommandCount ?? 0;
+
+    /// <summary>Where the node answers as a redis Sentinel (with the real port); null when it does not.</summary>
+    public IPEndPoint? SentinelEndPoint => _sentinelListener?.LocalEndPoint as IPEndPoint;
 
     private void ListenResp(ITransport transport)
     {
@@ -27,18 +49,25 @@ public sealed partial class MirrorKvNode
             _respListener = transport.ListenStream(endPoint, _resp);
             LogRespListening(RespEndPoint!.ToString());
         }
+
+        if (Options.SentinelListenEndPoint is { } sentinel)
+        {
+            _sentinel = new RespHandler(this, _waiters, _logger, sentinel: true);
+            _sentinelListener = transport.ListenStream(sentinel, _sentinel);
+            LogSentinelListening(SentinelEndPoint!.ToString(), Options.EffectivePairName);
+        }
     }
 
     private async ValueTask StopRespAsync()
     {
-        if (_respListener is not null)
+        foreach ((IListener? listener, RespHandler? handler) in new[] { (_respListener, _resp), (_sentinelListener, _sentinel) })
         {
-            await _respListener.DisposeAsync().ConfigureAwait(false);
-        }
+            if (listener is not null)
+            {
+                await listener.DisposeAsync().ConfigureAwait(false);
+            }
 
-        if (_resp is not null)
-        {
-            foreach (IConnection connection in _resp.OpenConnections)
+            foreach (IConnection connection in handler?.OpenConnections ?? [])
             {
                 connection.Abort(null);
             }
@@ -49,8 +78,12 @@ public sealed partial class MirrorKvNode
     {
         _handler.Sweep();
         _resp?.Sweep();
+        _sentinel?.Sweep();
     }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information, Message = "RESP listening on {EndPoint}")]
     private partial void LogRespListening(string endPoint);
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information, Message = "Sentinel listening on {EndPoint} for the pair {PairName}")]
+    private partial void LogSentinelListening(string endPoint, string pairName);
 }

@@ -34,6 +34,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private ITransport? _transport;
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
+    private IPEndPoint? _secondaryRespEndPoint;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
@@ -63,7 +64,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
         Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
-        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current);
+        var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
         _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
@@ -156,7 +157,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
                 node._link.HandoverOffered += node.OnHandoverOffered;
-                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, cancellationToken).ConfigureAwait(false);
+                await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, node.AdvertisedRespEndPoint, cancellationToken).ConfigureAwait(false);
             }
 
             node.StartHeartbeats();
@@ -267,11 +268,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
             : Volatile.Read(ref _clearingInSync) ? "the primary is recording in etcd that it goes on alone; try again"
+            : _probing ? "the primary is asking whether its lost secondary is gone; try again"
             : null;
         return refusal is null;
     }
 
-    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised)
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp)
     {
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
@@ -289,6 +291,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _lease.Limit(stamp);
         TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
+        Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
     }
 

@@ -244,6 +244,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
         state.Greeted = true;
         HelloReply reply = node.DescribeForHello() with { Version = version };
+        if (state.Kind == PeerKind.Peer && state.Hello.Value.HasRespEndpoint)
+        {
+            reply = reply with { HasRespEndpoint = true, RespEndpoint = node.AdvertisedRespEndPoint };
+        }
+
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {
@@ -259,7 +264,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).
             connection.SendQueueLimit = node.Options.PeerSendQueueLimit;
             connection.CongestionHoldsReceives = false;
-            node.AttachSecondary(connection, state.AdvertisedEndPoint);
+            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndpoint);
         }
 
         connection.Flush();

@@ -23,6 +23,14 @@ public sealed record NodeOptions
     public IPEndPoint? RespListenEndPoint { get; init; }
 
     /// <summary>
+    /// Where the node also answers as a redis Sentinel for its pair (SENTINEL get-master-addr-by-name and the
+    /// rest, INFO with redis_mode:sentinel), so that redis clients configured with both nodes' sentinel ports
+    /// find the primary's RESP port and follow a failover; null (the default): none. Needs
+    /// <see cref="RespListenEndPoint"/>, the port it names. See docs/resp.md.
+    /// </summary>
+    public IPEndPoint? SentinelListenEndPoint { get; init; }
+
+    /// <summary>
     /// Where clients should reach this node; defaults to the listen endpoint (with the real port). Set it when
     /// listening on 0.0.0.0 or behind an address translation.
     /// </summary>
@@ -34,6 +42,15 @@ public sealed record NodeOptions
     /// joins the leader etcd names instead when there is one.
     /// </summary>
     public CoordinatorOptions? Coordinator { get; init; }
+
+    /// <summary>
+    /// The pair's name: the service (master) name the RESP port's SENTINEL commands answer to. With a
+    /// coordinator its <see cref="CoordinatorOptions.PairName"/> is the name. Default "default".
+    /// </summary>
+    public string PairName { get; init; } = "default";
+
+    /// <summary>The name SENTINEL answers to: the coordinator's pair name when there is one.</summary>
+    internal string EffectivePairName => Coordinator?.PairName ?? PairName;
 
     /// <summary>The store engine's options. A secondary takes its slabs top-down unless told otherwise.</summary>
     public StoreOptions Store { get; init; } = StoreOptions.Default;
@@ -168,6 +185,16 @@ public sealed record NodeOptions
         }
 
         Coordinator?.Validate();
+        if (SentinelListenEndPoint is not null && RespListenEndPoint is null)
+        {
+            throw new ArgumentException("A sentinel port (SentinelListenEndPoint, --sentinel-listen) names the pair's RESP ports to redis clients: give the RESP port too (RespListenEndPoint, --resp-listen).");
+        }
+
+        if (string.IsNullOrWhiteSpace(PairName) || PairName.Any(char.IsWhiteSpace))
+        {
+            throw new ArgumentException($"PairName must be a non-empty name without spaces (it is the Sentinel service name); got '{PairName}'.");
+        }
+
         if (Coordinator is not null && (AdvertisedEndPoint ?? ListenEndPoint).Port == 0)
         {
             throw new ArgumentException("With a coordinator the node needs a fixed port (ListenEndPoint or AdvertisedEndPoint): etcd records where the primary is.");

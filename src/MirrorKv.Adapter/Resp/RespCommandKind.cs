@@ -39,4 +39,5 @@ internal enum RespCommandKind
     Client,
     Command,
     Config,
+    Sentinel,
 }

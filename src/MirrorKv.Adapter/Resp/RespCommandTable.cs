@@ -57,6 +57,7 @@ internal static class RespCommandTable
         new(RespCommandKind.Client, "client", -2, RespCommandAccess.None, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "SETNAME, GETNAME, ID, INFO, LIST, SETINFO."),
         new(RespCommandKind.Command, "command", -1, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "server", "Describes the commands (COUNT, INFO, DOCS, LIST)."),
         new(RespCommandKind.Config, "config", -2, RespCommandAccess.None, Admin, 0, 0, 0, "server", "CONFIG GET of the settings clients ask for."),
+        new(RespCommandKind.Sentinel, "sentinel", -2, RespCommandAccess.None, ["admin", "loading", "stale"], 0, 0, 0, "sentinel", "Sentinel discovery: the pair's primary, replica and other sentinel (GET-MASTER-ADDR-BY-NAME, MASTER, MASTERS, REPLICAS, SENTINELS)."),
     ];
 
     private static readonly FrozenDictionary<ulong, RespCommandInfo> ByName = All.ToFrozenDictionary(c => Pack(Encoding.ASCII.GetBytes(c.Name)));

@@ -248,7 +248,8 @@ internal sealed partial class RespHandler
         }
         else if ((RespNumbers.Is(sub, "NO-EVICT"u8) || RespNumbers.Is(sub, "NO-TOUCH"u8)) && request.Count == 3)
         {
-            // Nothing is evicted and nothing tracks access: both settings change nothing here.
+            // Accepted and ignored: one-sided reads, which no connection setting reaches, mark access anyway, and a
+            // connection is never evicted.
             output.Ok();
         }
         else

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using MirrorKv.Protocol;
@@ -22,7 +23,7 @@ internal sealed partial class RespHandler
                 Section(text, "Server");
                 Field(text, "redis_version", "7.2.0");
                 Field(text, "mirrorkv_version", MirrorKvVersion);
-                Field(text, "redis_mode", "standalone");
+                Field(text, "redis_mode", _sentinel ? "sentinel" : "standalone");
                 Field(text, "os", RuntimeInformation.OSDescription);
                 Field(text, "arch_bits", IntPtr.Size * 8);
                 Field(text, "multiplexing_api", "epoll");
@@ -34,6 +35,14 @@ internal sealed partial class RespHandler
                 Field(text, "uptime_in_seconds", uptime);
                 Field(text, "uptime_in_days", uptime / 86400);
                 Field(text, "mirrorkv_native_port", _node.EndPoint.Port);
+                break;
+            case "sentinel":
+                IPEndPoint? primary = KnownPrimaryResp();
+                Section(text, "Sentinel");
+                Field(text, "sentinel_masters", 1);
+                Field(text, "sentinel_tilt", 0);
+                Field(text, "sentinel_running_scripts", 0);
+                text.Append(CultureInfo.InvariantCulture, $"master0:name={_node.Options.EffectivePairName},status={(primary is null ? "sdown" : "ok")},address={primary?.ToString() ?? "?"},slaves={(KnownSecondaryResp() is null ? 0 : 1)},sentinels=1\r\n");
                 break;
             case "clients":
                 Section(text, "Clients");
@@ -54,7 +63,7 @@ internal sealed partial class RespHandler
                 Field(text, "used_memory_rss_human", Human(rss));
                 Field(text, "maxmemory", region);
                 Field(text, "maxmemory_human", Human(region));
-                Field(text, "maxmemory_policy", "noeviction");
+                Field(text, "maxmemory_policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
                 Field(text, "mirrorkv_region_bytes", region);
                 Field(text, "mirrorkv_slot_bytes_in_use", stats.SlotBytesInUse);
                 Field(text, "mirrorkv_index_bytes", stats.IndexBytes);
@@ -69,7 +78,7 @@ internal sealed partial class RespHandler
                 Field(text, "total_net_input_bytes", Interlocked.Read(ref _bytesIn));
                 Field(text, "rejected_connections", Interlocked.Read(ref _connectionsRejected));
                 Field(text, "expired_keys", _node.ExpiredEntriesReaped);
-                Field(text, "evicted_keys", 0);
+                Field(text, "evicted_keys", _node.Store.Evictions);
                 Field(text, "keyspace_hits", Interlocked.Read(ref _hits));
                 Field(text, "keyspace_misses", Interlocked.Read(ref _misses));
                 Field(text, "mirrorkv_one_sided_reads", Volatile.Read(ref _node.Counters.Reads));
@@ -101,7 +110,8 @@ internal sealed partial class RespHandler
         {
             Field(text, "role", "master");
             Field(text, "connected_slaves", status.Peer is null ? 0 : 1);
-            if (status.Peer is { } secondary)
+            // Where redis clients reach the secondary: its RESP port, as it told this node (else its native one).
+            if (status.Peer is not null && (_node.PeerRespEndPoint ?? status.Peer) is { } secondary)
             {
                 string state = _node.IsProtected ? "online" : "wait_bgsave";
                 text.Append(CultureInfo.InvariantCulture, $"slave0:ip={secondary.Address},port={secondary.Port},state={state},offset={status.AckedLsn},lag=0\r\n");
@@ -111,7 +121,7 @@ internal sealed partial class RespHandler
         }
         else
         {
-            System.Net.IPEndPoint? primary = status.Peer ?? _node.Options.PrimaryEndPoint;
+            System.Net.IPEndPoint? primary = _node.PeerRespEndPoint ?? status.Peer ?? _node.Options.PrimaryEndPoint;
             bool up = status.Peer is not null;
             Field(text, "role", "slave");
             Field(text, "master_host", primary?.Address.ToString() ?? "?");

@@ -4,6 +4,7 @@ using System.Net;
 using System.Reflection;
 using System.Text;
 using MirrorKv.Protocol;
+using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
 
@@ -18,7 +19,12 @@ internal sealed partial class RespHandler
 
     private static readonly string MirrorKvVersion = (typeof(RespHandler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
-    private static readonly string[] InfoSections = ["server", "clients", "memory", "stats", "replication", "keyspace"];
+    private static readonly string[] DataInfoSections = ["server", "clients", "memory", "stats", "replication", "keyspace"];
+
+    // A sentinel's INFO has no data sections: a client library reads its role from what is there.
+    private static readonly string[] SentinelInfoSections = ["server", "clients", "sentinel"];
+
+    private string[] InfoSections => _sentinel ? SentinelInfoSections : DataInfoSections;
 
     /// <summary>Primary and promoting nodes are redis's master; every other role is a replica.</summary>
     private bool IsMaster => _node.Role is NodeRole.Primary or NodeRole.Promoting;
@@ -71,7 +77,8 @@ internal sealed partial class RespHandler
             output.Array(3);
             output.Bulk("master"u8);
             output.Integer((long)status.Lsn);
-            if (status.Peer is { } secondary)
+            // A redis client connects to what ROLE names: the RESP port where the other node told it.
+            if ((_node.PeerRespEndPoint ?? status.Peer) is { } secondary)
             {
                 output.Array(1);
                 output.Array(3);
@@ -87,7 +94,7 @@ internal sealed partial class RespHandler
             return;
         }
 
-        IPEndPoint? primary = status.Peer ?? _node.Options.PrimaryEndPoint;
+        IPEndPoint? primary = _node.PeerRespEndPoint ?? status.Peer ?? _node.Options.PrimaryEndPoint;
         output.Array(5);
         output.Bulk("slave"u8);
         output.Bulk(primary?.Address.ToString() ?? "?");
@@ -251,7 +258,10 @@ internal sealed partial class RespHandler
         string Number(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IPEndPoint? resp = _node.RespEndPoint;
         yield return ("maxmemory", Number((long)_node.Store.Region.Length));
-        yield return ("maxmemory-policy", "noeviction");
+        yield return ("maxmemory-policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
+        yield return ("maxmemory-samples", Number(StoreEngine.EvictionSamples));
+        yield return ("lfu-log-factor", Number(AccessTracker.LfuLogFactor));
+        yield return ("lfu-decay-time", Number((long)_node.Store.Options.LfuDecayTime.TotalMinutes));
         yield return ("databases", "1");
         yield return ("save", "");
         yield return ("appendonly", "no");

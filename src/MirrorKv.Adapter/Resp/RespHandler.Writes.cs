@@ -95,7 +95,7 @@ internal sealed partial class RespHandler
         Store.StoreStatus.EmptyKey => "ERR empty keys are not supported by MirrorKv",
         Store.StoreStatus.KeyTooLong => $"ERR key of {keyLength} bytes exceeds the limit of {_node.Store.Options.MaxKeyLength}",
         Store.StoreStatus.ValueTooLarge => $"ERR value of {valueLength} bytes (with its expiry) exceeds the limit of {_node.Store.Options.EffectiveMaxValueLength}",
-        Store.StoreStatus.OutOfMemory => "OOM command not allowed: the store is full for an entry of this size (nothing changed; delete keys, or start the nodes with a larger --region-size)",
+        Store.StoreStatus.OutOfMemory => $"OOM command not allowed: {FullStoreText.For(_node.Store.Options.Eviction)}",
         Store.StoreStatus.ReadOnlyReplica => ReadOnlyError,
         _ => $"ERR {status}",
     });

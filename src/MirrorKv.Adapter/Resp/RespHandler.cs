@@ -25,9 +25,21 @@ internal sealed partial class RespHandler : IStreamHandler
     private readonly long _hardOutputLimit;
     private long _nextClientId;
 
-    public RespHandler(MirrorKvNode node, AckWaiters waiters, ILogger logger)
+    private readonly bool _sentinel;
+
+    /// <param name="node">The node served.</param>
+    /// <param name="waiters">The node's ack waiters (writes through RESP wait for the secondary like any).</param>
+    /// <param name="logger">The node's log.</param>
+    /// <param name="sentinel">
+    /// True for the sentinel port (<see cref="NodeOptions.SentinelListenEndPoint"/>): it answers as a redis
+    /// Sentinel does (INFO says redis_mode:sentinel, ROLE says sentinel) and serves the connection, server and
+    /// SENTINEL commands only, so that a client library tells it from the data port as it tells a sentinel
+    /// from a redis server.
+    /// </param>
+    public RespHandler(MirrorKvNode node, AckWaiters waiters, ILogger logger, bool sentinel = false)
     {
         _node = node;
+        _sentinel = sentinel;
         _waiters = waiters;
         _logger = logger;
         NodeOptions options = node.Options;
@@ -204,7 +216,7 @@ internal sealed partial class RespHandler : IStreamHandler
         RespOutput output = session.Output;
         RespCommandInfo? command = RespCommandTable.Find(request[0]);
         session.BatchCommands++;
-        if (command is null)
+        if (command is null || (_sentinel && !ServedBySentinel(command.Kind)))
         {
             output.Error(UnknownCommand(request));
             return;
@@ -271,9 +283,11 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.Select: Select(session, request); break;
             case RespCommandKind.Client: Client(session, request); break;
             case RespCommandKind.Info: Info(session, request); break;
+            case RespCommandKind.Role when _sentinel: SentinelRole(session); break;
             case RespCommandKind.Role: Role(session); break;
             case RespCommandKind.Command: Command(session, request); break;
             case RespCommandKind.Config: Config(session, request); break;
+            case RespCommandKind.Sentinel: Sentinel(session, request); break;
             default: session.Output.Error($"ERR command {kind} is not served"); break;
         }
     }

@@ -52,6 +52,19 @@ internal sealed partial class RespOutput
         }
     }
 
+    /// <summary>A null array (RESP2 <c>*-1</c>, RESP3 <c>_</c>): redis's "no such thing" where an array was due.</summary>
+    public void NullArray()
+    {
+        if (Resp3)
+        {
+            Null();
+        }
+        else
+        {
+            End(RespEncoding.Number(Begin(RespEncoding.MaxNumberLine), (byte)'*', -1));
+        }
+    }
+
     public void Array(int count) => End(RespEncoding.Number(Begin(RespEncoding.MaxNumberLine), (byte)'*', count));
 
     /// <summary>A map of <paramref name="pairs"/> key/value pairs: "%" in RESP3, a flat array in RESP2.</summary>

@@ -188,7 +188,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         StoreStatus.EmptyKey => "keys must have at least one byte",
         StoreStatus.KeyTooLong => $"key of {request.Key.Length} bytes exceeds the limit of {store.Options.MaxKeyLength}",
         StoreStatus.ValueTooLarge => $"value of {request.Value.Length} bytes exceeds the limit of {store.Options.EffectiveMaxValueLength}",
-        StoreStatus.OutOfMemory => "the store is full: no free slot for an entry of this size and no empty slab to move to its size class; nothing changed (delete keys, or start the nodes with a larger --region-size)",
+        StoreStatus.OutOfMemory => FullStoreText.For(store.Options.Eviction),
         _ => status.ToString(),
     };
 }

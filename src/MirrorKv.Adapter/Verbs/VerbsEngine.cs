@@ -1,5 +1,6 @@
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
+using MirrorKv.Store;
 using MirrorKv.Transport;
 
 namespace MirrorKv.Adapter;
@@ -9,8 +10,11 @@ namespace MirrorKv.Adapter;
 /// FAILOVER_READ (translate, then read) and TRANSLATION. No index, no lock, no store-engine code runs here:
 /// the region registry and the translation snapshot are both read without locks.
 /// </summary>
-/// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation)
+/// <remarks>
+/// Runs on the receive thread of the requesting connection. Under an evicting policy each READ served also sets
+/// its slot's access byte (<see cref="AccessTracker"/>): one load and at most one plain store, no lock.
+/// </remarks>
+internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnapshot?> translation, AccessTracker? accessTracker)
 {
     public void Read(IConnection connection, ConnectionState state, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -121,6 +125,7 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
+        accessTracker?.RecordRead(pointer);
         if (opcode == Opcode.FailoverRead)
         {
             state.BatchFailoverReads++;

@@ -31,6 +31,7 @@ internal static class BenchTurns
     {
         var ours = new List<IBenchConnection>();
         var theirs = new List<IBenchConnection>();
+        var waiting = new List<IBenchConnection>();
         try
         {
             for (int c = 0; c < options.Connections; c++)
@@ -49,9 +50,21 @@ internal static class BenchTurns
                 }
 
                 await runner.PrepareAsync("redis", [.. theirs], cancellationToken);
+
+                // The like-for-like write row: redis acknowledging a SET only once its replica has it, as
+                // MirrorKv's sync mode does. Same redis, same keys (loaded above), its own connections.
+                if (options.Workload.HasWrites && options.Replication == "sync")
+                {
+                    for (int c = 0; c < options.Connections; c++)
+                    {
+                        waiting.Add(new RedisBenchConnection(await RespClient.ConnectAsync(redis.Port), keyBytes, value, options.Pipeline, waitForReplica: true));
+                    }
+                }
             }
 
             IBenchConnection[] redisSide = [.. theirs];
+            IBenchConnection[] redisWaitSide = [.. waiting];
+            var measuredWait = new List<IReadOnlyList<BenchResult>>();
 
             // A round's ratio of all its rows (MirrorKv's ops/s alone without a comparison): what the median is taken of.
             static double Score((IReadOnlyList<BenchResult> Ours, IReadOnlyList<BenchResult>? Theirs) round) =>
@@ -73,6 +86,11 @@ internal static class BenchTurns
                 {
                     await runner.WarmAsync(redisSide, rewarm, cancellationToken);
                     other = await runner.MeasureRowsAsync("redis", redisSide, cancellationToken);
+                    if (redisWaitSide.Length > 0)
+                    {
+                        await runner.WarmAsync(redisWaitSide, rewarm, cancellationToken);
+                        measuredWait.Add(await runner.MeasureRowsAsync("redis+WAIT", redisWaitSide, cancellationToken));
+                    }
                 }
 
                 measured.Add((mine, other));
@@ -111,14 +129,28 @@ internal static class BenchTurns
                 Console.Out.WriteLine($"rounds   {rounds}, MirrorKv and redis in turns; ratio per round {string.Join(" ", report.RoundRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; the rows above are the median round's");
             }
 
+            // The redis+WAIT turn of the same round as the median, so that its ratio compares one round's figures.
+            IReadOnlyList<BenchResult>? medianWait = measuredWait.Count == 0 ? null : measuredWait[measured.IndexOf(ordered[(ordered.Count - 1) / 2])];
+            if (medianWait is not null)
+            {
+                PrintRows(options, medianWait);
+                foreach (BenchResult row in median.Where(r => r.Operation == "set"))
+                {
+                    if (medianWait.FirstOrDefault(r => r.Operation == row.Operation) is { } waited)
+                    {
+                        Console.Out.WriteLine($"ratio    {row.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv sync / redis+WAIT 1 0 = {row.OpsPerSecond / waited.OpsPerSecond:F2}");
+                    }
+                }
+            }
+
             string? reference = options.Workload.IsSingleOperation ? await redis.RunRedisBenchmarkAsync(options) : null;
             Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
                 : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
-            return report with { Redis = medianRedis, RedisBenchmark = reference };
+            return report with { Redis = medianRedis, RedisBenchmark = reference, RedisWait = medianWait };
         }
         finally
         {
-            foreach (IBenchConnection c in ours.Concat(theirs))
+            foreach (IBenchConnection c in ours.Concat(theirs).Concat(waiting))
             {
                 await c.DisposeAsync();
             }

@@ -11,4 +11,10 @@ internal interface IBenchConnection : IAsyncDisposable
 
     /// <summary>Writes every key of the batch; returns once all are acknowledged.</summary>
     ValueTask SetAsync(int[] batch);
+
+    /// <summary>
+    /// A cache's read-through: reads every key of the batch, then writes the ones that missed (all in flight at
+    /// once, as a cache-aside application's batch would); returns how many were hits.
+    /// </summary>
+    ValueTask<int> GetOrSetAsync(int[] batch);
 }

@@ -51,6 +51,13 @@ internal sealed class KeyChooser
         return Scatter(Math.Min(rank, _keys - 1));
     }
 
+    /// <summary>
+    /// The share of draws that fall on the <paramref name="top"/> most popular of <paramref name="keys"/> under
+    /// zipfian 0.99: the hit ratio of a cache that held exactly those keys (what no policy can beat, short of
+    /// knowing the future).
+    /// </summary>
+    public static double TopShare(int top, int keys) => Zeta(Math.Min(top, keys)) / Zeta(keys);
+
     private static double Zeta(long n)
     {
         double sum = 0;

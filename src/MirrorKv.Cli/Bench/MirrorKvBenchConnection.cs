@@ -11,9 +11,11 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
     private readonly ArrayBufferWriter<byte>[] _writers = Enumerable.Range(0, pipeline).Select(_ => new ArrayBufferWriter<byte>(value.Length)).ToArray();
     private readonly ReadOnlyMemory<byte>[] _values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, pipeline).ToArray();
     private readonly bool[] _found = new bool[pipeline];
+    private readonly string[] _missed = new string[pipeline];
 
+    // Reads the batch's keys into _writers, setting _found: one GET, or one pipelined batch.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask GetAsync(int[] batch)
+    private async ValueTask ReadBatchAsync(int[] batch)
     {
         for (int i = 0; i < batch.Length; i++)
         {
@@ -29,6 +31,12 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         {
             await client.TryGetManyAsync(_batchKeys, _writers, _found);
         }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask GetAsync(int[] batch)
+    {
+        await ReadBatchAsync(batch);
 
         for (int i = 0; i < batch.Length; i++)
         {
@@ -66,6 +74,36 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         {
             await client.SetManyAsync(_batchKeys, _values);
         }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> GetOrSetAsync(int[] batch)
+    {
+        await ReadBatchAsync(batch);
+
+        int missed = 0;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (!_found[i])
+            {
+                _missed[missed++] = _batchKeys[i];
+            }
+            else if (_writers[i].WrittenCount != value.Length)
+            {
+                throw new InvalidOperationException($"bench read of {_batchKeys[i]} returned {_writers[i].WrittenCount} bytes");
+            }
+        }
+
+        if (missed == 1)
+        {
+            await client.SetAsync(_missed[0], value);
+        }
+        else if (missed > 1)
+        {
+            await client.SetManyAsync(new ArraySegment<string>(_missed, 0, missed), new ArraySegment<ReadOnlyMemory<byte>>(_values, 0, missed));
+        }
+
+        return batch.Length - missed;
     }
 
     public ValueTask DisposeAsync() => client.DisposeAsync();

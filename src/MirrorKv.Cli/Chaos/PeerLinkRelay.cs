@@ -23,8 +23,8 @@ namespace MirrorKv.Cli.Chaos;
 /// </remarks>
 internal sealed class PeerLinkRelay : IAsyncDisposable
 {
-    // A HELLO is 16 + 32 bytes (docs/protocol.md); a first frame longer than this is not a HELLO we classify.
-    private const int LargestHello = FrameHeader.Size + HelloRequest.Size;
+    // A HELLO is 16 + 32 bytes, a 1.1 peer's 16 + 52 (docs/protocol.md); a longer first frame is not a HELLO we classify.
+    private const int LargestHello = FrameHeader.Size + HelloRequest.Size + WireEndpoint.Size;
 
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     private readonly IPEndPoint _target;
@@ -173,9 +173,9 @@ internal sealed class PeerLinkRelay : IAsyncDisposable
     }
 
     private static bool IsPeerHello(ReadOnlySpan<byte> frame) =>
-        frame.Length == LargestHello
-        && FrameHeader.TryRead(frame, LargestHello, out FrameHeader header) == WireStatus.Ok
+        FrameHeader.TryRead(frame, LargestHello, out FrameHeader header) == WireStatus.Ok
         && header.Opcode == Opcode.Hello
+        && frame.Length == header.Length
         && HelloRequest.TryRead(frame[FrameHeader.Size..], out HelloRequest hello) == WireStatus.Ok
         && hello.Kind == PeerKind.Peer;
 

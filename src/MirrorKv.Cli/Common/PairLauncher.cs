@@ -290,11 +290,11 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         private static ProcessStartInfo SelfStartInfo()
         {
             string self = Environment.ProcessPath ?? "dotnet";
-            string assembly = typeof(PairLauncher).Assembly.Location;
             var start = new ProcessStartInfo(self) { UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             {
-                start.ArgumentList.Add(assembly);
+                // Run as `dotnet mirrorkv.dll`; a published single file is its own process path and needs no argument.
+                start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, typeof(PairLauncher).Assembly.GetName().Name + ".dll"));
             }
 
             return start;

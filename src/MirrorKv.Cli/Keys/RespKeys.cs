@@ -142,7 +142,7 @@ internal static class RespKeys
         }
     }
 
-    // ROLE on a secondary names its primary's native endpoint (the RESP port of a node is its own setting).
+    // ROLE on a secondary names its primary's RESP port (the nodes tell each other in their handshake).
     private static async Task<string> PrimaryHintAsync(RespConnection connection, CancellationToken cancellationToken)
     {
         try
@@ -150,7 +150,7 @@ internal static class RespKeys
             RespReply role = await connection.SendAsync(cancellationToken, "ROLE");
             if (role.Items is [{ Text: "slave" }, { Kind: '$' } host, { Kind: ':' } port, ..] && IPAddress.TryParse(host.Text, out IPAddress? address))
             {
-                return $"the primary is {new IPEndPoint(address, (int)port.Integer)} (its native port; its RESP port is the one its --resp-listen names): run the command against it";
+                return $"the primary is redis://{new IPEndPoint(address, (int)port.Integer)}: run the command against it";
             }
         }
         catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)

@@ -9,7 +9,7 @@ namespace MirrorKv.Cli.Redis;
 /// <summary>
 /// A small pipelined RESP client for benchmarks and memory figures: a batch of commands is encoded into one
 /// buffer and sent with one write, replies are parsed from one receive buffer, and nothing is allocated per
-/// command. Not a general client: GET, SET and INFO only.
+/// command. Not a general client: GET, SET and INFO, and one command at a time for setup.
 /// </summary>
 internal sealed class RespClient : IAsyncDisposable
 {
@@ -29,14 +29,23 @@ internal sealed class RespClient : IAsyncDisposable
         return new RespClient(socket);
     }
 
-    /// <summary>SET of every key to <paramref name="value"/>, pipelined; every reply must be +OK.</summary>
+    /// <summary>
+    /// SET of every key to <paramref name="value"/>, pipelined; every reply must be +OK. With
+    /// <paramref name="waitForReplica"/>, the batch ends with <c>WAIT 1 0</c>, which redis answers once its
+    /// replica has acknowledged every write before it (or never, timeout 0): redis's synchronous write.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SetManyAsync(IReadOnlyList<byte[]> keys, ReadOnlyMemory<byte> value)
+    public async ValueTask SetManyAsync(IReadOnlyList<byte[]> keys, ReadOnlyMemory<byte> value, bool waitForReplica = false)
     {
         _outLength = 0;
         foreach (byte[] key in keys)
         {
             Command("SET"u8, key, value.Span);
+        }
+
+        if (waitForReplica)
+        {
+            Command("WAIT"u8, "1"u8, "0"u8);
         }
 
         await SendAsync();
@@ -46,6 +55,15 @@ internal sealed class RespClient : IAsyncDisposable
             if (kind != (byte)'+')
             {
                 throw new InvalidOperationException($"redis answered SET with '{(char)kind}' ({length}).");
+            }
+        }
+
+        if (waitForReplica)
+        {
+            (byte kind, int replicas) = await ReadReplyAsync();
+            if (kind != (byte)':' || replicas < 1)
+            {
+                throw new InvalidOperationException($"redis answered WAIT 1 0 with '{(char)kind}' ({replicas}): its replica did not acknowledge.");
             }
         }
     }
@@ -69,6 +87,54 @@ internal sealed class RespClient : IAsyncDisposable
         }
 
         return found;
+    }
+
+    /// <summary>GET of every key, pipelined; marks which had <paramref name="expectedLength"/> bytes and returns how many.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> GetManyAsync(IReadOnlyList<byte[]> keys, int expectedLength, bool[] found)
+    {
+        _outLength = 0;
+        foreach (byte[] key in keys)
+        {
+            Command("GET"u8, key, default, arguments: 2);
+        }
+
+        await SendAsync();
+        int count = 0;
+        for (int i = 0; i < keys.Count; i++)
+        {
+            (byte kind, int length) = await ReadReplyAsync();
+            found[i] = kind == (byte)'$' && length == expectedLength;
+            count += found[i] ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// One command of any arity (CONFIG SET, DBSIZE), not on a hot path: its reply as text (a status, an
+    /// integer or a bulk string); an error reply throws.
+    /// </summary>
+    public async Task<string> CallAsync(params string[] parts)
+    {
+        _outLength = 0;
+        Ensure(64 + parts.Sum(p => p.Length + 16));
+        _out[_outLength++] = (byte)'*';
+        Number(parts.Length);
+        Crlf();
+        foreach (string part in parts)
+        {
+            Bulk(Encoding.UTF8.GetBytes(part));
+        }
+
+        await SendAsync();
+        (byte kind, int length) = await ReadReplyAsync();
+        return kind switch
+        {
+            (byte)'$' => Encoding.UTF8.GetString(_in, _lastBulkStart, length),
+            (byte)'+' or (byte)':' => Encoding.ASCII.GetString(_in, _lastLineStart, _lastLineLength),
+            _ => throw new InvalidOperationException($"redis answered {parts[0]} with '{(char)kind}'"),
+        };
     }
 
     public async Task<Dictionary<string, string>> InfoAsync(string section)
@@ -102,6 +168,8 @@ internal sealed class RespClient : IAsyncDisposable
     }
 
     private int _lastBulkStart;
+    private int _lastLineStart;
+    private int _lastLineLength;
 
     // One command: *N CRLF, then $len CRLF bytes CRLF per part.
     private void Command(ReadOnlySpan<byte> name, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int arguments = 3)
@@ -170,7 +238,15 @@ internal sealed class RespClient : IAsyncDisposable
 
         byte kind = _in[_inStart];
         ReadOnlySpan<byte> line = _in.AsSpan(_inStart + 1, lineEnd - 1);
+        _lastLineStart = _inStart + 1;
+        _lastLineLength = lineEnd - 1;
         _inStart += lineEnd + 2;
+        if (kind == (byte)':')
+        {
+            // An integer reply (WAIT's count of replicas): the number in place of a length.
+            return (kind, Utf8Parser.TryParse(line, out int number, out _) ? number : -1);
+        }
+
         if (kind != (byte)'$')
         {
             return (kind, 0);

@@ -25,13 +25,16 @@ internal static class ServeCommand
         var listen = new Option<string>("--listen") { Description = $"Endpoint to listen on, host:port (default {defaults.Listen}). Without a secret, only a loopback address is accepted (see --allow-unauthenticated)." };
         var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port). With --coordinator it may be left out: etcd says where the primary is." };
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
-        var pairName = new Option<string>("--pair-name") { Description = $"With --coordinator: the pair's name, the same on both nodes (default {defaults.PairName}); keys live under /mirrorkv/pairs/<name>/." };
+        var pairName = new Option<string>("--pair-name") { Description = $"The pair's name, the same on both nodes (default {defaults.PairName}): the service name redis clients give Sentinel discovery on the RESP port, and with --coordinator where its keys live (/mirrorkv/pairs/<name>/)." };
+        var sentinelListen = new Option<string?>("--sentinel-listen") { Description = "Also answer as a redis Sentinel for this pair on this endpoint, host:port (SENTINEL get-master-addr-by-name <pair name> and the rest), so that redis clients given both nodes' sentinel ports find the primary's RESP port and follow a failover. Needs --resp-listen. Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
+        var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
+        eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
@@ -46,7 +49,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, metricsListen, otlpEndpoint, regionSize, slabSize, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,6 +68,7 @@ internal static class ServeCommand
             Given(primary, nameof(ServeSettings.Primary));
             Given(advertise, nameof(ServeSettings.Advertise));
             Given(respListen, nameof(ServeSettings.RespListen));
+            Given(sentinelListen, nameof(ServeSettings.SentinelListen));
             Given(peer, nameof(ServeSettings.Peer));
             Given(metricsListen, nameof(ServeSettings.MetricsListen));
             Given(otlpEndpoint, nameof(ServeSettings.OtlpEndpoint));
@@ -72,6 +76,7 @@ internal static class ServeCommand
             Given(pairName, nameof(ServeSettings.PairName));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
+            Given(eviction, nameof(ServeSettings.Eviction));
             Given(replication, nameof(ServeSettings.Replication));
             Given(verbose, nameof(ServeSettings.Verbose));
             Given(secretFile, nameof(ServeSettings.SecretFile));
@@ -194,6 +199,7 @@ internal static class ServeCommand
         IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
+        IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : Endpoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
         ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
@@ -215,12 +221,22 @@ internal static class ServeCommand
         }
 
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
+        if (!EvictionPolicyNames.TryParse(settings.Eviction, out EvictionPolicy evictionPolicy))
+        {
+            errors.Add($"--eviction (Node:Eviction): must be one of {EvictionPolicyNames.Accepted}; got '{settings.Eviction}'");
+        }
+
         byte[]? secret = SecretSource.Read(settings.SecretFile, SecretSource.ClientVariable, "--secret-file", errors, out string? secretOrigin);
         byte[]? peerSecret = SecretSource.Read(settings.PeerSecretFile, SecretSource.PeerVariable, "--peer-secret-file", errors, out string? peerSecretOrigin);
         var secrets = new ServeSecrets(secretOrigin, peerSecretOrigin);
         if (secret is null && listenEndPoint is not null && !IPAddress.IsLoopback(listenEndPoint.Address) && !settings.AllowUnauthenticated)
         {
             errors.Add($"--listen {listenEndPoint}: without a secret a node listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}), or --allow-unauthenticated to accept anyone who can reach it");
+        }
+
+        if (secret is null && sentinelListen is not null && !IPAddress.IsLoopback(sentinelListen.Address) && !settings.AllowUnauthenticated)
+        {
+            errors.Add($"--sentinel-listen {sentinelListen}: without a secret the sentinel port listens on loopback only. Give a secret (--secret-file or {SecretSource.ClientVariable}; clients send it with AUTH), or --allow-unauthenticated");
         }
 
         if (secret is null && respListen is not null && !IPAddress.IsLoopback(respListen.Address) && !settings.AllowUnauthenticated)
@@ -242,12 +258,14 @@ internal static class ServeCommand
                 PrimaryEndPoint = primaryEndPoint,
                 AdvertisedEndPoint = advertised,
                 RespListenEndPoint = respListen,
-                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab },
+                SentinelListenEndPoint = sentinelListen,
+                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,
                 PeerSecret = peerSecret,
                 MaxConnections = settings.MaxConnections,
                 Coordinator = coordinator,
+                PairName = settings.PairName,
             };
             options.Validate();
             return (options, secrets, peerEndPoint, errors);

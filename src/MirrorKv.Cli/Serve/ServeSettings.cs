@@ -21,6 +21,9 @@ internal sealed class ServeSettings
     /// <summary>Endpoint of the RESP port (redis clients); none: no RESP.</summary>
     public string? RespListen { get; set; }
 
+    /// <summary>Endpoint of the sentinel port (redis clients' Sentinel discovery); none: no sentinel port.</summary>
+    public string? SentinelListen { get; set; }
+
     public string? Peer { get; set; }
 
     /// <summary>Endpoint of the Prometheus scrape endpoint (<c>/metrics</c>); none: no scrape endpoint.</summary>
@@ -37,6 +40,9 @@ internal sealed class ServeSettings
     public string RegionSize { get; set; } = "256m";
 
     public string SlabSize { get; set; } = "1m";
+
+    /// <summary>noeviction, allkeys-lru, allkeys-lfu or volatile-ttl (StoreOptions.Eviction says why noeviction is the default).</summary>
+    public string Eviction { get; set; } = "noeviction";
 
     public string Replication { get; set; } = "sync";
 

@@ -5,7 +5,8 @@ namespace MirrorKv.Protocol;
 /// <summary>
 /// HELLO reply payload: magic u32, version (major u8, minor u8: the one the node chose), role u8, region
 /// count u8, epoch u64, incarnation u64, slab size u32, max frame size u32, peer endpoint (20 bytes), then
-/// the regions (24 bytes each).
+/// the regions (24 bytes each); to a peer adapter that sent its RESP endpoint, the node's own RESP endpoint
+/// follows (20 bytes, "none" without a RESP port).
 /// Everything a client needs to read one-sided and to find the other node.
 /// </summary>
 public sealed record HelloReply
@@ -40,8 +41,14 @@ public sealed record HelloReply
     /// <summary>The node's registered regions.</summary>
     public required IReadOnlyList<RegionInfo> Regions { get; init; }
 
+    /// <summary>Whether the reply ends with <see cref="RespEndpoint"/>: only to a peer whose HELLO carried its own.</summary>
+    public bool HasRespEndpoint { get; init; }
+
+    /// <summary>The node's RESP endpoint, told to its peer; null: none.</summary>
+    public IPEndPoint? RespEndpoint { get; init; }
+
     /// <summary>Encoded size.</summary>
-    public int Size => FixedSize + (Regions.Count * RegionInfo.Size);
+    public int Size => FixedSize + (Regions.Count * RegionInfo.Size) + (HasRespEndpoint ? WireEndpoint.Size : 0);
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -64,6 +71,11 @@ public sealed record HelloReply
         foreach (RegionInfo region in Regions)
         {
             region.Write(ref w);
+        }
+
+        if (HasRespEndpoint)
+        {
+            WireEndpoint.Write(ref w, RespEndpoint);
         }
 
         return w.Written;
@@ -89,6 +101,8 @@ public sealed record HelloReply
             regions[i] = RegionInfo.Read(ref r);
         }
 
+        bool hasResp = r.Remaining == WireEndpoint.Size;
+        IPEndPoint? resp = hasResp ? WireEndpoint.Read(ref r) : null;
         if (!r.IsCompleteAndValid)
         {
             return WireStatus.MalformedFrame;
@@ -109,6 +123,8 @@ public sealed record HelloReply
             MaxFrameSize = maxFrame,
             PeerEndpoint = peer,
             Regions = regions,
+            HasRespEndpoint = hasResp,
+            RespEndpoint = resp,
         };
         return WireStatus.Ok;
     }

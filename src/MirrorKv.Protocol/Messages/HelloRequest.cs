@@ -6,7 +6,8 @@ namespace MirrorKv.Protocol;
 /// HELLO payload (32 bytes): magic u32 "MKV1", version (major u8, minor u8: the highest the sender speaks),
 /// peer kind u8, reserved u8 (0), max frame size u32 (the largest frame the sender accepts), advertised
 /// endpoint (20 bytes: where a peer adapter itself listens, so the primary can tell clients where the
-/// secondary is; "none" for clients).
+/// secondary is; "none" for clients). A peer adapter offering 1.1 adds its RESP endpoint (20 bytes, "none"
+/// without a RESP port): 52 bytes.
 /// </summary>
 /// <param name="Kind">Client or peer adapter.</param>
 /// <param name="MaxFrameSize">Largest frame the sender accepts.</param>
@@ -16,8 +17,17 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
     /// <summary>The highest protocol version the sender speaks; <see cref="ProtocolVersion.Current"/> unless set.</summary>
     public ProtocolVersion Version { get; init; } = ProtocolVersion.Current;
 
-    /// <summary>Encoded size.</summary>
+    /// <summary>Encoded size of a client's HELLO (and of a 1.0 peer's).</summary>
     public const int Size = 12 + WireEndpoint.Size;
+
+    /// <summary>A 1.1 peer adapter's RESP endpoint (sentinel answers and ROLE name it to redis clients); null: none.</summary>
+    public IPEndPoint? RespEndpoint { get; init; }
+
+    /// <summary>Whether this HELLO carries the RESP endpoint: a peer adapter offering 1.1 or later.</summary>
+    public bool HasRespEndpoint => Kind == PeerKind.Peer && Version.Major == ProtocolVersion.V1_1.Major && Version.Minor >= ProtocolVersion.V1_1.Minor;
+
+    /// <summary>This HELLO's encoded size.</summary>
+    public int EncodedSize => HasRespEndpoint ? Size + WireEndpoint.Size : Size;
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -29,6 +39,11 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
         w.U8(0);
         w.U32(MaxFrameSize);
         WireEndpoint.Write(ref w, AdvertisedEndpoint);
+        if (HasRespEndpoint)
+        {
+            WireEndpoint.Write(ref w, RespEndpoint);
+        }
+
         return w.Written;
     }
 
@@ -46,6 +61,11 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
         uint maxFrame = r.U32();
         IPEndPoint? advertised = WireEndpoint.Read(ref r);
         hello = new HelloRequest(kind, maxFrame, advertised) { Version = version };
+        if (hello.HasRespEndpoint && r.Remaining == WireEndpoint.Size)
+        {
+            hello = hello with { RespEndpoint = WireEndpoint.Read(ref r) };
+        }
+
         if (magic != ProtocolLimits.Magic || ProtocolVersion.Negotiate(version) is null)
         {
             return WireStatus.UnsupportedProtocol;

@@ -32,10 +32,11 @@ public sealed partial class StoreEngine
             if (!_index.TryGet(key, hash, out ulong offset))
             {
                 // A key deleted pending reads as absent already: its pending tombstone holds the answer too.
-                pending = DeletePendingLocked(key);
+                pending = DeletePendingLocked(hash);
                 return false;
             }
 
+            Access?.Mark(offset);
             pending = (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) != 0;
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
@@ -64,11 +65,12 @@ public sealed partial class StoreEngine
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
-                pending = DeletePendingLocked(key);
+                pending = DeletePendingLocked(hash);
                 return false;
             }
 
             int slotSize = _allocator.SlotSizeAt(offset);
+            Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
             version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
             pending = (version & 1) != 0;

@@ -10,10 +10,14 @@ namespace MirrorKv.Store;
 /// Entries wait in a queue in LSN order (the order of <see cref="IChangeSink.Append"/> calls, made under the lock), so
 /// a cumulative ack publishes a prefix. The queue's array is kept and grows by doubling: no allocation per write once
 /// it has reached the pipeline's depth.
-/// <para>Slab rebalancing: an unpublished entry's slot is in use. A live one is allocated anyway; a tombstone's slot
-/// is freed only when the tombstone is published, so a slab emptied by deletes that wait for the secondary is not
-/// scrubbed and released (which would wipe what the ack is to publish, and could hand the offset to another size
-/// class) until the ack covers them. The slab-released record therefore always follows the acked tombstones.</para>
+/// <para>Slots: an unpublished live entry's slot is in use (allocated), and eviction never picks it (see
+/// StoreEngine.Eviction.cs), so no slab holding one is emptied, scrubbed and released. A tombstone's slot is freed at
+/// once, as without publication: a write that evicts a key takes the slot its tombstone frees, and a slab emptied by
+/// deletes can go to another class before their ack. What the queued tombstone still has to do needs nothing from the
+/// slot: the key's pending absence is found by the key's hash kept in the queue (<see cref="DeletePendingLocked"/>),
+/// and <see cref="Publish"/> touches a slot only while it holds the queued version (a slot reused, scrubbed or cut to
+/// another size class holds none). A reader of the old pointer meanwhile finds the odd version, zeros, another key or
+/// another class's header: none passes its checks, and its LOOKUP waits for the ack.</para>
 /// </remarks>
 public sealed partial class StoreEngine
 {
@@ -51,23 +55,17 @@ public sealed partial class StoreEngine
                 _pendingHead = (_pendingHead + 1) % _pending.Length;
                 _pendingCount--;
 
-                // A slot written again holds a later pending version: that one publishes it. A slot whose slab
-                // changed class or went back to the pool meanwhile (possible only for an entry overwritten by a
-                // write published at once, after the secondary was lost) is not this entry's any more: only a slot
-                // of the same size at the same boundary may hold it, and then its unique version tells.
+                // A slot written again holds a later pending version: that one publishes it. A tombstone's slot,
+                // freed at once, may have gone to another key, or its slab back to the pool or to another class:
+                // only a slot of the same size at the same boundary may hold the entry, and then its unique
+                // version tells.
                 int slotSize = _allocator.SlotSizeAt(entry.Offset);
                 if (slotSize == entry.SlotSize && entry.Offset % (ulong)Options.SlabSize % (ulong)slotSize == 0)
                 {
                     published += EntryCodec.Publish(Region.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
                 }
 
-                // A tombstone's slot stays in use until the tombstone is published (see Tombstone): so no slab
-                // holding an unpublished entry is ever empty, scrubbed and released.
-                if (entry.FreeWhenPublished)
-                {
-                    _allocator.Free(entry.Offset);
-                    _pendingTombstones--;
-                }
+                _pendingTombstones -= entry.IsTombstone ? 1 : 0;
             }
 
             return published;
@@ -75,17 +73,13 @@ public sealed partial class StoreEngine
     }
 
     // Under the lock, after the entry was written unpublished; lsn 0: nothing to wait for, publish it now.
-    // freeWhenPublished: a tombstone, whose slot is freed once it is published (now, or by the ack that covers it).
-    private void PublishNowOrHold(Span<byte> slot, ulong offset, ulong version, ulong lsn, bool freeWhenPublished)
+    // keyHash: for a tombstone, the hash of the key it deletes, by which a lookup of the key finds its delete pending
+    // after the slot went to another key.
+    private void PublishNowOrHold(Span<byte> slot, ulong offset, ulong version, ulong lsn, bool isTombstone, ulong keyHash)
     {
         if (lsn == 0)
         {
             EntryCodec.Publish(slot, version);
-            if (freeWhenPublished)
-            {
-                _allocator.Free(offset);
-            }
-
             return;
         }
 
@@ -101,30 +95,28 @@ public sealed partial class StoreEngine
             _pendingHead = 0;
         }
 
-        _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, slot.Length, version, lsn, freeWhenPublished);
+        _pending[(_pendingHead + _pendingCount) % _pending.Length] = new PendingEntry(offset, slot.Length, version, lsn, isTombstone, keyHash);
         _pendingCount++;
-        _pendingTombstones += freeWhenPublished ? 1 : 0;
+        _pendingTombstones += isTombstone ? 1 : 0;
     }
 
     // Under the lock, for a key the index does not hold: whether a tombstone of it waits for its ack. The key's
     // absence is then not published: a reader that answered "not found" now could see the key come back after a
     // failover (the secondary does not hold the delete yet), so the answer waits for the ack as a value's does.
-    // The tombstone's slot stays in use until it is published (see Tombstone), so it still holds the key; a scan of
-    // the pending tombstones only, which are as many as the deletes in flight.
-    private bool DeletePendingLocked(ReadOnlySpan<byte> key)
+    // Matched by the key's hash, since the slot may hold another key by now: a collision only makes a miss wait for
+    // an ack. A scan of the pending tombstones only, which are as many as the deletes in flight.
+    private bool DeletePendingLocked(ulong keyHash)
     {
         for (int i = 0, seen = 0; seen < _pendingTombstones && i < _pendingCount; i++)
         {
             PendingEntry entry = _pending[(_pendingHead + i) % _pending.Length];
-            if (!entry.FreeWhenPublished)
+            if (!entry.IsTombstone)
             {
                 continue;
             }
 
             seen++;
-            ReadOnlySpan<byte> slot = Region.GetSpan(entry.Offset, entry.SlotSize);
-            int keyLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(slot[EntryLayout.KeyLengthOffset..]);
-            if (keyLength == key.Length && EntryLayout.HeaderSize + keyLength <= slot.Length && slot.Slice(EntryLayout.HeaderSize, keyLength).SequenceEqual(key))
+            if (entry.KeyHash == keyHash)
             {
                 return true;
             }
@@ -133,5 +125,24 @@ public sealed partial class StoreEngine
         return false;
     }
 
-    private readonly record struct PendingEntry(ulong Offset, int SlotSize, ulong Version, ulong Lsn, bool FreeWhenPublished);
+    // Under the lock: whether an unpublished live entry lies in the slab (eviction must not empty it: the scrub would
+    // wipe an entry the ack is to publish, and a reader already waits for it). A scan of the queue, on eviction's
+    // rare path that empties a slab.
+    private bool HoldsUnpublishedLocked(int slab)
+    {
+        ulong start = (ulong)slab * (ulong)Options.SlabSize;
+        ulong end = start + (ulong)Options.SlabSize;
+        for (int i = 0; i < _pendingCount; i++)
+        {
+            PendingEntry entry = _pending[(_pendingHead + i) % _pending.Length];
+            if (!entry.IsTombstone && entry.Offset >= start && entry.Offset < end)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private readonly record struct PendingEntry(ulong Offset, int SlotSize, ulong Version, ulong Lsn, bool IsTombstone, ulong KeyHash);
 }

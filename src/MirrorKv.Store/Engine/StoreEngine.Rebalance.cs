@@ -28,17 +28,37 @@ public sealed partial class StoreEngine
     /// <summary>Slabs given back to the pool to be claimed by another size class (on a replica: mirrored releases).</summary>
     public long SlabsMoved => Interlocked.Read(ref _slabsMoved);
 
-    // Under the lock, on a primary. The pool is tried first; only when it is empty is a slab moved.
-    private bool TryAllocateLocked(int entrySize, out ulong offset, out int slotSize)
+    // Under the lock, on a primary. The pool is tried first; only when it is empty is a slab moved, and only when
+    // no slab is empty does the eviction policy make room (StoreEngine.Eviction.cs), sparing the slot at protect.
+    private bool TryAllocateLocked(int entrySize, ulong protect, out ulong offset, out int slotSize)
     {
         if (_allocator.TryAllocate(entrySize, out offset, out slotSize))
         {
             return true;
         }
 
-        if (SizeClasses.ClassFor(entrySize) < 0 || !_allocator.TryTakeEmptySlab(out int slab))
+        if (SizeClasses.ClassFor(entrySize) < 0)
         {
             return false;
+        }
+
+        if (!_allocator.TryTakeEmptySlab(out int slab))
+        {
+            if (!TryEvictLocked(entrySize, protect))
+            {
+                return false;
+            }
+
+            // Either a slot of the class is free now, or a slab of another class was emptied for it.
+            if (_allocator.TryAllocate(entrySize, out offset, out slotSize))
+            {
+                return true;
+            }
+
+            if (!_allocator.TryTakeEmptySlab(out slab))
+            {
+                return false;
+            }
         }
 
         ReleaseSlabLocked(slab);

@@ -133,6 +133,7 @@ public sealed partial class StoreEngine
             }
 
             _allocator.Rebuild(IsIndexedSlot);
+            Array.Clear(_noVolatile);
             _isReplica = false;
         }
     }

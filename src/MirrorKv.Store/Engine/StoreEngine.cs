@@ -43,6 +43,19 @@ public sealed partial class StoreEngine : IDisposable
         Region = MemoryRegion.Allocate(Options.RegionSize, regionAccess);
         _allocator = new SlabAllocator(Options.RegionSize, new SizeClassTable(Options.SlabSize), Options.SlabOrder);
         _index = new KeyIndex(Region, Options.InitialIndexCapacity);
+        if (Options.Eviction != EvictionPolicy.NoEviction)
+        {
+            _clockHands = new ulong[SizeClasses.Count];
+            _evictedKey = new byte[Options.MaxKeyLength];
+            _noVolatile = new bool[SizeClasses.Count];
+            _turnDecay = new byte[SizeClasses.Count];
+            _turnStartedMs = new long[SizeClasses.Count];
+            Array.Fill(_turnStartedMs, Environment.TickCount64);
+            if (Options.Eviction is EvictionPolicy.AllKeysLru or EvictionPolicy.AllKeysLfu)
+            {
+                Access = new AccessTracker(Region, countsFrequency: Options.Eviction == EvictionPolicy.AllKeysLfu);
+            }
+        }
     }
 
     /// <summary>The options in force.</summary>
@@ -128,11 +141,12 @@ public sealed partial class StoreEngine : IDisposable
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
-                pending = DeletePendingLocked(key);
+                pending = DeletePendingLocked(hash);
                 return false;
             }
 
             int slotSize = _allocator.SlotSizeAt(offset);
+            Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
             version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
             pending = (version & 1) != 0;
@@ -146,7 +160,7 @@ public sealed partial class StoreEngine : IDisposable
     {
         lock (_lock)
         {
-            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion);
+            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion, Evictions);
         }
     }
 
@@ -220,13 +234,14 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            if (!TryAllocateLocked(entrySize, out ulong offset, out int slotSize))
+            if (!TryAllocateLocked(entrySize, NoSlot, out ulong offset, out int slotSize))
             {
                 return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
             }
 
             ulong version = WriteEntry(offset, slotSize, key, value);
             _index.Set(key, hash, offset);
+            Access?.Admit(offset);
             return new StoreWriteResult(StoreStatus.Ok, WriteKind.Inserted, PointerAt(offset, slotSize), version, default);
         }
 
@@ -240,13 +255,14 @@ public sealed partial class StoreEngine : IDisposable
         // Relocate: the new entry is complete and indexed before the old one is tombstoned, so a
         // reader finds the key in one of the two slots at every moment. Out of memory leaves the
         // old entry untouched.
-        if (!TryAllocateLocked(entrySize, out ulong newOffset, out int newSize))
+        if (!TryAllocateLocked(entrySize, oldOffset, out ulong newOffset, out int newSize))
         {
             return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
         }
 
         ulong newVersion = WriteEntry(newOffset, newSize, key, value);
         _index.Set(key, hash, newOffset);
+        Access?.Carry(oldOffset, newOffset);
         Tombstone(oldOffset, oldSize, key);
         return new StoreWriteResult(StoreStatus.Ok, WriteKind.Relocated, PointerAt(newOffset, newSize), newVersion, PointerAt(oldOffset, oldSize));
     }
@@ -262,20 +278,26 @@ public sealed partial class StoreEngine : IDisposable
         ulong version = _lastVersion += 2;
         Span<byte> slot = Region.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
+        if (Options.Eviction == EvictionPolicy.VolatileTtl)
+        {
+            NoteVolatileWrite(slotSize, value);
+        }
+
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value)) ?? 0;
-        PublishNowOrHold(slot, offset, version, publishAfter, freeWhenPublished: false);
+        PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: false, keyHash: 0);
         return version;
     }
 
-    // The slot is freed when the tombstone is published (at once, or by the ack that covers it): an unpublished
-    // tombstone keeps its slot, and so its slab, in use (see StoreEngine.Publication.cs).
+    // The slot is freed at once, published or not: the queue keeps what an unpublished tombstone still needs (the
+    // key's hash, see StoreEngine.Publication.cs), and a write that evicted the key takes the slot at once.
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
         Span<byte> slot = Region.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
-        PublishNowOrHold(slot, offset, version, publishAfter, freeWhenPublished: true);
+        PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: true, publishAfter == 0 ? 0 : KeyIndex.Hash(key));
+        _allocator.Free(offset);
         return version;
     }
 

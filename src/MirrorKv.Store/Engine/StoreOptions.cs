@@ -35,6 +35,21 @@ public sealed record StoreOptions
     /// <summary>Order in which slabs are claimed; the secondary uses <see cref="SlabOrder.Descending"/>.</summary>
     public SlabOrder SlabOrder { get; init; } = SlabOrder.Ascending;
 
+    /// <summary>
+    /// What a write that finds no room does. <see cref="EvictionPolicy.NoEviction"/> by default, as in redis: a
+    /// store of record must not lose keys silently; a cache should say <see cref="EvictionPolicy.AllKeysLru"/> (or
+    /// <see cref="EvictionPolicy.AllKeysLfu"/> when a few keys take most reads for a long time).
+    /// </summary>
+    public EvictionPolicy Eviction { get; init; } = EvictionPolicy.NoEviction;
+
+    /// <summary>
+    /// Under <see cref="EvictionPolicy.AllKeysLfu"/>: how long a key goes unread for its counter to drop by one
+    /// (redis's <c>lfu-decay-time</c>, same default of one minute). The hand applies it as it passes a slot, by
+    /// the time its previous turn took; <see cref="TimeSpan.Zero"/> drops a counter by one at every pass, as
+    /// redis's 0 does at every scan.
+    /// </summary>
+    public TimeSpan LfuDecayTime { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Initial index buckets; it doubles as needed, so this only saves early rehashing.</summary>
     public int InitialIndexCapacity { get; init; } = 1024;
 
@@ -64,6 +79,16 @@ public sealed record StoreOptions
         if (EffectiveMaxValueLength < 0 || (long)EntryLayout.HeaderSize + MaxKeyLength + EffectiveMaxValueLength > SlabSize)
         {
             throw new ArgumentException($"An entry with the largest key and value ({EntryLayout.HeaderSize} + {MaxKeyLength} + {EffectiveMaxValueLength} bytes) must fit one slab of {SlabSize} bytes.");
+        }
+
+        if (!Enum.IsDefined(Eviction))
+        {
+            throw new ArgumentException($"Eviction must be one of {EvictionPolicyNames.Accepted}; got {Eviction}.");
+        }
+
+        if (LfuDecayTime < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"LfuDecayTime must not be negative; got {LfuDecayTime}.");
         }
 
         if (InitialIndexCapacity < 1)

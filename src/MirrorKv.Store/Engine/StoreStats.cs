@@ -9,7 +9,8 @@ namespace MirrorKv.Store;
 /// <param name="FreeSlots">Slots on free lists.</param>
 /// <param name="IndexBytes">Bytes of the key index.</param>
 /// <param name="LastVersion">Highest version written.</param>
-public readonly record struct StoreStats(long Entries, int SlabSize, int SlabCount, int ClaimedSlabs, long SlotBytesInUse, long FreeSlots, long IndexBytes, ulong LastVersion)
+/// <param name="Evictions">Keys evicted to make room for writes since start.</param>
+public readonly record struct StoreStats(long Entries, int SlabSize, int SlabCount, int ClaimedSlabs, long SlotBytesInUse, long FreeSlots, long IndexBytes, ulong LastVersion, long Evictions = 0)
 {
     /// <summary>Memory the store uses for data: claimed slabs plus the index (unclaimed slabs hold nothing).</summary>
     public long UsedBytes => ((long)ClaimedSlabs * SlabSize) + IndexBytes;

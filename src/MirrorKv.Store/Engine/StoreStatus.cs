@@ -18,7 +18,7 @@ public enum StoreStatus : byte
     /// <summary>The value exceeds <see cref="StoreOptions.EffectiveMaxValueLength"/>.</summary>
     ValueTooLarge = 4,
 
-    /// <summary>No free slot of the entry's size class, no slab in the pool and no empty slab to move to it; the store is unchanged.</summary>
+    /// <summary>No free slot of the entry's size class, no slab in the pool, no empty slab to move to it and nothing the eviction policy may evict (under noeviction: nothing); the store is unchanged.</summary>
     OutOfMemory = 5,
 
     /// <summary>The engine is a replica: it changes only by applying the primary's records.</summary>

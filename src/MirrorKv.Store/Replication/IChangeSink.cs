@@ -24,8 +24,8 @@ public interface IChangeSink
     /// <summary>
     /// A slab none of whose slots was in use went back to the pool, scrubbed, to be claimed by another size
     /// class: <paramref name="slab"/> is its whole extent on the primary (rkey, base address, slab size). Every
-    /// slot of it was tombstoned or never written by changes already appended, and none holds an entry still
-    /// waiting to be published.
+    /// slot of it was tombstoned or never written by changes already appended, and none holds a live entry still
+    /// waiting to be published (a tombstone still waiting may be among them: its ack finds the slot gone).
     /// </summary>
     void AppendSlabRelease(in RemotePointer slab);
 }

@@ -13,17 +13,20 @@ namespace MirrorKv.Store;
 /// the checksum's unoptimized code as its largest cost, against 1.17-1.42 GiB/s with tiered compilation off
 /// for the process. Turning it off for the process is no answer: the steady read and write paths lose the
 /// profile-guided code (5-10 % of throughput in `bench`). The bursts are spread over about a second, since
-/// the calls only count once the runtime's delay has passed; they cost a few milliseconds of CPU, once per
-/// process.
+/// the calls only count once the runtime's delay has passed; they cost tens of milliseconds of CPU (most of
+/// it clearing 4 MiB scratch regions), once per process.
 /// </remarks>
 public static class SlabCopyWarmUp
 {
     // Value sizes whose entries fall in each of the checksum's size ranges (0-16, 17-128, 129-240, over 240
     // bytes hashed) and in a few size classes.
-    private static readonly int[] ValueSizes = [4, 100, 200, 1000, 3000];
+    private static readonly int[] ValueSizes = [4, 100, 200, 1000];
     private const int EntriesPerSize = 200;
-    private const int Bursts = 40;
-    private static readonly TimeSpan BurstInterval = TimeSpan.FromMilliseconds(25);
+
+    // Each burst allocates and clears a scratch replica of one slab per value size: kept small, since a node
+    // process pays for it in CPU at start, beside whatever else starts with it.
+    private const int Bursts = 12;
+    private static readonly TimeSpan BurstInterval = TimeSpan.FromMilliseconds(100);
     private static readonly Lazy<Task> Once = new(() => Task.Run(RunBursts));
 
     /// <summary>Starts the warm-up once per process; later calls return the same task.</summary>
@@ -31,7 +34,7 @@ public static class SlabCopyWarmUp
 
     private static async Task RunBursts()
     {
-        var options = StoreOptions.Default with { RegionSize = 8UL << 20, InitialIndexCapacity = 4096 };
+        var options = StoreOptions.Default with { RegionSize = (ulong)ValueSizes.Length << 20, InitialIndexCapacity = 1024 };
         using var primary = new StoreEngine(options);
         Span<byte> key = stackalloc byte[16];
         var value = new byte[ValueSizes[^1]];

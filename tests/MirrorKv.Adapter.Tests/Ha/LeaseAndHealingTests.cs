@@ -156,6 +156,36 @@ public class LeaseAndHealingTests
         Assert.True(primary.Store.TryLookup("k"u8, out _, out _));
     }
 
+    /// <summary>
+    /// After a reset of its link the primary asks the secondary's endpoint whether it is gone. A paused
+    /// secondary answers nothing in time, so the primary fences, and on resume the secondary (seeing a fenced
+    /// primary) promotes. A write acknowledged while the primary was asking would stand on the old primary
+    /// alone and be lost with the promotion (and a hedged read at the live secondary would miss it meanwhile):
+    /// writes must wait for the answer.
+    /// </summary>
+    [Fact]
+    public async Task PeerLinkReset_WhileThePrimaryAsksWhetherTheSecondaryIsGone_AcknowledgesNoWriteTheSecondaryLacks()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        pair.A.Node.Stream.Peer!.Abort(new MirrorKv.Transport.ConnectionClosedException("reset by a middlebox"));
+        (WireStatus status, string message) = await toA.WriteAsync(1, "k2", "v2");
+        await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to fence when its probe of the paused secondary got no answer");
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(
+            () => (pair.A.Node is { Role: NodeRole.Primary, IsProtected: true } && pair.B.Node is { Role: NodeRole.Secondary, IsProtected: true })
+                || (pair.B.Node is { Role: NodeRole.Primary, IsProtected: true } && pair.A.Node is { Role: NodeRole.Secondary, IsProtected: true }),
+            "the pair to heal after a reset of its link", 20, () => string.Join("\n", pair.Lines.TakeLast(40)));
+
+        MirrorKvNode primary = pair.A.Node.Role == NodeRole.Primary ? pair.A.Node : pair.B.Node;
+        Assert.True(status != WireStatus.Ok || primary.Store.TryLookup("k2"u8, out _, out _), $"k2 was acknowledged during the probe, and the primary after healing ({(primary == pair.A.Node ? "A" : "B")}) lacks it");
+        Assert.Equal(WireStatus.ReplicationFailed, status);
+        Assert.Contains("send it again", message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(Opcode.Write)]
     [InlineData(Opcode.Update)]

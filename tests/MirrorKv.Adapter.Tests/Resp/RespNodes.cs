@@ -59,6 +59,14 @@ internal sealed class RespNodes : IAsyncDisposable
         return client;
     }
 
+    /// <summary>A RESP client of <paramref name="node"/>'s sentinel port.</summary>
+    public async Task<RespTestClient> ConnectSentinelAsync(MirrorKvNode node)
+    {
+        RespTestClient client = await RespTestClient.ConnectAsync(node.SentinelEndPoint!);
+        _clients.Add(client);
+        return client;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (RespTestClient client in _clients)

@@ -131,16 +131,17 @@ public class RespReplicationTests
 
         RespReply role = await primary.CallAsync("ROLE");
         Assert.Equal("master", role.Items![0].String);
-        Assert.Equal(nodes.Secondary!.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), role.Items[2].Items![0].Items![1].String);
+        // ROLE and INFO name the other node's RESP port (where a redis client can reach it), as it told this one.
+        Assert.Equal(nodes.Secondary!.RespEndPoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), role.Items[2].Items![0].Items![1].String);
         RespReply replica = await secondary.CallAsync("ROLE");
         Assert.Equal("slave", replica.Items![0].String);
-        Assert.Equal(nodes.Primary.EndPoint.Port, replica.Items[2].Integer);
+        Assert.Equal(nodes.Primary.RespEndPoint!.Port, replica.Items[2].Integer);
         Assert.Equal("connected", replica.Items[3].String);
 
         string info = (await primary.CallAsync("INFO", "replication")).String!;
         Assert.Contains("role:master\r\n", info, StringComparison.Ordinal);
         Assert.Contains("connected_slaves:1\r\n", info, StringComparison.Ordinal);
-        Assert.Contains($"slave0:ip=127.0.0.1,port={nodes.Secondary.EndPoint.Port},state=online", info, StringComparison.Ordinal);
+        Assert.Contains($"slave0:ip={nodes.Secondary.RespEndPoint!.Address},port={nodes.Secondary.RespEndPoint.Port},state=online", info, StringComparison.Ordinal);
         Assert.Contains("mirrorkv_protected:1\r\n", info, StringComparison.Ordinal);
         string replicaInfo = (await secondary.CallAsync("INFO", "replication")).String!;
         Assert.Contains("role:slave\r\n", replicaInfo, StringComparison.Ordinal);

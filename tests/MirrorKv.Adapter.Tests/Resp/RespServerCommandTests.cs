@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Tests.Resp;
 
@@ -158,9 +159,47 @@ public class RespServerCommandTests
         Assert.Equal("", values["save"].String);
         Assert.Equal("no", values["appendonly"].String);
         Dictionary<string, RespReply> pattern = Pairs(await client.CallAsync("CONFIG", "GET", "maxmemory*"));
-        Assert.Equal(["maxmemory", "maxmemory-policy"], pattern.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["maxmemory", "maxmemory-policy", "maxmemory-samples"], pattern.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("noeviction", pattern["maxmemory-policy"].String);
         Assert.Empty((await client.CallAsync("CONFIG", "GET", "nosuch")).Items!);
         Assert.StartsWith("-ERR CONFIG SET is not supported", (await client.CallAsync("CONFIG", "SET", "maxmemory", "1")).ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(EvictionPolicy.AllKeysLru, "allkeys-lru")]
+    [InlineData(EvictionPolicy.AllKeysLfu, "allkeys-lfu")]
+    [InlineData(EvictionPolicy.VolatileTtl, "volatile-ttl")]
+    public async Task ConfigGetAndInfo_NameTheEvictionPolicy(EvictionPolicy policy, string name)
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(tweak: o => o with { Store = o.Store with { Eviction = policy } });
+        RespTestClient client = await nodes.ConnectAsync();
+        Dictionary<string, RespReply> values = Pairs(await client.CallAsync("CONFIG", "GET", "maxmemory-policy", "lfu-*"));
+        Assert.Equal(name, values["maxmemory-policy"].String);
+        Assert.Equal("10", values["lfu-log-factor"].String);
+        Assert.Equal("1", values["lfu-decay-time"].String);
+        Assert.Contains($"maxmemory_policy:{name}\r\n", (await client.CallAsync("INFO", "memory")).String!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Set_FullStoreUnderVolatileTtl_EvictsOnlyKeysWithATtl_ThenRefusesWithOom()
+    {
+        StoreOptions small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, Eviction = EvictionPolicy.VolatileTtl };
+        await using RespNodes nodes = await RespNodes.StartAsync(tweak: o => o with { Store = small });
+        RespTestClient client = await nodes.ConnectAsync();
+        string value = new('v', 2000);
+        Assert.Equal("OK", (await client.CallAsync("SET", "expiring", value, "EX", "1000")).String);
+        int written = 0;
+        RespReply reply;
+        while ((reply = await client.CallAsync("SET", $"k{written}", value)).String == "OK")
+        {
+            written++;
+        }
+
+        Assert.StartsWith("-OOM command not allowed: the store is full and no key with an expiry is left to evict", reply.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--region-size", reply.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await client.CallAsync("EXISTS", "expiring")).Integer);
+        Assert.Equal(written, (await client.CallAsync("DBSIZE")).Integer);
+        Assert.Contains("evicted_keys:1\r\n", (await client.CallAsync("INFO", "stats")).String!, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -36,4 +36,21 @@ public class StackExchangeRedisTests
         RedisServerException readOnly = await Assert.ThrowsAsync<RedisServerException>(() => replica.GetDatabase().ExecuteAsync("SET", "k", "v"));
         Assert.StartsWith("READONLY", readOnly.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("resp2")]
+    [InlineData("resp3")]
+    public async Task StackExchangeRedis_WithBothNodesAsSentinels_FindsThePrimary(string protocol)
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true, tweak: o => o with { SentinelListenEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0) });
+
+        // The app's configuration names the two nodes' sentinel ports and the pair as the service, nothing else.
+        await using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(
+            $"{nodes.Secondary!.SentinelEndPoint},{nodes.Primary.SentinelEndPoint},serviceName=default,protocol={protocol},connectTimeout=5000");
+        IDatabase db = redis.GetDatabase();
+        Assert.True(await db.StringSetAsync("k", "v"));
+        Assert.Equal("v", (string?)await db.StringGetAsync("k"));
+        Assert.True(nodes.Primary.Store.TryLookup("k"u8, out _, out _));
+        Assert.False(redis.GetServer(nodes.Primary.RespEndPoint!).IsReplica);
+    }
 }

@@ -36,8 +36,9 @@ internal sealed class RawSocket : IAsyncDisposable
 
     public static byte[] HelloFrame(PeerKind kind = PeerKind.Client, uint maxFrameSize = ProtocolLimits.DefaultMaxFrameSize, ProtocolVersion? version = null)
     {
-        var hello = new byte[HelloRequest.Size];
-        new HelloRequest(kind, maxFrameSize) { Version = version ?? ProtocolVersion.Current }.Write(hello);
+        var request = new HelloRequest(kind, maxFrameSize) { Version = version ?? ProtocolVersion.Current };
+        var hello = new byte[request.EncodedSize];
+        request.Write(hello);
         return Frame(Opcode.Hello, 1, hello);
     }
 

@@ -101,7 +101,7 @@ internal sealed class ReplicationStream : IChangeSink
 
     /// <summary>
     /// Called by the store under its lock when it gives a slab back to its pool. Nothing in it is published: the
-    /// store releases only a slab with no entry waiting for publication.
+    /// store releases only a slab with no live entry waiting for publication.
     /// </summary>
     public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
 

@@ -74,6 +74,16 @@ internal sealed partial class SecondaryLink
     private void OnSlabCopied(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> slab)
     {
         int index = (int)(header.RequestId - FirstCopyRequestId);
+        if (header.Status == WireStatus.UnknownRKey && (uint)index < (uint)_slabs.Length)
+        {
+            // The primary withdrew its region: it fenced (its lease ran out while this node copied, or it was
+            // replaced). Nothing is wrong with this replica, which holds only part of the data and so never
+            // promotes: the link closes and the node joins whoever serves, as after any loss of its primary.
+            LogCopyRefused(index);
+            connection.Abort(null);
+            return;
+        }
+
         if ((uint)index >= (uint)_slabs.Length || header.Status != WireStatus.Ok || slab.Length != store.Options.SlabSize)
         {
             Stop(connection, $"copy of slab {index} failed: {header.Status}");
@@ -123,6 +133,9 @@ internal sealed partial class SecondaryLink
                 $"copied {_slabs.Length} slabs ({_copiedEntries} slot images) from the primary in {ms:F1} ms ({gibPerSecond:F2} GiB/s, {cpuMs:F0} ms of CPU; {_tornSlots} torn slots left to the stream): caught up");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the primary withdrew its region while this node copied slab {Slab} (it fenced): joining again")]
+    private partial void LogCopyRefused(int slab);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "copying {Slabs} slabs ({MiB} MiB) from the primary with one-sided READs")]
     private partial void LogCopyStarting(int slabs, long miB);

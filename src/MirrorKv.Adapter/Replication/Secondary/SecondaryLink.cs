@@ -79,7 +79,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     /// link (NotPrimary), and a connection closed mid-handshake are tried again every 100 ms: a secondary
     /// restarted in the middle of a failover waits for it to settle instead of exiting.
     /// </summary>
-    public async Task ConnectAsync(ITransport transport, IPEndPoint advertised, CancellationToken cancellationToken)
+    public async Task ConnectAsync(ITransport transport, IPEndPoint advertised, IPEndPoint? advertisedResp, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.PrimaryConnectTimeout);
@@ -92,7 +92,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             {
                 try
                 {
-                    Primary = await HandshakeAsync(transport, primary, advertised, timeout.Token).ConfigureAwait(false);
+                    Primary = await HandshakeAsync(transport, primary, advertised, advertisedResp, timeout.Token).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e) when (e is SocketException or IOException or PrimaryRefusedException { IsTransient: true })
@@ -139,12 +139,12 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
 
     // One attempt: a fresh connection and a fresh handshake, so that nothing of an earlier attempt's
     // connection (a late frame, its close) can complete this one.
-    private async Task<HelloReply> HandshakeAsync(ITransport transport, IPEndPoint primary, IPEndPoint advertised, CancellationToken cancellationToken)
+    private async Task<HelloReply> HandshakeAsync(ITransport transport, IPEndPoint primary, IPEndPoint advertised, IPEndPoint? advertisedResp, CancellationToken cancellationToken)
     {
         _hello = NewHello();
         IConnection connection = await transport.ConnectAsync(primary, this, cancellationToken).ConfigureAwait(false);
-        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised);
-        Span<byte> span = connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size);
+        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised) { RespEndpoint = advertisedResp };
+        Span<byte> span = connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, hello.EncodedSize);
         hello.Write(span);
         connection.EndPost();
         connection.Flush();
