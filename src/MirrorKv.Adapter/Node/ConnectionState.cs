@@ -49,6 +49,12 @@ internal sealed class ConnectionState
     /// <summary>Whether the node served as primary when the batch being served began.</summary>
     public bool BatchAsPrimary { get; set; }
 
+    /// <summary>
+    /// Whether the batch being served gets its reads refused: the node is a secondary that etcd does not record in
+    /// sync now (<see cref="MirrorKvNode.MayServeReads"/>).
+    /// </summary>
+    public bool BatchReadsRefused { get; set; }
+
     public long BatchReads;
     public long BatchFailoverReads;
     public long BatchReadBytes;

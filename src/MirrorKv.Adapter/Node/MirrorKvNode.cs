@@ -161,6 +161,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
+            node.StartReadLease();
             node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!).SweepConnections(), node, node.GuardPeriod, node.GuardPeriod);
             node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;

@@ -105,6 +105,15 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
                 break;
+            // A secondary with a witness that etcd does not record in sync may lack writes the primary acknowledged
+            // alone: it serves no read (READ answers as for a region it does not serve, so the client looks the key
+            // up, which it refuses too, and the client asks the primary).
+            case Opcode.Read when state.BatchReadsRefused:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownRKey, MirrorKvNode.ReadsRefusedText);
+                break;
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when state.BatchReadsRefused:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
+                break;
             case Opcode.Read:
                 verbs.Read(connection, state, header.RequestId, payload);
                 break;
@@ -155,6 +164,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         {
             // Noted for the batch's end: what a primary serves may leave only if it still is one then.
             state.BatchAsPrimary = node.IsServingPrimary;
+            state.BatchReadsRefused = !node.MayServeReads;
             verbs.Prefetch(frames, state);
         }
     }
