@@ -279,6 +279,16 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
         long stamp = _lease.Stamp();
+
+        // Touched before the secondary becomes the stream's peer: a heartbeat tick that sees the new peer with the
+        // last frame of a peer of long ago would drop it at once as a silent joining secondary (seen in chaos, a
+        // moment after a promotion, right as the old primary joined). Not while another is attached: an attach that
+        // is refused must not hide that one's silence.
+        if (Stream.Peer is not { IsOpen: true })
+        {
+            TouchPeer();
+        }
+
         if (!Stream.Attach(connection, Epoch, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
@@ -290,7 +300,6 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _sentProtected = false;
         Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
-        TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
