@@ -85,6 +85,27 @@ public sealed partial class MirrorKvClient
                     throw Unavailable("no node can serve reads");
                 }
 
+                if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
+                {
+                    switch (await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false))
+                    {
+                        case ReadOutcome.Done:
+                            return true;
+                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
+                            Interlocked.Increment(ref _tornRetries);
+                            MirrorKvTelemetry.TornRetries.Add(1);
+                            break;
+                        case ReadOutcome.Failed:
+                            Interlocked.Increment(ref _retriedAfterFailure);
+                            break;
+                        default:
+                            Forget(key, cached);
+                            break;
+                    }
+
+                    continue;
+                }
+
                 PendingOperation op = channel.Rent();
                 try
                 {
@@ -306,5 +327,8 @@ public sealed partial class MirrorKvClient
         Done,
         Torn,
         Stale,
+
+        // No node gave an answer about the pointer (failed, timed out, refused): try again.
+        Failed,
     }
 }

@@ -35,6 +35,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
     private IPEndPoint? _secondaryRespEndPoint;
+    private readonly ClusterGate? _cluster;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
@@ -65,7 +66,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
-        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
+        _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
+        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
         _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
     }
@@ -133,6 +135,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
     }
 
+    /// <summary>The cluster map this node serves by, or null outside a cluster (or before the first map).</summary>
+    public ClusterMap? ClusterMap => _cluster?.Map;
+
+    internal ClusterGate? Cluster => _cluster;
+
     internal ReplicationStream Stream { get; }
 
     internal NodeCounters Counters { get; } = new();
@@ -149,6 +156,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         try
         {
             node.WatchWitness(claim);
+            if (node._cluster is not null)
+            {
+                // Before listening: a cluster node must know which slots it owns before it serves any key.
+                await node._cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
@@ -213,6 +226,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         if (_coordinator is not null)
         {
             await _coordinator.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync().ConfigureAwait(false);
         }
 
         Store.Dispose();

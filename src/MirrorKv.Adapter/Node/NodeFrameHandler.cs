@@ -90,6 +90,15 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 node.DescribeStatus().Write(connection.BeginPost(Opcode.Status | Opcode.ReplyBit, WireStatus.Ok, header.RequestId, NodeStatus.Size));
                 connection.EndPost();
                 break;
+            case Opcode.ClusterMap when ClusterMapMessages.TryReadRequest(payload, out _) != WireStatus.Ok:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"CLUSTER_MAP payload must be {ClusterMapMessages.RequestSize} bytes: the map version the caller has");
+                break;
+            case Opcode.ClusterMap when node.Cluster is { } cluster:
+                cluster.DescribeMap(connection, header.RequestId, payload);
+                break;
+            case Opcode.ClusterMap:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NoCluster, "this node serves a single pair, not a cluster: its keys are all its own");
+                break;
             case Opcode.Switchover when state.Kind == PeerKind.Client:
                 node.OnSwitchover(connection, header.RequestId, payload);
                 break;
@@ -113,6 +122,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 break;
             case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when state.BatchReadsRefused:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
+                break;
+            case Opcode.FailoverRead when !node.HoldsEveryAcknowledgedWrite:
+                // A caught-up secondary whose primary lives serves it too (hedged reads), but only while it can
+                // vouch for holding every acknowledged write: see MirrorKvNode.HoldsEveryAcknowledgedWrite.
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary,
+                    "this secondary cannot vouch that it holds every acknowledged write (not told the pair is protected, dropped, diverged, or with a coordinator not promoted yet); ask the primary");
                 break;
             case Opcode.Read:
                 verbs.Read(connection, state, header.RequestId, payload);

@@ -12,13 +12,22 @@ namespace MirrorKv.Adapter;
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters)
+internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters, ClusterGate? cluster)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
         if (KvRequest.TryRead(payload, out KvRequest request) != WireStatus.Ok)
         {
             Replies.Error(connection, opcode, requestId, WireStatus.MalformedFrame, $"{opcode} payload is malformed (truncated, lengths that do not match, or reserved bits set)");
+            return;
+        }
+
+        // In a cluster, a key of another pair's slot is refused whatever this node's role: the client asks the
+        // owner, named in the reply with the map version (docs/scale-out.md, "Redirection").
+        if (cluster is not null && !cluster.Owns(request.Key, out int slot))
+        {
+            Interlocked.Increment(ref counters.Redirects);
+            Replies.Error(connection, opcode, requestId, WireStatus.Moved, cluster.RedirectFor(slot));
             return;
         }
 
@@ -113,6 +122,14 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         if (KvRequest.TryRead(payload, out KvRequest request) != WireStatus.Ok)
         {
             Replies.Error(connection, Opcode.Get, requestId, WireStatus.MalformedFrame, "GET payload is malformed (truncated, lengths that do not match, or reserved bits set)");
+            return;
+        }
+
+        // As LOOKUP: a key of another pair's slot is refused with the owner, whatever this node holds.
+        if (cluster is not null && !cluster.Owns(request.Key, out int slot))
+        {
+            Interlocked.Increment(ref counters.Redirects);
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.Moved, cluster.RedirectFor(slot));
             return;
         }
 

@@ -32,8 +32,8 @@ internal sealed partial class ChaosRunner
         }
         if (result.ReadStallsMs.Count > 0)
         {
-            Say($"  read stall            {Percentiles(result.ReadStallsMs)} (primary kills: the exit to a good read again)");
-            Say($"  write stall           {Percentiles(result.WriteStallsMs)} (primary kills: the exit to an acknowledged write again)");
+            Say($"  read stall            {Percentiles(result.ReadStallsMs)} (primary kills and pauses: the fault to a good read again)");
+            Say($"  write stall           {Percentiles(result.WriteStallsMs)} (primary kills and pauses: the fault to an acknowledged write again)");
         }
 
         if (rejoins.Count > 0)

@@ -174,7 +174,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         _history.CheckWindow();
         CheckReport linearizability = _history.Totals;
         int? lost = await VerifyAsync(client, cancellationToken);
-        List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true })];
+        List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true })];
         Result = new ChaosResult(options.Cycles, [.. primaryKills.Select(c => c.ReadStallMs)], [.. primaryKills.Select(c => c.WriteStallMs)], [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads)
         {
             Mode = options.Mode,

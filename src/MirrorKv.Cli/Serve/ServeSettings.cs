@@ -37,6 +37,9 @@ internal sealed class ServeSettings
 
     public string PairName { get; set; } = "default";
 
+    /// <summary>The cluster this pair belongs to (needs Coordinator); none: a pair on its own.</summary>
+    public string? Cluster { get; set; }
+
     public string RegionSize { get; set; } = "256m";
 
     public string SlabSize { get; set; } = "1m";

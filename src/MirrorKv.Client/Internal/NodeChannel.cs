@@ -19,6 +19,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     private PendingOperation[] _operations = [];
     private IConnection? _connection;
     private int _failed;
+    private long _lastReceived;
 
     private readonly bool _completeOnReceiveThread;
 
@@ -42,6 +43,9 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     public RegionInfo Region => Hello.Regions[0];
 
     public bool IsHealthy => Volatile.Read(ref _failed) == 0 && _connection is { IsOpen: true };
+
+    /// <summary>When the node last sent anything (a <see cref="Stopwatch"/> timestamp, per batch received): a late reply counts too.</summary>
+    public long LastReceived => Volatile.Read(ref _lastReceived);
 
     private Action<NodeChannel> OnFailure { get; }
 
@@ -189,6 +193,12 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    public void PostClusterMap(PendingOperation op, ulong knownVersion)
+    {
+        ClusterMapMessages.WriteRequest(Begin(op, Opcode.ClusterMap, ClusterMapMessages.RequestSize), knownVersion);
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
@@ -217,9 +227,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         }
     }
 
-    public void OnBatchEnd(IConnection connection)
-    {
-    }
+    public void OnBatchEnd(IConnection connection) => Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
 
     public void OnClosed(IConnection connection, Exception? error) =>
         Fail(new MirrorKvException(MirrorKvError.Unavailable, $"connection to {EndPoint} closed{(error is null ? "" : ": " + error.Message)}", WireStatus.Ok, error));

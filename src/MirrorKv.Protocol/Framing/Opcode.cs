@@ -61,6 +61,12 @@ public enum Opcode : byte
     /// </summary>
     Switchover = 0x32,
 
+    /// <summary>
+    /// Anyone to any node of a cluster (protocol 1.3): the cluster map (slot ranges, pairs, members, version),
+    /// so that clients learn it without etcd; a node serving a single pair answers <see cref="WireStatus.NoCluster"/>.
+    /// </summary>
+    ClusterMap = 0x33,
+
     /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
     Error = 0x7F,
 

@@ -26,6 +26,14 @@ public class StatusTableTests
         ("WRITE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Write)"),
         ("UPDATE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Update)"),
         ("DELETE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Delete)"),
+
+        // A cluster node needs etcd: MirrorKv.IntegrationTests starts one. UPDATE takes the same slot check as WRITE.
+        ("WRITE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("UPDATE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (WRITE's check)"),
+        ("DELETE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("LOOKUP", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("GET", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (the client's GetAsync sends GET at a 1.2 or later node)"),
+        ("CLUSTER_MAP", WireStatus.Ok, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
     ];
 
     [Fact]
@@ -215,6 +223,8 @@ public class StatusTableTests
                 ("STATUS", RawSocket.Frame(Opcode.Status, 70, new byte[8]), Opcode.Status, WireStatus.Ok),
                 ("STATUS with a reserved byte set", RawSocket.Frame(Opcode.Status, 71, [0, 0, 0, 1, 0, 0, 0, 0]), Opcode.Status, WireStatus.MalformedFrame),
                 ("STATUS without a payload", RawSocket.Frame(Opcode.Status, 72, []), Opcode.Status, WireStatus.MalformedFrame),
+                ("CLUSTER_MAP outside a cluster", RawSocket.Frame(Opcode.ClusterMap, 73, new byte[8]), Opcode.ClusterMap, WireStatus.NoCluster),
+                ("CLUSTER_MAP of 7 bytes", RawSocket.Frame(Opcode.ClusterMap, 74, new byte[7]), Opcode.ClusterMap, WireStatus.MalformedFrame),
                 ("unknown opcode 0x55", RawSocket.Frame((Opcode)0x55, 80, new byte[5]), (Opcode)0x55, WireStatus.UnknownOpcode),
                 ("ERROR sent to a node", RawSocket.Frame(Opcode.Error, 81, []), Opcode.Error, WireStatus.UnknownOpcode),
             ];
