@@ -21,6 +21,7 @@ var root = new RootCommand("MirrorKv: a highly available in-memory key-value sto
     StatusCommand.Create(),
     SwitchoverCommand.Create(),
     ChaosCommand.Create(),
+    MirrorKv.Cli.Cluster.ClusterCommand.Create(),
 };
 foreach (Command command in KeyCommands.Create())
 {

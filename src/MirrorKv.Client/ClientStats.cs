@@ -9,4 +9,11 @@ namespace MirrorKv.Client;
 /// <param name="TableRewrites">Times the local table was rewritten from a translation.</param>
 /// <param name="RewrittenPointers">Pointers rewritten in total.</param>
 /// <param name="TranslationDeltas">Distinct slab deltas in the last translation fetched (0 before any).</param>
-public readonly record struct ClientStats(long Reads, long FailoverReads, long Lookups, long TornRetries, long RetriedAfterFailure, long TableRewrites, long RewrittenPointers, int TranslationDeltas);
+public readonly record struct ClientStats(long Reads, long FailoverReads, long Lookups, long TornRetries, long RetriedAfterFailure, long TableRewrites, long RewrittenPointers, int TranslationDeltas)
+{
+    /// <summary>READs also sent to the other node because the first had not answered within the hedge delay, or refused.</summary>
+    public long HedgedReads { get; init; }
+
+    /// <summary>Hedged READs whose answer came from the other node.</summary>
+    public long HedgeWins { get; init; }
+}

@@ -48,6 +48,40 @@ public static class MirrorKvAdmin
         }, cancellationToken, handover).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Asks one node for its cluster's map (CLUSTER_MAP, protocol 1.3); null when the node serves a single pair
+    /// (it answers NoCluster, or, older than 1.3, UnknownOpcode).
+    /// </summary>
+    /// <param name="node">Any node of the cluster.</param>
+    /// <param name="transport">TCP unless given.</param>
+    /// <param name="timeout">For the connection and the request; 2 s unless given.</param>
+    /// <param name="secret">The node's client secret, when it has one.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="MirrorKvException">The node cannot be reached (<see cref="MirrorKvError.Unavailable"/>) or sent a malformed map (<see cref="MirrorKvError.Protocol"/>, naming what is wrong).</exception>
+    public static async Task<ClusterMap?> GetClusterMapAsync(IPEndPoint node, ITransport? transport = null, TimeSpan? timeout = null, byte[]? secret = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        try
+        {
+            return await AskAsync(node, transport, timeout ?? TimeSpan.FromSeconds(2), secret, "CLUSTER_MAP", static (channel, op, _) => channel.PostClusterMap(op, 0), static op =>
+            {
+                if (op.Status is WireStatus.NoCluster or WireStatus.UnknownOpcode)
+                {
+                    return (true, (ClusterMap?)null);
+                }
+
+                WireStatus decoded = ClusterMapMessages.TryReadReply(op.Payload, out _, out ClusterMap? map, out string? error);
+                return op.Status != WireStatus.Ok || decoded == WireStatus.Ok && map is not null
+                    ? (op.Status == WireStatus.Ok, map)
+                    : throw new MirrorKvException(MirrorKvError.Protocol, $"CLUSTER_MAP: {error ?? "an 'unchanged' reply to a caller that has no map"}", decoded);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.Protocol && e.WireStatus == WireStatus.MalformedFrame && e.Message.StartsWith("CLUSTER_MAP:", StringComparison.Ordinal))
+        {
+            throw new MirrorKvException(MirrorKvError.Protocol, $"{node} answered {e.Message}", e.WireStatus, e);
+        }
+    }
+
     // One request on a connection of its own. decode says whether the reply is the answer, and the answer.
     private static async Task<T> AskAsync<T>(IPEndPoint node, ITransport? transport, TimeSpan wait, byte[]? secret, string what, Action<NodeChannel, PendingOperation, TimeSpan> post, Func<PendingOperation, (bool Ok, T Value)> decode, CancellationToken cancellationToken, TimeSpan argument = default)
     {

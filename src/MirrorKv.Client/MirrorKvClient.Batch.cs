@@ -43,7 +43,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask TryGetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("GET_MANY", _primary.EndPoint);
+        var scope = new OperationScope("GET_MANY", _primary.EndPoint, keys.Count);
         try
         {
             await TryGetManyCoreAsync(keys, destinations, found, cancellationToken).ConfigureAwait(false);

@@ -20,7 +20,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("SET_MANY", _primary.EndPoint);
+        var scope = new OperationScope("SET_MANY", _primary.EndPoint, keys.Count);
         try
         {
             await SetManyCoreAsync(keys, values, cancellationToken).ConfigureAwait(false);

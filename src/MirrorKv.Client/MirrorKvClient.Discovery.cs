@@ -85,6 +85,7 @@ public sealed partial class MirrorKvClient
         {
             cancellationToken.ThrowIfCancellationRequested();
             ProbeResult result = await ProbeRoundAsync(cancellationToken).ConfigureAwait(false);
+            CountConnectAttempt(result);
             if (result.Primary is { } found)
             {
                 return Adopt(found);
@@ -106,6 +107,26 @@ public sealed partial class MirrorKvClient
             }
 
             await Task.Delay(RetryDelay(round++, result.Answered), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void CountConnectAttempt(in ProbeResult result)
+    {
+        if (!MirrorKvTelemetry.ConnectAttempts.Enabled)
+        {
+            return;
+        }
+
+        string? error = result.Primary is not null ? null
+            : result.AuthenticationError is not null ? nameof(MirrorKvError.AuthenticationFailed)
+            : result.Answered ? "no_primary" : "no_answer";
+        if (error is null)
+        {
+            MirrorKvTelemetry.ConnectAttempts.Add(1, _health.Tag);
+        }
+        else
+        {
+            MirrorKvTelemetry.ConnectAttempts.Add(1, _health.Tag, new KeyValuePair<string, object?>("error.type", error));
         }
     }
 
@@ -269,6 +290,7 @@ public sealed partial class MirrorKvClient
             StartSecondaryConnect();
         }
 
+        _health.Reached();
         _ = oldSecondary?.DisposeAsync().AsTask();
         if (oldPrimary is null)
         {
@@ -276,6 +298,7 @@ public sealed partial class MirrorKvClient
         }
 
         _ = oldPrimary.DisposeAsync().AsTask();
+        AwaitProtection();
         ulong before = oldPrimary.Hello.Epoch;
         if (candidate.Hello.Epoch > before)
         {

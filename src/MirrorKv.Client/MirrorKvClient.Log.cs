@@ -19,4 +19,7 @@ public sealed partial class MirrorKvClient
 
     [LoggerMessage(Level = LogLevel.Information, Message = "MirrorKv primary {EndPoint} serves again at epoch {Epoch}")]
     private partial void LogPrimaryResumed(string endPoint, ulong epoch);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MirrorKv pair protected again: the primary {EndPoint} (epoch {Epoch}) has the in-sync secondary {Secondary}, {Seconds:F1} s after this client saw the failover")]
+    private partial void LogProtectedAgain(string endPoint, ulong epoch, string secondary, double seconds);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using MirrorKv.Protocol;
 
 namespace MirrorKv.Client;
@@ -7,6 +8,54 @@ namespace MirrorKv.Client;
 public sealed partial class MirrorKvClient
 {
     private long _lastSecondaryRetry;
+    private int _secondaryRetries;
+    private int _secondaryRetryScheduled;
+
+    /// <summary>
+    /// The warm standby path: the connection to the secondary failed or could not be made, so try again after a
+    /// capped, jittered backoff (10 ms doubling up to <see cref="MirrorKvClientOptions.MaxReconnectDelay"/>),
+    /// for as long as that node is the primary's secondary. A failover read then finds it connected and
+    /// authenticated, instead of waiting for a handshake, or for a write reply to name the secondary again.
+    /// </summary>
+    private void KeepSecondaryWarm(IPEndPoint endPoint)
+    {
+        if (_disposed.IsCancellationRequested || Interlocked.Exchange(ref _secondaryRetryScheduled, 1) == 1)
+        {
+            return;
+        }
+
+        TimeSpan delay = RetryDelay(Interlocked.Increment(ref _secondaryRetries), answered: false);
+        _ = RetrySecondaryAsync(endPoint, delay);
+    }
+
+    private async Task RetrySecondaryAsync(IPEndPoint endPoint, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _disposed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        finally
+        {
+            Volatile.Write(ref _secondaryRetryScheduled, 0);
+        }
+
+        lock (_pathLock)
+        {
+            if (!endPoint.Equals(_secondaryEndPoint) || _secondary is { IsHealthy: true } || !_secondaryConnect.IsCompleted)
+            {
+                return;
+            }
+
+            NodeChannel? old = _secondary;
+            _secondary = null;
+            _ = old?.DisposeAsync().AsTask();
+            StartSecondaryConnect();
+        }
+    }
 
     /// <summary>
     /// Every write reply names the primary's current secondary. When it is not the one this client knows (a

@@ -20,6 +20,8 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private readonly ITransport _transport;
     private readonly EndPointBook _book;
+    private readonly ConnectionHealth _health;
+    private readonly bool _ownsHealth;
     private readonly PointerTable _table = new();
     private readonly Stack<KeyBatch> _keyBatches = new();
     private readonly Lock _pathLock = new();
@@ -41,6 +43,13 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger("MirrorKv.Client") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _transport = options.Transport ?? new TcpTransport();
         _book = new EndPointBook(options.AllEndPoints());
+        _hedgeDelay = new HedgeDelayEstimator(options);
+        _ownsHealth = options.Health is null;
+        _health = options.Health ?? new ConnectionHealth(MirrorKvEndPoints.Format(options.AllEndPoints()));
+        if (_ownsHealth)
+        {
+            _health.Register();
+        }
     }
 
     /// <summary>Raised when reads move to another path (on a thread-pool thread).</summary>
@@ -70,7 +79,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     /// <summary>What the client has done so far.</summary>
     public ClientStats Stats => new(
         Interlocked.Read(ref _reads), Interlocked.Read(ref _failoverReads), Interlocked.Read(ref _lookups), Interlocked.Read(ref _tornRetries),
-        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas));
+        Interlocked.Read(ref _retriedAfterFailure), Interlocked.Read(ref _tableRewrites), Interlocked.Read(ref _rewrittenPointers), Volatile.Read(ref _translationDeltas))
+    {
+        HedgedReads = Interlocked.Read(ref _hedgedReads),
+        HedgeWins = Interlocked.Read(ref _hedgeWins),
+    };
 
     /// <summary>
     /// Connects to the pair: asks the configured endpoints (any order; host names resolved) who the primary is,
@@ -95,6 +108,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         catch
         {
             client._disposed.Dispose();
+            if (client._ownsHealth)
+            {
+                client._health.Unregister();
+            }
+
             throw;
         }
 
@@ -148,6 +166,16 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _disposed.CancelAsync().ConfigureAwait(false);
+        _hedgeTimer.Dispose();
+        if (_ownsHealth)
+        {
+            _health.Unregister();
+        }
+        else
+        {
+            _health.Lost();
+        }
+
         await _primary.DisposeAsync().ConfigureAwait(false);
         NodeChannel? secondary = _secondary;
         if (secondary is not null)
@@ -207,12 +235,30 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         try
         {
-            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, CancellationToken.None).ConfigureAwait(false);
-            _secondary = channel;
+            NodeChannel channel = await NodeChannel.ConnectAsync(_transport, endPoint, NodeChannelOptions.For(_options), OnChannelFailure, _disposed.Token).ConfigureAwait(false);
+            bool kept;
+            lock (_pathLock)
+            {
+                // The secondary may have changed while this connected (a write reply named another, or a promotion).
+                kept = endPoint.Equals(_secondaryEndPoint) && !_disposed.IsCancellationRequested;
+                if (kept)
+                {
+                    _secondary = channel;
+                    _secondaryRetries = 0;
+                }
+            }
+
+            if (!kept)
+            {
+                await channel.DisposeAsync().ConfigureAwait(false);
+                return null;
+            }
+
             return channel;
         }
-        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
+        catch (Exception e) when (e is MirrorKvException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException or Transport.ConnectionClosedException)
         {
+            KeepSecondaryWarm(endPoint);
             return null;
         }
     }
@@ -221,6 +267,11 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     {
         if (channel != _primary)
         {
+            if (channel == _secondary)
+            {
+                KeepSecondaryWarm(channel.EndPoint);
+            }
+
             return;
         }
 
@@ -235,6 +286,8 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             _failover = Task.Run(() => FailOverAsync(channel));
         }
 
+        _health.Lost();
+        AwaitProtection();
         MirrorKvTelemetry.Failovers.Add(1);
         LogFailingOver(channel.EndPoint.ToString(), _secondaryEndPoint?.ToString() ?? "(none known)");
         PathChanged?.Invoke(ClientPath.FailingOver);

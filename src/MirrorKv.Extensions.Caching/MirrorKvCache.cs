@@ -34,6 +34,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     private readonly string _endPointsText;
     private readonly CacheUnavailableBehavior _whenUnavailable;
     private readonly string? _misconfigured;
+    private readonly ConnectionHealth _health;
     private MirrorKvClient? _client;
     private long _retryAfter;
     private MirrorKvException? _lastFailure;
@@ -53,6 +54,10 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         _logger = loggers?.CreateLogger<MirrorKvCache>() ?? (ILogger)NullLogger.Instance;
         List<string> problems = MirrorKvCacheOptionsValidator.FindProblems(_options, out _endPoints, out _secret);
         _endPointsText = MirrorKvEndPoints.Format(_endPoints);
+
+        // Reported from now on, not from the first connection: a cache that cannot connect shows as disconnected.
+        _health = new ConnectionHealth(_endPointsText);
+        _health.Register();
         _whenUnavailable = _options.InvalidWhenUnavailable is null && Enum.IsDefined(_options.WhenUnavailable) ? _options.WhenUnavailable : CacheUnavailableBehavior.Miss;
         if (problems.Count > 0 && _whenUnavailable == CacheUnavailableBehavior.Fail)
         {
@@ -111,6 +116,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
                     ConnectTimeout = _options.ConnectTimeout,
                     RequestTimeout = _options.RequestTimeout,
                     LoggerFactory = _loggers,
+                    Health = _health,
                 },
                 cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _client, client);
@@ -313,6 +319,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             await client.DisposeAsync().ConfigureAwait(false);
         }
 
+        _health.Unregister();
         _connectLock.Dispose();
     }
 
@@ -345,6 +352,9 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     private static readonly Counter<long> ValuesNotCached = CacheMeter.CreateCounter<long>(
         "mirrorkv.cache.values_not_cached", "{entry}", "Cache writes dropped under WhenUnavailable = Miss because the pair refused the value (reason: too_large).");
 
+    private static readonly Counter<long> UnavailableCalls = CacheMeter.CreateCounter<long>(
+        "mirrorkv.cache.unavailable_calls", "{call}", "Cache calls answered as a miss under WhenUnavailable = Miss because the pair could not answer (no node serves, a refused secret, a bad setting); error.type says which.");
+
     private string StoreKey(string key) => _options.KeyPrefix.Length == 0 ? key : _options.KeyPrefix + key;
 
     private Task RewriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlyMemory<byte> payload, CancellationToken token) =>
@@ -369,6 +379,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     // Errors a cache user must fix (a refused secret, a bad setting) are errors; an outage is a warning.
     private void LogMiss(string operation, string key, MirrorKvException e)
     {
+        UnavailableCalls.Add(1, _health.Tag, new KeyValuePair<string, object?>("db.operation.name", operation), new KeyValuePair<string, object?>("error.type", e.Error.ToString()));
         if (e.Error is MirrorKvError.AuthenticationFailed || _misconfigured is not null)
         {
             LogMissMisconfigured(operation, key, e.Error, e.Message);

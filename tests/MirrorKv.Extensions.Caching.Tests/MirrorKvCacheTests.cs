@@ -61,16 +61,18 @@ public class MirrorKvCacheTests
     {
         await using TcpPair pair = await TcpPair.StartAsync();
         await using MirrorKvCache cache = Cache(pair);
-        var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMilliseconds(600) };
+        // A window wide enough that a loaded machine's late timers (hundreds of ms) cannot close it between reads.
+        var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMilliseconds(1500) };
         await cache.SetAsync("session", "s"u8.ToArray(), options, TestContext.Current.CancellationToken);
         for (int i = 0; i < 8; i++)
         {
-            await Task.Delay(150, TestContext.Current.CancellationToken);
+            await Task.Delay(300, TestContext.Current.CancellationToken);
             Assert.NotNull(await cache.GetAsync("session", TestContext.Current.CancellationToken));
         }
 
-        // 1.2 s after the write, twice the window: alive only because reads moved the deadline.
-        await Task.Delay(900, TestContext.Current.CancellationToken);
+        // At least 2.4 s after the write, over the window: alive only because reads moved the deadline. Then
+        // twice the window without reads.
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
         Assert.Null(await cache.GetAsync("session", TestContext.Current.CancellationToken));
     }
 

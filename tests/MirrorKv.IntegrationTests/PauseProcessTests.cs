@@ -69,6 +69,59 @@ public class PauseProcessTests
         await idle.DisposeAsync();
     }
 
+    /// <summary>
+    /// SIGSTOP of the primary under reads with cached pointers: hedged reads (a fixed 5 ms hedge delay) go on at
+    /// the secondary within about the delay, before any promotion (1 s); without hedging each would wait for
+    /// the request timeout (1 s).
+    /// </summary>
+    [Fact]
+    public async Task PausedPrimary_HedgedReadsGoOnAtTheSecondary_BeforeAnyPromotion()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.WaitProtectedAsync();
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            EndPoints = [primary.EndPoint],
+            ReadFrom = ReadFrom.PreferPrimary,
+            HedgeDelay = TimeSpan.FromMilliseconds(5),
+        });
+        Assert.True(await client.WaitForSecondaryAsync());
+        for (int i = 0; i < 50; i++)
+        {
+            await client.SetAsync($"h{i}", Encoding.UTF8.GetBytes($"v{i}"));
+            Assert.Equal($"v{i}", Encoding.UTF8.GetString((await client.GetAsync($"h{i}"))!));
+        }
+
+        ClientStats before = client.Stats;
+        await primary.PauseAsync();
+        var latencies = new List<double>();
+        try
+        {
+            var paused = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; paused.Elapsed < TimeSpan.FromMilliseconds(600); i = (i + 1) % 50)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                Assert.Equal($"v{i}", Encoding.UTF8.GetString((await client.GetAsync($"h{i}"))!));
+                latencies.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+        finally
+        {
+            await primary.ResumeAsync();
+        }
+
+        latencies.Sort();
+        Assert.True(latencies.Count >= 20, $"only {latencies.Count} reads completed in 600 ms of the pause");
+        Assert.True(latencies[^1] < 400, $"the slowest read in the pause took {latencies[^1]:F1} ms (p50 {latencies[latencies.Count / 2]:F1} ms)");
+        // The secondary answered the reads, and few waited for the hedge delay: after the first hedge the silent
+        // primary is suspect and reads start at the secondary (a reply already on its way at the pause may
+        // clear the suspicion once or twice).
+        ClientStats after = client.Stats;
+        Assert.True(after.FailoverReads - before.FailoverReads >= latencies.Count, $"{after.FailoverReads - before.FailoverReads} FAILOVER_READs for {latencies.Count} reads");
+        Assert.True(after.HedgedReads - before.HedgedReads is >= 1 and <= 3, $"{after.HedgedReads - before.HedgedReads} of {latencies.Count} reads waited for the hedge delay");
+    }
+
     [Fact]
     public async Task PausedSecondary_PrimaryStopsForThePause_ThenThePairGoesOnWithTheSameRoles()
     {

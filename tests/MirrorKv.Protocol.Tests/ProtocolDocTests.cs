@@ -15,7 +15,7 @@ public class ProtocolDocTests
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request"];
+        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 
@@ -25,12 +25,12 @@ public class ProtocolDocTests
         ReadOnlySpan<byte> payload = Frame("hello-request", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(payload, out HelloRequest hello));
         Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null), hello);
-        Assert.Equal(ProtocolVersion.V1_1, hello.Version);
+        Assert.Equal(ProtocolVersion.V1_3, hello.Version);
         AssertReencodes(payload, b => hello.Write(b));
     }
 
     [Fact]
-    public void HelloExamples_OfVersion1_0_DifferFrom1_1OnlyInTheMinorByte()
+    public void HelloExamples_OfVersion1_0_DifferFrom1_3OnlyInTheMinorByte()
     {
         ReadOnlySpan<byte> request = Frame("hello-request-1-0", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(request, out HelloRequest hello));
@@ -42,14 +42,14 @@ public class ProtocolDocTests
         Assert.Equal(ProtocolVersion.V1_0, decoded!.Version);
         AssertReencodes(reply, b => decoded.Write(b));
 
-        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.1.
+        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.3.
         foreach ((string old, string current) in new[] { ("hello-request-1-0", "hello-request"), ("hello-reply-1-0", "hello-reply") })
         {
             byte[] a = Examples[old], b = Examples[current];
             Assert.Equal(a.Length, b.Length);
             int[] differ = [.. Enumerable.Range(0, a.Length).Where(i => a[i] != b[i])];
             Assert.Equal([FrameHeader.Size + 5], differ);
-            Assert.Equal((0, 1), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
+            Assert.Equal((0, 3), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
         }
     }
 
@@ -58,7 +58,7 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloReply.TryRead(payload, out HelloReply? reply));
-        Assert.Equal(ProtocolVersion.V1_1, reply!.Version);
+        Assert.Equal(ProtocolVersion.V1_3, reply!.Version);
         Assert.Equal(NodeRole.Primary, reply.Role);
         Assert.Equal(1UL, reply.Epoch);
         Assert.Equal(0x1122334455667788UL, reply.Incarnation);
@@ -66,6 +66,43 @@ public class ProtocolDocTests
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndpoint);
         Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)], reply.Regions);
         AssertReencodes(payload, b => reply.Write(b));
+    }
+
+    [Fact]
+    public void ClusterMap_Examples_DecodeToTheDocumentedMap_AndReencode()
+    {
+        ReadOnlySpan<byte> request = Frame("cluster-map-request", Opcode.ClusterMap, WireStatus.Ok, 10);
+        Assert.Equal(WireStatus.Ok, ClusterMapMessages.TryReadRequest(request, out ulong known));
+        Assert.Equal(0UL, known);
+        AssertReencodes(request, b => ClusterMapMessages.WriteRequest(b, 0));
+
+        ReadOnlySpan<byte> reply = Frame("cluster-map-reply", Opcode.ClusterMap | Opcode.ReplyBit, WireStatus.Ok, 10);
+        Assert.Equal(WireStatus.Ok, ClusterMapMessages.TryReadReply(reply, out ulong version, out ClusterMap? map, out string? error));
+        Assert.Null(error);
+        Assert.Equal((1UL, "dev"), (version, map!.Name));
+        IPEndPoint At(int port) => new(IPAddress.Loopback, port);
+        Assert.Equal(["p1", "p2"], map.Pairs.Select(p => p.Id));
+        Assert.Equal([new ClusterMember(At(7400), At(6400)), new ClusterMember(At(7401))], map.Pairs[0].Members);
+        Assert.Equal([new ClusterMember(At(7402), At(6402)), new ClusterMember(At(7403))], map.Pairs[1].Members);
+        Assert.Equal([new SlotRange(0, 8191, "p1"), new SlotRange(8192, 16383, "p2")], map.Ranges);
+        Assert.Equal(reply.Length, ClusterMapMessages.ReplySize(map));
+        ClusterMap decoded = map;
+        AssertReencodes(reply, b => ClusterMapMessages.WriteReply(b, decoded));
+
+        ReadOnlySpan<byte> unchanged = Frame("cluster-map-unchanged", Opcode.ClusterMap | Opcode.ReplyBit, WireStatus.Ok, 11);
+        Assert.Equal(WireStatus.Ok, ClusterMapMessages.TryReadReply(unchanged, out version, out map, out _));
+        Assert.Equal((1UL, (ClusterMap?)null), (version, map));
+        AssertReencodes(unchanged, b => ClusterMapMessages.WriteUnchanged(b, 1));
+    }
+
+    [Fact]
+    public void Moved_Example_NamesTheOwnerOfFoosSlot()
+    {
+        ReadOnlySpan<byte> payload = Frame("moved-reply", Opcode.Write | Opcode.ReplyBit, WireStatus.Moved, 8);
+        Assert.True(Redirect.TryParse(payload, out Redirect? redirect));
+        Assert.Equal(new Redirect(HashSlot.Of("foo"), new IPEndPoint(IPAddress.Loopback, 7402), "p2", 1), redirect);
+        Assert.Equal(12182, redirect!.Slot);
+        Assert.Equal(redirect.ToString(), ErrorText.Read(payload));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ namespace MirrorKv.Adapter;
 internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestTimeout) : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = requestTimeout };
+    private HttpClient? _watchHttp;
     private int _current;
 
     /// <summary>A key's value, its lease (0 when none) and its create revision (0 when the key does not exist).</summary>
@@ -49,6 +50,73 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
         return ToEntry(reply["kvs"]?[0]);
     }
 
+    /// <summary>Every key under <paramref name="prefix"/> with its entry, and the store revision the read saw.</summary>
+    public async Task<(IReadOnlyList<(string Key, Entry Entry)> Entries, long Revision)> RangePrefixAsync(string prefix, CancellationToken cancellationToken)
+    {
+        JsonNode reply = await PostAsync("/v3/kv/range", new JsonObject { ["key"] = B64(prefix), ["range_end"] = B64(PrefixEnd(prefix)) }, cancellationToken).ConfigureAwait(false);
+        var entries = new List<(string, Entry)>();
+        if (reply["kvs"] is JsonArray kvs)
+        {
+            foreach (JsonNode? kv in kvs)
+            {
+                entries.Add((Encoding.UTF8.GetString(Convert.FromBase64String(kv!["key"]!.GetValue<string>())), ToEntry(kv)));
+            }
+        }
+
+        return (entries, Long(reply["header"]?["revision"]));
+    }
+
+    /// <summary>
+    /// Watches every key under <paramref name="prefix"/> from revision <paramref name="fromRevision"/> on, and
+    /// calls <paramref name="onChange"/> once per batch of events etcd sends; returns when the stream ends
+    /// (etcd went away, the watch was cancelled by etcd) and throws <see cref="EtcdException"/> when no
+    /// endpoint takes it. The caller reads again and watches anew: a watch is a trigger, never the only source.
+    /// </summary>
+    public async Task WatchPrefixAsync(string prefix, long fromRevision, Action onChange, CancellationToken cancellationToken)
+    {
+        _watchHttp ??= new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        var body = new JsonObject
+        {
+            ["create_request"] = new JsonObject { ["key"] = B64(prefix), ["range_end"] = B64(PrefixEnd(prefix)), ["start_revision"] = fromRevision.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        };
+        Uri endpoint = endpoints[Volatile.Read(ref _current) % endpoints.Count];
+        HttpResponseMessage response;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endpoint, "/v3/watch")) { Content = JsonContent.Create(body) };
+            response = await _watchHttp.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            // Next time, the next endpoint.
+            Interlocked.Increment(ref _current);
+            throw new EtcdUnavailableException($"cannot watch {prefix} at {endpoint}: {e.Message}", e);
+        }
+
+        using (response)
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                JsonNode? message = JsonNode.Parse(line);
+                if (message?["error"] is { } error)
+                {
+                    throw new EtcdException($"etcd at {endpoint}: watch of {prefix}: {error}");
+                }
+
+                if (message?["result"]?["events"] is JsonArray { Count: > 0 })
+                {
+                    onChange();
+                }
+
+                if (message?["result"]?["canceled"]?.GetValue<bool>() == true)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// Puts every (key, value, lease) of <paramref name="puts"/> in one transaction if each compared key has
     /// the given create revision (0: absent) and, when given, mod revision. Returns the revision of the
@@ -82,7 +150,14 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
         return reply["succeeded"]?.GetValue<bool>() == true ? Math.Max(1, Long(reply["header"]?["revision"])) : 0;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _watchHttp?.Dispose();
+    }
+
+    // etcd's range end for "every key starting with prefix": the prefix with its last byte incremented.
+    private static string PrefixEnd(string prefix) => prefix[..^1] + (char)(prefix[^1] + 1);
 
     private async Task<JsonNode> PostAsync(string path, JsonObject body, CancellationToken cancellationToken)
     {

@@ -19,6 +19,28 @@ public sealed partial class MirrorKvNode
     /// <summary>The coordinator, when the pair has one.</summary>
     internal PairCoordinator? Coordinator => _coordinator;
 
+    // At start only: etcd may be slow to answer the first requests of a process (a loaded machine, nodes of many
+    // pairs starting at once), and one timeout should not end the node. A claim that etcd applied after its
+    // reply timed out names this node as holder next time round, and is waited out as any earlier incarnation's.
+    private static async Task<T> UntilEtcdAnswersAsync<T>(Func<Task<T>> call, TimeProvider time, CancellationToken cancellationToken)
+    {
+        long start = time.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (EtcdUnavailableException) when (time.GetElapsedTime(start) < StartEtcdPatience)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>How long a starting node keeps asking an etcd that does not answer: 10 s, then it fails to start.</summary>
+    private static readonly TimeSpan StartEtcdPatience = TimeSpan.FromSeconds(10);
+
     // Before the node exists: a primary claims the leader key (its epoch is the one etcd grants), a secondary
     // without --primary learns where the primary is.
     private static async Task<(PairCoordinator?, PairCoordinator.Claim, NodeOptions)> CoordinateStartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -34,7 +56,7 @@ public sealed partial class MirrorKvNode
             IPEndPoint me = options.AdvertisedEndPoint ?? options.ListenEndPoint;
             if (options.Role == NodeRole.Primary)
             {
-                PairCoordinator.Claim claim = await coordinator.TryLeadAsync(me, null, mustBeInSync: false, cancellationToken).ConfigureAwait(false);
+                PairCoordinator.Claim claim = await UntilEtcdAnswersAsync(() => coordinator.TryLeadAsync(me, null, mustBeInSync: false, cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 for (int wait = 0; !claim.Won && claim.Holder is { } holder && holder.EndPoint.Equals(me) && wait < 50; wait++)
                 {
                     // Our own earlier incarnation's key (killed a moment ago): it goes when its lease does.
@@ -52,7 +74,7 @@ public sealed partial class MirrorKvNode
 
             if (options.PrimaryEndPoint is null)
             {
-                LeaderRecord leader = await coordinator.ReadLeaderAsync(cancellationToken).ConfigureAwait(false)
+                LeaderRecord leader = await UntilEtcdAnswersAsync(() => coordinator.ReadLeaderAsync(cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false)
                     ?? throw new InvalidOperationException($"etcd names no primary for pair '{settings.PairName}' yet: start one with --role primary");
                 options = options with { PrimaryEndPoint = leader.EndPoint };
             }

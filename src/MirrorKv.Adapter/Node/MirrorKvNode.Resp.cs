@@ -54,12 +54,14 @@ public sealed partial class MirrorKvNode
         {
             _sentinel = new RespHandler(this, _waiters, _logger, sentinel: true);
             _sentinelListener = transport.ListenStream(sentinel, _sentinel);
+            _sentinel.StartSwitchMasterWatch();
             LogSentinelListening(SentinelEndPoint!.ToString(), Options.EffectivePairName);
         }
     }
 
     private async ValueTask StopRespAsync()
     {
+        _sentinel?.StopSwitchMasterWatch();
         foreach ((IListener? listener, RespHandler? handler) in new[] { (_respListener, _resp), (_sentinelListener, _sentinel) })
         {
             if (listener is not null)

@@ -27,7 +27,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
-    private readonly AckWaiters _waiters = new();
+    private readonly AckWaiters _waiters;
     private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
@@ -35,6 +35,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private SecondaryLink? _link;
     private IPEndPoint? _secondaryEndPoint;
     private IPEndPoint? _secondaryRespEndPoint;
+    private readonly ClusterGate? _cluster;
 
     private MirrorKvNode(NodeOptions options, ILoggerFactory loggers)
     {
@@ -59,10 +60,15 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
+        StoreEngine? store = null;
+        _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
+        Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
+
         // The store registers each chunk here as it adds it (the first one now), before any pointer into it leaves.
-        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream, _registry);
+        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream, _registry);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
-        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters);
+        _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
+        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
         _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
     }
@@ -130,7 +136,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
     }
 
-    internal ReplicationStream Stream { get; } = new();
+    /// <summary>The cluster map this node serves by, or null outside a cluster (or before the first map).</summary>
+    public ClusterMap? ClusterMap => _cluster?.Map;
+
+    internal ClusterGate? Cluster => _cluster;
+
+    internal ReplicationStream Stream { get; }
 
     internal NodeCounters Counters { get; } = new();
 
@@ -146,6 +157,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         try
         {
             node.WatchWitness(claim);
+            if (node._cluster is not null)
+            {
+                // Before listening: a cluster node must know which slots it owns before it serves any key.
+                await node._cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
             node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Options.MaxMemory >> 20, node.Store.Memory.Length >> 10);
@@ -158,6 +175,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
+            node.StartReadLease();
             node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!).SweepConnections(), node, node.GuardPeriod, node.GuardPeriod);
             node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
@@ -209,6 +227,11 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         if (_coordinator is not null)
         {
             await _coordinator.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync().ConfigureAwait(false);
         }
 
         Store.Dispose();
@@ -282,6 +305,16 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
         long stamp = _lease.Stamp();
+
+        // Touched before the secondary becomes the stream's peer: a heartbeat tick that sees the new peer with the
+        // last frame of a peer of long ago would drop it at once as a silent joining secondary (seen in chaos, a
+        // moment after a promotion, right as the old primary joined). Not while another is attached: an attach that
+        // is refused must not hide that one's silence.
+        if (Stream.Peer is not { IsOpen: true })
+        {
+            TouchPeer();
+        }
+
         if (!Stream.Attach(connection, Epoch, postHello, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
@@ -293,7 +326,6 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _sentProtected = false;
         Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
-        TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);

@@ -13,4 +13,5 @@ internal sealed class NodeCounters
     public long Deletes;
     public long Lookups;
     public long ConnectionsRefused;
+    public long Redirects;
 }

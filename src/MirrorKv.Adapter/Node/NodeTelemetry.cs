@@ -34,6 +34,7 @@ internal sealed class NodeTelemetry : IDisposable
         _meter.CreateObservableCounter("mirrorkv.server.read.io", () => Measure(Volatile.Read(ref counters.ReadBytes)), "By", "Bytes copied out of registered memory by READs and FAILOVER_READs.");
         _meter.CreateObservableCounter("mirrorkv.server.resp.commands", () => Measure(node.RespCommandCount), "{command}", "Commands served on the RESP port.");
         _meter.CreateObservableCounter("mirrorkv.server.rejected_connections", () => Measure(Volatile.Read(ref counters.ConnectionsRefused)), "{connection}", "Connections refused at the connection limit (either port).");
+        _meter.CreateObservableCounter("mirrorkv.server.redirects", () => Measure(Volatile.Read(ref counters.Redirects)), "{request}", "Two-sided requests a cluster node refused as another pair's key (status Moved).");
         _meter.CreateObservableCounter("mirrorkv.server.expired_entries", () => Measure(node.ExpiredEntriesReaped), "{entry}", "Expired entries reclaimed by the primary.");
         _meter.CreateObservableCounter("mirrorkv.server.evicted_entries", () => Measure(node.Store.Evictions), "{entry}", "Keys evicted by the primary to make room for writes (a secondary counts none: it applies the primary's deletes).");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.connection.count", Connections, "{connection}", "Open connections, by port: mirrorkv (clients, the peer, handshakes in progress) and resp.");

@@ -40,4 +40,8 @@ internal enum RespCommandKind
     Command,
     Config,
     Sentinel,
+    Subscribe,
+    PSubscribe,
+    Unsubscribe,
+    PUnsubscribe,
 }

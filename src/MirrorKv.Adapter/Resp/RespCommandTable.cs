@@ -5,8 +5,8 @@ using System.Text;
 namespace MirrorKv.Adapter.Resp;
 
 /// <summary>
-/// The commands by name. Every name served has at most 8 bytes, so a name is looked up as one 64-bit number
-/// (its bytes upper-cased): no string is made per command.
+/// The commands by name. Every data command's name has at most 8 bytes, so a name is looked up as one 64-bit
+/// number (its bytes upper-cased): no string is made per command. The longer pub/sub names are compared apart.
 /// </summary>
 internal static class RespCommandTable
 {
@@ -58,13 +58,35 @@ internal static class RespCommandTable
         new(RespCommandKind.Command, "command", -1, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "server", "Describes the commands (COUNT, INFO, DOCS, LIST)."),
         new(RespCommandKind.Config, "config", -2, RespCommandAccess.None, Admin, 0, 0, 0, "server", "CONFIG GET of the settings clients ask for."),
         new(RespCommandKind.Sentinel, "sentinel", -2, RespCommandAccess.None, ["admin", "loading", "stale"], 0, 0, 0, "sentinel", "Sentinel discovery: the pair's primary, replica and other sentinel (GET-MASTER-ADDR-BY-NAME, MASTER, MASTERS, REPLICAS, SENTINELS)."),
+        new(RespCommandKind.Subscribe, "subscribe", -2, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: listens for +switch-master and other channels."),
+        new(RespCommandKind.PSubscribe, "psubscribe", -2, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: listens for channels matching glob patterns."),
+        new(RespCommandKind.Unsubscribe, "unsubscribe", -1, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: stops listening to channels (all without arguments)."),
+        new(RespCommandKind.PUnsubscribe, "punsubscribe", -1, RespCommandAccess.None, ["pubsub", "noscript", "loading", "stale"], 0, 0, 0, "pubsub", "Sentinel port: stops listening to patterns (all without arguments)."),
     ];
 
-    private static readonly FrozenDictionary<ulong, RespCommandInfo> ByName = All.ToFrozenDictionary(c => Pack(Encoding.ASCII.GetBytes(c.Name)));
+    private static readonly FrozenDictionary<ulong, RespCommandInfo> ByName = All.Where(c => c.Name.Length <= 8).ToFrozenDictionary(c => Pack(Encoding.ASCII.GetBytes(c.Name)));
+
+    // The few names over 8 bytes (pub/sub, sentinel port only), compared one by one: rare, and still no string made.
+    private static readonly (byte[] Name, RespCommandInfo Info)[] LongNames = [.. All.Where(c => c.Name.Length > 8).Select(c => (Encoding.ASCII.GetBytes(c.Name), c))];
 
     /// <summary>The command named <paramref name="name"/> (any case), or null.</summary>
-    public static RespCommandInfo? Find(ReadOnlySpan<byte> name) =>
-        name.Length is > 0 and <= 8 && ByName.TryGetValue(Pack(name), out RespCommandInfo? info) && info.Name.Length == name.Length ? info : null;
+    public static RespCommandInfo? Find(ReadOnlySpan<byte> name)
+    {
+        if (name.Length is > 0 and <= 8)
+        {
+            return ByName.TryGetValue(Pack(name), out RespCommandInfo? info) && info.Name.Length == name.Length ? info : null;
+        }
+
+        foreach ((byte[] known, RespCommandInfo info) in LongNames)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(name, known))
+            {
+                return info;
+            }
+        }
+
+        return null;
+    }
 
     // The name's bytes, upper-cased ASCII letters, little-endian in a 64-bit number (zero padded: so Find
     // also compares the length, or "GET" and "GET\0" would be one name).

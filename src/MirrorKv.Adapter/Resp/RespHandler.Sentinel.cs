@@ -97,7 +97,8 @@ internal sealed partial class RespHandler
     // What a redis Sentinel serves that MirrorKv has: no keys, no data commands.
     private static bool ServedBySentinel(RespCommandKind kind) => kind is RespCommandKind.Ping or RespCommandKind.Echo
         or RespCommandKind.Hello or RespCommandKind.Auth or RespCommandKind.Quit or RespCommandKind.Client
-        or RespCommandKind.Info or RespCommandKind.Role or RespCommandKind.Command or RespCommandKind.Sentinel;
+        or RespCommandKind.Info or RespCommandKind.Role or RespCommandKind.Command or RespCommandKind.Sentinel
+        or RespCommandKind.Subscribe or RespCommandKind.PSubscribe or RespCommandKind.Unsubscribe or RespCommandKind.PUnsubscribe;
 
     // ROLE on the sentinel port: ["sentinel", [names of the masters it monitors]].
     private void SentinelRole(RespSession session)

@@ -147,7 +147,19 @@ internal sealed partial class RespHandler : IStreamHandler
         session.BatchBytesIn += consumed;
         if (count > 0)
         {
-            Execute(session, new RespRequest(data, session.Arguments, count));
+            if (_sentinel)
+            {
+                // A +switch-master message may be posted from the notifier's thread: never inside this reply.
+                lock (session.PushLock)
+                {
+                    Execute(session, new RespRequest(data, session.Arguments, count));
+                }
+            }
+            else
+            {
+                Execute(session, new RespRequest(data, session.Arguments, count));
+            }
+
             session.ReturnBuffers();
         }
 
@@ -216,7 +228,7 @@ internal sealed partial class RespHandler : IStreamHandler
         RespOutput output = session.Output;
         RespCommandInfo? command = RespCommandTable.Find(request[0]);
         session.BatchCommands++;
-        if (command is null || (_sentinel && !ServedBySentinel(command.Kind)))
+        if (command is null || (_sentinel ? !ServedBySentinel(command.Kind) : IsPubSub(command.Kind)))
         {
             output.Error(UnknownCommand(request));
             return;
@@ -231,6 +243,12 @@ internal sealed partial class RespHandler : IStreamHandler
         if (!session.Authenticated && command.Kind is not (RespCommandKind.Auth or RespCommandKind.Hello or RespCommandKind.Quit))
         {
             output.Error("NOAUTH Authentication required.");
+            return;
+        }
+
+        if (session.Channels.Count + session.Patterns.Count > 0 && !output.Resp3 && !AllowedWhileSubscribed(command.Kind))
+        {
+            output.Error($"ERR Can't execute '{command.Name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
             return;
         }
 
@@ -275,7 +293,12 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.DbSize: session.Output.Integer(_node.Store.GetStats().Entries); break;
             case RespCommandKind.Scan: Scan(session, request); break;
             case RespCommandKind.FlushDb: FlushDb(session, request); break;
+            case RespCommandKind.Ping when session.Channels.Count + session.Patterns.Count > 0 && !session.Output.Resp3: SubscribedPing(session, request); break;
             case RespCommandKind.Ping: Ping(session, request); break;
+            case RespCommandKind.Subscribe: Subscribe(session, request, patterns: false); break;
+            case RespCommandKind.PSubscribe: Subscribe(session, request, patterns: true); break;
+            case RespCommandKind.Unsubscribe: Unsubscribe(session, request, patterns: false); break;
+            case RespCommandKind.PUnsubscribe: Unsubscribe(session, request, patterns: true); break;
             case RespCommandKind.Echo: session.Output.Bulk(request[1]); break;
             case RespCommandKind.Hello: Hello(session, request); break;
             case RespCommandKind.Auth: Auth(session, request); break;

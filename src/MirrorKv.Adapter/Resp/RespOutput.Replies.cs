@@ -67,6 +67,9 @@ internal sealed partial class RespOutput
 
     public void Array(int count) => End(RespEncoding.Number(Begin(RespEncoding.MaxNumberLine), (byte)'*', count));
 
+    /// <summary>An out-of-band message of <paramref name="count"/> items (pub/sub): ">" in RESP3, an array in RESP2.</summary>
+    public void Push(int count) => End(RespEncoding.Number(Begin(RespEncoding.MaxNumberLine), Resp3 ? (byte)'>' : (byte)'*', count));
+
     /// <summary>A map of <paramref name="pairs"/> key/value pairs: "%" in RESP3, a flat array in RESP2.</summary>
     public void Map(int pairs) => End(RespEncoding.Number(Begin(RespEncoding.MaxNumberLine), Resp3 ? (byte)'%' : (byte)'*', Resp3 ? pairs : 2L * pairs));
 

@@ -43,6 +43,22 @@ internal sealed class RespSession
 
     public string? LibraryVersion { get; set; }
 
+    /// <summary>
+    /// Sentinel port: the channels (SUBSCRIBE) and glob patterns (PSUBSCRIBE) this connection listens to; while
+    /// any, it is in subscribed mode. Changed by the receive thread under <see cref="PushLock"/>, read by the
+    /// notifier under it.
+    /// </summary>
+    public List<byte[]> Channels { get; } = [];
+
+    /// <inheritdoc cref="Channels"/>
+    public List<byte[]> Patterns { get; } = [];
+
+    /// <summary>
+    /// Sentinel port: held by the receive thread while it serves a request and by the notifier while it posts a
+    /// message, so that a message never lands between the parts of a reply.
+    /// </summary>
+    public Lock PushLock { get; } = new();
+
     /// <summary>QUIT was served: nothing more is read.</summary>
     public bool Closing { get; set; }
 

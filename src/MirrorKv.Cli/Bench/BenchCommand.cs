@@ -24,6 +24,14 @@ internal static class BenchCommand
         };
         completions.AcceptOnlyFromAmong("receive-thread", "thread-pool");
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON object on the last line." };
+        var freeze = new Option<int>("--freeze") { Description = "Instead of throughput: SIGSTOP the primary for 2 s, N times, under a checked read/write load (hedged reads go on at the secondary) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
+        freeze.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 10_000)
+            {
+                r.AddError("--freeze must be between 0 (off) and 10000.");
+            }
+        });
         var failover = new Option<int>("--failover") { Description = "Instead of throughput: kill -9 the primary N times under a checked read/write load (the killed node rejoins each time) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
         failover.Validators.Add(r =>
         {
@@ -60,7 +68,7 @@ internal static class BenchCommand
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
-            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, completions,
+            primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, freeze, completions,
             rejoin, data, regionSize, writeRate, eviction,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -71,6 +79,17 @@ internal static class BenchCommand
             {
                 await Console.Error.WriteLineAsync($"error: --primary: {error}");
                 return 2;
+            }
+
+            if (parse.GetValue(freeze) is > 0 and int freezes)
+            {
+                if (parse.GetValue(primary) is not null)
+                {
+                    await Console.Error.WriteLineAsync("error: --freeze pauses the primary, so it needs the pair the bench starts: leave out --primary");
+                    return 2;
+                }
+
+                return await FreezeAsync(freezes, Math.Min(parse.GetValue(keys), 50_000), parse.GetValue(json), cancellationToken);
             }
 
             if (parse.GetValue(failover) is > 0 and int kills)
@@ -168,6 +187,18 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    private static async Task<int> FreezeAsync(int freezes, int keys, bool json, CancellationToken cancellationToken)
+    {
+        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(freezes, Seed: 1, keys, PrimaryOnly: true) { Faults = [Chaos.ChaosFault.PausePrimary], PauseMs = 2_000 }, Console.Out);
+        int exitCode = await runner.RunAsync(cancellationToken);
+        if (json && runner.Result is { } result)
+        {
+            Console.Out.WriteLine(result.ToJson("failover_freezes"));
+        }
+
+        return exitCode;
     }
 
     private static async Task<int> FailoverAsync(int kills, int keys, bool json, CancellationToken cancellationToken)

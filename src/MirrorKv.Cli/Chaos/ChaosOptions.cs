@@ -10,6 +10,9 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     /// <summary>The fault kinds the cycles draw from; kill alone unless given.</summary>
     public IReadOnlyList<ChaosFault> Faults { get; init; } = [ChaosFault.Kill];
 
+    /// <summary>A fixed pause length for pause faults (bench --freeze: 2 s), instead of a seeded 1.5-3 s.</summary>
+    public int? PauseMs { get; init; }
+
     /// <summary>A directory for every line each node prints (node-PORT.log), or null to keep only failures.</summary>
     public string? NodeLogs { get; init; }
 

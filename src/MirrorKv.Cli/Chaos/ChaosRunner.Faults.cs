@@ -32,7 +32,7 @@ internal sealed partial class ChaosRunner
     private async Task<Injected> PauseAsync(PairLauncher.ChildNode node, CancellationToken cancellationToken)
     {
         string role = node == Primary ? "primary" : "secondary";
-        int pauseMs = _random.Next(ShortestFaultMs, LongestFaultMs + 1);
+        int pauseMs = options.PauseMs ?? _random.Next(ShortestFaultMs, LongestFaultMs + 1);
         node.Pause();
         _workload.Mark();
         long started = Stopwatch.GetTimestamp();

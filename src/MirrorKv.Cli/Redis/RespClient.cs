@@ -22,10 +22,21 @@ internal sealed class RespClient : IAsyncDisposable
 
     private RespClient(Socket socket) => _socket = socket;
 
-    public static async Task<RespClient> ConnectAsync(int port)
+    public static Task<RespClient> ConnectAsync(int port) => ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+
+    public static async Task<RespClient> ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken = default)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
         return new RespClient(socket);
     }
 

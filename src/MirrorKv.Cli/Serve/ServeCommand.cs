@@ -25,7 +25,8 @@ internal static class ServeCommand
         var listen = new Option<string>("--listen") { Description = $"Endpoint to listen on, host:port (default {defaults.Listen}). Without a secret, only a loopback address is accepted (see --allow-unauthenticated)." };
         var primary = new Option<string?>("--primary") { Description = "For a secondary: the primary's endpoint (host:port). With --coordinator it may be left out: etcd says where the primary is." };
         var coordinator = new Option<string?>("--coordinator") { Description = "etcd client URLs (comma-separated, e.g. http://127.0.0.1:2379) holding the pair's leader key, epoch and the primary's etcd lease: the witness that tells a dead node from a cut link. Without it the pair decides alone (pair mode)." };
-        var pairName = new Option<string>("--pair-name") { Description = $"The pair's name, the same on both nodes (default {defaults.PairName}): the service name redis clients give Sentinel discovery on the RESP port, and with --coordinator where its keys live (/mirrorkv/pairs/<name>/)." };
+        var pairName = new Option<string>("--pair-name", "--pair") { Description = $"The pair's name, the same on both nodes (default {defaults.PairName}): the service name redis clients give Sentinel discovery on the RESP port, with --coordinator where its keys live (/mirrorkv/pairs/<name>/), and with --cluster the pair id the cluster map gives slots to." };
+        var cluster = new Option<string?>("--cluster") { Description = "Serve as a pair of this cluster (needs --coordinator): only keys of the hash slots the cluster map in etcd gives this pair (--pair); other keys are redirected to their owner (status Moved). The pair's keys move under /mirrorkv/clusters/<name>/pairs/<pair>/. See docs/scale-out.md." };
         var sentinelListen = new Option<string?>("--sentinel-listen") { Description = "Also answer as a redis Sentinel for this pair on this endpoint, host:port (SENTINEL get-master-addr-by-name <pair name> and the rest), so that redis clients given both nodes' sentinel ports find the primary's RESP port and follow a failover. Needs --resp-listen. Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
@@ -50,7 +51,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -76,6 +77,7 @@ internal static class ServeCommand
             Given(coordinator, nameof(ServeSettings.Coordinator));
             Given(pairName, nameof(ServeSettings.PairName));
             Given(maxMemory, nameof(ServeSettings.MaxMemory));
+            Given(cluster, nameof(ServeSettings.Cluster));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
             Given(eviction, nameof(ServeSettings.Eviction));
@@ -219,7 +221,11 @@ internal static class ServeCommand
                 }
             }
 
-            coordinator = new CoordinatorOptions { Endpoints = urls, PairName = settings.PairName };
+            coordinator = new CoordinatorOptions { Endpoints = urls, PairName = settings.PairName, Cluster = string.IsNullOrWhiteSpace(settings.Cluster) ? null : settings.Cluster };
+        }
+        else if (!string.IsNullOrWhiteSpace(settings.Cluster))
+        {
+            errors.Add("--cluster (Node:Cluster) needs --coordinator: the cluster map lives in etcd");
         }
 
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);

@@ -46,6 +46,9 @@ internal sealed class ServeSettings
     /// <summary>The limit when neither <see cref="MaxMemory"/> nor <see cref="RegionSize"/> is given.</summary>
     public const string DefaultMaxMemory = "256m";
 
+    /// <summary>The cluster this pair belongs to (needs Coordinator); none: a pair on its own.</summary>
+    public string? Cluster { get; set; }
+
     public string SlabSize { get; set; } = "1m";
 
     /// <summary>noeviction, allkeys-lru, allkeys-lfu or volatile-ttl (StoreOptions.Eviction says why noeviction is the default).</summary>

@@ -19,6 +19,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
     private PendingOperation[] _operations = [];
     private IConnection? _connection;
     private int _failed;
+    private long _lastReceived;
 
     private readonly bool _completeOnReceiveThread;
 
@@ -49,13 +50,17 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     public bool IsHealthy => Volatile.Read(ref _failed) == 0 && _connection is { IsOpen: true };
 
+    /// <summary>When the node last sent anything (a <see cref="Stopwatch"/> timestamp, per batch received): a late reply counts too.</summary>
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
     private Action<NodeChannel> OnFailure { get; }
 
     /// <summary>
     /// Connects and shakes hands offering <see cref="ProtocolVersion.Current"/>. A 1.0 node answers any other
-    /// version with ERROR 52 and a close; this client needs nothing of 1.1 that a 1.0 node lacks (it sends only
-    /// what the 1.0 page allows and reads entries by the full rules either way), so it then connects again
-    /// offering 1.0, as docs/protocol.md ("Versions") advises.
+    /// version with ERROR 52 and a close; this client needs nothing of 1.1 or 1.2 that it cannot do without (GET,
+    /// 1.2, is sent only on a connection that settled on 1.2; everything else is what the 1.0 page allows, and
+    /// entries are read by the full rules either way), so it then connects again offering 1.0, as
+    /// docs/protocol.md ("Versions") advises.
     /// </summary>
     public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {
@@ -198,6 +203,12 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    public void PostClusterMap(PendingOperation op, ulong knownVersion)
+    {
+        ClusterMapMessages.WriteRequest(Begin(op, Opcode.ClusterMap, ClusterMapMessages.RequestSize), knownVersion);
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
@@ -234,9 +245,7 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         }
     }
 
-    public void OnBatchEnd(IConnection connection)
-    {
-    }
+    public void OnBatchEnd(IConnection connection) => Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
 
     public void OnClosed(IConnection connection, Exception? error) =>
         Fail(new MirrorKvException(MirrorKvError.Unavailable, $"connection to {EndPoint} closed{(error is null ? "" : ": " + error.Message)}", WireStatus.Ok, error));

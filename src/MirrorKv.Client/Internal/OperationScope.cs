@@ -13,11 +13,17 @@ internal readonly struct OperationScope
     private readonly Activity? _activity;
     private readonly string _operation;
     private readonly IPEndPoint _server;
+    private readonly int _batchSize;
 
-    public OperationScope(string operation, IPEndPoint server)
+    /// <param name="operation">db.operation.name.</param>
+    /// <param name="server">The node the operation goes to first.</param>
+    /// <param name="batchSize">Keys in a batch operation; reported as db.operation.batch.size from 2 on (the
+    /// conventions call an operation on one key no batch).</param>
+    public OperationScope(string operation, IPEndPoint server, int batchSize = 0)
     {
         _operation = operation;
         _server = server;
+        _batchSize = batchSize;
         _activity = MirrorKvTelemetry.Source.StartActivity(operation, ActivityKind.Client);
         if (_activity is not null)
         {
@@ -25,6 +31,10 @@ internal readonly struct OperationScope
             _activity.SetTag("db.operation.name", operation);
             _activity.SetTag("server.address", server.Address.ToString());
             _activity.SetTag("server.port", server.Port);
+            if (batchSize >= 2)
+            {
+                _activity.SetTag("db.operation.batch.size", batchSize);
+            }
         }
 
         _start = Stopwatch.GetTimestamp();
@@ -41,6 +51,11 @@ internal readonly struct OperationScope
                 { "server.address", _server.Address.ToString() },
                 { "server.port", _server.Port },
             };
+            if (_batchSize >= 2)
+            {
+                tags.Add("db.operation.batch.size", _batchSize);
+            }
+
             if (error is not null)
             {
                 tags.Add("error.type", error is MirrorKvException kv ? kv.Error.ToString() : error.GetType().FullName);

@@ -51,6 +51,8 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private int _parts = 1;
     private int _partsReceived;
     private PartReply[] _partReplies = new PartReply[1];
+    private HedgedRead? _observer;
+    private int _observerToken;
 
     public int Index { get; } = index;
 
@@ -95,6 +97,7 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         Length = 0;
         _error = null;
         _race = NotAwaited;
+        _observer = null;
         DeadlineTimestamp = deadlineTimestamp;
         Volatile.Write(ref _state, ((long)Generation << 8) | InFlight);
     }
@@ -119,6 +122,16 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     }
 
     public ValueTask<int> AsValueTask() => new(this, _core.Version);
+
+    /// <summary>
+    /// Instead of awaiting this operation, have its completion (reply or failure) signal <paramref name="read"/>,
+    /// which waits on two operations and a hedge timer at once. Call before posting the request.
+    /// </summary>
+    public void Observe(HedgedRead read)
+    {
+        _observerToken = read.Token;
+        _observer = read;
+    }
 
     /// <summary>
     /// Delivers the reply to part <paramref name="part"/>; false when the operation already completed (timed
@@ -199,6 +212,18 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     // Called by whoever claimed the operation (state Receiving); leaves it in the done state.
     private void Complete(long done)
     {
+        // Read while the operation is claimed: once it is done, its caller may release and reuse it.
+        HedgedRead? observer = _observer;
+        int token = _observerToken;
+        if (observer is not null)
+        {
+            // The observer's reader looks at the state, not at the core: complete both, then wake it.
+            ((IThreadPoolWorkItem)this).Execute();
+            Volatile.Write(ref _state, done);
+            observer.Signal(token);
+            return;
+        }
+
         if (Interlocked.CompareExchange(ref _race, CompletedInline, NotAwaited) == NotAwaited)
         {
             // Nobody waits, so no continuation can run here: complete the core before letting go of the

@@ -70,6 +70,15 @@ public enum WireStatus : byte
     /// <summary>SWITCHOVER refused or abandoned (no caught-up secondary, one already under way, or the secondary did not confirm in time); the primary serves on.</summary>
     SwitchoverRefused = 37,
 
+    /// <summary>
+    /// The key's hash slot belongs to another pair of the cluster: the payload is <see cref="Redirect"/>'s text
+    /// (<c>MOVED slot endpoint pair version</c>) naming the owner and the map version the node refused by.
+    /// </summary>
+    Moved = 38,
+
+    /// <summary>CLUSTER_MAP at a node that serves a single pair, not a cluster.</summary>
+    NoCluster = 39,
+
     /// <summary>The frame cannot be parsed (truncated payload, bad lengths, reserved bits set).</summary>
     MalformedFrame = 48,
 

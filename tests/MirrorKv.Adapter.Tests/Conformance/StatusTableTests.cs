@@ -26,6 +26,14 @@ public class StatusTableTests
         ("WRITE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Write)"),
         ("UPDATE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Update)"),
         ("DELETE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk(Delete)"),
+
+        // A cluster node needs etcd: MirrorKv.IntegrationTests starts one. UPDATE takes the same slot check as WRITE.
+        ("WRITE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("UPDATE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (WRITE's check)"),
+        ("DELETE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("LOOKUP", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("GET", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (the client's GetAsync sends GET at a 1.2 or later node)"),
+        ("CLUSTER_MAP", WireStatus.Ok, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
     ];
 
     [Fact]
@@ -205,6 +213,10 @@ public class StatusTableTests
                 ("DELETE with a value", Kv(Opcode.Delete, 44, "k1", 1), Opcode.Delete, WireStatus.MalformedFrame),
                 ("LOOKUP of an absent key", Kv(Opcode.Lookup, 50, "absent"), Opcode.Lookup, WireStatus.NotFound),
                 ("LOOKUP with a value", Kv(Opcode.Lookup, 51, "k1", 1), Opcode.Lookup, WireStatus.MalformedFrame),
+                ("GET", Kv(Opcode.Get, 52, "k1"), Opcode.Get, WireStatus.Ok),
+                ("GET of an absent key", Kv(Opcode.Get, 53, "absent"), Opcode.Get, WireStatus.NotFound),
+                ("GET with a value", Kv(Opcode.Get, 54, "k1", 1), Opcode.Get, WireStatus.MalformedFrame),
+                ("WRITE of a value larger than the smallest frames", Kv(Opcode.Write, 55, "big", 100_000), Opcode.Write, WireStatus.Ok),
                 ("REPLICATE from a client", RawSocket.Frame(Opcode.Replicate, 60, new byte[16]), Opcode.Replicate, WireStatus.WriteNotAllowed),
                 ("REPLICATE_ACK from a client", RawSocket.Frame(Opcode.ReplicateAck, 61, new byte[16]), Opcode.ReplicateAck, WireStatus.UnknownOpcode),
                 ("HEARTBEAT from a client", RawSocket.Frame(Opcode.Heartbeat, 62, new byte[24]), Opcode.Heartbeat, WireStatus.UnknownOpcode),
@@ -212,6 +224,8 @@ public class StatusTableTests
                 ("STATUS", RawSocket.Frame(Opcode.Status, 70, new byte[8]), Opcode.Status, WireStatus.Ok),
                 ("STATUS with a reserved byte set", RawSocket.Frame(Opcode.Status, 71, [0, 0, 0, 1, 0, 0, 0, 0]), Opcode.Status, WireStatus.MalformedFrame),
                 ("STATUS without a payload", RawSocket.Frame(Opcode.Status, 72, []), Opcode.Status, WireStatus.MalformedFrame),
+                ("CLUSTER_MAP outside a cluster", RawSocket.Frame(Opcode.ClusterMap, 73, new byte[8]), Opcode.ClusterMap, WireStatus.NoCluster),
+                ("CLUSTER_MAP of 7 bytes", RawSocket.Frame(Opcode.ClusterMap, 74, new byte[7]), Opcode.ClusterMap, WireStatus.MalformedFrame),
                 ("unknown opcode 0x55", RawSocket.Frame((Opcode)0x55, 80, new byte[5]), (Opcode)0x55, WireStatus.UnknownOpcode),
                 ("ERROR sent to a node", RawSocket.Frame(Opcode.Error, 81, []), Opcode.Error, WireStatus.UnknownOpcode),
             ];
@@ -221,6 +235,11 @@ public class StatusTableTests
             }
 
             await Answer.AssertOpenAsync(raw);
+        }
+
+        await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen, maxFrameSize: ProtocolLimits.MinMaxFrameSize))
+        {
+            seen.Add("GET of a value its reply cannot hold", Opcode.Get, await Answer.AskAsync(raw, Kv(Opcode.Get, 56, "big")), WireStatus.TooLong);
         }
 
         // At the secondary: FAILOVER_READ, TRANSLATION, and writes refused.
@@ -328,6 +347,7 @@ public class StatusTableTests
             seen.Add("UPDATE from a peer", Opcode.Update, await Answer.AskAsync(peer, Kv(Opcode.Update, 4, "k", 1)), WireStatus.UnknownOpcode);
             seen.Add("DELETE from a peer", Opcode.Delete, await Answer.AskAsync(peer, Kv(Opcode.Delete, 5, "k")), WireStatus.UnknownOpcode);
             seen.Add("LOOKUP from a peer", Opcode.Lookup, await Answer.AskAsync(peer, Kv(Opcode.Lookup, 6, "k")), WireStatus.UnknownOpcode);
+            seen.Add("GET from a peer", Opcode.Get, await Answer.AskAsync(peer, Kv(Opcode.Get, 6, "k")), WireStatus.UnknownOpcode);
             seen.Add("SWITCHOVER from a peer", Opcode.Switchover, await Answer.AskAsync(peer, Switchover(61, 1000)), WireStatus.UnknownOpcode);
             seen.Add("HEARTBEAT of 8 bytes from the peer", Opcode.Heartbeat, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Heartbeat, 7, new byte[8])), WireStatus.MalformedFrame);
         }
@@ -353,6 +373,7 @@ public class StatusTableTests
             seen.Add("WRITE with a newer epoch", Opcode.Write, await Answer.AskAsync(raw, Kv(Opcode.Write, 9, "k", 1, epoch: 99)), WireStatus.NotPrimary);
             Assert.Equal(NodeRole.Fenced, node.Node.Role);
             seen.Add("LOOKUP at a fenced node", Opcode.Lookup, await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k")), WireStatus.NotPrimary);
+            seen.Add("GET at a fenced node", Opcode.Get, await Answer.AskAsync(raw, Kv(Opcode.Get, 11, "k")), WireStatus.NotPrimary);
         }
     }
 

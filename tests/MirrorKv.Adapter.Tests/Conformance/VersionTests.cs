@@ -58,11 +58,39 @@ public class VersionTests
     }
 
     [Fact]
-    public async Task ClientLibrary_Offers1_1_AndIsAnswered1_1()
+    public async Task ClientLibrary_Offers1_3_AndIsAnswered1_3()
     {
         await using TcpNode node = await TcpNode.StartAsync();
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
-        Assert.Equal(ProtocolVersion.V1_1, channel.Hello.Version);
+        Assert.Equal(ProtocolVersion.V1_3, channel.Hello.Version);
+    }
+
+    [Fact]
+    public async Task Get_IsServedOnA1_2Or1_3Connection_AndAnUnknownOpcodeOnA1_1Or1_0Connection()
+    {
+        await using TcpNode node = await TcpNode.StartAsync();
+        await node.Client.SetAsync("k", "value"u8.ToArray());
+        var request = new KvRequest(0, default, "k"u8, default);
+        var payload = new byte[request.Size];
+        request.Write(payload);
+        foreach (ProtocolVersion version in new[] { ProtocolVersion.V1_3, ProtocolVersion.V1_2, ProtocolVersion.V1_1, ProtocolVersion.V1_0 })
+        {
+            await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
+            Assert.Equal(WireStatus.Ok, (await Answer.AskAsync(raw, RawSocket.HelloFrame(version: version))).Status);
+            Answer answer = await Answer.AskAsync(raw, RawSocket.Frame(Opcode.Get, 7, payload));
+            if (version.Minor >= 2)
+            {
+                Assert.Equal(WireStatus.Ok, answer.Status);
+                Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(answer.Payload.AsSpan(0, KvReply.Size), out RemotePointer pointer, out _));
+                Assert.True(node.Node.Store.TryLookup("k"u8, out RemotePointer expected, out _));
+                Assert.Equal(expected, pointer);
+                Assert.Equal("value"u8.ToArray(), answer.Payload[KvReply.Size..]);
+            }
+            else
+            {
+                Assert.Equal((WireStatus.UnknownOpcode, false), (answer.Status, answer.Closed));
+            }
+        }
     }
 
     [Fact]
@@ -107,7 +135,7 @@ public class VersionTests
 
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), (IPEndPoint)listener.LocalEndpoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)), _ => { }, CancellationToken.None);
         using Socket accepted = await node.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal([ProtocolVersion.V1_1, ProtocolVersion.V1_0], offered);
+        Assert.Equal([ProtocolVersion.V1_3, ProtocolVersion.V1_0], offered);
         Assert.Equal(ProtocolVersion.V1_0, channel.Hello.Version);
         Assert.True(channel.IsHealthy);
     }

@@ -79,6 +79,18 @@ internal sealed class RespNodes : IAsyncDisposable
             await Secondary.DisposeAsync();
         }
 
+        if (!_primaryStopped)
+        {
+            await Primary.DisposeAsync();
+        }
+    }
+
+    /// <summary>Stops the primary (its connections close, as after a crash of the process).</summary>
+    public async Task StopPrimaryAsync()
+    {
+        _primaryStopped = true;
         await Primary.DisposeAsync();
     }
+
+    private bool _primaryStopped;
 }

@@ -15,7 +15,7 @@ internal sealed record RespReply(char Type, string? Text = null, long Integer = 
 
     public override string ToString() => Type switch
     {
-        '*' or '%' or '~' when Items is not null => $"{Type}[{string.Join(", ", Items)}]",
+        '*' or '%' or '~' or '>' when Items is not null => $"{Type}[{string.Join(", ", Items)}]",
         ':' => $":{Integer}",
         _ when IsNull => "(nil)",
         _ => $"{Type}{Text}",
@@ -73,7 +73,7 @@ internal sealed record RespReply(char Type, string? Text = null, long Integer = 
                 byte[] bytes = data.Slice(offset, (int)length).ToArray();
                 offset += (int)length + 2;
                 return new RespReply(type, Encoding.UTF8.GetString(bytes), Bytes: bytes);
-            case '*' or '%' or '~':
+            case '*' or '%' or '~' or '>':
                 long count = Number(line);
                 if (count < 0)
                 {

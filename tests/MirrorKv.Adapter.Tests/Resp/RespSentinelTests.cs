@@ -1,4 +1,5 @@
 using System.Globalization;
+using MirrorKv.Protocol;
 
 namespace MirrorKv.Adapter.Tests.Resp;
 
@@ -73,6 +74,64 @@ public class RespSentinelTests
         Assert.Contains("redis_mode:standalone\r\n", (await data.CallAsync("INFO", "server")).String!, StringComparison.Ordinal);
         Assert.Equal("slave", (await data.CallAsync("ROLE")).Items![0].String);
     }
+
+    [Fact]
+    public async Task Subscriptions_AreConfirmed_RestrictTheConnection_AndEndWithUnsubscribe()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(tweak: WithSentinel);
+        RespTestClient sentinel = await nodes.ConnectSentinelAsync(nodes.Primary);
+        Assert.Equal("subscribe +switch-master 1", Flat(await sentinel.CallAsync("SUBSCRIBE", "+switch-master")));
+        await sentinel.SendAsync(RespTestClient.Encode("PSUBSCRIBE", "+switch-*", "+sdown"));
+        Assert.Equal("psubscribe +switch-* 2", Flat(await sentinel.ReadAsync()));
+        Assert.Equal("psubscribe +sdown 3", Flat(await sentinel.ReadAsync()));
+
+        // RESP2 subscribed mode: only the pub/sub commands, PING (as a two-item array) and QUIT.
+        Assert.StartsWith("ERR Can't execute 'info'", (await sentinel.CallAsync("INFO")).Text, StringComparison.Ordinal);
+        Assert.StartsWith("ERR Can't execute 'sentinel'", (await sentinel.CallAsync("SENTINEL", "masters")).Text, StringComparison.Ordinal);
+        Assert.Equal("pong ", Flat(await sentinel.CallAsync("PING")));
+        Assert.Equal("pong hi", Flat(await sentinel.CallAsync("PING", "hi")));
+
+        Assert.Equal("unsubscribe +switch-master 2", Flat(await sentinel.CallAsync("UNSUBSCRIBE", "+switch-master")));
+        await sentinel.SendAsync(RespTestClient.Encode("PUNSUBSCRIBE"));
+        string[] left = [Flat(await sentinel.ReadAsync()), Flat(await sentinel.ReadAsync())];
+        Assert.Equal(["punsubscribe +sdown 1", "punsubscribe +switch-* 0"], left);
+        RespReply none = await sentinel.CallAsync("PUNSUBSCRIBE");
+        Assert.True(none.Items![1].IsNull);
+
+        // Out of subscribed mode, everything the sentinel port serves works again.
+        Assert.Equal("PONG", (await sentinel.CallAsync("PING")).String);
+        Assert.Single((await sentinel.CallAsync("SENTINEL", "masters")).Items!);
+
+        // The data port has no pub/sub.
+        RespTestClient data = await nodes.ConnectAsync();
+        Assert.StartsWith("ERR unknown command 'SUBSCRIBE'", (await data.CallAsync("SUBSCRIBE", "+switch-master")).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APromotion_IsPublishedAsSwitchMaster_ToChannelAndPatternSubscribers()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true, tweak: WithSentinel);
+        System.Net.IPEndPoint oldPrimary = nodes.Primary.RespEndPoint!;
+        System.Net.IPEndPoint newPrimary = nodes.Secondary!.RespEndPoint!;
+        RespTestClient channel = await nodes.ConnectSentinelAsync(nodes.Secondary);
+        Assert.Equal("subscribe +switch-master 1", Flat(await channel.CallAsync("SUBSCRIBE", "+switch-master")));
+        RespTestClient pattern = await nodes.ConnectSentinelAsync(nodes.Secondary);
+        Assert.Equal('%', (await pattern.CallAsync("HELLO", "3")).Type);
+        Assert.Equal("psubscribe * 1", Flat(await pattern.CallAsync("PSUBSCRIBE", "*")));
+
+        // The primary stops; the secondary finds it gone and promotes itself.
+        await nodes.StopPrimaryAsync();
+        string expected = $"default {oldPrimary.Address} {oldPrimary.Port} {newPrimary.Address} {newPrimary.Port}";
+        RespReply message = await channel.ReadAsync(seconds: 20);
+        Assert.Equal('*', message.Type);
+        Assert.Equal($"message +switch-master {expected}", Flat(message));
+        RespReply push = await pattern.ReadAsync(seconds: 20);
+        Assert.Equal('>', push.Type);
+        Assert.Equal($"pmessage * +switch-master {expected}", Flat(push));
+        Assert.Equal(NodeRole.Primary, nodes.Secondary.Role);
+    }
+
+    private static string Flat(RespReply reply) => string.Join(" ", reply.Items!.Select(i => i.Type == ':' ? i.Integer.ToString(CultureInfo.InvariantCulture) : i.String));
 
     private static NodeOptions WithSentinel(NodeOptions options) => options with { SentinelListenEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0) };
 

@@ -1,0 +1,115 @@
+using System.Net;
+using MirrorKv.Adapter;
+using MirrorKv.Client;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.IntegrationTests;
+
+/// <summary>
+/// A real cluster: a real etcd, the map written into it first (slots split evenly), and N pairs of real
+/// <c>serve --cluster --pair</c> processes (primary and protected secondary each); stopped in reverse order.
+/// </summary>
+internal sealed class ProcessCluster : IAsyncDisposable
+{
+    private ProcessCluster(EtcdProcess etcd, string name) => (Etcd, Name) = (etcd, name);
+
+    public EtcdProcess Etcd { get; }
+
+    public string Name { get; }
+
+    public ClusterMap Map { get; private set; } = null!;
+
+    /// <summary>Per pair, in map order: its primary and its secondary as started.</summary>
+    public List<(string Id, NodeProcess Primary, NodeProcess Secondary)> Pairs { get; } = [];
+
+    public IEnumerable<NodeProcess> Nodes => Pairs.SelectMany(p => new[] { p.Primary, p.Secondary });
+
+    public static async Task<ProcessCluster> StartAsync(int pairs = 3)
+    {
+        EtcdProcess etcd = await EtcdProcess.StartAsync();
+        var cluster = new ProcessCluster(etcd, "test");
+        try
+        {
+            var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())).ToList();
+            cluster.Map = ClusterMap.SplitEvenly(cluster.Name, 1, [.. endPoints.Select(p => new ClusterPair(p.Item1, [new ClusterMember(p.Item2), new ClusterMember(p.Item3)]))]);
+            using (ClusterDirectory directory = cluster.Directory())
+            {
+                Assert.True(await directory.TryPublishAsync(cluster.Map, await directory.ReadAsync()));
+            }
+
+            // One node after the other: six processes starting at once on a loaded machine can keep a node's first
+            // etcd request past the coordinator's 500 ms request timeout, and a node gives up when etcd does not
+            // answer at start.
+            foreach ((string id, System.Net.IPEndPoint primaryAt, System.Net.IPEndPoint secondaryAt) in endPoints)
+            {
+                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args(id)], primaryAt);
+                try
+                {
+                    cluster.Pairs.Add((id, primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args(id)], secondaryAt)));
+                }
+                catch
+                {
+                    await primary.DisposeAsync();
+                    throw;
+                }
+            }
+
+            foreach ((_, NodeProcess primary, _) in cluster.Pairs)
+            {
+                await primary.WaitProtectedAsync();
+            }
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public ClusterDirectory Directory() => new([Etcd.Url], Name);
+
+    public string[] Args(string pairId) => ["--coordinator", Etcd.Url.ToString(), "--cluster", Name, "--pair", pairId];
+
+    public MirrorKvClientOptions ClientOptions(params NodeProcess[] through) =>
+        new() { EndPoints = [.. (through.Length == 0 ? Nodes.Take(1) : through).Select(n => (EndPoint)n.EndPoint)] };
+
+    /// <summary>A key whose slot pair <paramref name="pairId"/> owns by <paramref name="map"/> (this cluster's first map by default).</summary>
+    public string KeyOf(string pairId, int n, string prefix = "k", ClusterMap? map = null)
+    {
+        ClusterMap m = map ?? Map;
+        for (int i = 0; ; i++)
+        {
+            string key = $"{prefix}-{n}-{i}";
+            if (m.Owner(HashSlot.Of(key)).Id == pairId)
+            {
+                return key;
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="next"/> as the next map and waits until every live node serves it.</summary>
+    public async Task PublishAsync(ClusterMap next)
+    {
+        using (ClusterDirectory directory = Directory())
+        {
+            Assert.True(await directory.TryPublishAsync(next, await directory.ReadAsync()));
+        }
+
+        foreach (NodeProcess node in Nodes.Where(n => !n.HasExited))
+        {
+            await Waits.UntilAsync(async () => (await MirrorKvAdmin.GetClusterMapAsync(node.EndPoint))!.Version == next.Version, $"{node.EndPoint} to serve map version {next.Version}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach ((_, NodeProcess primary, NodeProcess secondary) in Pairs)
+        {
+            await secondary.DisposeAsync();
+            await primary.DisposeAsync();
+        }
+
+        await Etcd.DisposeAsync();
+    }
+}
