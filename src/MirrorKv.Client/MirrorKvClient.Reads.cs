@@ -95,6 +95,11 @@ public sealed partial class MirrorKvClient
                             Interlocked.Increment(ref _tornRetries);
                             MirrorKvTelemetry.TornRetries.Add(1);
                             break;
+                        case ReadOutcome.Torn:
+                            // As an unhedged read: past the immediate retries, ask for the value itself (GET).
+                            twoSided = true;
+                            Forget(key, cached);
+                            break;
                         case ReadOutcome.Failed:
                             Interlocked.Increment(ref _retriedAfterFailure);
                             break;
