@@ -52,18 +52,26 @@ public sealed partial class MirrorKvClient
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
             int tornRetries = 0;
+            bool twoSided = false;
             for (int attempt = 0; attempt < MaxReadAttempts; attempt++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (!TryGetCached(key, out CachedPointer cached))
                 {
-                    (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength), cancellationToken).ConfigureAwait(false);
+                    // After the immediate retries of a slot found unpublished or torn, the value itself is asked for
+                    // (GET): a key written faster than the replication round trip may show an unpublished slot to
+                    // every READ, and GET answers with the value once it is published, whatever follows it.
+                    (bool found, cached, bool valueRead) = await LookupAsync(keyBuffer.AsMemory(0, keyLength), twoSided ? destination : null, cancellationToken).ConfigureAwait(false);
                     if (!found)
                     {
                         return false;
                     }
 
                     Remember(key, cached);
+                    if (valueRead)
+                    {
+                        return true;
+                    }
                 }
 
                 (NodeChannel? channel, Opcode opcode) = RouteRead(cached.Pointer);
@@ -86,6 +94,11 @@ public sealed partial class MirrorKvClient
                         case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
                             Interlocked.Increment(ref _tornRetries);
                             MirrorKvTelemetry.TornRetries.Add(1);
+                            break;
+                        case ReadOutcome.Torn:
+                            // As an unhedged read: past the immediate retries, ask for the value itself (GET).
+                            twoSided = true;
+                            Forget(key, cached);
                             break;
                         case ReadOutcome.Failed:
                             Interlocked.Increment(ref _retriedAfterFailure);
@@ -111,6 +124,10 @@ public sealed partial class MirrorKvClient
                         case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
                             Interlocked.Increment(ref _tornRetries);
                             MirrorKvTelemetry.TornRetries.Add(1);
+                            break;
+                        case ReadOutcome.Torn:
+                            twoSided = true;
+                            Forget(key, cached);
                             break;
                         default:
                             Forget(key, cached);
@@ -142,8 +159,13 @@ public sealed partial class MirrorKvClient
     /// write does, up to <see cref="MirrorKvClientOptions.PromotionWait"/>, so that a failover reaches a reader
     /// as a stall, not as an error.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="value"/>, at a node that speaks protocol 1.2, it sends GET instead: the value comes with
+    /// the pointer and is written to <paramref name="value"/> (ValueRead). A node of 1.1 or older, or a value too
+    /// large for GET's reply, gets LOOKUP.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
+    private async ValueTask<(bool Found, CachedPointer Pointer, bool ValueRead)> LookupAsync(ReadOnlyMemory<byte> key, IBufferWriter<byte>? value, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         int failures = 0;
@@ -151,16 +173,30 @@ public sealed partial class MirrorKvClient
         {
             NodeChannel channel = _primary.IsHealthy ? _primary
                 : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
+            Opcode opcode = value is not null && channel.Hello.Version.Minor >= ProtocolVersion.V1_2.Minor ? Opcode.Get : Opcode.Lookup;
             PendingOperation op = channel.Rent();
             try
             {
-                channel.PostKv(op, Opcode.Lookup, 0, default, key.Span, default, flush: true);
+                channel.PostKv(op, opcode, 0, default, key.Span, default, flush: true);
                 Interlocked.Increment(ref _lookups);
                 MirrorKvTelemetry.Lookups.Add(1);
                 await op.AsValueTask().ConfigureAwait(false);
                 if (op.Status == WireStatus.NotFound)
                 {
-                    return (false, default);
+                    return (false, default, false);
+                }
+
+                if (opcode == Opcode.Get && op.Status == WireStatus.Ok && op.Payload.Length >= KvReply.Size
+                    && KvReply.TryReadAddressing(op.Payload[..KvReply.Size], out RemotePointer at, out ulong atVersion) == WireStatus.Ok)
+                {
+                    value!.Write(op.Payload[KvReply.Size..]);
+                    return (true, new CachedPointer(at, atVersion), true);
+                }
+
+                if (opcode == Opcode.Get && op.Status == WireStatus.TooLong)
+                {
+                    value = null;
+                    continue;
                 }
 
                 if (op.Status == WireStatus.NotPrimary)
@@ -176,7 +212,7 @@ public sealed partial class MirrorKvClient
                 }
                 else
                 {
-                    return (true, new CachedPointer(pointer, version));
+                    return (true, new CachedPointer(pointer, version), false);
                 }
             }
             catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
@@ -204,14 +240,14 @@ public sealed partial class MirrorKvClient
     private (NodeChannel? Channel, Opcode Opcode) RouteRead(in RemotePointer pointer)
     {
         NodeChannel? secondary = _secondary;
-        if (pointer.RKey == _primary.Region.RKey)
+        if (_primary.Owns(pointer.RKey))
         {
             return _primary.IsHealthy ? (_primary, Opcode.Read)
                 : secondary is { IsHealthy: true } ? (secondary, Opcode.FailoverRead)
                 : (null, Opcode.Read);
         }
 
-        return secondary is { IsHealthy: true } && pointer.RKey == secondary.Region.RKey ? (secondary, Opcode.Read) : (null, Opcode.Read);
+        return secondary is { IsHealthy: true } && secondary.Owns(pointer.RKey) ? (secondary, Opcode.Read) : (null, Opcode.Read);
     }
 
     /// <summary>No channel for this pointer: wait for the secondary, or drop a pointer no live node knows.</summary>
@@ -221,7 +257,7 @@ public sealed partial class MirrorKvClient
         if (await ReadySecondaryAsync().ConfigureAwait(false) is not null)
         {
             NodeChannel secondary = _secondary!;
-            if (cached.Pointer.RKey != _primary.Region.RKey && cached.Pointer.RKey != secondary.Region.RKey)
+            if (!_primary.Owns(cached.Pointer.RKey) && !secondary.Owns(cached.Pointer.RKey))
             {
                 Forget(key, cached);
             }
@@ -236,7 +272,7 @@ public sealed partial class MirrorKvClient
             try
             {
                 NodeChannel promoted = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), CancellationToken.None).ConfigureAwait(false);
-                if (cached.Pointer.RKey != promoted.Region.RKey)
+                if (!promoted.Owns(cached.Pointer.RKey))
                 {
                     Forget(key, cached);
                 }

@@ -33,7 +33,7 @@ internal sealed class PairFixture : IAsyncDisposable
 
     public MirrorKvNode Secondary { get; }
 
-    public static StoreOptions SmallStore { get; } = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+    public static StoreOptions SmallStore { get; } = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
 
     public static async Task<PairFixture> StartAsync(ReplicationMode mode = ReplicationMode.Sync, StoreOptions? store = null)
     {
@@ -65,7 +65,7 @@ internal sealed class PairFixture : IAsyncDisposable
         Assert.True(condition(), "condition not met in time");
     }
 
-    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false)
+    public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false, ReadFrom readFrom = ReadFrom.PreferPrimary)
     {
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
@@ -75,6 +75,7 @@ internal sealed class PairFixture : IAsyncDisposable
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(2),
             LoggerFactory = loggers,
             CompleteOnReceiveThread = completeOnReceiveThread,
+            ReadFrom = readFrom,
         });
         Assert.True(await client.WaitForSecondaryAsync());
         _clients.Add(client);

@@ -119,7 +119,7 @@ public class MetricsEndpointTests
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         taken.Start();
-        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", NodeProcess.FreeEndPoint().ToString(), "--region-size", "16m", "--metrics-listen", taken.LocalEndpoint.ToString()!);
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", NodeProcess.FreeEndPoint().ToString(), "--max-memory", "16m", "--metrics-listen", taken.LocalEndpoint.ToString()!);
         Assert.Equal(2, code);
         Assert.Contains("error: cannot start the primary", output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace MirrorKv.Store.Tests;
 /// <summary>The reaper deletes exactly the live entries whose expiry prefix has passed, a budget at a time.</summary>
 public class ExpiryReapTests
 {
-    private static readonly StoreOptions Small = new() { RegionSize = 4UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 4UL << 20, SlabSize = 64 << 10 };
 
     [Fact]
     public void ReapExpired_DeletesOnlyExpiredEntries_AndReportsThemAsTombstones()
@@ -103,9 +103,17 @@ public class ExpiryReapTests
     {
         public int Tombstones { get; private set; }
 
-        public void Append(in SlotChange change) => Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+        public ulong Append(in SlotChange change)
+        {
+            Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+            return 0;
+        }
 
         public void AppendSlabRelease(in RemotePointer slab)
+        {
+        }
+
+        public void AppendRegion(in RemotePointer region)
         {
         }
     }

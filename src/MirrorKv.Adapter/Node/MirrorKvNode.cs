@@ -27,7 +27,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
-    private readonly AckWaiters _waiters = new();
+    private readonly AckWaiters _waiters;
     private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
@@ -60,8 +60,12 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
-        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
-        _registry.Register(Store.Region);
+        StoreEngine? store = null;
+        _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
+        Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
+
+        // The store registers each chunk here as it adds it (the first one now), before any pointer into it leaves.
+        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream, _registry);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
@@ -137,7 +141,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     internal ClusterGate? Cluster => _cluster;
 
-    internal ReplicationStream Stream { get; } = new();
+    internal ReplicationStream Stream { get; }
 
     internal NodeCounters Counters { get; } = new();
 
@@ -161,7 +165,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
             node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
-            node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
+            node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Options.MaxMemory >> 20, node.Store.Memory.Length >> 10);
             node.ListenResp(transport);
             if (options.Role == NodeRole.Secondary)
             {
@@ -171,6 +175,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
+            node.StartReadLease();
             node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!).SweepConnections(), node, node.GuardPeriod, node.GuardPeriod);
             node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
@@ -260,7 +265,13 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     internal HelloReply DescribeForHello()
     {
         (NodeRole role, ulong epoch) = _role.Current;
-        MemoryRegion region = Store.Region;
+        IReadOnlyList<MemoryRegion> chunks = Store.Regions;
+        var regions = new RegionInfo[chunks.Count];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            regions[i] = new RegionInfo(chunks[i].RKey, chunks[i].Access, chunks[i].BaseAddress, chunks[i].Length);
+        }
+
         return new HelloReply
         {
             Role = role,
@@ -269,7 +280,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             SlabSize = (uint)Store.Options.SlabSize,
             MaxFrameSize = Options.MaxFrameSize,
             PeerEndpoint = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint,
-            Regions = [new RegionInfo(region.RKey, region.Access, region.BaseAddress, region.Length)],
+            Regions = regions,
         };
     }
 
@@ -288,12 +299,23 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         return refusal is null;
     }
 
-    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp)
+    /// <summary>Attaches a secondary: <paramref name="postHello"/> posts its HELLO reply (see <see cref="ReplicationStream.Attach"/>).</summary>
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp, Action postHello)
     {
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
         long stamp = _lease.Stamp();
-        if (!Stream.Attach(connection, Epoch, out ulong attachedAt))
+
+        // Touched before the secondary becomes the stream's peer: a heartbeat tick that sees the new peer with the
+        // last frame of a peer of long ago would drop it at once as a silent joining secondary (seen in chaos, a
+        // moment after a promotion, right as the old primary joined). Not while another is attached: an attach that
+        // is refused must not hide that one's silence.
+        if (Stream.Peer is not { IsOpen: true })
+        {
+            TouchPeer();
+        }
+
+        if (!Stream.Attach(connection, Epoch, postHello, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
             return;
@@ -304,7 +326,6 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _sentProtected = false;
         Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
-        TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);
@@ -329,8 +350,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "warming up the slab copy path failed (a later copy runs slower, nothing else changes)")]
     private partial void LogWarmUpFailed(Exception error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, region {RegionMiB} MiB, rkey 0x{RKey:x8}")]
-    private partial void LogListening(NodeRole role, string endPoint, ulong regionMiB, uint rkey);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, max memory {MaxMemoryMiB} MiB ({RegisteredKiB} KiB registered so far, more as it fills)")]
+    private partial void LogListening(NodeRole role, string endPoint, ulong maxMemoryMiB, ulong registeredKiB);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "secondary {Secondary} attached at LSN {Lsn}: copying, then following the stream")]
     private partial void LogSecondaryAttached(string secondary, ulong lsn);

@@ -39,8 +39,14 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     public HelloReply Hello { get; private set; } = null!;
 
-    /// <summary>The node's store region (the first one it announced).</summary>
+    /// <summary>The node's first region (the first one it announced): tells this node's incarnation from another's.</summary>
     public RegionInfo Region => Hello.Regions[0];
+
+    /// <summary>The rkeys of this node's regions seen so far: its HELLO's, and those of pointers its replies carried.</summary>
+    public RKeySet RKeys { get; } = new();
+
+    /// <summary>True when <paramref name="rkey"/> names a region of this node that this channel has seen.</summary>
+    public bool Owns(uint rkey) => RKeys.Contains(rkey);
 
     public bool IsHealthy => Volatile.Read(ref _failed) == 0 && _connection is { IsOpen: true };
 
@@ -51,9 +57,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     /// <summary>
     /// Connects and shakes hands offering <see cref="ProtocolVersion.Current"/>. A 1.0 node answers any other
-    /// version with ERROR 52 and a close; this client needs nothing of 1.1 that a 1.0 node lacks (it sends only
-    /// what the 1.0 page allows and reads entries by the full rules either way), so it then connects again
-    /// offering 1.0, as docs/protocol.md ("Versions") advises.
+    /// version with ERROR 52 and a close; this client needs nothing of 1.1 or 1.2 that it cannot do without (GET,
+    /// 1.2, is sent only on a connection that settled on 1.2; everything else is what the 1.0 page allows, and
+    /// entries are read by the full rules either way), so it then connects again offering 1.0, as
+    /// docs/protocol.md ("Versions") advises.
     /// </summary>
     public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {
@@ -108,6 +115,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                 }
 
                 channel.Hello = hello;
+                foreach (RegionInfo region in hello.Regions)
+                {
+                    channel.RKeys.Add(region.RKey);
+                }
             }
             finally
             {
@@ -222,6 +233,14 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         PendingOperation[] operations = Volatile.Read(ref _operations);
         if (header.IsReply && (uint)index < (uint)operations.Length)
         {
+            // A node registers chunks as it fills: the pointer of an addressing reply may name one registered after
+            // this channel's HELLO. It is learned before the operation completes, so before the pointer is cached.
+            if (header.Status == WireStatus.Ok && header.Opcode is (Opcode.Write | Opcode.ReplyBit) or (Opcode.Update | Opcode.ReplyBit) or (Opcode.Lookup | Opcode.ReplyBit)
+                && payload.Length >= sizeof(uint))
+            {
+                RKeys.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(payload));
+            }
+
             operations[index].TryComplete((uint)(header.RequestId >> 32), part, header.Status, payload);
         }
     }
