@@ -79,20 +79,9 @@ public sealed partial class MirrorKvClient
 
                 if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
                 {
-                    switch (await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false))
+                    if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries))
                     {
-                        case ReadOutcome.Done:
-                            return true;
-                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
-                            Interlocked.Increment(ref _tornRetries);
-                            MirrorKvTelemetry.TornRetries.Add(1);
-                            break;
-                        case ReadOutcome.Failed:
-                            Interlocked.Increment(ref _retriedAfterFailure);
-                            break;
-                        default:
-                            Forget(key, cached);
-                            break;
+                        return true;
                     }
 
                     continue;
@@ -104,17 +93,9 @@ public sealed partial class MirrorKvClient
                     channel.PostRead(op, opcode, cached.Pointer, flush: true);
                     CountRead(opcode);
                     await op.AsValueTask().ConfigureAwait(false);
-                    switch (Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination))
+                    if (Settle(Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination), key, cached, ref tornRetries))
                     {
-                        case ReadOutcome.Done:
-                            return true;
-                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
-                            Interlocked.Increment(ref _tornRetries);
-                            MirrorKvTelemetry.TornRetries.Add(1);
-                            break;
-                        default:
-                            Forget(key, cached);
-                            break;
+                        return true;
                     }
                 }
                 catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
@@ -264,6 +245,27 @@ public sealed partial class MirrorKvClient
 
         secondary = await _secondaryConnect.ConfigureAwait(false);
         return secondary is { IsHealthy: true } ? secondary : null;
+    }
+
+    // What one read's outcome leaves to do, for plain and hedged reads alike: true when the value was read; false
+    // to try again, after counting a torn retry, counting a node that failed, or forgetting a stale pointer.
+    private bool Settle(ReadOutcome outcome, string key, in CachedPointer cached, ref int tornRetries)
+    {
+        switch (outcome)
+        {
+            case ReadOutcome.Done:
+                return true;
+            case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
+                Interlocked.Increment(ref _tornRetries);
+                MirrorKvTelemetry.TornRetries.Add(1);
+                return false;
+            case ReadOutcome.Failed:
+                Interlocked.Increment(ref _retriedAfterFailure);
+                return false;
+            default:
+                Forget(key, cached);
+                return false;
+        }
     }
 
     private static ReadOutcome Judge(WireStatus replyStatus, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> key, in CachedPointer cached, IBufferWriter<byte> destination)
