@@ -52,18 +52,26 @@ public sealed partial class MirrorKvClient
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
             int tornRetries = 0;
+            bool twoSided = false;
             for (int attempt = 0; attempt < MaxReadAttempts; attempt++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (!TryGetCached(key, out CachedPointer cached))
                 {
-                    (bool found, cached) = await LookupAsync(keyBuffer.AsMemory(0, keyLength), cancellationToken).ConfigureAwait(false);
+                    // After the immediate retries of a slot found unpublished or torn, the value itself is asked for
+                    // (GET): a key written faster than the replication round trip may show an unpublished slot to
+                    // every READ, and GET answers with the value once it is published, whatever follows it.
+                    (bool found, cached, bool valueRead) = await LookupAsync(keyBuffer.AsMemory(0, keyLength), twoSided ? destination : null, cancellationToken).ConfigureAwait(false);
                     if (!found)
                     {
                         return false;
                     }
 
                     Remember(key, cached);
+                    if (valueRead)
+                    {
+                        return true;
+                    }
                 }
 
                 (NodeChannel? channel, Opcode opcode) = RouteRead(cached.Pointer);
@@ -79,7 +87,7 @@ public sealed partial class MirrorKvClient
 
                 if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
                 {
-                    if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries))
+                    if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
                     {
                         return true;
                     }
@@ -93,7 +101,7 @@ public sealed partial class MirrorKvClient
                     channel.PostRead(op, opcode, cached.Pointer, flush: true);
                     CountRead(opcode);
                     await op.AsValueTask().ConfigureAwait(false);
-                    if (Settle(Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination), key, cached, ref tornRetries))
+                    if (Settle(Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination), key, cached, ref tornRetries, ref twoSided))
                     {
                         return true;
                     }
@@ -123,8 +131,13 @@ public sealed partial class MirrorKvClient
     /// write does, up to <see cref="MirrorKvClientOptions.PromotionWait"/>, so that a failover reaches a reader
     /// as a stall, not as an error.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="value"/>, at a node that speaks protocol 1.2, it sends GET instead: the value comes with
+    /// the pointer and is written to <paramref name="value"/> (ValueRead). A node of 1.1 or older, or a value too
+    /// large for GET's reply, gets LOOKUP.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(bool Found, CachedPointer Pointer)> LookupAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
+    private async ValueTask<(bool Found, CachedPointer Pointer, bool ValueRead)> LookupAsync(ReadOnlyMemory<byte> key, IBufferWriter<byte>? value, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         int failures = 0;
@@ -132,16 +145,30 @@ public sealed partial class MirrorKvClient
         {
             NodeChannel channel = _primary.IsHealthy ? _primary
                 : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
+            Opcode opcode = value is not null && channel.Hello.Version.Minor >= ProtocolVersion.V1_2.Minor ? Opcode.Get : Opcode.Lookup;
             PendingOperation op = channel.Rent();
             try
             {
-                channel.PostKv(op, Opcode.Lookup, 0, default, key.Span, default, flush: true);
+                channel.PostKv(op, opcode, 0, default, key.Span, default, flush: true);
                 Interlocked.Increment(ref _lookups);
                 MirrorKvTelemetry.Lookups.Add(1);
                 await op.AsValueTask().ConfigureAwait(false);
                 if (op.Status == WireStatus.NotFound)
                 {
-                    return (false, default);
+                    return (false, default, false);
+                }
+
+                if (opcode == Opcode.Get && op.Status == WireStatus.Ok && op.Payload.Length >= KvReply.Size
+                    && KvReply.TryReadAddressing(op.Payload[..KvReply.Size], out RemotePointer at, out ulong atVersion) == WireStatus.Ok)
+                {
+                    value!.Write(op.Payload[KvReply.Size..]);
+                    return (true, new CachedPointer(at, atVersion), true);
+                }
+
+                if (opcode == Opcode.Get && op.Status == WireStatus.TooLong)
+                {
+                    value = null;
+                    continue;
                 }
 
                 if (op.Status == WireStatus.NotPrimary)
@@ -157,7 +184,7 @@ public sealed partial class MirrorKvClient
                 }
                 else
                 {
-                    return (true, new CachedPointer(pointer, version));
+                    return (true, new CachedPointer(pointer, version), false);
                 }
             }
             catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
@@ -249,7 +276,7 @@ public sealed partial class MirrorKvClient
 
     // What one read's outcome leaves to do, for plain and hedged reads alike: true when the value was read; false
     // to try again, after counting a torn retry, counting a node that failed, or forgetting a stale pointer.
-    private bool Settle(ReadOutcome outcome, string key, in CachedPointer cached, ref int tornRetries)
+    private bool Settle(ReadOutcome outcome, string key, in CachedPointer cached, ref int tornRetries, ref bool twoSided)
     {
         switch (outcome)
         {
@@ -258,6 +285,12 @@ public sealed partial class MirrorKvClient
             case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
                 Interlocked.Increment(ref _tornRetries);
                 MirrorKvTelemetry.TornRetries.Add(1);
+                return false;
+            case ReadOutcome.Torn:
+                // Past the immediate retries the value is being rewritten faster than one-sided reads can catch it:
+                // ask for the value itself (GET), which the primary copies out under its own consistency rules.
+                twoSided = true;
+                Forget(key, cached);
                 return false;
             case ReadOutcome.Failed:
                 Interlocked.Increment(ref _retriedAfterFailure);

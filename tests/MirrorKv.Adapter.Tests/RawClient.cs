@@ -48,12 +48,12 @@ internal sealed class RawClient(NodeChannel channel)
         }
     }
 
-    public async Task<(WireStatus Status, byte[] Payload)> ReadAsync(RemotePointer pointer)
+    public async Task<(WireStatus Status, byte[] Payload)> ReadAsync(RemotePointer pointer, Opcode opcode = Opcode.Read)
     {
         PendingOperation op = channel.Rent();
         try
         {
-            channel.PostRead(op, Opcode.Read, pointer, flush: true);
+            channel.PostRead(op, opcode, pointer, flush: true);
             await op.AsValueTask();
             return (op.Status, op.Payload.ToArray());
         }

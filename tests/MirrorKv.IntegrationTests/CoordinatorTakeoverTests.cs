@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
+using MirrorKv.Linearizability;
+using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport.InProcess;
@@ -79,7 +81,7 @@ public class CoordinatorTakeoverTests
         // acknowledges alone: those writes are on A only. The dropped flag and the close wait in the cut.
         network.Cut(AddressA, AddressB);
         await client.SetAsync("alone-0", "1"u8.ToArray());
-        await UntilAsync(lines, () => gateB.Requests("/v3/kv/range") >= 1, "B to start its takeover (a read of the leader key)");
+        await UntilAsync(lines, () => gateB.RangeReads("/leader") >= 1, "B to start its takeover (a read of the leader key)");
         for (int i = 1; i < 20; i++)
         {
             await client.SetAsync($"alone-{i}", "1"u8.ToArray());
@@ -148,6 +150,96 @@ public class CoordinatorTakeoverTests
         for (int i = 0; i < 20; i++)
         {
             Assert.Equal("1", System.Text.Encoding.UTF8.GetString((await client.GetAsync($"alone-{i}"))!));
+        }
+    }
+
+    [Fact]
+    public async Task SecondaryCutOffWhileThePrimaryGoesOnAlone_RefusesFailoverReads_InsteadOfAnOlderValue()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { Endpoints = [etcd.Url], PairName = "cut-reads" };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        var history = new HistoryRecorder();
+        long write = history.InvokeWrite("k", 1);
+        await client.SetAsync("k", "1"u8.ToArray());
+        history.Complete(write, Outcome.Ok);
+        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+
+        // A client that reaches the secondary only (as one cut off from the primary would) reads k there.
+        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1 once etcd names it in sync");
+
+        // The link is cut both ways: A drops B, clears B from etcd's in-sync key and acknowledges k=2 alone. B,
+        // alive and reachable, must not answer k=1 any more.
+        network.Cut(AddressA, AddressB);
+        network.Cut(AddressB, AddressA);
+        write = history.InvokeWrite("k", 2);
+        await client.SetAsync("k", "2"u8.ToArray());
+        history.Complete(write, Outcome.Ok);
+        Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} alone", StringComparison.Ordinal));
+
+        long read = history.InvokeRead("k");
+        (WireStatus status, long? value) = await FailoverReadAsync(atB, pointer);
+        history.Complete(read, status == WireStatus.Ok ? Outcome.Ok : Outcome.Fail, value);
+        CheckReport report = LinearizabilityChecker.Check(history.Snapshot());
+        Assert.True(report.IsLinearizable, $"FAILOVER_READ at the cut-off secondary: {report.ToText()}");
+        Assert.Equal(WireStatus.NotPrimary, status);
+        Assert.Equal(WireStatus.NotPrimary, await LookupAsync(atB, "k"));
+
+        // Once the link is back, B rejoins, etcd names it again, and it serves the value A acknowledged alone.
+        network.Restore();
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "B to rejoin A", 20);
+        NodeChannel again = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+        await UntilFailoverReadAsync(lines, again, pointer, 2, "the rejoined secondary to serve k=2");
+    }
+
+    private static async Task UntilFailoverReadAsync(ConcurrentQueue<string> lines, NodeChannel channel, RemotePointer pointer, long expected, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        (WireStatus, long?) last = default;
+        while ((last = await FailoverReadAsync(channel, pointer)) != (WireStatus.Ok, expected))
+        {
+            Assert.True(clock.Elapsed.TotalSeconds < 15, $"waited 15 s for {what}; last answer {last}:\n{string.Join("\n", lines.TakeLast(40))}");
+            await Task.Delay(20);
+        }
+    }
+
+    // A FAILOVER_READ of the primary's pointer: the status and, when the slot holds a valid entry of k, its value.
+    private static async Task<(WireStatus Status, long? Value)> FailoverReadAsync(NodeChannel channel, RemotePointer pointer)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostRead(op, Opcode.FailoverRead, pointer, flush: true);
+            await op.AsValueTask();
+            byte[] slot = op.Payload.ToArray();
+            return op.Status == WireStatus.Ok && EntryValidator.Validate(slot, "k"u8, 0, out ValidatedEntry entry) == EntryStatus.Ok
+                ? (op.Status, long.Parse(entry.ValueOf(slot), System.Globalization.CultureInfo.InvariantCulture))
+                : (op.Status, null);
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
+    private static async Task<WireStatus> LookupAsync(NodeChannel channel, string key)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostKv(op, Opcode.Lookup, 0, default, System.Text.Encoding.UTF8.GetBytes(key), default, flush: true);
+            await op.AsValueTask();
+            return op.Status;
+        }
+        finally
+        {
+            channel.Return(op);
         }
     }
 

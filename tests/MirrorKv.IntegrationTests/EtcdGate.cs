@@ -16,6 +16,7 @@ internal sealed class EtcdGate : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<TaskCompletionSource> _held = [];
     private readonly Dictionary<string, int> _requests = [];
+    private readonly Dictionary<string, int> _rangeReads = [];
     private readonly Task _serving;
     private bool _holding;
 
@@ -56,6 +57,18 @@ internal sealed class EtcdGate : IAsyncDisposable
         lock (_lock)
         {
             return _requests.GetValueOrDefault(path);
+        }
+    }
+
+    /// <summary>
+    /// Range reads seen so far of keys ending with <paramref name="keySuffix"/> (such as <c>/leader</c>): a node's
+    /// takeover reads the leader key, while a secondary's read lease reads the in-sync key many times a second.
+    /// </summary>
+    public int RangeReads(string keySuffix)
+    {
+        lock (_lock)
+        {
+            return _rangeReads.Where(read => read.Key.EndsWith(keySuffix, StringComparison.Ordinal)).Sum(read => read.Value);
         }
     }
 
@@ -114,6 +127,20 @@ internal sealed class EtcdGate : IAsyncDisposable
         }
     }
 
+    // The key of a range request of etcd's JSON gateway ({"key": base64}); null when it cannot be read.
+    private static string? RangeKey(byte[] body)
+    {
+        try
+        {
+            string? key = System.Text.Json.Nodes.JsonNode.Parse(body)?["key"]?.GetValue<string>();
+            return key is null ? null : System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(key));
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private async Task RelayAsync(HttpListenerContext context)
     {
         try
@@ -121,9 +148,14 @@ internal sealed class EtcdGate : IAsyncDisposable
             using var body = new MemoryStream();
             await context.Request.InputStream.CopyToAsync(body);
             string path = context.Request.Url!.AbsolutePath;
+            string? rangeKey = path == "/v3/kv/range" ? RangeKey(body.ToArray()) : null;
             lock (_lock)
             {
                 _requests[path] = _requests.GetValueOrDefault(path) + 1;
+                if (rangeKey is not null)
+                {
+                    _rangeReads[rangeKey] = _rangeReads.GetValueOrDefault(rangeKey) + 1;
+                }
             }
 
             if (path == "/v3/kv/txn")

@@ -146,7 +146,11 @@ public sealed class AccessTests : IDisposable
     {
         public int Count { get; private set; }
 
-        public void Append(in SlotChange change) => Count++;
+        public ulong Append(in SlotChange change)
+        {
+            Count++;
+            return 0;
+        }
 
         public void AppendSlabRelease(in RemotePointer slab) => Count++;
     }

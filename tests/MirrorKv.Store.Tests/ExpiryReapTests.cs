@@ -103,7 +103,11 @@ public class ExpiryReapTests
     {
         public int Tombstones { get; private set; }
 
-        public void Append(in SlotChange change) => Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+        public ulong Append(in SlotChange change)
+        {
+            Tombstones += change.Flags == EntryFlags.Tombstone ? 1 : 0;
+            return 0;
+        }
 
         public void AppendSlabRelease(in RemotePointer slab)
         {

@@ -246,12 +246,14 @@ public class SlabCopyTests
     {
         private readonly List<Record> _records = [];
 
-        public void Append(in SlotChange change)
+        public ulong Append(in SlotChange change)
         {
             lock (_records)
             {
                 _records.Add(new Record(change.Slot, change.Version, change.Flags, change.Key.ToArray(), change.Value.ToArray()));
             }
+
+            return 0;
         }
 
         public void AppendSlabRelease(in RemotePointer slab)

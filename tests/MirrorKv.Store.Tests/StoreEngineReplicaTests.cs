@@ -247,8 +247,11 @@ public class StoreEngineReplicaTests
     {
         public List<Record> Records { get; } = [];
 
-        public void Append(in SlotChange change) =>
+        public ulong Append(in SlotChange change)
+        {
             Records.Add(new Record(change.Slot, change.Version, change.Flags, change.Key.ToArray(), change.Value.ToArray()));
+            return 0;
+        }
 
         public void AppendSlabRelease(in RemotePointer slab) => Records.Add(new Record(slab, 0, EntryFlags.None, [], []));
     }

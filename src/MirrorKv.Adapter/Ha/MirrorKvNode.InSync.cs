@@ -156,23 +156,7 @@ public sealed partial class MirrorKvNode
                 // replaced (the check above ends the loop). Meanwhile nothing is acknowledged.
                 if (await coordinator.RecordInSyncAsync(new InSyncRecord(epoch, AdvertisedEndPoint, null), CancellationToken.None).ConfigureAwait(false))
                 {
-                    lock (_haLock)
-                    {
-                        _clearingInSync = false;
-                        _inSyncNamed = false;
-                        (role, _) = _role.Current;
-                        if (role is NodeRole.Primary or NodeRole.Fenced && _fence != FenceKind.Replaced)
-                        {
-                            // Holding the leader key (the transaction compared it), nobody else can serve.
-                            GoOnAloneNow(why);
-                        }
-                        else
-                        {
-                            _waiters.Unhold();
-                        }
-                    }
-
-                    return;
+                    break;
                 }
             }
             catch (EtcdException e)
@@ -189,6 +173,26 @@ public sealed partial class MirrorKvNode
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
+        }
+
+        // The secondary may still serve reads on a check of the key made before the clear (MirrorKvNode.ReadLease.cs):
+        // nothing is acknowledged alone until every such read lease has run out, with the 2× clock-rate margin.
+        // Still clearing meanwhile: writes wait, no secondary attaches, and a second loss does not go on alone early.
+        await Task.Delay(Options.InSyncReadLease * 2, _time).ConfigureAwait(false);
+        lock (_haLock)
+        {
+            _clearingInSync = false;
+            _inSyncNamed = false;
+            (NodeRole role, _) = _role.Current;
+            if (role is NodeRole.Primary or NodeRole.Fenced && _fence != FenceKind.Replaced)
+            {
+                // Holding the leader key (the transaction compared it), nobody else can serve.
+                GoOnAloneNow(why);
+            }
+            else
+            {
+                _waiters.Unhold();
+            }
         }
     }
 

@@ -20,8 +20,44 @@ public sealed partial class MirrorKvNode
     private volatile bool _probing;
     private IPEndPoint? _lostPeer;
 
-    /// <summary>Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be primary.</summary>
-    public event Action<MirrorKvNode, IPEndPoint?>? RejoinNeeded;
+    private readonly Lock _rejoinLock = new();
+    private Action<MirrorKvNode, IPEndPoint?>? _rejoinNeeded;
+    private bool _rejoinPending;
+    private IPEndPoint? _rejoinPrimary;
+
+    /// <summary>
+    /// Raised (on the thread pool) when this node must rejoin the pair as a secondary, with the node believed to be
+    /// primary. A request made before any handler was added (a joining secondary dropped while it still starts) is
+    /// kept and raised to the first handler added.
+    /// </summary>
+    public event Action<MirrorKvNode, IPEndPoint?>? RejoinNeeded
+    {
+        add
+        {
+            IPEndPoint? primary;
+            lock (_rejoinLock)
+            {
+                _rejoinNeeded += value;
+                if (!_rejoinPending || value is null)
+                {
+                    return;
+                }
+
+                _rejoinPending = false;
+                primary = _rejoinPrimary;
+            }
+
+            ThreadPool.QueueUserWorkItem(_ => value(this, primary));
+        }
+
+        remove
+        {
+            lock (_rejoinLock)
+            {
+                _rejoinNeeded -= value;
+            }
+        }
+    }
 
     private enum FenceKind
     {
@@ -377,10 +413,22 @@ public sealed partial class MirrorKvNode
         }
 
         LogRejoinNeeded(primary?.ToString() ?? "unknown");
-        if (RejoinNeeded is { } handler)
+        Action<MirrorKvNode, IPEndPoint?>? handler;
+        lock (_rejoinLock)
         {
-            ThreadPool.QueueUserWorkItem(_ => handler(this, primary));
+            handler = _rejoinNeeded;
+            if (handler is null)
+            {
+                // Nobody listens yet (the node is still starting, and its member adds the handler once it has
+                // started): kept for the first handler, else the node would wait as Rejoining for good. Seen in
+                // chaos: a joining secondary dropped in its first milliseconds never rejoined.
+                _rejoinPending = true;
+                _rejoinPrimary = primary;
+                return;
+            }
         }
+
+        ThreadPool.QueueUserWorkItem(_ => handler(this, primary));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "secondary lost ({Reason}) at LSN {Lsn}: the pair is unprotected, writes are acknowledged by the primary alone")]

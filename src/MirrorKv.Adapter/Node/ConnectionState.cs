@@ -30,6 +30,9 @@ internal sealed class ConnectionState
     /// </summary>
     public bool SpeaksV1_0 { get; set; }
 
+    /// <summary>The caller settled on protocol 1.2 or later, which adds GET (0x14). Set once, with <see cref="Greeted"/>.</summary>
+    public bool ServesGet { get; set; }
+
     public IPEndPoint? AdvertisedEndPoint { get; set; }
 
     /// <summary>Largest frame the caller accepts (from its HELLO): bounds the replies sent to it.</summary>
@@ -45,6 +48,12 @@ internal sealed class ConnectionState
     // interlocked add per READ on counters that every connection shares cost more than the READ's copy.
     /// <summary>Whether the node served as primary when the batch being served began.</summary>
     public bool BatchAsPrimary { get; set; }
+
+    /// <summary>
+    /// Whether the batch being served gets its reads refused: the node is a secondary that etcd does not record in
+    /// sync now (<see cref="MirrorKvNode.MayServeReads"/>).
+    /// </summary>
+    public bool BatchReadsRefused { get; set; }
 
     public long BatchReads;
     public long BatchFailoverReads;

@@ -27,7 +27,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     private volatile NodeRole _peerRole;
     private readonly ILogger _logger;
     private readonly RegionRegistry _registry = new();
-    private readonly AckWaiters _waiters = new();
+    private readonly AckWaiters _waiters;
     private readonly RoleMachine _role;
     private readonly NodeFrameHandler _handler;
     private IListener? _listener;
@@ -60,7 +60,10 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
         StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
-        Store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
+        StoreEngine? store = null;
+        _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
+        Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
+        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
         _registry.Register(Store.Region);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
@@ -137,7 +140,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     internal ClusterGate? Cluster => _cluster;
 
-    internal ReplicationStream Stream { get; } = new();
+    internal ReplicationStream Stream { get; }
 
     internal NodeCounters Counters { get; } = new();
 
@@ -171,6 +174,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             }
 
             node.StartHeartbeats();
+            node.StartReadLease();
             node._guard = node._time.CreateTimer(static s => ((MirrorKvNode)s!).SweepConnections(), node, node.GuardPeriod, node.GuardPeriod);
             node._reaper = node._time.CreateTimer(static s => ((MirrorKvNode)s!).ReapExpired(), node, options.ExpiryReapInterval, options.ExpiryReapInterval);
             return node;
@@ -293,6 +297,16 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
         long stamp = _lease.Stamp();
+
+        // Touched before the secondary becomes the stream's peer: a heartbeat tick that sees the new peer with the
+        // last frame of a peer of long ago would drop it at once as a silent joining secondary (seen in chaos, a
+        // moment after a promotion, right as the old primary joined). Not while another is attached: an attach that
+        // is refused must not hide that one's silence.
+        if (Stream.Peer is not { IsOpen: true })
+        {
+            TouchPeer();
+        }
+
         if (!Stream.Attach(connection, Epoch, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
@@ -304,7 +318,6 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _sentProtected = false;
         Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
-        TouchPeer();
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);
         Volatile.Write(ref _secondaryRespEndPoint, advertisedResp);
         LogSecondaryAttached(advertised?.ToString() ?? connection.RemoteEndPoint.ToString() ?? "?", attachedAt);

@@ -105,10 +105,23 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Slabs when state.Kind == PeerKind.Peer:
                 node.DescribeSlabs(connection, header.RequestId);
                 break;
-            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup when node.Role is NodeRole.Rejoining or NodeRole.Fenced or NodeRole.Stopped:
+            // GET exists from 1.2 on: an older connection gets UnknownOpcode for it, as from an older node.
+            case Opcode.Get when !state.ServesGet:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownOpcode, $"opcode 0x{(byte)header.Opcode:x2} is not served on a {state.Kind} connection");
+                break;
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when node.Role is NodeRole.Rejoining or NodeRole.Fenced or NodeRole.Stopped:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, node.Role == NodeRole.Rejoining
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
+                break;
+            // A secondary with a witness that etcd does not record in sync may lack writes the primary acknowledged
+            // alone: it serves no read (READ answers as for a region it does not serve, so the client looks the key
+            // up, which it refuses too, and the client asks the primary).
+            case Opcode.Read when state.BatchReadsRefused:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownRKey, MirrorKvNode.ReadsRefusedText);
+                break;
+            case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when state.BatchReadsRefused:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
                 break;
             case Opcode.FailoverRead when !node.HoldsEveryAcknowledgedWrite:
                 // A caught-up secondary whose primary lives serves it too (hedged reads), but only while it can
@@ -125,8 +138,11 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.Translation:
                 verbs.Translation(connection, header.RequestId, payload);
                 break;
-            case Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client && !state.SpeaksV1_0 && KvRequest.CarriesValue(payload):
+            case Opcode.Delete or Opcode.Lookup or Opcode.Get when state.Kind == PeerKind.Client && !state.SpeaksV1_0 && KvRequest.CarriesValue(payload):
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.MalformedFrame, $"{header.Opcode} carries no value: its value length must be 0");
+                break;
+            case Opcode.Get when state.Kind == PeerKind.Client:
+                twoSided.Get(connection, state.MaxFrameSize, header.RequestId, payload);
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
@@ -163,6 +179,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         {
             // Noted for the batch's end: what a primary serves may leave only if it still is one then.
             state.BatchAsPrimary = node.IsServingPrimary;
+            state.BatchReadsRefused = !node.MayServeReads;
             verbs.Prefetch(frames, state);
         }
     }
@@ -249,6 +266,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         // The HELLO was accepted, so its major version is ours: answer the highest version both speak.
         ProtocolVersion version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value;
         state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
+        state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
         state.Greeted = true;
         HelloReply reply = node.DescribeForHello() with { Version = version };
         if (state.Kind == PeerKind.Peer && state.Hello.Value.HasRespEndpoint)

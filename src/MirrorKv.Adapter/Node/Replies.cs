@@ -21,6 +21,21 @@ internal static class Replies
         }
     }
 
+    /// <summary>A GET's reply: the addressing data, then the value.</summary>
+    public static void Value(IConnection connection, ulong requestId, in KvReply reply, ReadOnlySpan<byte> value)
+    {
+        Span<byte> payload = connection.BeginPost(Opcode.Get | Opcode.ReplyBit, WireStatus.Ok, requestId, KvReply.Size + value.Length);
+        try
+        {
+            reply.Write(payload);
+            value.CopyTo(payload[KvReply.Size..]);
+        }
+        finally
+        {
+            connection.EndPost();
+        }
+    }
+
     public static WireStatus ToWire(AccessStatus status) => (WireStatus)(byte)status;
 
     public static WireStatus ToWire(StoreStatus status) => status switch

@@ -40,7 +40,8 @@ internal sealed partial class RespHandler
         for (int i = 1; i < request.Count; i++)
         {
             var visitor = new MetadataVisitor(now);
-            count += _node.Store.TryVisit(request[i], ref visitor) && visitor.Live ? 1 : 0;
+            count += _node.Store.TryVisit(request[i], ref visitor, out bool pending) && visitor.Live ? 1 : 0;
+            SawUnpublished(session, pending);
         }
 
         session.Output.Integer(count);
@@ -49,14 +50,18 @@ internal sealed partial class RespHandler
     private void TypeOf(RespSession session, in RespRequest request)
     {
         var visitor = new MetadataVisitor(RespNumbers.NowUnixMs());
-        session.Output.Simple(_node.Store.TryVisit(request[1], ref visitor) && visitor.Live ? "string"u8 : "none"u8);
+        bool live = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Live;
+        SawUnpublished(session, pending);
+        session.Output.Simple(live ? "string"u8 : "none"u8);
     }
 
     private void Ttl(RespSession session, in RespRequest request, long unit)
     {
         long now = RespNumbers.NowUnixMs();
         var visitor = new MetadataVisitor(now);
-        if (!_node.Store.TryVisit(request[1], ref visitor) || !visitor.Live)
+        bool live = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Live;
+        SawUnpublished(session, pending);
+        if (!live)
         {
             session.Output.Integer(-2);
         }

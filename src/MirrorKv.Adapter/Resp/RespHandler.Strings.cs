@@ -8,7 +8,9 @@ internal sealed partial class RespHandler
     private void Get(RespSession session, in RespRequest request)
     {
         var visitor = new BulkVisitor(session.Output);
-        if (_node.Store.TryVisit(request[1], ref visitor) && visitor.Hit)
+        bool hit = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Hit;
+        SawUnpublished(session, pending);
+        if (hit)
         {
             session.BatchHits++;
             return;
@@ -24,7 +26,9 @@ internal sealed partial class RespHandler
         for (int i = 1; i < request.Count; i++)
         {
             var visitor = new BulkVisitor(session.Output);
-            if (_node.Store.TryVisit(request[i], ref visitor) && visitor.Hit)
+            bool hit = _node.Store.TryVisit(request[i], ref visitor, out bool pending) && visitor.Hit;
+            SawUnpublished(session, pending);
+            if (hit)
             {
                 session.BatchHits++;
             }
@@ -317,6 +321,8 @@ internal sealed partial class RespHandler
     private void StrLen(RespSession session, in RespRequest request)
     {
         var visitor = new MetadataVisitor(RespNumbers.NowUnixMs());
-        session.Output.Integer(_node.Store.TryVisit(request[1], ref visitor) && visitor.Live ? visitor.Length : 0);
+        bool live = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Live;
+        SawUnpublished(session, pending);
+        session.Output.Integer(live ? visitor.Length : 0);
     }
 }

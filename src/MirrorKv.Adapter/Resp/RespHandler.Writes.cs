@@ -14,7 +14,8 @@ internal sealed partial class RespHandler
     /// <summary>
     /// True when a command of this kind may run in the node's role now; else the error is sent. A secondary
     /// (and a rejoining one) refuses writes with READONLY, which clients take as "find the primary"; a node
-    /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping) answers LOADING, which
+    /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping, a secondary with a witness
+    /// that etcd does not record in sync for reads) answers LOADING, which
     /// clients take as "retry shortly" (redis-py retries it as a connection error).
     /// </summary>
     private bool MayRun(RespCommandAccess access, RespOutput output)
@@ -24,8 +25,9 @@ internal sealed partial class RespHandler
             return true;
         }
 
+        // A secondary with a witness reads only while etcd records it in sync (MirrorKvNode.ReadLease.cs).
         NodeRole role = _node.Role;
-        if (access == RespCommandAccess.Write ? role == NodeRole.Primary : role is NodeRole.Primary or NodeRole.Promoting or NodeRole.Secondary)
+        if (access == RespCommandAccess.Write ? role == NodeRole.Primary : role is NodeRole.Primary or NodeRole.Promoting || role == NodeRole.Secondary && _node.MayServeReads)
         {
             return true;
         }
@@ -39,6 +41,7 @@ internal sealed partial class RespHandler
         NodeRole.Rejoining => "LOADING this node is copying the primary's data before it serves; retry shortly",
         NodeRole.Promoting => "LOADING this node is being promoted to primary; retry shortly",
         NodeRole.Fenced => "LOADING this node is fenced (it may no longer be primary) and rejoins the pair; retry shortly or use the other node",
+        NodeRole.Secondary => "LOADING this secondary is not recorded in sync in etcd now (the primary may have acknowledged writes without it); use the primary",
         _ => $"LOADING this node is {role.ToString().ToLowerInvariant()} and serves nothing; use the other node",
     };
 
@@ -61,6 +64,21 @@ internal sealed partial class RespHandler
         {
             // The secondary reads slower than clients write: take no more requests until it catches up.
             session.Connection.HoldReceivesUntil(peer.WhenDrained());
+        }
+    }
+
+    /// <summary>
+    /// Called by a read command that answered with a value not yet published (written, its record not yet
+    /// acknowledged by the secondary): its reply waits for the ack, as a write's does, so that no RESP reader sees a
+    /// value a failover could take back. One-sided readers are kept from it by its odd version.
+    /// </summary>
+    private void SawUnpublished(RespSession session, bool pending)
+    {
+        if (pending && _node.Options.Replication == ReplicationMode.Sync)
+        {
+            ulong lsn = _node.Stream.LastLsn;
+            session.Output.HoldUntil(lsn);
+            session.AwaitedLsn = lsn;
         }
     }
 

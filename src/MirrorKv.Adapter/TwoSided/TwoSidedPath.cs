@@ -41,14 +41,30 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         if (opcode == Opcode.Lookup)
         {
-            if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version))
+            if (!store.TryLookup(request.Key, out RemotePointer pointer, out ulong version, out bool pending))
             {
-                Replies.Error(connection, opcode, requestId, WireStatus.NotFound, "key not found");
+                // A key whose delete is not published yet is absent only once the secondary holds the delete: until
+                // then a failover would bring it back, so "not found" waits for the ack as a pointer does.
+                if (!pending || !Waits() || !waiters.TryWaitNotFound(log.LastLsn, connection, opcode, requestId))
+                {
+                    Replies.Error(connection, opcode, requestId, WireStatus.NotFound, "key not found");
+                }
+
                 return;
             }
 
             Interlocked.Increment(ref counters.Lookups);
-            Reply(connection, opcode, requestId, new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint()));
+            var found = new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint());
+
+            // A reader sent here by an unpublished entry gets its pointer once the entry is readable: when the
+            // secondary's ack of the last record covers the key's write, as for the write's own reply. With no
+            // secondary to wait for, nothing is left unpublished (the loss of one publishes everything).
+            if (pending && Waits() && waiters.TryWait(log.LastLsn, connection, opcode, requestId, found))
+            {
+                return;
+            }
+
+            Reply(connection, opcode, requestId, found);
             return;
         }
 
@@ -87,7 +103,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         Interlocked.Increment(ref opcode == Opcode.Delete ? ref counters.Deletes : ref counters.Writes);
         var reply = new KvReply(result.Pointer, result.Version, epoch, (byte)result.Kind, secondaryEndPoint());
-        if (mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding) && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
+        if (Waits() && waiters.TryWait(log.LastLsn, connection, opcode, requestId, reply))
         {
             return;
         }
@@ -95,10 +111,92 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         Reply(connection, opcode, requestId, reply);
     }
 
+    /// <summary>
+    /// GET (protocol 1.2): the key's value with its addressing data, answered as LOOKUP is (any role that serves,
+    /// held while the value or the key's absence is not published). The value is copied out under the store lock,
+    /// so a held answer carries the value the ack publishes, whatever writes follow: a reader of a key written
+    /// faster than the replication round trip, whose slot is unpublished nearly always, still gets an answer.
+    /// </summary>
+    public void Get(IConnection connection, uint maxFrameSize, ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        if (KvRequest.TryRead(payload, out KvRequest request) != WireStatus.Ok)
+        {
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.MalformedFrame, "GET payload is malformed (truncated, lengths that do not match, or reserved bits set)");
+            return;
+        }
+
+        // As LOOKUP: a key of another pair's slot is refused with the owner, whatever this node holds.
+        if (cluster is not null && !cluster.Owns(request.Key, out int slot))
+        {
+            Interlocked.Increment(ref counters.Redirects);
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.Moved, cluster.RedirectFor(slot));
+            return;
+        }
+
+        (NodeRole currentRole, ulong epoch) = role.Current;
+        if (currentRole is NodeRole.Stopped or NodeRole.Fenced)
+        {
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: ask the other node");
+            return;
+        }
+
+        var copy = new ValueCopy();
+        if (!store.TryGet(request.Key, ref copy, out RemotePointer pointer, out ulong version, out bool pending))
+        {
+            if (!pending || !Waits() || !waiters.TryWaitNotFound(log.LastLsn, connection, Opcode.Get, requestId))
+            {
+                Replies.Error(connection, Opcode.Get, requestId, WireStatus.NotFound, "key not found");
+            }
+
+            return;
+        }
+
+        byte[] value = copy.Buffer!;
+        if (KvReply.Size + copy.Length > maxFrameSize - FrameHeader.Size)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
+            Replies.Error(connection, Opcode.Get, requestId, WireStatus.TooLong, $"a value of {copy.Length} bytes does not fit this connection's frames ({maxFrameSize} bytes): LOOKUP the key and READ it");
+            return;
+        }
+
+        Interlocked.Increment(ref counters.Lookups);
+        var found = new KvReply(pointer, version, epoch, (byte)WriteKind.None, secondaryEndPoint());
+        if (pending && Waits() && waiters.TryWaitValue(log.LastLsn, connection, requestId, found, value, copy.Length))
+        {
+            return;
+        }
+
+        try
+        {
+            Replies.Value(connection, requestId, found, value.AsSpan(0, copy.Length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
+        }
+    }
+
+    private bool Waits() => mode == ReplicationMode.Sync && (log.Peer is not null || waiters.Holding);
+
     private static void Reply(IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
     {
         reply.Write(connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, KvReply.Size));
         connection.EndPost();
+    }
+
+    // Copies a value out from under the store lock into a rented array: GET is a fallback path, and a held answer
+    // must keep the value it found.
+    private struct ValueCopy : IValueVisitor
+    {
+        public byte[]? Buffer;
+        public int Length;
+
+        public void Visit(ReadOnlySpan<byte> value)
+        {
+            Buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(value.Length, 1));
+            value.CopyTo(Buffer);
+            Length = value.Length;
+        }
     }
 
     private string Describe(StoreStatus status, in KvRequest request) => status switch

@@ -41,6 +41,9 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
 
     public int NotHealed => CycleRecords.Count(c => !c.Healed);
 
+    /// <summary>The linearizability check of the run's histories (per key, per cycle window); null when none was made.</summary>
+    public MirrorKv.Linearizability.CheckReport? Linearizability { get; init; }
+
     /// <summary>p50, p99 and max of <paramref name="values"/> (nearest rank), or nulls when empty.</summary>
     public static (double? P50, double? P99, double? Max) Percentiles(IReadOnlyList<double> values)
     {
@@ -83,6 +86,10 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
             ["two_primary_samples"] = TwoPrimarySamples,
             ["two_primary_unconfirmed"] = UnconfirmedTwoPrimarySamples,
             ["not_healed"] = NotHealed,
+            ["histories_checked"] = Linearizability?.Keys,
+            ["history_operations"] = Linearizability?.Operations,
+            ["linearizability_violations"] = Linearizability?.Violations,
+            ["linearizability_undecided"] = Linearizability?.Undecided,
             ["faults"] = ByFault().Select(kind => new Dictionary<string, object?>(Figures(kind))
             {
                 ["fault"] = ChaosFaults.Name(kind.Key),

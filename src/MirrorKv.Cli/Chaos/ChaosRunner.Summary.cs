@@ -21,6 +21,15 @@ internal sealed partial class ChaosRunner
         Say($"  two primaries         {result.TwoPrimarySamples,12:N0} of {result.StatusSamples:N0} STATUS samples (both nodes primary with a lease left, confirmed by asking again at once"
             + (result.UnconfirmedTwoPrimarySamples > 0 ? $"; {result.UnconfirmedTwoPrimarySamples:N0} more not confirmed: a node died between the answers)" : ")"));
         Say($"  not healed            {result.NotHealed,12:N0}");
+        if (result.Linearizability is { } check)
+        {
+            Say($"  histories checked     {check.Keys,12:N0} (one per key and cycle window; {check.Operations:N0} operations)");
+            Say($"  not linearizable      {check.Violations,12:N0}{(check.Undecided > 0 ? $" ({check.Undecided:N0} more undecided: the search ran out of its budget)" : "")}");
+            if (check.FirstViolation is { } first)
+            {
+                Say("  first violation, minimized: " + first.ToText());
+            }
+        }
         if (result.ReadStallsMs.Count > 0)
         {
             Say($"  read stall            {Percentiles(result.ReadStallsMs)} (primary kills and pauses: the fault to a good read again)");

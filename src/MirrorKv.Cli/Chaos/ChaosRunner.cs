@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MirrorKv.Client;
+using MirrorKv.Linearizability;
 
 namespace MirrorKv.Cli.Chaos;
 
@@ -8,8 +9,11 @@ namespace MirrorKv.Cli.Chaos;
 /// under a checked workload, waits until the pair is protected again, and repeats. Killed nodes are
 /// restarted as secondary of the survivor (a supervisor's job); paused nodes and cut links get no help: the
 /// pair heals itself. Throughout, a <see cref="PairWatch"/> counts STATUS samples with two serving primaries.
-/// At the end every acknowledged write is checked on the primary of the day. Exits 1 on a lost write, a bad
-/// read, a sample with two primaries, or when the writes could not be checked at all.
+/// At the end every acknowledged write is checked on the primary of the day. Every read and write after the load
+/// is recorded with its real-time order, and each key's history is checked for linearizability per cycle (the
+/// window closes as the cycle is settled: memory holds one cycle's operations). Exits 1 on a lost write, a bad
+/// read, a sample with two primaries, a history that is not linearizable, or when the writes could not be
+/// checked at all.
 /// </summary>
 internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter output)
 {
@@ -24,6 +28,9 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
     private PairLauncher _pair = null!;
     private PairWatch _watch = null!;
     private Workload _workload = null!;
+
+    // Every key starts at generation 0, the value the load wrote before the recording began.
+    private readonly RollingHistory _history = new(_ => 0);
     private PeerLinkRelay[] _relays = [];
     private int _primary;
     private ulong _epoch = 1;
@@ -110,7 +117,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
-        Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line));
+        Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line), _history);
         if (!await workload.TryLoadAsync(client, cancellationToken))
         {
             Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' {RegionSize} regions; use fewer --keys");
@@ -147,7 +154,14 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
             ChaosCycle cycle = await SettleAsync(number, fault, injected, cancellationToken);
             cycles.Add(cycle);
-            Say($"cycle {number,3}: {injected.Action}; {Outcome(cycle, injected)}; {workload.Writes:N0} writes acknowledged, {workload.BadReads} bad reads");
+            CheckReport window = _history.CheckWindow();
+            Say($"cycle {number,3}: {injected.Action}; {Outcome(cycle, injected)}; {workload.Writes:N0} writes acknowledged, {workload.BadReads} bad reads; "
+                + $"history: {window.Operations:N0} operations on {window.Keys:N0} keys, {window.Violations} not linearizable");
+            if (window.FirstViolation is { } violation && _history.Violations == window.Violations)
+            {
+                Say(violation.ToText());
+            }
+
             if (!cycle.Healed)
             {
                 Say($"the pair did not heal within {HealLimit.TotalSeconds:F0} s of the {ChaosFaults.Name(fault)}: stopping after {number} of {options.Cycles} cycles");
@@ -157,6 +171,8 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
         await stop.CancelAsync();
         await Task.WhenAll(workers);
+        _history.CheckWindow();
+        CheckReport linearizability = _history.Totals;
         int? lost = await VerifyAsync(client, cancellationToken);
         List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true })];
         Result = new ChaosResult(options.Cycles, [.. primaryKills.Select(c => c.ReadStallMs)], [.. primaryKills.Select(c => c.WriteStallMs)], [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads)
@@ -169,9 +185,10 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             StatusSamples = watch.Samples,
             TwoPrimarySamples = watch.TwoPrimarySamples,
             UnconfirmedTwoPrimarySamples = watch.UnconfirmedTwoPrimarySamples,
+            Linearizability = linearizability,
         };
         PrintSummary(Result, rejoins);
-        return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 ? 0 : 1;
+        return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 && linearizability.Violations == 0 ? 0 : 1;
     }
 
     /// <summary>

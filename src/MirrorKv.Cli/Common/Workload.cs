@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using MirrorKv.Client;
+using MirrorKv.Linearizability;
 
 namespace MirrorKv.Cli;
 
@@ -9,8 +10,10 @@ namespace MirrorKv.Cli;
 /// generation it is, so a reader can tell a torn, foreign or stale value from a good one; writers own
 /// disjoint keys, so each key's generations only grow. Acknowledged generations are checked at the end.
 /// A read that fails with an error is counted apart from a bad read (a value it should not have returned).
+/// With a <see cref="RollingHistory"/>, every read and write after the load goes into it as well (the value is the
+/// generation; a key's generation 0 is the loaded value), for the caller to check window by window.
 /// </summary>
-internal sealed class Workload(int keys, int valueSize, Action<string> say)
+internal sealed class Workload(int keys, int valueSize, Action<string> say, RollingHistory? history = null)
 {
     private readonly int[] _acked = new int[keys];
     private readonly int[] _attempted = new int[keys];
@@ -128,19 +131,25 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
             int i = random.Next(keys);
             int floor = Volatile.Read(ref _acked[i]);
             long started = Stopwatch.GetTimestamp();
+            string key = Key(i);
+            long id = history?.InvokeRead(key) ?? 0;
             byte[]? value;
             try
             {
-                value = await client.GetAsync(Key(i), CancellationToken.None);
+                value = await client.GetAsync(key, CancellationToken.None);
             }
             catch (MirrorKvException e)
             {
-                say($"read of {Key(i)} failed: {e.Message}");
+                say($"read of {key} failed: {e.Message}");
+                history?.Complete(id, Outcome.Fail);
                 Interlocked.Increment(ref _failedReads);
                 continue;
             }
 
             int generation = value is null ? -1 : GenerationOf(value, i);
+
+            // Absent is null to the checker; a value that is no value of this key (-2) was never written.
+            history?.Complete(id, Outcome.Ok, generation == -1 ? null : generation);
             if (generation < floor || generation > Volatile.Read(ref _attempted[i]))
             {
                 Interlocked.Increment(ref _badReads);
@@ -166,9 +175,12 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
             int i = (random.Next(keys / writers) * writers) + writer;
             int generation = Interlocked.Increment(ref _attempted[i]);
             long started = Stopwatch.GetTimestamp();
+            string key = Key(i);
+            long id = history?.InvokeWrite(key, generation) ?? 0;
             try
             {
-                await client.SetAsync(Key(i), Value(i, generation), CancellationToken.None);
+                await client.SetAsync(key, Value(i, generation), CancellationToken.None);
+                history?.Complete(id, Outcome.Ok);
                 Volatile.Write(ref _acked[i], generation);
                 Interlocked.Increment(ref _writes);
                 Completed(ref _lastWrite, ref _longestWriteGap);
@@ -181,6 +193,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say)
             {
                 // Not acknowledged (Unavailable, or a status such as ReplicationFailed after a fence): the key
                 // may hold this generation or an older one, which the checks allow.
+                history?.Complete(id, Outcome.Unknown);
                 Interlocked.Increment(ref _failed);
                 await Task.Delay(50, CancellationToken.None);
             }

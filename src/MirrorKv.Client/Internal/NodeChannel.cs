@@ -51,9 +51,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     /// <summary>
     /// Connects and shakes hands offering <see cref="ProtocolVersion.Current"/>. A 1.0 node answers any other
-    /// version with ERROR 52 and a close; this client needs nothing of 1.1 that a 1.0 node lacks (it sends only
-    /// what the 1.0 page allows and reads entries by the full rules either way), so it then connects again
-    /// offering 1.0, as docs/protocol.md ("Versions") advises.
+    /// version with ERROR 52 and a close; this client needs nothing of 1.1 or 1.2 that it cannot do without (GET,
+    /// 1.2, is sent only on a connection that settled on 1.2; everything else is what the 1.0 page allows, and
+    /// entries are read by the full rules either way), so it then connects again offering 1.0, as
+    /// docs/protocol.md ("Versions") advises.
     /// </summary>
     public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {

@@ -36,6 +36,12 @@ public enum Opcode : byte
     /// <summary>Find a key's pointer (two-sided), for a client that has none.</summary>
     Lookup = 0x13,
 
+    /// <summary>
+    /// Read a key's value two-sided (protocol 1.2): the addressing data followed by the value, answered once the
+    /// value is published; the reference client's fallback for a slot it keeps finding unpublished (a hot key).
+    /// </summary>
+    Get = 0x14,
+
     /// <summary>Peer adapter to secondary: a batch of replication records in LSN order.</summary>
     Replicate = 0x20,
 

@@ -3,7 +3,7 @@ namespace MirrorKv.Protocol;
 /// <summary>
 /// A protocol version as HELLO and its reply carry it: two bytes, the major version first, then the minor
 /// (read as one little-endian u16: major + 256 × minor). Version 1.0 is the bytes <c>01 00</c>, the u16 1
-/// that callers built before 1.1 send; 1.1 is <c>01 01</c>, 1.3 <c>01 03</c>. A node answers a HELLO with
+/// that callers built before 1.1 send; 1.1 is <c>01 01</c>, 1.2 <c>01 02</c>, 1.3 <c>01 03</c>. A node answers a HELLO with
 /// <see cref="Negotiate"/>: the highest version both sides speak.
 /// </summary>
 /// <param name="Major">Incompatible changes; a node refuses a major it does not speak.</param>
@@ -16,10 +16,10 @@ public readonly record struct ProtocolVersion(byte Major, byte Minor)
     /// <summary>1.1: the same frames as 1.0, with every rule of docs/protocol.md kept by the node.</summary>
     public static ProtocolVersion V1_1 => new(1, 1);
 
-    /// <summary>
-    /// 1.3: adds CLUSTER_MAP (0x33) and the Moved status (38) of a cluster's nodes, and NoCluster (39). (1.2,
-    /// the two-sided GET, comes from another line of work; this code does not serve opcode 0x14.)
-    /// </summary>
+    /// <summary>1.2: adds GET (0x14), a two-sided read of a key's value; nothing else changes.</summary>
+    public static ProtocolVersion V1_2 => new(1, 2);
+
+    /// <summary>1.3: everything of 1.2, plus CLUSTER_MAP (0x33) and the Moved status (38) of a cluster's nodes, and NoCluster (39).</summary>
     public static ProtocolVersion V1_3 => new(1, 3);
 
     /// <summary>The highest version this code speaks.</summary>

@@ -1,6 +1,6 @@
 namespace MirrorKv.Store;
 
-/// <summary>Sees one key's value where it lives, under the store's lock (see <see cref="StoreEngine.TryVisit"/>).</summary>
+/// <summary>Sees one key's value where it lives, under the store's lock (see <see cref="StoreEngine.TryVisit{TVisitor}(ReadOnlySpan{byte}, ref TVisitor)"/>).</summary>
 public interface IValueVisitor
 {
     /// <summary>

@@ -10,8 +10,17 @@ public sealed partial class StoreEngine
 {
     /// <summary>Shows the value of <paramref name="key"/> to <paramref name="visitor"/> under the lock; false when the key is absent.</summary>
     public bool TryVisit<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
+        where TVisitor : IValueVisitor, allows ref struct => TryVisit(key, ref visitor, out _);
+
+    /// <summary>
+    /// As <see cref="TryVisit{TVisitor}(ReadOnlySpan{byte}, ref TVisitor)"/>; <paramref name="pending"/> when the value
+    /// shown, or the key's absence (a delete whose tombstone waits for its ack), is not published yet: a front end
+    /// that answers with it must hold the answer until the secondary's ack covers the last LSN, as it holds a write's.
+    /// </summary>
+    public bool TryVisit<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor, out bool pending)
         where TVisitor : IValueVisitor, allows ref struct
     {
+        pending = false;
         if (CheckKey(key) != StoreStatus.Ok)
         {
             return false;
@@ -22,10 +31,50 @@ public sealed partial class StoreEngine
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
+                // A key deleted pending reads as absent already: its pending tombstone holds the answer too.
+                pending = DeletePendingLocked(hash);
                 return false;
             }
 
             Access?.Mark(offset);
+            pending = (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) != 0;
+            visitor.Visit(ValueAt(offset, key.Length));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A two-sided read: shows the value of <paramref name="key"/> to <paramref name="visitor"/> and finds its pointer
+    /// and version, under one hold of the lock. <paramref name="pending"/> as for
+    /// <see cref="TryLookup(ReadOnlySpan{byte}, out MirrorKv.Memory.RemotePointer, out ulong, out bool)"/>: the value
+    /// shown, or the key's absence, is not published yet, and an answer with it must wait for the ack.
+    /// </summary>
+    public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor, out MirrorKv.Memory.RemotePointer pointer, out ulong version, out bool pending)
+        where TVisitor : IValueVisitor, allows ref struct
+    {
+        pointer = default;
+        version = 0;
+        pending = false;
+        if (CheckKey(key) != StoreStatus.Ok)
+        {
+            return false;
+        }
+
+        ulong hash = KeyIndex.Hash(key);
+        lock (_lock)
+        {
+            if (!_index.TryGet(key, hash, out ulong offset))
+            {
+                pending = DeletePendingLocked(hash);
+                return false;
+            }
+
+            int slotSize = _allocator.SlotSizeAt(offset);
+            Access?.Mark(offset);
+            pointer = PointerAt(offset, slotSize);
+            version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            pending = (version & 1) != 0;
+            version += version & 1;
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
         }
@@ -112,7 +161,7 @@ public sealed partial class StoreEngine
 
                 cursor = offset + (ulong)slotSize;
                 ReadOnlySpan<byte> slot = Region.GetSpan(offset, slotSize);
-                if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength) || flags != EntryFlags.Live)
+                if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength, acceptPending: true) || flags != EntryFlags.Live)
                 {
                     continue;
                 }

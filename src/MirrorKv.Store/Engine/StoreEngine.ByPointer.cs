@@ -37,7 +37,11 @@ public sealed partial class StoreEngine
             return false;
         }
 
-        if (EntryValidator.Validate(Region.GetSpan(candidate, slotSize), key, 0, out _) != EntryStatus.Ok)
+        // A pending entry (written, not yet published) is whole under the lock: a hot key written again before the
+        // ack of its last write keeps its fast path.
+        ReadOnlySpan<byte> slot = Region.GetSpan(candidate, slotSize);
+        if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out _, acceptPending: true)
+            || flags != EntryFlags.Live || !slot.Slice(EntryLayout.HeaderSize, keyLength).SequenceEqual(key))
         {
             return false;
         }

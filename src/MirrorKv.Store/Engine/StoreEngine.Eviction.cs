@@ -27,7 +27,9 @@ namespace MirrorKv.Store;
 /// evict keys read a moment ago (EvictionTests.Evict_KeysReadBetweenWriteBursts_SurviveWhileUnreadOnesGo fails
 /// that way). Under allkeys-lfu a new key starts at <see cref="LogCounter.Initial"/> instead, as in redis.</para>
 /// <para>An eviction is a delete: the slot is tombstoned, unindexed and freed, and the tombstone goes down the
-/// replication stream with the primary address, so the secondary frees the same slot. A client still holding
+/// replication stream with the primary address, so the secondary frees the same slot. Only a published entry is
+/// evicted: one whose write still waits for the secondary's ack (publish after replication) is skipped, and a slab
+/// holding one is not emptied. A client still holding
 /// the pointer finds a tombstone or, once the slot is reused, another key at a newer version: a validation
 /// failure it answers with a lookup, which misses (the slot reuse rule in StoreEngine.cs).</para>
 /// <para>Known limit: a class keeps the slabs it has, so a class that got few slabs early evicts among few
@@ -184,7 +186,7 @@ public sealed partial class StoreEngine
 
             offset = slabStart + inSlab;
             hand = offset + (ulong)slotSize;
-            if (offset != protect && IsLive(offset))
+            if (offset != protect && IsEvictable(offset))
             {
                 return true;
             }
@@ -192,8 +194,9 @@ public sealed partial class StoreEngine
     }
 
     // Evicts every live entry of the sampled claimed slab with the fewest slots in use, so that it becomes empty
-    // and can be moved to the class that needs it. Under volatile-ttl only a slab whose live entries all carry an
-    // expiry may be taken (checked slot by slot, up to the first without; only on this rare path).
+    // and can be moved to the class that needs it. A slab holding an unpublished entry is not taken (see
+    // IsEvictable). Under volatile-ttl only a slab whose live entries all carry an expiry may be taken (checked slot
+    // by slot, up to the first without; only on this rare path).
     private bool EmptySlabLocked(ulong protect)
     {
         int count = _allocator.SlabCount;
@@ -211,7 +214,7 @@ public sealed partial class StoreEngine
             }
 
             sampled++;
-            if (_allocator.UsedSlots(slab) < bestUsed && (!volatileOnly || HoldsOnlyVolatile(slab)))
+            if (_allocator.UsedSlots(slab) < bestUsed && !HoldsUnpublishedLocked(slab) && (!volatileOnly || HoldsOnlyVolatile(slab)))
             {
                 best = slab;
                 bestUsed = _allocator.UsedSlots(slab);
@@ -238,6 +241,12 @@ public sealed partial class StoreEngine
     }
 
     private bool IsLive(ulong offset) => (EntryFlags)Region.GetSpan(offset + EntryLayout.FlagsOffset, 1)[0] == EntryFlags.Live;
+
+    // A live entry that is published. An unpublished one (odd version: its write waits for the secondary's ack) is
+    // the newest write of its key, which no reader has seen yet: evicting it would throw away a write before its
+    // writer hears of it, and emptying its slab would scrub what the ack is to publish.
+    private bool IsEvictable(ulong offset) =>
+        IsLive(offset) && (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) == 0;
 
     // Under the lock: deletes the indexed entry at offset, replicated as a delete. The key is copied out first
     // because the tombstone overwrites the slot it lives in.

@@ -118,10 +118,19 @@ public sealed partial class StoreEngine : IDisposable
     }
 
     /// <summary>Finds the pointer and current version of a key (the two-sided LOOKUP).</summary>
-    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version)
+    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version) => TryLookup(key, out pointer, out version, out _);
+
+    /// <summary>
+    /// Finds the pointer and current version of a key; <paramref name="pending"/> when the answer is not published
+    /// yet: the version found (a one-sided reader of the pointer sees an odd version until <see cref="Publish"/>), or,
+    /// when the key is absent, its delete (a tombstone of it waits for the secondary's ack). Either way a caller that
+    /// answers must hold the answer until the ack covers the last LSN, as it holds a write's.
+    /// </summary>
+    public bool TryLookup(ReadOnlySpan<byte> key, out RemotePointer pointer, out ulong version, out bool pending)
     {
         pointer = default;
         version = 0;
+        pending = false;
         if (CheckKey(key) != StoreStatus.Ok)
         {
             return false;
@@ -132,6 +141,7 @@ public sealed partial class StoreEngine : IDisposable
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
+                pending = DeletePendingLocked(hash);
                 return false;
             }
 
@@ -139,6 +149,8 @@ public sealed partial class StoreEngine : IDisposable
             Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
             version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            pending = (version & 1) != 0;
+            version += version & 1;
             return true;
         }
     }
@@ -258,24 +270,33 @@ public sealed partial class StoreEngine : IDisposable
     // A value that shrank to half its slot or less moves to a smaller class rather than waste the rest.
     private bool FitsSnugly(int entrySize, int slotSize) => slotSize == SizeClassTable.MinSlotSize || entrySize * 2 > slotSize;
 
+    // The slot is written unpublished before the record is appended: another thread may flush the peer link at any
+    // moment, and the secondary must never apply (and serve) a value while the primary still shows the one before.
+    // Whether the entry is published at once is the stream's answer (no secondary to wait for: publish now).
     private ulong WriteEntry(ulong offset, int slotSize, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         ulong version = _lastVersion += 2;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, value, EntryFlags.Live);
+        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
         if (Options.Eviction == EvictionPolicy.VolatileTtl)
         {
             NoteVolatileWrite(slotSize, value);
         }
 
-        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value));
+        ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Live, key, value)) ?? 0;
+        PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: false, keyHash: 0);
         return version;
     }
 
+    // The slot is freed at once, published or not: the queue keeps what an unpublished tombstone still needs (the
+    // key's hash, see StoreEngine.Publication.cs), and a write that evicted the key takes the slot at once.
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
-        EntryCodec.Write(Region.GetSpan(offset, slotSize), version, key, [], EntryFlags.Tombstone);
-        _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, []));
+        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
+        ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
+        PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: true, publishAfter == 0 ? 0 : KeyIndex.Hash(key));
         _allocator.Free(offset);
         return version;
     }

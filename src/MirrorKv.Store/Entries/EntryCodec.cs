@@ -21,7 +21,12 @@ public static class EntryCodec
     /// <param name="key">The key, 1 to 65535 bytes.</param>
     /// <param name="value">The value; key and value must fit the slot.</param>
     /// <param name="flags"><see cref="EntryFlags.Live"/> or <see cref="EntryFlags.Tombstone"/>.</param>
-    public static void Write(Span<byte> slot, ulong version, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, EntryFlags flags)
+    /// <param name="pending">
+    /// Leave the version odd (<paramref name="version"/> - 1) with the body and checksum of <paramref name="version"/>
+    /// in place: readers retry until <see cref="Publish"/> stores the even version. The slot's old entry is gone
+    /// meanwhile, which is the point: no reader may see the old value once the secondary may hold the new one.
+    /// </param>
+    public static void Write(Span<byte> slot, ulong version, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, EntryFlags flags, bool pending = false)
     {
         int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
         if ((version & 1) != 0 || version == 0 || key.Length is 0 or > EntryLayout.MaxKeyLength || entrySize > slot.Length)
@@ -46,7 +51,27 @@ public static class EntryCodec
         BinaryPrimitives.WriteUInt64LittleEndian(slot[EntryLayout.ChecksumOffset..], Checksum(slot, version, entrySize));
 
         // Release: every byte above is visible before the even version is.
+        if (!pending)
+        {
+            Volatile.Write(ref versionField, LittleEndian(version));
+        }
+    }
+
+    /// <summary>
+    /// Publishes an entry written pending: stores <paramref name="version"/> if the slot still holds its pending
+    /// form (<paramref name="version"/> - 1); false when a later write took the slot meanwhile (that write publishes
+    /// its own). Only the slot's writer calls it (the store engine, under its lock).
+    /// </summary>
+    public static bool Publish(Span<byte> slot, ulong version)
+    {
+        ref ulong versionField = ref Unsafe.As<byte, ulong>(ref MemoryMarshal.GetReference(slot));
+        if (LittleEndian(Volatile.Read(ref versionField)) != version - 1)
+        {
+            return false;
+        }
+
         Volatile.Write(ref versionField, LittleEndian(version));
+        return true;
     }
 
     /// <summary>

@@ -13,7 +13,16 @@ public static class EntryValidator
     /// Parses a slot copy without knowing its key, as a joining secondary does with the slabs it copies:
     /// true for a whole entry (even version, sane lengths, matching checksum), live or tombstone.
     /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> slotCopy, out ulong version, out EntryFlags flags, out int keyLength, out int valueLength)
+    /// <param name="slotCopy">The slot's bytes.</param>
+    /// <param name="version">The entry's version (for a pending entry, the version it will have once published).</param>
+    /// <param name="flags">Live or tombstone.</param>
+    /// <param name="keyLength">The key's length.</param>
+    /// <param name="valueLength">The value's length.</param>
+    /// <param name="acceptPending">
+    /// The slot's owner, under its lock, where no entry is half written: an odd version is then an entry written and
+    /// not yet published (see <see cref="EntryCodec.Publish"/>), whole, and is accepted. A copier must pass false.
+    /// </param>
+    public static bool TryParse(ReadOnlySpan<byte> slotCopy, out ulong version, out EntryFlags flags, out int keyLength, out int valueLength, bool acceptPending = false)
     {
         version = 0;
         flags = EntryFlags.None;
@@ -25,6 +34,11 @@ public static class EntryValidator
         }
 
         version = BinaryPrimitives.ReadUInt64LittleEndian(slotCopy);
+        if (acceptPending && (version & 1) != 0)
+        {
+            version++;
+        }
+
         flags = (EntryFlags)slotCopy[EntryLayout.FlagsOffset];
         uint slotSize = BinaryPrimitives.ReadUInt32LittleEndian(slotCopy[EntryLayout.SlotSizeOffset..]);
         uint value = BinaryPrimitives.ReadUInt32LittleEndian(slotCopy[EntryLayout.ValueLengthOffset..]);

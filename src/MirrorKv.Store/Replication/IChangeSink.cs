@@ -13,13 +13,19 @@ namespace MirrorKv.Store;
 /// </remarks>
 public interface IChangeSink
 {
-    /// <summary>One slot was written.</summary>
-    void Append(in SlotChange change);
+    /// <summary>One slot is being written.</summary>
+    /// <returns>
+    /// 0 when the change may be visible to one-sided readers at once; otherwise the LSN that must be acknowledged
+    /// (<see cref="StoreEngine.Publish"/>) before it is: the secondary must hold a value before any reader of the
+    /// primary sees it (docs/failover.md, "Publish after replication").
+    /// </returns>
+    ulong Append(in SlotChange change);
 
     /// <summary>
     /// A slab none of whose slots was in use went back to the pool, scrubbed, to be claimed by another size
     /// class: <paramref name="slab"/> is its whole extent on the primary (rkey, base address, slab size). Every
-    /// slot of it was tombstoned or never written by changes already appended.
+    /// slot of it was tombstoned or never written by changes already appended, and none holds a live entry still
+    /// waiting to be published (a tombstone still waiting may be among them: its ack finds the slot gone).
     /// </summary>
     void AppendSlabRelease(in RemotePointer slab);
 }

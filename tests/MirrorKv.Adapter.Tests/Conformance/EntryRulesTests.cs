@@ -61,7 +61,7 @@ public class EntryRulesTests
     }
 
     [Fact]
-    public async Task Client_FacingASlotThatStaysTorn_GivesUpAfterTheDocumentedReads_AndReportsReadFailed()
+    public async Task Client_FacingASlotThatStaysTorn_AsksForTheValueWithGetAfterTheDocumentedRetries()
     {
         IReadOnlyList<string[]> limits = ProtocolDocument.Table("Limits", "limit");
         int retries = (int)Assert.Single(ProtocolDocument.Numbers(ProtocolDocument.Row(limits, "READs retried at once")[1]));
@@ -76,16 +76,15 @@ public class EntryRulesTests
         Span<byte> slot = node.Node.Store.Region.GetSpan(pointer.Address - node.Node.Store.Region.BaseAddress, (int)pointer.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(slot, version + 1);
 
+        // The first READ and its retries use the pointer the write cached; then the client asks the node for the
+        // value (GET, protocol 1.2), which the node reads under its lock: the read ends there, well inside the bound.
         ClientStats before = node.Client.Stats;
-        MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(async () => await node.Client.GetAsync("stuck"));
+        Assert.Equal("a value"u8.ToArray(), await node.Client.GetAsync("stuck"));
         ClientStats after = node.Client.Stats;
-        Assert.Equal(MirrorKvError.ReadFailed, e.Error);
-        Assert.Contains($"after {reads} attempts", e.Message, StringComparison.Ordinal);
-        Assert.Equal(reads, after.Reads - before.Reads);
+        Assert.Equal(1 + retries, after.Reads - before.Reads);
+        Assert.True(1 + retries < reads);
         Assert.Equal(retries, after.TornRetries - before.TornRetries);
-
-        // The first READ and its retries use the pointer the write cached; every later READ follows a LOOKUP.
-        Assert.Equal(reads - 1 - retries, after.Lookups - before.Lookups);
+        Assert.Equal(1, after.Lookups - before.Lookups);
     }
 
     private static byte[] Valid(EntryFlags flags = EntryFlags.Live)

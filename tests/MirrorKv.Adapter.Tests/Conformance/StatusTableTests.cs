@@ -32,6 +32,7 @@ public class StatusTableTests
         ("UPDATE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (WRITE's check)"),
         ("DELETE", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
         ("LOOKUP", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("GET", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (the client's GetAsync sends GET at a 1.2 or later node)"),
         ("CLUSTER_MAP", WireStatus.Ok, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
     ];
 
@@ -211,6 +212,10 @@ public class StatusTableTests
                 ("DELETE with a value", Kv(Opcode.Delete, 44, "k1", 1), Opcode.Delete, WireStatus.MalformedFrame),
                 ("LOOKUP of an absent key", Kv(Opcode.Lookup, 50, "absent"), Opcode.Lookup, WireStatus.NotFound),
                 ("LOOKUP with a value", Kv(Opcode.Lookup, 51, "k1", 1), Opcode.Lookup, WireStatus.MalformedFrame),
+                ("GET", Kv(Opcode.Get, 52, "k1"), Opcode.Get, WireStatus.Ok),
+                ("GET of an absent key", Kv(Opcode.Get, 53, "absent"), Opcode.Get, WireStatus.NotFound),
+                ("GET with a value", Kv(Opcode.Get, 54, "k1", 1), Opcode.Get, WireStatus.MalformedFrame),
+                ("WRITE of a value larger than the smallest frames", Kv(Opcode.Write, 55, "big", 100_000), Opcode.Write, WireStatus.Ok),
                 ("REPLICATE from a client", RawSocket.Frame(Opcode.Replicate, 60, new byte[16]), Opcode.Replicate, WireStatus.WriteNotAllowed),
                 ("REPLICATE_ACK from a client", RawSocket.Frame(Opcode.ReplicateAck, 61, new byte[16]), Opcode.ReplicateAck, WireStatus.UnknownOpcode),
                 ("HEARTBEAT from a client", RawSocket.Frame(Opcode.Heartbeat, 62, new byte[24]), Opcode.Heartbeat, WireStatus.UnknownOpcode),
@@ -229,6 +234,11 @@ public class StatusTableTests
             }
 
             await Answer.AssertOpenAsync(raw);
+        }
+
+        await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen, maxFrameSize: ProtocolLimits.MinMaxFrameSize))
+        {
+            seen.Add("GET of a value its reply cannot hold", Opcode.Get, await Answer.AskAsync(raw, Kv(Opcode.Get, 56, "big")), WireStatus.TooLong);
         }
 
         // At the secondary: FAILOVER_READ, TRANSLATION, and writes refused.
@@ -336,6 +346,7 @@ public class StatusTableTests
             seen.Add("UPDATE from a peer", Opcode.Update, await Answer.AskAsync(peer, Kv(Opcode.Update, 4, "k", 1)), WireStatus.UnknownOpcode);
             seen.Add("DELETE from a peer", Opcode.Delete, await Answer.AskAsync(peer, Kv(Opcode.Delete, 5, "k")), WireStatus.UnknownOpcode);
             seen.Add("LOOKUP from a peer", Opcode.Lookup, await Answer.AskAsync(peer, Kv(Opcode.Lookup, 6, "k")), WireStatus.UnknownOpcode);
+            seen.Add("GET from a peer", Opcode.Get, await Answer.AskAsync(peer, Kv(Opcode.Get, 6, "k")), WireStatus.UnknownOpcode);
             seen.Add("SWITCHOVER from a peer", Opcode.Switchover, await Answer.AskAsync(peer, Switchover(61, 1000)), WireStatus.UnknownOpcode);
             seen.Add("HEARTBEAT of 8 bytes from the peer", Opcode.Heartbeat, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Heartbeat, 7, new byte[8])), WireStatus.MalformedFrame);
         }
@@ -361,6 +372,7 @@ public class StatusTableTests
             seen.Add("WRITE with a newer epoch", Opcode.Write, await Answer.AskAsync(raw, Kv(Opcode.Write, 9, "k", 1, epoch: 99)), WireStatus.NotPrimary);
             Assert.Equal(NodeRole.Fenced, node.Node.Role);
             seen.Add("LOOKUP at a fenced node", Opcode.Lookup, await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k")), WireStatus.NotPrimary);
+            seen.Add("GET at a fenced node", Opcode.Get, await Answer.AskAsync(raw, Kv(Opcode.Get, 11, "k")), WireStatus.NotPrimary);
         }
     }
 

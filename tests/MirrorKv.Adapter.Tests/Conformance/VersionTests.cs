@@ -66,6 +66,34 @@ public class VersionTests
     }
 
     [Fact]
+    public async Task Get_IsServedOnA1_2Or1_3Connection_AndAnUnknownOpcodeOnA1_1Or1_0Connection()
+    {
+        await using TcpNode node = await TcpNode.StartAsync();
+        await node.Client.SetAsync("k", "value"u8.ToArray());
+        var request = new KvRequest(0, default, "k"u8, default);
+        var payload = new byte[request.Size];
+        request.Write(payload);
+        foreach (ProtocolVersion version in new[] { ProtocolVersion.V1_3, ProtocolVersion.V1_2, ProtocolVersion.V1_1, ProtocolVersion.V1_0 })
+        {
+            await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
+            Assert.Equal(WireStatus.Ok, (await Answer.AskAsync(raw, RawSocket.HelloFrame(version: version))).Status);
+            Answer answer = await Answer.AskAsync(raw, RawSocket.Frame(Opcode.Get, 7, payload));
+            if (version.Minor >= 2)
+            {
+                Assert.Equal(WireStatus.Ok, answer.Status);
+                Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(answer.Payload.AsSpan(0, KvReply.Size), out RemotePointer pointer, out _));
+                Assert.True(node.Node.Store.TryLookup("k"u8, out RemotePointer expected, out _));
+                Assert.Equal(expected, pointer);
+                Assert.Equal("value"u8.ToArray(), answer.Payload[KvReply.Size..]);
+            }
+            else
+            {
+                Assert.Equal((WireStatus.UnknownOpcode, false), (answer.Status, answer.Closed));
+            }
+        }
+    }
+
+    [Fact]
     public async Task ClientLibrary_AtA1_0NodeThatRefuses1_1_ConnectsAgainOffering1_0()
     {
         // A node as version 1.0 was: it accepts only 01 00, and answers anything else with ERROR 52 and a close.

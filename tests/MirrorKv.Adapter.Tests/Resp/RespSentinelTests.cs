@@ -121,6 +121,7 @@ public class RespSentinelTests
 
         // The primary stops; the secondary finds it gone and promotes itself.
         await nodes.StopPrimaryAsync();
+        await Waits.UntilAsync(() => nodes.Secondary.Role == NodeRole.Primary, "the secondary to promote itself");
         string expected = $"default {oldPrimary.Address} {oldPrimary.Port} {newPrimary.Address} {newPrimary.Port}";
         RespReply message = await channel.ReadAsync(seconds: 20);
         Assert.Equal('*', message.Type);

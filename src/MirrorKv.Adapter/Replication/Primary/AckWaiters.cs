@@ -15,6 +15,13 @@ internal sealed class AckWaiters
     private ulong _acked;
     private volatile bool _holding;
 
+    /// <summary>
+    /// Makes the entries of records up to an LSN readable (<see cref="MirrorKv.Store.StoreEngine.Publish"/>); called
+    /// under this object's lock before the replies an ack releases are posted, so a writer never hears of a value
+    /// its readers cannot see yet.
+    /// </summary>
+    public Func<ulong, int>? Publish { get; init; }
+
     /// <summary>Number of writes waiting.</summary>
     public int Count
     {
@@ -51,7 +58,7 @@ internal sealed class AckWaiters
         }
     }
 
-    /// <summary>Holds a reply until <paramref name="lsn"/> is acked; false when it already is (reply now).</summary>
+    /// <summary>Holds a reply (a write's, or a LOOKUP's of a pending entry) until <paramref name="lsn"/> is acked; false when it already is (reply now).</summary>
     public bool TryWait(ulong lsn, IConnection connection, Opcode opcode, ulong requestId, in KvReply reply)
     {
         lock (_lock)
@@ -62,6 +69,43 @@ internal sealed class AckWaiters
             }
 
             _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, reply, System.Diagnostics.Stopwatch.GetTimestamp()));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Holds a GET's reply until <paramref name="lsn"/> is acked: the value (in <paramref name="value"/>, rented from
+    /// <see cref="System.Buffers.ArrayPool{T}.Shared"/>, which this object returns) is not published yet. False when
+    /// it already is (reply now; the array stays the caller's).
+    /// </summary>
+    public bool TryWaitValue(ulong lsn, IConnection connection, ulong requestId, in KvReply reply, byte[] value, int valueLength)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked && !_holding)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, connection, Opcode.Get, requestId, reply, System.Diagnostics.Stopwatch.GetTimestamp()) { Value = value, ValueLength = valueLength });
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Holds a LOOKUP's NotFound until <paramref name="lsn"/> is acked: the key's delete is not published yet, and the
+    /// secondary must hold it before a reader hears of it. False when it already is (reply now).
+    /// </summary>
+    public bool TryWaitNotFound(ulong lsn, IConnection connection, Opcode opcode, ulong requestId)
+    {
+        lock (_lock)
+        {
+            if (lsn <= _acked && !_holding)
+            {
+                return false;
+            }
+
+            _waiting.Enqueue(new Waiter(lsn, connection, opcode, requestId, default, System.Diagnostics.Stopwatch.GetTimestamp()) { NotFound = true });
             return true;
         }
     }
@@ -87,6 +131,7 @@ internal sealed class AckWaiters
         lock (_lock)
         {
             _acked = Math.Max(_acked, lsn);
+            Publish?.Invoke(_acked);
             while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
             {
                 _waiting.Dequeue();
@@ -158,6 +203,7 @@ internal sealed class AckWaiters
         {
             while (_waiting.TryDequeue(out Waiter w))
             {
+                ReturnValue(w);
                 if (!w.Connection.IsOpen)
                 {
                     continue;
@@ -171,7 +217,9 @@ internal sealed class AckWaiters
 
                 try
                 {
-                    Replies.Error(w.Connection, w.Opcode, w.RequestId, status, message);
+                    // A LOOKUP that waited for a pending entry: the entry stays unpublished, and this node serves nothing now.
+                    bool lookup = w.Opcode is Opcode.Lookup or Opcode.Get;
+                    Replies.Error(w.Connection, w.Opcode, w.RequestId, lookup ? WireStatus.NotPrimary : status, lookup ? "this node fenced itself while the key's last write waited for the secondary: ask the other node" : message);
                     w.Connection.Flush();
                 }
                 catch (ConnectionClosedException)
@@ -183,12 +231,26 @@ internal sealed class AckWaiters
         }
     }
 
-    /// <summary>A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks.</summary>
+    /// <summary>
+    /// A secondary attached after <paramref name="lsn"/>: writes after it wait for its acks. Entries still unpublished
+    /// up to it (left by a fence, or by a secondary that was lost) are published now: no earlier secondary can hold or
+    /// serve them any more, and the new one copies them from the slabs, which must show them whole (it skips odd
+    /// versions as torn by a write whose record it will get, and these records it will not get).
+    /// </summary>
     public void Reset(ulong lsn)
     {
         lock (_lock)
         {
             _acked = lsn;
+            Publish?.Invoke(lsn);
+        }
+    }
+
+    private static void ReturnValue(in Waiter w)
+    {
+        if (w.Value is { } value)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(value);
         }
     }
 
@@ -196,11 +258,32 @@ internal sealed class AckWaiters
     {
         if (!w.Connection.IsOpen)
         {
+            ReturnValue(w);
             return false;
         }
 
         try
         {
+            if (w.Value is { } value)
+            {
+                try
+                {
+                    Replies.Value(w.Connection, w.RequestId, w.Reply, value.AsSpan(0, w.ValueLength));
+                }
+                finally
+                {
+                    ReturnValue(w);
+                }
+
+                return true;
+            }
+
+            if (w.NotFound)
+            {
+                Replies.Error(w.Connection, w.Opcode, w.RequestId, WireStatus.NotFound, "key not found");
+                return true;
+            }
+
             w.Reply.Write(w.Connection.BeginPost(w.Opcode | Opcode.ReplyBit, WireStatus.Ok, w.RequestId, KvReply.Size));
             w.Connection.EndPost();
             return true;
@@ -216,5 +299,13 @@ internal sealed class AckWaiters
     {
         /// <summary>Set for a connection that holds its own replies (RESP): it is told, instead of a KvReply being posted.</summary>
         public IAckListener? Listener { get; init; }
+
+        /// <summary>A LOOKUP of a key whose delete waited for the ack: answered NotFound, not with <see cref="Reply"/>.</summary>
+        public bool NotFound { get; init; }
+
+        /// <summary>A GET's value, rented; returned to the pool once posted or dropped.</summary>
+        public byte[]? Value { get; init; }
+
+        public int ValueLength { get; init; }
     }
 }

@@ -18,6 +18,15 @@ internal sealed class ReplicationStream : IChangeSink
     private ulong _epoch;
     private IConnection? _peer;
 
+    /// <summary>
+    /// Sync mode: a change made while a secondary is attached (or while writes are held for one, see
+    /// <see cref="AckWaiters.Holding"/>) is published to one-sided readers only once the secondary acknowledged it.
+    /// </summary>
+    public bool PublishAfterAck { get; init; }
+
+    /// <summary>Where the held writes wait; read for <see cref="AckWaiters.Holding"/>.</summary>
+    public AckWaiters? Waiters { get; init; }
+
     /// <summary>The LSN of the last record written (0 before any).</summary>
     public ulong LastLsn => Volatile.Read(ref _lastLsn);
 
@@ -84,21 +93,29 @@ internal sealed class ReplicationStream : IChangeSink
         }
     }
 
-    /// <summary>Called by the store under its lock for every slot written.</summary>
-    public void Append(in SlotChange change) => Post(change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
+    /// <summary>
+    /// Called by the store under its lock for every slot written. Returns the record's LSN when the entry must stay
+    /// unpublished until the secondary acknowledged it, else 0.
+    /// </summary>
+    public ulong Append(in SlotChange change) => Post(change.Version, change.Slot, (byte)change.Flags, change.Key, change.Value);
 
-    /// <summary>Called by the store under its lock when it gives a slab back to its pool.</summary>
+    /// <summary>
+    /// Called by the store under its lock when it gives a slab back to its pool. Nothing in it is published: the
+    /// store releases only a slab with no live entry waiting for publication.
+    /// </summary>
     public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
 
-    private void Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    // Returns the record's LSN when an entry written with it must wait for the secondary's ack to be published, else 0.
+    private ulong Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         lock (_lock)
         {
             ulong lsn = ++_lastLsn;
             IConnection? peer = _peer;
+            ulong publishAfter = PublishAfterAck && (peer is not null || Waiters is { Holding: true }) ? lsn : 0;
             if (peer is null)
             {
-                return;
+                return publishAfter;
             }
 
             var record = new ReplicationRecord(lsn, version, slot, flags, key, value);
@@ -111,8 +128,11 @@ internal sealed class ReplicationStream : IChangeSink
             }
             catch (ConnectionClosedException)
             {
-                // The secondary is gone; its close handler detaches it and releases the waiting writes.
+                // The secondary is gone; its close handler detaches it and releases the waiting writes (and
+                // publishes their entries) or fails them.
             }
+
+            return publishAfter;
         }
     }
 
