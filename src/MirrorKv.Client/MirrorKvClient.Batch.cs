@@ -105,7 +105,7 @@ public sealed partial class MirrorKvClient
             // The usual case, a healthy primary and its pointers, is decided once per batch.
             NodeChannel? first = null, second = null;
             NodeChannel primary = _primary;
-            uint primaryRKey = primary.IsHealthy ? primary.Region.RKey : 0;
+            bool primaryHealthy = primary.IsHealthy;
             for (int i = 0; i < count; i++)
             {
                 if (absent[i] || pointers[i].Pointer.IsNull)
@@ -113,7 +113,7 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                (NodeChannel? channel, Opcode opcode) = pointers[i].Pointer.RKey == primaryRKey ? (primary, Opcode.Read) : RouteRead(pointers[i].Pointer);
+                (NodeChannel? channel, Opcode opcode) = primaryHealthy && primary.Owns(pointers[i].Pointer.RKey) ? (primary, Opcode.Read) : RouteRead(pointers[i].Pointer);
                 channels[i] = channel;
                 opcodes[i] = opcode;
                 if (channel is not null && first is null)

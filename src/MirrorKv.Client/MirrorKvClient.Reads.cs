@@ -212,14 +212,14 @@ public sealed partial class MirrorKvClient
     private (NodeChannel? Channel, Opcode Opcode) RouteRead(in RemotePointer pointer)
     {
         NodeChannel? secondary = _secondary;
-        if (pointer.RKey == _primary.Region.RKey)
+        if (_primary.Owns(pointer.RKey))
         {
             return _primary.IsHealthy ? (_primary, Opcode.Read)
                 : secondary is { IsHealthy: true } ? (secondary, Opcode.FailoverRead)
                 : (null, Opcode.Read);
         }
 
-        return secondary is { IsHealthy: true } && pointer.RKey == secondary.Region.RKey ? (secondary, Opcode.Read) : (null, Opcode.Read);
+        return secondary is { IsHealthy: true } && secondary.Owns(pointer.RKey) ? (secondary, Opcode.Read) : (null, Opcode.Read);
     }
 
     /// <summary>No channel for this pointer: wait for the secondary, or drop a pointer no live node knows.</summary>
@@ -229,7 +229,7 @@ public sealed partial class MirrorKvClient
         if (await ReadySecondaryAsync().ConfigureAwait(false) is not null)
         {
             NodeChannel secondary = _secondary!;
-            if (cached.Pointer.RKey != _primary.Region.RKey && cached.Pointer.RKey != secondary.Region.RKey)
+            if (!_primary.Owns(cached.Pointer.RKey) && !secondary.Owns(cached.Pointer.RKey))
             {
                 Forget(key, cached);
             }
@@ -244,7 +244,7 @@ public sealed partial class MirrorKvClient
             try
             {
                 NodeChannel promoted = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), CancellationToken.None).ConfigureAwait(false);
-                if (cached.Pointer.RKey != promoted.Region.RKey)
+                if (!promoted.Owns(cached.Pointer.RKey))
                 {
                     Forget(key, cached);
                 }

@@ -283,7 +283,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
             }
 
             _path = ClientPath.FailingOver;
-            _failover = Task.Run(() => FailOverAsync(channel.Region));
+            _failover = Task.Run(() => FailOverAsync(channel));
         }
 
         _health.Lost();
@@ -293,8 +293,9 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         PathChanged?.Invoke(ClientPath.FailingOver);
     }
 
-    private async Task FailOverAsync(RegionInfo failedRegion)
+    private async Task FailOverAsync(NodeChannel failed)
     {
+        RegionInfo failedRegion = failed.Region;
         NodeChannel? secondary = _secondary is { IsHealthy: true } s ? s : await _secondaryConnect.ConfigureAwait(false);
         if (secondary is null && _secondaryEndPoint is not null)
         {
@@ -313,7 +314,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         {
             try
             {
-                await RewriteTableAsync(secondary, failedRegion).ConfigureAwait(false);
+                await RewriteTableAsync(secondary, failed).ConfigureAwait(false);
                 bool changed = false;
                 lock (_pathLock)
                 {
@@ -343,38 +344,59 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         }
     }
 
-    private async Task RewriteTableAsync(NodeChannel secondary, RegionInfo failedRegion)
+    // One TRANSLATION per region of the failed primary this client has seen (a node registers memory in chunks,
+    // each with its rkey), all into one table: every pointer into any of them is rewritten through its slab's pair.
+    private async Task RewriteTableAsync(NodeChannel secondary, NodeChannel failed)
     {
-        uint primaryRKey = failedRegion.RKey;
-        PendingOperation op = secondary.Rent();
-        TranslationSnapshot snapshot;
-        try
+        IReadOnlyList<uint> primaryRKeys = failed.RKeys.ToList();
+        TranslationTable? table = null;
+        foreach (uint primaryRKey in primaryRKeys)
         {
-            secondary.PostTranslation(op, primaryRKey);
-            await op.AsValueTask().ConfigureAwait(false);
-            if (op.Status != WireStatus.Ok || TranslationMessages.TryReadReply(op.Payload, out uint localRKey, out uint slabSize, out SlabMapping[] mappings) != WireStatus.Ok)
+            PendingOperation op = secondary.Rent();
+            try
             {
-                throw new MirrorKvException(MirrorKvError.Protocol, $"TRANSLATION failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
-            }
+                secondary.PostTranslation(op, primaryRKey);
+                await op.AsValueTask().ConfigureAwait(false);
+                if (op.Status == WireStatus.NoTranslation)
+                {
+                    // A region the secondary does not mirror holds no acknowledged entry: its pointers are forgotten below.
+                    continue;
+                }
 
-            var table = new TranslationTable((int)slabSize);
-            table.MapRegion(primaryRKey, failedRegion.BaseAddress, failedRegion.Length, localRKey);
-            foreach (SlabMapping m in mappings)
+                if (op.Status != WireStatus.Ok || TranslationMessages.TryReadReply(op.Payload, out uint localRKey, out uint slabSize, out SlabMapping[] mappings) != WireStatus.Ok)
+                {
+                    throw new MirrorKvException(MirrorKvError.Protocol, $"TRANSLATION failed: {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
+                }
+
+                table ??= new TranslationTable((int)slabSize);
+                if (mappings.Length == 0)
+                {
+                    continue;
+                }
+
+                // Region bases are multiples of the slab size (docs/protocol.md), so the mapped slabs' span, from
+                // the lowest pair to the highest, is a region as good as the real one for translating: a pointer
+                // outside it lies in a slab with no pair, which the secondary has no entry of.
+                ulong low = mappings[0].PrimarySlabBase, high = mappings[^1].PrimarySlabBase + slabSize;
+                table.MapRegion(primaryRKey, low, high - low, localRKey);
+                foreach (SlabMapping m in mappings)
+                {
+                    table.MapSlab(primaryRKey, m.PrimarySlabBase, m.LocalSlabBase);
+                }
+
+                secondary.RKeys.Add(localRKey);
+            }
+            finally
             {
-                table.MapSlab(primaryRKey, m.PrimarySlabBase, m.LocalSlabBase);
+                secondary.Return(op);
             }
-
-            snapshot = table.Current;
-            Volatile.Write(ref _translationDeltas, snapshot.CountDistinctDeltas());
-        }
-        finally
-        {
-            secondary.Return(op);
         }
 
+        TranslationSnapshot snapshot = table?.Current ?? TranslationSnapshot.Empty(1);
+        Volatile.Write(ref _translationDeltas, snapshot.CountDistinctDeltas());
         long rewritten = _table.RewriteAll(cached =>
         {
-            if (cached.Pointer.RKey != primaryRKey)
+            if (!failed.Owns(cached.Pointer.RKey))
             {
                 return null;
             }

@@ -405,7 +405,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache did not cache {Key}: its value of {Length} bytes (plus the 32-byte expiry header) is over the pair's limit; counted in mirrorkv.cache.values_not_cached ({Reason})")]
     private partial void LogTooLarge(string key, long length, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache write of {Key} ({Bytes} B) not stored: the pair's store is full, so the key will miss; give the nodes more memory (serve --region-size, or Node:RegionSize in their configuration). {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache write of {Key} ({Bytes} B) not stored: the pair's store is full, so the key will miss; give the nodes more memory (serve --max-memory, or Node:MaxMemory in their configuration). {Reason}")]
     private partial void LogStoreFull(string key, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MirrorKv cache key {Key} holds a value this cache did not write; treated as a miss")]

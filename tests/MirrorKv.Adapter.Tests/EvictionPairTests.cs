@@ -14,7 +14,7 @@ namespace MirrorKv.Adapter.Tests;
 public class EvictionPairTests
 {
     // 16 slabs of 16 KiB: ~1,800 entries of 100-byte values, so a few thousand writes evict thousands.
-    private static readonly StoreOptions Small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
     private static readonly StoreOptions SmallLru = Small with { Eviction = EvictionPolicy.AllKeysLru };
 
     // An hour from now: the expiry of the values written under volatile-ttl, which no test outlives.
@@ -133,7 +133,8 @@ public class EvictionPairTests
         double meanCounter = hot.Average(key =>
         {
             Assert.True(store.TryLookup(Encoding.ASCII.GetBytes(key), out RemotePointer pointer, out _));
-            return store.Access!.ValueAt(pointer.Address - store.Region.BaseAddress);
+            Assert.True(store.Memory.TryGetOffset(pointer.RKey, pointer.Address, out ulong offset));
+            return store.Access!.ValueAt(offset);
         });
         Assert.True(meanCounter >= 7, $"the hot keys' counters average {meanCounter:F1}: one-sided reads were not recorded");
         int capacity = (int)store.GetStats().Entries;

@@ -25,8 +25,8 @@ internal static class PairAudit
 
             Assert.Equal(version, localVersion);
             Assert.Equal(translation.Translate(pointer), local);
-            Span<byte> a = primary.Region.GetSpan(pointer.Address - primary.Region.BaseAddress, (int)pointer.Length);
-            Span<byte> b = secondary.Region.GetSpan(local.Address - secondary.Region.BaseAddress, (int)local.Length);
+            Span<byte> a = primary.SpanAt(pointer);
+            Span<byte> b = secondary.SpanAt(local);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(a, key, 0, out ValidatedEntry entry));
             int size = entry.ValueOffset + entry.ValueLength;
             Assert.Equal(a[..size].ToArray(), b[..size].ToArray());

@@ -33,7 +33,7 @@ internal sealed class PairFixture : IAsyncDisposable
 
     public MirrorKvNode Secondary { get; }
 
-    public static StoreOptions SmallStore { get; } = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+    public static StoreOptions SmallStore { get; } = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
 
     public static async Task<PairFixture> StartAsync(ReplicationMode mode = ReplicationMode.Sync, StoreOptions? store = null)
     {

@@ -43,7 +43,7 @@ public class PairTests
             Assert.True(pair.Primary.Store.TryLookup(Encoding.UTF8.GetBytes(key), out RemotePointer primary, out _));
             RemotePointer local = translation.Translate(primary);
             Assert.NotEqual(primary.Address, local.Address);
-            Span<byte> slot = pair.Secondary.Store.Region.GetSpan(local.Address - pair.Secondary.Store.Region.BaseAddress, (int)local.Length);
+            Span<byte> slot = pair.Secondary.Store.SpanAt(local);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Encoding.UTF8.GetBytes(key), 0, out ValidatedEntry entry));
             Assert.Equal(value, entry.ValueOf(slot).ToArray());
         }

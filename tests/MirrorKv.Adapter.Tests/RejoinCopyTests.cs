@@ -56,8 +56,8 @@ public class RejoinCopyTests
             live++;
             Assert.Equal(version, localVersion);
             Assert.Equal(translation.Translate(pointer), local);
-            Span<byte> primarySlot = primary.Store.Region.GetSpan(pointer.Address - primary.Store.Region.BaseAddress, (int)pointer.Length);
-            Span<byte> secondarySlot = secondary.Store.Region.GetSpan(local.Address - secondary.Store.Region.BaseAddress, (int)local.Length);
+            Span<byte> primarySlot = primary.Store.SpanAt(pointer);
+            Span<byte> secondarySlot = secondary.Store.SpanAt(local);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(secondarySlot, key, version, out ValidatedEntry entry));
             Assert.Equal(primarySlot[..(entry.ValueOffset + entry.ValueLength)].ToArray(), secondarySlot[..(entry.ValueOffset + entry.ValueLength)].ToArray());
         }

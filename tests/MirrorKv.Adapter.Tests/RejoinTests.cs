@@ -54,7 +54,7 @@ public class RejoinTests
         {
             Assert.True(primary.Store.TryLookup(Encoding.UTF8.GetBytes(key), out RemotePointer pointer, out _));
             RemotePointer local = translation.Translate(pointer);
-            Span<byte> slot = secondary.Store.Region.GetSpan(local.Address - secondary.Store.Region.BaseAddress, (int)local.Length);
+            Span<byte> slot = secondary.Store.SpanAt(local);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Encoding.UTF8.GetBytes(key), 0, out ValidatedEntry entry));
             Assert.Equal(value, entry.ValueOf(slot).ToArray());
         }

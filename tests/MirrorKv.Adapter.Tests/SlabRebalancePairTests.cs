@@ -15,7 +15,7 @@ namespace MirrorKv.Adapter.Tests;
 public class SlabRebalancePairTests
 {
     // 16 slabs of 64 KiB: small enough that a few thousand writes fill it.
-    private static readonly StoreOptions Tiny = new() { RegionSize = 1UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Tiny = new() { MaxMemory = 1UL << 20, SlabSize = 64 << 10 };
 
     [Fact]
     public async Task Set_LargeValueAfterSmallValuesFilledThePairAndWereDeleted_Succeeds()

@@ -26,7 +26,7 @@ public class FullStoreTests
 
         string warning = Assert.Single(logs.Warnings);
         Assert.Contains("store is full", warning, StringComparison.Ordinal);
-        Assert.Contains("--region-size", warning, StringComparison.Ordinal);
+        Assert.Contains("--max-memory", warning, StringComparison.Ordinal);
 
         // A write that cannot be stored must not leave the older value to be read.
         await cache.SetAsync("old", large, new DistributedCacheEntryOptions(), token);

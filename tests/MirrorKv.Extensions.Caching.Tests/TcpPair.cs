@@ -25,7 +25,7 @@ internal sealed class TcpPair : IAsyncDisposable
         {
             Secret = secret,
             ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            Store = new StoreOptions { RegionSize = 16UL << 20, SlabSize = 64 << 10 },
+            Store = new StoreOptions { MaxMemory = 16UL << 20, SlabSize = 64 << 10 },
             MaxFrameSize = 1 << 20,
             ExpiryReapInterval = TimeSpan.FromMilliseconds(20),
         };

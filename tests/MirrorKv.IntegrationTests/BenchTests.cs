@@ -48,7 +48,7 @@ public partial class BenchTests
     [Fact]
     public async Task Bench_AgainstAFullStore_SaysWhatDoesNotFit_WithoutAStackTrace()
     {
-        await using NodeProcess node = await NodeProcess.StartAsync(["--role", "primary", "--region-size", "16m"]);
+        await using NodeProcess node = await NodeProcess.StartAsync(["--role", "primary", "--max-memory", "16m"]);
         (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
             "bench", "--primary", node.EndPoint.ToString(), "--op", "set", "--keys", "100000", "--value-size", "1000", "--duration", "1", "--warmup", "1");
 

@@ -271,7 +271,7 @@ public class CoordinatorTakeoverTests
         Role = role,
         ListenEndPoint = new IPEndPoint(address, 7400),
         PrimaryEndPoint = primary,
-        Store = new StoreOptions { RegionSize = 16UL << 20, SlabSize = 64 << 10 },
+        Store = new StoreOptions { MaxMemory = 16UL << 20, SlabSize = 64 << 10 },
         MaxFrameSize = 1 << 20,
         TimeProvider = network.TimeFor(address),
         Coordinator = coordinator,

@@ -175,7 +175,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        string[] region = args.Contains("--region-size") ? [] : ["--region-size", "64m"];
+        string[] region = args.Contains("--max-memory") || args.Contains("--region-size") ? [] : ["--max-memory", "64m"];
         string[] command = executable is null ? [CliPath(), "serve"] : ["serve"];
         foreach (string arg in command.Concat(["--listen", endPoint.ToString()]).Concat(region).Concat(args))
         {

@@ -15,21 +15,44 @@ public partial class ServeHostingTests
     {
         int fromFile = FreePort(), fromEnvironment = FreePort(), fromCommandLine = FreePort();
         string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
-        await File.WriteAllTextAsync(config, $$"""{ "Node": { "Listen": "127.0.0.1:{{fromFile}}", "RegionSize": "32m", "MaxConnections": 64 } }""", TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(config, $$"""{ "Node": { "Listen": "127.0.0.1:{{fromFile}}", "MaxMemory": "32m", "MaxConnections": 64 } }""", TestContext.Current.CancellationToken);
 
-        string ready = await ReadyLineAsync(config, [], ("MIRRORKV_Node__RegionSize", "48m"));
-        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* region=48MiB", ready);
+        string ready = await ReadyLineAsync(config, [], ("MIRRORKV_Node__MaxMemory", "48m"));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* max-memory=48MiB regions=1", ready);
 
         ready = await ReadyLineAsync(config, [], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
-        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromEnvironment} .* region=32MiB", ready);
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromEnvironment} .* max-memory=32MiB", ready);
 
-        ready = await ReadyLineAsync(config, ["--listen", $"127.0.0.1:{fromCommandLine}", "--region-size", "16m"], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
-        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromCommandLine} .* region=16MiB", ready);
+        ready = await ReadyLineAsync(config, ["--listen", $"127.0.0.1:{fromCommandLine}", "--max-memory", "16m"], ("MIRRORKV_Node__Listen", $"127.0.0.1:{fromEnvironment}"));
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromCommandLine} .* max-memory=16MiB", ready);
 
         // Without --config, appsettings.json in the working directory is the file layer.
         File.Move(config, Path.Combine(Path.GetDirectoryName(config)!, "appsettings.json"));
         ready = await ReadyLineAsync(null, [], ("MIRRORKV_UNUSED", "1"), Path.GetDirectoryName(config));
-        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* region=32MiB", ready);
+        Assert.Matches($@"endpoint=127\.0\.0\.1:{fromFile} .* max-memory=32MiB", ready);
+    }
+
+    [Fact]
+    public async Task RegionSize_IsTheDeprecatedNameOfMaxMemory()
+    {
+        string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{FreePort()}", "--region-size", "24m"], ("MIRRORKV_UNUSED", "1"));
+        Assert.Matches(@" max-memory=24MiB regions=1", ready);
+        ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{FreePort()}"], ("MIRRORKV_Node__RegionSize", "40m"));
+        Assert.Matches(@" max-memory=40MiB regions=1", ready);
+    }
+
+    [Theory]
+    [InlineData("--max-memory 16m --region-size 16m", "--region-size (Node:RegionSize) is the deprecated name of --max-memory")]
+    [InlineData("--max-memory 512k", "--max-memory (Node:MaxMemory): must hold at least one slab")]
+    [InlineData("--max-memory 65g", "--max-memory (Node:MaxMemory): must be at most 64g")]
+    [InlineData("--max-memory lots", "--max-memory (Node:MaxMemory): ")]
+    [InlineData("--region-size 0", "--region-size (Node:RegionSize): must hold at least one slab")]
+    public async Task BadMaxMemory_FailsWithOneLineNamingTheOption(string args, string expected)
+    {
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), ["serve", "--listen", "127.0.0.1:0", .. args.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains("error: " + expected, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
     [Fact]

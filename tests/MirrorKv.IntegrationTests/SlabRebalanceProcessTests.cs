@@ -3,7 +3,7 @@ using MirrorKv.Client;
 namespace MirrorKv.IntegrationTests;
 
 /// <summary>
-/// The calcification case of issue 16, as a user meets it: two <c>mirrorkv serve --region-size 16m</c>
+/// The calcification case of issue 16, as a user meets it: two <c>mirrorkv serve --max-memory 16m</c>
 /// processes, filled with 100 B values until full, every key deleted, then one 1,000 B value.
 /// </summary>
 [Collection(nameof(ProcessTests))]
@@ -12,8 +12,8 @@ public class SlabRebalanceProcessTests
     [Fact]
     public async Task Set_1000BValueAfterFillingWith100BValuesAndDeletingAll_IsStoredOnBothNodes()
     {
-        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--region-size", "16m");
-        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint, "--region-size", "16m");
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--max-memory", "16m");
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint, "--max-memory", "16m");
         await secondary.WaitProtectedAsync();
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] });
         Assert.True(await client.WaitForSecondaryAsync());

@@ -13,7 +13,7 @@ public sealed class AccessTests : IDisposable
     private readonly RecordingSink _changes = new();
     private readonly StoreEngine _store;
 
-    public AccessTests() => _store = new StoreEngine(new StoreOptions { RegionSize = 4UL << 20, SlabSize = 64 << 10 }, AccessFlags.RemoteRead, _changes);
+    public AccessTests() => _store = new StoreEngine(new StoreOptions { MaxMemory = 4UL << 20, SlabSize = 64 << 10 }, AccessFlags.RemoteRead, _changes);
 
     public void Dispose() => _store.Dispose();
 
@@ -61,7 +61,7 @@ public sealed class AccessTests : IDisposable
     {
         Gen.Int[1, 300].Select(Gen.Int[1, 40]).Sample((keys, budget) =>
         {
-            using var store = new StoreEngine(new StoreOptions { RegionSize = 1UL << 20, SlabSize = 16 << 10 });
+            using var store = new StoreEngine(new StoreOptions { MaxMemory = 1UL << 20, SlabSize = 16 << 10 });
             var expected = new HashSet<string>();
             for (int i = 0; i < keys; i++)
             {
@@ -153,5 +153,9 @@ public sealed class AccessTests : IDisposable
         }
 
         public void AppendSlabRelease(in RemotePointer slab) => Count++;
+
+        public void AppendRegion(in RemotePointer region)
+        {
+        }
     }
 }

@@ -6,10 +6,10 @@ namespace MirrorKv.Store.Tests;
 /// <summary>The store engine's operations, its limits, and the slot reuse rule seen by one-sided readers.</summary>
 public sealed class EngineTests : IDisposable
 {
-    private readonly StoreEngine _store = new(new StoreOptions { RegionSize = 4UL << 20, SlabSize = 64 << 10 });
     private readonly RegionRegistry _registry = new();
+    private readonly StoreEngine _store;
 
-    public EngineTests() => _registry.Register(_store.Region);
+    public EngineTests() => _store = new(new StoreOptions { MaxMemory = 4UL << 20, SlabSize = 64 << 10 }, registry: _registry);
 
     public void Dispose() => _store.Dispose();
 
@@ -18,7 +18,7 @@ public sealed class EngineTests : IDisposable
     {
         StoreWriteResult w = _store.Write("a"u8, "1"u8);
         Assert.Equal((StoreStatus.Ok, WriteKind.Inserted), (w.Status, w.Kind));
-        Assert.Equal(_store.Region.RKey, w.Pointer.RKey);
+        Assert.Equal(_store.Regions[0].RKey, w.Pointer.RKey);
         Assert.Equal(32u, w.Pointer.Length);
         Assert.Equal((EntryStatus.Ok, "1"), Read(w.Pointer, "a"));
     }
@@ -68,13 +68,13 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(StoreStatus.EmptyKey, _store.Write([], "v"u8).Status);
         Assert.Equal(StoreStatus.KeyTooLong, _store.Write(new byte[1025], "v"u8).Status);
         Assert.Equal(StoreStatus.ValueTooLarge, _store.Write("k"u8, new byte[64 << 10]).Status);
-        Assert.Throws<ArgumentException>(() => new StoreEngine(new StoreOptions { RegionSize = 3 << 20, SlabSize = 1 << 20, MaxValueLength = 1 << 20 }));
+        Assert.Throws<ArgumentException>(() => new StoreEngine(new StoreOptions { MaxMemory = 3 << 20, SlabSize = 1 << 20, MaxValueLength = 1 << 20 }));
     }
 
     [Fact]
     public void OutOfMemory_LeavesExistingEntriesIntact()
     {
-        using var tiny = new StoreEngine(new StoreOptions { RegionSize = 128 << 10, SlabSize = 64 << 10 });
+        using var tiny = new StoreEngine(new StoreOptions { MaxMemory = 128 << 10, SlabSize = 64 << 10 });
         var written = new List<(string Key, RemotePointer Pointer)>();
         StoreWriteResult w;
         int i = 0;
@@ -87,7 +87,7 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(StoreStatus.OutOfMemory, tiny.Write("k0"u8, Bytes(5000)).Status);
         foreach ((string key, RemotePointer pointer) in written)
         {
-            Span<byte> slot = tiny.Region.GetSpan(pointer.Address - tiny.Region.BaseAddress, (int)pointer.Length);
+            Span<byte> slot = tiny.SpanAt(pointer);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Encoding.ASCII.GetBytes(key), 0, out _));
         }
     }

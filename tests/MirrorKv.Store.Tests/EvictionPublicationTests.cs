@@ -13,7 +13,11 @@ namespace MirrorKv.Store.Tests;
 public sealed class EvictionPublicationTests
 {
     // 16 slabs of 16 KiB: 113 slots of 144 bytes per slab, ~1,800 entries of the size used below.
-    private static readonly StoreOptions Small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
+    // Where a pointer lies in the store's memory (its chunks laid end to end), as the engine counts offsets.
+    private static ulong OffsetOf(StoreEngine store, RemotePointer pointer) =>
+        store.Memory.TryGetOffset(pointer.RKey, pointer.Address, out ulong offset) ? offset : throw new InvalidOperationException($"{pointer} is in no chunk of the store");
+
+    private static readonly StoreOptions Small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
 
     [Theory]
     [InlineData(EvictionPolicy.AllKeysLru)]
@@ -135,7 +139,7 @@ public sealed class EvictionPublicationTests
     }
 
     private static ulong SlabOf(StoreEngine store, RemotePointer pointer) =>
-        (pointer.Address - store.Region.BaseAddress) / (ulong)store.Options.SlabSize;
+        OffsetOf(store, pointer) / (ulong)store.Options.SlabSize;
 
     private static byte[] Key(string prefix, int i) => Encoding.ASCII.GetBytes($"{prefix}-{i:D6}");
 
@@ -148,7 +152,7 @@ public sealed class EvictionPublicationTests
     }
 
     private static Span<byte> Slot(StoreEngine store, RemotePointer pointer) =>
-        store.Region.GetSpan(pointer.Address - store.Region.BaseAddress, (int)pointer.Length);
+        store.Memory.GetSpan(OffsetOf(store, pointer), (int)pointer.Length);
 
     // A stream that always waits for a secondary: every write and tombstone stays unpublished until Publish.
     private sealed class LsnSink : IChangeSink
@@ -158,5 +162,7 @@ public sealed class EvictionPublicationTests
         public ulong Append(in SlotChange change) => ++Lsn;
 
         public void AppendSlabRelease(in RemotePointer slab) => ++Lsn;
+
+        public void AppendRegion(in RemotePointer region) => ++Lsn;
     }
 }

@@ -13,7 +13,7 @@ namespace MirrorKv.Store.Tests;
 public sealed class EvictionTests
 {
     // 16 slabs of 16 KiB: 113 slots of 144 bytes per slab, ~1,800 entries of the size used below.
-    private static readonly StoreOptions Small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, MaxKeyLength = 64 };
     private static readonly StoreOptions SmallLru = Small with { Eviction = EvictionPolicy.AllKeysLru };
     private static readonly StoreOptions SmallLfu = Small with { Eviction = EvictionPolicy.AllKeysLfu };
     private static readonly StoreOptions SmallTtl = Small with { Eviction = EvictionPolicy.VolatileTtl };
@@ -382,5 +382,5 @@ public sealed class EvictionTests
     }
 
     private static Span<byte> Slot(StoreEngine store, RemotePointer pointer) =>
-        store.Region.GetSpan(pointer.Address - store.Region.BaseAddress, (int)pointer.Length);
+        store.SpanAt(pointer);
 }

@@ -7,7 +7,7 @@ namespace MirrorKv.Store.Tests;
 /// <summary>The reaper deletes exactly the live entries whose expiry prefix has passed, a budget at a time.</summary>
 public class ExpiryReapTests
 {
-    private static readonly StoreOptions Small = new() { RegionSize = 4UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 4UL << 20, SlabSize = 64 << 10 };
 
     [Fact]
     public void ReapExpired_DeletesOnlyExpiredEntries_AndReportsThemAsTombstones()
@@ -110,6 +110,10 @@ public class ExpiryReapTests
         }
 
         public void AppendSlabRelease(in RemotePointer slab)
+        {
+        }
+
+        public void AppendRegion(in RemotePointer region)
         {
         }
     }

@@ -8,9 +8,16 @@ namespace MirrorKv.Store.Tests;
 public sealed class KeyIndexModelTests : IDisposable
 {
     private const int SlotSize = 64;
-    private readonly MemoryRegion _region = MemoryRegion.Allocate(1 << 20, AccessFlags.RemoteRead);
+    private readonly MemoryChunks _region = NewMemory();
 
     public void Dispose() => _region.Dispose();
+
+    private static MemoryChunks NewMemory()
+    {
+        var memory = new MemoryChunks(64 << 10);
+        memory.Add(1 << 20, AccessFlags.RemoteRead);
+        return memory;
+    }
 
     [Fact]
     public void RandomOperations_MatchDictionary()

@@ -13,7 +13,7 @@ namespace MirrorKv.Store.Tests;
 public class SlabCopyTests
 {
     private const int Keys = 120;
-    private static readonly StoreOptions PrimaryOptions = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions PrimaryOptions = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
     private static readonly StoreOptions ReplicaOptions = PrimaryOptions with { SlabOrder = SlabOrder.Descending };
 
     [Fact]
@@ -53,7 +53,7 @@ public class SlabCopyTests
         long moved = 0;
         Gen.Int[0, int.MaxValue].Sample(seed =>
         {
-            using var pair = new Pair(new StoreOptions { RegionSize = 32 << 10, SlabSize = 4096 });
+            using var pair = new Pair(new StoreOptions { MaxMemory = 32 << 10, SlabSize = 4096 });
             var random = new Random(seed);
             for (int phase = 0; phase < 4; phase++)
             {
@@ -142,8 +142,8 @@ public class SlabCopyTests
         Assert.Equal(2, pair.Replica.GetStats().Entries);
 
         // The torn slots stay blank: the records of the writes that tore them fill them in.
-        RemotePointer local = pair.Replica.Translation!.Translate(new RemotePointer(pair.Primary.Region.RKey, image.PrimaryBase + (ulong)slotSize, (uint)slotSize));
-        Assert.Equal(0UL, EntryCodec.ReadVersion(pair.Replica.Region.GetSpan(local.Address - pair.Replica.Region.BaseAddress, slotSize)));
+        RemotePointer local = pair.Replica.Translation!.Translate(new RemotePointer(pair.Replica.MirroredRKeyAt(image.PrimaryBase), image.PrimaryBase + (ulong)slotSize, (uint)slotSize));
+        Assert.Equal(0UL, EntryCodec.ReadVersion(pair.Replica.SpanAt(local)));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class SlabCopyTests
         pair.Primary.Write(Key(1), Value(0, 50));
         (_, IReadOnlyList<(int Slab, int SlotSize)> layout) = pair.Attach();
         Image image = pair.Copy(layout.Single());
-        uint rkey = pair.Primary.Region.RKey;
+        uint rkey = pair.Replica.MirroredRKeyAt(image.PrimaryBase);
 
         Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.ApplySlabCopy(rkey, image.PrimaryBase, 33, image.Bytes).Status);
         Assert.Equal(ApplyStatus.BadEntry, pair.Replica.ApplySlabCopy(rkey, image.PrimaryBase, image.SlotSize, image.Bytes.AsSpan(1)).Status);
@@ -237,8 +237,16 @@ public class SlabCopyTests
     {
         public SlotChange ToChange() => new(Slot, Version, Flags, Key, Value);
 
+        /// <summary>Flags standing for a region record (the stream's flags 8): the slot is a whole new chunk.</summary>
+        public const EntryFlags RegionFlag = (EntryFlags)8;
+
         /// <summary>A slab release is recorded with no flags: the slot is the whole slab.</summary>
-        public ApplyStatus ApplyTo(StoreEngine replica) => Flags == EntryFlags.None ? replica.ApplySlabRelease(Slot) : replica.Apply(ToChange());
+        public ApplyStatus ApplyTo(StoreEngine replica) => Flags switch
+        {
+            EntryFlags.None => replica.ApplySlabRelease(Slot),
+            RegionFlag => replica.ApplyRegion(Slot),
+            _ => replica.Apply(ToChange()),
+        };
     }
 
     // Called under the primary's lock, so appends are ordered; readers take a snapshot.
@@ -264,6 +272,14 @@ public class SlabCopyTests
             }
         }
 
+        public void AppendRegion(in RemotePointer region)
+        {
+            lock (_records)
+            {
+                _records.Add(new Record(region, 0, Record.RegionFlag, [], []));
+            }
+        }
+
         public List<Record> Snapshot()
         {
             lock (_records)
@@ -280,7 +296,16 @@ public class SlabCopyTests
             _options = primary ?? PrimaryOptions;
             Primary = new StoreEngine(_options, changes: Changes);
             Replica = new StoreEngine(_options with { SlabOrder = SlabOrder.Descending });
-            Replica.MirrorPrimaryRegion(Primary.Region.RKey, Primary.Region.BaseAddress, Primary.Region.Length);
+            MirrorRegions();
+        }
+
+        // What the HELLO reply tells a joining secondary: every chunk the primary holds now (again: a no-op).
+        private void MirrorRegions()
+        {
+            foreach (MemoryRegion region in Primary.Regions)
+            {
+                Replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+            }
         }
 
         private readonly StoreOptions _options;
@@ -331,18 +356,26 @@ public class SlabCopyTests
         }
 
         /// <summary>The secondary attaches: the stream starts after this LSN, and these slabs are to be copied.</summary>
-        public (int AttachLsn, IReadOnlyList<(int Slab, int SlotSize)> Layout) Attach() => (Changes.Snapshot().Count, Primary.GetClaimedSlabLayout());
+        public (int AttachLsn, IReadOnlyList<(int Slab, int SlotSize)> Layout) Attach()
+        {
+            int lsn = Changes.Snapshot().Count;
+            MirrorRegions();
+            return (lsn, Primary.GetClaimedSlabLayout());
+        }
 
         /// <summary>A one-sided READ of a whole slab: no lock, racing any writer.</summary>
         public Image Copy((int Slab, int SlotSize) slab)
         {
             ulong offset = (ulong)slab.Slab * (ulong)_options.SlabSize;
-            return new Image(Primary.Region.AddressOf(offset), slab.SlotSize, Primary.Region.GetSpan(offset, _options.SlabSize).ToArray(), Changes.Snapshot().Count);
+            return new Image(Primary.Memory.AddressOf(offset), slab.SlotSize, Primary.Memory.GetSpan(offset, _options.SlabSize).ToArray(), Changes.Snapshot().Count);
         }
 
         public SlabCopyResult Apply(Image image)
         {
-            SlabCopyResult result = Replica.ApplySlabCopy(Primary.Region.RKey, image.PrimaryBase, image.SlotSize, image.Bytes);
+            // The region record of the slab's chunk was posted before the slab was claimed, so on the peer link it
+            // reaches the secondary before the READ reply of any copy of it, whatever else the copy overtakes.
+            MirrorRegions();
+            SlabCopyResult result = Replica.ApplySlabCopy(Replica.MirroredRKeyAt(image.PrimaryBase), image.PrimaryBase, image.SlotSize, image.Bytes);
             Assert.Equal(ApplyStatus.Applied, result.Status);
             return result;
         }
@@ -396,8 +429,8 @@ public class SlabCopyTests
 
                 Assert.Equal(version, localVersion);
                 Assert.Equal(translation.Translate(primary), local);
-                Span<byte> primarySlot = Primary.Region.GetSpan(primary.Address - Primary.Region.BaseAddress, (int)primary.Length);
-                Span<byte> replicaSlot = Replica.Region.GetSpan(local.Address - Replica.Region.BaseAddress, (int)local.Length);
+                Span<byte> primarySlot = Primary.SpanAt(primary);
+                Span<byte> replicaSlot = Replica.SpanAt(local);
                 Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(primarySlot, key, 0, out ValidatedEntry entry));
                 int entrySize = entry.ValueOffset + entry.ValueLength;
                 Assert.Equal(primarySlot[..entrySize].ToArray(), replicaSlot[..entrySize].ToArray());

@@ -10,7 +10,7 @@ namespace MirrorKv.Store.Tests;
 /// </summary>
 public class StoreEngineReplicaTests
 {
-    private static readonly StoreOptions Primary = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Primary = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
     private static readonly StoreOptions Secondary = Primary with { SlabOrder = SlabOrder.Descending };
 
     [Fact]
@@ -41,7 +41,7 @@ public class StoreEngineReplicaTests
         {
             // 8 slabs of 4 KiB: phases of one size range each, most keys deleted at the phase's end, so that
             // slabs empty out and move between classes many times.
-            using var pair = new Pair(new StoreOptions { RegionSize = 32 << 10, SlabSize = 4096 });
+            using var pair = new Pair(new StoreOptions { MaxMemory = 32 << 10, SlabSize = 4096 });
             var random = new Random(seed);
             var model = new Dictionary<string, byte[]>();
             var pointers = new List<(byte[] Key, RemotePointer Pointer)>();
@@ -84,7 +84,7 @@ public class StoreEngineReplicaTests
                     continue;
                 }
 
-                ReadOnlySpan<byte> copy = pair.Replica.Region.GetSpan(local.Address - pair.Replica.Region.BaseAddress, (int)local.Length);
+                ReadOnlySpan<byte> copy = pair.Replica.SpanAt(local);
                 if (EntryValidator.Validate(copy, key, 0, out ValidatedEntry entry) == EntryStatus.Ok)
                 {
                     Assert.Equal(model[Encoding.UTF8.GetString(key)], entry.ValueOf(copy).ToArray());
@@ -98,10 +98,16 @@ public class StoreEngineReplicaTests
     {
         using var pair = new Pair();
         pair.Primary.Write("k"u8, "v"u8);
+
+        // Two more size classes: the chunks of one slab and then of two; the second slab of that one stays unclaimed.
+        pair.Primary.Write("k2"u8, new byte[300]);
+        pair.Primary.Write("k3"u8, new byte[600]);
         pair.ApplyAll();
-        uint rkey = pair.Primary.Region.RKey;
-        ulong slabBase = pair.Primary.Region.BaseAddress;
+        Assert.Equal(3, pair.Primary.Regions.Count);
+        uint rkey = pair.Primary.Regions[0].RKey;
+        ulong slabBase = pair.Primary.Regions[0].BaseAddress;
         int slabSize = Primary.SlabSize;
+        MemoryRegion third = pair.Primary.Regions[2];
 
         Assert.Equal(ApplyStatus.NotReplica, pair.Primary.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
         Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey + 1, slabBase, (uint)slabSize)));
@@ -111,7 +117,8 @@ public class StoreEngineReplicaTests
         // Slab 0 still holds "k" on the replica: a release there would drop a live key, so the replica refuses it.
         Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
         Assert.True(pair.Replica.TryLookup("k"u8, out _, out _));
-        Assert.Equal(ApplyStatus.Applied, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + (ulong)slabSize, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + (ulong)slabSize, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.Applied, pair.Replica.ApplySlabRelease(new RemotePointer(third.RKey, third.BaseAddress + (ulong)slabSize, (uint)slabSize)));
     }
 
     [Fact]
@@ -120,10 +127,10 @@ public class StoreEngineReplicaTests
         using var pair = new Pair();
         Dictionary<string, byte[]> model = pair.RunWorkload(seed: 7, operations: 300);
         pair.ApplyAll();
-        byte[] before = pair.Replica.Region.GetSpan(0, (int)pair.Replica.Region.Length).ToArray();
+        byte[] before = [.. pair.Replica.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray())];
 
         Assert.All(pair.ApplyAll(), s => Assert.Equal(ApplyStatus.AlreadyApplied, s));
-        Assert.Equal(before, pair.Replica.Region.GetSpan(0, (int)pair.Replica.Region.Length).ToArray());
+        Assert.Equal(before, pair.Replica.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray()).ToArray());
         pair.AssertMirrors(model);
     }
 
@@ -150,13 +157,20 @@ public class StoreEngineReplicaTests
         pair.RunWorkload(seed: 5, operations: 50);
         pair.ApplyAll();
         var registry = new RegionRegistry();
-        registry.Register(pair.Replica.Region);
+        foreach (MemoryRegion region in pair.Replica.Regions)
+        {
+            registry.Register(region);
+        }
+
         string key = pair.LiveKeys().First();
         Assert.True(pair.Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
 
         Assert.NotEqual(AccessStatus.Ok, registry.Check(primary, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
-        var untranslatedButRekeyed = primary with { RKey = pair.Replica.Region.RKey };
-        Assert.NotEqual(AccessStatus.Ok, registry.Check(untranslatedButRekeyed, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
+        foreach (MemoryRegion region in pair.Replica.Regions)
+        {
+            var untranslatedButRekeyed = primary with { RKey = region.RKey };
+            Assert.NotEqual(AccessStatus.Ok, registry.Check(untranslatedButRekeyed, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
+        }
     }
 
     [Fact]
@@ -180,7 +194,7 @@ public class StoreEngineReplicaTests
     {
         using var store = new StoreEngine(Primary);
         store.Write("a"u8, "1"u8);
-        Assert.Throws<InvalidOperationException>(() => store.MirrorPrimaryRegion(0x1234, 0x10000, Primary.RegionSize));
+        Assert.Throws<InvalidOperationException>(() => store.MirrorPrimaryRegion(0x1234, 0x10000, (ulong)Primary.SlabSize * 4));
     }
 
     [Fact]
@@ -225,7 +239,7 @@ public class StoreEngineReplicaTests
         foreach ((string key, byte[] value) in model)
         {
             Assert.True(pair.Replica.TryLookup(Bytes(key), out RemotePointer p, out _), key);
-            Span<byte> slot = pair.Replica.Region.GetSpan(p.Address - pair.Replica.Region.BaseAddress, (int)p.Length);
+            Span<byte> slot = pair.Replica.SpanAt(p);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry e));
             Assert.Equal(value, e.ValueOf(slot).ToArray());
         }
@@ -239,8 +253,16 @@ public class StoreEngineReplicaTests
     {
         public SlotChange ToChange() => new(Slot, Version, Flags, Key, Value);
 
+        /// <summary>Flags standing for a region record (the stream's flags 8): the slot is a whole new chunk.</summary>
+        public const EntryFlags RegionFlag = (EntryFlags)8;
+
         /// <summary>A slab release is recorded with no flags: the slot is the whole slab.</summary>
-        public ApplyStatus ApplyTo(StoreEngine replica) => Flags == EntryFlags.None ? replica.ApplySlabRelease(Slot) : replica.Apply(ToChange());
+        public ApplyStatus ApplyTo(StoreEngine replica) => Flags switch
+        {
+            EntryFlags.None => replica.ApplySlabRelease(Slot),
+            RegionFlag => replica.ApplyRegion(Slot),
+            _ => replica.Apply(ToChange()),
+        };
     }
 
     private sealed class RecordingSink : IChangeSink
@@ -254,6 +276,8 @@ public class StoreEngineReplicaTests
         }
 
         public void AppendSlabRelease(in RemotePointer slab) => Records.Add(new Record(slab, 0, EntryFlags.None, [], []));
+
+        public void AppendRegion(in RemotePointer region) => Records.Add(new Record(region, 0, Record.RegionFlag, [], []));
     }
 
     private sealed class Pair : IDisposable
@@ -262,7 +286,10 @@ public class StoreEngineReplicaTests
         {
             Primary = new StoreEngine(primary ?? Primary_, changes: Changes);
             Replica = new StoreEngine((primary ?? Primary_) with { SlabOrder = SlabOrder.Descending });
-            Replica.MirrorPrimaryRegion(Primary.Region.RKey, Primary.Region.BaseAddress, Primary.Region.Length);
+            foreach (MemoryRegion region in Primary.Regions)
+            {
+                Replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+            }
         }
 
         private static StoreOptions Primary_ => StoreEngineReplicaTests.Primary;
@@ -330,12 +357,12 @@ public class StoreEngineReplicaTests
             {
                 Assert.True(Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
                 RemotePointer local = translation.Translate(primary);
-                Span<byte> slot = Replica.Region.GetSpan(local.Address - Replica.Region.BaseAddress, (int)local.Length);
+                Span<byte> slot = Replica.SpanAt(local);
                 Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry entry));
                 Assert.Equal(value, entry.ValueOf(slot).ToArray());
                 int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
                 Assert.Equal(
-                    Primary.Region.GetSpan(primary.Address - Primary.Region.BaseAddress, entrySize).ToArray(),
+                    Primary.SpanAt(primary)[..entrySize].ToArray(),
                     slot[..entrySize].ToArray());
             }
 

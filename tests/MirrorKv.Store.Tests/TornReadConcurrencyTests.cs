@@ -15,9 +15,8 @@ public class TornReadConcurrencyTests
     [Fact]
     public void ConcurrentWritersAndRawReaders_NeverAcceptBadEntry()
     {
-        using var store = new StoreEngine(new StoreOptions { RegionSize = 8UL << 20, SlabSize = 64 << 10 });
         var registry = new RegionRegistry();
-        registry.Register(store.Region);
+        using var store = new StoreEngine(new StoreOptions { MaxMemory = 8UL << 20, SlabSize = 64 << 10 }, registry: registry);
         var published = new Published?[Keys];
         var counts = new long[Enum.GetValues<EntryStatus>().Length];
         long accepted = 0, bad = 0;

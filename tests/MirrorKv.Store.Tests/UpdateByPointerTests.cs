@@ -9,7 +9,7 @@ namespace MirrorKv.Store.Tests;
 /// </summary>
 public sealed class UpdateByPointerTests : IDisposable
 {
-    private static readonly StoreOptions Small = new() { RegionSize = 4UL << 20, SlabSize = 64 << 10 };
+    private static readonly StoreOptions Small = new() { MaxMemory = 4UL << 20, SlabSize = 64 << 10 };
     private readonly StoreEngine _store = new(Small);
 
     public void Dispose() => _store.Dispose();
@@ -61,11 +61,11 @@ public sealed class UpdateByPointerTests : IDisposable
             "other rkey" => k.Pointer with { RKey = k.Pointer.RKey ^ 1 },
             "inside the slot" => k.Pointer with { Address = k.Pointer.Address + 8 },
             "wrong length" => k.Pointer with { Length = k.Pointer.Length * 2 },
-            "past the region" => k.Pointer with { Address = _store.Region.BaseAddress + Small.RegionSize },
-            "before the region" => k.Pointer with { Address = _store.Region.BaseAddress - (ulong)Small.SlabSize },
+            "past the region" => k.Pointer with { Address = _store.Regions[0].BaseAddress + _store.Regions[0].Length },
+            "before the region" => k.Pointer with { Address = _store.Regions[0].BaseAddress - (ulong)Small.SlabSize },
             "another key's slot" => other.Pointer,
             "deleted key" => gone.Pointer,
-            _ => k.Pointer with { Address = _store.Region.BaseAddress + Small.RegionSize - (ulong)Small.SlabSize },
+            _ => k.Pointer with { Address = _store.Regions[^1].BaseAddress + _store.Regions[^1].Length - (ulong)Small.SlabSize },
         };
 
         StoreWriteResult w = _store.Write("k"u8, "v2"u8, at);
@@ -129,23 +129,25 @@ public sealed class UpdateByPointerTests : IDisposable
             }
 
             Assert.Equal(plain.GetStats(), hinted.GetStats());
-            Assert.True(plain.Region.GetSpan(0, (int)Small.RegionSize).SequenceEqual(hinted.Region.GetSpan(0, (int)Small.RegionSize)), "the two regions differ");
+            Assert.True(Contents(plain).SequenceEqual(Contents(hinted)), "the two stores' chunks differ");
             Assert.True(hinted.ResolvedByPointer > 100, $"only {hinted.ResolvedByPointer} writes took the pointer path");
         }, iter: 20);
     }
 
-    // Pointers are kept relative to the region they came from, and placed into the hinted engine's region
-    // (as a client's table rewrite would), or left foreign.
-    private static RemotePointer Relative(StoreEngine store, RemotePointer p) => p with { Address = p.Address - store.Region.BaseAddress };
+    // Pointers are kept relative to the store they came from (their offset in its chunks), and placed into the
+    // hinted engine's chunk at that offset (as a client's table rewrite would), or left foreign.
+    private static RemotePointer Relative(StoreEngine store, RemotePointer p) => p with { Address = Offset(store, p) };
 
     private static RemotePointer Shift(RemotePointer relative, StoreEngine into, Random? random) =>
-        relative with { RKey = random is null ? into.Region.RKey : relative.RKey, Address = relative.Address + into.Region.BaseAddress };
+        random is null ? into.Memory.PointerAt(relative.Address, relative.Length) : relative with { Address = relative.Address + into.Regions[0].BaseAddress };
 
-    private static ulong Offset(StoreEngine store, RemotePointer p) => p.IsNull ? ulong.MaxValue : p.Address - store.Region.BaseAddress;
+    private static ulong Offset(StoreEngine store, RemotePointer p) => !p.IsNull && store.Memory.TryGetOffset(p.RKey, p.Address, out ulong offset) ? offset : ulong.MaxValue;
+
+    private static byte[] Contents(StoreEngine store) => [.. store.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray())];
 
     private string ValueAt(RemotePointer p, string key)
     {
-        ReadOnlySpan<byte> slot = _store.Region.GetSpan(p.Address - _store.Region.BaseAddress, (int)p.Length);
+        ReadOnlySpan<byte> slot = _store.SpanAt(p);
         Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, System.Text.Encoding.UTF8.GetBytes(key), 0, out ValidatedEntry entry));
         return System.Text.Encoding.UTF8.GetString(entry.ValueOf(slot));
     }

@@ -23,10 +23,10 @@ internal static class HotPathAllocations
     {
         int batches = args.Length > 0 && int.TryParse(args[0], out int n) ? n : 50_000;
         await using MirrorKvNode node = await MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { MaxMemory = 64UL << 20 } },
             new TcpTransport());
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = node.EndPoint, Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = node.EndPoint, Store = StoreOptions.Default with { MaxMemory = 64UL << 20 } },
             new TcpTransport());
         while (!node.IsProtected)
         {

@@ -41,7 +41,7 @@ internal static class MemoryPerEntry
     private static StoreStats MeasureMirrorKv(int entries, int valueSize)
     {
         ulong region = ((ulong)entries * (ulong)(EntryLayout.EntrySize(BenchData.KeyLength, valueSize) + 64) / (1 << 20) + 64) << 20;
-        using var store = new StoreEngine(StoreOptions.Default with { RegionSize = region });
+        using var store = new StoreEngine(StoreOptions.Default with { MaxMemory = region });
         byte[] value = BenchData.Value(valueSize, 1);
         for (int i = 0; i < entries; i++)
         {

@@ -14,6 +14,7 @@ public class AccessTrackerBenchmarks
 {
     private const int Reads = 1024;
     private const int Slots = 4096;
+    private MemoryChunks _memory = null!;
     private MemoryRegion _region = null!;
     private AccessTracker? _tracker;
     private RemotePointer[] _pointers = [];
@@ -24,8 +25,9 @@ public class AccessTrackerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _region = MemoryRegion.Allocate(64UL << 20, AccessFlags.RemoteRead);
-        _tracker = Policy == EvictionPolicy.NoEviction ? null : new AccessTracker(_region, countsFrequency: Policy == EvictionPolicy.AllKeysLfu);
+        _memory = new MemoryChunks(1 << 20);
+        _region = _memory.Add(64UL << 20, AccessFlags.RemoteRead);
+        _tracker = Policy == EvictionPolicy.NoEviction ? null : new AccessTracker(_memory, countsFrequency: Policy == EvictionPolicy.AllKeysLfu);
         var random = new Random(1);
         _pointers = Enumerable.Range(0, Slots).Select(_ => new RemotePointer(_region.RKey, _region.BaseAddress + ((ulong)random.Next((int)(_region.Length / 144)) * 144), 144)).ToArray();
         for (int warm = 0; warm < 200; warm++)
@@ -35,7 +37,7 @@ public class AccessTrackerBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _region.Dispose();
+    public void Cleanup() => _memory.Dispose();
 
     [Benchmark(OperationsPerInvoke = Reads)]
     public void RecordReads()

@@ -20,8 +20,8 @@ public class IndexBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _store = new StoreEngine(StoreOptions.Default with { RegionSize = 256UL << 20 });
-        _index = new KeyIndex(_store.Region, 1024);
+        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
+        _index = new KeyIndex(_store.Memory, 1024);
         _keys = new byte[Keys][];
         _hashes = new ulong[Keys];
         byte[] value = BenchData.Value(100, 3);
@@ -30,7 +30,8 @@ public class IndexBenchmarks
             _keys[i] = BenchData.Key(i);
             _hashes[i] = KeyIndex.Hash(_keys[i]);
             StoreWriteResult w = _store.Write(_keys[i], value);
-            _index.Set(_keys[i], _hashes[i], w.Pointer.Address - _store.Region.BaseAddress);
+            _store.Memory.TryGetOffset(w.Pointer.RKey, w.Pointer.Address, out ulong offset);
+            _index.Set(_keys[i], _hashes[i], offset);
         }
 
         // Visit keys in a shuffled order so that the benchmark pays the cache misses a server would.

@@ -34,7 +34,7 @@ public class OneSidedReadBenchmarks
         // As mirrorkv does at start: socket completions on the epoll thread (see src/MirrorKv.Cli/Program.cs).
         Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         _node = MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { RegionSize = 64UL << 20 } },
+            new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), Store = StoreOptions.Default with { MaxMemory = 64UL << 20 } },
             new TcpTransport()).GetAwaiter().GetResult();
         _client = MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [_node.EndPoint] }).GetAwaiter().GetResult();
         _keys = Enumerable.Range(0, Keys).Select(i => $"key:{i:D12}").ToArray();

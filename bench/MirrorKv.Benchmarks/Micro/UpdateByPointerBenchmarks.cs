@@ -21,7 +21,7 @@ public class UpdateByPointerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _store = new StoreEngine(StoreOptions.Default with { RegionSize = 256UL << 20 });
+        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
         _value = BenchData.Value(100, 3);
         var order = Enumerable.Range(0, Keys).ToArray();
         new Random(5).Shuffle(order);

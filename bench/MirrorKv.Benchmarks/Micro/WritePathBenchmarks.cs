@@ -24,7 +24,7 @@ public class WritePathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _store = new StoreEngine(StoreOptions.Default with { RegionSize = 256UL << 20 });
+        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
         _small = BenchData.Value(100, 3);
         _large = BenchData.Value(1000, 4);
         var order = Enumerable.Range(0, Keys).ToArray();

@@ -24,7 +24,7 @@ public class SlabCopyBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _primary = new StoreEngine(StoreOptions.Default with { RegionSize = 2 * DataBytes });
+        _primary = new StoreEngine(StoreOptions.Default with { MaxMemory = 2 * DataBytes });
         byte[] value = Micro.BenchData.Value(ValueSize, 7);
         for (int i = 0; _primary.GetStats().ClaimedSlabs < (int)(DataBytes >> 20); i++)
         {
@@ -33,7 +33,7 @@ public class SlabCopyBenchmarks
 
         int slabSize = _primary.Options.SlabSize;
         _slabs = _primary.GetClaimedSlabLayout()
-            .Select(s => (_primary.Region.AddressOf((ulong)s.Slab * (ulong)slabSize), s.SlotSize, _primary.Region.GetSpan((ulong)s.Slab * (ulong)slabSize, slabSize).ToArray()))
+            .Select(s => (_primary.Memory.AddressOf((ulong)s.Slab * (ulong)slabSize), s.SlotSize, _primary.Memory.GetSpan((ulong)s.Slab * (ulong)slabSize, slabSize).ToArray()))
             .ToArray();
     }
 
@@ -41,8 +41,11 @@ public class SlabCopyBenchmarks
     public void NewReplica()
     {
         _replica?.Dispose();
-        _replica = new StoreEngine(StoreOptions.Default with { RegionSize = 2 * DataBytes, SlabOrder = SlabOrder.Descending });
-        _replica.MirrorPrimaryRegion(_primary.Region.RKey, _primary.Region.BaseAddress, _primary.Region.Length);
+        _replica = new StoreEngine(StoreOptions.Default with { MaxMemory = 2 * DataBytes, SlabOrder = SlabOrder.Descending });
+        foreach (MemoryRegion region in _primary.Regions)
+        {
+            _replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+        }
     }
 
     [Benchmark(Description = "256 MiB, whole slabs (ApplySlabCopy)")]
@@ -53,7 +56,7 @@ public class SlabCopyBenchmarks
         int applied = 0;
         foreach ((ulong slabBase, int slotSize, byte[] image) in _slabs)
         {
-            applied += replica.ApplySlabCopy(_primary.Region.RKey, slabBase, slotSize, image).Applied;
+            applied += replica.ApplySlabCopy(replica.MirroredRKeyAt(slabBase), slabBase, slotSize, image).Applied;
         }
 
         return applied;
@@ -71,7 +74,7 @@ public class SlabCopyBenchmarks
                 ReadOnlySpan<byte> slot = image.AsSpan(at, slotSize);
                 if (EntryValidator.TryParse(slot, out ulong version, out EntryFlags flags, out int keyLength, out int valueLength))
                 {
-                    var change = new SlotChange(new RemotePointer(_primary.Region.RKey, slabBase + (ulong)at, (uint)slotSize), version, flags,
+                    var change = new SlotChange(new RemotePointer(replica.MirroredRKeyAt(slabBase), slabBase + (ulong)at, (uint)slotSize), version, flags,
                         slot.Slice(EntryLayout.HeaderSize, keyLength), slot.Slice(EntryLayout.HeaderSize + keyLength, valueLength));
                     applied += replica.Apply(change) == ApplyStatus.Applied ? 1 : 0;
                 }

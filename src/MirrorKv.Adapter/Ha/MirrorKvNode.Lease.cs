@@ -210,7 +210,7 @@ public sealed partial class MirrorKvNode
         {
             // No write and no read from here on: the region is withdrawn, so one-sided readers fail over too.
             _role.TransitionTo(NodeRole.Fenced, epoch, $"fenced: {reason}");
-            _registry.Deregister(Store.Region.RKey);
+            _registry.Withdraw();
             _waiters.FailAll(WireStatus.ReplicationFailed, "the primary fenced itself before the secondary confirmed this write; it may not survive: send it again");
         }
         else
@@ -244,7 +244,7 @@ public sealed partial class MirrorKvNode
     private void Unfence(ulong epoch, string reason)
     {
         (_, ulong current) = _role.Current;
-        _registry.Register(Store.Region);
+        _registry.Restore();
         _fence = FenceKind.None;
         _lostPeer = null;
         if (epoch > current)

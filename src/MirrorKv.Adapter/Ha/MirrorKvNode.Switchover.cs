@@ -51,7 +51,7 @@ public sealed partial class MirrorKvNode
             // holds every acknowledged write); the writes already waiting for their ack keep waiting.
             _fence = FenceKind.Handover;
             _role.TransitionTo(NodeRole.Fenced, epoch, "switchover: handing over to the secondary");
-            _registry.Deregister(Store.Region.RKey);
+            _registry.Withdraw();
         }
 
         long started = _time.GetTimestamp();

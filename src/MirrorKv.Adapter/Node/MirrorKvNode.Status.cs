@@ -38,7 +38,7 @@ public sealed partial class MirrorKvNode
         var slabs = new (ulong, uint)[layout.Count];
         for (int i = 0; i < slabs.Length; i++)
         {
-            slabs[i] = (Store.Region.AddressOf((ulong)layout[i].Slab * (ulong)Store.Options.SlabSize), (uint)layout[i].SlotSize);
+            slabs[i] = (Store.Memory.AddressOf((ulong)layout[i].Slab * (ulong)Store.Options.SlabSize), (uint)layout[i].SlotSize);
         }
 
         SlabsMessages.WriteReply(connection.BeginPost(Opcode.Slabs | Opcode.ReplyBit, WireStatus.Ok, requestId, SlabsMessages.ReplySize(slabs.Length)), (uint)Store.Options.SlabSize, slabs);

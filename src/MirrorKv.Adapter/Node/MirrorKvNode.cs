@@ -63,8 +63,9 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         StoreEngine? store = null;
         _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
         Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };
-        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream);
-        _registry.Register(Store.Region);
+
+        // The store registers each chunk here as it adds it (the first one now), before any pointer into it leaves.
+        Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream, _registry);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
@@ -164,7 +165,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
             node._transport = transport;
             node._listener = transport.Listen(options.ListenEndPoint, node._handler);
-            node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Region.Length >> 20, node.Store.Region.RKey);
+            node.LogListening(node.Role, node.EndPoint.ToString(), node.Store.Options.MaxMemory >> 20, node.Store.Memory.Length >> 10);
             node.ListenResp(transport);
             if (options.Role == NodeRole.Secondary)
             {
@@ -264,7 +265,13 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     internal HelloReply DescribeForHello()
     {
         (NodeRole role, ulong epoch) = _role.Current;
-        MemoryRegion region = Store.Region;
+        IReadOnlyList<MemoryRegion> chunks = Store.Regions;
+        var regions = new RegionInfo[chunks.Count];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            regions[i] = new RegionInfo(chunks[i].RKey, chunks[i].Access, chunks[i].BaseAddress, chunks[i].Length);
+        }
+
         return new HelloReply
         {
             Role = role,
@@ -273,7 +280,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             SlabSize = (uint)Store.Options.SlabSize,
             MaxFrameSize = Options.MaxFrameSize,
             PeerEndpoint = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint,
-            Regions = [new RegionInfo(region.RKey, region.Access, region.BaseAddress, region.Length)],
+            Regions = regions,
         };
     }
 
@@ -292,7 +299,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         return refusal is null;
     }
 
-    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp)
+    /// <summary>Attaches a secondary: <paramref name="postHello"/> posts its HELLO reply (see <see cref="ReplicationStream.Attach"/>).</summary>
+    internal void AttachSecondary(IConnection connection, IPEndPoint? advertised, IPEndPoint? advertisedResp, Action postHello)
     {
         // The stamp is taken before the HELLO reply leaves: the secondary hears it later, so its promotion
         // timer cannot start before the stamp, and the lease may run from it.
@@ -307,7 +315,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             TouchPeer();
         }
 
-        if (!Stream.Attach(connection, Epoch, out ulong attachedAt))
+        if (!Stream.Attach(connection, Epoch, postHello, out ulong attachedAt))
         {
             connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
             return;
@@ -342,8 +350,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "warming up the slab copy path failed (a later copy runs slower, nothing else changes)")]
     private partial void LogWarmUpFailed(Exception error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, region {RegionMiB} MiB, rkey 0x{RKey:x8}")]
-    private partial void LogListening(NodeRole role, string endPoint, ulong regionMiB, uint rkey);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Role} listening on {EndPoint}, max memory {MaxMemoryMiB} MiB ({RegisteredKiB} KiB registered so far, more as it fills)")]
+    private partial void LogListening(NodeRole role, string endPoint, ulong maxMemoryMiB, ulong registeredKiB);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "secondary {Secondary} attached at LSN {Lsn}: copying, then following the stream")]
     private partial void LogSecondaryAttached(string secondary, ulong lsn);

@@ -268,8 +268,28 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
         state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
         state.Greeted = true;
+        if (state.Kind == PeerKind.Peer)
+        {
+            // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).
+            connection.SendQueueLimit = node.Options.PeerSendQueueLimit;
+            connection.CongestionHoldsReceives = false;
+
+            // The reply is described and posted as the stream attaches, so that its list of regions and the
+            // stream's region records together name every chunk (see ReplicationStream.Attach).
+            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndpoint, () => PostWelcome(connection, state, opcode, requestId, version));
+        }
+        else
+        {
+            PostWelcome(connection, state, opcode, requestId, version);
+        }
+
+        connection.Flush();
+    }
+
+    private void PostWelcome(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, ProtocolVersion version)
+    {
         HelloReply reply = node.DescribeForHello() with { Version = version };
-        if (state.Kind == PeerKind.Peer && state.Hello.Value.HasRespEndpoint)
+        if (state.Kind == PeerKind.Peer && state.Hello!.Value.HasRespEndpoint)
         {
             reply = reply with { HasRespEndpoint = true, RespEndpoint = node.AdvertisedRespEndPoint };
         }
@@ -283,16 +303,6 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         {
             connection.EndPost();
         }
-
-        if (state.Kind == PeerKind.Peer)
-        {
-            // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).
-            connection.SendQueueLimit = node.Options.PeerSendQueueLimit;
-            connection.CongestionHoldsReceives = false;
-            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndpoint);
-        }
-
-        connection.Flush();
     }
 
     private void Refuse(IConnection connection, WireStatus status, string reason)

@@ -41,7 +41,8 @@ internal sealed class NodeTelemetry : IDisposable
         _meter.CreateObservableUpDownCounter("mirrorkv.server.send_queue.usage", () => Measure(node.QueuedBytes), "By", "Reply bytes posted and not yet on the wire.");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.entry.count", () => Measure(node.Store.GetStats().Entries), "{entry}", "Live entries in the store.");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.memory.usage", () => Measure(node.Store.GetStats().UsedBytes), "By", "Store memory in use: claimed slabs plus the key index (the process's own is process.memory.usage).");
-        _meter.CreateObservableUpDownCounter("mirrorkv.server.memory.limit", () => Measure((long)node.Store.Region.Length), "By", "The registered region: what the slabs can claim at most.");
+        _meter.CreateObservableUpDownCounter("mirrorkv.server.memory.limit", () => Measure((long)node.Store.Options.MaxMemory), "By", "The memory limit (--max-memory): chunks, index and access table stay under it.");
+        _meter.CreateObservableUpDownCounter("mirrorkv.server.memory.registered", () => Measure(node.Store.GetStats().MemoryUsed), "By", "Memory counted against the limit: the registered chunks (claimed or not), the key index and the access table.");
         _meter.CreateObservableGauge("mirrorkv.server.replication.lsn", () => Measure((long)node.Lsn), "{record}", "Primary: last LSN written. Secondary: last LSN applied. In the primary's numbering on both nodes.");
         _meter.CreateObservableUpDownCounter("mirrorkv.server.replication.lag", () => Measure(node.Role == NodeRole.Primary ? (long)(node.Lsn - Math.Min(node.AckedLsn, node.Lsn)) : 0), "{record}", "Primary: records written and not yet confirmed by the secondary; 0 on other roles.");
         _meter.CreateObservableGauge("mirrorkv.server.protected", () => Measure(node.IsProtected ? 1 : 0), "{pair}", "1 while the pair holds two copies of every write, else 0.");

@@ -54,17 +54,18 @@ internal sealed partial class RespHandler
                 break;
             case "memory":
                 StoreStats stats = _node.Store.GetStats();
-                long region = (long)_node.Store.Region.Length;
+                long limit = stats.MaxMemory;
                 long rss = Environment.WorkingSet;
                 Section(text, "Memory");
-                Field(text, "used_memory", stats.UsedBytes);
-                Field(text, "used_memory_human", Human(stats.UsedBytes));
+                Field(text, "used_memory", stats.MemoryUsed);
+                Field(text, "used_memory_human", Human(stats.MemoryUsed));
                 Field(text, "used_memory_rss", rss);
                 Field(text, "used_memory_rss_human", Human(rss));
-                Field(text, "maxmemory", region);
-                Field(text, "maxmemory_human", Human(region));
+                Field(text, "maxmemory", limit);
+                Field(text, "maxmemory_human", Human(limit));
                 Field(text, "maxmemory_policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
-                Field(text, "mirrorkv_region_bytes", region);
+                Field(text, "mirrorkv_chunks", stats.Chunks);
+                Field(text, "mirrorkv_chunk_bytes", stats.ChunkBytes);
                 Field(text, "mirrorkv_slot_bytes_in_use", stats.SlotBytesInUse);
                 Field(text, "mirrorkv_index_bytes", stats.IndexBytes);
                 Field(text, "mirrorkv_slabs_claimed", stats.ClaimedSlabs);

@@ -257,7 +257,7 @@ internal sealed partial class RespHandler
     {
         string Number(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         IPEndPoint? resp = _node.RespEndPoint;
-        yield return ("maxmemory", Number((long)_node.Store.Region.Length));
+        yield return ("maxmemory", Number((long)_node.Store.Options.MaxMemory));
         yield return ("maxmemory-policy", EvictionPolicyNames.Name(_node.Store.Options.Eviction));
         yield return ("maxmemory-samples", Number(StoreEngine.EvictionSamples));
         yield return ("lfu-log-factor", Number(AccessTracker.LfuLogFactor));

@@ -42,7 +42,7 @@ internal static class BenchCommand
         });
         var rejoin = new Option<bool>("--rejoin") { Description = "Instead of throughput: load a primary alone with --data, keep --connections writers going at --write-rate, start a secondary and report its slab copy rate and the time until the pair is protected. Needs the pair the bench starts (no --primary)." };
         var data = new Option<string>("--data") { Description = "With --rejoin: claimed slab bytes to load the primary with, e.g. 256m or 1g.", DefaultValueFactory = _ => "1g" };
-        var regionSize = new Option<string?>("--region-size") { Description = "With --rejoin: each node's region (default: twice --data, at least 256m). With --eviction: the pair's memory limit (default: room for a quarter of --keys)." };
+        var regionSize = new Option<string?>("--max-memory", "--region-size") { Description = "With --rejoin: each node's --max-memory (default: twice --data, at least 256m). With --eviction: the pair's memory limit (default: room for a quarter of --keys). --region-size is its deprecated name." };
         var eviction = new Option<string?>("--eviction") { Description = "Instead of throughput: start a pair with this eviction policy (allkeys-lru, allkeys-lfu, volatile-ttl) and a region smaller than the key space, and report SET throughput under eviction and the hit ratio of a read-through cache under zipfian keys; with --compare redis, redis with the same policy and as many keys held." };
         eviction.AcceptOnlyFromAmong("allkeys-lru", "allkeys-lfu", "volatile-ttl");
         var writeRate = new Option<int>("--write-rate") { Description = "With --rejoin: writes per second, all writers together, while the secondary joins; 0 for as fast as they go.", DefaultValueFactory = _ => 20_000 };
@@ -125,7 +125,7 @@ internal static class BenchCommand
                 }
                 catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
                 {
-                    await Console.Error.WriteLineAsync($"error: the store is full (OutOfMemory): --data {parse.GetValue(data)} does not fit --region-size {region}; give a larger --region-size (twice --data is the default) or less --data");
+                    await Console.Error.WriteLineAsync($"error: the store is full (OutOfMemory): --data {parse.GetValue(data)} does not fit --max-memory {region}; give a larger --max-memory (twice --data is the default) or less --data");
                     return 1;
                 }
             }
@@ -174,7 +174,7 @@ internal static class BenchCommand
             {
                 // A full store, a wrong secret, a pair that went away: the operator's problem to fix, not a crash.
                 await Console.Error.WriteLineAsync($"error: {e.Message}" + (e.Error == MirrorKvError.OutOfMemory
-                    ? $" ({options.Keys:N0} keys of {options.ValueSize:N0} B do not fit: use fewer --keys, a smaller --value-size, or a node with a larger --region-size)"
+                    ? $" ({options.Keys:N0} keys of {options.ValueSize:N0} B do not fit: use fewer --keys, a smaller --value-size, or a node with a larger --max-memory)"
                     : ""));
                 return 1;
             }

@@ -8,7 +8,7 @@ namespace MirrorKv.Cli.Bench;
 
 /// <summary>What <c>mirrorkv bench --eviction POLICY</c> runs.</summary>
 /// <param name="Policy">The eviction policy of both sides (redis's maxmemory-policy name).</param>
-/// <param name="RegionSize">MirrorKv's --region-size, the memory limit it has.</param>
+/// <param name="RegionSize">MirrorKv's --max-memory, the memory limit it has.</param>
 /// <param name="Bench">Keys (the key space), value size, connections, pipeline, duration and warm-up.</param>
 internal sealed record EvictionBenchOptions(string Policy, string RegionSize, BenchOptions Bench);
 
@@ -18,9 +18,9 @@ internal sealed record EvictionBenchOptions(string Policy, string RegionSize, Be
 /// SET throughput when most writes evict, and the hit ratio of a read-through cache under zipfian 0.99 keys.
 /// </summary>
 /// <remarks>
-/// <para>Comparable memory limits: MirrorKv has no <c>--max-memory</c> yet, only <c>--region-size</c>, and
-/// counts slot bytes (header, key and value rounded to a size class) where redis's maxmemory counts its
-/// whole dataset with dictionary and object overhead. The bench makes the two hold the same number of keys
+/// <para>Comparable memory limits: MirrorKv's <c>--max-memory</c> counts its chunks whole (slot bytes: header,
+/// key and value rounded to a size class, and the free room of claimed slabs), its index and access table, where
+/// redis's maxmemory counts its whole dataset with dictionary and object overhead. The bench makes the two hold the same number of keys
 /// instead of the same bytes: it loads MirrorKv's key space first and reads how many entries its region
 /// holds (E); redis gets E keys with no limit, its used_memory then becomes its maxmemory, the rest of the
 /// key space is loaded under that limit, and the limit is nudged until redis holds E keys within 1 %. Both hold about E keys from then on (printed at the end), so the
@@ -49,7 +49,7 @@ internal sealed class EvictionBench(EvictionBenchOptions options, TextWriter out
         new Random(1).NextBytes(value);
 
         await using PairLauncher pair = await PairLauncher.StartAsync(options.RegionSize, _bench.Replication, Console.Error, nodeLogs: Environment.GetEnvironmentVariable("MIRRORKV_BENCH_NODE_LOGS"), nodeArgs: ["--eviction", options.Policy]);
-        output.WriteLine($"bench --eviction {options.Policy}: a {_bench.Replication} pair started here with --region-size {options.RegionSize}; {_bench.Keys:N0} keys of {_bench.ValueSize} B, c={_bench.Connections} P={_bench.Pipeline}");
+        output.WriteLine($"bench --eviction {options.Policy}: a {_bench.Replication} pair started here with --max-memory {options.RegionSize}; {_bench.Keys:N0} keys of {_bench.ValueSize} B, c={_bench.Connections} P={_bench.Pipeline}");
         var clientOptions = new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint, pair.Secondary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(10), Secret = pair.Secret, CompleteOnReceiveThread = true };
         var ours = new List<IBenchConnection>();
         var theirs = new List<IBenchConnection>();
@@ -133,7 +133,7 @@ internal sealed class EvictionBench(EvictionBenchOptions options, TextWriter out
                 }
             }
 
-            output.WriteLine($"held     mirrorkv {heldAfter:N0} keys in --region-size {options.RegionSize}" + (redisHeld is null ? "" : $"; redis {long.Parse(redisHeld, CultureInfo.InvariantCulture):N0} keys in maxmemory {long.Parse(redisLimit, CultureInfo.InvariantCulture):N0} B") + $"; key space {_bench.Keys:N0}");
+            output.WriteLine($"held     mirrorkv {heldAfter:N0} keys in --max-memory {options.RegionSize}" + (redisHeld is null ? "" : $"; redis {long.Parse(redisHeld, CultureInfo.InvariantCulture):N0} keys in maxmemory {long.Parse(redisLimit, CultureInfo.InvariantCulture):N0} B") + $"; key space {_bench.Keys:N0}");
             output.WriteLine($"ideal    hit ratio of a cache holding the {heldAfter:N0} most popular keys: {ideal:P2}");
             if (median.Theirs is { } other)
             {
@@ -147,7 +147,7 @@ internal sealed class EvictionBench(EvictionBenchOptions options, TextWriter out
                     eviction = options.Policy,
                     keys = _bench.Keys,
                     value_size = _bench.ValueSize,
-                    region_size = options.RegionSize,
+                    max_memory = options.RegionSize,
                     redis_maxmemory = redisLimit,
                     mirrorkv_held = heldAfter,
                     ideal_hit_ratio = Math.Round(ideal, 4),

@@ -12,7 +12,7 @@ namespace MirrorKv.Cli.Bench;
 /// <summary>What <c>mirrorkv bench --rejoin</c> runs.</summary>
 /// <param name="DataBytes">Claimed slab bytes to load the primary with before the secondary starts.</param>
 /// <param name="ValueSize">Bytes per value (keys are 16 bytes).</param>
-/// <param name="RegionSize">Each node's region, as <c>serve --region-size</c> takes it.</param>
+/// <param name="RegionSize">Each node's region, as <c>serve --max-memory</c> takes it.</param>
 /// <param name="WriteRate">Writes per second, all writers together, while the secondary joins; 0: as fast as they go.</param>
 /// <param name="Writers">Client connections writing while the secondary joins.</param>
 internal sealed record RejoinBenchOptions(ulong DataBytes, int ValueSize, string RegionSize, int WriteRate, int Writers);

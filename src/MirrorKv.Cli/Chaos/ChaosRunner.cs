@@ -120,7 +120,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line), _history);
         if (!await workload.TryLoadAsync(client, cancellationToken))
         {
-            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' {RegionSize} regions; use fewer --keys");
+            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' --max-memory {RegionSize}; use fewer --keys");
             return 2;
         }
 

@@ -48,9 +48,9 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         NodeAddress second = addresses?[1] ?? NodeAddress.Direct(FreeListenEndPoint());
         try
         {
-            var primary = await ChildNode.StartAsync("primary", first, ["--region-size", regionSize, "--replication", replication, .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(first));
+            var primary = await ChildNode.StartAsync("primary", first, ["--max-memory", regionSize, "--replication", replication, .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(first));
             pair._children.Add(primary);
-            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--region-size", regionSize, "--primary", primary.EndPoint.ToString(), .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(second)));
+            pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--max-memory", regionSize, "--primary", primary.EndPoint.ToString(), .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(second)));
             return pair;
         }
         catch
@@ -64,7 +64,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public static async Task<PairLauncher> StartPrimaryAsync(string regionSize, string replication, TextWriter log)
     {
         var pair = new PairLauncher();
-        pair._children.Add(await ChildNode.StartAsync("primary", NodeAddress.Direct(FreeListenEndPoint()), ["--region-size", regionSize, "--replication", replication], pair._secretText, log, nodeLog: null));
+        pair._children.Add(await ChildNode.StartAsync("primary", NodeAddress.Direct(FreeListenEndPoint()), ["--max-memory", regionSize, "--replication", replication], pair._secretText, log, nodeLog: null));
         return pair;
     }
 
@@ -72,7 +72,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public async Task<(ChildNode Node, Task CaughtUp)> AddSecondaryAsync(IPEndPoint primary, string regionSize, TextWriter log)
     {
         NodeAddress address = NodeAddress.Direct(FreeListenEndPoint());
-        ChildNode child = await ChildNode.StartAsync("secondary", address, ["--region-size", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(address), watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", address, ["--max-memory", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(address), watchFor: "caught up");
         _children.Add(child);
         return (child, child.Watched);
     }
@@ -86,7 +86,7 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     public async Task<(ChildNode Node, Task CaughtUp)> RestartAsSecondaryAsync(ChildNode victim, IPEndPoint primary, string regionSize, TextWriter log)
     {
         await victim.DisposeAsync();
-        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--region-size", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
+        ChildNode child = await ChildNode.StartAsync("secondary", victim.Address, ["--max-memory", regionSize, "--primary", primary.ToString(), .. _nodeArgs], _secretText, log, NodeLog(victim.Address), watchFor: "caught up");
         _children[_children.IndexOf(victim)] = child;
         return (child, child.Watched);
     }

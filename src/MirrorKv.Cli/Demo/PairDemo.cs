@@ -39,7 +39,7 @@ internal sealed class PairDemo(PairDemoOptions options, TextWriter output)
         var workload = new Workload(options.Keys, options.ValueSize, line => Say($"{Now} {line}"));
         if (!await workload.TryLoadAsync(client, cancellationToken))
         {
-            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of {options.ValueSize:N0} B do not fit the demo nodes' {RegionSize} regions; use fewer --keys or a smaller --value-size");
+            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of {options.ValueSize:N0} B do not fit the demo nodes' --max-memory {RegionSize}; use fewer --keys or a smaller --value-size");
             return 2;
         }
 

@@ -24,11 +24,10 @@ internal sealed class StoreDemo(StoreDemoOptions options, TextWriter output)
     public int Run()
     {
         int n = options.Keys;
-        using var store = new StoreEngine(StoreOptions.Default with { RegionSize = RegionSizeFor(n, options.ValueSize) });
         var registry = new RegionRegistry();
-        registry.Register(store.Region);
+        using var store = new StoreEngine(StoreOptions.Default with { MaxMemory = MaxMemoryFor(n, options.ValueSize) }, registry: registry);
         Say($"MirrorKv store demo: one store engine, one-sided reads, and a mirror read through slab translation.");
-        Say($"region    {store.Region.Length >> 20} MiB at 0x{store.Region.BaseAddress:x}, rkey 0x{store.Region.RKey:x8}, {store.Options.SlabSize >> 10} KiB slabs");
+        Say($"memory    up to {store.Options.MaxMemory >> 20} MiB, registered in chunks as the store fills; {store.Options.SlabSize >> 10} KiB slabs");
 
         var pointers = new RemotePointer[n];
         var versions = new ulong[n];
@@ -131,10 +130,9 @@ internal sealed class StoreDemo(StoreDemoOptions options, TextWriter output)
         Step("read", liveCount, "one-sided reads of every live key after the changes", clock);
 
         clock.Restart();
-        using MemoryRegion mirror = MemoryRegion.Allocate(store.Region.Length, AccessFlags.RemoteRead);
+        using var mirror = new MemoryChunks(store.Options.SlabSize);
         var mirrorRegistry = new RegionRegistry();
-        mirrorRegistry.Register(mirror);
-        TranslationSnapshot translation = MirrorSlabs(store, mirror);
+        TranslationSnapshot translation = MirrorSlabs(store, mirror, mirrorRegistry);
         int translatedReads = 0, untranslatedRefused = 0;
         for (int i = 0; i < n; i++)
         {
@@ -162,25 +160,35 @@ internal sealed class StoreDemo(StoreDemoOptions options, TextWriter output)
         }
 
         double perEntry = stats.Entries == 0 ? 0 : (double)(stats.UsedBytes - payload) / stats.Entries;
-        Say($"memory    {stats.Entries:N0} entries in {stats.ClaimedSlabs} slabs + {stats.IndexBytes >> 10} KiB index: {perEntry:F1} B per entry beyond key and value");
+        Say($"memory    {stats.Entries:N0} entries in {stats.ClaimedSlabs} slabs of {stats.Chunks} chunks ({stats.ChunkBytes >> 20} MiB registered) + {stats.IndexBytes >> 10} KiB index: {perEntry:F1} B per entry beyond key and value");
         Say($"result    {_badReads} bad reads");
         return _badReads == 0 ? 0 : 1;
     }
 
-    // Mirrors what the secondary will do: each claimed primary slab lands in a local slab taken from the top down.
-    private static TranslationSnapshot MirrorSlabs(StoreEngine store, MemoryRegion mirror)
+    // Mirrors what the secondary will do: each primary chunk gets a chunk of the same length, and each claimed
+    // primary slab lands in a slab of that chunk taken from the top down.
+    private static TranslationSnapshot MirrorSlabs(StoreEngine store, MemoryChunks mirror, RegionRegistry mirrorRegistry)
     {
         int slabSize = store.Options.SlabSize;
         var table = new TranslationTable(slabSize);
-        table.MapRegion(store.Region.RKey, store.Region.BaseAddress, store.Region.Length, mirror.RKey);
-        int slabCount = (int)(mirror.Length / (ulong)slabSize);
-        int next = slabCount - 1;
+        var nextFree = new int[store.Regions.Count];
+        for (int i = 0; i < store.Regions.Count; i++)
+        {
+            MemoryRegion primary = store.Regions[i];
+            MemoryRegion local = mirror.Add(primary.Length, AccessFlags.RemoteRead);
+            mirrorRegistry.Register(local);
+            table.MapRegion(primary.RKey, primary.BaseAddress, primary.Length, local.RKey);
+            nextFree[i] = mirror.FirstSlabOf(i) + mirror.SlabsOf(i) - 1;
+        }
+
         foreach (int slab in store.GetClaimedSlabs())
         {
             ulong primaryOffset = (ulong)slab * (ulong)slabSize;
-            ulong localOffset = (ulong)next-- * (ulong)slabSize;
-            store.Region.GetSpan(primaryOffset, slabSize).CopyTo(mirror.GetSpan(localOffset, slabSize));
-            table.MapSlab(store.Region.RKey, store.Region.AddressOf(primaryOffset), mirror.AddressOf(localOffset));
+            int chunk = store.Memory.ChunkOf(primaryOffset);
+            ulong localOffset = (ulong)nextFree[chunk]-- * (ulong)slabSize;
+            store.Memory.GetSpan(primaryOffset, slabSize).CopyTo(mirror.GetSpan(localOffset, slabSize));
+            RemotePointer primarySlab = store.Memory.PointerAt(primaryOffset, (uint)slabSize);
+            table.MapSlab(primarySlab.RKey, primarySlab.Address, mirror.AddressOf(localOffset));
         }
 
         return table.Current;
@@ -235,12 +243,12 @@ internal sealed class StoreDemo(StoreDemoOptions options, TextWriter output)
     }
 
     // Room for every key at its largest size plus one partly filled slab per size class.
-    private static ulong RegionSizeFor(int keys, int valueSize)
+    private static ulong MaxMemoryFor(int keys, int valueSize)
     {
         const ulong slab = 1 << 20;
         ulong perKey = (ulong)EntryLayout.EntrySize(KeyLength, Math.Max(valueSize, RelocatedValueSize)) * 9 / 8;
         ulong needed = (((ulong)keys * perKey) + (128 * slab) + slab - 1) / slab * slab;
-        return Math.Max(StoreOptions.Default.RegionSize, needed);
+        return Math.Max(StoreOptions.Default.MaxMemory, needed + (ulong)KeyIndex.BytesFor(keys));
     }
 
     private static string Describe(Dictionary<EntryStatus, int> counts) =>

@@ -47,7 +47,7 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
     private static void Ready(MirrorKvNode node)
     {
         string resp = node.RespEndPoint is { } respEndPoint ? $" resp={respEndPoint}" : "";
-        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} rkey=0x{node.Store.Region.RKey:x8} region={node.Store.Region.Length >> 20}MiB{resp}");
+        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} max-memory={node.Store.Options.MaxMemory >> 20}MiB regions={node.Store.Regions.Count}{resp}");
         Console.Out.Flush();
     }
 

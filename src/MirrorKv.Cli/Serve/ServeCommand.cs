@@ -32,7 +32,8 @@ internal static class ServeCommand
         var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
-        var regionSize = new Option<string>("--region-size") { Description = $"Registered memory, e.g. 256m or 1g (default {defaults.RegionSize})." };
+        var maxMemory = new Option<string>("--max-memory") { Description = $"The memory limit for keys, values and index, e.g. 256m or 4g (default {ServeSettings.DefaultMaxMemory}), as redis's maxmemory: memory is registered in chunks as the store fills, and a write that finds it full is handled by --eviction. At most 64g." };
+        var regionSize = new Option<string>("--region-size") { Description = "Deprecated name of --max-memory (the node no longer registers it all up front); give one or the other." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
         var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
         eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
@@ -50,7 +51,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -75,6 +76,7 @@ internal static class ServeCommand
             Given(otlpEndpoint, nameof(ServeSettings.OtlpEndpoint));
             Given(coordinator, nameof(ServeSettings.Coordinator));
             Given(pairName, nameof(ServeSettings.PairName));
+            Given(maxMemory, nameof(ServeSettings.MaxMemory));
             Given(cluster, nameof(ServeSettings.Cluster));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
@@ -202,7 +204,7 @@ internal static class ServeCommand
         IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
         IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : Endpoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
-        ulong region = Size(settings.RegionSize, "--region-size (Node:RegionSize)", errors);
+        ulong maxMemory = MaxMemory(settings, errors, out string maxMemoryOption);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
         {
@@ -227,6 +229,10 @@ internal static class ServeCommand
         }
 
         ulong slab = Size(settings.SlabSize, "--slab-size (Node:SlabSize)", errors);
+        if (slab != 0 && maxMemory < slab && !errors.Exists(e => e.StartsWith(maxMemoryOption, StringComparison.Ordinal) || e.StartsWith("--region-size", StringComparison.Ordinal)))
+        {
+            errors.Add($"{maxMemoryOption}: must hold at least one slab (--slab-size {settings.SlabSize}); got {maxMemory} bytes");
+        }
         if (!EvictionPolicyNames.TryParse(settings.Eviction, out EvictionPolicy evictionPolicy))
         {
             errors.Add($"--eviction (Node:Eviction): must be one of {EvictionPolicyNames.Accepted}; got '{settings.Eviction}'");
@@ -265,7 +271,7 @@ internal static class ServeCommand
                 AdvertisedEndPoint = advertised,
                 RespListenEndPoint = respListen,
                 SentinelListenEndPoint = sentinelListen,
-                Store = StoreOptions.Default with { RegionSize = region, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy },
+                Store = StoreOptions.Default with { MaxMemory = maxMemory, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,
                 PeerSecret = peerSecret,
@@ -327,6 +333,32 @@ internal static class ServeCommand
 
         errors.Add($"{option}: {error}");
         return null;
+    }
+
+    // --max-memory, or its deprecated name --region-size (not both: two limits would leave one unsaid), within what
+    // a store can address.
+    private static ulong MaxMemory(ServeSettings settings, List<string> errors, out string option)
+    {
+        option = settings.RegionSize is not null && settings.MaxMemory is null ? "--region-size (Node:RegionSize)" : "--max-memory (Node:MaxMemory)";
+        if (settings.MaxMemory is not null && settings.RegionSize is not null)
+        {
+            errors.Add($"--region-size (Node:RegionSize) is the deprecated name of --max-memory (Node:MaxMemory): give only --max-memory; got both ({settings.RegionSize} and {settings.MaxMemory})");
+            return 0;
+        }
+
+        if (settings.RegionSize is not null)
+        {
+            Console.Error.WriteLine($"warning: --region-size (Node:RegionSize) is deprecated: it now sets --max-memory (Node:MaxMemory), the limit memory is registered up to as the store fills");
+        }
+
+        ulong bytes = Size(settings.MaxMemory ?? settings.RegionSize ?? ServeSettings.DefaultMaxMemory, option, errors);
+        if (bytes > StoreOptions.MaxMemoryLimit)
+        {
+            errors.Add($"{option}: must be at most 64g (the index addresses 64 GiB of entries); got {bytes} bytes");
+            return 0;
+        }
+
+        return bytes;
     }
 
     private static ulong Size(string text, string option, List<string> errors)

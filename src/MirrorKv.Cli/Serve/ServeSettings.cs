@@ -37,10 +37,17 @@ internal sealed class ServeSettings
 
     public string PairName { get; set; } = "default";
 
+    /// <summary>The memory limit (StoreOptions.MaxMemory); none: <see cref="RegionSize"/>, else 256m.</summary>
+    public string? MaxMemory { get; set; }
+
+    /// <summary>The deprecated name of <see cref="MaxMemory"/>, from when the node registered one region of this size up front.</summary>
+    public string? RegionSize { get; set; }
+
+    /// <summary>The limit when neither <see cref="MaxMemory"/> nor <see cref="RegionSize"/> is given.</summary>
+    public const string DefaultMaxMemory = "256m";
+
     /// <summary>The cluster this pair belongs to (needs Coordinator); none: a pair on its own.</summary>
     public string? Cluster { get; set; }
-
-    public string RegionSize { get; set; } = "256m";
 
     public string SlabSize { get; set; } = "1m";
 

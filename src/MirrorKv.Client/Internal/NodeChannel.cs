@@ -39,8 +39,14 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
 
     public HelloReply Hello { get; private set; } = null!;
 
-    /// <summary>The node's store region (the first one it announced).</summary>
+    /// <summary>The node's first region (the first one it announced): tells this node's incarnation from another's.</summary>
     public RegionInfo Region => Hello.Regions[0];
+
+    /// <summary>The rkeys of this node's regions seen so far: its HELLO's, and those of pointers its replies carried.</summary>
+    public RKeySet RKeys { get; } = new();
+
+    /// <summary>True when <paramref name="rkey"/> names a region of this node that this channel has seen.</summary>
+    public bool Owns(uint rkey) => RKeys.Contains(rkey);
 
     public bool IsHealthy => Volatile.Read(ref _failed) == 0 && _connection is { IsOpen: true };
 
@@ -109,6 +115,10 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
                 }
 
                 channel.Hello = hello;
+                foreach (RegionInfo region in hello.Regions)
+                {
+                    channel.RKeys.Add(region.RKey);
+                }
             }
             finally
             {
@@ -223,6 +233,14 @@ internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
         PendingOperation[] operations = Volatile.Read(ref _operations);
         if (header.IsReply && (uint)index < (uint)operations.Length)
         {
+            // A node registers chunks as it fills: the pointer of an addressing reply may name one registered after
+            // this channel's HELLO. It is learned before the operation completes, so before the pointer is cached.
+            if (header.Status == WireStatus.Ok && header.Opcode is (Opcode.Write | Opcode.ReplyBit) or (Opcode.Update | Opcode.ReplyBit) or (Opcode.Lookup | Opcode.ReplyBit)
+                && payload.Length >= sizeof(uint))
+            {
+                RKeys.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(payload));
+            }
+
             operations[index].TryComplete((uint)(header.RequestId >> 32), part, header.Status, payload);
         }
     }

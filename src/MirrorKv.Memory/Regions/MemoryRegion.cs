@@ -46,7 +46,11 @@ public sealed unsafe class MemoryRegion : IDisposable
     /// <param name="length">Bytes; must be a positive multiple of <see cref="Environment.SystemPageSize"/>.</param>
     /// <param name="access">Remote access the region allows.</param>
     /// <param name="rkey">The rkey to use, or 0 for a fresh random one (the normal case).</param>
-    public static MemoryRegion Allocate(ulong length, AccessFlags access, uint rkey = 0)
+    /// <param name="alignment">
+    /// The base address is a multiple of this (a power of two; 0 for the default). A store aligns its chunks to
+    /// the slab size, so that every slab base is a multiple of it, as docs/protocol.md promises clients.
+    /// </param>
+    public static MemoryRegion Allocate(ulong length, AccessFlags access, uint rkey = 0, ulong alignment = 0)
     {
         ulong page = (ulong)Environment.SystemPageSize;
         if (length == 0 || length % page != 0)
@@ -54,8 +58,13 @@ public sealed unsafe class MemoryRegion : IDisposable
             throw new ArgumentOutOfRangeException(nameof(length), length, $"A region's length must be a positive multiple of the page size ({page} bytes).");
         }
 
+        if (alignment != 0 && !ulong.IsPow2(alignment))
+        {
+            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "The alignment must be a power of two.");
+        }
+
         // Large regions are aligned to the huge page size so that every 2 MiB of them can be one TLB entry.
-        ulong alignment = length >= HugePages.Size ? HugePages.Size : page;
+        alignment = Math.Max(alignment, length >= HugePages.Size ? HugePages.Size : page);
         var basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)alignment);
         HugePages.Advise(basePointer, length);
         NativeMemory.Clear(basePointer, (nuint)length);

@@ -6,17 +6,55 @@ namespace MirrorKv.Memory;
 /// into memory.
 /// </summary>
 /// <remarks>
-/// Registration is rare and copies the array; lookups read an immutable array without a lock, so
-/// the one-sided read path never blocks on registration. A node has a handful of regions, so a
-/// linear scan beats a dictionary.
+/// Registration is rare and rebuilds an immutable lookup table; lookups read the table without a lock, so
+/// the one-sided read path never blocks on registration. A store registers its memory in chunks as it
+/// fills (up to a few hundred regions), so lookups go through a hash of the rkey, not a scan.
 /// </remarks>
 public sealed class RegionRegistry
 {
     private readonly Lock _writeLock = new();
     private volatile MemoryRegion[] _regions = [];
+    private volatile RKeyTable<MemoryRegion> _visible = RKeyTable<MemoryRegion>.Empty;
+    private bool _withdrawn;
 
-    /// <summary>The registered regions, in registration order.</summary>
+    /// <summary>The registered regions, in registration order (withdrawn ones included).</summary>
     public IReadOnlyList<MemoryRegion> Regions => _regions;
+
+    /// <summary>True while <see cref="Withdraw"/> hides every region.</summary>
+    public bool IsWithdrawn
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _withdrawn;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hides every region, registered now or later, until <see cref="Restore"/>: accesses get
+    /// <see cref="AccessStatus.UnknownRKey"/>, as for a region of an earlier incarnation. A node that fences
+    /// itself withdraws its memory this way, whatever chunks it holds.
+    /// </summary>
+    public void Withdraw()
+    {
+        lock (_writeLock)
+        {
+            _withdrawn = true;
+            _visible = RKeyTable<MemoryRegion>.Empty;
+        }
+    }
+
+    /// <summary>Undoes <see cref="Withdraw"/>: every registered region is accessible again.</summary>
+    public void Restore()
+    {
+        lock (_writeLock)
+        {
+            _withdrawn = false;
+            Publish(_regions);
+        }
+    }
 
     /// <summary>Registers a region. Its rkey must be unique among the registered regions.</summary>
     public void Register(MemoryRegion region)
@@ -33,7 +71,7 @@ public sealed class RegionRegistry
                 }
             }
 
-            _regions = [.. current, region];
+            Publish([.. current, region]);
         }
     }
 
@@ -49,23 +87,30 @@ public sealed class RegionRegistry
                 return false;
             }
 
-            _regions = [.. current.AsSpan(0, index), .. current.AsSpan(index + 1)];
+            Publish([.. current.AsSpan(0, index), .. current.AsSpan(index + 1)]);
             return true;
         }
     }
 
-    /// <summary>Finds the region with this rkey, or null.</summary>
-    public MemoryRegion? Find(uint rkey)
+    /// <summary>Finds the accessible region with this rkey, or null (none, or withdrawn).</summary>
+    public MemoryRegion? Find(uint rkey) => _visible.Find(rkey);
+
+    // Under the write lock.
+    private void Publish(MemoryRegion[] regions)
     {
-        foreach (MemoryRegion r in _regions)
+        _regions = regions;
+        if (_withdrawn)
         {
-            if (r.RKey == rkey)
-            {
-                return r;
-            }
+            return;
         }
 
-        return null;
+        var entries = new (uint, MemoryRegion)[regions.Length];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            entries[i] = (regions[i].RKey, regions[i]);
+        }
+
+        _visible = RKeyTable<MemoryRegion>.Build(entries);
     }
 
     /// <summary>
@@ -74,7 +119,7 @@ public sealed class RegionRegistry
     /// </summary>
     public AccessStatus Check(in RemotePointer pointer, AccessFlags requested, AccessFlags granted, out MemoryRegion? region)
     {
-        region = pointer.RKey == 0 ? null : Find(pointer.RKey);
+        region = Find(pointer.RKey);
         if (region is null)
         {
             return AccessStatus.UnknownRKey;

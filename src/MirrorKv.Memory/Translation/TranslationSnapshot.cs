@@ -6,10 +6,19 @@ namespace MirrorKv.Memory;
 /// </summary>
 public sealed class TranslationSnapshot
 {
+    private readonly RKeyTable<RegionTranslation> _byRKey;
+
     internal TranslationSnapshot(RegionTranslation[] regions, int slabSize)
     {
         Regions = regions;
         SlabSize = slabSize;
+        var entries = new (uint, RegionTranslation)[regions.Length];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            entries[i] = (regions[i].PrimaryRKey, regions[i]);
+        }
+
+        _byRKey = RKeyTable<RegionTranslation>.Build(entries);
     }
 
     /// <summary>The snapshot with no region mapped.</summary>
@@ -127,16 +136,8 @@ public sealed class TranslationSnapshot
         return deltas.Count;
     }
 
-    internal RegionTranslation? FindRegion(uint primaryRKey)
-    {
-        foreach (RegionTranslation r in Regions)
-        {
-            if (r.PrimaryRKey == primaryRKey)
-            {
-                return r;
-            }
-        }
+    internal RegionTranslation? FindRegion(uint primaryRKey) => _byRKey.Find(primaryRKey);
 
-        return null;
-    }
+    /// <summary>The primary rkeys this snapshot translates, in the order they were mapped.</summary>
+    public IReadOnlyList<uint> PrimaryRKeys => Array.ConvertAll(Regions, r => r.PrimaryRKey);
 }

@@ -4,13 +4,15 @@ namespace MirrorKv.Protocol;
 
 /// <summary>
 /// One record of a REPLICATE batch (40 bytes + key + value): lsn u64, version u64, slot pointer on the
-/// primary (rkey u32, length u32, address u64), flags u8 (1 live, 2 tombstone, 4 slab released),
+/// primary (rkey u32, length u32, address u64), flags u8 (1 live, 2 tombstone, 4 slab released, 8 region),
 /// reserved u8 (0), key length u16, value length u32, key, value.
 /// </summary>
 /// <remarks>
 /// A slab release names no slot: its pointer is the whole slab on the primary (base address, slab size), its
 /// version, key and value are empty. It tells the secondary that the primary scrubbed that slab and gave it
-/// back to its pool, so the secondary does the same with its mirror of it (slab rebalancing).
+/// back to its pool, so the secondary does the same with its mirror of it (slab rebalancing). A region record
+/// names no slot either: its pointer is a chunk the primary just registered (rkey, length, base address), before
+/// any record lands in it, so the secondary registers a chunk of its own to mirror it.
 /// </remarks>
 public readonly ref struct ReplicationRecord(ulong lsn, ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
 {
@@ -26,8 +28,17 @@ public readonly ref struct ReplicationRecord(ulong lsn, ulong version, RemotePoi
     /// <summary>Flags of a slab release: the pointer is a whole slab, and version, key and value are empty.</summary>
     public const byte SlabReleasedFlag = 4;
 
+    /// <summary>Flags of a region record: the pointer is a whole new region, and version, key and value are empty.</summary>
+    public const byte RegionFlag = 8;
+
     /// <summary>True for a slab release record.</summary>
     public bool IsSlabRelease => Flags == SlabReleasedFlag;
+
+    /// <summary>True for a region record.</summary>
+    public bool IsRegion => Flags == RegionFlag;
+
+    /// <summary>True when version, key and value are empty, as a slab release or region record must have them.</summary>
+    public bool IsBare => Version == 0 && Key.IsEmpty && Value.IsEmpty;
 
     /// <summary>Log sequence number: consecutive, starting at 1 for each primary incarnation's stream.</summary>
     public ulong Lsn { get; } = lsn;
@@ -38,7 +49,7 @@ public readonly ref struct ReplicationRecord(ulong lsn, ulong version, RemotePoi
     /// <summary>The slot on the primary (address and slot size).</summary>
     public RemotePointer Slot { get; } = slot;
 
-    /// <summary>1 live, 2 tombstone, 4 slab released.</summary>
+    /// <summary>1 live, 2 tombstone, 4 slab released, 8 region.</summary>
     public byte Flags { get; } = flags;
 
     /// <summary>The key.</summary>

@@ -37,7 +37,7 @@ public sealed partial class StoreEngine
             }
 
             Access?.Mark(offset);
-            pending = (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) != 0;
+            pending = (EntryCodec.ReadVersion(_memory.GetSpan(offset, EntryLayout.HeaderSize)) & 1) != 0;
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
         }
@@ -72,7 +72,7 @@ public sealed partial class StoreEngine
             int slotSize = _allocator.SlotSizeAt(offset);
             Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
-            version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            version = EntryCodec.ReadVersion(_memory.GetSpan(offset, slotSize));
             pending = (version & 1) != 0;
             version += version & 1;
             visitor.Visit(ValueAt(offset, key.Length));
@@ -160,7 +160,7 @@ public sealed partial class StoreEngine
                 }
 
                 cursor = offset + (ulong)slotSize;
-                ReadOnlySpan<byte> slot = Region.GetSpan(offset, slotSize);
+                ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
                 if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength, acceptPending: true) || flags != EntryFlags.Live)
                 {
                     continue;
@@ -187,8 +187,8 @@ public sealed partial class StoreEngine
     // entry whole; only one-sided readers need the seqlock and checksum).
     private ReadOnlySpan<byte> ValueAt(ulong offset, int keyLength)
     {
-        Span<byte> header = Region.GetSpan(offset, EntryLayout.HeaderSize);
+        Span<byte> header = _memory.GetSpan(offset, EntryLayout.HeaderSize);
         int valueLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[EntryLayout.ValueLengthOffset..]);
-        return Region.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, valueLength);
+        return _memory.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, valueLength);
     }
 }

@@ -15,7 +15,7 @@ public sealed partial class StoreEngine
     public long ResolvedByPointer => Interlocked.Read(ref _resolvedByPointer);
 
     /// <summary>
-    /// Under the lock: true, with the slot's offset, when <paramref name="at"/> names a slot of this region (its
+    /// Under the lock: true, with the slot's offset, when <paramref name="at"/> names a slot of this store (a chunk's
     /// rkey, inside it, on a slot boundary of a claimed slab of that slot size) that holds <paramref name="key"/>
     /// live, checksum and all. Under the lock no write is half done, and a key lives in one live slot at a
     /// time, so that slot is the one the index holds. Anything else (no pointer, another node's region, a slot
@@ -24,12 +24,11 @@ public sealed partial class StoreEngine
     private bool TryResolve(RemotePointer at, ReadOnlySpan<byte> key, out ulong offset)
     {
         offset = 0;
-        if (at.IsNull || at.RKey != Region.RKey || at.Address < Region.BaseAddress)
+        if (at.IsNull || !_memory.TryGetOffset(at.RKey, at.Address, out ulong candidate))
         {
             return false;
         }
 
-        ulong candidate = at.Address - Region.BaseAddress;
         int slotSize = _allocator.SlotSizeAt(candidate);
         ulong inSlab = candidate % (ulong)Options.SlabSize;
         if (slotSize == 0 || at.Length != (uint)slotSize || inSlab % (ulong)slotSize != 0 || inSlab + (ulong)slotSize > (ulong)Options.SlabSize)
@@ -39,7 +38,7 @@ public sealed partial class StoreEngine
 
         // A pending entry (written, not yet published) is whole under the lock: a hot key written again before the
         // ack of its last write keeps its fast path.
-        ReadOnlySpan<byte> slot = Region.GetSpan(candidate, slotSize);
+        ReadOnlySpan<byte> slot = _memory.GetSpan(candidate, slotSize);
         if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out _, acceptPending: true)
             || flags != EntryFlags.Live || !slot.Slice(EntryLayout.HeaderSize, keyLength).SequenceEqual(key))
         {

@@ -240,20 +240,20 @@ public sealed partial class StoreEngine
         return _allocator.UsedSlots(best) == 0;
     }
 
-    private bool IsLive(ulong offset) => (EntryFlags)Region.GetSpan(offset + EntryLayout.FlagsOffset, 1)[0] == EntryFlags.Live;
+    private bool IsLive(ulong offset) => (EntryFlags)_memory.GetSpan(offset + EntryLayout.FlagsOffset, 1)[0] == EntryFlags.Live;
 
     // A live entry that is published. An unpublished one (odd version: its write waits for the secondary's ack) is
     // the newest write of its key, which no reader has seen yet: evicting it would throw away a write before its
     // writer hears of it, and emptying its slab would scrub what the ack is to publish.
     private bool IsEvictable(ulong offset) =>
-        IsLive(offset) && (EntryCodec.ReadVersion(Region.GetSpan(offset, EntryLayout.HeaderSize)) & 1) == 0;
+        IsLive(offset) && (EntryCodec.ReadVersion(_memory.GetSpan(offset, EntryLayout.HeaderSize)) & 1) == 0;
 
     // Under the lock: deletes the indexed entry at offset, replicated as a delete. The key is copied out first
     // because the tombstone overwrites the slot it lives in.
     private bool EvictLocked(ulong offset)
     {
         int slotSize = _allocator.SlotSizeAt(offset);
-        ReadOnlySpan<byte> stored = EntryCodec.KeyOf(Region.GetSpan(offset, slotSize));
+        ReadOnlySpan<byte> stored = EntryCodec.KeyOf(_memory.GetSpan(offset, slotSize));
         Span<byte> key = _evictedKey.AsSpan(0, stored.Length);
         stored.CopyTo(key);
         ulong hash = KeyIndex.Hash(key);

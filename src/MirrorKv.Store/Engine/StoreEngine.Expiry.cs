@@ -50,7 +50,7 @@ public sealed partial class StoreEngine
 
                     ulong offset = _reapCursor;
                     _reapCursor += (ulong)slotSize;
-                    ReadOnlySpan<byte> slot = Region.GetSpan(offset, slotSize);
+                    ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
                     if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength)
                         || flags != EntryFlags.Live
                         || !ValueExpiry.TryRead(slot.Slice(EntryLayout.HeaderSize + keyLength, valueLength), out long expiresAt)

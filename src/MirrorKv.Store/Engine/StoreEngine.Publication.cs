@@ -62,7 +62,7 @@ public sealed partial class StoreEngine
                 int slotSize = _allocator.SlotSizeAt(entry.Offset);
                 if (slotSize == entry.SlotSize && entry.Offset % (ulong)Options.SlabSize % (ulong)slotSize == 0)
                 {
-                    published += EntryCodec.Publish(Region.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
+                    published += EntryCodec.Publish(_memory.GetSpan(entry.Offset, slotSize), entry.Version) ? 1 : 0;
                 }
 
                 _pendingTombstones -= entry.IsTombstone ? 1 : 0;

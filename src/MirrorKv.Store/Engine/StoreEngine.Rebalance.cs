@@ -28,8 +28,11 @@ public sealed partial class StoreEngine
     /// <summary>Slabs given back to the pool to be claimed by another size class (on a replica: mirrored releases).</summary>
     public long SlabsMoved => Interlocked.Read(ref _slabsMoved);
 
-    // Under the lock, on a primary. The pool is tried first; only when it is empty is a slab moved, and only when
-    // no slab is empty does the eviction policy make room (StoreEngine.Eviction.cs), sparing the slot at protect.
+    // Under the lock, on a primary. The pool is tried first; when it is empty a chunk is registered if one fits
+    // under the limit (StoreEngine.Memory.cs); at the limit an empty slab is moved, and only when none is empty
+    // does the eviction policy make room (StoreEngine.Eviction.cs), sparing the slot at protect. Growing comes
+    // before moving, so that a store below its limit moves slabs as rarely as one whose memory was all there
+    // from the start (a move scrubs a slab, sends a record and gives the slab a new delta on the secondary).
     private bool TryAllocateLocked(int entrySize, ulong protect, out ulong offset, out int slotSize)
     {
         if (_allocator.TryAllocate(entrySize, out offset, out slotSize))
@@ -40,6 +43,11 @@ public sealed partial class StoreEngine
         if (SizeClasses.ClassFor(entrySize) < 0)
         {
             return false;
+        }
+
+        if (TryGrowLocked())
+        {
+            return _allocator.TryAllocate(entrySize, out offset, out slotSize);
         }
 
         if (!_allocator.TryTakeEmptySlab(out int slab))
@@ -70,9 +78,9 @@ public sealed partial class StoreEngine
     private void ReleaseSlabLocked(int slab)
     {
         ulong slabOffset = (ulong)slab * (ulong)Options.SlabSize;
-        Region.GetSpan(slabOffset, Options.SlabSize).Clear();
+        _memory.GetSpan(slabOffset, Options.SlabSize).Clear();
         _allocator.ReleaseSlab(slab);
-        _changes?.AppendSlabRelease(new RemotePointer(Region.RKey, Region.AddressOf(slabOffset), (uint)Options.SlabSize));
+        _changes?.AppendSlabRelease(_memory.PointerAt(slabOffset, (uint)Options.SlabSize));
         Interlocked.Increment(ref _slabsMoved);
     }
 }

@@ -7,7 +7,7 @@ public sealed partial class StoreEngine
 {
     private bool _isReplica;
     private TranslationTable? _translation;
-    private (uint RKey, ulong Base)[] _primaryRegions = [];
+    private MirroredRegion[] _primaryRegions = [];
 
     /// <summary>True while the engine mirrors a primary and refuses local writes.</summary>
     public bool IsReplica
@@ -28,11 +28,42 @@ public sealed partial class StoreEngine
     public TranslationTable? Translation => _translation;
 
     /// <summary>
-    /// Makes this empty engine a replica of the primary region (learned in the handshake). Local writes are
-    /// refused from now on until <see cref="Promote"/>. Mirroring more regions of the same primary is allowed.
+    /// Makes this empty engine a replica of the primary region (learned in the handshake, or from a region record
+    /// of the stream), or mirrors one more region of the same primary. Local writes are refused from now on until
+    /// <see cref="Promote"/>. The region is mirrored by a chunk of this store of the same length, registered now:
+    /// the primary's slabs of that region are mirrored by slabs of that chunk, taken from its top down under
+    /// <see cref="SlabOrder.Descending"/>, so one local rkey stands for each primary rkey (what TRANSLATION
+    /// answers) while every slab keeps a delta of its own. Mirroring the same region again is a no-op.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The store holds data of its own, the rkey is mirrored with
+    /// another extent, or the chunk cannot be registered (see <see cref="ApplyRegion"/>).</exception>
     public void MirrorPrimaryRegion(uint primaryRKey, ulong primaryBase, ulong primaryLength)
     {
+        ApplyStatus status = MirrorRegion(new RemotePointer(primaryRKey, primaryBase, (uint)Math.Min(primaryLength, uint.MaxValue)), primaryLength);
+        if (status is not (ApplyStatus.Applied or ApplyStatus.AlreadyApplied))
+        {
+            throw new InvalidOperationException($"Cannot mirror primary region 0x{primaryRKey:x8} ({primaryLength} bytes at 0x{primaryBase:x}): {status}.");
+        }
+    }
+
+    /// <summary>
+    /// Applies a region record of the stream (the primary registered a chunk: <paramref name="primaryRegion"/> is
+    /// its rkey, base and length) as <see cref="MirrorPrimaryRegion"/> does. <see cref="ApplyStatus.OutOfMemory"/>
+    /// when this store cannot register a chunk that large (its offset space or its count of regions is full: a
+    /// secondary follows what its primary registers, whatever its own <see cref="StoreOptions.MaxMemory"/>, which
+    /// applies once it is promoted); <see cref="ApplyStatus.BadAddress"/> for an extent that is no whole number of
+    /// slabs or that names a mirrored rkey differently.
+    /// </summary>
+    public ApplyStatus ApplyRegion(in RemotePointer primaryRegion) => MirrorRegion(primaryRegion, primaryRegion.Length);
+
+    private ApplyStatus MirrorRegion(in RemotePointer primaryRegion, ulong length)
+    {
+        ulong slab = (ulong)Options.SlabSize;
+        if (primaryRegion.RKey == 0 || length == 0 || length % slab != 0 || length > StoreOptions.MaxChunkLimit || primaryRegion.Address > ulong.MaxValue - length)
+        {
+            return ApplyStatus.BadAddress;
+        }
+
         lock (_lock)
         {
             if (!_isReplica && (_index.Count > 0 || _allocator.ClaimedSlabs > 0))
@@ -40,10 +71,25 @@ public sealed partial class StoreEngine
                 throw new InvalidOperationException("Only an empty store can become a replica: this one already holds data.");
             }
 
+            foreach (MirroredRegion mirrored in _primaryRegions)
+            {
+                if (mirrored.RKey == primaryRegion.RKey)
+                {
+                    return mirrored.Base == primaryRegion.Address && mirrored.Length == length ? ApplyStatus.AlreadyApplied : ApplyStatus.BadAddress;
+                }
+            }
+
+            if (_memory.Count >= StoreOptions.MaxChunks || _memory.Length + length > Math.Min(StoreOptions.MaxMemoryLimit, KeyIndex.MaxAddressableBytes))
+            {
+                return ApplyStatus.OutOfMemory;
+            }
+
             _translation ??= new TranslationTable(Options.SlabSize);
-            _translation.MapRegion(primaryRKey, primaryBase, primaryLength, Region.RKey);
-            _primaryRegions = [.. _primaryRegions, (primaryRKey, primaryBase)];
+            MemoryRegion local = AddChunkLocked(length, announce: false);
+            _translation.MapRegion(primaryRegion.RKey, primaryRegion.Address, length, local.RKey);
+            _primaryRegions = [.. _primaryRegions, new MirroredRegion(primaryRegion.RKey, primaryRegion.Address, length, _memory.Count - 1)];
             _isReplica = true;
+            return ApplyStatus.Applied;
         }
     }
 
@@ -80,27 +126,25 @@ public sealed partial class StoreEngine
             TranslationStatus translated = _translation.Current.TryTranslate(change.Slot, out RemotePointer local);
             if (translated == TranslationStatus.UnknownSlab)
             {
-                if (!_allocator.TryClaimSlab(sizeClass, out int slab))
+                if (!TryMirrorSlabLocked(change.Slot, sizeClass))
                 {
                     return ApplyStatus.OutOfMemory;
                 }
 
-                _translation.MapSlab(change.Slot.RKey, PrimarySlabBase(change.Slot), Region.AddressOf((ulong)slab * (ulong)Options.SlabSize));
                 translated = _translation.Current.TryTranslate(change.Slot, out local);
             }
 
-            if (translated != TranslationStatus.Ok)
+            if (translated != TranslationStatus.Ok || !_memory.TryGetOffset(local.RKey, local.Address, out ulong offset))
             {
                 return ApplyStatus.BadAddress;
             }
 
-            ulong offset = local.Address - Region.BaseAddress;
             if (_allocator.SlotSizeAt(offset) != slotSize || offset % (ulong)Options.SlabSize % (ulong)slotSize != 0)
             {
                 return ApplyStatus.SlotMismatch;
             }
 
-            Span<byte> slot = Region.GetSpan(offset, slotSize);
+            Span<byte> slot = _memory.GetSpan(offset, slotSize);
             if (change.Version <= EntryCodec.ReadVersion(slot))
             {
                 return ApplyStatus.AlreadyApplied;
@@ -165,7 +209,7 @@ public sealed partial class StoreEngine
 
     private bool IsIndexedSlot(ulong offset, int slotSize)
     {
-        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        Span<byte> slot = _memory.GetSpan(offset, slotSize);
         if ((EntryFlags)slot[EntryLayout.FlagsOffset] != EntryFlags.Live)
         {
             return false;
@@ -175,16 +219,57 @@ public sealed partial class StoreEngine
         return _index.TryGet(key, KeyIndex.Hash(key), out ulong indexed) && indexed == offset;
     }
 
-    private ulong PrimarySlabBase(in RemotePointer primary)
+    // Under the lock: claims a slab of the chunk that mirrors the primary region of slotInPrimary and maps the
+    // primary slab to it. False when that chunk has no unclaimed slab (a primary never has more slabs in a
+    // region than the region holds, so this means a record this replica should not have received).
+    private bool TryMirrorSlabLocked(in RemotePointer slotInPrimary, int sizeClass)
     {
-        foreach ((uint rkey, ulong regionBase) in _primaryRegions)
+        MirroredRegion? region = FindMirrored(slotInPrimary.RKey);
+        if (region is null || !_allocator.TryClaimSlabIn(_memory.FirstSlabOf(region.LocalChunk), _memory.SlabsOf(region.LocalChunk), Options.SlabOrder == SlabOrder.Descending, sizeClass, out int slab))
         {
-            if (rkey == primary.RKey)
+            return false;
+        }
+
+        _translation!.MapSlab(slotInPrimary.RKey, PrimarySlabBase(slotInPrimary), _memory.AddressOf((ulong)slab * (ulong)Options.SlabSize));
+        return true;
+    }
+
+    /// <summary>The rkey of the mirrored primary region that holds <paramref name="primaryAddress"/>, or 0.</summary>
+    public uint MirroredRKeyAt(ulong primaryAddress)
+    {
+        lock (_lock)
+        {
+            foreach (MirroredRegion region in _primaryRegions)
             {
-                return regionBase + ((primary.Address - regionBase) & ~((ulong)Options.SlabSize - 1));
+                if (primaryAddress >= region.Base && primaryAddress - region.Base < region.Length)
+                {
+                    return region.RKey;
+                }
+            }
+
+            return 0;
+        }
+    }
+
+    private MirroredRegion? FindMirrored(uint primaryRKey)
+    {
+        foreach (MirroredRegion region in _primaryRegions)
+        {
+            if (region.RKey == primaryRKey)
+            {
+                return region;
             }
         }
 
-        throw new InvalidOperationException($"Primary rkey 0x{primary.RKey:x8} is not mirrored.");
+        return null;
     }
+
+    private ulong PrimarySlabBase(in RemotePointer primary)
+    {
+        MirroredRegion region = FindMirrored(primary.RKey) ?? throw new InvalidOperationException($"Primary rkey 0x{primary.RKey:x8} is not mirrored.");
+        return region.Base + ((primary.Address - region.Base) & ~((ulong)Options.SlabSize - 1));
+    }
+
+    // A primary region this replica mirrors, and the local chunk that mirrors it.
+    private sealed record MirroredRegion(uint RKey, ulong Base, ulong Length, int LocalChunk);
 }

@@ -37,12 +37,11 @@ public sealed partial class StoreEngine
                 return ApplyStatus.Applied;
             }
 
-            if (translated != TranslationStatus.Ok)
+            if (translated != TranslationStatus.Ok || !_memory.TryGetOffset(local.RKey, local.Address, out ulong slabOffset))
             {
                 return ApplyStatus.BadAddress;
             }
 
-            ulong slabOffset = local.Address - Region.BaseAddress;
             int slab = _allocator.SlabOf(slabOffset);
             if (HoldsIndexedEntry(slab))
             {
@@ -52,7 +51,7 @@ public sealed partial class StoreEngine
             }
 
             _releasedPrimarySlabs.Add((primarySlab.RKey, primarySlab.Address));
-            Region.GetSpan(slabOffset, Options.SlabSize).Clear();
+            _memory.GetSpan(slabOffset, Options.SlabSize).Clear();
             _translation.UnmapSlab(primarySlab.RKey, primarySlab.Address);
             _allocator.ReleaseSlab(slab);
             Interlocked.Increment(ref _slabsMoved);
@@ -76,16 +75,5 @@ public sealed partial class StoreEngine
         return false;
     }
 
-    private bool IsMirroredRKey(uint rkey)
-    {
-        foreach ((uint mirrored, _) in _primaryRegions)
-        {
-            if (mirrored == rkey)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool IsMirroredRKey(uint rkey) => FindMirrored(rkey) is not null;
 }

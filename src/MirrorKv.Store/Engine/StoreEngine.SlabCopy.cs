@@ -67,18 +67,17 @@ public sealed partial class StoreEngine
                     return SlabCopyResult.Failed(ApplyStatus.BadAddress);
                 }
 
-                if (!_allocator.TryClaimSlab(sizeClass, out int slab))
+                if (!TryMirrorSlabLocked(first, sizeClass))
                 {
                     return SlabCopyResult.Failed(ApplyStatus.OutOfMemory);
                 }
 
-                _translation.MapSlab(primaryRKey, primarySlabBase, Region.AddressOf((ulong)slab * (ulong)Options.SlabSize));
                 translated = _translation.Current.TryTranslate(first, out local);
                 fresh = true;
             }
 
-            ulong slabOffset = local.Address - Region.BaseAddress;
-            if (translated != TranslationStatus.Ok || slabOffset % (ulong)Options.SlabSize != 0)
+            ulong slabOffset = 0;
+            if (translated != TranslationStatus.Ok || !_memory.TryGetOffset(local.RKey, local.Address, out slabOffset) || slabOffset % (ulong)Options.SlabSize != 0)
             {
                 return SlabCopyResult.Failed(ApplyStatus.BadAddress);
             }
@@ -94,7 +93,7 @@ public sealed partial class StoreEngine
     // change in slot order.
     private SlabCopyResult CopySlots(ReadOnlySpan<byte> image, ulong slabOffset, int slotSize, bool fresh)
     {
-        Span<byte> slab = Region.GetSpan(slabOffset, Options.SlabSize);
+        Span<byte> slab = _memory.GetSpan(slabOffset, Options.SlabSize);
         Span<int> waiting = stackalloc int[IndexWindow];
         Span<ulong> hashes = stackalloc ulong[IndexWindow];
         int waitingCount = 0;

@@ -75,7 +75,7 @@ public sealed partial class StoreEngine
     // Under the lock, for a live slot: the expiry its value carries, if any.
     private bool TryReadExpiry(ulong offset, out long expiresAtUnixMs)
     {
-        Span<byte> header = Region.GetSpan(offset, EntryLayout.HeaderSize);
+        Span<byte> header = _memory.GetSpan(offset, EntryLayout.HeaderSize);
         int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(header[EntryLayout.KeyLengthOffset..]);
         int valueLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(header[EntryLayout.ValueLengthOffset..]);
         if (valueLength < ValueExpiry.Size)
@@ -84,7 +84,7 @@ public sealed partial class StoreEngine
             return false;
         }
 
-        return IsVolatile(Region.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, ValueExpiry.Size), out expiresAtUnixMs);
+        return IsVolatile(_memory.GetSpan(offset + (ulong)EntryLayout.HeaderSize + (ulong)keyLength, ValueExpiry.Size), out expiresAtUnixMs);
     }
 
     // A value with an expiry, as redis's volatile keys. A prefix at long.MaxValue means "never" (the cache package

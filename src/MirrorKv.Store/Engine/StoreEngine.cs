@@ -3,9 +3,10 @@ using MirrorKv.Memory;
 namespace MirrorKv.Store;
 
 /// <summary>
-/// The store engine of a node: one registered region cut into slabs, the key index, and the entry
-/// writer. The adapter calls it for writes, updates, deletes and lookups; never for one-sided reads,
-/// which copy slots straight out of <see cref="Region"/>.
+/// The store engine of a node: registered memory in chunks (registered as the store fills, up to
+/// <see cref="StoreOptions.MaxMemory"/>) cut into slabs, the key index, and the entry writer. The adapter
+/// calls it for writes, updates, deletes and lookups; never for one-sided reads, which copy slots straight
+/// out of the chunks' regions (<see cref="Regions"/>).
 /// </summary>
 /// <remarks>
 /// <para>Thread-safety: every method takes one lock, so two-sided operations are serialized; one-sided
@@ -26,23 +27,32 @@ namespace MirrorKv.Store;
 public sealed partial class StoreEngine : IDisposable
 {
     private readonly Lock _lock = new();
+    private readonly MemoryChunks _memory;
     private readonly SlabAllocator _allocator;
     private readonly KeyIndex _index;
     private readonly IChangeSink? _changes;
+    private readonly RegionRegistry? _registry;
+    private readonly AccessFlags _regionAccess;
     private ulong _lastVersion;
 
-    /// <summary>Creates an engine and registers (allocates and zeroes) its region.</summary>
+    /// <summary>Creates an engine and registers (allocates and zeroes) its first chunk (<see cref="StoreOptions.FirstChunkSize"/>: one slab by default).</summary>
     /// <param name="options">Tunables; <see cref="StoreOptions.Default"/> when null.</param>
-    /// <param name="regionAccess">Remote access the region allows; a caller's grant narrows it per connection.</param>
+    /// <param name="regionAccess">Remote access the chunks allow; a caller's grant narrows it per connection.</param>
     /// <param name="changes">Receives every slot written, in order (the replication stream); null when none.</param>
-    public StoreEngine(StoreOptions? options = null, AccessFlags regionAccess = AccessFlags.RemoteReadWrite, IChangeSink? changes = null)
+    /// <param name="registry">
+    /// Where the engine registers each chunk for remote access as it adds it, before any pointer into it leaves;
+    /// null when the caller registers <see cref="Regions"/> itself.
+    /// </param>
+    public StoreEngine(StoreOptions? options = null, AccessFlags regionAccess = AccessFlags.RemoteReadWrite, IChangeSink? changes = null, RegionRegistry? registry = null)
     {
         _changes = changes;
+        _registry = registry;
+        _regionAccess = regionAccess;
         Options = options ?? StoreOptions.Default;
         Options.Validate();
-        Region = MemoryRegion.Allocate(Options.RegionSize, regionAccess);
-        _allocator = new SlabAllocator(Options.RegionSize, new SizeClassTable(Options.SlabSize), Options.SlabOrder);
-        _index = new KeyIndex(Region, Options.InitialIndexCapacity);
+        _memory = new MemoryChunks(Options.SlabSize);
+        _allocator = new SlabAllocator(new SizeClassTable(Options.SlabSize), Options.SlabOrder);
+        _index = new KeyIndex(_memory, Options.InitialIndexCapacity);
         if (Options.Eviction != EvictionPolicy.NoEviction)
         {
             _clockHands = new ulong[SizeClasses.Count];
@@ -53,16 +63,22 @@ public sealed partial class StoreEngine : IDisposable
             Array.Fill(_turnStartedMs, Environment.TickCount64);
             if (Options.Eviction is EvictionPolicy.AllKeysLru or EvictionPolicy.AllKeysLfu)
             {
-                Access = new AccessTracker(Region, countsFrequency: Options.Eviction == EvictionPolicy.AllKeysLfu);
+                Access = new AccessTracker(_memory, countsFrequency: Options.Eviction == EvictionPolicy.AllKeysLfu);
             }
         }
+
+        // No record for it: a secondary learns the chunks that exist when it attaches from the HELLO reply.
+        AddChunkLocked(Options.FirstChunkSize ?? (ulong)Options.SlabSize, announce: false);
     }
 
     /// <summary>The options in force.</summary>
     public StoreOptions Options { get; }
 
-    /// <summary>The registered region that holds every entry.</summary>
-    public MemoryRegion Region { get; }
+    /// <summary>The store's chunks, in the order they were registered: every entry lives in one of them.</summary>
+    public IReadOnlyList<MemoryRegion> Regions => _memory.Regions;
+
+    /// <summary>The store's memory: its chunks and the offset space over them.</summary>
+    public MemoryChunks Memory => _memory;
 
     /// <summary>The slot sizes in use.</summary>
     public SizeClassTable SizeClasses => _allocator.Classes;
@@ -148,7 +164,7 @@ public sealed partial class StoreEngine : IDisposable
             int slotSize = _allocator.SlotSizeAt(offset);
             Access?.Mark(offset);
             pointer = PointerAt(offset, slotSize);
-            version = EntryCodec.ReadVersion(Region.GetSpan(offset, slotSize));
+            version = EntryCodec.ReadVersion(_memory.GetSpan(offset, slotSize));
             pending = (version & 1) != 0;
             version += version & 1;
             return true;
@@ -160,7 +176,13 @@ public sealed partial class StoreEngine : IDisposable
     {
         lock (_lock)
         {
-            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion, Evictions);
+            return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion, Evictions)
+            {
+                Chunks = _memory.Count,
+                ChunkBytes = (long)_memory.Length,
+                AccessTableBytes = Access?.MemoryBytes ?? 0,
+                MaxMemory = (long)Options.MaxMemory,
+            };
         }
     }
 
@@ -200,8 +222,8 @@ public sealed partial class StoreEngine : IDisposable
         }
     }
 
-    /// <summary>Releases the region. Only once no reader can touch it any more.</summary>
-    public void Dispose() => Region.Dispose();
+    /// <summary>Releases the chunks. Only once no reader can touch them any more.</summary>
+    public void Dispose() => _memory.Dispose();
 
     private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist, RemotePointer at)
     {
@@ -232,6 +254,13 @@ public sealed partial class StoreEngine : IDisposable
             if (mustExist)
             {
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
+            }
+
+            // A new key may make the index double; when that would pass the limit, a key goes first (or, under
+            // noeviction, the write is refused), as redis refuses or evicts at maxmemory.
+            if (_index.GrowsOnNextInsert && !IndexMayGrowLocked() && !TryEvictLocked(entrySize, NoSlot))
+            {
+                return StoreWriteResult.Failed(StoreStatus.OutOfMemory);
             }
 
             if (!TryAllocateLocked(entrySize, NoSlot, out ulong offset, out int slotSize))
@@ -276,7 +305,7 @@ public sealed partial class StoreEngine : IDisposable
     private ulong WriteEntry(ulong offset, int slotSize, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         ulong version = _lastVersion += 2;
-        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        Span<byte> slot = _memory.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
         if (Options.Eviction == EvictionPolicy.VolatileTtl)
         {
@@ -293,7 +322,7 @@ public sealed partial class StoreEngine : IDisposable
     private ulong Tombstone(ulong offset, int slotSize, ReadOnlySpan<byte> key)
     {
         ulong version = _lastVersion += 2;
-        Span<byte> slot = Region.GetSpan(offset, slotSize);
+        Span<byte> slot = _memory.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
         PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: true, publishAfter == 0 ? 0 : KeyIndex.Hash(key));
@@ -304,5 +333,5 @@ public sealed partial class StoreEngine : IDisposable
     private StoreStatus CheckKey(ReadOnlySpan<byte> key) =>
         key.IsEmpty ? StoreStatus.EmptyKey : key.Length > Options.MaxKeyLength ? StoreStatus.KeyTooLong : StoreStatus.Ok;
 
-    private RemotePointer PointerAt(ulong offset, int slotSize) => new(Region.RKey, Region.AddressOf(offset), (uint)slotSize);
+    private RemotePointer PointerAt(ulong offset, int slotSize) => _memory.PointerAt(offset, (uint)slotSize);
 }

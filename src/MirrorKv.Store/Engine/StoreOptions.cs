@@ -9,10 +9,66 @@ public sealed record StoreOptions
     public static StoreOptions Default { get; } = new();
 
     /// <summary>
-    /// Bytes of registered memory. 256 MiB holds about 1.7 million entries of 16-byte keys and 100-byte
-    /// values, enough for a demo and the tests, and is committed at once (registration zeroes it).
+    /// The memory limit, as redis's <c>maxmemory</c>: the store's registered chunks (keys, values, entry headers
+    /// and the free room of claimed slabs), its key index and, under LRU or LFU, its access table together stay
+    /// at or below it. Memory is registered in chunks as the store fills (see <see cref="MaxChunkSize"/>), so a
+    /// store holding little uses little whatever the limit. When a write finds no room and no chunk fits under
+    /// the limit, the store is full: <see cref="Eviction"/> decides. 256 MiB by default (about 1.6 million
+    /// entries of 16-byte keys and 100-byte values), as the single region of earlier versions; at most 64 GiB
+    /// (the index stores 32-bit slot numbers).
     /// </summary>
-    public ulong RegionSize { get; init; } = 256UL << 20;
+    public ulong MaxMemory { get; init; } = 256UL << 20;
+
+    /// <summary>The old name of <see cref="MaxMemory"/>, from when a store registered one region of this size up front.</summary>
+    [Obsolete("Use MaxMemory: a store now registers memory in chunks as it fills, up to this limit.")]
+    public ulong RegionSize
+    {
+        get => MaxMemory;
+        init => MaxMemory = value;
+    }
+
+    /// <summary>
+    /// The largest chunk: a store registers its first chunk of one slab, then chunks as large as all it holds so
+    /// far (doubling its memory each time), up to this size, and a last one cut to what the limit leaves. Null
+    /// (the default) means 64 MiB, or <see cref="MaxMemory"/> / 128 when that is larger, so that a node never
+    /// has more than about 140 regions (a HELLO reply lists at most 255). Small chunks keep resident memory close
+    /// to what the data needs; large ones mean fewer rkeys and fewer registrations (each zeroes and so commits
+    /// its memory under the store's lock: about 10 ms for 64 MiB).
+    /// </summary>
+    public ulong? MaxChunkSize { get; init; }
+
+    /// <summary>The largest chunk in force: <see cref="MaxChunkSize"/>, or its default.</summary>
+    public ulong EffectiveMaxChunkSize
+    {
+        get
+        {
+            if (MaxChunkSize is { } size)
+            {
+                return size;
+            }
+
+            ulong slab = (ulong)Math.Max(SlabSize, 1);
+            ulong derived = Math.Max(64UL << 20, (MaxMemory / 128 + slab - 1) / slab * slab);
+            return Math.Min(Math.Max(derived, slab), MaxChunkLimit);
+        }
+    }
+
+    /// <summary>
+    /// The chunk registered when the store is created, before any write. Null (the default) means one slab, so
+    /// that an idle node holds almost nothing; a larger first chunk saves the first registrations of a store that
+    /// will surely fill (and gives tests one region as large as they need). A multiple of the slab size, at most
+    /// <see cref="MaxMemory"/> and 1 GiB.
+    /// </summary>
+    public ulong? FirstChunkSize { get; init; }
+
+    /// <summary>Most regions a store registers: a HELLO reply lists a node's regions with a one-byte count.</summary>
+    public const int MaxChunks = 255;
+
+    /// <summary>Largest chunk: a REPLICATE record announces a region's length in 32 bits.</summary>
+    public const ulong MaxChunkLimit = 1UL << 30;
+
+    /// <summary>Largest <see cref="MaxMemory"/>: the index addresses 64 GiB of slots.</summary>
+    public const ulong MaxMemoryLimit = 64UL << 30;
 
     /// <summary>
     /// Slab size: 1 MiB as in DESIGN.md. Large enough that the per-slab translation table stays small
@@ -61,14 +117,32 @@ public sealed record StoreOptions
             throw new ArgumentException($"SlabSize must be a power of two of at least 4096 bytes; got {SlabSize}.");
         }
 
-        if (RegionSize == 0 || RegionSize % (ulong)SlabSize != 0)
+        if (MaxMemory < (ulong)SlabSize)
         {
-            throw new ArgumentException($"RegionSize must be a positive multiple of SlabSize ({SlabSize}); got {RegionSize}.");
+            throw new ArgumentException($"MaxMemory must hold at least one slab ({SlabSize} bytes); got {MaxMemory}.");
         }
 
-        if (RegionSize > 64UL << 30)
+        if (MaxMemory > MaxMemoryLimit)
         {
-            throw new ArgumentException($"RegionSize must be at most 64 GiB (the index stores 32-bit slot numbers); got {RegionSize}.");
+            throw new ArgumentException($"MaxMemory must be at most 64 GiB (the index stores 32-bit slot numbers); got {MaxMemory}.");
+        }
+
+        ulong chunk = EffectiveMaxChunkSize;
+        if (chunk < (ulong)SlabSize || chunk % (ulong)SlabSize != 0 || chunk > MaxChunkLimit)
+        {
+            throw new ArgumentException($"MaxChunkSize must be a positive multiple of SlabSize ({SlabSize}) of at most 1 GiB; got {chunk}.");
+        }
+
+        if (FirstChunkSize is { } first && (first < (ulong)SlabSize || first % (ulong)SlabSize != 0 || first > MaxChunkLimit || first > MaxMemory))
+        {
+            throw new ArgumentException($"FirstChunkSize must be a positive multiple of SlabSize ({SlabSize}) of at most 1 GiB and at most MaxMemory ({MaxMemory}); got {first}.");
+        }
+
+        // The doubling chunks below the largest, plus the largest ones, plus a last one cut short.
+        ulong chunks = (ulong)BitOperations.Log2(chunk / (ulong)SlabSize) + 1 + (MaxMemory / chunk) + 1;
+        if (chunks > MaxChunks)
+        {
+            throw new ArgumentException($"MaxChunkSize {chunk} is too small for MaxMemory {MaxMemory}: a node could need {chunks} regions, and registers at most {MaxChunks}.");
         }
 
         if (MaxKeyLength is < 1 or > EntryLayout.MaxKeyLength)

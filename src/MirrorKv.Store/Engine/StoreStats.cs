@@ -14,4 +14,19 @@ public readonly record struct StoreStats(long Entries, int SlabSize, int SlabCou
 {
     /// <summary>Memory the store uses for data: claimed slabs plus the index (unclaimed slabs hold nothing).</summary>
     public long UsedBytes => ((long)ClaimedSlabs * SlabSize) + IndexBytes;
+
+    /// <summary>Chunks (registered regions) the store holds.</summary>
+    public int Chunks { get; init; }
+
+    /// <summary>Bytes of the store's chunks: registered, and so resident.</summary>
+    public long ChunkBytes { get; init; }
+
+    /// <summary>Bytes of the access table (LRU and LFU only).</summary>
+    public long AccessTableBytes { get; init; }
+
+    /// <summary>The limit in force (<see cref="StoreOptions.MaxMemory"/>).</summary>
+    public long MaxMemory { get; init; }
+
+    /// <summary>What counts against <see cref="MaxMemory"/>: chunks, index and access table.</summary>
+    public long MemoryUsed => ChunkBytes + IndexBytes + AccessTableBytes;
 }

@@ -26,7 +26,8 @@ namespace MirrorKv.Store;
 /// slot of its class once per turn, so the time since it last passed a slot is about the time its previous turn
 /// took: the hand lowers each counter it passes by that many decay periods
 /// (<see cref="StoreOptions.LfuDecayTime"/>), which comes to redis's rule without a time per slot.</para>
-/// <para>Cost: 1/32 of the region (8 MiB for 256 MiB), only under a policy that reads it.</para>
+/// <para>Cost: 1/32 of the store's chunks (8 MiB for 256 MiB), only under a policy that reads it; it counts
+/// against <see cref="StoreOptions.MaxMemory"/> with them.</para>
 /// <para>A hardware adapter cannot run this code on a READ: there the NIC would count READs per page or MR
 /// (or mirror accessed bits from the IOMMU/ATS page tables), or the client library would post a batched,
 /// unsignalled one-sided WRITE or FETCH_AND_ADD to this same table every N reads; the evictor reads the table
@@ -40,62 +41,105 @@ public sealed class AccessTracker
     /// <summary>How much harder each step of an LFU counter gets (redis's <c>lfu-log-factor</c>; see <see cref="LogCounter"/>).</summary>
     public const int LfuLogFactor = LogCounter.LogFactor;
 
-    private readonly byte[] _marks;
-    private readonly uint _rkey;
-    private readonly ulong _base;
+    private readonly MemoryChunks _memory;
     private readonly bool _counts;
 
-    /// <summary>Creates the table for <paramref name="region"/>, every slot unread.</summary>
-    /// <param name="region">The region whose slots are tracked.</param>
+    // Per chunk of the store's memory, a byte per granule; grown (copied, a reference per chunk) when a chunk is added.
+    private volatile byte[][] _marks = [];
+
+    /// <summary>Creates the table for the chunks of <paramref name="memory"/>, every slot unread; <see cref="AddChunks"/> follows new ones.</summary>
+    /// <param name="memory">The store's memory, whose slots are tracked.</param>
     /// <param name="countsFrequency">True for LFU counters, false for LRU reference bits.</param>
-    public AccessTracker(MemoryRegion region, bool countsFrequency = false)
+    public AccessTracker(MemoryChunks memory, bool countsFrequency = false)
     {
-        ArgumentNullException.ThrowIfNull(region);
-        _marks = new byte[region.Length / Granularity];
-        _rkey = region.RKey;
-        _base = region.BaseAddress;
+        ArgumentNullException.ThrowIfNull(memory);
+        _memory = memory;
         _counts = countsFrequency;
+        AddChunks();
     }
 
     /// <summary>Bytes the table uses.</summary>
-    public long MemoryBytes => _marks.Length;
+    public long MemoryBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (byte[] marks in _marks)
+            {
+                total += marks.Length;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>Bytes the table takes for a chunk of <paramref name="chunkLength"/> bytes.</summary>
+    public static ulong BytesFor(ulong chunkLength) => chunkLength / Granularity;
 
     /// <summary>True when the bytes are LFU counters, false when they are LRU reference bits.</summary>
     public bool CountsFrequency => _counts;
 
     /// <summary>
-    /// Records a one-sided read of <paramref name="pointer"/>, already checked against the region. Any thread,
-    /// no lock. A pointer into another region is ignored.
+    /// Gives every chunk added to the store's memory since the last call its bytes (all unread). Under the
+    /// store's lock, before the chunk is registered for remote access, so that no READ of it goes unrecorded.
+    /// </summary>
+    public void AddChunks()
+    {
+        byte[][] marks = _marks;
+        int count = _memory.Count;
+        if (count == marks.Length)
+        {
+            return;
+        }
+
+        var grown = new byte[count][];
+        marks.CopyTo(grown, 0);
+        for (int i = marks.Length; i < count; i++)
+        {
+            grown[i] = new byte[BytesFor(_memory[i].Length)];
+        }
+
+        _marks = grown;
+    }
+
+    /// <summary>
+    /// Records a one-sided read of <paramref name="pointer"/>, already checked against its region. Any thread,
+    /// no lock. A pointer into a region that is not one of the store's chunks is ignored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RecordRead(in RemotePointer pointer)
     {
-        ulong granule = (pointer.Address - _base) / Granularity;
-        if (pointer.RKey == _rkey && granule < (ulong)_marks.Length)
+        byte[][] marks = _marks;
+        if (_memory.TryLocate(pointer.RKey, pointer.Address, out int chunk, out ulong inChunk) && (uint)chunk < (uint)marks.Length)
         {
-            Touch(ref _marks[granule]);
+            ulong granule = inChunk / Granularity;
+            byte[] table = marks[chunk];
+            if (granule < (ulong)table.Length)
+            {
+                Touch(ref table[granule]);
+            }
         }
     }
 
-    /// <summary>Records a read of the slot at <paramref name="offset"/> (a region offset) served by the engine.</summary>
-    public void Mark(ulong offset) => Touch(ref _marks[offset / Granularity]);
+    /// <summary>Records a read of the slot at <paramref name="offset"/> (a store offset) served by the engine.</summary>
+    public void Mark(ulong offset) => Touch(ref MarkAt(offset));
 
     /// <summary>The byte of the slot at <paramref name="offset"/>: its reference bit (LRU) or its counter (LFU).</summary>
-    public byte ValueAt(ulong offset) => _marks[offset / Granularity];
+    public byte ValueAt(ulong offset) => MarkAt(offset);
 
     /// <summary>
     /// A key was just written into the slot at <paramref name="offset"/>: unread under LRU, the initial counter
     /// under LFU (<see cref="LogCounter.Initial"/>). Under the store's lock.
     /// </summary>
-    public void Admit(ulong offset) => _marks[offset / Granularity] = _counts ? LogCounter.Initial : (byte)0;
+    public void Admit(ulong offset) => MarkAt(offset) = _counts ? LogCounter.Initial : (byte)0;
 
     /// <summary>A key moved from slot <paramref name="from"/> to slot <paramref name="to"/>: its history goes with it.</summary>
-    public void Carry(ulong from, ulong to) => _marks[to / Granularity] = _marks[from / Granularity];
+    public void Carry(ulong from, ulong to) => MarkAt(to) = MarkAt(from);
 
     /// <summary>The CLOCK hand passing under LRU: true when the slot was read since the last pass, and clears that.</summary>
     public bool TestAndClear(ulong offset)
     {
-        ref byte mark = ref _marks[offset / Granularity];
+        ref byte mark = ref MarkAt(offset);
         if (mark == 0)
         {
             return false;
@@ -108,7 +152,7 @@ public sealed class AccessTracker
     /// <summary>The hand passing under LFU: lowers the slot's counter by <paramref name="amount"/> (not below 0) and gives it.</summary>
     public byte Decay(ulong offset, int amount)
     {
-        ref byte counter = ref _marks[offset / Granularity];
+        ref byte counter = ref MarkAt(offset);
         int value = counter - amount;
         if (amount > 0)
         {
@@ -116,6 +160,12 @@ public sealed class AccessTracker
         }
 
         return counter;
+    }
+
+    private ref byte MarkAt(ulong offset)
+    {
+        int chunk = _memory.ChunkOf(offset);
+        return ref _marks[chunk][(offset - _memory.StartOf(chunk)) / Granularity];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

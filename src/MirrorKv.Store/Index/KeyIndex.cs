@@ -23,21 +23,19 @@ public sealed class KeyIndex
     private const int LoadDenominator = 4;
     private const int MaxBits = 30;
 
-    private readonly MemoryRegion _region;
+    private readonly MemoryChunks _memory;
     private ulong[] _buckets;
     private int _bits;
     private int _growAt;
 
-    /// <summary>Creates an index whose keys live in <paramref name="region"/>.</summary>
-    public KeyIndex(MemoryRegion region, int initialCapacity = 1024)
+    /// <summary>
+    /// Creates an index whose keys live in <paramref name="memory"/> (its offset space: at most 64 GiB, since
+    /// a bucket holds a 32-bit slot number).
+    /// </summary>
+    public KeyIndex(MemoryChunks memory, int initialCapacity = 1024)
     {
-        ArgumentNullException.ThrowIfNull(region);
-        if (region.Length / SizeClassTable.Granularity >= uint.MaxValue)
-        {
-            throw new ArgumentOutOfRangeException(nameof(region), "The index addresses at most 64 GiB of region.");
-        }
-
-        _region = region;
+        ArgumentNullException.ThrowIfNull(memory);
+        _memory = memory;
         _bits = Math.Clamp(BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(initialCapacity, 16))), 4, MaxBits);
         _buckets = new ulong[1 << _bits];
         _growAt = _buckets.Length / LoadDenominator * LoadNumerator;
@@ -51,6 +49,24 @@ public sealed class KeyIndex
 
     /// <summary>Bytes the index uses.</summary>
     public long MemoryBytes => (long)_buckets.Length * sizeof(ulong);
+
+    /// <summary>True when the next new key makes the index double (its bytes with it) before it goes in.</summary>
+    public bool GrowsOnNextInsert => Count >= _growAt && _bits < MaxBits;
+
+    /// <summary>The most slot numbers a bucket can hold: the offset space it addresses, in bytes.</summary>
+    public const ulong MaxAddressableBytes = (ulong)uint.MaxValue * SizeClassTable.Granularity;
+
+    /// <summary>Bytes an index holding <paramref name="keys"/> keys takes at most (it doubles at 3/4 load).</summary>
+    public static long BytesFor(long keys)
+    {
+        long buckets = 16;
+        while (buckets / LoadDenominator * LoadNumerator < keys && buckets < (1L << MaxBits))
+        {
+            buckets <<= 1;
+        }
+
+        return buckets * sizeof(ulong);
+    }
 
     /// <summary>The hash the index uses for a key.</summary>
     public static ulong Hash(ReadOnlySpan<byte> key) => XxHash3.HashToUInt64(key);
@@ -98,7 +114,7 @@ public sealed class KeyIndex
         }
 
         ulong current = OffsetOf(_buckets[position]);
-        if (current != slotOffset && EntryCodec.ReadVersion(_region.GetSpan(current, sizeof(ulong))) > version)
+        if (current != slotOffset && EntryCodec.ReadVersion(_memory.GetSpan(current, sizeof(ulong))) > version)
         {
             return false;
         }
@@ -199,9 +215,9 @@ public sealed class KeyIndex
 
     private ReadOnlySpan<byte> KeyAt(ulong slotOffset)
     {
-        Span<byte> header = _region.GetSpan(slotOffset, EntryLayout.HeaderSize);
+        Span<byte> header = _memory.GetSpan(slotOffset, EntryLayout.HeaderSize);
         int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(header[EntryLayout.KeyLengthOffset..]);
-        return _region.GetSpan(slotOffset + EntryLayout.HeaderSize, keyLength);
+        return _memory.GetSpan(slotOffset + EntryLayout.HeaderSize, keyLength);
     }
 
     // emptyPosition: where the probe that missed the key ended, valid while the index does not grow.
@@ -222,9 +238,9 @@ public sealed class KeyIndex
 
     private void CheckSlotOffset(ulong slotOffset)
     {
-        if (slotOffset % SizeClassTable.Granularity != 0 || slotOffset >= _region.Length)
+        if (slotOffset % SizeClassTable.Granularity != 0 || slotOffset >= _memory.Length || slotOffset >= MaxAddressableBytes)
         {
-            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not a slot offset of the region.");
+            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not a slot offset of the store's memory.");
         }
     }
 

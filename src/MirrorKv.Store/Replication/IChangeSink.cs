@@ -28,4 +28,10 @@ public interface IChangeSink
     /// waiting to be published (a tombstone still waiting may be among them: its ack finds the slot gone).
     /// </summary>
     void AppendSlabRelease(in RemotePointer slab);
+
+    /// <summary>
+    /// The store registered a new chunk: <paramref name="region"/> is its whole extent (rkey, base address,
+    /// length), appended before any slot of it is written. A secondary mirrors it with a chunk of its own.
+    /// </summary>
+    void AppendRegion(in RemotePointer region);
 }

@@ -1,3 +1,5 @@
+using MirrorKv.Memory;
+
 namespace MirrorKv.Store;
 
 /// <summary>
@@ -34,7 +36,7 @@ public static class SlabCopyWarmUp
 
     private static async Task RunBursts()
     {
-        var options = StoreOptions.Default with { RegionSize = (ulong)ValueSizes.Length << 20, InitialIndexCapacity = 1024 };
+        var options = StoreOptions.Default with { MaxMemory = (ulong)(ValueSizes.Length + 1) << 20, InitialIndexCapacity = 1024 };
         using var primary = new StoreEngine(options);
         Span<byte> key = stackalloc byte[16];
         var value = new byte[ValueSizes[^1]];
@@ -52,17 +54,21 @@ public static class SlabCopyWarmUp
         byte[][] images = new byte[slabs.Count][];
         for (int i = 0; i < slabs.Count; i++)
         {
-            images[i] = primary.Region.GetSpan((ulong)slabs[i].Slab * (ulong)options.SlabSize, options.SlabSize).ToArray();
+            images[i] = primary.Memory.GetSpan((ulong)slabs[i].Slab * (ulong)options.SlabSize, options.SlabSize).ToArray();
         }
 
         for (int burst = 0; burst < Bursts; burst++)
         {
             using var replica = new StoreEngine(options with { SlabOrder = SlabOrder.Descending });
-            replica.MirrorPrimaryRegion(primary.Region.RKey, primary.Region.BaseAddress, primary.Region.Length);
+            foreach (MemoryRegion region in primary.Regions)
+            {
+                replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+            }
+
             for (int i = 0; i < slabs.Count; i++)
             {
-                ulong slabBase = primary.Region.AddressOf((ulong)slabs[i].Slab * (ulong)options.SlabSize);
-                replica.ApplySlabCopy(primary.Region.RKey, slabBase, slabs[i].SlotSize, images[i]);
+                RemotePointer slab = primary.Memory.PointerAt((ulong)slabs[i].Slab * (ulong)options.SlabSize, (uint)options.SlabSize);
+                replica.ApplySlabCopy(slab.RKey, slab.Address, slabs[i].SlotSize, images[i]);
             }
 
             await Task.Delay(BurstInterval).ConfigureAwait(false);

@@ -13,8 +13,38 @@ public sealed partial class SlabAllocator
         }
 
         slabIndex = _pool[--_poolCount];
+        _poolPosition[slabIndex] = None;
         _slabClass[slabIndex] = (byte)(sizeClass + 1);
         return true;
+    }
+
+    /// <summary>
+    /// Claims an unclaimed slab among <paramref name="count"/> slabs from <paramref name="first"/> (one chunk)
+    /// for a size class, the lowest or (<paramref name="descending"/>) the highest: what a replica does when a
+    /// record lands in a primary slab it has not seen, since it mirrors each primary chunk in a chunk of its own.
+    /// O(count), once per mirrored slab. False when every slab there is claimed.
+    /// </summary>
+    public bool TryClaimSlabIn(int first, int count, bool descending, int sizeClass, out int slabIndex)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            int slab = descending ? first + count - 1 - i : first + i;
+            if (_slabClass[slab] == Unclaimed)
+            {
+                // Out of the pool: the slab on top takes its place.
+                int position = _poolPosition[slab];
+                int top = _pool[--_poolCount];
+                _pool[position] = top;
+                _poolPosition[top] = position;
+                _poolPosition[slab] = None;
+                _slabClass[slab] = (byte)(sizeClass + 1);
+                slabIndex = slab;
+                return true;
+            }
+        }
+
+        slabIndex = None;
+        return false;
     }
 
     /// <summary>
@@ -52,6 +82,12 @@ public sealed partial class SlabAllocator
         _freeHint[slabIndex] = 0;
         _highWater[slabIndex] = 0;
         _slabClass[slabIndex] = Unclaimed;
+        Push(slabIndex);
+    }
+
+    private void Push(int slabIndex)
+    {
+        _poolPosition[slabIndex] = _poolCount;
         _pool[_poolCount++] = slabIndex;
     }
 

@@ -21,67 +21,51 @@ public sealed partial class SlabAllocator
     private const int None = -1;
 
     // Per slab: 0 when in the pool, else size class + 1.
-    private readonly byte[] _slabClass;
+    private byte[] _slabClass = [];
 
     // Per slab: bytes from the slab's start that hold or held a slot; slots past it were never handed out.
-    private readonly int[] _highWater;
+    private int[] _highWater = [];
 
     // Per slab: slots handed out and not freed.
-    private readonly int[] _used;
+    private int[] _used = [];
 
     // Per slab: set bits in its words of _freeBits.
-    private readonly int[] _freeCount;
+    private int[] _freeCount = [];
 
     // Per slab, _wordsPerSlab words: bit i set when slot i lies below the high water and is free.
-    private readonly ulong[] _freeBits;
+    private ulong[] _freeBits = [];
 
     // Per slab: no word before this one has a set bit.
-    private readonly int[] _freeHint;
+    private int[] _freeHint = [];
     private readonly int _wordsPerSlab;
 
-    // Per class, a doubly linked list of its slabs with free bits; per region, one of claimed slabs with no slot in use.
+    // Per class, a doubly linked list of its slabs with free bits; per store, one of claimed slabs with no slot in use.
     private readonly SlabList _partial;
     private readonly SlabList _empty;
 
     // Unclaimed slabs; the top is claimed next. Released slabs go on top, where their memory is still warm.
-    private readonly int[] _pool;
+    private int[] _pool = [];
     private int _poolCount;
-    private readonly ClassState[] _classes;
 
-    /// <summary>Creates an allocator over a region of <paramref name="regionLength"/> bytes.</summary>
-    public SlabAllocator(ulong regionLength, SizeClassTable classes, SlabOrder order)
+    // Per slab: its place in _pool, or None while claimed (a replica claims slabs of a given chunk, from the middle).
+    private int[] _poolPosition = [];
+    private readonly ClassState[] _classes;
+    private readonly SlabOrder _order;
+
+    /// <summary>Creates an allocator with no slab yet: the store adds slabs with <see cref="AddSlabs"/> as it registers memory.</summary>
+    public SlabAllocator(SizeClassTable classes, SlabOrder order)
     {
         ArgumentNullException.ThrowIfNull(classes);
-        ulong slabs = regionLength / (ulong)classes.SlabSize;
-        if (regionLength % (ulong)classes.SlabSize != 0 || slabs == 0 || slabs > int.MaxValue)
-        {
-            throw new ArgumentOutOfRangeException(nameof(regionLength), regionLength, $"The region must hold a whole, positive number of {classes.SlabSize}-byte slabs.");
-        }
-
         if (classes.Count >= byte.MaxValue)
         {
             throw new ArgumentException("Too many size classes to record per slab.", nameof(classes));
         }
 
         Classes = classes;
-        int count = (int)slabs;
-        _slabClass = new byte[count];
-        _highWater = new int[count];
-        _used = new int[count];
-        _freeCount = new int[count];
-        _freeHint = new int[count];
+        _order = order;
         _wordsPerSlab = ((classes.SlabSize / SizeClassTable.MinSlotSize) + 63) / 64;
-        _freeBits = new ulong[(long)count * _wordsPerSlab];
-        _partial = new SlabList(count, classes.Count);
-        _empty = new SlabList(count, 1);
-        _pool = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            // The first slab in the order ends on top.
-            _pool[i] = order == SlabOrder.Ascending ? count - 1 - i : i;
-        }
-
-        _poolCount = count;
+        _partial = new SlabList(0, classes.Count);
+        _empty = new SlabList(0, 1);
         _classes = new ClassState[classes.Count];
         for (int i = 0; i < _classes.Length; i++)
         {
@@ -89,11 +73,56 @@ public sealed partial class SlabAllocator
         }
     }
 
+    /// <summary>Creates an allocator over a region of <paramref name="regionLength"/> bytes.</summary>
+    public SlabAllocator(ulong regionLength, SizeClassTable classes, SlabOrder order)
+        : this(classes, order)
+    {
+        ulong slabs = regionLength / (ulong)classes.SlabSize;
+        if (regionLength % (ulong)classes.SlabSize != 0 || slabs == 0 || slabs > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(regionLength), regionLength, $"The region must hold a whole, positive number of {classes.SlabSize}-byte slabs.");
+        }
+
+        AddSlabs((int)slabs);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> slabs after the last one (a chunk of memory just registered) to the pool,
+    /// so that the next claims take them in the allocator's <see cref="SlabOrder"/>; returns the first new slab.
+    /// Allocates (the per-slab arrays grow); the store calls it only when it registers a chunk.
+    /// </summary>
+    public int AddSlabs(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        int first = _slabClass.Length;
+        int total = checked(first + count);
+        Array.Resize(ref _slabClass, total);
+        Array.Resize(ref _highWater, total);
+        Array.Resize(ref _used, total);
+        Array.Resize(ref _freeCount, total);
+        Array.Resize(ref _freeHint, total);
+        Array.Resize(ref _freeBits, checked(total * _wordsPerSlab));
+        Array.Resize(ref _pool, total);
+        Array.Resize(ref _poolPosition, total);
+        _partial.Grow(total);
+        _empty.Grow(total);
+        for (int i = 0; i < count; i++)
+        {
+            // The first slab in the order ends on top.
+            Push(_order == SlabOrder.Ascending ? total - 1 - i : first + i);
+        }
+
+        return first;
+    }
+
     /// <summary>The size classes in use.</summary>
     public SizeClassTable Classes { get; }
 
-    /// <summary>Slabs in the region.</summary>
+    /// <summary>Slabs added so far (in all the store's chunks).</summary>
     public int SlabCount => _slabClass.Length;
+
+    /// <summary>Slabs in the pool: unclaimed, ready for any size class.</summary>
+    public int PooledSlabs => _poolCount;
 
     /// <summary>Slabs held by a size class now (the rest are in the pool).</summary>
     public int ClaimedSlabs => _slabClass.Length - _poolCount;

@@ -7,9 +7,9 @@ namespace MirrorKv.Store;
 internal sealed class SlabList
 {
     private const int None = -1;
-    private readonly int[] _next;
-    private readonly int[] _prev;
-    private readonly int[] _owner;
+    private int[] _next;
+    private int[] _prev;
+    private int[] _owner;
     private readonly int[] _head;
     private readonly int[] _tail;
 
@@ -21,6 +21,16 @@ internal sealed class SlabList
         _head = new int[owners];
         _tail = new int[owners];
         Clear();
+    }
+
+    /// <summary>Makes room for <paramref name="slabs"/> slabs in all (the new ones on no list).</summary>
+    public void Grow(int slabs)
+    {
+        int old = _owner.Length;
+        Array.Resize(ref _next, slabs);
+        Array.Resize(ref _prev, slabs);
+        Array.Resize(ref _owner, slabs);
+        _owner.AsSpan(old).Fill(None);
     }
 
     /// <summary>Slabs on all the lists.</summary>

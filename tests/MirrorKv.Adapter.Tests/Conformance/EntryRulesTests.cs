@@ -73,7 +73,7 @@ public class EntryRulesTests
         Assert.True(node.Node.Store.TryLookup("stuck"u8, out RemotePointer pointer, out ulong version));
 
         // An odd version that never turns even: a writer that died mid-write, as far as readers can tell.
-        Span<byte> slot = node.Node.Store.Region.GetSpan(pointer.Address - node.Node.Store.Region.BaseAddress, (int)pointer.Length);
+        Span<byte> slot = node.Node.Store.SpanAt(pointer);
         BinaryPrimitives.WriteUInt64LittleEndian(slot, version + 1);
 
         // The first READ and its retries use the pointer the write cached; then the client asks the node for the

@@ -28,11 +28,13 @@ public class LimitTests
         (long header, long low, long high) = (numbers[0], numbers[1], numbers[2]);
         long limit = Math.Clamp(announced, low, high) - header;
 
-        await using TcpNode node = await TcpNode.StartAsync();
+        // One region larger than the largest READ.
+        await using TcpNode node = await TcpNode.StartAsync(TcpNode.Options with { Store = PairFixture.SmallStore with { FirstChunkSize = 8UL << 20 } });
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         await raw.SendAsync(RawSocket.HelloFrame(maxFrameSize: announced));
         Assert.Equal(WireStatus.Ok, (await raw.ReceiveAsync())!.Value.Header.Status);
-        RegionInfo region = new(node.Node.Store.Region.RKey, AccessFlags.RemoteRead, node.Node.Store.Region.BaseAddress, node.Node.Store.Region.Length);
+        MemoryRegion first = node.Node.Store.Regions[0];
+        RegionInfo region = new(first.RKey, AccessFlags.RemoteRead, first.BaseAddress, first.Length);
         Assert.True((ulong)limit < region.Length);
 
         await raw.SendAsync(RawSocket.ReadFrame(1, new RemotePointer(region.RKey, region.BaseAddress, (uint)limit)));

@@ -19,7 +19,8 @@ public class ReadOrderTests
     [Fact]
     public async Task Read_AndFailoverRead_RefuseInTheDocumentedOrder()
     {
-        StoreOptions store = new() { RegionSize = 16 * MiB, SlabSize = (int)MiB };
+        // One 16 MiB region, so that the rows' addresses past slab 0 lie inside it.
+        StoreOptions store = new() { MaxMemory = 16 * MiB, SlabSize = (int)MiB, FirstChunkSize = 16 * MiB };
         await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },
@@ -27,7 +28,7 @@ public class ReadOrderTests
         await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
 
-        MemoryRegion region = primary.Node.Store.Region;
+        MemoryRegion region = primary.Node.Store.Regions[0];
         (uint rkey, ulong b, ulong end) = (region.RKey, region.BaseAddress, region.BaseAddress + region.Length);
         Assert.True(primary.Node.Store.TryLookup("k1"u8, out RemotePointer k1, out _) && k1.Address - b < MiB, "the first entry is in slab 0");
 

@@ -50,7 +50,7 @@ public class StatusTableTests
 
     private static async Task SwitchoverCasesAsync(Seen seen)
     {
-        StoreOptions store = new() { RegionSize = 16UL << 20, SlabSize = 64 << 10 };
+        StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
         await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store });
         await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen))
         {
@@ -85,7 +85,7 @@ public class StatusTableTests
     private static async Task PrimaryAndSecondaryCasesAsync(Seen seen)
     {
         // 1 MiB slabs: a FAILOVER_READ inside one slab can then exceed the smallest reply a caller may ask for.
-        StoreOptions store = new() { RegionSize = 16UL << 20, SlabSize = 1 << 20 };
+        StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 1 << 20, FirstChunkSize = 16UL << 20 };
         await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },
@@ -171,7 +171,8 @@ public class StatusTableTests
             Answer lookup = await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k1"));
             seen.Add("LOOKUP", Opcode.Lookup, lookup, WireStatus.Ok);
             Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(lookup.Payload, out k1, out _));
-            region = new RegionInfo(k1.RKey, AccessFlags.RemoteRead, primary.Node.Store.Region.BaseAddress, primary.Node.Store.Region.Length);
+            MemoryRegion chunk = primary.Node.Store.Regions.Single(r => r.RKey == k1.RKey);
+            region = new RegionInfo(k1.RKey, AccessFlags.RemoteRead, chunk.BaseAddress, chunk.Length);
             ulong end = region.BaseAddress + region.Length;
             (string, RemotePointer, WireStatus)[] reads =
             [

@@ -14,7 +14,9 @@ public class TranslationDeltaTests
     public async Task Translation_OneSlab_OneDelta_TwoSlabs_TwoDeltas_AsTheFormulaGives()
     {
         Assert.Contains(Formula, ProtocolDocument.Text, StringComparison.Ordinal);
-        await using PairFixture pair = await PairFixture.StartAsync();
+
+        // Both slabs in the primary's first region (a chunk of 16 slabs), as the formula speaks of one region.
+        await using PairFixture pair = await PairFixture.StartAsync(store: PairFixture.SmallStore with { FirstChunkSize = 1UL << 20 });
         MirrorKvClient client = await pair.ConnectClientAsync();
 
         await client.SetAsync("small", new byte[10]);
@@ -28,9 +30,12 @@ public class TranslationDeltaTests
         Assert.NotEqual(two[0].Delta, two[1].Delta);
     }
 
+    // The primary's first chunk and the secondary's chunk that mirrors it, its slabs taken from the top down.
     private static SlabMapping Expected(PairFixture pair, int k)
     {
-        MemoryRegion primary = pair.Primary.Store.Region, local = pair.Secondary.Store.Region;
+        MemoryRegion primary = pair.Primary.Store.Regions[0];
+        uint localRKey = pair.Secondary.Store.Translation!.Current.LocalRKeyOf(primary.RKey);
+        MemoryRegion local = pair.Secondary.Store.Regions.Single(r => r.RKey == localRKey);
         ulong slab = (ulong)pair.Primary.Store.Options.SlabSize;
         return new SlabMapping(primary.BaseAddress + ((ulong)k * slab), local.BaseAddress + local.Length - ((ulong)(k + 1) * slab));
     }
@@ -41,7 +46,7 @@ public class TranslationDeltaTests
         PendingOperation op = channel.Rent();
         try
         {
-            channel.PostTranslation(op, pair.Primary.Store.Region.RKey);
+            channel.PostTranslation(op, pair.Primary.Store.Regions[0].RKey);
             await op.AsValueTask();
             Assert.Equal(WireStatus.Ok, op.Status);
             Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadReply(op.Payload, out _, out _, out SlabMapping[] mappings));

@@ -61,7 +61,7 @@ public partial class VersionGateTests
             new TcpTransport());
         await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
-        var nodes = new Nodes(primary, secondary.EndPoint, primary.Node.Store.Region.RKey, primary.Node.Store.Region.BaseAddress);
+        var nodes = new Nodes(primary, secondary.EndPoint, primary.Node.Store.Regions[0].RKey, primary.Node.Store.Regions[0].BaseAddress);
 
         foreach (string[] row in rows)
         {

@@ -115,7 +115,7 @@ public class RespServerCommandTests
         Assert.Equal("0", fields["connected_slaves"]);
         Assert.Equal("1", fields["connected_clients"]);
         Assert.Equal(nodes.Primary.RespEndPoint!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), fields["tcp_port"]);
-        Assert.Equal(nodes.Primary.Store.Region.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), fields["maxmemory"]);
+        Assert.Equal(nodes.Primary.Store.Options.MaxMemory.ToString(System.Globalization.CultureInfo.InvariantCulture), fields["maxmemory"]);
         Assert.Equal("keys=2,expires=0,avg_ttl=0", fields["db0"]);
         Assert.Equal("1", fields["keyspace_hits"]);
         Assert.Equal("1", fields["keyspace_misses"]);
@@ -154,7 +154,7 @@ public class RespServerCommandTests
         await using RespNodes nodes = await RespNodes.StartAsync();
         RespTestClient client = await nodes.ConnectAsync();
         Dictionary<string, RespReply> values = Pairs(await client.CallAsync("CONFIG", "GET", "maxmemory", "databases", "save", "appendonly"));
-        Assert.Equal(nodes.Primary.Store.Region.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), values["maxmemory"].String);
+        Assert.Equal(nodes.Primary.Store.Options.MaxMemory.ToString(System.Globalization.CultureInfo.InvariantCulture), values["maxmemory"].String);
         Assert.Equal("1", values["databases"].String);
         Assert.Equal("", values["save"].String);
         Assert.Equal("no", values["appendonly"].String);
@@ -183,7 +183,7 @@ public class RespServerCommandTests
     [Fact]
     public async Task Set_FullStoreUnderVolatileTtl_EvictsOnlyKeysWithATtl_ThenRefusesWithOom()
     {
-        StoreOptions small = new() { RegionSize = 256UL << 10, SlabSize = 16 << 10, Eviction = EvictionPolicy.VolatileTtl };
+        StoreOptions small = new() { MaxMemory = 256UL << 10, SlabSize = 16 << 10, Eviction = EvictionPolicy.VolatileTtl };
         await using RespNodes nodes = await RespNodes.StartAsync(tweak: o => o with { Store = small });
         RespTestClient client = await nodes.ConnectAsync();
         string value = new('v', 2000);
@@ -196,7 +196,7 @@ public class RespServerCommandTests
         }
 
         Assert.StartsWith("-OOM command not allowed: the store is full and no key with an expiry is left to evict", reply.ToString(), StringComparison.Ordinal);
-        Assert.Contains("--region-size", reply.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--max-memory", reply.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, (await client.CallAsync("EXISTS", "expiring")).Integer);
         Assert.Equal(written, (await client.CallAsync("DBSIZE")).Integer);
         Assert.Contains("evicted_keys:1\r\n", (await client.CallAsync("INFO", "stats")).String!, StringComparison.Ordinal);

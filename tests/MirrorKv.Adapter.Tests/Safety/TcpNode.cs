@@ -25,7 +25,8 @@ internal sealed class TcpNode : IAsyncDisposable
     {
         Role = NodeRole.Primary,
         ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-        Store = PairFixture.SmallStore,
+        // One region of 16 MiB up front: the raw-socket tests aim at addresses inside and around "the" region.
+        Store = PairFixture.SmallStore with { FirstChunkSize = 16UL << 20 },
         MaxFrameSize = 1 << 20,
         HandshakeTimeout = TimeSpan.FromMilliseconds(400),
         FrameTimeout = TimeSpan.FromMilliseconds(400),

@@ -38,7 +38,16 @@ internal sealed class ReplicationStream : IChangeSink
     /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
     /// <paramref name="attachedAtLsn"/> is the last LSN not sent to it: records after it are.
     /// </summary>
-    public bool Attach(IConnection peer, ulong epoch, out ulong attachedAtLsn)
+    /// <param name="peer">The secondary's connection.</param>
+    /// <param name="epoch">The primary's epoch.</param>
+    /// <param name="beforeStream">
+    /// Posts the HELLO reply, under the stream's lock, before the stream's first frame: the regions it lists
+    /// (the store's chunks, read then) are exactly those whose region record is not in the stream to come, or is
+    /// but names a region listed (a chunk registered meanwhile posts its record after this returns), so that
+    /// the secondary learns every chunk once at least.
+    /// </param>
+    /// <param name="attachedAtLsn">The last LSN not sent to the secondary.</param>
+    public bool Attach(IConnection peer, ulong epoch, Action beforeStream, out ulong attachedAtLsn)
     {
         lock (_lock)
         {
@@ -48,6 +57,7 @@ internal sealed class ReplicationStream : IChangeSink
                 return false;
             }
 
+            beforeStream();
             Volatile.Write(ref _peer, peer);
             _epoch = epoch;
 
@@ -104,6 +114,9 @@ internal sealed class ReplicationStream : IChangeSink
     /// store releases only a slab with no live entry waiting for publication.
     /// </summary>
     public void AppendSlabRelease(in RemotePointer slab) => Post(0, slab, ReplicationRecord.SlabReleasedFlag, [], []);
+
+    /// <summary>Called by the store under its lock when it registers a chunk, before any slot of it is written.</summary>
+    public void AppendRegion(in RemotePointer region) => Post(0, region, ReplicationRecord.RegionFlag, [], []);
 
     // Returns the record's LSN when an entry written with it must wait for the secondary's ack to be published, else 0.
     private ulong Post(ulong version, RemotePointer slot, byte flags, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)

@@ -94,7 +94,7 @@ internal sealed partial class SecondaryLink
         PostNextCopy(connection);
         connection.Flush();
         (ulong slabBase, uint slotSize) = _slabs[index];
-        SlabCopyResult result = store.ApplySlabCopy(Primary!.Regions[0].RKey, slabBase, (int)slotSize, slab);
+        SlabCopyResult result = store.ApplySlabCopy(store.MirroredRKeyAt(slabBase), slabBase, (int)slotSize, slab);
         if (result.Status != ApplyStatus.Applied)
         {
             Stop(connection, $"copied slab at 0x{slabBase:x} could not be applied: {result.Status}");
@@ -114,9 +114,19 @@ internal sealed partial class SecondaryLink
             return;
         }
 
+        // The SLABS reply names slabs by address; the region holding one was listed in the HELLO reply or announced
+        // by a region record, which the stream delivered before the reply (it was posted before the slab was claimed).
         int index = _nextSlab++;
+        ulong slabBase = _slabs[index].SlabBase;
+        uint rkey = store.MirroredRKeyAt(slabBase);
+        if (rkey == 0)
+        {
+            Stop(connection, $"the primary listed slab 0x{slabBase:x} outside every region it announced");
+            return;
+        }
+
         ReadRequest.Write(connection.BeginPost(Opcode.Read, WireStatus.Ok, FirstCopyRequestId + (ulong)index, ReadRequest.Size),
-            new Memory.RemotePointer(Primary!.Regions[0].RKey, _slabs[index].SlabBase, (uint)store.Options.SlabSize));
+            new Memory.RemotePointer(rkey, slabBase, (uint)store.Options.SlabSize));
         connection.EndPost();
     }
 

@@ -400,8 +400,11 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             return;
         }
 
-        foreach (RegionInfo region in reply.Regions)
+        // Last to first: this node's chunks then come in another order than the primary's, as its slabs do, so
+        // that no translation can pass by accident of the two growing alike.
+        for (int i = reply.Regions.Count - 1; i >= 0; i--)
         {
+            RegionInfo region = reply.Regions[i];
             store.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
         }
 
@@ -450,9 +453,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
                 return;
             }
 
-            ApplyStatus status = !record.IsSlabRelease
-                ? store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value))
-                : record.Version == 0 && record.Key.IsEmpty && record.Value.IsEmpty ? store.ApplySlabRelease(record.Slot) : ApplyStatus.BadEntry;
+            ApplyStatus status = record.IsSlabRelease ? (record.IsBare ? store.ApplySlabRelease(record.Slot) : ApplyStatus.BadEntry)
+                : record.IsRegion ? (record.IsBare ? store.ApplyRegion(record.Slot) : ApplyStatus.BadEntry)
+                : store.Apply(new SlotChange(record.Slot, record.Version, (EntryFlags)record.Flags, record.Key, record.Value));
             if (status is not (ApplyStatus.Applied or ApplyStatus.AlreadyApplied))
             {
                 Stop(connection, $"record LSN {record.Lsn} for slot {record.Slot} could not be applied: {status}");
