@@ -35,7 +35,7 @@ public sealed partial class MirrorKvClient
     {
         secondaryFirst = false;
         secondary = null!;
-        if (_options.ReadFrom == ReadFrom.Primary || opcode != Opcode.Read || pointer.RKey != channel.Region.RKey
+        if (_options.ReadFrom == ReadFrom.Primary || opcode != Opcode.Read || !channel.Owns(pointer.RKey)
             || channel != _primary || _secondary is not { IsHealthy: true } ready || ready == channel)
         {
             return false;

@@ -87,25 +87,9 @@ public sealed partial class MirrorKvClient
 
                 if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
                 {
-                    switch (await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false))
+                    if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
                     {
-                        case ReadOutcome.Done:
-                            return true;
-                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
-                            Interlocked.Increment(ref _tornRetries);
-                            MirrorKvTelemetry.TornRetries.Add(1);
-                            break;
-                        case ReadOutcome.Torn:
-                            // As an unhedged read: past the immediate retries, ask for the value itself (GET).
-                            twoSided = true;
-                            Forget(key, cached);
-                            break;
-                        case ReadOutcome.Failed:
-                            Interlocked.Increment(ref _retriedAfterFailure);
-                            break;
-                        default:
-                            Forget(key, cached);
-                            break;
+                        return true;
                     }
 
                     continue;
@@ -117,21 +101,9 @@ public sealed partial class MirrorKvClient
                     channel.PostRead(op, opcode, cached.Pointer, flush: true);
                     CountRead(opcode);
                     await op.AsValueTask().ConfigureAwait(false);
-                    switch (Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination))
+                    if (Settle(Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination), key, cached, ref tornRetries, ref twoSided))
                     {
-                        case ReadOutcome.Done:
-                            return true;
-                        case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
-                            Interlocked.Increment(ref _tornRetries);
-                            MirrorKvTelemetry.TornRetries.Add(1);
-                            break;
-                        case ReadOutcome.Torn:
-                            twoSided = true;
-                            Forget(key, cached);
-                            break;
-                        default:
-                            Forget(key, cached);
-                            break;
+                        return true;
                     }
                 }
                 catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
@@ -300,6 +272,33 @@ public sealed partial class MirrorKvClient
 
         secondary = await _secondaryConnect.ConfigureAwait(false);
         return secondary is { IsHealthy: true } ? secondary : null;
+    }
+
+    // What one read's outcome leaves to do, for plain and hedged reads alike: true when the value was read; false
+    // to try again, after counting a torn retry, counting a node that failed, or forgetting a stale pointer.
+    private bool Settle(ReadOutcome outcome, string key, in CachedPointer cached, ref int tornRetries, ref bool twoSided)
+    {
+        switch (outcome)
+        {
+            case ReadOutcome.Done:
+                return true;
+            case ReadOutcome.Torn when ++tornRetries <= _options.TornReadRetries:
+                Interlocked.Increment(ref _tornRetries);
+                MirrorKvTelemetry.TornRetries.Add(1);
+                return false;
+            case ReadOutcome.Torn:
+                // Past the immediate retries the value is being rewritten faster than one-sided reads can catch it:
+                // ask for the value itself (GET), which the primary copies out under its own consistency rules.
+                twoSided = true;
+                Forget(key, cached);
+                return false;
+            case ReadOutcome.Failed:
+                Interlocked.Increment(ref _retriedAfterFailure);
+                return false;
+            default:
+                Forget(key, cached);
+                return false;
+        }
     }
 
     private static ReadOutcome Judge(WireStatus replyStatus, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> key, in CachedPointer cached, IBufferWriter<byte> destination)

@@ -81,10 +81,12 @@ public class MirrorKvCacheTests
     {
         await using TcpPair pair = await TcpPair.StartAsync();
         await using MirrorKvCache cache = Cache(pair);
-        var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(10), AbsoluteExpirationRelativeToNow = TimeSpan.FromMilliseconds(400) };
+        // 2 s, not less: at the start of a CI run, with every test project starting at once, a SET and the GET
+        // after it took over 400 ms.
+        var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(10), AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(2) };
         await cache.SetAsync("capped", "c"u8.ToArray(), options, TestContext.Current.CancellationToken);
         Assert.NotNull(await cache.GetAsync("capped", TestContext.Current.CancellationToken));
-        await Task.Delay(600, TestContext.Current.CancellationToken);
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
         Assert.Null(await cache.GetAsync("capped", TestContext.Current.CancellationToken));
     }
 

@@ -14,13 +14,15 @@ public sealed partial class MirrorKvNode
     /// protected (then <see cref="SecondaryLink.SawProtected"/> is false here), or when nothing listens at this
     /// secondary's endpoint any more (this process is gone, so it answers nothing). With a witness the primary
     /// may drop a live secondary behind a cut link that keeps the dropped flag from it, and go on alone: such a
-    /// secondary cannot tell, so with a coordinator a secondary answers FAILOVER_READ only once promoted.
-    /// A diverged secondary stopped applying the stream. See docs/failover.md, "Hedged reads".
+    /// secondary cannot tell from its link, so with a coordinator it answers only while its read lease holds
+    /// (etcd's in-sync key names it, and a primary that clears that key waits out the lease before it
+    /// acknowledges anything alone: <see cref="MayServeReads"/>). A diverged secondary stopped applying the
+    /// stream. See docs/failover.md, "Hedged reads" and "Publish after replication".
     /// </remarks>
     internal bool HoldsEveryAcknowledgedWrite => Role switch
     {
         Protocol.NodeRole.Primary or Protocol.NodeRole.Promoting => true,
-        Protocol.NodeRole.Secondary => _coordinator is null && _link is { SawProtected: true, Dropped: false, Diverged: false },
+        Protocol.NodeRole.Secondary => _link is { SawProtected: true, Dropped: false, Diverged: false } && MayServeReads,
         _ => false,
     };
 }
