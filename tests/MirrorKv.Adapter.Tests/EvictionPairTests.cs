@@ -112,7 +112,8 @@ public class EvictionPairTests
     {
         await using PairFixture pair = await PairFixture.StartAsync(store: Small with { Eviction = EvictionPolicy.AllKeysLfu });
         MirrorKvClient writer = await pair.ConnectClientAsync();
-        MirrorKvClient reader = await pair.ConnectClientAsync();
+        // Reads from the primary alone: a hedged read answered by the secondary marks no access at the primary.
+        MirrorKvClient reader = await pair.ConnectClientAsync(readFrom: ReadFrom.Primary);
         StoreEngine store = pair.Primary.Store;
         (int written, List<string> hot) = await FillUntilEvictingAsync(writer, store);
 
