@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
@@ -119,9 +120,33 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Waits until the connection to the secondary is up (it is made in the background).</summary>
-    public async Task<bool> WaitForSecondaryAsync(CancellationToken cancellationToken = default) =>
-        await _secondaryConnect.WaitAsync(cancellationToken).ConfigureAwait(false) is not null;
+    /// <summary>
+    /// Waits until the connection to the secondary is up (it is made in the background, and made again after a
+    /// failure with the client's reconnect backoff). False when the primary names no secondary, or when none of
+    /// the attempts within <see cref="MirrorKvClientOptions.PromotionWait"/> succeeded.
+    /// </summary>
+    public async Task<bool> WaitForSecondaryAsync(CancellationToken cancellationToken = default)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            if (await _secondaryConnect.WaitAsync(cancellationToken).ConfigureAwait(false) is { IsHealthy: true })
+            {
+                return true;
+            }
+
+            // One failed attempt says little on a loaded host (a handshake past ConnectTimeout): the warm standby
+            // path tries again, so wait for those attempts too, up to the time a failover is given.
+            IPEndPoint? endPoint = _secondaryEndPoint;
+            if (endPoint is null || Stopwatch.GetElapsedTime(started) >= _options.PromotionWait)
+            {
+                return false;
+            }
+
+            KeepSecondaryWarm(endPoint);
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Asks the node this client writes to (its primary) for its role, epoch, LSNs and whether the pair is

@@ -87,7 +87,9 @@ public class BadTrafficTests
 
         Assert.True(exitCode == 0, attack);
         Assert.True(errors.IsEmpty, $"{string.Join("\n", errors.Take(5))}\n--- primary:\n{string.Join("\n", primary.Output.Split('\n').Where(l => !l.Contains("closing connection", StringComparison.Ordinal)))}\n--- secondary:\n{string.Join("\n", secondary.Output.Split('\n').Where(l => !l.Contains("closing connection", StringComparison.Ordinal)))}");
-        Assert.True(writes > 1000 && reads > 1000, $"the workload must have run during the attack: {writes} writes, {reads} reads");
+        // Enough to show the workload ran through the whole attack; not a throughput figure (a loaded CI host made
+        // 834 writes where a quiet one makes several thousand).
+        Assert.True(writes > 200 && reads > 200, $"the workload must have run during the attack: {writes} writes, {reads} reads");
         foreach (string kind in new[] { "garbage.sent", "bad-handshake.sent", "malformed.sent", "truncated.sent", "slow-sender.started", "slow-reader.started", "flood.opened" })
         {
             Assert.True(Count(attack, kind) > 0, $"{kind} missing: {attack}");

@@ -23,8 +23,29 @@ internal static class RedisCli
         return null!;
     }
 
-    /// <summary>Runs redis-cli against <paramref name="endPoint"/> with <paramref name="arguments"/>; returns its standard output, trimmed.</summary>
+    /// <summary>
+    /// Runs redis-cli against <paramref name="endPoint"/> with <paramref name="arguments"/>; returns its standard
+    /// output, trimmed. A connection the node closed is tried again, twice: a primary whose lease ran out while it
+    /// served the command (a loaded host stalled it past 500 ms) withholds the reply and closes, as documented
+    /// (docs/resp.md), and a redis client reconnects and retries.
+    /// </summary>
     public static async Task<string> RunAsync(IPEndPoint endPoint, params string[] arguments)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            (int exitCode, string text, string errors) = await RunOnceAsync(endPoint, arguments);
+            if (exitCode != 0 && attempt < 3 && $"{text} {errors}".Contains("Server closed the connection", StringComparison.Ordinal))
+            {
+                await Task.Delay(200);
+                continue;
+            }
+
+            Assert.True(exitCode == 0, $"redis-cli {string.Join(' ', arguments)} exited with {exitCode}: {text} {errors}");
+            return text;
+        }
+    }
+
+    private static async Task<(int ExitCode, string Text, string Errors)> RunOnceAsync(IPEndPoint endPoint, string[] arguments)
     {
         var start = new ProcessStartInfo(Require())
         {
@@ -42,8 +63,6 @@ internal static class RedisCli
         Task<string> errors = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await process.WaitForExitAsync(timeout.Token);
-        string text = (await output).TrimEnd('\n', '\r', ' ');
-        Assert.True(process.ExitCode == 0, $"redis-cli {string.Join(' ', arguments)} exited with {process.ExitCode}: {text} {await errors}");
-        return text;
+        return (process.ExitCode, (await output).TrimEnd('\n', '\r', ' '), await errors);
     }
 }
