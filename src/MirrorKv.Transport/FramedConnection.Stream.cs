@@ -14,11 +14,7 @@ public abstract partial class FramedConnection
     /// <inheritdoc />
     public void FlushAfterDelivery()
     {
-        if (Epoll.EpollLoop.Current is { } loop)
-        {
-            loop.DeferFlush(this);
-        }
-        else
+        if (!DeferredFlushes.TryDefer(this))
         {
             Flush();
         }
