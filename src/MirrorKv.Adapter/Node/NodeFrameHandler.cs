@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// Everything that arrives on connections accepted by a node: the handshake, then each frame dispatched
 /// to the verbs engine (one-sided path) or the HA module (two-sided path), replies flushed once per batch.
 /// </summary>
-internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IFrameHandler
+internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IMessageHandler
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
     private int _refusedConnections;
