@@ -274,7 +274,7 @@ public abstract partial class FramedConnection : IConnection
                 if (FrameLayout.Check(length, MaxFrameSize) is { } error)
                 {
                     // Nothing after a bad length can be delimited: the handler may say why, then the connection ends.
-                    handler.OnFramingError(this, error, length);
+                    handler.OnFramingError(this, error, data.Slice(offset, FrameLayout.HeaderSize));
                     CloseAfterFlush();
                     return;
                 }

@@ -25,12 +25,15 @@ public interface IFrameHandler
     void OnFrame(IConnection connection, uint immediate, ulong requestId, ReadOnlySpan<byte> payload);
 
     /// <summary>
-    /// A header announced a length the transport cannot accept (<paramref name="error"/>, with the
-    /// <paramref name="length"/> announced), so no frame after it can be found: the connection closes once this
-    /// returns, after sending what was posted (<see cref="IConnection.CloseAfterFlush"/>). The moment for the
-    /// layer above to post a last frame that says why. Frames before it were delivered.
+    /// A header announced a length the transport cannot accept (<paramref name="error"/>), so no frame after it
+    /// can be found: the connection closes once this returns, after sending what was posted
+    /// (<see cref="IConnection.CloseAfterFlush"/>). The moment for the layer above to post a last frame that
+    /// says why. Frames before it were delivered.
     /// </summary>
-    void OnFramingError(IConnection connection, FramingError error, uint length)
+    /// <param name="connection">The connection it came on.</param>
+    /// <param name="error">What is wrong with the length.</param>
+    /// <param name="header">The offending header (<see cref="FrameLayout.HeaderSize"/> bytes), valid only during the call.</param>
+    void OnFramingError(IConnection connection, FramingError error, ReadOnlySpan<byte> header)
     {
     }
 

@@ -5,8 +5,9 @@ namespace MirrorKv.Protocol;
 /// <summary>
 /// A transport frame handler that speaks MirrorKv: it receives each frame with its header decoded (opcode,
 /// status, request id), and the protocol answers what the transport cannot: a frame whose reserved flags are set
-/// gets ERROR MalformedFrame, a length the transport refuses gets ERROR MalformedFrame or FrameTooLarge, each
-/// followed by a close. The threading and ownership rules are <see cref="ITransport"/>'s.
+/// gets ERROR MalformedFrame once it has arrived (the transport delimits it by its length, within the maximum),
+/// a length the transport refuses gets ERROR MalformedFrame or FrameTooLarge at once, each followed by a close.
+/// The threading and ownership rules are <see cref="ITransport"/>'s.
 /// </summary>
 public interface IMessageHandler : IFrameHandler
 {
@@ -24,16 +25,19 @@ public interface IMessageHandler : IFrameHandler
         OnFrame(connection, header, payload);
     }
 
-    void IFrameHandler.OnFramingError(IConnection connection, FramingError error, uint length)
+    void IFrameHandler.OnFramingError(IConnection connection, FramingError error, ReadOnlySpan<byte> header)
     {
-        if (error == FramingError.TooLarge)
+        // The header's own check, so that a header wrong in both ways (an HTTP request's first bytes: a huge
+        // length and non-zero flags) gets the status it always got: MalformedFrame before FrameTooLarge.
+        WireStatus status = FrameHeader.TryRead(header, connection.MaxFrameSize, out FrameHeader read);
+        if (status == WireStatus.Ok)
         {
-            connection.Fail(WireStatus.FrameTooLarge, $"frame of {length} bytes exceeds the maximum of {connection.MaxFrameSize}");
+            status = error == FramingError.TooLarge ? WireStatus.FrameTooLarge : WireStatus.MalformedFrame;
         }
-        else
-        {
-            connection.Fail(WireStatus.MalformedFrame, MalformedHeaderText);
-        }
+
+        connection.Fail(status, status == WireStatus.FrameTooLarge
+            ? $"frame of {read.Length} bytes exceeds the maximum of {connection.MaxFrameSize}"
+            : MalformedHeaderText);
     }
 
     private const string MalformedHeaderText = "malformed frame header (length below 16 or reserved flags set)";
