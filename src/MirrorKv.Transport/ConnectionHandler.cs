@@ -1,6 +1,6 @@
 namespace MirrorKv.Transport;
 
-/// <summary>Who a connection delivers to: a frame handler (MirrorKv frames) or a stream handler (another protocol's bytes).</summary>
+/// <summary>Who a connection delivers to: a frame handler (frames, see <see cref="FrameLayout"/>) or a stream handler (another protocol's bytes).</summary>
 internal readonly struct ConnectionHandler
 {
     public ConnectionHandler(IFrameHandler frames) => Frames = frames ?? throw new ArgumentNullException(nameof(frames));

@@ -14,11 +14,7 @@ public abstract partial class FramedConnection
     /// <inheritdoc />
     public void FlushAfterDelivery()
     {
-        if (Epoll.EpollLoop.Current is { } loop)
-        {
-            loop.DeferFlush(this);
-        }
-        else
+        if (!DeferredFlushes.TryDefer(this))
         {
             Flush();
         }
@@ -77,7 +73,7 @@ public abstract partial class FramedConnection
                 handler.OnBatchStart(this);
             }
 
-            while (offset < data.Length && IsOpen && Volatile.Read(ref _hold) is null)
+            while (offset < data.Length && IsDelivering)
             {
                 int used = handler.OnRequest(this, data[offset..], out needed);
                 if (used <= 0)

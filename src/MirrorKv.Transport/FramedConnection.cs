@@ -1,5 +1,4 @@
 using System.Net;
-using MirrorKv.Protocol;
 
 namespace MirrorKv.Transport;
 
@@ -103,7 +102,7 @@ public abstract partial class FramedConnection : IConnection
     protected void AnnounceOpened() => _handlers.OnOpened(this);
 
     /// <inheritdoc />
-    public Span<byte> BeginPost(Opcode opcode, WireStatus status, ulong requestId, int payloadLength)
+    public Span<byte> BeginPost(uint immediate, ulong requestId, int payloadLength)
     {
         _sendLock.Enter();
         if (!IsOpen || _closeAfterFlush)
@@ -112,7 +111,7 @@ public abstract partial class FramedConnection : IConnection
             throw new ConnectionClosedException();
         }
 
-        int frameLength = FrameHeader.Size + payloadLength;
+        int frameLength = FrameLayout.HeaderSize + payloadLength;
         if ((uint)payloadLength > MaxPayload)
         {
             _sendLock.Exit();
@@ -124,9 +123,9 @@ public abstract partial class FramedConnection : IConnection
             Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + frameLength));
         }
 
-        new FrameHeader((uint)frameLength, opcode, status, requestId).Write(_pending.AsSpan(_pendingLength));
+        FrameLayout.WriteHeader(_pending.AsSpan(_pendingLength), (uint)frameLength, immediate, requestId);
         _reservedLength = frameLength;
-        return _pending.AsSpan(_pendingLength + FrameHeader.Size, payloadLength);
+        return _pending.AsSpan(_pendingLength + FrameLayout.HeaderSize, payloadLength);
     }
 
     /// <inheritdoc />
@@ -158,9 +157,9 @@ public abstract partial class FramedConnection : IConnection
     public void HoldReceivesUntil(Task released) => Interlocked.CompareExchange(ref _hold, released, null);
 
     /// <inheritdoc />
-    public void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload)
+    public void Post(uint immediate, ulong requestId, ReadOnlySpan<byte> payload)
     {
-        payload.CopyTo(BeginPost(opcode, status, requestId, payload.Length));
+        payload.CopyTo(BeginPost(immediate, requestId, payload.Length));
         EndPost();
     }
 
@@ -264,36 +263,37 @@ public abstract partial class FramedConnection : IConnection
         int offset = 0;
         try
         {
-            if (data.Length >= 2 * FrameHeader.Size && Volatile.Read(ref _hold) is null)
+            if (data.Length >= 2 * FrameLayout.HeaderSize && Volatile.Read(ref _hold) is null)
             {
                 handler.OnBatchStart(this, data);
             }
 
-            while (data.Length - offset >= FrameHeader.Size && IsOpen && Volatile.Read(ref _hold) is null)
+            while (data.Length - offset >= FrameLayout.HeaderSize && IsDelivering)
             {
-                WireStatus status = FrameHeader.TryRead(data[offset..], MaxFrameSize, out FrameHeader header);
-                if (status != WireStatus.Ok)
+                uint length = FrameLayout.ReadLength(data[offset..]);
+                if (FrameLayout.Check(length, MaxFrameSize) is { } error)
                 {
-                    Fail(status, status == WireStatus.FrameTooLarge
-                        ? $"frame of {header.Length} bytes exceeds the maximum of {MaxFrameSize}"
-                        : "malformed frame header (length below 16 or reserved flags set)");
+                    // Nothing after a bad length can be delimited: the handler may say why, then the connection ends.
+                    handler.OnFramingError(this, error, data.Slice(offset, FrameLayout.HeaderSize));
+                    CloseAfterFlush();
                     return;
                 }
 
-                if (data.Length - offset < header.Length)
+                if (data.Length - offset < length)
                 {
                     break;
                 }
 
-                handler.OnFrame(this, header, data.Slice(offset + FrameHeader.Size, header.PayloadLength));
-                offset += (int)header.Length;
+                ReadOnlySpan<byte> frame = data.Slice(offset, (int)length);
+                handler.OnFrame(this, FrameLayout.ReadImmediate(frame), FrameLayout.ReadRequestId(frame), frame[FrameLayout.HeaderSize..]);
+                offset += (int)length;
             }
 
             Receive.Consume(offset);
-            if (Receive.Data.Length >= FrameHeader.Size && FrameHeader.TryRead(Receive.Data, MaxFrameSize, out FrameHeader next) == WireStatus.Ok)
+            if (Receive.Data.Length >= FrameLayout.HeaderSize && FrameLayout.ReadLength(Receive.Data) is var next && FrameLayout.Check(next, MaxFrameSize) is null)
             {
-                Receive.EnsureFrameFits((int)next.Length);
-                if (next.Length > RetainedBufferSize)
+                Receive.EnsureFrameFits((int)next);
+                if (next > RetainedBufferSize)
                 {
                     _receiveBurstAt = System.Diagnostics.Stopwatch.GetTimestamp();
                 }
@@ -328,32 +328,13 @@ public abstract partial class FramedConnection : IConnection
         }
     }
 
-    /// <inheritdoc />
-    public void Fail(WireStatus status, string message)
-    {
-        if (_stream is not null)
-        {
-            // No frame to carry the reason: the stream handler has sent its protocol's error already.
-            CloseAfterFlush();
-            return;
-        }
-
-        try
-        {
-            Span<byte> payload = BeginPost(Opcode.Error, status, 0, ErrorText.Size(message));
-            ErrorText.Write(payload, message);
-            EndPost();
-            CloseAfterFlush();
-        }
-        catch (ConnectionClosedException)
-        {
-            Abort(new ProtocolViolationException(message));
-        }
-    }
-
     private static TimeSpan Since(long timestamp) => timestamp == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(timestamp);
 
-    private const uint MaxPayload = ProtocolLimits.MaxMaxFrameSize - FrameHeader.Size;
+    private const uint MaxPayload = FrameLayout.MaxFrameSize - FrameLayout.HeaderSize;
+
+    // Frames are delivered while the connection is open, not closing (CloseAfterFlush: a handler gave up on it, or
+    // the framing broke) and its receives are not held.
+    private bool IsDelivering => IsOpen && !Volatile.Read(ref _closeAfterFlush) && Volatile.Read(ref _hold) is null;
 
     private async ValueTask WaitForReleaseAsync()
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using MirrorKv.Protocol;
 
 namespace MirrorKv.Transport;
 
@@ -12,10 +11,13 @@ public interface IConnection : IAsyncDisposable
     /// <summary>False once closed, by either side or by a failure.</summary>
     bool IsOpen { get; }
 
-    /// <summary>Largest frame this end accepts; a larger one closes the connection with FrameTooLarge.</summary>
+    /// <summary>
+    /// Largest frame this end accepts, at most <see cref="FrameLayout.MaxFrameSize"/>; a larger one ends the
+    /// connection (the handler hears of it first, see <see cref="IFrameHandler.OnFramingError"/>).
+    /// </summary>
     uint MaxFrameSize { get; set; }
 
-    /// <summary>Free for the handler: per-connection state such as the peer kind after HELLO.</summary>
+    /// <summary>Free for the handler: per-connection state such as what its handshake settled.</summary>
     object? State { get; set; }
 
     /// <summary>
@@ -55,11 +57,15 @@ public interface IConnection : IAsyncDisposable
     void HoldReceivesUntil(Task released);
 
     /// <summary>
-    /// Reserves a frame with <paramref name="payloadLength"/> payload bytes in the send queue, takes the send
-    /// lock and returns the payload span to fill. Must be followed by <see cref="EndPost"/> on the same thread.
+    /// Reserves a frame with <paramref name="payloadLength"/> payload bytes in the send queue, writes its header,
+    /// takes the send lock and returns the payload span to fill. Must be followed by <see cref="EndPost"/> on the
+    /// same thread.
     /// </summary>
-    /// <exception cref="ConnectionClosedException">The connection is closed.</exception>
-    Span<byte> BeginPost(Opcode opcode, WireStatus status, ulong requestId, int payloadLength);
+    /// <param name="immediate">The frame's immediate data: the layer above's, carried unchanged.</param>
+    /// <param name="requestId">The frame's request id: the layer above's, carried unchanged.</param>
+    /// <param name="payloadLength">Payload bytes after the header.</param>
+    /// <exception cref="ConnectionClosedException">The connection is closed, or closing.</exception>
+    Span<byte> BeginPost(uint immediate, ulong requestId, int payloadLength);
 
     /// <summary>Commits the frame begun by <see cref="BeginPost"/> and releases the send lock.</summary>
     void EndPost();
@@ -75,8 +81,8 @@ public interface IConnection : IAsyncDisposable
     /// <summary>Commits the first <paramref name="length"/> bytes of the span <see cref="BeginPostBytes"/> returned and releases the send lock.</summary>
     void EndPostBytes(int length);
 
-    /// <summary>Posts a frame with a payload copied from <paramref name="payload"/>.</summary>
-    void Post(Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload);
+    /// <summary>Posts a frame with a payload copied from <paramref name="payload"/> (see <see cref="BeginPost"/>).</summary>
+    void Post(uint immediate, ulong requestId, ReadOnlySpan<byte> payload);
 
     /// <summary>Rings the doorbell: everything posted goes to the wire, in one write when it fits.</summary>
     void Flush();
@@ -88,11 +94,11 @@ public interface IConnection : IAsyncDisposable
     /// </summary>
     void FlushAfterDelivery();
 
-    /// <summary>Sends what is posted, then closes.</summary>
+    /// <summary>
+    /// Sends what is posted, then closes. From this call on nothing more can be posted, and no further frame of
+    /// the current receive is delivered: a handler posts its last word (an error saying why) first, then calls this.
+    /// </summary>
     void CloseAfterFlush();
-
-    /// <summary>Sends an ERROR frame with <paramref name="status"/> and <paramref name="message"/>, then closes.</summary>
-    void Fail(WireStatus status, string message);
 
     /// <summary>Closes at once; posted frames not yet sent are dropped.</summary>
     void Abort(Exception? reason);

@@ -1,8 +1,8 @@
 namespace MirrorKv.Transport;
 
 /// <summary>
-/// Receives what arrives on a stream connection: one whose bytes are not MirrorKv frames but another
-/// protocol's requests (RESP), which the handler delimits itself. The same rules as <see cref="IFrameHandler"/>
+/// Receives what arrives on a stream connection: one whose bytes are not frames (<see cref="FrameLayout"/>) but
+/// another protocol's requests (RESP), which the handler delimits itself. The same rules as <see cref="IFrameHandler"/>
 /// hold (one callback at a time per connection, in wire order; spans valid only during the call; replies
 /// flushed at the batch's end), and the same limits: a request never grows past the connection's
 /// <see cref="IConnection.MaxFrameSize"/>, backpressure holds receives, and a request that stays incomplete
@@ -10,8 +10,8 @@ namespace MirrorKv.Transport;
 /// </summary>
 /// <remarks>
 /// Replies go out with <see cref="IConnection.BeginPostBytes"/> and <see cref="IConnection.EndPostBytes"/>:
-/// raw bytes, no frame header. <see cref="IConnection.Fail"/> on a stream connection closes it without
-/// sending anything (there is no frame to say why in); a handler sends its protocol's error first.
+/// raw bytes, no frame header. A handler that gives up on a connection sends its protocol's error first, then
+/// calls <see cref="IConnection.CloseAfterFlush"/>.
 /// </remarks>
 public interface IStreamHandler
 {

@@ -13,6 +13,12 @@ namespace MirrorKv.Transport;
 /// with reply frames carrying the same id; they arrive at the requester's <see cref="IFrameHandler"/>,
 /// which is its completion queue. One-sided READs are work requests like any other: on the responder side
 /// the adapter's verbs engine serves them from registered memory without involving the store engine.</para>
+/// <para><b>Frames.</b> What moves is frames (<see cref="FrameLayout"/>): a 16-byte header with the frame's
+/// length, 32 bits of immediate data and a 64-bit request id, then the payload, a buffer. The transport reads the
+/// length only; immediate data, request id and payload belong to the layer above (MirrorKv's wire protocol puts
+/// its opcode, status and reserved flags in the immediate data), so that a backend, an RDMA verbs one included,
+/// never needs to know a MirrorKv message. A length it cannot accept ends the connection after
+/// <see cref="IFrameHandler.OnFramingError"/>.</para>
 /// <para><b>Batching.</b> A receive loop reads as many bytes as the wire has, delivers every whole frame in
 /// them, then calls <see cref="IFrameHandler.OnBatchEnd"/>, where a handler flushes its replies: a
 /// pipeline of N requests costs one read and one write per batch, not per request.</para>

@@ -188,7 +188,7 @@ public class TransportTests
 
     private sealed record FrameRecord(FrameHeader Header, byte[] Payload);
 
-    private sealed class RecordingHandler : IFrameHandler
+    private sealed class RecordingHandler : IMessageHandler
     {
         private readonly ConcurrentQueue<FrameRecord> _frames = new();
 

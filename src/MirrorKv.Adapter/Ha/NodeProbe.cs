@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// member asks before it gives up its node to rejoin there, so that it never stops serving for a node that
 /// cannot take it.
 /// </summary>
-internal sealed class NodeProbe : IFrameHandler
+internal sealed class NodeProbe : IMessageHandler
 {
     private readonly TaskCompletionSource<(NodeRole Role, ulong Epoch)> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[]? _secret;

@@ -55,6 +55,14 @@ internal sealed class ConnectionState
     /// </summary>
     public bool BatchReadsRefused { get; set; }
 
+    /// <summary>
+    /// The batch being served sent a WRITE, UPDATE or DELETE to the store, which posts records (entries, and region
+    /// or slab records with them) to the replication stream: its end flushes the stream. A batch without one leaves
+    /// the stream alone, so that a batch of READs never takes a lock of the replication path (the stream's lock, or
+    /// the peer link's send lock, which a writer holds while it posts a record).
+    /// </summary>
+    public bool BatchWrote { get; set; }
+
     public long BatchReads;
     public long BatchFailoverReads;
     public long BatchReadBytes;

@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// Everything that arrives on connections accepted by a node: the handshake, then each frame dispatched
 /// to the verbs engine (one-sided path) or the HA module (two-sided path), replies flushed once per batch.
 /// </summary>
-internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IFrameHandler
+internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IMessageHandler
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
     private int _refusedConnections;
@@ -145,6 +145,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 twoSided.Get(connection, state.MaxFrameSize, header.RequestId, payload);
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
+                state.BatchWrote |= header.Opcode != Opcode.Lookup;
                 twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
                 if (node.Stream.Peer is { IsCongested: true } peer)
                 {
@@ -196,8 +197,14 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             return;
         }
 
-        // Writes in this batch posted REPLICATE records: send them in one go, then the replies.
-        node.Stream.Flush();
+        // Writes in this batch posted REPLICATE records: send them in one go, then the replies. A batch without
+        // writes leaves the stream alone: READs take no lock of the replication path (see BatchWrote).
+        if (connection.State is ConnectionState { BatchWrote: true } wrote)
+        {
+            wrote.BatchWrote = false;
+            node.Stream.Flush();
+        }
+
         connection.Flush();
     }
 

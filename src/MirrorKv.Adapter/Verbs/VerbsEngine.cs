@@ -54,10 +54,12 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        // Checked before translation, against the primary region and in the order of the primary's own check:
-        // an out-of-range pointer gets the status the primary's READ would give it (docs/protocol.md).
-        TranslationSnapshot? snapshot = translation();
-        AccessStatus range = snapshot?.CheckPrimaryRange(primary) ?? AccessStatus.UnknownRKey;
+        // One lookup of the primary region: its range check, against the primary region and in the order of the
+        // primary's own check (an out-of-range pointer gets the status the primary's READ would give it,
+        // docs/protocol.md), then the translation.
+        TranslationStatus status = TranslationStatus.UnknownRegion;
+        RemotePointer local = default;
+        AccessStatus range = translation()?.TryTranslateChecked(primary, out local, out status) ?? AccessStatus.UnknownRKey;
         if (range != AccessStatus.Ok)
         {
             bool mirrored = range != AccessStatus.UnknownRKey;
@@ -71,7 +73,6 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        TranslationStatus status = snapshot!.TryTranslate(primary, out RemotePointer local);
         if (status != TranslationStatus.Ok)
         {
             // In range, so: no record has reached that slab yet, or the range crosses a slab boundary, which no

@@ -10,7 +10,7 @@ namespace MirrorKv.Client;
 /// The client's queue pair to one node: posts work requests with pooled operations as ids, matches replies
 /// to them, times them out, and reports the node as failed on a reset or a timeout.
 /// </summary>
-internal sealed class NodeChannel : IFrameHandler, IAsyncDisposable
+internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly Stack<PendingOperation> _free = new();

@@ -52,34 +52,42 @@ public sealed class TranslationSnapshot
             return TranslationStatus.OutsideRegion;
         }
 
-        ulong offset = primary.Address - region.PrimaryBase;
-        ulong slabIndex = offset >> region.SlabShift;
-        ulong offsetInSlab = offset & ((1UL << region.SlabShift) - 1);
-        if (offsetInSlab + primary.Length > (1UL << region.SlabShift))
-        {
-            return TranslationStatus.CrossesSlab;
-        }
-
-        ulong localSlabBase = region.LocalSlabBases[slabIndex];
-        if (localSlabBase == 0)
-        {
-            return TranslationStatus.UnknownSlab;
-        }
-
-        local = new RemotePointer(region.LocalRKey, localSlabBase + offsetInSlab, primary.Length);
-        return TranslationStatus.Ok;
+        return TranslateInRegion(region, primary, out local);
     }
 
     /// <summary>
-    /// Checks a primary pointer against the primary region its rkey names, with the rules and in the order of
-    /// the primary's own access check: <see cref="AccessStatus.UnknownRKey"/> when no region with that rkey is
-    /// mirrored, then zero length, before the region, overflow, past the end. A FAILOVER_READ runs it before
-    /// translating, so that it refuses an out-of-range pointer with the status the primary's READ would.
+    /// What a FAILOVER_READ does with a primary pointer, with one region lookup and one bounds check: first the
+    /// primary's own access check, with its rules and in its order (<see cref="AccessStatus.UnknownRKey"/> when no
+    /// region with that rkey is mirrored, then zero length, before the region, overflow, past the end), so that an
+    /// out-of-range pointer is refused with the status the primary's READ would give it; then the translation.
     /// </summary>
-    public AccessStatus CheckPrimaryRange(in RemotePointer primary)
+    /// <param name="primary">The pointer as the primary handed it out.</param>
+    /// <param name="local">The translated pointer when both steps succeed.</param>
+    /// <param name="translation">
+    /// When the range check passed: <see cref="TranslationStatus.Ok"/>, or why the pointer has no local slab
+    /// (<see cref="TranslationStatus.UnknownSlab"/>, <see cref="TranslationStatus.CrossesSlab"/>). Otherwise the
+    /// translation status matching the failed check.
+    /// </param>
+    /// <returns>The range check's outcome.</returns>
+    public AccessStatus TryTranslateChecked(in RemotePointer primary, out RemotePointer local, out TranslationStatus translation)
     {
+        local = default;
         RegionTranslation? region = FindRegion(primary.RKey);
-        return region is null ? AccessStatus.UnknownRKey : MemoryRegion.CheckBounds(region.PrimaryBase, region.PrimaryLength, primary.Address, primary.Length);
+        if (region is null)
+        {
+            translation = TranslationStatus.UnknownRegion;
+            return AccessStatus.UnknownRKey;
+        }
+
+        AccessStatus range = MemoryRegion.CheckBounds(region.PrimaryBase, region.PrimaryLength, primary.Address, primary.Length);
+        if (range != AccessStatus.Ok)
+        {
+            translation = range == AccessStatus.ZeroLength ? TranslationStatus.ZeroLength : TranslationStatus.OutsideRegion;
+            return range;
+        }
+
+        translation = TranslateInRegion(region, primary, out local);
+        return AccessStatus.Ok;
     }
 
     /// <summary>As <see cref="TryTranslate"/>, throwing <see cref="TranslationException"/> on failure.</summary>
@@ -134,6 +142,28 @@ public sealed class TranslationSnapshot
         }
 
         return deltas.Count;
+    }
+
+    // The slab part of a translation, for a non-empty pointer whose address lies inside the region.
+    private static TranslationStatus TranslateInRegion(RegionTranslation region, in RemotePointer primary, out RemotePointer local)
+    {
+        local = default;
+        ulong offset = primary.Address - region.PrimaryBase;
+        ulong slabIndex = offset >> region.SlabShift;
+        ulong offsetInSlab = offset & ((1UL << region.SlabShift) - 1);
+        if (offsetInSlab + primary.Length > (1UL << region.SlabShift))
+        {
+            return TranslationStatus.CrossesSlab;
+        }
+
+        ulong localSlabBase = region.LocalSlabBases[slabIndex];
+        if (localSlabBase == 0)
+        {
+            return TranslationStatus.UnknownSlab;
+        }
+
+        local = new RemotePointer(region.LocalRKey, localSlabBase + offsetInSlab, primary.Length);
+        return TranslationStatus.Ok;
     }
 
     internal RegionTranslation? FindRegion(uint primaryRKey) => _byRKey.Find(primaryRKey);

@@ -1,3 +1,5 @@
+using MirrorKv.Transport;
+
 namespace MirrorKv.Protocol;
 
 /// <summary>Constants of the wire protocol (docs/protocol.md, "Limits").</summary>
@@ -13,10 +15,10 @@ public static class ProtocolLimits
     /// Default maximum frame size: 4 MiB, room for the largest entry of a 1 MiB slab in one WRITE and for
     /// REPLICATE batches of a few hundred small records, while capping what one frame can make a node buffer.
     /// </summary>
-    public const uint DefaultMaxFrameSize = 4 * 1024 * 1024;
+    public const uint DefaultMaxFrameSize = FrameLayout.DefaultMaxFrameSize;
 
-    /// <summary>Largest maximum frame size a node accepts (bounds per-connection buffers).</summary>
-    public const uint MaxMaxFrameSize = 64 * 1024 * 1024;
+    /// <summary>Largest maximum frame size a node accepts (bounds per-connection buffers): the transport's limit.</summary>
+    public const uint MaxMaxFrameSize = FrameLayout.MaxFrameSize;
 
     /// <summary>Error replies carry at most this many bytes of UTF-8 text.</summary>
     public const int MaxErrorMessageBytes = 1024;

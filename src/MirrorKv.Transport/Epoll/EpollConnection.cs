@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
-using MirrorKv.Transport.Tcp;
+using MirrorKv.Transport.Sockets;
 
 namespace MirrorKv.Transport.Epoll;
 
@@ -103,7 +103,7 @@ internal sealed class EpollConnection : FramedConnection, IValueTaskSource
         }
 
         FailWriter();
-        TcpConnection.ShutdownAndDispose(_socket);
+        SocketClose.ShutdownAndDispose(_socket);
     }
 
     private void ReceiveOnce()

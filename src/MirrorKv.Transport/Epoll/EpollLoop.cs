@@ -10,10 +10,10 @@ namespace MirrorKv.Transport.Epoll;
 /// socket engine adds a recv that finds nothing after each batch.
 /// </summary>
 /// <remarks>
-/// After it runs out of work the loop keeps polling for the spin time (<see cref="Tcp.TcpTransportOptions.SpinMicroseconds"/>) before
-/// it sleeps: a request that arrives meanwhile is picked up at once, and its sender does not pay for
-/// waking a sleeping thread on another core, which on loopback (and more so in a virtual machine) costs
-/// more than serving the request.
+/// After it runs out of work the loop keeps polling for the spin time (<see cref="SpinMicroseconds"/>, set by
+/// the transport that owns the loop) before it sleeps: a request that arrives meanwhile is picked up at once,
+/// and its sender does not pay for waking a sleeping thread on another core, which on loopback (and more so
+/// in a virtual machine) costs more than serving the request.
 /// </remarks>
 internal sealed unsafe class EpollLoop
 {
@@ -23,12 +23,6 @@ internal sealed unsafe class EpollLoop
     private readonly Thread _thread;
     private readonly ConcurrentDictionary<ulong, EpollConnection> _connections = new();
 
-    // Connections to flush once every ready socket of this wake-up has been served (FlushAfterDelivery).
-    // Touched by the loop's own thread only.
-    private readonly List<FramedConnection> _deferredFlushes = [];
-
-    [ThreadStatic]
-    private static EpollLoop? t_current;
     private long _spinTicks;
     private long _nextId;
 
@@ -44,18 +38,6 @@ internal sealed unsafe class EpollLoop
     {
         get => (int)(Volatile.Read(ref _spinTicks) * 1_000_000 / Stopwatch.Frequency);
         set => Volatile.Write(ref _spinTicks, value * Stopwatch.Frequency / 1_000_000);
-    }
-
-    /// <summary>The loop whose thread is running, or null on any other thread.</summary>
-    public static EpollLoop? Current => t_current;
-
-    /// <summary>On the loop's thread: flushes <paramref name="connection"/> after the events of this wake-up are served.</summary>
-    public void DeferFlush(FramedConnection connection)
-    {
-        if (!_deferredFlushes.Contains(connection))
-        {
-            _deferredFlushes.Add(connection);
-        }
     }
 
     public ulong Add(EpollConnection connection, int fd, uint events)
@@ -84,7 +66,9 @@ internal sealed unsafe class EpollLoop
     // The loop lives as long as the process (see EpollLoopGroup), so it never ends.
     private void Run()
     {
-        t_current = this;
+        // Flushes asked for while this loop delivers (FlushAfterDelivery) wait until every connection ready in
+        // the same wake-up was served.
+        DeferredFlushes.ServeOnThisThread();
         EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
         long idleSince = 0;
         while (true)
@@ -112,24 +96,7 @@ internal sealed unsafe class EpollLoop
                 }
             }
 
-            FlushDeferred();
+            DeferredFlushes.FlushAll();
         }
-    }
-
-    private void FlushDeferred()
-    {
-        for (int i = 0; i < _deferredFlushes.Count; i++)
-        {
-            try
-            {
-                _deferredFlushes[i].Flush();
-            }
-            catch (Exception)
-            {
-                // A flush that fails closes its own connection; the loop serves on.
-            }
-        }
-
-        _deferredFlushes.Clear();
     }
 }

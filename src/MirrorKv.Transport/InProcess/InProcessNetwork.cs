@@ -234,7 +234,7 @@ public sealed class InProcessNetwork
     /// a client of another protocol (a RESP client in tests), under the same faults as every connection.
     /// </summary>
     public IConnection ConnectStream(IPAddress localAddress, IPEndPoint remote, IStreamHandler handler) =>
-        Connect(localAddress, remote, new ConnectionHandler(handler), Protocol.ProtocolLimits.DefaultMaxFrameSize);
+        Connect(localAddress, remote, new ConnectionHandler(handler), FrameLayout.DefaultMaxFrameSize);
 
     internal InProcessConnection Connect(IPAddress localAddress, EndPoint remote, ConnectionHandler handler, uint maxFrameSize)
     {

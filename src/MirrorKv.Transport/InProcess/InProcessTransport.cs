@@ -1,5 +1,4 @@
 using System.Net;
-using MirrorKv.Protocol;
 
 namespace MirrorKv.Transport.InProcess;
 
@@ -9,7 +8,7 @@ internal sealed class InProcessTransport(InProcessNetwork network, IPAddress loc
     public ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, new ConnectionHandler(handler), ProtocolLimits.DefaultMaxFrameSize));
+        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, new ConnectionHandler(handler), FrameLayout.DefaultMaxFrameSize));
     }
 
     public IListener Listen(EndPoint endpoint, IFrameHandler handler) => network.Listen((IPEndPoint)endpoint, new ConnectionHandler(handler));

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MirrorKv.Transport.Sockets;
 
 namespace MirrorKv.Transport.Tcp;
 
@@ -31,25 +32,7 @@ internal sealed class TcpConnection : FramedConnection
         }
     }
 
-    protected override void CloseTransport() => ShutdownAndDispose(_socket);
-
-    /// <summary>Closes a connection's socket, both backends: shutdown (for a FIN rather than a reset), then close.</summary>
-    internal static void ShutdownAndDispose(Socket socket)
-    {
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-            // Already reset by the peer: closing is all that is left.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        socket.Dispose();
-    }
+    protected override void CloseTransport() => SocketClose.ShutdownAndDispose(_socket);
 
     private async Task ReceiveLoopAsync()
     {

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using MirrorKv.Protocol;
 using MirrorKv.Transport.Epoll;
 
 namespace MirrorKv.Transport.Tcp;
@@ -13,7 +12,7 @@ public sealed class TcpTransport : ITransport
 
     /// <summary>A transport with the default options: event loops of our own where supported.</summary>
     /// <param name="maxFrameSize">Largest frame a connection accepts before the handshake raises or lowers it.</param>
-    public TcpTransport(uint maxFrameSize = ProtocolLimits.DefaultMaxFrameSize)
+    public TcpTransport(uint maxFrameSize = FrameLayout.DefaultMaxFrameSize)
         : this(new TcpTransportOptions { MaxFrameSize = maxFrameSize })
     {
     }

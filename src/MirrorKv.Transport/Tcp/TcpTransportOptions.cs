@@ -1,5 +1,3 @@
-using MirrorKv.Protocol;
-
 namespace MirrorKv.Transport.Tcp;
 
 /// <summary>How a <see cref="TcpTransport"/> moves bytes.</summary>
@@ -12,7 +10,7 @@ public sealed record TcpTransportOptions
     public const int MaxSpinMicroseconds = 1_000_000;
 
     /// <summary>Largest frame a connection accepts before the handshake raises or lowers it.</summary>
-    public uint MaxFrameSize { get; init; } = ProtocolLimits.DefaultMaxFrameSize;
+    public uint MaxFrameSize { get; init; } = FrameLayout.DefaultMaxFrameSize;
 
     /// <summary>
     /// Event-loop threads of our own (epoll) that serve this transport's connections; 0 leaves the sockets to

@@ -31,8 +31,18 @@ internal sealed class ReplicationStream : IChangeSink
     public ulong LastLsn => Volatile.Read(ref _lastLsn);
 
     /// <summary>The connection records go to; null while the pair is unprotected.</summary>
-    /// <remarks>Read without the lock: every READ batch ends in <see cref="Flush"/>, and the one-sided path takes no lock.</remarks>
+    /// <remarks>
+    /// Read without the lock: by a write batch's end (<see cref="Flush"/>) and its backpressure check, which must
+    /// not wait behind a writer posting a record. A batch of READs does not touch the stream at all.
+    /// </remarks>
     public IConnection? Peer => Volatile.Read(ref _peer);
+
+    /// <summary>
+    /// Fault point for tests: runs after a record is written into the peer connection's send queue and before it
+    /// is committed, so with the stream's lock and the peer link's send lock both held, as a writer holds them
+    /// while it copies a large value into its record.
+    /// </summary>
+    internal Action? WhileRecordReserved { get; set; }
 
     /// <summary>
     /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
@@ -137,6 +147,7 @@ internal sealed class ReplicationStream : IChangeSink
                 Span<byte> payload = peer.BeginPost(Opcode.Replicate, WireStatus.Ok, lsn, ReplicateBatch.HeaderSize + record.Size);
                 ReplicateBatch.WriteHeader(payload, _epoch, 1);
                 record.Write(payload[ReplicateBatch.HeaderSize..]);
+                WhileRecordReserved?.Invoke();
                 peer.EndPost();
             }
             catch (ConnectionClosedException)

@@ -11,7 +11,7 @@ namespace MirrorKv.Adapter;
 /// The secondary's link to the primary: HELLO as a peer adapter, mirror the primary's region, then apply
 /// REPLICATE records in LSN order and acknowledge them cumulatively, once per received batch.
 /// </summary>
-internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IFrameHandler
+internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role, NodeOptions options, Action<string> onPrimaryLost, ILogger logger) : IMessageHandler
 {
     private TaskCompletionSource<HelloReply> _hello = NewHello();
     private IConnection? _connection;
