@@ -50,9 +50,9 @@ public class FailoverTests
         await client.SetAsync("before", "1"u8.ToArray());
 
         pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
-        await WaitUntil(() => pair.Primary.Role == NodeRole.Fenced, TimeSpan.FromSeconds(3));
+        await Waits.UntilAsync(() => pair.Primary.Role == NodeRole.Fenced, seconds: 3);
         Assert.Equal(NodeRole.Secondary, pair.Secondary.Role);
-        await WaitUntil(() => pair.Secondary.Role == NodeRole.Primary, TimeSpan.FromSeconds(3));
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary, seconds: 3);
         Assert.Equal(2UL, pair.Secondary.Epoch);
 
         // The client can still reach the fenced primary; it is refused there and follows the promotion.
@@ -87,7 +87,7 @@ public class FailoverTests
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await WaitUntil(() => !pair.Primary.IsProtected, TimeSpan.FromSeconds(2));
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected, seconds: 2);
 
         await client.SetAsync("alone", "v"u8.ToArray()).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
         await Task.Delay(pair.Primary.Options.FenceAfter * 2);
@@ -104,7 +104,7 @@ public class FailoverTests
         // The secondary applies the record, but its ack never reaches the primary.
         pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.SecondaryAddress) && to.Address.Equals(PairFixture.PrimaryAddress));
         Task write = client.SetAsync("k", "v1"u8.ToArray()).AsTask();
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn >= 1);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn >= 1);
         Assert.False(write.IsCompleted, "without the ack the write must not be acknowledged");
 
         pair.Network.DropBatches(null);
@@ -142,7 +142,7 @@ public class FailoverTests
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();
         pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
         await client.SetAsync("k", "new"u8.ToArray());
 
         pair.Network.Heal();
@@ -175,16 +175,5 @@ public class FailoverTests
         Assert.Equal(WireStatus.NotPrimary, status);
         Assert.Contains("Fenced", message, StringComparison.Ordinal);
         Assert.Equal(NodeRole.Fenced, pair.Primary.Role);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition(), "condition not met in time");
     }
 }

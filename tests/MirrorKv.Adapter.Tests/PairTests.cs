@@ -68,7 +68,7 @@ public class PairTests
         }
 
         Assert.NotEqual(ClientPath.Primary, client.Path);
-        await WaitUntil(() => client.Path == ClientPath.Secondary);
+        await Waits.UntilAsync(() => client.Path == ClientPath.Secondary, "the client to read from the secondary with its rewritten table");
         long failoverReads = client.Stats.FailoverReads;
         for (int i = 0; i < 200; i++)
         {
@@ -160,15 +160,5 @@ public class PairTests
         Assert.False(set.IsCompleted, "a sync write must not be acknowledged before the secondary applied it");
         Assert.Equal(0UL, pair.Secondary.Lsn);
         _ = set.AsTask();
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        for (int i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
     }
 }

@@ -45,7 +45,7 @@ public class RejoinTests
         }
 
         await using MirrorKvNode secondary = await joining;
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected);
         Assert.Equal(NodeRole.Secondary, secondary.Role);
         Assert.Equal(latest.Count, secondary.Store.GetStats().Entries);
         TranslationSnapshot translation = secondary.Store.Translation!.Current;
@@ -60,7 +60,7 @@ public class RejoinTests
         }
 
         network.Crash(PairFixture.PrimaryAddress);
-        await PairFixture.WaitUntilAsync(() => secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => secondary.Role == NodeRole.Primary);
         await using MirrorKvClient after = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
         foreach ((string key, byte[] value) in latest)
         {
@@ -86,7 +86,7 @@ public class RejoinTests
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
         await using MirrorKvNode third = await joining.WaitAsync(TimeSpan.FromSeconds(5));
-        await PairFixture.WaitUntilAsync(() => pair.Primary.IsProtected && third.IsProtected);
+        await Waits.UntilAsync(() => pair.Primary.IsProtected && third.IsProtected);
         Assert.Equal(NodeRole.Secondary, third.Role);
     }
 
@@ -102,7 +102,7 @@ public class RejoinTests
         await using var relay = new CuttingRelay(primary.EndPoint, cutFirst: 2);
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(Options(NodeRole.Secondary, relay.EndPoint), new Transport.Tcp.TcpTransport());
         Assert.Equal(2, relay.Cut);
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected);
         Assert.Equal(NodeRole.Secondary, secondary.Role);
     }
 
@@ -139,11 +139,11 @@ public class RejoinTests
         Assert.False(pair.Secondary.IsProtected);
 
         await using MirrorKvNode third = await PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Secondary.EndPoint);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.IsProtected && third.IsProtected);
+        await Waits.UntilAsync(() => pair.Secondary.IsProtected && third.IsProtected);
         await client.SetAsync("k1", Value(1, 1));
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => third.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => third.Role == NodeRole.Primary);
         Assert.Equal(3UL, third.Epoch);
         await using MirrorKvClient survivor = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [third.EndPoint], Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) });
         Assert.Equal(Value(0, 1), await survivor.GetAsync("k0"));

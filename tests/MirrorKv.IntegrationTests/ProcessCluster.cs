@@ -30,7 +30,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
         var cluster = new ProcessCluster(etcd, "test");
         try
         {
-            var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())).ToList();
+            var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", Ports.FreeEndPoint(), Ports.FreeEndPoint())).ToList();
             cluster.Map = ClusterMap.SplitEvenly(cluster.Name, 1, [.. endPoints.Select(p => new ClusterPair(p.Item1, [new ClusterMember(p.Item2), new ClusterMember(p.Item3)]))]);
             using (ClusterDirectory directory = cluster.Directory())
             {

@@ -165,7 +165,7 @@ public class HedgedReadTests
         await client.GetSecondaryStatusAsync();
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => !pair.Primary.DescribeStatus().Protected);
+        await Waits.UntilAsync(() => !pair.Primary.DescribeStatus().Protected);
         await using MirrorKvNode restarted = await PairFixture.StartSecondaryAsync(pair.Network, PairFixture.SecondaryAddress, pair.Primary.EndPoint);
 
         // No write names the secondary to the client: only its own retries can bring the connection back.

@@ -3,13 +3,12 @@ using MirrorKv.Adapter;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
-using MirrorKv.Transport;
 using MirrorKv.Transport.InProcess;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Testing;
 
 /// <summary>A primary and a secondary on an in-process network, plus clients, for unit tests of the pair.</summary>
-internal sealed class PairFixture : IAsyncDisposable
+public sealed class PairFixture : IAsyncDisposable
 {
     public static readonly IPAddress PrimaryAddress = IPAddress.Parse("127.0.0.11");
     public static readonly IPAddress SecondaryAddress = IPAddress.Parse("127.0.0.12");
@@ -27,7 +26,7 @@ internal sealed class PairFixture : IAsyncDisposable
     public InProcessNetwork Network { get; }
 
     /// <summary>Names a network for helpers that need one without a whole pair.</summary>
-    internal sealed record Handle(InProcessNetwork Network);
+    public sealed record Handle(InProcessNetwork Network);
 
     public MirrorKvNode Primary { get; }
 
@@ -40,7 +39,7 @@ internal sealed class PairFixture : IAsyncDisposable
         var network = new InProcessNetwork();
         MirrorKvNode primary = await StartPrimaryAsync(network, mode, store);
         MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint, store);
-        await WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, "the in-process pair to be protected");
         return new PairFixture(network, primary, secondary);
     }
 
@@ -53,17 +52,6 @@ internal sealed class PairFixture : IAsyncDisposable
         MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
-
-    public static async Task WaitUntilAsync(Func<bool> condition, double seconds = 5)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(5);
-        }
-
-        Assert.True(condition(), "condition not met in time");
-    }
 
     public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false, ReadFrom readFrom = ReadFrom.PreferPrimary)
     {
