@@ -1,7 +1,7 @@
 using System.Text;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Pipelined writes (<see cref="MirrorKvClient.SetManyAsync"/>), posted as parts of batch operations: every

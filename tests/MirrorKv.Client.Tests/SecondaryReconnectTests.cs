@@ -1,7 +1,8 @@
 using System.Text;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// A secondary restarted at the endpoint the client already knows: the write replies name it again, and the

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Pipelined reads (<see cref="MirrorKvClient.TryGetManyAsync"/>), whose READs go out as parts of batch

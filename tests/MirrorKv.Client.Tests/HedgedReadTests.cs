@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using CsCheck;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Hedged and balanced reads: a frozen primary costs a reader about the hedge delay once, not the request
