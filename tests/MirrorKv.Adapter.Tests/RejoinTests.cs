@@ -76,8 +76,12 @@ public class RejoinTests
         // A node restarted in the middle of a failover may reach the primary before the primary has seen
         // the previous secondary's link close: it is refused (NotPrimary) and must try again, not exit.
         await using PairFixture pair = await PairFixture.StartAsync();
+        int answers = 0;
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(ThirdAddress) && Interlocked.Increment(ref answers) < 0);
         Task<MirrorKvNode> joining = PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Primary.EndPoint);
-        await Task.Delay(400);
+
+        // The primary has answered the joining node at least three times: refused, and tried again after the refusal.
+        await Waits.UntilAsync(() => Volatile.Read(ref answers) >= 3, "the joining node to be refused and try again");
         Assert.False(joining.IsCompleted, joining.Exception?.ToString());
 
         // Meanwhile it serves nothing it does not have: it says it is rejoining.
@@ -167,7 +171,9 @@ public class RejoinTests
         int delivered = 0;
         network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(PairFixture.SecondaryAddress) && Interlocked.Increment(ref delivered) > 1);
         await using MirrorKvNode secondary = await PairFixture.StartSecondaryAsync(network, PairFixture.SecondaryAddress, primary.EndPoint);
-        await Task.Delay(primary.Options.PromoteAfter * 1.5);
+
+        // Writes acknowledged throughout one and a half promotion timeouts, with the joining node silent.
+        await PairFixture.WriteThroughAsync(client, primary.Options.PromoteAfter * 1.5);
 
         Assert.Equal(NodeRole.Rejoining, secondary.Role);
         Assert.False(primary.IsProtected);

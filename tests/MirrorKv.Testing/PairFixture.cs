@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
@@ -52,6 +53,28 @@ public sealed class PairFixture : IAsyncDisposable
         MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
+
+    /// <summary>
+    /// Writes through <paramref name="client"/>, one acknowledged write after another, until <paramref name="span"/>
+    /// has passed: a stretch of time the nodes provably served throughout (a sleep can pass on a loaded machine
+    /// without their threads running at all), for tests that check that something does not happen within it.
+    /// </summary>
+    public static async Task<int> WriteThroughAsync(MirrorKvClient client, TimeSpan span, string key = "write-through")
+    {
+        var clock = Stopwatch.StartNew();
+        int writes = 0;
+        do
+        {
+            await Waits.ForAsync(client.SetAsync(key, BitConverter.GetBytes(writes)).AsTask(), $"write {writes} of the stretch to be acknowledged", seconds: 5);
+            writes++;
+
+            // A few writes per heartbeat interval: enough to cover the span, not so many that they take the cores.
+            await Task.Delay(20);
+        }
+        while (clock.Elapsed < span);
+
+        return writes;
+    }
 
     public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false, ReadFrom readFrom = ReadFrom.PreferPrimary)
     {
