@@ -38,7 +38,7 @@ public class ChunkedPairTests
 
         // The secondary joins: it mirrors the chunks the HELLO listed, copies slabs of every one of them.
         await using MirrorKvNode secondary = await PairFixture.StartSecondaryAsync(network, PairFixture.SecondaryAddress, primary.EndPoint);
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
 
         // More keys: new primary chunks reach the secondary as region records.
         for (int i = Keys; i < 2 * Keys; i++)
@@ -48,7 +48,7 @@ public class ChunkedPairTests
 
         Assert.True(primary.Store.Regions.Count > chunksBeforeJoin, "no chunk registered after the join");
         Assert.True(await client.WaitForSecondaryAsync());
-        await PairFixture.WaitUntilAsync(() => secondary.Lsn == primary.Lsn);
+        await Waits.UntilAsync(() => secondary.Lsn == primary.Lsn);
 
         TranslationSnapshot translation = secondary.Store.Translation!.Current;
         Assert.Equal(primary.Store.Regions.Select(r => r.RKey).Order(), translation.PrimaryRKeys.Order());
@@ -66,7 +66,7 @@ public class ChunkedPairTests
             Assert.Equal(Value(i, i < Keys ? 0 : 1), await client.GetAsync(Key(i)));
         }
 
-        await PairFixture.WaitUntilAsync(() => client.Path == ClientPath.Secondary);
+        await Waits.UntilAsync(() => client.Path == ClientPath.Secondary);
         Assert.Equal(1, client.Stats.TableRewrites);
         Assert.True(client.Stats.RewrittenPointers >= 2 * Keys, $"{client.Stats.RewrittenPointers} pointers rewritten");
         long failoverReads = client.Stats.FailoverReads;

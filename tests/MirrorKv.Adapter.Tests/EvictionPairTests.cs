@@ -51,7 +51,7 @@ public class EvictionPairTests
 
         Assert.True(pair.Primary.Store.Evictions >= 2000, $"only {pair.Primary.Store.Evictions} evictions");
         Assert.True(pair.Primary.Store.SlabsMoved > 0, "no slab was emptied for another class");
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         Assert.Equal(0, pair.Secondary.Store.Evictions);
         PairAudit.AssertIdentical(pair.Primary.Store, pair.Secondary.Store, Enumerable.Range(0, Keys).Select(i => $"key-{i}"));
 
@@ -63,7 +63,7 @@ public class EvictionPairTests
             latest[key] = value;
         }
 
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         pair.Network.Crash(PairFixture.PrimaryAddress);
         await ReadAllAsync(reader, pair.Secondary.Store, latest, Keys);
     }
@@ -146,7 +146,7 @@ public class EvictionPairTests
 
         Assert.True(store.Evictions >= capacity * 2);
         Assert.All(hot, key => Assert.True(store.TryLookup(Encoding.ASCII.GetBytes(key), out _, out _), $"{key}, read 40 times, was evicted"));
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         PairAudit.AssertIdentical(store, pair.Secondary.Store, Enumerable.Range(0, written).Select(i => $"k-{i:D6}").Concat(Enumerable.Range(0, capacity * 2).Select(i => $"new-{i:D6}")));
     }
 

@@ -50,9 +50,9 @@ public class FailoverTests
         await client.SetAsync("before", "1"u8.ToArray());
 
         pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
-        await WaitUntil(() => pair.Primary.Role == NodeRole.Fenced, TimeSpan.FromSeconds(3));
+        await Waits.UntilAsync(() => pair.Primary.Role == NodeRole.Fenced, seconds: 3);
         Assert.Equal(NodeRole.Secondary, pair.Secondary.Role);
-        await WaitUntil(() => pair.Secondary.Role == NodeRole.Primary, TimeSpan.FromSeconds(3));
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary, seconds: 3);
         Assert.Equal(2UL, pair.Secondary.Epoch);
 
         // The client can still reach the fenced primary; it is refused there and follows the promotion.
@@ -87,10 +87,13 @@ public class FailoverTests
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await WaitUntil(() => !pair.Primary.IsProtected, TimeSpan.FromSeconds(2));
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected, seconds: 2);
 
         await client.SetAsync("alone", "v"u8.ToArray()).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
-        await Task.Delay(pair.Primary.Options.FenceAfter * 2);
+
+        // Writes acknowledged throughout twice the fence timeout: a primary that fenced for want of its secondary
+        // would have refused some of them.
+        await PairFixture.WriteThroughAsync(client, pair.Primary.Options.FenceAfter * 2);
         Assert.Equal(NodeRole.Primary, pair.Primary.Role);
         Assert.Equal("v"u8.ToArray(), await client.GetAsync("alone"));
     }
@@ -104,7 +107,7 @@ public class FailoverTests
         // The secondary applies the record, but its ack never reaches the primary.
         pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.SecondaryAddress) && to.Address.Equals(PairFixture.PrimaryAddress));
         Task write = client.SetAsync("k", "v1"u8.ToArray()).AsTask();
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn >= 1);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn >= 1);
         Assert.False(write.IsCompleted, "without the ack the write must not be acknowledged");
 
         pair.Network.DropBatches(null);
@@ -122,9 +125,15 @@ public class FailoverTests
         await client.SetAsync("before", "1"u8.ToArray());
 
         // The record never reaches the secondary; the primary dies holding the unacknowledged write.
-        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(PairFixture.SecondaryAddress));
+        int dropped = 0;
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(PairFixture.SecondaryAddress) && Interlocked.Increment(ref dropped) > 0);
+        ulong lsn = pair.Primary.Lsn;
         Task write = client.SetAsync("k", "v"u8.ToArray()).AsTask();
-        await Task.Delay(50);
+        await Waits.UntilAsync(() => pair.Primary.Lsn > lsn, "the primary to append the write's record", context: () => $"LSN {pair.Primary.Lsn}, {Volatile.Read(ref dropped)} batches dropped, write {write.Status}");
+
+        // A batch that left after the record was appended has been dropped: the record went out (in order) and is gone.
+        int droppedBefore = Volatile.Read(ref dropped);
+        await Waits.UntilAsync(() => Volatile.Read(ref dropped) > droppedBefore, "a batch to the secondary after the record to be dropped");
         Assert.False(write.IsCompleted);
         Assert.Equal(1UL, pair.Secondary.Lsn);
 
@@ -142,11 +151,13 @@ public class FailoverTests
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();
         pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
         await client.SetAsync("k", "new"u8.ToArray());
 
         pair.Network.Heal();
-        await Task.Delay(pair.Primary.Options.PromoteAfter);
+
+        // Writes acknowledged by the new primary throughout a promotion timeout after the heal.
+        await PairFixture.WriteThroughAsync(client, pair.Primary.Options.PromoteAfter);
         Assert.Equal((NodeRole.Fenced, NodeRole.Primary), (pair.Primary.Role, pair.Secondary.Role));
         var raw = await RawClient.ConnectAsync(pair);
         (WireStatus status, _) = await raw.WriteAsync(epoch: 1, "k", "old");
@@ -158,8 +169,19 @@ public class FailoverTests
     public async Task IdlePair_HeartbeatsKeepBothRoles()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
-        await Task.Delay(pair.Primary.Options.PromoteAfter * 2);
+
+        // Count what crosses the idle link each way (heartbeats and their echoes), dropping nothing: enough rounds
+        // for twice the promotion timeout, rather than a sleep a loaded machine could pass without a heartbeat.
+        int toSecondary = 0, toPrimary = 0;
+        pair.Network.DropBatches((from, _) =>
+        {
+            Interlocked.Increment(ref from.Address.Equals(PairFixture.PrimaryAddress) ? ref toSecondary : ref toPrimary);
+            return false;
+        });
+        int rounds = (int)(pair.Primary.Options.PromoteAfter * 2 / pair.Primary.Options.HeartbeatInterval);
+        await Waits.UntilAsync(() => Volatile.Read(ref toSecondary) >= rounds && Volatile.Read(ref toPrimary) >= rounds, $"{rounds} heartbeat rounds on the idle link");
         Assert.Equal((NodeRole.Primary, NodeRole.Secondary), (pair.Primary.Role, pair.Secondary.Role));
+        Assert.Equal(1UL, pair.Secondary.Epoch);
         Assert.True(pair.Primary.IsProtected && pair.Secondary.IsProtected);
     }
 
@@ -175,16 +197,5 @@ public class FailoverTests
         Assert.Equal(WireStatus.NotPrimary, status);
         Assert.Contains("Fenced", message, StringComparison.Ordinal);
         Assert.Equal(NodeRole.Fenced, pair.Primary.Role);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition(), "condition not met in time");
     }
 }

@@ -68,7 +68,7 @@ public class PairTests
         }
 
         Assert.NotEqual(ClientPath.Primary, client.Path);
-        await WaitUntil(() => client.Path == ClientPath.Secondary);
+        await Waits.UntilAsync(() => client.Path == ClientPath.Secondary, "the client to read from the secondary with its rewritten table");
         long failoverReads = client.Stats.FailoverReads;
         for (int i = 0; i < 200; i++)
         {
@@ -152,23 +152,21 @@ public class PairTests
     public async Task SyncWrite_WaitsForSecondaryAck()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
-        MirrorKvClient client = await pair.ConnectClientAsync();
+
+        // Replies complete in the order they arrive, so a reply to the write that came first is seen first.
+        MirrorKvClient client = await pair.ConnectClientAsync(completeOnReceiveThread: true);
+        await client.SetAsync("before", "1"u8.ToArray());
         pair.Network.Partition(PairFixture.PrimaryAddress, PairFixture.SecondaryAddress);
 
         ValueTask set = client.SetAsync("held", "v"u8.ToArray());
-        await Task.Delay(200);
+
+        // A later request on the same connection, which the primary answers alone (a one-sided READ): once its reply
+        // is in, the primary has handled the write (frames are served in order) and would have answered it by now,
+        // were it not waiting for the secondary's ack.
+        Assert.Equal("1"u8.ToArray(), await client.GetAsync("before"));
+        Assert.Equal(2UL, pair.Primary.Lsn);
         Assert.False(set.IsCompleted, "a sync write must not be acknowledged before the secondary applied it");
-        Assert.Equal(0UL, pair.Secondary.Lsn);
+        Assert.Equal(1UL, pair.Secondary.Lsn);
         _ = set.AsTask();
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        for (int i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
     }
 }

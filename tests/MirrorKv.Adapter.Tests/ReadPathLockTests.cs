@@ -20,7 +20,7 @@ public class ReadPathLockTests
         var network = new InProcessNetwork();
         await using MirrorKvNode primary = await MirrorKvNode.StartAsync(Options(network, PairFixture.PrimaryAddress, NodeRole.Primary, null), network.CreateTransport(PairFixture.PrimaryAddress));
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(Options(network, PairFixture.SecondaryAddress, NodeRole.Secondary, primary.EndPoint), network.CreateTransport(PairFixture.SecondaryAddress));
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 30);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 30);
 
         await using MirrorKvClient writer = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {

@@ -29,15 +29,15 @@ public class RejoinCopyTests
 
         using var stop = new CancellationTokenSource();
         Task[] writers = [.. Enumerable.Range(0, 2).Select(w => Task.Run(() => WriteUntilAsync(network, primary, w, stop.Token)))];
-        await PairFixture.WaitUntilAsync(() => primary.Lsn > Keys + 50);
+        await Waits.UntilAsync(() => primary.Lsn > Keys + 50);
 
         await using MirrorKvNode secondary = await PairFixture.StartSecondaryAsync(network, PairFixture.SecondaryAddress, primary.EndPoint);
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
         ulong lsnAtProtection = primary.Lsn;
-        await PairFixture.WaitUntilAsync(() => primary.Lsn > lsnAtProtection + 50);
+        await Waits.UntilAsync(() => primary.Lsn > lsnAtProtection + 50);
         await stop.CancelAsync();
         await Task.WhenAll(writers);
-        await PairFixture.WaitUntilAsync(() => secondary.Lsn == primary.Lsn);
+        await Waits.UntilAsync(() => secondary.Lsn == primary.Lsn);
 
         Assert.Equal(NodeRole.Secondary, secondary.Role);
         TranslationSnapshot translation = secondary.Store.Translation!.Current;

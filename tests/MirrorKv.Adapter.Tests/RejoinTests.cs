@@ -45,7 +45,7 @@ public class RejoinTests
         }
 
         await using MirrorKvNode secondary = await joining;
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected);
         Assert.Equal(NodeRole.Secondary, secondary.Role);
         Assert.Equal(latest.Count, secondary.Store.GetStats().Entries);
         TranslationSnapshot translation = secondary.Store.Translation!.Current;
@@ -60,7 +60,7 @@ public class RejoinTests
         }
 
         network.Crash(PairFixture.PrimaryAddress);
-        await PairFixture.WaitUntilAsync(() => secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => secondary.Role == NodeRole.Primary);
         await using MirrorKvClient after = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint], Transport = network.CreateTransport(PairFixture.ClientAddress) });
         foreach ((string key, byte[] value) in latest)
         {
@@ -76,8 +76,12 @@ public class RejoinTests
         // A node restarted in the middle of a failover may reach the primary before the primary has seen
         // the previous secondary's link close: it is refused (NotPrimary) and must try again, not exit.
         await using PairFixture pair = await PairFixture.StartAsync();
+        int answers = 0;
+        pair.Network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(ThirdAddress) && Interlocked.Increment(ref answers) < 0);
         Task<MirrorKvNode> joining = PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Primary.EndPoint);
-        await Task.Delay(400);
+
+        // The primary has answered the joining node at least three times: refused, and tried again after the refusal.
+        await Waits.UntilAsync(() => Volatile.Read(ref answers) >= 3, "the joining node to be refused and try again");
         Assert.False(joining.IsCompleted, joining.Exception?.ToString());
 
         // Meanwhile it serves nothing it does not have: it says it is rejoining.
@@ -86,7 +90,7 @@ public class RejoinTests
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
         await using MirrorKvNode third = await joining.WaitAsync(TimeSpan.FromSeconds(5));
-        await PairFixture.WaitUntilAsync(() => pair.Primary.IsProtected && third.IsProtected);
+        await Waits.UntilAsync(() => pair.Primary.IsProtected && third.IsProtected);
         Assert.Equal(NodeRole.Secondary, third.Role);
     }
 
@@ -102,7 +106,7 @@ public class RejoinTests
         await using var relay = new CuttingRelay(primary.EndPoint, cutFirst: 2);
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(Options(NodeRole.Secondary, relay.EndPoint), new Transport.Tcp.TcpTransport());
         Assert.Equal(2, relay.Cut);
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected);
         Assert.Equal(NodeRole.Secondary, secondary.Role);
     }
 
@@ -139,11 +143,11 @@ public class RejoinTests
         Assert.False(pair.Secondary.IsProtected);
 
         await using MirrorKvNode third = await PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Secondary.EndPoint);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.IsProtected && third.IsProtected);
+        await Waits.UntilAsync(() => pair.Secondary.IsProtected && third.IsProtected);
         await client.SetAsync("k1", Value(1, 1));
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => third.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => third.Role == NodeRole.Primary);
         Assert.Equal(3UL, third.Epoch);
         await using MirrorKvClient survivor = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [third.EndPoint], Transport = pair.Network.CreateTransport(PairFixture.ClientAddress) });
         Assert.Equal(Value(0, 1), await survivor.GetAsync("k0"));
@@ -167,7 +171,9 @@ public class RejoinTests
         int delivered = 0;
         network.DropBatches((from, to) => from.Address.Equals(PairFixture.PrimaryAddress) && to.Address.Equals(PairFixture.SecondaryAddress) && Interlocked.Increment(ref delivered) > 1);
         await using MirrorKvNode secondary = await PairFixture.StartSecondaryAsync(network, PairFixture.SecondaryAddress, primary.EndPoint);
-        await Task.Delay(primary.Options.PromoteAfter * 1.5);
+
+        // Writes acknowledged throughout one and a half promotion timeouts, with the joining node silent.
+        await PairFixture.WriteThroughAsync(client, primary.Options.PromoteAfter * 1.5);
 
         Assert.Equal(NodeRole.Rejoining, secondary.Role);
         Assert.False(primary.IsProtected);

@@ -45,7 +45,7 @@ public class SlabRebalancePairTests
 
         Assert.Equal(new byte[1000], await client.GetAsync("large"));
         Assert.Equal(1, pair.Primary.Store.SlabsMoved);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         Assert.Equal(1, pair.Secondary.Store.SlabsMoved);
         Assert.True(pair.Secondary.Store.TryLookup("large"u8, out _, out _));
     }
@@ -86,7 +86,7 @@ public class SlabRebalancePairTests
         }
 
         Assert.True(pair.Primary.Store.SlabsMoved >= 16, $"only {pair.Primary.Store.SlabsMoved} slab moves");
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         Assert.Equal(pair.Primary.Store.SlabsMoved, pair.Secondary.Store.SlabsMoved);
         AssertIdentical(pair, Keys);
 
@@ -119,11 +119,11 @@ public class SlabRebalancePairTests
             }
         });
         await using MirrorKvNode secondary = await PairFixture.StartSecondaryAsync(network, PairFixture.SecondaryAddress, primary.EndPoint, Tiny);
-        await PairFixture.WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
-        await PairFixture.WaitUntilAsync(() => primary.Store.SlabsMoved > movesAtJoin + 16, seconds: 20);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, seconds: 20);
+        await Waits.UntilAsync(() => primary.Store.SlabsMoved > movesAtJoin + 16, seconds: 20);
         await stop.CancelAsync();
         await writer;
-        await PairFixture.WaitUntilAsync(() => secondary.Lsn == primary.Lsn);
+        await Waits.UntilAsync(() => secondary.Lsn == primary.Lsn);
 
         Assert.Equal(NodeRole.Secondary, secondary.Role);
         AssertIdentical(primary.Store, secondary.Store, Keys);

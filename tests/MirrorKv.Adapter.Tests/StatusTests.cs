@@ -23,7 +23,7 @@ public class StatusTests
         Assert.Equal(pair.Secondary.EndPoint, primary.Peer);
 
         pair.Network.Crash(PairFixture.PrimaryAddress);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
         NodeStatus promoted = await MirrorKvAdmin.GetStatusAsync(pair.Secondary.EndPoint, pair.Network.CreateTransport(PairFixture.ClientAddress));
         Assert.Equal((NodeRole.Primary, 2UL, false, 50UL), (promoted.Role, promoted.Epoch, promoted.Protected, promoted.Entries));
         MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => MirrorKvAdmin.GetStatusAsync(pair.Primary.EndPoint, pair.Network.CreateTransport(PairFixture.ClientAddress)));

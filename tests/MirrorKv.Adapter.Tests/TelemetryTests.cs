@@ -101,7 +101,7 @@ public class TelemetryTests
         Assert.NotNull(await client.GetAsync("logged"));
         await client.SetAsync("after", "w"u8.ToArray());
 
-        await PairFixture.WaitUntilAsync(() => lines.Any(l => l.Contains("table rewritten", StringComparison.Ordinal)));
+        await Waits.UntilAsync(() => lines.Any(l => l.Contains("table rewritten", StringComparison.Ordinal)));
         Assert.Contains(lines, l => l.StartsWith("Warning MirrorKv primary", StringComparison.Ordinal) && l.Contains("reads move to the secondary", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains($"writes follow the promoted node {pair.Secondary.EndPoint} (epoch 2)", StringComparison.Ordinal));
     }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using MirrorKv.Client;
 
@@ -18,7 +17,7 @@ public class CacheTelemetryTests
     [Fact]
     public async Task CacheThatCannotConnect_ReportsDisconnected_CountsAttemptsAndMissedCalls()
     {
-        string endPoint = UnusedEndPoint().ToString();
+        string endPoint = Ports.FreeEndPoint().ToString();
         using var recorder = new Recorder();
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = endPoint, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
 
@@ -56,7 +55,7 @@ public class CacheTelemetryTests
 
         await pair.StopSecondaryAsync();
         await pair.StopPrimaryAsync();
-        await TcpPair.WaitUntilAsync(() =>
+        await Waits.UntilAsync(() =>
         {
             recorder.Observe();
             return recorder.Last("mirrorkv.client.connected", endPoint) == 0;
@@ -64,13 +63,6 @@ public class CacheTelemetryTests
         await Task.Delay(50, TestContext.Current.CancellationToken);
         recorder.Observe();
         Assert.True(recorder.Last("mirrorkv.client.time_since_last_success", endPoint) >= 0.05, recorder.Describe(endPoint));
-    }
-
-    private static IPEndPoint UnusedEndPoint()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return (IPEndPoint)listener.LocalEndpoint;
     }
 
     private sealed class Recorder : IDisposable

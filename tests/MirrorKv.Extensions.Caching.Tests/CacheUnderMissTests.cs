@@ -23,11 +23,11 @@ public class CacheUnderMissTests
     [Fact]
     public async Task MissingSecret_HostStarts_ErrorNamesSecretFile_HealthUnhealthy_CallsMiss()
     {
-        await using TcpPair pair = await TcpPair.StartAsync(Secret);
+        await using TcpPair pair = await TcpPair.StartAsync(TcpPair.Options with { Secret = Secret });
         (IHost host, RecordingLoggers logs) = await StartHostAsync(new() { ["MirrorKv:EndPoints"] = pair.Primary.EndPoint.ToString() });
         using (host)
         {
-            await TcpPair.WaitUntilAsync(() => logs.Has(LogLevel.Error, "requires a secret and this application has none: set MirrorKv:SecretFile"));
+            await Waits.UntilAsync(() => logs.Has(LogLevel.Error, "requires a secret and this application has none: set MirrorKv:SecretFile"));
             await AssertUnhealthyAndMissingAsync(host, "MirrorKv:SecretFile");
         }
     }
@@ -35,7 +35,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task WrongSecret_HostStarts_ErrorNamesSecretFile_HealthUnhealthy_CallsMiss()
     {
-        await using TcpPair pair = await TcpPair.StartAsync(Secret);
+        await using TcpPair pair = await TcpPair.StartAsync(TcpPair.Options with { Secret = Secret });
         string file = Path.Combine(Path.GetTempPath(), $"ce-wrong-secret-{Guid.NewGuid():N}");
         await File.WriteAllTextAsync(file, "not the pair's secret, but long enough", TestContext.Current.CancellationToken);
         try
@@ -43,7 +43,7 @@ public class CacheUnderMissTests
             (IHost host, RecordingLoggers logs) = await StartHostAsync(new() { ["MirrorKv:EndPoints"] = pair.Primary.EndPoint.ToString(), ["MirrorKv:SecretFile"] = file });
             using (host)
             {
-                await TcpPair.WaitUntilAsync(() => logs.Has(LogLevel.Error, "refused this application's secret: set MirrorKv:SecretFile"));
+                await Waits.UntilAsync(() => logs.Has(LogLevel.Error, "refused this application's secret: set MirrorKv:SecretFile"));
                 await AssertUnhealthyAndMissingAsync(host, "MirrorKv:SecretFile");
             }
         }
@@ -67,7 +67,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task BadWhenUnavailable_IsReportedWithTheValidValues_AndMissApplies()
     {
-        (IHost host, RecordingLoggers logs) = await StartHostAsync(new() { ["MirrorKv:EndPoints"] = $"127.0.0.1:{FreePort()}", ["MirrorKv:WhenUnavailable"] = "Mis" });
+        (IHost host, RecordingLoggers logs) = await StartHostAsync(new() { ["MirrorKv:EndPoints"] = $"127.0.0.1:{Ports.Free()}", ["MirrorKv:WhenUnavailable"] = "Mis" });
         using (host)
         {
             Assert.True(logs.Has(LogLevel.Error, "MirrorKv:WhenUnavailable 'Mis' is not one of Miss, Fail; using Miss"), logs.All);
@@ -145,12 +145,5 @@ public class CacheUnderMissTests
         await cache.SetAsync("k", [1], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken);
         await cache.RemoveAsync("k", TestContext.Current.CancellationToken);
         await host.StopAsync(TestContext.Current.CancellationToken);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -28,7 +28,7 @@ public class IntegrationWithHostingTests
         Assert.Equal("expensive result", await first.GetRequiredService<HybridCache>().GetOrCreateAsync("report", Factory, cancellationToken: TestContext.Current.CancellationToken));
 
         // HybridCache writes L2 in the background after returning.
-        await TcpPair.WaitUntilAsync(() => pair.Primary.Store.TryLookup("report"u8, out _, out _));
+        await Waits.UntilAsync(() => pair.Primary.Store.TryLookup("report"u8, out _, out _));
         Assert.Equal("expensive result", await second.GetRequiredService<HybridCache>().GetOrCreateAsync("report", Factory, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal(1, calls);
     }
@@ -99,13 +99,13 @@ public class IntegrationWithHostingTests
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(TestContext.Current.CancellationToken)).Status);
 
         await pair.StopSecondaryAsync();
-        await TcpPair.WaitUntilAsync(() => !pair.Primary.IsProtected);
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected);
         HealthReport report = await health.CheckHealthAsync(TestContext.Current.CancellationToken);
         Assert.Equal(HealthStatus.Degraded, report.Status);
         Assert.Contains("without a secondary", report.Entries["mirrorkv"].Description, StringComparison.Ordinal);
 
         await pair.StopPrimaryAsync();
-        await TcpPair.WaitUntilAsync(() => health.CheckHealthAsync().GetAwaiter().GetResult().Status == HealthStatus.Unhealthy);
+        await Waits.UntilAsync(() => health.CheckHealthAsync().GetAwaiter().GetResult().Status == HealthStatus.Unhealthy);
     }
 
     private static ServiceProvider Services(TcpPair pair)

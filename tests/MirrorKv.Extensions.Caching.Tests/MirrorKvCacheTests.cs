@@ -49,8 +49,8 @@ public class MirrorKvCacheTests
         Assert.NotNull(await cache.GetAsync("short", TestContext.Current.CancellationToken));
 
         // No reader touches it: the primary's sweep alone must delete it, and the delete must replicate.
-        await TcpPair.WaitUntilAsync(() => !pair.Primary.Store.TryLookup("short"u8, out _, out _), 10);
-        await TcpPair.WaitUntilAsync(() => !pair.Secondary!.Store.TryLookup("short"u8, out _, out _), 10);
+        await Waits.UntilAsync(() => !pair.Primary.Store.TryLookup("short"u8, out _, out _), seconds: 10);
+        await Waits.UntilAsync(() => !pair.Secondary!.Store.TryLookup("short"u8, out _, out _), seconds: 10);
         Assert.Null(await cache.GetAsync("short", TestContext.Current.CancellationToken));
         Assert.NotNull(await cache.GetAsync("long", TestContext.Current.CancellationToken));
         Assert.True(pair.Primary.ExpiredEntriesReaped >= 1);

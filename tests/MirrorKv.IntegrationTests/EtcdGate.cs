@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace MirrorKv.IntegrationTests;
 
@@ -23,14 +22,7 @@ internal sealed class EtcdGate : IAsyncDisposable
     public EtcdGate(Uri etcd)
     {
         _target = etcd;
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
-        Url = new Uri($"http://127.0.0.1:{port}/");
+        Url = new Uri($"http://127.0.0.1:{Ports.Free()}/");
         _listener.Prefixes.Add(Url.ToString());
         _listener.Start();
         _serving = ServeAsync();

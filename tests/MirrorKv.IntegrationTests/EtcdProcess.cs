@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace MirrorKv.IntegrationTests;
 
@@ -31,7 +29,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
             Assert.Skip("etcd is not installed (apt-get install etcd-server); .ci/run installs it");
         }
 
-        int client = FreePort(), peer = FreePort();
+        int client = Ports.Free(), peer = Ports.Free();
         string dataDir = Path.Combine(Path.GetTempPath(), $"mirrorkv-etcd-{Guid.NewGuid():N}");
         var url = new Uri($"http://127.0.0.1:{client}");
         var start = new ProcessStartInfo(etcd)
@@ -117,11 +115,4 @@ internal sealed class EtcdProcess : IAsyncDisposable
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

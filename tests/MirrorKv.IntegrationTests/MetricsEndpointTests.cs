@@ -14,8 +14,8 @@ public class MetricsEndpointTests
     [Fact]
     public async Task Scrape_FollowsWritesReadsAndAFailover()
     {
-        var primaryMetrics = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
-        var secondaryMetrics = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        var primaryMetrics = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        var secondaryMetrics = new IPEndPoint(IPAddress.Loopback, Ports.Free());
         await using RespPair pair = await RespPair.StartAsync(["--metrics-listen", primaryMetrics.ToString()], ["--metrics-listen", secondaryMetrics.ToString()]);
         string[] atPrimary = [$"server_port={pair.Primary.EndPoint.Port}"];
         string[] atSecondary = [$"server_port={pair.Secondary.EndPoint.Port}"];
@@ -84,7 +84,7 @@ public class MetricsEndpointTests
     [Fact]
     public async Task Otlp_ExportsTheNodeMeter_ToTheCollectorAtTheStandardPath()
     {
-        int port = NodeProcess.FreePort();
+        int port = Ports.Free();
         using var collector = new HttpListener();
         collector.Prefixes.Add($"http://127.0.0.1:{port}/");
         collector.Start();
@@ -121,7 +121,7 @@ public class MetricsEndpointTests
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         taken.Start();
-        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", NodeProcess.FreeEndPoint().ToString(), "--max-memory", "16m", "--metrics-listen", taken.LocalEndpoint.ToString()!);
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", Ports.FreeEndPoint().ToString(), "--max-memory", "16m", "--metrics-listen", taken.LocalEndpoint.ToString()!);
         Assert.Equal(2, code);
         Assert.Contains("error: cannot start the primary", output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);

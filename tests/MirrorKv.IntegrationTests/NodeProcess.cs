@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace MirrorKv.IntegrationTests;
@@ -163,7 +162,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     /// </summary>
     public static async Task<NodeProcess> StartAsync(string[] args, IPEndPoint? listen = null, IReadOnlyDictionary<string, string>? environment = null, string? executable = null)
     {
-        IPEndPoint endPoint = listen ?? FreeEndPoint();
+        IPEndPoint endPoint = listen ?? Ports.FreeEndPoint();
         var start = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
@@ -218,17 +217,6 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         {
             _ready.TrySetResult(line);
         }
-    }
-
-    /// <summary>A free loopback endpoint to listen on.</summary>
-    public static IPEndPoint FreeEndPoint() => new(IPAddress.Loopback, FreePort());
-
-    /// <summary>A loopback port nothing listens on now.</summary>
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The mirrorkv CLI built next to these tests (same configuration).</summary>

@@ -95,10 +95,10 @@ public class OperatorCliTests
         Assert.Contains("redis://", stderr, StringComparison.Ordinal);
 
         // Nothing listens there.
-        (code, stderr) = await Refused("get", NodeProcess.FreeEndPoint().ToString(), "k");
+        (code, stderr) = await Refused("get", Ports.FreeEndPoint().ToString(), "k");
         Assert.Equal(3, code);
         Assert.Contains("Cannot reach", stderr, StringComparison.Ordinal);
-        (code, _) = await Refused("scan", $"redis://{NodeProcess.FreeEndPoint()}");
+        (code, _) = await Refused("scan", $"redis://{Ports.FreeEndPoint()}");
         Assert.Equal(3, code);
 
         // Bad arguments, and what the native port cannot do.
@@ -126,7 +126,7 @@ public class OperatorCliTests
         string wrong = Path.Combine(dir.FullName, "wrong");
         await File.WriteAllTextAsync(right, "the operator's secret of this node\n", TestContext.Current.CancellationToken);
         await File.WriteAllTextAsync(wrong, "not the secret of this node at all\n", TestContext.Current.CancellationToken);
-        var resp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        var resp = new IPEndPoint(IPAddress.Loopback, Ports.Free());
         await using NodeProcess node = await NodeProcess.StartPrimaryAsync("--secret-file", right, "--resp-listen", resp.ToString());
 
         Assert.Equal(0, (await CliProcess.RunAsync("set", node.EndPoint.ToString(), "k", "v", "--secret-file", right)).ExitCode);

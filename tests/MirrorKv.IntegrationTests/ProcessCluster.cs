@@ -35,10 +35,10 @@ internal sealed class ProcessCluster : IAsyncDisposable
         var cluster = new ProcessCluster(etcd, "test");
         try
         {
-            var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())).ToList();
+            var endPoints = Enumerable.Range(1, pairs).Select(i => ($"p{i}", Ports.FreeEndPoint(), Ports.FreeEndPoint())).ToList();
             if (resp)
             {
-                cluster.RespEndPoints.AddRange(endPoints.Select(_ => (NodeProcess.FreeEndPoint(), NodeProcess.FreeEndPoint())));
+                cluster.RespEndPoints.AddRange(endPoints.Select(_ => (Ports.FreeEndPoint(), Ports.FreeEndPoint())));
             }
 
             IPEndPoint? RespOf(int pair, bool primary) => resp ? primary ? cluster.RespEndPoints[pair].Primary : cluster.RespEndPoints[pair].Secondary : null;

@@ -32,7 +32,7 @@ internal sealed class RelayedPair : IAsyncDisposable
 
     public static async Task<RelayedPair> StartAsync()
     {
-        IPEndPoint primaryListen = NodeProcess.FreeEndPoint(), secondaryListen = NodeProcess.FreeEndPoint();
+        IPEndPoint primaryListen = Ports.FreeEndPoint(), secondaryListen = Ports.FreeEndPoint();
         var primaryRelay = new PeerLinkRelay(primaryListen);
         var secondaryRelay = new PeerLinkRelay(secondaryListen);
         NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", "--advertise", primaryRelay.EndPoint.ToString()], primaryListen);

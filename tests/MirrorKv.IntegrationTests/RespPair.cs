@@ -23,8 +23,8 @@ internal sealed class RespPair : IAsyncDisposable
 
     public static async Task<RespPair> StartAsync(string[]? primaryArgs = null, string[]? secondaryArgs = null)
     {
-        var primaryResp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
-        var secondaryResp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        var primaryResp = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        var secondaryResp = new IPEndPoint(IPAddress.Loopback, Ports.Free());
         NodeProcess primary = await NodeProcess.StartPrimaryAsync(["--resp-listen", primaryResp.ToString(), .. primaryArgs ?? []]);
         NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint, ["--resp-listen", secondaryResp.ToString(), .. secondaryArgs ?? []]);
         await primary.WaitProtectedAsync();

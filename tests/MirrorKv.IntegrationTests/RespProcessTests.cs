@@ -86,7 +86,7 @@ public class RespProcessTests
         }
         try
         {
-            var resp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+            var resp = new IPEndPoint(IPAddress.Loopback, Ports.Free());
             await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--resp-listen", resp.ToString(), "--secret-file", secretFile);
             Assert.StartsWith("NOAUTH", await RedisCli.RunAsync(resp, "GET", "k"), StringComparison.Ordinal);
             Assert.Equal("OK", await RedisCli.RunAsync(resp, "-a", Secret, "--no-auth-warning", "SET", "k", "v"));
@@ -104,7 +104,7 @@ public class RespProcessTests
     public async Task RespListen_FromTheConfigurationFile_OpensTheRespPort()
     {
         RedisCli.Require();
-        var resp = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        var resp = new IPEndPoint(IPAddress.Loopback, Ports.Free());
         string config = Path.Combine(Directory.CreateTempSubdirectory("resp-config").FullName, "node.json");
         await File.WriteAllTextAsync(config, $$"""{ "Node": { "RespListen": "{{resp}}" } }""", TestContext.Current.CancellationToken);
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync("--config", config);

@@ -18,8 +18,8 @@ public class SentinelProcessTests
     [Fact]
     public async Task StackExchangeRedis_ThroughTheSentinelPorts_FollowsAKillOfThePrimary_AndLosesNoAcknowledgedWrite()
     {
-        var primarySentinel = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
-        var secondarySentinel = new IPEndPoint(IPAddress.Loopback, NodeProcess.FreePort());
+        var primarySentinel = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        var secondarySentinel = new IPEndPoint(IPAddress.Loopback, Ports.Free());
         await using RespPair pair = await RespPair.StartAsync(["--sentinel-listen", primarySentinel.ToString()], ["--sentinel-listen", secondarySentinel.ToString()]);
         await using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"{primarySentinel},{secondarySentinel},serviceName=default,connectTimeout=5000,syncTimeout=2000,abortConnect=false");
         IDatabase db = redis.GetDatabase();

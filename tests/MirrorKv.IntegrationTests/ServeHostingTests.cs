@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using MirrorKv.Client;
 
@@ -13,7 +11,7 @@ public partial class ServeHostingTests
     [Fact]
     public async Task Configuration_Layers_FileThenEnvironmentThenCommandLine()
     {
-        int fromFile = FreePort(), fromEnvironment = FreePort(), fromCommandLine = FreePort();
+        int fromFile = Ports.Free(), fromEnvironment = Ports.Free(), fromCommandLine = Ports.Free();
         string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
         await File.WriteAllTextAsync(config, $$"""{ "Node": { "Listen": "127.0.0.1:{{fromFile}}", "MaxMemory": "32m", "MaxConnections": 64 } }""", TestContext.Current.CancellationToken);
 
@@ -35,9 +33,9 @@ public partial class ServeHostingTests
     [Fact]
     public async Task RegionSize_IsTheDeprecatedNameOfMaxMemory()
     {
-        string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{FreePort()}", "--region-size", "24m"], ("MIRRORKV_UNUSED", "1"));
+        string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}", "--region-size", "24m"], ("MIRRORKV_UNUSED", "1"));
         Assert.Matches(@" max-memory=24MiB regions=1", ready);
-        ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{FreePort()}"], ("MIRRORKV_Node__RegionSize", "40m"));
+        ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}"], ("MIRRORKV_Node__RegionSize", "40m"));
         Assert.Matches(@" max-memory=40MiB regions=1", ready);
     }
 
@@ -111,13 +109,6 @@ public partial class ServeHostingTests
             process.Kill();
             await process.WaitForExitAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex("^ready role=")]

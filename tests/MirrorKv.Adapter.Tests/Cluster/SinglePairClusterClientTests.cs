@@ -10,7 +10,7 @@ public class SinglePairClusterClientTests
     [Fact]
     public async Task ClusterClient_GivenASinglePairsNode_WorksAsThatPairsClient()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         Assert.Null(await MirrorKvAdmin.GetClusterMapAsync(node.EndPoint));
 
         await using MirrorKvClusterClient client = await MirrorKvClusterClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [node.EndPoint] });
@@ -22,13 +22,13 @@ public class SinglePairClusterClientTests
         await client.SetAsync("one", "1"u8.ToArray());
         Assert.Equal("1"u8.ToArray(), await client.GetAsync("one"));
         Assert.True(await client.DeleteAsync("one"));
-        Assert.Equal(20, node.Node.Store.GetStats().Entries);
+        Assert.Equal(20, node.Primary.Store.GetStats().Entries);
     }
 
     [Fact]
     public async Task ClusterMapRequest_OutsideACluster_IsAnsweredNoCluster_AndTheConnectionStaysOpen()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         Assert.Equal(WireStatus.Ok, (await Conformance.Answer.AskAsync(raw, RawSocket.HelloFrame())).Status);
         Conformance.Answer answer = await Conformance.Answer.AskAsync(raw, RawSocket.Frame(Opcode.ClusterMap, 5, new byte[8]));

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using MirrorKv.Adapter.Tests.Safety;
 using MirrorKv.Client;
 using MirrorKv.Memory;
 using MirrorKv.Protocol.Tests;
@@ -68,12 +67,12 @@ public class EntryRulesTests
         int reads = (int)Assert.Single(ProtocolDocument.Numbers(ProtocolDocument.Row(limits, "READs per read before")[1]));
         Assert.Equal(retries, new MirrorKvClientOptions { EndPoints = [new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1)] }.TornReadRetries);
 
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await node.Client.SetAsync("stuck", Encoding.UTF8.GetBytes("a value"));
-        Assert.True(node.Node.Store.TryLookup("stuck"u8, out RemotePointer pointer, out ulong version));
+        Assert.True(node.Primary.Store.TryLookup("stuck"u8, out RemotePointer pointer, out ulong version));
 
         // An odd version that never turns even: a writer that died mid-write, as far as readers can tell.
-        Span<byte> slot = node.Node.Store.SpanAt(pointer);
+        Span<byte> slot = node.Primary.Store.SpanAt(pointer);
         BinaryPrimitives.WriteUInt64LittleEndian(slot, version + 1);
 
         // The first READ and its retries use the pointer the write cached; then the client asks the node for the

@@ -29,11 +29,11 @@ public class LimitTests
         long limit = Math.Clamp(announced, low, high) - header;
 
         // One region larger than the largest READ.
-        await using TcpNode node = await TcpNode.StartAsync(TcpNode.Options with { Store = PairFixture.SmallStore with { FirstChunkSize = 8UL << 20 } });
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(TcpPair.Options with { Store = PairFixture.SmallStore with { FirstChunkSize = 8UL << 20 } });
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         await raw.SendAsync(RawSocket.HelloFrame(maxFrameSize: announced));
         Assert.Equal(WireStatus.Ok, (await raw.ReceiveAsync())!.Value.Header.Status);
-        MemoryRegion first = node.Node.Store.Regions[0];
+        MemoryRegion first = node.Primary.Store.Regions[0];
         RegionInfo region = new(first.RKey, AccessFlags.RemoteRead, first.BaseAddress, first.Length);
         Assert.True((ulong)limit < region.Length);
 
@@ -50,19 +50,19 @@ public class LimitTests
     {
         Assert.Contains("the peer link included", ProtocolDocument.Row(ProtocolDocument.Table("Limits", "limit"), "connections per node")[1], StringComparison.Ordinal);
 
-        // Room for two: the well-behaved client TcpNode connects, and one more.
-        await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { MaxConnections = 2 });
+        // Room for two: the well-behaved client TcpPair connects, and one more.
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(TcpPair.Options with { MaxConnections = 2 });
         await using (RawSocket before = await RawSocket.ConnectAsync(primary.EndPoint))
         {
             await before.GreetAsync();
         }
 
-        await PairFixture.WaitUntilAsync(() => primary.Node.ConnectionCount == 1);
+        await Waits.UntilAsync(() => primary.Primary.ConnectionCount == 1);
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = PairFixture.SmallStore, MaxFrameSize = 1 << 20 },
             new TcpTransport(1 << 20));
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected);
-        Assert.Equal(2, primary.Node.ConnectionCount);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected);
+        Assert.Equal(2, primary.Primary.ConnectionCount);
 
         // The peer link took the second place: a client is now refused.
         await using RawSocket after = await RawSocket.ConnectAsync(primary.EndPoint);

@@ -21,16 +21,16 @@ public class ReadOrderTests
     {
         // One 16 MiB region, so that the rows' addresses past slab 0 lie inside it.
         StoreOptions store = new() { MaxMemory = 16 * MiB, SlabSize = (int)MiB, FirstChunkSize = 16 * MiB };
-        await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(TcpPair.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },
             new TcpTransport(2 << 20));
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected);
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
 
-        MemoryRegion region = primary.Node.Store.Regions[0];
+        MemoryRegion region = primary.Primary.Store.Regions[0];
         (uint rkey, ulong b, ulong end) = (region.RKey, region.BaseAddress, region.BaseAddress + region.Length);
-        Assert.True(primary.Node.Store.TryLookup("k1"u8, out RemotePointer k1, out _) && k1.Address - b < MiB, "the first entry is in slab 0");
+        Assert.True(primary.Primary.Store.TryLookup("k1"u8, out RemotePointer k1, out _) && k1.Address - b < MiB, "the first entry is in slab 0");
 
         // READ with the default 4 MiB frames: order -> a pointer failing that row and every later one.
         var read = new Dictionary<int, RemotePointer?>

@@ -51,7 +51,7 @@ public class StatusTableTests
     private static async Task SwitchoverCasesAsync(Seen seen)
     {
         StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
-        await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store });
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(TcpPair.Options with { Store = store });
         await using (RawSocket raw = await GreetAsync(primary.EndPoint, WireStatus.Ok, seen))
         {
             seen.Add("SWITCHOVER with no secondary", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(100, 1000)), WireStatus.SwitchoverRefused);
@@ -61,7 +61,7 @@ public class StatusTableTests
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store },
             new TcpTransport());
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected);
         await using (RawSocket raw = await GreetAsync(secondary.EndPoint, WireStatus.Ok, seen))
         {
             seen.Add("SWITCHOVER at the secondary", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(102, 1000)), WireStatus.NotPrimary);
@@ -72,7 +72,7 @@ public class StatusTableTests
             seen.Add("SWITCHOVER", Opcode.Switchover, await Answer.AskAsync(raw, Switchover(103, 5000)), WireStatus.Ok);
         }
 
-        await PairFixture.WaitUntilAsync(() => secondary.Role == NodeRole.Primary && secondary.Epoch == 2);
+        await Waits.UntilAsync(() => secondary.Role == NodeRole.Primary && secondary.Epoch == 2);
     }
 
     private static byte[] Switchover(ulong requestId, int timeoutMs)
@@ -86,11 +86,11 @@ public class StatusTableTests
     {
         // 1 MiB slabs: a FAILOVER_READ inside one slab can then exceed the smallest reply a caller may ask for.
         StoreOptions store = new() { MaxMemory = 16UL << 20, SlabSize = 1 << 20, FirstChunkSize = 16UL << 20 };
-        await using TcpNode primary = await TcpNode.StartAsync(TcpNode.Options with { Store = store, MaxFrameSize = 2 << 20 });
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(TcpPair.Options with { Store = store, MaxFrameSize = 2 << 20 });
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },
             new TcpTransport(2 << 20));
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected);
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
 
         // Any frame.
@@ -171,7 +171,7 @@ public class StatusTableTests
             Answer lookup = await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k1"));
             seen.Add("LOOKUP", Opcode.Lookup, lookup, WireStatus.Ok);
             Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(lookup.Payload, out k1, out _));
-            MemoryRegion chunk = primary.Node.Store.Regions.Single(r => r.RKey == k1.RKey);
+            MemoryRegion chunk = primary.Primary.Store.Regions.Single(r => r.RKey == k1.RKey);
             region = new RegionInfo(k1.RKey, AccessFlags.RemoteRead, chunk.BaseAddress, chunk.Length);
             ulong end = region.BaseAddress + region.Length;
             (string, RemotePointer, WireStatus)[] reads =
@@ -298,7 +298,7 @@ public class StatusTableTests
     private static async Task AuthenticationCasesAsync(Seen seen)
     {
         byte[] secret = Encoding.UTF8.GetBytes("a secret for the status table");
-        await using TcpNode node = await TcpNode.StartAsync(TcpNode.Options with { Secret = secret });
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(TcpPair.Options with { Secret = secret });
         await using (RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint))
         {
             Answer challenge = await Answer.AskAsync(raw, RawSocket.HelloFrame());
@@ -338,7 +338,7 @@ public class StatusTableTests
     private static async Task PeerConnectionCasesAsync(Seen seen)
     {
         // An empty primary takes a raw socket as its secondary.
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using (RawSocket peer = await GreetAsync(node.EndPoint, WireStatus.Ok, seen, PeerKind.Peer))
         {
             seen.Add("SLABS", Opcode.Slabs, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Slabs, 1, new byte[8])), WireStatus.Ok);
@@ -371,7 +371,7 @@ public class StatusTableTests
         await using (RawSocket raw = await GreetAsync(node.EndPoint, WireStatus.Ok, seen))
         {
             seen.Add("WRITE with a newer epoch", Opcode.Write, await Answer.AskAsync(raw, Kv(Opcode.Write, 9, "k", 1, epoch: 99)), WireStatus.NotPrimary);
-            Assert.Equal(NodeRole.Fenced, node.Node.Role);
+            Assert.Equal(NodeRole.Fenced, node.Primary.Role);
             seen.Add("LOOKUP at a fenced node", Opcode.Lookup, await Answer.AskAsync(raw, Kv(Opcode.Lookup, 10, "k")), WireStatus.NotPrimary);
             seen.Add("GET at a fenced node", Opcode.Get, await Answer.AskAsync(raw, Kv(Opcode.Get, 11, "k")), WireStatus.NotPrimary);
         }
@@ -417,9 +417,9 @@ public class StatusTableTests
         // Once it is the secondary and the primary is gone, it is promoted to epoch 2: epoch 1 is stale.
         pair.Network.Crash(PairFixture.SecondaryAddress);
         await using MirrorKvNode promoted = await joining.WaitAsync(TimeSpan.FromSeconds(10));
-        await PairFixture.WaitUntilAsync(() => pair.Primary.IsProtected && promoted.IsProtected);
+        await Waits.UntilAsync(() => pair.Primary.IsProtected && promoted.IsProtected);
         pair.Network.Crash(PairFixture.PrimaryAddress);
-        await PairFixture.WaitUntilAsync(() => promoted.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => promoted.Role == NodeRole.Primary);
         await using NodeChannel channel = await ConnectAsync(pair, third);
         foreach (Opcode opcode in new[] { Opcode.Write, Opcode.Update, Opcode.Delete })
         {

@@ -54,14 +54,14 @@ public partial class VersionGateTests
         IReadOnlyList<string[]> rows = ProtocolDocument.Table("Versions", "request, after the handshake");
         Assert.Equal(Cases.Keys.Order(StringComparer.Ordinal), rows.Select(r => r[0]).Order(StringComparer.Ordinal));
 
-        StoreOptions store = TcpNode.Options.Store;
-        await using TcpNode primary = await TcpNode.StartAsync();
+        StoreOptions store = TcpPair.Options.Store;
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync();
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store },
             new TcpTransport());
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected);
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
-        var nodes = new Nodes(primary, secondary.EndPoint, primary.Node.Store.Regions[0].RKey, primary.Node.Store.Regions[0].BaseAddress);
+        var nodes = new Nodes(primary, secondary.EndPoint, primary.Primary.Store.Regions[0].RKey, primary.Primary.Store.Regions[0].BaseAddress);
 
         foreach (string[] row in rows)
         {
@@ -74,7 +74,7 @@ public partial class VersionGateTests
                 var status = (WireStatus)byte.Parse(expected.Groups["status"].Value, System.Globalization.CultureInfo.InvariantCulture);
 
                 // A primary takes one peer adapter at a time: a fresh one for each version.
-                await using TcpNode? alone = c.Target == Target.Alone ? await TcpNode.StartAsync() : null;
+                await using TcpPair? alone = c.Target == Target.Alone ? await TcpPair.StartPrimaryAsync() : null;
                 IPEndPoint endPoint = c.Target switch
                 {
                     Target.Primary => primary.EndPoint,
@@ -131,5 +131,5 @@ public partial class VersionGateTests
 
     private sealed record Case(Target Target, PeerKind Kind, Func<Nodes, Task<byte[]>> Frame);
 
-    private sealed record Nodes(TcpNode Primary, IPEndPoint Secondary, uint RKey, ulong PrimaryBase);
+    private sealed record Nodes(TcpPair Primary, IPEndPoint Secondary, uint RKey, ulong PrimaryBase);
 }

@@ -16,7 +16,7 @@ public class VersionTests
     [Fact]
     public async Task Node_AnswersEachOfferedVersion_AsTheTableSays()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         foreach (string[] row in ProtocolDocument.Table("Versions", "HELLO version bytes"))
         {
             byte[] offered = ProtocolDocument.HexBytes(row[0]);
@@ -41,7 +41,7 @@ public class VersionTests
     [Fact]
     public async Task Version1_0Caller_GetsTheSameHelloReplyAsA1_1Caller_ButForTheMinorByte()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         byte[][] replies = new byte[2][];
         foreach ((int i, ProtocolVersion version) in new[] { (0, ProtocolVersion.V1_0), (1, ProtocolVersion.V1_1) })
         {
@@ -60,7 +60,7 @@ public class VersionTests
     [Fact]
     public async Task ClientLibrary_Offers1_3_AndIsAnswered1_3()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
         Assert.Equal(ProtocolVersion.V1_3, channel.Hello.Version);
     }
@@ -68,7 +68,7 @@ public class VersionTests
     [Fact]
     public async Task Get_IsServedOnA1_2Or1_3Connection_AndAnUnknownOpcodeOnA1_1Or1_0Connection()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await node.Client.SetAsync("k", "value"u8.ToArray());
         var request = new KvRequest(0, default, "k"u8, default);
         var payload = new byte[request.Size];
@@ -82,7 +82,7 @@ public class VersionTests
             {
                 Assert.Equal(WireStatus.Ok, answer.Status);
                 Assert.Equal(WireStatus.Ok, KvReply.TryReadAddressing(answer.Payload.AsSpan(0, KvReply.Size), out RemotePointer pointer, out _));
-                Assert.True(node.Node.Store.TryLookup("k"u8, out RemotePointer expected, out _));
+                Assert.True(node.Primary.Store.TryLookup("k"u8, out RemotePointer expected, out _));
                 Assert.Equal(expected, pointer);
                 Assert.Equal("value"u8.ToArray(), answer.Payload[KvReply.Size..]);
             }

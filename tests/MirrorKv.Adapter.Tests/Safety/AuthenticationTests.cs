@@ -12,16 +12,16 @@ public class AuthenticationTests
     private static readonly byte[] ClientSecret = Encoding.UTF8.GetBytes("client secret, 16+ bytes long");
     private static readonly byte[] PeerSecret = Encoding.UTF8.GetBytes("peer secret, also long enough");
 
-    private static NodeOptions Secured => TcpNode.Options with { Secret = ClientSecret, PeerSecret = PeerSecret };
+    private static NodeOptions Secured => TcpPair.Options with { Secret = ClientSecret, PeerSecret = PeerSecret };
 
     [Fact]
     public async Task ClientWithTheSecret_IsServed_ByBothNodesOfAPair()
     {
-        await using TcpNode primary = await TcpNode.StartAsync(Secured);
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(Secured);
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             Secured with { Role = NodeRole.Secondary, PrimaryEndPoint = primary.EndPoint },
             new TcpTransport());
-        await PairFixture.WaitUntilAsync(() => primary.Node.IsProtected);
+        await Waits.UntilAsync(() => primary.Primary.IsProtected);
 
         await primary.AssertServesAsync("authenticated");
         Assert.True(await primary.Client.WaitForSecondaryAsync(), "the client must reach the secondary with the same secret");
@@ -34,7 +34,7 @@ public class AuthenticationTests
     [InlineData("peer's")]
     public async Task ClientWithoutTheRightSecret_IsRefused_WithATypedError(string which)
     {
-        await using TcpNode node = await TcpNode.StartAsync(Secured);
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(Secured);
         byte[]? secret = which switch
         {
             "none" => null,
@@ -50,19 +50,19 @@ public class AuthenticationTests
     [Fact]
     public async Task SecondaryWithTheWrongPeerSecret_CannotAttach()
     {
-        await using TcpNode primary = await TcpNode.StartAsync(Secured);
+        await using TcpPair primary = await TcpPair.StartPrimaryAsync(Secured);
         // Refused at once (not retried until the connect timeout, as a NotPrimary answer is).
         var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => MirrorKvNode.StartAsync(
             Secured with { Role = NodeRole.Secondary, PrimaryEndPoint = primary.EndPoint, PeerSecret = ClientSecret },
             new TcpTransport()));
         Assert.Contains("AuthFailed", error.Message, StringComparison.Ordinal);
-        Assert.False(primary.Node.IsProtected);
+        Assert.False(primary.Primary.IsProtected);
     }
 
     [Fact]
     public async Task Challenge_IsFreshPerConnection_AndAProofForAnotherKindOrChallengeFails()
     {
-        await using TcpNode node = await TcpNode.StartAsync(Secured);
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(Secured);
         byte[] first = await ChallengeAsync(node.EndPoint);
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         await raw.SendAsync(RawSocket.HelloFrame());
@@ -111,7 +111,7 @@ public class AuthenticationTests
     [Fact]
     public void ShortSecret_IsRejectedByValidate()
     {
-        var error = Assert.Throws<ArgumentException>(() => (TcpNode.Options with { Secret = new byte[8] }).Validate());
+        var error = Assert.Throws<ArgumentException>(() => (TcpPair.Options with { Secret = new byte[8] }).Validate());
         Assert.Contains("at least 16 bytes", error.Message, StringComparison.Ordinal);
     }
 

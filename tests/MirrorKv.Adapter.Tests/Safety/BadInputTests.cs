@@ -13,7 +13,7 @@ public class BadInputTests
     [Fact]
     public async Task BadReads_EachGetsItsStatus_AndTheConnectionStaysUsable()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         RegionInfo region = await raw.GreetAsync();
         ulong end = region.BaseAddress + region.Length;
@@ -51,7 +51,7 @@ public class BadInputTests
     [Fact]
     public async Task RequestsOutsideTheCallersRights_AreRefused_AndTheConnectionStaysUsable()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         RegionInfo region = await raw.GreetAsync();
         (string Case, byte[] Frame, WireStatus Expected)[] cases =
@@ -97,7 +97,7 @@ public class BadInputTests
     {
         await using PairFixture pair = await PairFixture.StartAsync();
         pair.Network.Crash(PairFixture.PrimaryAddress);
-        await PairFixture.WaitUntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
+        await Waits.UntilAsync(() => pair.Secondary.Role == NodeRole.Primary);
         RawClient raw = await RawClient.ConnectAsync(pair, pair.Secondary.EndPoint);
         (WireStatus status, string message) = await raw.WriteAsync(1, "k", "v");
         Assert.Equal(WireStatus.StaleEpoch, status);
@@ -109,13 +109,13 @@ public class BadInputTests
     public async Task RKeyOfAnEarlierIncarnation_IsUnknown()
     {
         RegionInfo old;
-        await using (TcpNode first = await TcpNode.StartAsync())
+        await using (TcpPair first = await TcpPair.StartPrimaryAsync())
         {
             await using RawSocket raw = await RawSocket.ConnectAsync(first.EndPoint);
             old = await raw.GreetAsync();
         }
 
-        await using TcpNode second = await TcpNode.StartAsync();
+        await using TcpPair second = await TcpPair.StartPrimaryAsync();
         await using RawSocket again = await RawSocket.ConnectAsync(second.EndPoint);
         RegionInfo current = await again.GreetAsync();
         Assert.NotEqual(old.RKey, current.RKey);
@@ -133,7 +133,7 @@ public class BadInputTests
     [InlineData("reply", WireStatus.MalformedFrame)]
     public async Task GarbageBeforeOrInsteadOfHandshake_IsClosedWithAReason(string kind, WireStatus expected)
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         byte[] hello = RawSocket.HelloFrame();
         byte[] bytes = kind switch
@@ -157,7 +157,7 @@ public class BadInputTests
     [Fact]
     public async Task TruncatedFrames_ThenClose_LoseNothingForOthers()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         for (int cut = 1; cut < 40; cut += 3)
         {
             await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
@@ -167,6 +167,6 @@ public class BadInputTests
         }
 
         await node.AssertServesAsync("after-truncations");
-        await PairFixture.WaitUntilAsync(() => node.Node.ConnectionCount == 1);
+        await Waits.UntilAsync(() => node.Primary.ConnectionCount == 1);
     }
 }

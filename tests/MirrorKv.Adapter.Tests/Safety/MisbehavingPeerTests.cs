@@ -12,7 +12,7 @@ public class MisbehavingPeerTests
     [Fact]
     public async Task NoHello_IsClosedAfterTheHandshakeTimeout()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         var error = await raw.ReceiveUntilClosedAsync();
         Assert.Equal(WireStatus.Timeout, error?.Status);
@@ -23,7 +23,7 @@ public class MisbehavingPeerTests
     [Fact]
     public async Task SlowSender_OneByteAtATime_IsClosedAfterTheFrameTimeout()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint);
         RegionInfo region = await raw.GreetAsync();
         byte[] frame = RawSocket.ReadFrame(1, new RemotePointer(region.RKey, region.BaseAddress, 64));
@@ -43,7 +43,7 @@ public class MisbehavingPeerTests
     [Fact]
     public async Task SlowReader_MemoryStaysBounded_ThenItIsDropped()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using RawSocket raw = await RawSocket.ConnectAsync(node.EndPoint, receiveBuffer: 4096);
         RegionInfo region = await raw.GreetAsync();
 
@@ -54,15 +54,15 @@ public class MisbehavingPeerTests
         long peak = 0;
         for (int i = 0; i < 20; i++)
         {
-            peak = Math.Max(peak, node.Node.QueuedBytes);
+            peak = Math.Max(peak, node.Primary.QueuedBytes);
             await node.AssertServesAsync($"while-unread-{i}");
             await Task.Delay(10);
         }
 
         // Bounded by the limit plus one reply frame, far below the 64 MiB asked for.
-        int limit = TcpNode.Options.SendQueueLimit;
+        int limit = TcpPair.Options.SendQueueLimit;
         Assert.InRange(peak, 1, limit + (64 * 1024) + 64);
-        await PairFixture.WaitUntilAsync(() => node.Node.ConnectionCount == 1);
+        await Waits.UntilAsync(() => node.Primary.ConnectionCount == 1);
         await node.AssertServesAsync("after-drop");
         await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
@@ -81,8 +81,8 @@ public class MisbehavingPeerTests
         // A handshake timeout longer than the flood takes: the accepted connections keep their places (with
         // the tests' short one they could time out while 400 connects are still under way on a busy machine,
         // and later connections would be accepted in their stead instead of refused).
-        NodeOptions options = TcpNode.Options with { MaxConnections = 50, HandshakeTimeout = TimeSpan.FromSeconds(30) };
-        await using TcpNode node = await TcpNode.StartAsync(options);
+        NodeOptions options = TcpPair.Options with { MaxConnections = 50, HandshakeTimeout = TimeSpan.FromSeconds(30) };
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(options);
         var flood = new List<RawSocket>();
         try
         {
@@ -92,7 +92,7 @@ public class MisbehavingPeerTests
             }
 
             await node.AssertServesAsync("during-flood");
-            Assert.Equal(options.MaxConnections, node.Node.ConnectionCount);
+            Assert.Equal(options.MaxConnections, node.Primary.ConnectionCount);
             int refused = 0;
             foreach (RawSocket raw in flood.Skip(300))
             {
@@ -110,7 +110,7 @@ public class MisbehavingPeerTests
             }
         }
 
-        await PairFixture.WaitUntilAsync(() => node.Node.ConnectionCount == 1);
+        await Waits.UntilAsync(() => node.Primary.ConnectionCount == 1);
         await using RawSocket late = await RawSocket.ConnectAsync(node.EndPoint);
         await late.GreetAsync();
     }

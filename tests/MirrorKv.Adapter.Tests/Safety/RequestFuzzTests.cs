@@ -21,7 +21,7 @@ public class RequestFuzzTests
     [Fact]
     public async Task RandomAndMutatedRequests_NeverCrashTheNode_AndTheClientKeepsWorking()
     {
-        await using TcpNode node = await TcpNode.StartAsync();
+        await using TcpPair node = await TcpPair.StartPrimaryAsync();
         RegionInfo region;
         await using (RawSocket probe = await RawSocket.ConnectAsync(node.EndPoint))
         {
@@ -100,7 +100,7 @@ public class RequestFuzzTests
         }
 
         await node.AssertServesAsync("after-fuzz");
-        Assert.Equal(NodeRole.Primary, node.Node.Role);
+        Assert.Equal(NodeRole.Primary, node.Primary.Role);
         Assert.True(closes < batchesSent, $"every one of {batchesSent} batches closed the connection: the generator is too crude to reach the handlers");
     }
 

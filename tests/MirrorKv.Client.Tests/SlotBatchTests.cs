@@ -3,7 +3,7 @@ using CsCheck;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 
-namespace MirrorKv.Adapter.Tests.Cluster;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>The cluster client's batch splitting: every key goes to the pair owning its slot, once, in the caller's order.</summary>
 public class SlotBatchTests

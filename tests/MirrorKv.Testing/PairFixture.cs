@@ -1,15 +1,15 @@
+using System.Diagnostics;
 using System.Net;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
-using MirrorKv.Transport;
 using MirrorKv.Transport.InProcess;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Testing;
 
 /// <summary>A primary and a secondary on an in-process network, plus clients, for unit tests of the pair.</summary>
-internal sealed class PairFixture : IAsyncDisposable
+public sealed class PairFixture : IAsyncDisposable
 {
     public static readonly IPAddress PrimaryAddress = IPAddress.Parse("127.0.0.11");
     public static readonly IPAddress SecondaryAddress = IPAddress.Parse("127.0.0.12");
@@ -27,7 +27,7 @@ internal sealed class PairFixture : IAsyncDisposable
     public InProcessNetwork Network { get; }
 
     /// <summary>Names a network for helpers that need one without a whole pair.</summary>
-    internal sealed record Handle(InProcessNetwork Network);
+    public sealed record Handle(InProcessNetwork Network);
 
     public MirrorKvNode Primary { get; }
 
@@ -40,7 +40,7 @@ internal sealed class PairFixture : IAsyncDisposable
         var network = new InProcessNetwork();
         MirrorKvNode primary = await StartPrimaryAsync(network, mode, store);
         MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint, store);
-        await WaitUntilAsync(() => primary.IsProtected && secondary.IsProtected);
+        await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, "the in-process pair to be protected");
         return new PairFixture(network, primary, secondary);
     }
 
@@ -54,15 +54,26 @@ internal sealed class PairFixture : IAsyncDisposable
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
 
-    public static async Task WaitUntilAsync(Func<bool> condition, double seconds = 5)
+    /// <summary>
+    /// Writes through <paramref name="client"/>, one acknowledged write after another, until <paramref name="span"/>
+    /// has passed: a stretch of time the nodes provably served throughout (a sleep can pass on a loaded machine
+    /// without their threads running at all), for tests that check that something does not happen within it.
+    /// </summary>
+    public static async Task<int> WriteThroughAsync(MirrorKvClient client, TimeSpan span, string key = "write-through")
     {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition() && DateTime.UtcNow < deadline)
+        var clock = Stopwatch.StartNew();
+        int writes = 0;
+        do
         {
-            await Task.Delay(5);
-        }
+            await Waits.ForAsync(client.SetAsync(key, BitConverter.GetBytes(writes)).AsTask(), $"write {writes} of the stretch to be acknowledged", seconds: 5);
+            writes++;
 
-        Assert.True(condition(), "condition not met in time");
+            // A few writes per heartbeat interval: enough to cover the span, not so many that they take the cores.
+            await Task.Delay(20);
+        }
+        while (clock.Elapsed < span);
+
+        return writes;
     }
 
     public async Task<MirrorKvClient> ConnectClientAsync(bool rewriteTable = true, TimeSpan? requestTimeout = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null, bool completeOnReceiveThread = false, ReadFrom readFrom = ReadFrom.PreferPrimary)

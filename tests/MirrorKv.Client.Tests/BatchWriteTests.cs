@@ -1,7 +1,7 @@
 using System.Text;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Pipelined writes (<see cref="MirrorKvClient.SetManyAsync"/>), posted as parts of batch operations: every
@@ -73,7 +73,7 @@ public class BatchWriteTests
         pair.Network.DropBatches((from, to) => from.Equals(pair.Primary.EndPoint) && to.Address.Equals(PairFixture.ClientAddress));
         ulong lsnBefore = pair.Primary.Lsn;
         Task writing = client.SetManyAsync(keys, [.. keys.Select(k => (ReadOnlyMemory<byte>)Value(k, 1))]).AsTask();
-        await PairFixture.WaitUntilAsync(() => pair.Primary.AckedLsn >= lsnBefore + (ulong)keys.Length);
+        await Waits.UntilAsync(() => pair.Primary.AckedLsn >= lsnBefore + (ulong)keys.Length);
         Assert.False(writing.IsCompleted);
         pair.Network.Crash(PairFixture.PrimaryAddress);
 

@@ -1,7 +1,8 @@
 using System.Text;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// A secondary restarted at the endpoint the client already knows: the write replies name it again, and the
@@ -19,12 +20,12 @@ public class SecondaryReconnectTests
         await client.GetSecondaryStatusAsync();
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => !pair.Primary.DescribeStatus().Protected);
+        await Waits.UntilAsync(() => !pair.Primary.DescribeStatus().Protected);
         await client.SetAsync("k", "v2"u8.ToArray());
         await Assert.ThrowsAsync<MirrorKvException>(() => client.GetSecondaryStatusAsync());
 
         await using MirrorKvNode restarted = await PairFixture.StartSecondaryAsync(pair.Network, PairFixture.SecondaryAddress, pair.Primary.EndPoint);
-        await PairFixture.WaitUntilAsync(() => pair.Primary.DescribeStatus().Protected);
+        await Waits.UntilAsync(() => pair.Primary.DescribeStatus().Protected);
         for (int i = 0; i < 200 && !await SecondaryAnswersAsync(client); i++)
         {
             await client.SetAsync($"w{i}", Encoding.UTF8.GetBytes($"{i}"));

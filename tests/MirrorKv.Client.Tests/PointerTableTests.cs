@@ -2,7 +2,7 @@ using CsCheck;
 using MirrorKv.Client;
 using MirrorKv.Memory;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>The client's flat pointer table: the same answers as a dictionary, and no torn pointer under concurrent writes.</summary>
 /// <remarks>

@@ -1,7 +1,7 @@
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// A batch operation (one completion for many work requests): it completes when its last part is in, in

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Pipelined reads (<see cref="MirrorKvClient.TryGetManyAsync"/>), whose READs go out as parts of batch
@@ -104,7 +104,7 @@ public class BatchReadTests
         // The primary's replies to this client are lost: the batch operations wait until the crash fails them.
         pair.Network.DropBatches((from, to) => from.Equals(pair.Primary.EndPoint) && to.Address.Equals(PairFixture.ClientAddress));
         Task<byte[]?[]> reading = client.GetManyAsync(keys);
-        await PairFixture.WaitUntilAsync(() => client.Stats.Reads >= readsBefore + keys.Length);
+        await Waits.UntilAsync(() => client.Stats.Reads >= readsBefore + keys.Length);
         Assert.False(reading.IsCompleted);
         pair.Network.Crash(PairFixture.PrimaryAddress);
 

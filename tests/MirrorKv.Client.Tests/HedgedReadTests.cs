@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using CsCheck;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// Hedged and balanced reads: a frozen primary costs a reader about the hedge delay once, not the request
@@ -165,7 +166,7 @@ public class HedgedReadTests
         await client.GetSecondaryStatusAsync();
 
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await PairFixture.WaitUntilAsync(() => !pair.Primary.DescribeStatus().Protected);
+        await Waits.UntilAsync(() => !pair.Primary.DescribeStatus().Protected);
         await using MirrorKvNode restarted = await PairFixture.StartSecondaryAsync(pair.Network, PairFixture.SecondaryAddress, pair.Primary.EndPoint);
 
         // No write names the secondary to the client: only its own retries can bring the connection back.

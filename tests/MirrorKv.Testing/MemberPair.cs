@@ -5,13 +5,13 @@ using MirrorKv.Client;
 using MirrorKv.Protocol;
 using MirrorKv.Transport.InProcess;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Testing;
 
 /// <summary>
 /// Two pair members (nodes that heal themselves) on an in-process network whose nodes can be frozen:
 /// <see cref="A"/> starts as primary, <see cref="B"/> as its secondary.
 /// </summary>
-internal sealed class MemberPair : IAsyncDisposable
+public sealed class MemberPair : IAsyncDisposable
 {
     private readonly List<MirrorKvClient> _clients = [];
 
@@ -66,10 +66,6 @@ internal sealed class MemberPair : IAsyncDisposable
         _clients.Add(client);
         return client;
     }
-
-    /// <summary>A raw connection to <paramref name="node"/> whose requests wait up to 20 s (so that they outlast a freeze).</summary>
-    public async Task<RawClient> ConnectRawAsync(IPEndPoint node) =>
-        new(await NodeChannel.ConnectAsync(Network.CreateTransport(PairFixture.ClientAddress), node, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20)), _ => { }, CancellationToken.None));
 
     public static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
 

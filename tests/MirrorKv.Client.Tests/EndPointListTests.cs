@@ -1,7 +1,7 @@
 using System.Net;
 using MirrorKv.Client;
 
-namespace MirrorKv.Adapter.Tests.Client;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>The endpoint list as one configuration string, and the options that take it.</summary>
 public class EndPointListTests

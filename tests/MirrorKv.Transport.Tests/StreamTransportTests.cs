@@ -5,7 +5,7 @@ using MirrorKv.Transport;
 using MirrorKv.Transport.InProcess;
 using MirrorKv.Transport.Tcp;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Transport.Tests;
 
 /// <summary>
 /// Stream connections (another protocol's bytes, delimited by the handler) on every backend: whole requests
@@ -24,9 +24,11 @@ public class StreamTransportTests
         await using Client client = await Client.StartAsync(backend, handler);
         string big = new('b', 100_000);
         await client.SendAsync("one\ntw");
-        await Task.Delay(50);
+
+        // The first line is answered: "tw" has been received too, and waits as an incomplete request.
+        Assert.Equal("ONE\n", await client.ReadAsync(4));
         await client.SendAsync($"o\n{big}\nthree\n");
-        Assert.Equal($"ONE\nTWO\n{big.ToUpperInvariant()}\nTHREE\n", await client.ReadAsync(4 + 4 + big.Length + 1 + 6));
+        Assert.Equal($"TWO\n{big.ToUpperInvariant()}\nTHREE\n", await client.ReadAsync(4 + big.Length + 1 + 6));
         Assert.Equal(["one", "two", big, "three"], handler.Lines);
     }
 
@@ -86,11 +88,11 @@ public class StreamTransportTests
     private sealed class Client : IAsyncDisposable
     {
         private readonly IAsyncDisposable _listener;
-        private readonly Resp.RespTestClient? _inProcess;
+        private readonly InProcessBytes? _inProcess;
         private readonly Socket? _socket;
         private readonly List<byte> _received = [];
 
-        private Client(IAsyncDisposable listener, Socket? socket, Resp.RespTestClient? inProcess)
+        private Client(IAsyncDisposable listener, Socket? socket, InProcessBytes? inProcess)
         {
             _listener = listener;
             _socket = socket;
@@ -102,9 +104,11 @@ public class StreamTransportTests
             if (backend == "inprocess")
             {
                 var network = new InProcessNetwork();
-                var at = new IPEndPoint(PairFixture.PrimaryAddress, 9000);
-                IListener inProcess = network.CreateTransport(PairFixture.PrimaryAddress).ListenStream(at, handler);
-                return new Client(inProcess, null, Resp.RespTestClient.Connect(network, PairFixture.ClientAddress, at));
+                var at = new IPEndPoint(Harness.ServerAddress, 9000);
+                IListener inProcess = network.CreateTransport(Harness.ServerAddress).ListenStream(at, handler);
+                var bytes = new InProcessBytes();
+                bytes.Attach(network.ConnectStream(Harness.ClientAddress, at, bytes));
+                return new Client(inProcess, null, bytes);
             }
 
             var transport = new TcpTransport(new TcpTransportOptions { EventLoops = backend == "tcp" ? TcpTransportOptions.DefaultEventLoops : 0 });
@@ -123,7 +127,7 @@ public class StreamTransportTests
             }
             else
             {
-                await _inProcess!.SendAsync(bytes);
+                _inProcess!.Send(bytes);
             }
         }
 
@@ -131,7 +135,7 @@ public class StreamTransportTests
         {
             if (_inProcess is not null)
             {
-                return await _inProcess.ReadRawAsync(length);
+                return await _inProcess.ReadAsync(length);
             }
 
             byte[] buffer = new byte[length];
@@ -151,7 +155,8 @@ public class StreamTransportTests
         {
             if (_inProcess is not null)
             {
-                return await _inProcess.WaitClosedAsync();
+                await Task.WhenAny(_inProcess.Closed.Task, Task.Delay(TimeSpan.FromSeconds(10)));
+                return _inProcess.Closed.Task.IsCompleted;
             }
 
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -177,12 +182,78 @@ public class StreamTransportTests
         public async ValueTask DisposeAsync()
         {
             _socket?.Dispose();
-            if (_inProcess is not null)
-            {
-                await _inProcess.DisposeAsync();
-            }
+            _inProcess?.Connection?.Abort(null);
 
             await _listener.DisposeAsync();
+        }
+    }
+
+    /// <summary>The client's end of an in-process stream connection: sends raw bytes, keeps every byte received.</summary>
+    private sealed class InProcessBytes : IStreamHandler
+    {
+        private readonly Lock _lock = new();
+        private readonly List<byte> _received = [];
+
+        public IConnection? Connection { get; private set; }
+
+        public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Attach(IConnection connection) => Connection ??= connection;
+
+        public void Send(byte[] bytes)
+        {
+            bytes.CopyTo(Connection!.BeginPostBytes(bytes.Length));
+            Connection.EndPostBytes(bytes.Length);
+            Connection.Flush();
+        }
+
+        public async Task<string> ReadAsync(int length)
+        {
+            await Waits.UntilAsync(() => Count >= length, $"{length} bytes of replies", context: () => $"{Count} arrived");
+            lock (_lock)
+            {
+                string text = Encoding.ASCII.GetString([.. _received.Take(length)]);
+                _received.RemoveRange(0, length);
+                return text;
+            }
+        }
+
+        public void OnOpened(IConnection connection)
+        {
+            connection.MaxFrameSize = 1 << 20;
+            Connection = connection;
+        }
+
+        public void OnBatchStart(IConnection connection)
+        {
+        }
+
+        public int OnRequest(IConnection connection, ReadOnlySpan<byte> data, out int needed)
+        {
+            needed = 0;
+            lock (_lock)
+            {
+                _received.AddRange(data);
+            }
+
+            return data.Length;
+        }
+
+        public void OnBatchEnd(IConnection connection)
+        {
+        }
+
+        public void OnClosed(IConnection connection, Exception? error) => Closed.TrySetResult();
+
+        private int Count
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _received.Count;
+                }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Client.Tests;
 
 /// <summary>
 /// A read of a key the client has no pointer for needs a LOOKUP, and a LOOKUP needs a node that serves:
@@ -37,13 +37,13 @@ public class LookupWaitTests
     }
 
     /// <summary>
-    /// Writes "k" through a raw connection (so the client caches no pointer for it), connects a client with
+    /// Writes "k" through another client (so this one caches no pointer for it), connects a client with
     /// these timeouts, then freezes the secondary until the primary fences: no node serves.
     /// </summary>
     private static async Task<MirrorKvClient> FencePrimaryWithAnUncachedKeyAsync(MemberPair pair, TimeSpan requestTimeout, TimeSpan promotionWait)
     {
-        RawClient raw = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
-        Assert.Equal(WireStatus.Ok, (await raw.WriteAsync(1, "k", "v1")).Status);
+        MirrorKvClient writer = await pair.ConnectClientAsync();
+        await writer.SetAsync("k", "v1"u8.ToArray());
         MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
         {
             EndPoints = [pair.A.Node.EndPoint],

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Testing;
 
 /// <summary>Every log line into a queue, "{level} {message}", with an optional prefix and time: for tests that assert on logs or show them on failure.</summary>
-internal sealed class CapturingLoggerFactory(ConcurrentQueue<string> lines, string? prefix = null) : ILoggerFactory, ILogger
+public sealed class CapturingLoggerFactory(ConcurrentQueue<string> lines, string? prefix = null) : ILoggerFactory, ILogger
 {
     public void AddProvider(ILoggerProvider provider)
     {

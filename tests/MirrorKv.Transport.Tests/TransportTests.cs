@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -7,7 +6,7 @@ using MirrorKv.Transport;
 using MirrorKv.Transport.InProcess;
 using MirrorKv.Transport.Tcp;
 
-namespace MirrorKv.Adapter.Tests;
+namespace MirrorKv.Transport.Tests;
 
 /// <summary>The transport contract, on both backends: order, batching, framing errors, and injected faults.</summary>
 public class TransportTests
@@ -44,8 +43,9 @@ public class TransportTests
         }
 
         h.Client.Flush();
-        await Task.Delay(300);
-        Assert.True(h.Client.WriteBlockedFor > TimeSpan.Zero, "the sender never had to wait for room");
+
+        // The sender waiting for room proves the receiver held long enough: both socket buffers are full.
+        await Waits.UntilAsync(() => h.Client.WriteBlockedFor > TimeSpan.Zero, "the sender to wait for room in the held receiver's socket");
         Assert.Empty(h.Server.Frames);
 
         release.SetResult();
@@ -58,11 +58,7 @@ public class TransportTests
     [MemberData(nameof(TcpBackends))]
     public async Task Tcp_ConnectToClosedPort_FailsWithConnectionRefused(string backend)
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var closed = (IPEndPoint)probe.LocalEndPoint!;
-        probe.Dispose();
-
+        IPEndPoint closed = Ports.FreeEndPoint();
         ITransport transport = Harness.Tcp(backend);
         var e = await Assert.ThrowsAsync<SocketException>(async () => await transport.ConnectAsync(closed, new RecordingHandler(), CancellationToken.None));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
@@ -137,13 +133,15 @@ public class TransportTests
         h.Network!.Partition(Harness.ClientAddress, Harness.ServerAddress);
         h.Client.Post(Opcode.Read, WireStatus.Ok, 1, []);
         h.Client.Flush();
-        await Task.Delay(100);
-        Assert.Empty(h.Server.Frames);
+
+        // Handed to the network, which decides there and then: frame 1 is gone, not in flight past the heal.
+        await Waits.UntilAsync(() => h.Client.QueuedBytes == 0, "frame 1 to leave the send queue");
         Assert.True(h.Client.IsOpen, "a partition is silent: the connection does not see an error");
 
         h.Network.Heal();
         h.Client.Post(Opcode.Read, WireStatus.Ok, 2, []);
         h.Client.Flush();
+        // Frames arrive in order, so frame 1, had it been delivered, would be here before frame 2.
         await h.Server.WaitForFramesAsync(1);
         Assert.Equal(2UL, h.Server.Frames.Single().Header.RequestId);
     }
@@ -175,108 +173,22 @@ public class TransportTests
     public async Task InProcess_DropBatches_DropsOnlyMatching()
     {
         await using Harness h = await Harness.StartAsync("inprocess");
-        h.Network!.DropBatches((from, _) => from.Address.Equals(Harness.ClientAddress));
+        int dropped = 0;
+        h.Network!.DropBatches((from, _) => from.Address.Equals(Harness.ClientAddress) && Interlocked.Increment(ref dropped) > 0);
+        h.ServerConnection!.Post(Opcode.Read, WireStatus.Ok, 10, []);
+        h.ServerConnection!.Flush();
         h.Client.Post(Opcode.Read, WireStatus.Ok, 1, []);
         h.Client.Flush();
-        await Task.Delay(100);
-        Assert.Empty(h.Server.Frames);
+        await Waits.UntilAsync(() => Volatile.Read(ref dropped) == 1, "the client's batch to be dropped");
+
+        // The other direction does not match: the server's frame arrives.
+        await h.ClientHandler.WaitForFramesAsync(1);
+        Assert.Equal(10UL, h.ClientHandler.Frames.Single().Header.RequestId);
+
         h.Network.DropBatches(null);
         h.Client.Post(Opcode.Read, WireStatus.Ok, 2, []);
         h.Client.Flush();
         await h.Server.WaitForFramesAsync(1);
-    }
-
-    private sealed record FrameRecord(FrameHeader Header, byte[] Payload);
-
-    private sealed class RecordingHandler : IMessageHandler
-    {
-        private readonly ConcurrentQueue<FrameRecord> _frames = new();
-
-        public IReadOnlyCollection<FrameRecord> Frames => _frames;
-
-        public int Batches { get; private set; }
-
-        public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource<IConnection> Opened { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Action<IConnection>? OnOpenedHook { get; set; }
-
-        public void OnOpened(IConnection connection)
-        {
-            OnOpenedHook?.Invoke(connection);
-            Opened.TrySetResult(connection);
-        }
-
-        public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload) => _frames.Enqueue(new FrameRecord(header, payload.ToArray()));
-
-        public void OnBatchEnd(IConnection connection) => Batches++;
-
-        public void OnClosed(IConnection connection, Exception? error) => Closed.TrySetResult();
-
-        public async Task WaitForFramesAsync(int count)
-        {
-            for (int i = 0; i < 500 && _frames.Count < count; i++)
-            {
-                await Task.Delay(10);
-            }
-
-            Assert.True(_frames.Count >= count, $"{_frames.Count} of {count} frames arrived");
-        }
-    }
-
-    private sealed class Harness : IAsyncDisposable
-    {
-        public static readonly IPAddress ServerAddress = IPAddress.Parse("127.0.0.31");
-        public static readonly IPAddress ClientAddress = IPAddress.Parse("127.0.0.32");
-
-        public RecordingHandler Server { get; } = new();
-
-        public RecordingHandler ClientHandler { get; } = new();
-
-        public InProcessNetwork? Network { get; private set; }
-
-        public ITransport Transport { get; private set; } = null!;
-
-        public IListener Listener { get; private set; } = null!;
-
-        public IConnection Client { get; private set; } = null!;
-
-        public IConnection? ServerConnection { get; private set; }
-
-        public static ITransport Tcp(string backend) =>
-            backend == "tcp" ? new TcpTransport() : new TcpTransport(new TcpTransportOptions { EventLoops = 0 });
-
-        public static async Task<Harness> StartAsync(string backend, Action<IConnection>? onOpened = null)
-        {
-            var h = new Harness();
-            h.Server.OnOpenedHook = onOpened;
-            ITransport serverTransport;
-            EndPoint endPoint;
-            if (backend is "tcp" or "tcp-engine")
-            {
-                serverTransport = h.Transport = Tcp(backend);
-                endPoint = new IPEndPoint(IPAddress.Loopback, 0);
-            }
-            else
-            {
-                h.Network = new InProcessNetwork();
-                serverTransport = h.Network.CreateTransport(ServerAddress);
-                h.Transport = h.Network.CreateTransport(ClientAddress);
-                endPoint = new IPEndPoint(ServerAddress, 9000);
-            }
-
-            h.Listener = serverTransport.Listen(endPoint, h.Server);
-            h.Client = await h.Transport.ConnectAsync(h.Listener.LocalEndPoint, h.ClientHandler, CancellationToken.None);
-            h.ServerConnection = await h.Server.Opened.Task.WaitAsync(TimeSpan.FromSeconds(5));
-            return h;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Abort(null);
-            ServerConnection?.Abort(null);
-            await Listener.DisposeAsync();
-        }
+        Assert.Equal(2UL, h.Server.Frames.Single().Header.RequestId);
     }
 }
