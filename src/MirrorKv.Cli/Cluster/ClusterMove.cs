@@ -109,6 +109,11 @@ internal static class ClusterMove
             return common.RunAsync(parse, async (mover, ct) =>
             {
                 await mover.FinishPendingAsync(ct);
+                if ((await mover.MapAsync(ct)).IndexOf(pairId) < 0)
+                {
+                    throw new MoveException($"pair '{pairId}' is not in the map");
+                }
+
                 await mover.RebalanceAsync(pairId, ct);
                 ClusterMap removed = await mover.PublishAsync((map, version) => map.IndexOf(pairId) < 0
                     ? throw new MoveException($"pair '{pairId}' is not in the map (version {map.Version})")

@@ -283,7 +283,8 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
         }
     }
 
-    private async Task<ClusterMap> MapAsync(CancellationToken cancellationToken) =>
+    /// <summary>The map in etcd now.</summary>
+    public async Task<ClusterMap> MapAsync(CancellationToken cancellationToken) =>
         (await _directory.ReadAsync(cancellationToken).ConfigureAwait(false)).Map
         ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster up writes one)");
 
@@ -371,7 +372,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                 throw new MoveException($"gave up after {mover.PatienceLimit.TotalSeconds:F0} s: {why}");
             }
 
-            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
         }
     }
 }
