@@ -141,6 +141,75 @@ public class ClusterMoveProcessTests
         await load.AuditAsync(auditor);
     }
 
+    [Fact]
+    public async Task SlotRequests_AtANodeWhoseMapDoesNotAllowThem_AreRefusedWithTheReason()
+    {
+        await using ProcessCluster cluster = await ProcessCluster.StartAsync(pairs: 2);
+        (_, NodeProcess a, NodeProcess aSecondary) = cluster.Pairs[0];
+        (_, NodeProcess b, NodeProcess bSecondary) = cluster.Pairs[1];
+        string[] keys = [.. Enumerable.Range(0, 100_000).Select(i => $"m-{i}").Where(k => HashSlot.Of(k) < 100).Take(20)];
+        string foreign = Enumerable.Range(0, 100_000).Select(i => $"f-{i}").First(k => HashSlot.Of(k) is > 100 and < 8000);
+        await using (MirrorKvClient writer = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.EndPoint, aSecondary.EndPoint] }))
+        {
+            foreach (string key in keys)
+            {
+                await writer.SetAsync(key, System.Text.Encoding.UTF8.GetBytes($"v-{key}"));
+            }
+        }
+
+        await using SlotTransferConnection source = await SlotTransferConnection.ConnectAsync(a.EndPoint);
+        await using SlotTransferConnection sourceSecondary = await SlotTransferConnection.ConnectAsync(aSecondary.EndPoint);
+        await using SlotTransferConnection target = await SlotTransferConnection.ConnectAsync(b.EndPoint);
+        await using SlotTransferConnection targetSecondary = await SlotTransferConnection.ConnectAsync(bSecondary.EndPoint);
+        async Task RefusedAsync(WireStatus status, Func<Task> call, string? text = null)
+        {
+            MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(call);
+            Assert.Equal(status, e.WireStatus);
+            Assert.Contains(text ?? "", e.Message, StringComparison.Ordinal);
+        }
+
+        // Nothing moves yet: no export; and a secondary serves none of it.
+        await RefusedAsync(WireStatus.SlotsNotMoving, () => source.ExportAsync(0, 99, 0), "map version 1: slot 0 is not moving away from pair p1");
+        await RefusedAsync(WireStatus.NotPrimary, () => sourceSecondary.ExportAsync(0, 99, 0));
+
+        // Copy: the source pages its entries out, the target takes them; writes at the source are fenced, reads go on.
+        await cluster.PublishAsync(cluster.Map.WithSlots(2, 0, 99, "p1", "p2", MigrationPhase.Copy));
+        await RefusedAsync(WireStatus.TooLong, () => source.ExportAsync(0, 99, 0, maxBytes: 100));
+        await RefusedAsync(WireStatus.MalformedFrame, () => source.ExportAsync(10, 5, 0));
+        await RefusedAsync(WireStatus.SlotsNotMoving, () => source.ExportAsync(0, 100, 0), "slot 100");
+        SlotPage page = await source.ExportAsync(0, 99, 0);
+        Assert.Equal((20, 0UL), (page.Count, page.NextCursor));
+        await RefusedAsync(WireStatus.SlotsNotMoving, () => source.RetireAsync(0, 99, 0), "in phase handoff");
+        await RefusedAsync(WireStatus.SlotsNotMoving, () => source.ImportAsync(0, 99, page), "not moving into pair p1");
+        await RefusedAsync(WireStatus.NotPrimary, () => targetSecondary.ImportAsync(0, 99, page));
+        var foreignEntry = new byte[SlotTransferMessages.EntrySize(foreign.Length, 1)];
+        SlotTransferMessages.WriteEntry(foreignEntry, System.Text.Encoding.UTF8.GetBytes(foreign), "x"u8);
+        await RefusedAsync(WireStatus.MalformedFrame, () => target.ImportAsync(0, 99, new SlotPage(0, 1, foreignEntry)), $"holds a key of slot {HashSlot.Of(foreign)}");
+        Assert.Equal(20, await target.ImportAsync(0, 99, page));
+        Assert.Equal(20UL, (await MirrorKvAdmin.GetStatusAsync(bSecondary.EndPoint)).Entries);
+
+        await using (MirrorKvClient pairClient = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.EndPoint, aSecondary.EndPoint] }))
+        {
+            MirrorKvException fenced = await Assert.ThrowsAsync<MirrorKvException>(async () => await pairClient.SetAsync(keys[0], "new"u8.ToArray()));
+            Assert.True(Redirect.TryParse(fenced.Message, out Redirect? redirect), fenced.Message);
+            Assert.Equal(("p2", 2UL, b.EndPoint), (redirect!.PairId, redirect.MapVersion, redirect.EndPoint));
+            Assert.Equal($"v-{keys[0]}", System.Text.Encoding.UTF8.GetString((await pairClient.GetAsync(keys[0]))!));
+        }
+
+        // Handoff: the source answers no read of the slots, and deletes them through its replication.
+        await cluster.PublishAsync(cluster.Map.WithSlots(2, 0, 99, "p1", "p2", MigrationPhase.Copy).WithSlots(3, 0, 99, "p1", "p2", MigrationPhase.Handoff));
+        await using (MirrorKvClient pairClient = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.EndPoint, aSecondary.EndPoint] }))
+        {
+            Assert.Equal(WireStatus.Moved, (await Assert.ThrowsAsync<MirrorKvException>(async () => await pairClient.GetAsync(keys[1]))).WireStatus);
+        }
+
+        await RefusedAsync(WireStatus.NotPrimary, () => sourceSecondary.RetireAsync(0, 99, 0));
+        await RefusedAsync(WireStatus.MalformedFrame, () => source.RetireAsync(0, 99, 0, maxEntries: 0));
+        Assert.Equal((0UL, 20), await source.RetireAsync(0, 99, 0));
+        Assert.Equal(0UL, (await MirrorKvAdmin.GetStatusAsync(a.EndPoint)).Entries);
+        await Waits.UntilAsync(async () => (await MirrorKvAdmin.GetStatusAsync(aSecondary.EndPoint)).Entries == 0, "the source's secondary to apply the deletes");
+    }
+
     private static async Task<string> RunAsync(CliProcess cli)
     {
         await using (cli)
