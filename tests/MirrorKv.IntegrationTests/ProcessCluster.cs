@@ -24,12 +24,16 @@ internal sealed class ProcessCluster : IAsyncDisposable
 
     public IEnumerable<NodeProcess> Nodes => Pairs.SelectMany(p => new[] { p.Primary, p.Secondary });
 
+    /// <summary>Pairs started besides, not in the map (ids after the map's): for add-pair.</summary>
+    public List<(string Id, NodeProcess Primary, NodeProcess Secondary)> Spares { get; } = [];
+
     /// <summary>Per pair, in map order: the RESP endpoints of its primary and secondary (when started with RESP).</summary>
     public List<(IPEndPoint Primary, IPEndPoint Secondary)> RespEndPoints { get; } = [];
 
     /// <param name="pairs">How many pairs.</param>
     /// <param name="resp">Whether every node serves RESP too (<c>--resp-listen</c>), with its RESP endpoint in the map.</param>
-    public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false)
+    /// <param name="spares">Pairs to start besides, in no map (<see cref="Spares"/>).</param>
+    public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false, int spares = 0)
     {
         EtcdProcess etcd = await EtcdProcess.StartAsync();
         var cluster = new ProcessCluster(etcd, "test");
@@ -68,10 +72,25 @@ internal sealed class ProcessCluster : IAsyncDisposable
                 }
             }
 
-            foreach ((_, NodeProcess primary, _) in cluster.Pairs)
+            for (int i = pairs + 1; i <= pairs + spares; i++)
+            {
+                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args($"p{i}")]);
+                try
+                {
+                    cluster.Spares.Add(($"p{i}", primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args($"p{i}")])));
+                }
+                catch
+                {
+                    await primary.DisposeAsync();
+                    throw;
+                }
+            }
+
+            foreach ((_, NodeProcess primary, _) in cluster.Pairs.Concat(cluster.Spares))
             {
                 await primary.WaitProtectedAsync();
             }
+
             return cluster;
         }
         catch
@@ -116,9 +135,12 @@ internal sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs <c>mirrorkv cluster ARGS --etcd URL --name NAME</c> against this cluster, as an operator does.</summary>
+    public CliProcess Cluster(params string[] args) => CliProcess.Start(["cluster", .. args, "--etcd", Etcd.Url.ToString(), "--name", Name]);
+
     public async ValueTask DisposeAsync()
     {
-        foreach ((_, NodeProcess primary, NodeProcess secondary) in Pairs)
+        foreach ((_, NodeProcess primary, NodeProcess secondary) in Pairs.Concat(Spares))
         {
             await secondary.DisposeAsync();
             await primary.DisposeAsync();

@@ -39,10 +39,11 @@ public class ProtocolTableDocTests
     }
 
     [Fact]
-    public void Document_IsOfVersion1_3_TheHighestThisCodeSpeaks()
+    public void Document_IsOfVersion1_4_TheHighestThisCodeSpeaks()
     {
-        Assert.StartsWith("# MirrorKv wire protocol, version 1.3\n", ProtocolDocument.Text, StringComparison.Ordinal);
-        Assert.Equal(ProtocolVersion.V1_3, ProtocolVersion.Current);
+        Assert.StartsWith("# MirrorKv wire protocol, version 1.4\n", ProtocolDocument.Text, StringComparison.Ordinal);
+        Assert.Equal(ProtocolVersion.V1_4, ProtocolVersion.Current);
+        Assert.Equal((ushort)0x0401, ProtocolVersion.V1_4.Encoded);
         Assert.Equal((ushort)0x0301, ProtocolVersion.V1_3.Encoded);
         Assert.Equal((ushort)1, ProtocolVersion.V1_0.Encoded);
         Assert.Equal((ushort)0x0101, ProtocolVersion.V1_1.Encoded);

@@ -9,7 +9,8 @@ namespace MirrorKv.Adapter;
 /// A cluster node's view of the cluster map (<c>serve --cluster --pair</c>): which hash slots its pair owns, who
 /// owns the others and who their primaries are, kept current by a watch of the cluster's prefix in etcd. The
 /// two-sided path asks it about each key; every node answers CLUSTER_MAP from it. During an etcd outage the
-/// last map seen stays in force (slice 1 moves no slot, so it cannot be wrong; moves will fence a slot first).
+/// last map seen stays in force: a slot moves only through a fence that the map sets first (copy, then handoff),
+/// so a node cut off from etcd at worst keeps a fence up, never serves a slot it gave away (docs/scale-out.md).
 /// </summary>
 internal sealed partial class ClusterGate : IAsyncDisposable
 {
@@ -18,6 +19,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstMap = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly WriteDrain _drain = new();
     private volatile ClusterView? _view;
     private Task _watch = Task.CompletedTask;
     private string? _lastProblem;
@@ -47,22 +49,61 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether this node's pair owns <paramref name="key"/>'s slot; <paramref name="slot"/> is the slot either way.
-    /// Runs on receive threads for every two-sided request: one CRC16 and one array read.
+    /// Counts a write in before its check (<see cref="MayWrite"/>), so that a slot's export waits for it
+    /// (<see cref="WriteDrain"/>); <see cref="ExitWrite"/> once its entry is in the store or it was refused.
     /// </summary>
-    public bool Owns(ReadOnlySpan<byte> key, out int slot)
+    public int EnterWrite() => _drain.Enter();
+
+    /// <summary>Counts a write out (see <see cref="EnterWrite"/>).</summary>
+    public void ExitWrite(int token) => _drain.Exit(token);
+
+    /// <summary>
+    /// Waits until no write that passed its check under a view older than the current one is still on its way into
+    /// the store: what an export or retire then reads of a fenced slot is final.
+    /// </summary>
+    public void DrainWrites() => _drain.Drain();
+
+    /// <summary>
+    /// Whether a write of <paramref name="key"/> may run here: this node's pair owns its slot and the slot is not
+    /// moving (copy and handoff fence writes). Call between <see cref="EnterWrite"/> and <see cref="ExitWrite"/>.
+    /// </summary>
+    public bool MayWrite(ReadOnlySpan<byte> key, out int slot)
     {
         slot = HashSlot.Of(key);
         ClusterView? view = _view;
-        return view is not null && view.Map.OwnerIndex(slot) == view.MyIndex;
+        return view is not null && view.Map.OwnerIndex(slot) == view.MyIndex && view.Map.MigrationOf(slot, out _) == MigrationPhase.None;
     }
 
-    /// <summary>The Moved reply's text for a key of <paramref name="slot"/>, naming the owner and the map version.</summary>
+    /// <summary>Whether a read of <paramref name="key"/> may be served here: owned by this pair and not in handoff.</summary>
+    public bool MayRead(ReadOnlySpan<byte> key, out int slot)
+    {
+        slot = HashSlot.Of(key);
+        ClusterView? view = _view;
+        return view is not null && view.Map.OwnerIndex(slot) == view.MyIndex && view.Map.MigrationOf(slot, out _) != MigrationPhase.Handoff;
+    }
+
+    /// <summary>
+    /// Whether the view in force was read from etcd after this node claimed its pair's lead under
+    /// <paramref name="epoch"/> (etcd names it leader at that epoch). A new primary takes writes only then: a map
+    /// published before its claim (a fence) is in its view before its first write, so a failover in the middle of a
+    /// move cannot let a write of a fenced slot in.
+    /// </summary>
+    public bool LeadsUnder(ulong epoch)
+    {
+        ClusterView? view = _view;
+        return view is not null && view.MyIndex >= 0 && view.Epochs[view.MyIndex] == epoch;
+    }
+
+    /// <summary>
+    /// The Moved reply's text for a key of <paramref name="slot"/>: names the owner, or, for a slot of this pair that
+    /// is moving, the pair it moves to; with the version of the map in force (a client holding it waits and retries).
+    /// </summary>
     public string RedirectFor(int slot)
     {
         ClusterView view = _view!;
         int owner = view.Map.OwnerIndex(slot);
-        return new Redirect(slot, view.Primaries[owner], view.Map.Pairs[owner].Id, view.Map.Version).ToString();
+        int named = owner == view.MyIndex && view.Map.MigrationOf(slot, out int target) != MigrationPhase.None ? target : owner;
+        return new Redirect(slot, view.Primaries[named], view.Map.Pairs[named].Id, view.Map.Version).ToString();
     }
 
     /// <summary>Answers CLUSTER_MAP: the whole map, or "unchanged" when the caller has this version already.</summary>

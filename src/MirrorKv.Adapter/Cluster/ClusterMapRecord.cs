@@ -9,8 +9,9 @@ namespace MirrorKv.Adapter;
 /// <summary>
 /// The cluster map as etcd keeps it (<c>/mirrorkv/clusters/{name}/map</c>): JSON, so that an operator reads it
 /// with <c>etcdctl get</c>: <c>{"version":3,"pairs":[{"id":"p1","members":[{"endpoint":"127.0.0.1:7400",
-/// "resp":"127.0.0.1:8400"}]}],"slots":[{"first":0,"last":5461,"pair":"p1"}]}</c>. The cluster's name is the
-/// key's; the wire form for clients is <see cref="ClusterMapMessages"/>.
+/// "resp":"127.0.0.1:8400"}]}],"slots":[{"first":0,"last":5461,"pair":"p1"}]}</c>; a moving range also has
+/// <c>"migrating":"p2","phase":"copy"</c> (or <c>"handoff"</c>). The cluster's name is the key's; the wire form
+/// for clients is <see cref="ClusterMapMessages"/>, which carries ownership only.
 /// </summary>
 internal static class ClusterMapRecord
 {
@@ -37,7 +38,14 @@ internal static class ClusterMapRecord
         var slots = new JsonArray();
         foreach (SlotRange range in map.Ranges)
         {
-            slots.Add(new JsonObject { ["first"] = range.First, ["last"] = range.Last, ["pair"] = range.PairId });
+            var slot = new JsonObject { ["first"] = range.First, ["last"] = range.Last, ["pair"] = range.PairId };
+            if (range.MigratingTo is not null)
+            {
+                slot["migrating"] = range.MigratingTo;
+                slot["phase"] = PhaseName(range.Phase);
+            }
+
+            slots.Add(slot);
         }
 
         return Encoding.UTF8.GetBytes(new JsonObject { ["version"] = map.Version, ["pairs"] = pairs, ["slots"] = slots }.ToJsonString());
@@ -64,7 +72,9 @@ internal static class ClusterMapRecord
             var ranges = new List<SlotRange>();
             foreach (JsonNode? range in root["slots"]!.AsArray())
             {
-                ranges.Add(new SlotRange(range!["first"]!.GetValue<int>(), range["last"]!.GetValue<int>(), range["pair"]!.GetValue<string>()));
+                string? migrating = range!["migrating"]?.GetValue<string>();
+                MigrationPhase phase = range["phase"] is { } p ? Phase(p.GetValue<string>()) : MigrationPhase.None;
+                ranges.Add(new SlotRange(range["first"]!.GetValue<int>(), range["last"]!.GetValue<int>(), range["pair"]!.GetValue<string>(), migrating, phase));
             }
 
             return new ClusterMap(cluster, root["version"]!.GetValue<ulong>(), pairs, ranges);
@@ -74,6 +84,15 @@ internal static class ClusterMapRecord
             throw new FormatException($"the map of cluster '{cluster}' in etcd is not valid: {e.Message}", e);
         }
     }
+
+    private static string PhaseName(MigrationPhase phase) => phase == MigrationPhase.Copy ? "copy" : "handoff";
+
+    private static MigrationPhase Phase(string name) => name switch
+    {
+        "copy" => MigrationPhase.Copy,
+        "handoff" => MigrationPhase.Handoff,
+        _ => throw new FormatException($"phase '{name}' is not copy or handoff"),
+    };
 
     private static IPEndPoint? EndPoint(JsonNode? node) => node is null ? null
         : IPEndPoint.TryParse(node.GetValue<string>(), out IPEndPoint? endPoint) ? endPoint

@@ -33,6 +33,9 @@ internal sealed class ConnectionState
     /// <summary>The caller settled on protocol 1.2 or later, which adds GET (0x14). Set once, with <see cref="Greeted"/>.</summary>
     public bool ServesGet { get; set; }
 
+    /// <summary>The caller settled on protocol 1.4 or later, which adds SLOT_EXPORT, SLOT_IMPORT and SLOT_RETIRE (0x34-0x36). Set once, with <see cref="Greeted"/>.</summary>
+    public bool ServesSlotMoves { get; set; }
+
     public IPEndPoint? AdvertisedEndPoint { get; set; }
 
     /// <summary>Largest frame the caller accepts (from its HELLO): bounds the replies sent to it.</summary>

@@ -69,7 +69,8 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, loggers.CreateLogger("MirrorKv.Cluster")) : null;
         var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
-        _handler = new NodeFrameHandler(this, verbs, twoSided, _logger);
+        SlotTransferPath? slotMoves = _cluster is null ? null : new SlotTransferPath(Store, _role, Stream, _waiters, options.Replication, _cluster, Counters);
+        _handler = new NodeFrameHandler(this, verbs, twoSided, slotMoves, _logger);
         _telemetry = new NodeTelemetry(this, Counters);
     }
 

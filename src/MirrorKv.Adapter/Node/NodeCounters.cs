@@ -14,4 +14,9 @@ internal sealed class NodeCounters
     public long Lookups;
     public long ConnectionsRefused;
     public long Redirects;
+
+    // Slot moves (cluster nodes): entries paged out by SLOT_EXPORT, written by SLOT_IMPORT, deleted by SLOT_RETIRE.
+    public long SlotEntriesExported;
+    public long SlotEntriesImported;
+    public long SlotEntriesRetired;
 }

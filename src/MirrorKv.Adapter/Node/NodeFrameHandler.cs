@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// Everything that arrives on connections accepted by a node: the handshake, then each frame dispatched
 /// to the verbs engine (one-sided path) or the HA module (two-sided path), replies flushed once per batch.
 /// </summary>
-internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, ILogger logger) : IMessageHandler
+internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine verbs, TwoSidedPath twoSided, SlotTransferPath? slotMoves, ILogger logger) : IMessageHandler
 {
     private readonly ConcurrentDictionary<IConnection, byte> _open = new();
     private int _refusedConnections;
@@ -98,6 +98,13 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 break;
             case Opcode.ClusterMap:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NoCluster, "this node serves a single pair, not a cluster: its keys are all its own");
+                break;
+            // Slot moves exist from 1.4 on, for a cluster's nodes: an older connection gets UnknownOpcode, as from an older node.
+            case Opcode.SlotExport or Opcode.SlotImport or Opcode.SlotRetire when state.Kind == PeerKind.Client && state.ServesSlotMoves && slotMoves is not null:
+                slotMoves.Handle(connection, state.MaxFrameSize, header.Opcode, header.RequestId, payload);
+                break;
+            case Opcode.SlotExport or Opcode.SlotImport or Opcode.SlotRetire when state.Kind == PeerKind.Client && state.ServesSlotMoves:
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NoCluster, "this node serves a single pair, not a cluster: it has no slots to move");
                 break;
             case Opcode.Switchover when state.Kind == PeerKind.Client:
                 node.OnSwitchover(connection, header.RequestId, payload);
@@ -274,6 +281,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         ProtocolVersion version = ProtocolVersion.Negotiate(state.Hello!.Value.Version)!.Value;
         state.SpeaksV1_0 = version == ProtocolVersion.V1_0;
         state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
+        state.ServesSlotMoves = version.Minor >= ProtocolVersion.V1_4.Minor;
         state.Greeted = true;
         if (state.Kind == PeerKind.Peer)
         {

@@ -38,6 +38,25 @@ internal sealed partial class RespHandler
 
         ClusterView view = cluster.View!;
         int owner = view.Map.OwnerIndex(slot);
+        if (owner == view.MyIndex && view.Map.MigrationOf(slot, out int target) is not MigrationPhase.None and var phase
+            && (phase == MigrationPhase.Handoff || command.Access == RespCommandAccess.Write))
+        {
+            // The slot is moving away: writes wait for the move to end (copy), every command does in handoff. redis's
+            // TRYAGAIN, not MOVED: the target takes no client's write before the map gives it the slot, and a
+            // client sent there would only be sent back.
+            Interlocked.Increment(ref _node.Counters.Redirects);
+            output.Error(string.Create(CultureInfo.InvariantCulture, $"TRYAGAIN slot {slot} is moving to pair {view.Map.Pairs[target].Id} (map version {view.Map.Version}); retry shortly"));
+            return false;
+        }
+
+        if (owner == view.MyIndex && command.Access == RespCommandAccess.Write && _node.Role == NodeRole.Primary && !cluster.LeadsUnder(_node.Epoch))
+        {
+            // A new primary whose view was read before its claim: see ClusterGate.LeadsUnder.
+            Interlocked.Increment(ref _node.Counters.Redirects);
+            output.Error("TRYAGAIN this node has just become primary and is reading the cluster map; retry shortly");
+            return false;
+        }
+
         if (owner == view.MyIndex)
         {
             // A write at this pair's secondary goes to the pair's primary, as redis Cluster sends a replica's

@@ -253,12 +253,36 @@ internal sealed partial class RespHandler : IStreamHandler
         }
 
         session.LastCommand = command.Name;
-        if (command.FirstKey != 0 && _node.Cluster is { } cluster && !RoutedHere(cluster, command, request, output))
+        if (command.FirstKey != 0 && _node.Cluster is { } cluster)
         {
+            // A keyed write is counted in flight from its check until its entry is in the store, as on the native
+            // port, so that a moving slot's export waits for it (WriteDrain).
+            bool write = command.Access == RespCommandAccess.Write;
+            int token = write ? cluster.EnterWrite() : 0;
+            try
+            {
+                if (RoutedHere(cluster, command, request, output))
+                {
+                    Run(session, command, request);
+                }
+            }
+            finally
+            {
+                if (write)
+                {
+                    cluster.ExitWrite(token);
+                }
+            }
+
             return;
         }
 
-        if (!MayRun(command.Access, output))
+        Run(session, command, request);
+    }
+
+    private void Run(RespSession session, RespCommandInfo command, in RespRequest request)
+    {
+        if (!MayRun(command.Access, session.Output))
         {
             return;
         }

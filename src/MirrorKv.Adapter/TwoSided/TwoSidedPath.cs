@@ -22,14 +22,53 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
             return;
         }
 
-        // In a cluster, a key of another pair's slot is refused whatever this node's role: the client asks the
-        // owner, named in the reply with the map version (docs/scale-out.md, "Redirection").
-        if (cluster is not null && !cluster.Owns(request.Key, out int slot))
+        if (cluster is null)
         {
-            Interlocked.Increment(ref counters.Redirects);
-            Replies.Error(connection, opcode, requestId, WireStatus.Moved, cluster.RedirectFor(slot));
+            Serve(connection, opcode, requestId, request);
             return;
         }
+
+        if (opcode == Opcode.Lookup)
+        {
+            // A key of another pair's slot is refused whatever this node's role: the client asks the owner, named in
+            // the reply with the map version (docs/scale-out.md, "Redirection"); so is a key of a slot in handoff.
+            if (!cluster.MayRead(request.Key, out int readSlot))
+            {
+                Redirect(connection, opcode, requestId, readSlot);
+                return;
+            }
+
+            Serve(connection, opcode, requestId, request);
+            return;
+        }
+
+        // A write is counted in flight from before its check until its entry is in the store, so that a slot's
+        // export, once its fence is up, waits for the writes that passed the check before it (WriteDrain).
+        int token = cluster.EnterWrite();
+        try
+        {
+            if (!cluster.MayWrite(request.Key, out int slot))
+            {
+                Redirect(connection, opcode, requestId, slot);
+                return;
+            }
+
+            Serve(connection, opcode, requestId, request);
+        }
+        finally
+        {
+            cluster.ExitWrite(token);
+        }
+    }
+
+    private void Redirect(IConnection connection, Opcode opcode, ulong requestId, int slot)
+    {
+        Interlocked.Increment(ref counters.Redirects);
+        Replies.Error(connection, opcode, requestId, WireStatus.Moved, cluster!.RedirectFor(slot));
+    }
+
+    private void Serve(IConnection connection, Opcode opcode, ulong requestId, in KvRequest request)
+    {
 
         (NodeRole currentRole, ulong epoch) = role.Current;
         // A promoting node holds all the data already: it answers LOOKUP, and only writes wait for Primary.
@@ -88,6 +127,14 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
             return;
         }
 
+        // A primary newly in charge takes a cluster key's write only once its view was read after its claim (the
+        // next read of etcd, moments later): a fence published before the claim must be in force here first.
+        if (cluster is not null && !cluster.LeadsUnder(epoch))
+        {
+            Redirect(connection, opcode, requestId, HashSlot.Of(request.Key));
+            return;
+        }
+
         StoreWriteResult result = opcode switch
         {
             Opcode.Write => store.Write(request.Key, request.Value, request.Pointer),
@@ -125,11 +172,10 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
             return;
         }
 
-        // As LOOKUP: a key of another pair's slot is refused with the owner, whatever this node holds.
-        if (cluster is not null && !cluster.Owns(request.Key, out int slot))
+        // As LOOKUP: a key of another pair's slot (or of one in handoff) is refused with the owner, whatever this node holds.
+        if (cluster is not null && !cluster.MayRead(request.Key, out int slot))
         {
-            Interlocked.Increment(ref counters.Redirects);
-            Replies.Error(connection, Opcode.Get, requestId, WireStatus.Moved, cluster.RedirectFor(slot));
+            Redirect(connection, Opcode.Get, requestId, slot);
             return;
         }
 

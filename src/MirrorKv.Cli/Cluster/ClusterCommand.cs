@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace MirrorKv.Cli.Cluster;
 
-/// <summary><c>mirrorkv cluster up|status</c>: a local cluster of pairs for development, and any cluster's state.</summary>
+/// <summary><c>mirrorkv cluster up|status|move|rebalance|add-pair|remove-pair</c>: a local cluster for development, any cluster's state, and moving slots live.</summary>
 internal static class ClusterCommand
 {
     public static Command Create()
@@ -12,6 +12,11 @@ internal static class ClusterCommand
             ClusterUp.Create(),
             ClusterStatus.Create(),
         };
+        foreach (Command move in ClusterMove.Create())
+        {
+            command.Subcommands.Add(move);
+        }
+
         return command;
     }
 }

@@ -23,23 +23,25 @@ internal static class ClusterUp
         var regionSize = new Option<string>("--region-size") { Description = "Registered memory per node (default 64m).", DefaultValueFactory = _ => "64m" };
         var etcd = new Option<string?>("--etcd") { Description = $"URLs of a running etcd (comma-separated) instead of starting one from PATH ({LocalEtcd.InstallHint} where it is missing)." };
         var nodeLogs = new Option<string?>("--node-logs") { Description = "Write every node's output to a file per node in this directory." };
-        var command = new Command("up", "Start etcd and N pairs on loopback as one cluster (slots split evenly); print the endpoints; stop everything on Ctrl+C.") { pairs, name, regionSize, etcd, nodeLogs };
+        var spare = new Option<int>("--spare") { Description = "Pairs to start besides, not in the map (no slots): for mirrorkv cluster add-pair (default 0).", DefaultValueFactory = _ => 0 };
+        var command = new Command("up", "Start etcd and N pairs on loopback as one cluster (slots split evenly); print the endpoints; stop everything on Ctrl+C.") { pairs, name, regionSize, etcd, nodeLogs, spare };
         command.SetAction(async (parse, cancellationToken) =>
         {
             int count = parse.GetValue(pairs);
             string cluster = parse.GetValue(name)!;
-            if (count is < 1 or > 64 || !ClusterMap.IsValidName(cluster) || !CliParsers.TryParseSize(parse.GetValue(regionSize)!, out _, out _))
+            int spares = parse.GetValue(spare);
+            if (count is < 1 or > 64 || spares is < 0 or > 64 || !ClusterMap.IsValidName(cluster) || !CliParsers.TryParseSize(parse.GetValue(regionSize)!, out _, out _))
             {
-                await Console.Error.WriteLineAsync("error: --pairs must be 1 to 64, --name letters, digits, '-', '_' or '.', --region-size a size such as 64m");
+                await Console.Error.WriteLineAsync("error: --pairs must be 1 to 64, --spare 0 to 64, --name letters, digits, '-', '_' or '.', --region-size a size such as 64m");
                 return 2;
             }
 
-            return await RunAsync(count, cluster, parse.GetValue(regionSize)!, parse.GetValue(etcd), parse.GetValue(nodeLogs), Console.Out, cancellationToken);
+            return await RunAsync(count, spares, cluster, parse.GetValue(regionSize)!, parse.GetValue(etcd), parse.GetValue(nodeLogs), Console.Out, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int count, string cluster, string regionSize, string? etcdUrls, string? nodeLogs, TextWriter output, CancellationToken stop)
+    private static async Task<int> RunAsync(int count, int spares, string cluster, string regionSize, string? etcdUrls, string? nodeLogs, TextWriter output, CancellationToken stop)
     {
         LocalEtcd? localEtcd = null;
         var nodes = new List<ChildNode>();
@@ -66,12 +68,12 @@ internal static class ClusterUp
 
             List<Uri> etcd = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
             var members = new List<(string Id, NodeAddress Primary, IPEndPoint PrimaryResp, NodeAddress Secondary, IPEndPoint SecondaryResp)>();
-            for (int i = 1; i <= count; i++)
+            for (int i = 1; i <= count + spares; i++)
             {
                 members.Add(($"p{i}", NodeAddress.Direct(FreeListenEndPoint()), FreeListenEndPoint(), NodeAddress.Direct(FreeListenEndPoint()), FreeListenEndPoint()));
             }
 
-            ClusterMap map = ClusterMap.SplitEvenly(cluster, 1, [.. members.Select(m => new ClusterPair(m.Id,
+            ClusterMap map = ClusterMap.SplitEvenly(cluster, 1, [.. members.Take(count).Select(m => new ClusterPair(m.Id,
                 [new ClusterMember(m.Primary.Advertised, m.PrimaryResp), new ClusterMember(m.Secondary.Advertised, m.SecondaryResp)]))]);
             using (var directory = new ClusterDirectory(etcd, cluster))
             {
@@ -89,7 +91,7 @@ internal static class ClusterUp
                 }
             }
 
-            output.WriteLine($"cluster {cluster}: etcd at {urls}{(localEtcd is null ? "" : " (started by this command)")}, map version 1 written; starting {count} pairs");
+            output.WriteLine($"cluster {cluster}: etcd at {urls}{(localEtcd is null ? "" : " (started by this command)")}, map version 1 written; starting {count} pairs{(spares > 0 ? $" and {spares} spare" : "")}");
             string[] Args(string id, IPEndPoint resp) =>
                 ["--region-size", regionSize, "--coordinator", urls, "--cluster", cluster, "--pair", id, "--resp-listen", resp.ToString()];
             TextWriter? Log(NodeAddress address)
@@ -117,7 +119,13 @@ internal static class ClusterUp
                 output.WriteLine($"pair {range.PairId}: slots {range.First}-{range.Last}: primary {m.Primary.Advertised} (RESP {m.PrimaryResp}), secondary {m.Secondary.Advertised} (RESP {m.SecondaryResp})");
             }
 
-            output.WriteLine($"endpoints: {string.Join(',', members.SelectMany(m => new[] { m.Primary.Advertised, m.Secondary.Advertised }))}");
+            foreach (var m in members.Skip(count))
+            {
+                output.WriteLine($"spare pair {m.Id}: primary {m.Primary.Advertised} (RESP {m.PrimaryResp}), secondary {m.Secondary.Advertised} (RESP {m.SecondaryResp}), in no map yet:");
+                output.WriteLine($"  mirrorkv cluster add-pair --etcd {urls} --name {cluster} --id {m.Id} --members {m.Primary.Advertised}@{m.PrimaryResp},{m.Secondary.Advertised}@{m.SecondaryResp}");
+            }
+
+            output.WriteLine($"endpoints: {string.Join(',', members.Take(count).SelectMany(m => new[] { m.Primary.Advertised, m.Secondary.Advertised }))}");
             output.WriteLine($"  (MirrorKvClusterClient's EndPoints, or: mirrorkv cluster status {members[0].Primary.Advertised})");
             output.WriteLine("ready: Ctrl+C stops the cluster");
             output.Flush();

@@ -18,10 +18,15 @@ namespace MirrorKv.Client;
 public sealed class MirrorKvClusterClient : IAsyncDisposable
 {
     /// <summary>
-    /// Redirections one operation follows before it gives up: 8, with waits of 10 ms doubling to 640 ms when the
-    /// refusing node has not seen the map this client already has (its etcd watch lags), about 1.3 s in all.
+    /// Redirections one operation follows before it gives up: 100. A redirection by a map no newer than this
+    /// client's (the node's etcd watch lags, or the key's slot is moving and its writes are fenced until the move
+    /// ends) waits 2 ms doubling to 50 ms, then 50 ms each: about 4.8 s in all, past any slot's move (docs/scale-out.md,
+    /// "Moving slots": a fenced slot's writes stall, they do not fail); a newer map is fetched at once.
     /// </summary>
-    private const int MaxRedirects = 8;
+    private const int MaxRedirects = 100;
+
+    /// <summary>The longest wait between two tries of a redirected operation.</summary>
+    private const int MaxRedirectWaitMs = 50;
 
     private readonly MirrorKvClientOptions _options;
     private readonly Lock _lock = new();
@@ -243,8 +248,9 @@ public sealed class MirrorKvClusterClient : IAsyncDisposable
         }
     }
 
-    // A node refused a key as another pair's. When it knows a newer map, fetch it (once for all callers); when
-    // it knows an older one than ours (its watch lags), give it a moment, growing, and ask again.
+    // A node refused a key as another pair's, or fenced it (its slot is moving). When it knows a newer map, fetch it
+    // (once for all callers); when not (its watch lags, or the slot's move is under way), give it a moment, growing,
+    // and ask again.
     private async Task FollowAsync(MirrorKvException e, Routing routing, int attempt, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _redirects);
@@ -261,7 +267,7 @@ public sealed class MirrorKvClusterClient : IAsyncDisposable
             return;
         }
 
-        await Task.Delay(TimeSpan.FromMilliseconds(10 << Math.Min(attempt, 6)), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2 << Math.Min(attempt, 10), MaxRedirectWaitMs)), cancellationToken).ConfigureAwait(false);
     }
 
     private Task RefreshAsync(ulong atLeast, IPEndPoint? hint, CancellationToken cancellationToken)

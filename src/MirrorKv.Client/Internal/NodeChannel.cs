@@ -209,6 +209,13 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
         End(flush: true);
     }
 
+    /// <summary>Posts a request whose payload the caller encoded (the slot move's pages), flushed at once.</summary>
+    public void PostPayload(PendingOperation op, Opcode opcode, ReadOnlySpan<byte> payload)
+    {
+        payload.CopyTo(Begin(op, opcode, payload.Length));
+        End(flush: true);
+    }
+
     public void Flush() => _connection?.Flush();
 
     public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;

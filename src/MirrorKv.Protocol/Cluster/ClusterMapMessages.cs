@@ -47,7 +47,7 @@ public static class ClusterMapMessages
     public static int ReplySize(ClusterMap map)
     {
         ArgumentNullException.ThrowIfNull(map);
-        int size = HeaderSize + map.Name.Length + (map.Ranges.Count * RangeSize);
+        int size = HeaderSize + map.Name.Length + (map.OwnershipRanges.Count * RangeSize);
         foreach (ClusterPair pair in map.Pairs)
         {
             size += 2 + pair.Id.Length + (pair.Members.Count * MemberSize);
@@ -63,7 +63,7 @@ public static class ClusterMapMessages
         var w = new PayloadWriter(destination);
         w.U64(map.Version);
         w.U16((ushort)map.Pairs.Count);
-        w.U16((ushort)map.Ranges.Count);
+        w.U16((ushort)map.OwnershipRanges.Count);
         w.U8(0);
         w.U8((byte)map.Name.Length);
         w.U16(0);
@@ -80,7 +80,8 @@ public static class ClusterMapMessages
             }
         }
 
-        foreach (SlotRange range in map.Ranges)
+        // Ownership only: clients route by owner, and a move's state is the nodes' business (docs/scale-out.md).
+        foreach (SlotRange range in map.OwnershipRanges)
         {
             w.U16((ushort)range.First);
             w.U16((ushort)range.Last);

@@ -67,6 +67,26 @@ public enum Opcode : byte
     /// </summary>
     ClusterMap = 0x33,
 
+    /// <summary>
+    /// The mover to the primary of a pair whose slots move away (protocol 1.4): a page of the live entries of a slot
+    /// range (key and value as stored, expiry prefix included) from a cursor; served only while the node's map has
+    /// the range moving from its pair (phase copy or handoff), after the writes in flight at the fence are drained.
+    /// </summary>
+    SlotExport = 0x34,
+
+    /// <summary>
+    /// The mover to the primary of the pair slots move to (protocol 1.4): writes a page of SLOT_EXPORT's entries
+    /// through the pair's replication; answered once the secondary holds them. Served only while the node's map has
+    /// the range moving into its pair.
+    /// </summary>
+    SlotImport = 0x35,
+
+    /// <summary>
+    /// The mover to the primary of a pair whose slots move away (protocol 1.4): deletes the range's entries from a
+    /// cursor, through replication, answered once the secondary holds the deletes; served only in phase handoff.
+    /// </summary>
+    SlotRetire = 0x36,
+
     /// <summary>A fatal protocol error, sent just before the node closes the connection; no reply.</summary>
     Error = 0x7F,
 

@@ -79,6 +79,13 @@ public enum WireStatus : byte
     /// <summary>CLUSTER_MAP at a node that serves a single pair, not a cluster.</summary>
     NoCluster = 39,
 
+    /// <summary>
+    /// SLOT_EXPORT, SLOT_IMPORT or SLOT_RETIRE for slots this node's map does not have moving from (export, retire)
+    /// or into (import) its pair in a phase that allows it; the text names the node's map version. A mover retries
+    /// while the node's map is older than the one it wrote (its etcd watch lags).
+    /// </summary>
+    SlotsNotMoving = 40,
+
     /// <summary>The frame cannot be parsed (truncated payload, bad lengths, reserved bits set).</summary>
     MalformedFrame = 48,
 

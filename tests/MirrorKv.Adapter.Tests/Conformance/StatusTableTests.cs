@@ -34,7 +34,32 @@ public class StatusTableTests
         ("LOOKUP", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
         ("GET", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (the client's GetAsync sends GET at a 1.2 or later node)"),
         ("CLUSTER_MAP", WireStatus.Ok, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+
+        // A slot move's requests at a cluster node's primary and secondary, before, during and after a move.
+        ("SLOT_EXPORT", WireStatus.Ok, SlotRequests),
+        ("SLOT_EXPORT", WireStatus.TooLong, SlotRequests),
+        ("SLOT_EXPORT", WireStatus.NotPrimary, SlotRequests),
+        ("SLOT_EXPORT", WireStatus.SlotsNotMoving, SlotRequests),
+        ("SLOT_EXPORT", WireStatus.MalformedFrame, SlotRequests),
+        ("SLOT_IMPORT", WireStatus.Ok, SlotRequests),
+        ("SLOT_IMPORT", WireStatus.SlotsNotMoving, SlotRequests),
+        ("SLOT_IMPORT", WireStatus.MalformedFrame, SlotRequests),
+        ("SLOT_IMPORT", WireStatus.NotPrimary, SlotRequests),
+        ("SLOT_RETIRE", WireStatus.Ok, SlotRequests),
+        ("SLOT_RETIRE", WireStatus.SlotsNotMoving, SlotRequests),
+        ("SLOT_RETIRE", WireStatus.MalformedFrame, SlotRequests),
+        ("SLOT_RETIRE", WireStatus.NotPrimary, SlotRequests),
+
+        // The store's refusals and the fence's, through the same calls as WRITE's and DELETE's (StoreEngine.Write and
+        // Delete; AckWaiters.FailAll), whose cells this test and LeaseAndHealingTests see.
+        ("SLOT_IMPORT", WireStatus.KeyTooLong, "WRITE of a long key (StoreEngine.Write)"),
+        ("SLOT_IMPORT", WireStatus.ValueTooLarge, "WRITE of a large value (StoreEngine.Write)"),
+        ("SLOT_IMPORT", WireStatus.OutOfMemory, "WRITE to a full store (StoreEngine.Write)"),
+        ("SLOT_IMPORT", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk (AckWaiters.FailAll)"),
+        ("SLOT_RETIRE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk (AckWaiters.FailAll)"),
     ];
+
+    private const string SlotRequests = "ClusterMoveProcessTests.SlotRequests_AtANodeWhoseMapDoesNotAllowThem_AreRefusedWithTheReason";
 
     [Fact]
     public async Task EveryRequest_GetsAStatusItsRowLists_AndEveryListedStatusIsSeen()
@@ -226,6 +251,9 @@ public class StatusTableTests
                 ("STATUS without a payload", RawSocket.Frame(Opcode.Status, 72, []), Opcode.Status, WireStatus.MalformedFrame),
                 ("CLUSTER_MAP outside a cluster", RawSocket.Frame(Opcode.ClusterMap, 73, new byte[8]), Opcode.ClusterMap, WireStatus.NoCluster),
                 ("CLUSTER_MAP of 7 bytes", RawSocket.Frame(Opcode.ClusterMap, 74, new byte[7]), Opcode.ClusterMap, WireStatus.MalformedFrame),
+                ("SLOT_EXPORT outside a cluster", RawSocket.Frame(Opcode.SlotExport, 75, new byte[24]), Opcode.SlotExport, WireStatus.NoCluster),
+                ("SLOT_IMPORT outside a cluster", RawSocket.Frame(Opcode.SlotImport, 76, new byte[16]), Opcode.SlotImport, WireStatus.NoCluster),
+                ("SLOT_RETIRE outside a cluster", RawSocket.Frame(Opcode.SlotRetire, 77, new byte[16]), Opcode.SlotRetire, WireStatus.NoCluster),
                 ("unknown opcode 0x55", RawSocket.Frame((Opcode)0x55, 80, new byte[5]), (Opcode)0x55, WireStatus.UnknownOpcode),
                 ("ERROR sent to a node", RawSocket.Frame(Opcode.Error, 81, []), Opcode.Error, WireStatus.UnknownOpcode),
             ];
@@ -348,6 +376,9 @@ public class StatusTableTests
             seen.Add("DELETE from a peer", Opcode.Delete, await Answer.AskAsync(peer, Kv(Opcode.Delete, 5, "k")), WireStatus.UnknownOpcode);
             seen.Add("LOOKUP from a peer", Opcode.Lookup, await Answer.AskAsync(peer, Kv(Opcode.Lookup, 6, "k")), WireStatus.UnknownOpcode);
             seen.Add("GET from a peer", Opcode.Get, await Answer.AskAsync(peer, Kv(Opcode.Get, 6, "k")), WireStatus.UnknownOpcode);
+            seen.Add("SLOT_EXPORT from a peer", Opcode.SlotExport, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.SlotExport, 7, new byte[24])), WireStatus.UnknownOpcode);
+            seen.Add("SLOT_IMPORT from a peer", Opcode.SlotImport, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.SlotImport, 8, new byte[16])), WireStatus.UnknownOpcode);
+            seen.Add("SLOT_RETIRE from a peer", Opcode.SlotRetire, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.SlotRetire, 9, new byte[16])), WireStatus.UnknownOpcode);
             seen.Add("SWITCHOVER from a peer", Opcode.Switchover, await Answer.AskAsync(peer, Switchover(61, 1000)), WireStatus.UnknownOpcode);
             seen.Add("HEARTBEAT of 8 bytes from the peer", Opcode.Heartbeat, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Heartbeat, 7, new byte[8])), WireStatus.MalformedFrame);
         }

@@ -1,0 +1,226 @@
+using System.CommandLine;
+using System.Net;
+using MirrorKv.Adapter;
+using MirrorKv.Protocol;
+
+namespace MirrorKv.Cli.Cluster;
+
+/// <summary>
+/// <c>mirrorkv cluster move|rebalance|add-pair|remove-pair</c>: change which pair owns which slots while clients
+/// read and write (docs/scale-out.md, "Moving slots"). Each writes the map in etcd (by compare-and-swap) and
+/// talks to the pairs' primaries; each first finishes any move it finds half-done in the map, so running a
+/// command again after it stopped (etcd unreachable, Ctrl+C) resumes it.
+/// </summary>
+internal static class ClusterMove
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return Move();
+        yield return Rebalance();
+        yield return AddPair();
+        yield return RemovePair();
+    }
+
+    private static Command Move()
+    {
+        var slots = new Option<string>("--slots") { Description = "The slots to move: N or FIRST-LAST (0-16383).", Required = true };
+        var to = new Option<string>("--to") { Description = "The pair that gets them (its id in the map).", Required = true };
+        var command = new Command("move", "Move slots to a pair, in batches, while clients read and write.") { slots, to };
+        Common common = Common.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!TryParseSlots(parse.GetValue(slots)!, out int first, out int last))
+            {
+                return await FailAsync($"--slots '{parse.GetValue(slots)}' must be N or FIRST-LAST with 0 <= FIRST <= LAST <= {HashSlot.Count - 1}");
+            }
+
+            string target = parse.GetValue(to)!;
+            return await common.RunAsync(parse, (mover, ct) => mover.MoveAsync(first, last, target, ct), cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Rebalance()
+    {
+        var command = new Command("rebalance", "Move slots until every pair of the map has an even share (the fewest moves).");
+        Common common = Common.AddTo(command);
+        command.SetAction((parse, cancellationToken) => common.RunAsync(parse, (mover, ct) => mover.RebalanceAsync(null, ct), cancellationToken));
+        return command;
+    }
+
+    private static Command AddPair()
+    {
+        var id = new Option<string>("--id") { Description = "The new pair's id (what its nodes' serve --pair names).", Required = true };
+        var members = new Option<string>("--members") { Description = "Its nodes, comma-separated, primary first: each HOST:PORT (native), or HOST:PORT@HOST:PORT to name its RESP endpoint too.", Required = true };
+        var noRebalance = new Option<bool>("--no-rebalance") { Description = "Only add the pair to the map (no slots); move slots later." };
+        var command = new Command("add-pair", "Add a running pair to the map (with no slots), then rebalance.") { id, members, noRebalance };
+        Common common = Common.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            string pairId = parse.GetValue(id)!;
+            if (!ClusterMap.IsValidName(pairId))
+            {
+                return await FailAsync($"--id '{pairId}' must be 1 to {ClusterMap.MaxNameLength} letters, digits, '-', '_' or '.'");
+            }
+
+            var list = new List<ClusterMember>();
+            foreach (string text in parse.GetValue(members)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] parts = text.Split('@');
+                IPEndPoint? resp = null;
+                if (parts.Length > 2 || !CliParsers.TryParseEndPoint(parts[0], out IPEndPoint? native, out string? error)
+                    || (parts.Length == 2 && !CliParsers.TryParseEndPoint(parts[1], out resp, out error)))
+                {
+                    return await FailAsync($"--members: '{text}' is not HOST:PORT or HOST:PORT@HOST:PORT");
+                }
+
+                list.Add(new ClusterMember(native!, resp));
+            }
+
+            if (list.Count is 0 or > byte.MaxValue)
+            {
+                return await FailAsync("--members must name 1 to 255 nodes");
+            }
+
+            bool rebalance = !parse.GetValue(noRebalance);
+            return await common.RunAsync(parse, async (mover, ct) =>
+            {
+                ClusterMap added = await mover.PublishAsync((map, version) => map.Find(pairId) is { } existing
+                    ? existing.SameMembers(new ClusterPair(pairId, list)) ? map.WithVersion(version) : throw new MoveException($"pair '{pairId}' is in the map already, with other members ({string.Join(", ", existing.Members)})")
+                    : map.WithPairs(version, [.. map.Pairs, new ClusterPair(pairId, list)]), ct);
+                Console.Out.WriteLine($"map version {added.Version}: pair {pairId} added ({string.Join(", ", list)}), no slots");
+                if (rebalance)
+                {
+                    await mover.RebalanceAsync(null, ct);
+                }
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command RemovePair()
+    {
+        var id = new Option<string>("--id") { Description = "The pair to take out: its slots move to the others first.", Required = true };
+        var command = new Command("remove-pair", "Move a pair's slots to the other pairs (evening them out), then drop it from the map.") { id };
+        Common common = Common.AddTo(command);
+        command.SetAction((parse, cancellationToken) =>
+        {
+            string pairId = parse.GetValue(id)!;
+            return common.RunAsync(parse, async (mover, ct) =>
+            {
+                await mover.FinishPendingAsync(ct);
+                if ((await mover.MapAsync(ct)).IndexOf(pairId) < 0)
+                {
+                    throw new MoveException($"pair '{pairId}' is not in the map");
+                }
+
+                await mover.RebalanceAsync(pairId, ct);
+                ClusterMap removed = await mover.PublishAsync((map, version) => map.IndexOf(pairId) < 0
+                    ? throw new MoveException($"pair '{pairId}' is not in the map (version {map.Version})")
+                    : map.WithPairs(version, [.. map.Pairs.Where(p => p.Id != pairId)]), ct);
+                Console.Out.WriteLine($"map version {removed.Version}: pair {pairId} removed; its nodes serve no key now and may be stopped");
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static bool TryParseSlots(string text, out int first, out int last)
+    {
+        string[] parts = text.Split('-');
+        first = last = -1;
+        return parts.Length is 1 or 2
+            && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out first)
+            && int.TryParse(parts[^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out last)
+            && first <= last && last < HashSlot.Count;
+    }
+
+    private static async Task<int> FailAsync(string message)
+    {
+        await Console.Error.WriteLineAsync($"error: {message}");
+        return 2;
+    }
+
+    /// <summary>The options every move command takes, and how it runs: the mover, its errors, its summary.</summary>
+    private sealed class Common
+    {
+        private readonly Option<string> _etcd = new("--etcd") { Description = "URLs of the cluster's etcd (comma-separated): the map is read and written there.", Required = true };
+        private readonly Option<string> _name = new("--name") { Description = "The cluster's name (default dev).", DefaultValueFactory = _ => "dev" };
+        private readonly Option<int> _batch = new("--batch-slots") { Description = "Most slots per batch (default 1024): a batch's writes stall while it moves.", DefaultValueFactory = _ => 1024 };
+        private readonly Option<string?> _secret = SecretSource.ClientFileOption();
+
+        public static Common AddTo(Command command)
+        {
+            var common = new Common();
+            command.Options.Add(common._etcd);
+            command.Options.Add(common._name);
+            command.Options.Add(common._batch);
+            command.Options.Add(common._secret);
+            return common;
+        }
+
+        public async Task<int> RunAsync(ParseResult parse, Func<SlotMover, CancellationToken, Task> run, CancellationToken cancellationToken)
+        {
+            var errors = new List<string>();
+            byte[]? secret = SecretSource.Read(parse.GetValue(_secret), SecretSource.ClientVariable, "--secret-file", errors, out _);
+            string cluster = parse.GetValue(_name)!;
+            int batch = parse.GetValue(_batch);
+            var urls = new List<Uri>();
+            foreach (string url in parse.GetValue(_etcd)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https")
+                {
+                    urls.Add(uri);
+                }
+                else
+                {
+                    errors.Add($"--etcd: '{url}' is not an http(s) URL");
+                }
+            }
+
+            if (!ClusterMap.IsValidName(cluster))
+            {
+                errors.Add($"--name '{cluster}' must be letters, digits, '-', '_' or '.'");
+            }
+
+            if (batch is < 1 or > HashSlot.Count)
+            {
+                errors.Add($"--batch-slots must be 1 to {HashSlot.Count}");
+            }
+
+            if (errors.Count > 0 || urls.Count == 0)
+            {
+                return await FailAsync(errors.FirstOrDefault() ?? "--etcd names no URL");
+            }
+
+            using var directory = new ClusterDirectory(urls, cluster);
+            var mover = new SlotMover(directory, secret, Console.Out) { BatchSlots = batch };
+            try
+            {
+                await run(mover, cancellationToken);
+                Console.Out.WriteLine(mover.Stats.Describe());
+                return 0;
+            }
+            catch (MoveException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 3;
+            }
+            catch (InvalidOperationException e)
+            {
+                // etcd unreachable or answering nonsense: the map keeps whatever step was written last, fence included.
+                await Console.Error.WriteLineAsync($"error: etcd: {e.Message}. The move stopped; slots in the middle of a move stay fenced until the command is run again, which finishes it.");
+                return 3;
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 2;
+            }
+            catch (OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync("stopped: run the command again to finish the move the map shows under way");
+                return 130;
+            }
+        }
+    }
+}
