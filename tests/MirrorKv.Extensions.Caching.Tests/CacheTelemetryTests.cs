@@ -48,8 +48,17 @@ public class CacheTelemetryTests
         using var recorder = new Recorder();
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = endPoint }));
         await cache.SetAsync("k", [1], new(), TestContext.Current.CancellationToken);
-        recorder.Observe();
-        Assert.Equal(1, recorder.Last("mirrorkv.client.connected", endPoint));
+
+        // The gauges are observed, not pushed: wait for an observation that sees the connection (a loaded host may
+        // have the cache's first connect still in flight when a SET answered as a miss returns).
+        await Waits.UntilAsync(
+            () =>
+            {
+                recorder.Observe();
+                return recorder.Last("mirrorkv.client.connected", endPoint) == 1;
+            },
+            "the cache to report its connection",
+            context: () => recorder.Describe(endPoint));
         Assert.Equal(0, recorder.Last("mirrorkv.client.time_since_last_success", endPoint));
         Assert.Equal(1, recorder.Sum("mirrorkv.client.connect_attempts", endPoint, ("error.type", null)));
 
@@ -60,9 +69,15 @@ public class CacheTelemetryTests
             recorder.Observe();
             return recorder.Last("mirrorkv.client.connected", endPoint) == 0;
         });
-        await Task.Delay(50, TestContext.Current.CancellationToken);
-        recorder.Observe();
-        Assert.True(recorder.Last("mirrorkv.client.time_since_last_success", endPoint) >= 0.05, recorder.Describe(endPoint));
+        // The time since the last success grows while disconnected (a fixed delay raced the timer: 0.047 s after 50 ms).
+        await Waits.UntilAsync(
+            () =>
+            {
+                recorder.Observe();
+                return recorder.Last("mirrorkv.client.time_since_last_success", endPoint) >= 0.05;
+            },
+            "the time since the last success to grow while disconnected",
+            context: () => recorder.Describe(endPoint));
     }
 
     private sealed class Recorder : IDisposable
