@@ -60,21 +60,13 @@ public sealed partial class StoreEngine
             return false;
         }
 
-        ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            if (!_index.TryGet(key, hash, out ulong offset))
+            if (!TryLookupLocked(key, out ulong offset, out pointer, out version, out pending))
             {
-                pending = DeletePendingLocked(hash);
                 return false;
             }
 
-            int slotSize = _allocator.SlotSizeAt(offset);
-            Access?.Mark(offset);
-            pointer = PointerAt(offset, slotSize);
-            version = EntryCodec.ReadVersion(_memory.GetSpan(offset, slotSize));
-            pending = (version & 1) != 0;
-            version += version & 1;
             visitor.Visit(ValueAt(offset, key.Length));
             return true;
         }

@@ -152,23 +152,32 @@ public sealed partial class StoreEngine : IDisposable
             return false;
         }
 
-        ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            if (!_index.TryGet(key, hash, out ulong offset))
-            {
-                pending = DeletePendingLocked(hash);
-                return false;
-            }
-
-            int slotSize = _allocator.SlotSizeAt(offset);
-            Access?.Mark(offset);
-            pointer = PointerAt(offset, slotSize);
-            version = EntryCodec.ReadVersion(_memory.GetSpan(offset, slotSize));
-            pending = (version & 1) != 0;
-            version += version & 1;
-            return true;
+            return TryLookupLocked(key, out _, out pointer, out version, out pending);
         }
+    }
+
+    // LOOKUP's and GET's shared part, under the lock: the entry's offset, pointer and published version (an odd,
+    // unpublished one rounds up to the version its publish makes), or the pending state of the key's delete.
+    private bool TryLookupLocked(ReadOnlySpan<byte> key, out ulong offset, out RemotePointer pointer, out ulong version, out bool pending)
+    {
+        ulong hash = KeyIndex.Hash(key);
+        if (!_index.TryGet(key, hash, out offset))
+        {
+            pointer = default;
+            version = 0;
+            pending = DeletePendingLocked(hash);
+            return false;
+        }
+
+        int slotSize = _allocator.SlotSizeAt(offset);
+        Access?.Mark(offset);
+        pointer = PointerAt(offset, slotSize);
+        version = EntryCodec.ReadVersion(_memory.GetSpan(offset, slotSize));
+        pending = (version & 1) != 0;
+        version += version & 1;
+        return true;
     }
 
     /// <summary>Counts of entries, slabs and bytes.</summary>
