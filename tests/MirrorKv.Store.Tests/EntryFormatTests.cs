@@ -113,4 +113,29 @@ public class EntryFormatTests
             }
         }, iter: 5000);
     }
+
+    [Fact]
+    public void TryParseOwned_ReadsAPendingEntryAndSkipsTheChecksum_TryParseRejectsBoth()
+    {
+        byte[] key = "k"u8.ToArray();
+        byte[] value = new byte[64];
+        int size = EntryLayout.EntrySize(key.Length, value.Length);
+        var pending = new byte[size];
+        EntryCodec.Write(pending, 8, key, value, EntryFlags.Live, pending: true);
+
+        Assert.True(EntryValidator.TryParseOwned(pending, out ulong version, out bool isPending, out EntryFlags flags, out int keyLength, out int valueLength));
+        Assert.Equal((8UL, true, EntryFlags.Live, 1, 64), (version, isPending, flags, keyLength, valueLength));
+        Assert.False(EntryValidator.TryParse(pending, out _, out _, out _, out _));
+
+        // A value byte changed after the checksum: the owner's parse does not hash (its slots are whole under its
+        // lock); a copier's parse must catch it.
+        byte[] published = Slot(size, 10, key, value);
+        published[^1] ^= 0xFF;
+        Assert.True(EntryValidator.TryParseOwned(published, out version, out isPending, out _, out _, out _));
+        Assert.Equal((10UL, false), (version, isPending));
+        Assert.False(EntryValidator.TryParse(published, out _, out _, out _, out _));
+
+        // The header's checks stay: a slot size that is not the span's.
+        Assert.False(EntryValidator.TryParseOwned(published.AsSpan(0, size - 1), out _, out _, out _, out _, out _));
+    }
 }

@@ -246,20 +246,31 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     private long _expiredReaped;
 
+    private int _reaping;
+
     private void ReapExpired()
     {
-        if (Role != NodeRole.Primary)
+        // A timer tick that finds the last sweep still running skips: sweeps queued behind the store's lock would
+        // hold it back to back and starve the writers.
+        if (Role != NodeRole.Primary || Interlocked.Exchange(ref _reaping, 1) != 0)
         {
             return;
         }
 
-        int reaped = Store.ReapExpired(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Options.ExpiryReapSlots);
-        if (reaped > 0)
+        try
         {
-            Interlocked.Add(ref _expiredReaped, reaped);
+            int reaped = Store.ReapExpired(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Options.ExpiryReapSlots);
+            if (reaped > 0)
+            {
+                Interlocked.Add(ref _expiredReaped, reaped);
 
-            // The deletes were appended to the replication stream like a client's; send them now.
-            Stream.Flush();
+                // The deletes were appended to the replication stream like a client's; send them now.
+                Stream.Flush();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _reaping, 0);
         }
     }
 

@@ -153,7 +153,7 @@ public sealed partial class StoreEngine
 
                 cursor = offset + (ulong)slotSize;
                 ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
-                if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength, acceptPending: true) || flags != EntryFlags.Live)
+                if (!EntryValidator.TryParseOwned(slot, out _, out _, out EntryFlags flags, out int keyLength, out int valueLength) || flags != EntryFlags.Live)
                 {
                     continue;
                 }

@@ -39,7 +39,7 @@ public sealed partial class StoreEngine
         // A pending entry (written, not yet published) is whole under the lock: a hot key written again before the
         // ack of its last write keeps its fast path.
         ReadOnlySpan<byte> slot = _memory.GetSpan(candidate, slotSize);
-        if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out _, acceptPending: true)
+        if (!EntryValidator.TryParseOwned(slot, out _, out _, out EntryFlags flags, out int keyLength, out _)
             || flags != EntryFlags.Live || !slot.Slice(EntryLayout.HeaderSize, keyLength).SequenceEqual(key))
         {
             return false;

@@ -8,10 +8,15 @@ public sealed partial class StoreEngine
 {
     private ulong _reapCursor;
 
+    /// <summary>Slots the reaper parsed since start: what its cost is counted in.</summary>
+    internal long ReapSlotsExamined { get; private set; }
+
     /// <summary>
     /// Deletes live entries whose <see cref="ValueExpiry"/> time is at or before <paramref name="nowUnixMs"/>,
     /// examining at most <paramref name="slotBudget"/> slots from where the previous call stopped (wrapping
-    /// to the region's start), so that a sweep never holds the store's lock for long. The deletes go through
+    /// to the region's start, and never past where it began: a store of a few large slots is swept once per
+    /// call, not <paramref name="slotBudget"/> times), so that a sweep never holds the store's lock for long.
+    /// A slot is judged by its header and expiry prefix alone, never hashed. The deletes go through
     /// the change sink like any other, so a secondary reclaims the same slots. A replica reaps nothing: its
     /// primary's deletes reach it. Returns the number of entries deleted.
     /// </summary>
@@ -31,7 +36,8 @@ public sealed partial class StoreEngine
 
                 ulong slabSize = (ulong)Options.SlabSize;
                 ulong end = (ulong)_allocator.SlabCount * slabSize;
-                for (int examined = 0; examined < slotBudget; examined++)
+                ulong swept = 0;
+                for (int examined = 0; examined < slotBudget && swept < end; examined++)
                 {
                     if (_reapCursor >= end)
                     {
@@ -44,15 +50,20 @@ public sealed partial class StoreEngine
                     if (slotSize == 0 || _reapCursor + (ulong)slotSize > slabEnd)
                     {
                         // An unclaimed slab, or the tail of a slab too short for a slot.
+                        swept += slabEnd - _reapCursor;
                         _reapCursor = slabEnd;
                         continue;
                     }
 
                     ulong offset = _reapCursor;
                     _reapCursor += (ulong)slotSize;
+                    swept += (ulong)slotSize;
+                    ReapSlotsExamined++;
                     ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
-                    if (!EntryValidator.TryParse(slot, out _, out EntryFlags flags, out int keyLength, out int valueLength)
-                        || flags != EntryFlags.Live
+
+                    // A pending entry waits for the secondary's ack; its expiry is judged once it is published.
+                    if (!EntryValidator.TryParseOwned(slot, out _, out bool pending, out EntryFlags flags, out int keyLength, out int valueLength)
+                        || pending || flags != EntryFlags.Live
                         || !ValueExpiry.TryRead(slot.Slice(EntryLayout.HeaderSize + keyLength, valueLength), out long expiresAt)
                         || expiresAt > nowUnixMs)
                     {
