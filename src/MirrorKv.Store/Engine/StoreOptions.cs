@@ -175,7 +175,7 @@ public sealed record StoreOptions
         ulong largestChunk = Math.Min(chunk, MaxMemory / (ulong)SlabSize * (ulong)SlabSize);
         if ((ulong)MaxEntrySize > largestChunk)
         {
-            throw new ArgumentException($"MaxValueLength {EffectiveMaxValueLength} is too large for this store: an entry with the largest key and value ({MaxEntrySize} bytes) must fit the largest chunk ({largestChunk} bytes: MaxChunkSize, at most MaxMemory).");
+            throw new ArgumentException($"MaxValueLength (--max-value-size) {EffectiveMaxValueLength} is too large for this store: an entry with the largest key and value ({MaxEntrySize} bytes) must fit the largest chunk ({largestChunk} bytes: MaxChunkSize, at most MaxMemory, --max-memory).");
         }
 
         if (!Enum.IsDefined(Eviction))
