@@ -34,6 +34,21 @@ public sealed partial class MirrorKvClient
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    // Values up to this length fit any frame of the node whatever the key (the key is at most 64 KiB).
+    private static long MaxBatchValue(NodeChannel primary) => primary.Hello.MaxFrameSize - FrameHeader.Size - KvRequest.FixedSize - ushort.MaxValue;
+
+    // Parts of the next batch operation from write i: the writes that are sent, up to MaxParts.
+    private static int PartsFrom(int i, int count, bool[]? tooLarge)
+    {
+        int parts = 0;
+        for (int j = i; j < count && parts < PendingOperation.MaxParts; j++)
+        {
+            parts += tooLarge?[j] == true ? 0 : 1;
+        }
+
+        return parts;
+    }
+
     private async ValueTask SetManyCoreAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
@@ -58,9 +73,17 @@ public sealed partial class MirrorKvClient
         List<int>? resend = null;
         try
         {
+            // A value no frame of the node holds is not sent (the node would close the connection): the single-key
+            // path below refuses it. Noted only when there is one.
+            bool[]? tooLarge = null;
             for (int i = 0; i < count; i++)
             {
                 hashes[i] = _table.HashAndPrefetch(keys[i]);
+                if (values[i].Length > MaxBatchValue(primary) && !FitsFrame(primary, Encoding.UTF8.GetByteCount(keys[i]), values[i].Length))
+                {
+                    tooLarge ??= new bool[count];
+                    tooLarge[i] = true;
+                }
             }
 
             long now = Stopwatch.GetTimestamp();
@@ -74,11 +97,17 @@ public sealed partial class MirrorKvClient
                     keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(keys[i].Length));
                 }
 
+                if (tooLarge?[i] == true)
+                {
+                    continue;
+                }
+
                 int keyLength = Encoding.UTF8.GetBytes(keys[i], keyBuffer);
+
                 RemotePointer hint = _table.TryGet(hashes[i], out CachedPointer cached) ? cached.Pointer : default;
                 if (op is null || part == op.Parts)
                 {
-                    op = primary.Rent(now, Math.Min(count - i, PendingOperation.MaxParts));
+                    op = primary.Rent(now, PartsFrom(i, count, tooLarge));
                     batch.Rented.Add((op, primary));
                     part = 0;
                 }

@@ -85,6 +85,16 @@ public sealed partial class MirrorKvClient
                     throw Unavailable("no node can serve reads");
                 }
 
+                if (cached.Pointer.Length > MaxReadPiece)
+                {
+                    if (Settle(await ReadLargeAsync(channel, opcode, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
+                    {
+                        return true;
+                    }
+
+                    continue;
+                }
+
                 if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
                 {
                     if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))

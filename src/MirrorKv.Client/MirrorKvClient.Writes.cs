@@ -135,6 +135,12 @@ public sealed partial class MirrorKvClient
         try
         {
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
+            if (!FitsFrame(primary, keyLength, value.Length))
+            {
+                // The node would close the connection on a frame past its maximum, which looks like its failure.
+                return (WireStatus.ValueTooLarge, default, $"value of {value.Length} bytes does not fit a WRITE to {primary.EndPoint}, whose frames hold at most {primary.Hello.MaxFrameSize} bytes (see its --max-value-size)");
+            }
+
             RemotePointer hint = _table.TryGet(key, out CachedPointer cached) ? cached.Pointer : default;
             try
             {
@@ -166,6 +172,10 @@ public sealed partial class MirrorKvClient
             ArrayPool<byte>.Shared.Return(keyBuffer);
         }
     }
+
+    // Whether a WRITE of this key and value fits a frame the node takes (its HELLO reply says how large).
+    private static bool FitsFrame(NodeChannel node, int keyLength, int valueLength) =>
+        (long)FrameHeader.Size + KvRequest.FixedSize + keyLength + valueLength <= node.Hello.MaxFrameSize;
 
     private static MirrorKvException WriteError(Opcode opcode, WireStatus status, string message)
     {

@@ -51,7 +51,7 @@ public class BatchWriteTests
         MirrorKvClient client = await pair.ConnectClientAsync();
         string[] keys = [.. Enumerable.Range(0, 40).Select(i => $"e{i}")];
         ReadOnlyMemory<byte>[] values = [.. keys.Select(k => (ReadOnlyMemory<byte>)Value(k, 1))];
-        values[17] = new byte[PairFixture.SmallStore.EffectiveMaxValueLength + 1];
+        values[17] = new byte[pair.Primary.Store.Options.EffectiveMaxValueLength + 1];
 
         MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(async () => await client.SetManyAsync(keys, values));
         Assert.Equal(MirrorKvError.ValueTooLarge, e.Error);

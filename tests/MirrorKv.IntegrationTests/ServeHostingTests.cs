@@ -31,6 +31,15 @@ public partial class ServeHostingTests
     }
 
     [Fact]
+    public async Task MaxValueSize_Is16MiBByDefault_AndTakesASize()
+    {
+        string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}"], ("MIRRORKV_UNUSED", "1"));
+        Assert.Contains(" max-value-size=16777216", ready, StringComparison.Ordinal);
+        ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}", "--max-value-size", "48m"], ("MIRRORKV_UNUSED", "1"));
+        Assert.Contains(" max-value-size=50331648", ready, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RegionSize_IsTheDeprecatedNameOfMaxMemory()
     {
         string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}", "--region-size", "24m"], ("MIRRORKV_UNUSED", "1"));
@@ -45,6 +54,9 @@ public partial class ServeHostingTests
     [InlineData("--max-memory 65g", "--max-memory (Node:MaxMemory): must be at most 64g")]
     [InlineData("--max-memory lots", "--max-memory (Node:MaxMemory): ")]
     [InlineData("--region-size 0", "--region-size (Node:RegionSize): must hold at least one slab")]
+    [InlineData("--max-value-size 64m", "--max-value-size (Node:MaxValueSize): at most 67043328 bytes")]
+    [InlineData("--max-value-size big", "--max-value-size (Node:MaxValueSize): ")]
+    [InlineData("--max-value-size 40m --max-memory 32m", "MaxValueLength (--max-value-size) 41943040 is too large for this store")]
     public async Task BadMaxMemory_FailsWithOneLineNamingTheOption(string args, string expected)
     {
         (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), ["serve", "--listen", "127.0.0.1:0", .. args.Split(' ')]);

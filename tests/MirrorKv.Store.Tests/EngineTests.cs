@@ -67,8 +67,11 @@ public sealed class EngineTests : IDisposable
     {
         Assert.Equal(StoreStatus.EmptyKey, _store.Write([], "v"u8).Status);
         Assert.Equal(StoreStatus.KeyTooLong, _store.Write(new byte[1025], "v"u8).Status);
-        Assert.Equal(StoreStatus.ValueTooLarge, _store.Write("k"u8, new byte[64 << 10]).Status);
-        Assert.Throws<ArgumentException>(() => new StoreEngine(new StoreOptions { MaxMemory = 3 << 20, SlabSize = 1 << 20, MaxValueLength = 1 << 20 }));
+        Assert.Equal(StoreStatus.ValueTooLarge, _store.Write("k"u8, new byte[_store.Options.EffectiveMaxValueLength + 1]).Status);
+
+        // The largest entry must fit the largest chunk, which MaxMemory caps.
+        Assert.Throws<ArgumentException>(() => new StoreEngine(new StoreOptions { MaxMemory = 3 << 20, SlabSize = 1 << 20, MaxValueLength = 3 << 20 }));
+        Assert.Throws<ArgumentException>(() => new StoreEngine(new StoreOptions { MaxValueLength = StoreOptions.MaxValueLengthLimit + 1 }));
     }
 
     [Fact]

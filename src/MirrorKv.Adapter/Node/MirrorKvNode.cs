@@ -59,7 +59,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         // A secondary takes slabs from the top down, so its slab order (and so its deltas) differ from the primary's.
-        StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.Store with { SlabOrder = SlabOrder.Descending } : options.Store;
+        StoreOptions storeOptions = options.Role == NodeRole.Secondary ? options.EffectiveStore with { SlabOrder = SlabOrder.Descending } : options.EffectiveStore;
         StoreEngine? store = null;
         _waiters = new AckWaiters { Publish = lsn => store!.Publish(lsn) };
         Stream = new ReplicationStream { PublishAfterAck = options.Replication == ReplicationMode.Sync, Waiters = _waiters };

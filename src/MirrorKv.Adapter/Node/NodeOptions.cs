@@ -58,8 +58,39 @@ public sealed record NodeOptions
     /// <summary>When writes are acknowledged.</summary>
     public ReplicationMode Replication { get; init; } = ReplicationMode.Sync;
 
-    /// <summary>Largest frame accepted: see <see cref="ProtocolLimits.DefaultMaxFrameSize"/> for the reason.</summary>
-    public uint MaxFrameSize { get; init; } = ProtocolLimits.DefaultMaxFrameSize;
+    private readonly uint? _maxFrameSize;
+
+    /// <summary>
+    /// Largest frame accepted. By default <see cref="ProtocolLimits.DefaultMaxFrameSize"/> (see there for the reason),
+    /// or more when the store's largest value needs it: a WRITE of that value, and its REPLICATE record on the peer
+    /// link, must fit one frame (<see cref="LargestFrameFor"/>, rounded up to 64 KiB). Set explicitly, it also caps the
+    /// store's value limit when <see cref="StoreOptions.MaxValueLength"/> is not given (<see cref="EffectiveStore"/>).
+    /// </summary>
+    public uint MaxFrameSize
+    {
+        get => _maxFrameSize ?? Math.Max(ProtocolLimits.DefaultMaxFrameSize, (uint)((LargestFrameFor(Store) + 0xFFFF) & ~0xFFFFL));
+        init => _maxFrameSize = value;
+    }
+
+    /// <summary>
+    /// The store's options as the node runs them: <see cref="Store"/>, with the value limit cut to what a frame of an
+    /// explicitly set <see cref="MaxFrameSize"/> carries when <see cref="StoreOptions.MaxValueLength"/> is not given.
+    /// </summary>
+    public StoreOptions EffectiveStore =>
+        Store.MaxValueLength is null && _maxFrameSize is { } frame && LargestFrameFor(Store) > frame
+            ? Store with { MaxValueLength = (int)Math.Max(0, frame - FrameOverhead - Store.MaxKeyLength) }
+            : Store;
+
+    // Header, REPLICATE batch header and record header around a record's key and value: the largest of the frames
+    // that carry a whole value (a WRITE has 16 + 32, a READ of a large slot 16 + the slot: less).
+    private const long FrameOverhead = FrameHeader.Size + 16 + 40;
+
+    /// <summary>The largest frame a store with these options needs: a REPLICATE record of its largest key and value.</summary>
+    public static long LargestFrameFor(StoreOptions store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return FrameOverhead + store.MaxKeyLength + store.EffectiveMaxValueLength;
+    }
 
     /// <summary>
     /// How long a secondary keeps trying to reach the primary at start: 10 s covers the two processes being
@@ -228,6 +259,11 @@ public sealed record NodeOptions
         if (MaxFrameSize is < ProtocolLimits.MinMaxFrameSize or > ProtocolLimits.MaxMaxFrameSize)
         {
             throw new ArgumentException($"MaxFrameSize must be between {ProtocolLimits.MinMaxFrameSize} and {ProtocolLimits.MaxMaxFrameSize}; got {MaxFrameSize}.");
+        }
+
+        if (LargestFrameFor(EffectiveStore) > MaxFrameSize)
+        {
+            throw new ArgumentException($"MaxFrameSize ({MaxFrameSize}) is too small for the largest value (MaxValueLength {Store.EffectiveMaxValueLength}): a WRITE of it and its REPLICATE record need {LargestFrameFor(EffectiveStore)} bytes.");
         }
 
         if ((long)MaxFrameSize < (long)Store.SlabSize + 4096)

@@ -54,7 +54,7 @@ internal static class BenchCommand
             }
         });
         var keys = Positive("--keys", "Distinct keys.", 100_000, 10_000_000);
-        var valueSize = Positive("--value-size", "Bytes per value.", 100, 1_000_000);
+        var valueSize = Positive("--value-size", "Bytes per value, up to the nodes' --max-value-size (16 MiB, 16777216, by default).", 100, MirrorKv.Store.StoreOptions.MaxValueLengthLimit);
         var connections = Positive("--connections", "Client connections.", 4, 256);
         var pipeline = Positive("--pipeline", "Requests in flight per connection.", 1, 1024);
         var duration = Positive("--duration", "Seconds to measure.", 5, 3600);
@@ -255,8 +255,14 @@ internal static class BenchCommand
     private static string QuarterRegionFor(BenchOptions options)
     {
         var classes = new MirrorKv.Store.SizeClassTable(1 << 20);
-        int slot = classes.SlotSize(classes.ClassFor(28 + 16 + options.ValueSize));
-        long perSlab = (1 << 20) / slot;
+        int sizeClass = classes.ClassFor(28 + 16 + options.ValueSize);
+        long perSlab = sizeClass < 0 ? 0 : (1 << 20) / classes.SlotSize(sizeClass);
+        if (perSlab == 0)
+        {
+            // A large value takes slabs in a row of its own.
+            return $"{Math.Max(2, ((long)options.Keys / 4 * classes.SpanSlabs(28 + 16 + options.ValueSize)) + 1)}m";
+        }
+
         long slabs = ((options.Keys / 4) + perSlab - 1) / perSlab;
         return $"{Math.Max(2, slabs)}m";
     }

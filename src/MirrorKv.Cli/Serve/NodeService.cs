@@ -47,7 +47,7 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
     private static void Ready(MirrorKvNode node)
     {
         string resp = node.RespEndPoint is { } respEndPoint ? $" resp={respEndPoint}" : "";
-        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} max-memory={node.Store.Options.MaxMemory >> 20}MiB regions={node.Store.Regions.Count}{resp}");
+        Console.Out.WriteLine($"ready role={node.Role.ToString().ToLowerInvariant()} endpoint={node.EndPoint} epoch={node.Epoch} max-memory={node.Store.Options.MaxMemory >> 20}MiB regions={node.Store.Regions.Count} max-value-size={node.Store.Options.EffectiveMaxValueLength}{resp}");
         Console.Out.Flush();
     }
 

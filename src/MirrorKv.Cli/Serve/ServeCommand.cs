@@ -35,6 +35,7 @@ internal static class ServeCommand
         var maxMemory = new Option<string>("--max-memory") { Description = $"The memory limit for keys, values and index, e.g. 256m or 4g (default {ServeSettings.DefaultMaxMemory}), as redis's maxmemory: memory is registered in chunks as the store fills, and a write that finds it full is handled by --eviction. At most 64g." };
         var regionSize = new Option<string>("--region-size") { Description = "Deprecated name of --max-memory (the node no longer registers it all up front); give one or the other." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
+        var maxValueSize = new Option<string?>("--max-value-size") { Description = "The largest value a write may store, e.g. 16m (the default) or 48m, at most 63m: a value over it is refused with ValueTooLarge. A value larger than a slab is stored over several slabs in a row and read in pieces; both nodes of a pair need the same limit." };
         var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
         eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
@@ -51,7 +52,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, maxValueSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -80,6 +81,7 @@ internal static class ServeCommand
             Given(cluster, nameof(ServeSettings.Cluster));
             Given(regionSize, nameof(ServeSettings.RegionSize));
             Given(slabSize, nameof(ServeSettings.SlabSize));
+            Given(maxValueSize, nameof(ServeSettings.MaxValueSize));
             Given(eviction, nameof(ServeSettings.Eviction));
             Given(replication, nameof(ServeSettings.Replication));
             Given(verbose, nameof(ServeSettings.Verbose));
@@ -233,6 +235,20 @@ internal static class ServeCommand
         {
             errors.Add($"{maxMemoryOption}: must hold at least one slab (--slab-size {settings.SlabSize}); got {maxMemory} bytes");
         }
+        int? maxValue = null;
+        if (!string.IsNullOrWhiteSpace(settings.MaxValueSize))
+        {
+            ulong size = Size(settings.MaxValueSize, "--max-value-size (Node:MaxValueSize)", errors);
+            if (size > StoreOptions.MaxValueLengthLimit)
+            {
+                errors.Add($"--max-value-size (Node:MaxValueSize): at most {StoreOptions.MaxValueLengthLimit} bytes (63.9m: a WRITE of the value must fit one 64 MiB frame); got {settings.MaxValueSize}");
+            }
+            else if (!errors.Exists(e => e.StartsWith("--max-value-size", StringComparison.Ordinal)))
+            {
+                maxValue = (int)size;
+            }
+        }
+
         if (!EvictionPolicyNames.TryParse(settings.Eviction, out EvictionPolicy evictionPolicy))
         {
             errors.Add($"--eviction (Node:Eviction): must be one of {EvictionPolicyNames.Accepted}; got '{settings.Eviction}'");
@@ -271,7 +287,7 @@ internal static class ServeCommand
                 AdvertisedEndPoint = advertised,
                 RespListenEndPoint = respListen,
                 SentinelListenEndPoint = sentinelListen,
-                Store = StoreOptions.Default with { MaxMemory = maxMemory, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy },
+                Store = StoreOptions.Default with { MaxMemory = maxMemory, SlabSize = slab > int.MaxValue ? 0 : (int)slab, Eviction = evictionPolicy, MaxValueLength = maxValue },
                 Replication = settings.Replication == "async" ? ReplicationMode.Async : ReplicationMode.Sync,
                 Secret = secret,
                 PeerSecret = peerSecret,

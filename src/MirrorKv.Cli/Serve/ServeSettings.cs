@@ -51,6 +51,9 @@ internal sealed class ServeSettings
 
     public string SlabSize { get; set; } = "1m";
 
+    /// <summary>The largest value (StoreOptions.MaxValueLength); none: 16m, or what the largest chunk holds when --max-memory is smaller.</summary>
+    public string? MaxValueSize { get; set; }
+
     /// <summary>noeviction, allkeys-lru, allkeys-lfu or volatile-ttl (StoreOptions.Eviction says why noeviction is the default).</summary>
     public string Eviction { get; set; } = "noeviction";
 

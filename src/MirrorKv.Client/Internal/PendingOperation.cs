@@ -114,6 +114,9 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     /// <summary>After completion: part <paramref name="part"/>'s reply status.</summary>
     public WireStatus PartStatus(int part) => _partReplies[part].Status;
 
+    /// <summary>After completion: where part <paramref name="part"/>'s reply payload starts in <see cref="Payload"/> (replies are appended as they come).</summary>
+    public int PartOffset(int part) => _partReplies[part].Offset;
+
     /// <summary>After completion: part <paramref name="part"/>'s reply payload.</summary>
     public ReadOnlySpan<byte> PartPayload(int part)
     {

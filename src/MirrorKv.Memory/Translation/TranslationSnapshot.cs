@@ -55,6 +55,30 @@ public sealed class TranslationSnapshot
         return TranslateInRegion(region, primary, out local);
     }
 
+    // A range past its first slab (a large entry, or a piece of one) translates with its first slab's delta only when
+    // every slab it covers is mirrored right after the one before, as the secondary mirrors a large entry's slabs.
+    // O(slabs covered), on the large-entry path only.
+    private static bool SpansContiguously(RegionTranslation region, ulong firstSlab, ulong bytesFromFirstSlab)
+    {
+        ulong slabSize = 1UL << region.SlabShift;
+        ulong slabs = (bytesFromFirstSlab + slabSize - 1) >> region.SlabShift;
+        if (firstSlab + slabs > (ulong)region.LocalSlabBases.Length)
+        {
+            return false;
+        }
+
+        ulong first = region.LocalSlabBases[firstSlab];
+        for (ulong i = 1; i < slabs; i++)
+        {
+            if (region.LocalSlabBases[firstSlab + i] != first + (i * slabSize))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// What a FAILOVER_READ does with a primary pointer, with one region lookup and one bounds check: first the
     /// primary's own access check, with its rules and in its order (<see cref="AccessStatus.UnknownRKey"/> when no
@@ -151,15 +175,15 @@ public sealed class TranslationSnapshot
         ulong offset = primary.Address - region.PrimaryBase;
         ulong slabIndex = offset >> region.SlabShift;
         ulong offsetInSlab = offset & ((1UL << region.SlabShift) - 1);
-        if (offsetInSlab + primary.Length > (1UL << region.SlabShift))
-        {
-            return TranslationStatus.CrossesSlab;
-        }
-
         ulong localSlabBase = region.LocalSlabBases[slabIndex];
         if (localSlabBase == 0)
         {
             return TranslationStatus.UnknownSlab;
+        }
+
+        if (offsetInSlab + primary.Length > (1UL << region.SlabShift) && !SpansContiguously(region, slabIndex, offsetInSlab + primary.Length))
+        {
+            return TranslationStatus.CrossesSlab;
         }
 
         local = new RemotePointer(region.LocalRKey, localSlabBase + offsetInSlab, primary.Length);

@@ -12,7 +12,10 @@ public enum TranslationStatus : byte
     /// <summary>The address lies outside the primary region the rkey names.</summary>
     OutsideRegion = 2,
 
-    /// <summary>The range crosses a slab boundary; no entry does, so the pointer is bogus.</summary>
+    /// <summary>
+    /// The range crosses a slab boundary into a slab not mirrored right after the first: only a large entry crosses
+    /// slabs, and its slabs are mirrored contiguously, so the pointer is bogus.
+    /// </summary>
     CrossesSlab = 3,
 
     /// <summary>No record has landed in that primary slab yet, so it has no local slab.</summary>

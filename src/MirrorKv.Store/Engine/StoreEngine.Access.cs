@@ -144,7 +144,9 @@ public sealed partial class StoreEngine
 
                 // A cursor from outside may point into a slot: start at the next slot boundary of its slab.
                 ulong offset = slabStart + ((cursor - slabStart + (ulong)slotSize - 1) / (ulong)slotSize * (ulong)slotSize);
-                if (offset + (ulong)slotSize > slabEnd || offset - slabStart >= (ulong)_allocator.HighWater(slab))
+                // A large entry's slot starts at its span's first slab and reaches past it.
+                bool span = slotSize > Options.SlabSize;
+                if (span ? offset != slabStart : offset + (ulong)slotSize > slabEnd || offset - slabStart >= (ulong)_allocator.HighWater(slab))
                 {
                     // The slab's tail: too short for a slot, or never handed out.
                     cursor = slabEnd;

@@ -31,7 +31,7 @@ public sealed partial class StoreEngine
 
         int slotSize = _allocator.SlotSizeAt(candidate);
         ulong inSlab = candidate % (ulong)Options.SlabSize;
-        if (slotSize == 0 || at.Length != (uint)slotSize || inSlab % (ulong)slotSize != 0 || inSlab + (ulong)slotSize > (ulong)Options.SlabSize)
+        if (slotSize == 0 || at.Length != (uint)slotSize || inSlab % (ulong)slotSize != 0 || (inSlab + (ulong)slotSize > (ulong)Options.SlabSize && inSlab != 0))
         {
             return false;
         }

@@ -76,7 +76,8 @@ public sealed partial class StoreEngine
         int sizeClass = SizeClasses.ClassFor(entrySize);
         if (sizeClass < 0)
         {
-            return false;
+            // A large entry's new key, whose index must grow first: any slab's entries will do.
+            return Options.Eviction != EvictionPolicy.NoEviction && EmptySlabLocked(protect);
         }
 
         bool evicted = Options.Eviction switch
@@ -208,7 +209,8 @@ public sealed partial class StoreEngine
         {
             int slab = _slabHand;
             _slabHand = (_slabHand + 1) % count;
-            if (!_allocator.IsClaimed(slab) || slab == protectedSlab)
+            // A span is sampled by its first slab, whose one slot is the large entry.
+            if (!_allocator.IsClaimed(slab) || slab == protectedSlab || (_allocator.IsSpan(slab) && !_allocator.IsSpanHead(slab)))
             {
                 continue;
             }
@@ -227,6 +229,12 @@ public sealed partial class StoreEngine
         }
 
         ulong slabStart = (ulong)best * (ulong)Options.SlabSize;
+        if (_allocator.IsSpanHead(best))
+        {
+            // Evicting the large entry gives its whole span to the pool.
+            return EvictLocked(slabStart);
+        }
+
         int slotSize = _allocator.SlotSizeAt(slabStart);
         for (int inSlab = 0; inSlab + slotSize <= _allocator.HighWater(best); inSlab += slotSize)
         {

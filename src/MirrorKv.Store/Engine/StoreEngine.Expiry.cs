@@ -47,9 +47,10 @@ public sealed partial class StoreEngine
                     int slab = _allocator.SlabOf(_reapCursor);
                     ulong slabEnd = (ulong)(slab + 1) * slabSize;
                     int slotSize = _allocator.IsClaimed(slab) ? _allocator.SlotSizeAt(_reapCursor) : 0;
-                    if (slotSize == 0 || _reapCursor + (ulong)slotSize > slabEnd)
+                    bool spanStart = slotSize > Options.SlabSize && _reapCursor == slabEnd - slabSize;
+                    if (slotSize == 0 || (_reapCursor + (ulong)slotSize > slabEnd && !spanStart))
                     {
-                        // An unclaimed slab, or the tail of a slab too short for a slot.
+                        // An unclaimed slab, the tail of a slab too short for a slot, or a large entry's span passed.
                         swept += slabEnd - _reapCursor;
                         _reapCursor = slabEnd;
                         continue;

@@ -52,9 +52,10 @@ public sealed partial class StoreEngine
     private long MemoryUsedLocked() => (long)_memory.Length + _index.MemoryBytes + (Access?.MemoryBytes ?? 0);
 
     // Under the lock, on a primary whose pool is empty: registers the next chunk if one fits under the limit.
-    private bool TryGrowLocked()
+    // minSlabs: the chunk must hold that many (a large entry's span), and is at least that large.
+    private bool TryGrowLocked(int minSlabs = 1)
     {
-        ulong length = NextChunkLengthLocked();
+        ulong length = NextChunkLengthLocked((ulong)minSlabs);
         if (length == 0)
         {
             return false;
@@ -81,7 +82,7 @@ public sealed partial class StoreEngine
     }
 
     // 0 when no chunk of even one slab fits under the limit (or the store has all the regions it may register).
-    private ulong NextChunkLengthLocked()
+    private ulong NextChunkLengthLocked(ulong minSlabs)
     {
         if (_memory.Count >= StoreOptions.MaxChunks)
         {
@@ -89,7 +90,7 @@ public sealed partial class StoreEngine
         }
 
         ulong slab = (ulong)Options.SlabSize;
-        ulong wanted = Math.Clamp(_memory.Length, slab, Options.EffectiveMaxChunkSize) / slab;
+        ulong wanted = Math.Max(Math.Clamp(_memory.Length, slab, Options.EffectiveMaxChunkSize) / slab, minSlabs);
         ulong room = Options.MaxMemory - Math.Min(Options.MaxMemory, (ulong)MemoryUsedLocked() - (ulong)_index.MemoryBytes);
         ulong addressable = (Math.Min(StoreOptions.MaxMemoryLimit, KeyIndex.MaxAddressableBytes) - Math.Min(_memory.Length, StoreOptions.MaxMemoryLimit)) / slab;
 
@@ -108,7 +109,7 @@ public sealed partial class StoreEngine
             }
         }
 
-        return low * slab;
+        return low < minSlabs ? 0 : low * slab;
 
         bool Fits(ulong length)
         {

@@ -35,14 +35,14 @@ public sealed partial class StoreEngine
     // from the start (a move scrubs a slab, sends a record and gives the slab a new delta on the secondary).
     private bool TryAllocateLocked(int entrySize, ulong protect, out ulong offset, out int slotSize)
     {
+        if (entrySize > Options.SlabSize)
+        {
+            return TryAllocateSpanLocked(entrySize, protect, out offset, out slotSize);
+        }
+
         if (_allocator.TryAllocate(entrySize, out offset, out slotSize))
         {
             return true;
-        }
-
-        if (SizeClasses.ClassFor(entrySize) < 0)
-        {
-            return false;
         }
 
         if (TryGrowLocked())

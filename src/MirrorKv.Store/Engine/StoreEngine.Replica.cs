@@ -103,7 +103,8 @@ public sealed partial class StoreEngine
     {
         int slotSize = (int)Math.Min(change.Slot.Length, int.MaxValue);
         int sizeClass = SizeClasses.ClassFor(slotSize);
-        if (sizeClass < 0 || SizeClasses.SlotSize(sizeClass) != slotSize)
+        bool span = IsSpanSlotSize(slotSize);
+        if (!span && (sizeClass < 0 || SizeClasses.SlotSize(sizeClass) != slotSize))
         {
             return ApplyStatus.SlotMismatch;
         }
@@ -126,7 +127,7 @@ public sealed partial class StoreEngine
             TranslationStatus translated = _translation.Current.TryTranslate(change.Slot, out RemotePointer local);
             if (translated == TranslationStatus.UnknownSlab)
             {
-                if (!TryMirrorSlabLocked(change.Slot, sizeClass))
+                if (span ? !TryMirrorSpanLocked(change.Slot) : !TryMirrorSlabLocked(change.Slot, sizeClass))
                 {
                     return ApplyStatus.OutOfMemory;
                 }
@@ -176,6 +177,7 @@ public sealed partial class StoreEngine
                 throw new InvalidOperationException("Only a replica can be promoted.");
             }
 
+            ReleaseUnindexedSpansLocked();
             _allocator.Rebuild(IsIndexedSlot);
             Array.Clear(_noVolatile);
             _isReplica = false;

@@ -43,6 +43,13 @@ public sealed partial class StoreEngine
             }
 
             int slab = _allocator.SlabOf(slabOffset);
+            if (_allocator.IsSpan(slab))
+            {
+                // The first of a large entry's slabs released gives the whole mirrored span back; the records of the
+                // others then find their slabs unmapped.
+                return ReleaseMirroredSpanLocked(primarySlab.RKey, _allocator.SpanHeadOf(slab));
+            }
+
             if (HoldsIndexedEntry(slab))
             {
                 // The primary freed every slot before releasing the slab; a key still indexed here means this

@@ -26,16 +26,20 @@ public sealed partial class StoreEngine
     /// <param name="primaryRKey">The primary region's rkey (mirrored with <see cref="MirrorPrimaryRegion"/>).</param>
     /// <param name="primarySlabBase">The slab's base address on the primary.</param>
     /// <param name="slotSize">The slab's slot size, as the primary reported it.</param>
-    /// <param name="image">The whole slab as read: <see cref="StoreOptions.SlabSize"/> bytes.</param>
+    /// <param name="image">
+    /// The whole slab as read: <see cref="StoreOptions.SlabSize"/> bytes; for a large entry's span (a slot size of more
+    /// than a slab), its one slot: <paramref name="slotSize"/> bytes from the span's first slab.
+    /// </param>
     public SlabCopyResult ApplySlabCopy(uint primaryRKey, ulong primarySlabBase, int slotSize, ReadOnlySpan<byte> image)
     {
         int sizeClass = SizeClasses.ClassFor(slotSize);
-        if (sizeClass < 0 || SizeClasses.SlotSize(sizeClass) != slotSize)
+        bool span = IsSpanSlotSize(slotSize);
+        if (!span && (sizeClass < 0 || SizeClasses.SlotSize(sizeClass) != slotSize))
         {
             return SlabCopyResult.Failed(ApplyStatus.SlotMismatch);
         }
 
-        if (image.Length != Options.SlabSize)
+        if (image.Length != Math.Max(Options.SlabSize, slotSize))
         {
             return SlabCopyResult.Failed(ApplyStatus.BadEntry);
         }
@@ -67,7 +71,7 @@ public sealed partial class StoreEngine
                     return SlabCopyResult.Failed(ApplyStatus.BadAddress);
                 }
 
-                if (!TryMirrorSlabLocked(first, sizeClass))
+                if (span ? !TryMirrorSpanLocked(first) : !TryMirrorSlabLocked(first, sizeClass))
                 {
                     return SlabCopyResult.Failed(ApplyStatus.OutOfMemory);
                 }
@@ -93,7 +97,7 @@ public sealed partial class StoreEngine
     // change in slot order.
     private SlabCopyResult CopySlots(ReadOnlySpan<byte> image, ulong slabOffset, int slotSize, bool fresh)
     {
-        Span<byte> slab = _memory.GetSpan(slabOffset, Options.SlabSize);
+        Span<byte> slab = _memory.GetSpan(slabOffset, image.Length);
         Span<int> waiting = stackalloc int[IndexWindow];
         Span<ulong> hashes = stackalloc ulong[IndexWindow];
         int waitingCount = 0;

@@ -55,6 +55,11 @@ public sealed partial class StoreEngine
     {
         ulong slabStart = (ulong)slab * (ulong)Options.SlabSize;
         int slotSize = _allocator.SlotSizeAt(slabStart);
+        if (_allocator.IsSpanHead(slab))
+        {
+            return !IsLive(slabStart) || TryReadExpiry(slabStart, out _);
+        }
+
         if (_noVolatile[SizeClasses.ClassFor(slotSize)])
         {
             return false;
@@ -96,9 +101,10 @@ public sealed partial class StoreEngine
     // its class worth a turn of the hand again.
     private void NoteVolatileWrite(int slotSize, ReadOnlySpan<byte> value)
     {
-        if (IsVolatile(value, out _))
+        int sizeClass = SizeClasses.ClassFor(slotSize);
+        if (sizeClass >= 0 && IsVolatile(value, out _))
         {
-            _noVolatile[SizeClasses.ClassFor(slotSize)] = false;
+            _noVolatile[sizeClass] = false;
         }
     }
 }

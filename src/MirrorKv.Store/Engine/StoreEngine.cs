@@ -213,7 +213,10 @@ public sealed partial class StoreEngine : IDisposable
         }
     }
 
-    /// <summary>The claimed slabs with their slot sizes: what a joining secondary copies.</summary>
+    /// <summary>
+    /// The claimed slabs with their slot sizes: what a joining secondary copies. A large entry's span is one item, its
+    /// first slab with the entry's slot size (more than a slab), to be copied as one range.
+    /// </summary>
     public IReadOnlyList<(int Slab, int SlotSize)> GetClaimedSlabLayout()
     {
         lock (_lock)
@@ -221,9 +224,11 @@ public sealed partial class StoreEngine : IDisposable
             var layout = new List<(int, int)>(_allocator.ClaimedSlabs);
             for (int i = 0; i < _allocator.SlabCount; i++)
             {
-                if (_allocator.IsClaimed(i))
+                // A span is listed once, by its first slab and its slot size (more than a slab).
+                int slotSize = _allocator.SlotSizeAt((ulong)i * (ulong)Options.SlabSize);
+                if (slotSize > 0)
                 {
-                    layout.Add((i, _allocator.SlotSizeAt((ulong)i * (ulong)Options.SlabSize)));
+                    layout.Add((i, slotSize));
                 }
             }
 
@@ -335,7 +340,16 @@ public sealed partial class StoreEngine : IDisposable
         EntryCodec.Write(slot, version, key, [], EntryFlags.Tombstone, pending: true);
         ulong publishAfter = _changes?.Append(new SlotChange(PointerAt(offset, slotSize), version, EntryFlags.Tombstone, key, [])) ?? 0;
         PublishNowOrHold(slot, offset, version, publishAfter, isTombstone: true, publishAfter == 0 ? 0 : KeyIndex.Hash(key));
-        _allocator.Free(offset);
+        int slab = _allocator.SlabOf(offset);
+        if (_allocator.IsSpanHead(slab))
+        {
+            ReleaseSpanLocked(slab);
+        }
+        else
+        {
+            _allocator.Free(offset);
+        }
+
         return version;
     }
 

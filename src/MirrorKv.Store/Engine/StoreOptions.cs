@@ -72,21 +72,38 @@ public sealed record StoreOptions
 
     /// <summary>
     /// Slab size: 1 MiB as in DESIGN.md. Large enough that the per-slab translation table stays small
-    /// (256 entries for the default region) and any value up to ~1 MB fits one slot.
+    /// (256 entries for 256 MiB) and any value up to ~1 MB fits one slot; a larger value takes several
+    /// slabs in a row (a large entry, see <see cref="MaxValueLength"/>).
     /// </summary>
     public int SlabSize { get; init; } = 1 << 20;
 
     /// <summary>Largest key. 1 KiB: cache keys are short; a longer one is almost always a bug.</summary>
     public int MaxKeyLength { get; init; } = 1024;
 
+    /// <summary>The default value limit: 16 MiB, room for the rendered pages and API responses caches hold.</summary>
+    public const int DefaultMaxValueLength = 16 << 20;
+
     /// <summary>
-    /// Largest value; null (the default) means the largest that fits one slab next to a header and the
-    /// largest key: entries never cross a slab, so nothing larger could be stored anyway.
+    /// The largest value limit: a WRITE of the value must fit one frame of at most 64 MiB (docs/protocol.md), and
+    /// the entry one chunk.
+    /// </summary>
+    public const int MaxValueLengthLimit = (64 << 20) - (64 << 10);
+
+    /// <summary>
+    /// Largest value; null (the default) means <see cref="DefaultMaxValueLength"/>, or less when the largest chunk
+    /// (<see cref="EffectiveMaxChunkSize"/>, cut to <see cref="MaxMemory"/>) cannot hold an entry that large. A value
+    /// that fits one slab next to its header and key lives in a slot of a size class; a larger one is a large entry:
+    /// one slot over several slabs in a row of one chunk, mirrored the same way on the secondary (see the Store
+    /// README, "Large values"). A larger value is refused with <see cref="StoreStatus.ValueTooLarge"/>.
     /// </summary>
     public int? MaxValueLength { get; init; }
 
-    /// <summary>The largest value in force: <see cref="MaxValueLength"/>, or what one slab allows.</summary>
-    public int EffectiveMaxValueLength => MaxValueLength ?? (SlabSize - EntryLayout.HeaderSize - MaxKeyLength);
+    /// <summary>The largest value in force: <see cref="MaxValueLength"/>, or its default.</summary>
+    public int EffectiveMaxValueLength =>
+        MaxValueLength ?? (int)Math.Clamp((long)Math.Min(EffectiveMaxChunkSize, MaxMemory / (ulong)Math.Max(SlabSize, 1) * (ulong)Math.Max(SlabSize, 1)) - SizeClassTable.Granularity - EntryLayout.HeaderSize - MaxKeyLength, 0, DefaultMaxValueLength);
+
+    /// <summary>Bytes of the largest entry (header, largest key and value), rounded up to a slot boundary.</summary>
+    public long MaxEntrySize => SizeClassTable.SpanSlotSize((long)EntryLayout.HeaderSize + MaxKeyLength + EffectiveMaxValueLength);
 
     /// <summary>Order in which slabs are claimed; the secondary uses <see cref="SlabOrder.Descending"/>.</summary>
     public SlabOrder SlabOrder { get; init; } = SlabOrder.Ascending;
@@ -150,9 +167,15 @@ public sealed record StoreOptions
             throw new ArgumentException($"MaxKeyLength must be between 1 and {EntryLayout.MaxKeyLength}; got {MaxKeyLength}.");
         }
 
-        if (EffectiveMaxValueLength < 0 || (long)EntryLayout.HeaderSize + MaxKeyLength + EffectiveMaxValueLength > SlabSize)
+        if (MaxValueLength is < 0 or > MaxValueLengthLimit)
         {
-            throw new ArgumentException($"An entry with the largest key and value ({EntryLayout.HeaderSize} + {MaxKeyLength} + {EffectiveMaxValueLength} bytes) must fit one slab of {SlabSize} bytes.");
+            throw new ArgumentException($"MaxValueLength must be between 0 and {MaxValueLengthLimit} bytes (a WRITE of the value must fit one frame of at most 64 MiB); got {MaxValueLength}.");
+        }
+
+        ulong largestChunk = Math.Min(chunk, MaxMemory / (ulong)SlabSize * (ulong)SlabSize);
+        if ((ulong)MaxEntrySize > largestChunk)
+        {
+            throw new ArgumentException($"MaxValueLength (--max-value-size) {EffectiveMaxValueLength} is too large for this store: an entry with the largest key and value ({MaxEntrySize} bytes) must fit the largest chunk ({largestChunk} bytes: MaxChunkSize, at most MaxMemory, --max-memory).");
         }
 
         if (!Enum.IsDefined(Eviction))

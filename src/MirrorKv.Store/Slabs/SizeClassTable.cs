@@ -69,5 +69,14 @@ public sealed class SizeClassTable
         return index >= 0 ? index : ~index;
     }
 
+    /// <summary>
+    /// The slot size of a large entry (one of more than <see cref="SlabSize"/> bytes, which no class holds): the entry
+    /// rounded up to <see cref="Granularity"/>. Its slot spans <see cref="SpanSlabs"/> slabs in a row.
+    /// </summary>
+    public static long SpanSlotSize(long entrySize) => RoundUp(entrySize);
+
+    /// <summary>Slabs in a row a slot of <paramref name="slotSize"/> bytes takes: 1 for a class's slot.</summary>
+    public int SpanSlabs(long slotSize) => (int)Math.Max(1, (slotSize + SlabSize - 1) / SlabSize);
+
     private static long RoundUp(long size) => (size + Granularity - 1) / Granularity * Granularity;
 }

@@ -63,9 +63,9 @@ public sealed partial class SlabAllocator
     /// </summary>
     public void ReleaseSlab(int slabIndex)
     {
-        if ((uint)slabIndex >= (uint)_slabClass.Length || _slabClass[slabIndex] == Unclaimed || _used[slabIndex] != 0)
+        if ((uint)slabIndex >= (uint)_slabClass.Length || _slabClass[slabIndex] is Unclaimed or SpanHead or SpanTail || _used[slabIndex] != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(slabIndex), slabIndex, "Only a claimed slab with no slot in use can go back to the pool.");
+            throw new ArgumentOutOfRangeException(nameof(slabIndex), slabIndex, "Only a size class's slab with no slot in use can go back to the pool (a span goes back whole: ReleaseSpan).");
         }
 
         ClassState state = _classes[_slabClass[slabIndex] - 1];
@@ -115,8 +115,17 @@ public sealed partial class SlabAllocator
             _used[slab] = 0;
             _freeCount[slab] = 0;
             _freeHint[slab] = 0;
-            if (_slabClass[slab] == Unclaimed)
+            if (_slabClass[slab] is Unclaimed or SpanTail)
             {
+                continue;
+            }
+
+            if (_slabClass[slab] == SpanHead)
+            {
+                // The caller released every span it does not keep (StoreEngine.Promote): this one holds an entry.
+                _used[slab] = 1;
+                SlotsInUse++;
+                SlotBytesInUse += _spanSlotSize[slab];
                 continue;
             }
 

@@ -20,11 +20,18 @@ public sealed partial class SlabAllocator
     private const byte Unclaimed = 0;
     private const int None = -1;
 
+    // _slabClass values of a large entry's slabs (see SlabAllocator.Spans.cs): its first slab, and the ones after it.
+    private const byte SpanHead = byte.MaxValue;
+    private const byte SpanTail = byte.MaxValue - 1;
+
     // Per slab: 0 when in the pool, else size class + 1.
     private byte[] _slabClass = [];
 
     // Per slab: bytes from the slab's start that hold or held a slot; slots past it were never handed out.
     private int[] _highWater = [];
+
+    // Per slab: the slot size of the large entry whose span starts here, else 0.
+    private int[] _spanSlotSize = [];
 
     // Per slab: slots handed out and not freed.
     private int[] _used = [];
@@ -56,7 +63,7 @@ public sealed partial class SlabAllocator
     public SlabAllocator(SizeClassTable classes, SlabOrder order)
     {
         ArgumentNullException.ThrowIfNull(classes);
-        if (classes.Count >= byte.MaxValue)
+        if (classes.Count >= SpanTail)
         {
             throw new ArgumentException("Too many size classes to record per slab.", nameof(classes));
         }
@@ -98,6 +105,7 @@ public sealed partial class SlabAllocator
         int total = checked(first + count);
         Array.Resize(ref _slabClass, total);
         Array.Resize(ref _highWater, total);
+        Array.Resize(ref _spanSlotSize, total);
         Array.Resize(ref _used, total);
         Array.Resize(ref _freeCount, total);
         Array.Resize(ref _freeHint, total);
@@ -199,9 +207,9 @@ public sealed partial class SlabAllocator
         int slotSize = SlotSizeAt(slotOffset);
         int slab = SlabOf(slotOffset);
         int inSlab = (int)(slotOffset % (ulong)Classes.SlabSize);
-        if (slotSize == 0 || inSlab % slotSize != 0 || inSlab >= _highWater[slab])
+        if (slotSize == 0 || _slabClass[slab] == SpanHead || inSlab % slotSize != 0 || inSlab >= _highWater[slab])
         {
-            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not the offset of an allocated slot.");
+            throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not the offset of an allocated slot of a size class (a large entry's span goes back whole: ReleaseSpan).");
         }
 
         int slot = inSlab / slotSize;
@@ -248,14 +256,34 @@ public sealed partial class SlabAllocator
             throw new ArgumentOutOfRangeException(nameof(slotOffset), slotOffset, "Not the offset of a slot in a claimed slab.");
         }
 
+        if (_slabClass[slab] == SpanHead)
+        {
+            // A span is written whole from its claim on.
+            return;
+        }
+
         _highWater[slab] = Math.Max(_highWater[slab], inSlab + slotSize);
     }
 
-    /// <summary>Slot size of the slab holding <paramref name="offset"/>, or 0 when that slab is unclaimed.</summary>
+    /// <summary>
+    /// Slot size of the slab holding <paramref name="offset"/>: its class's, the large entry's for the first slab of a
+    /// span (more than a slab), or 0 when that slab is unclaimed or follows the first of a span.
+    /// </summary>
     public int SlotSizeAt(ulong offset)
     {
         int slab = SlabOf(offset);
-        return (uint)slab < (uint)_slabClass.Length && _slabClass[slab] != Unclaimed ? Classes.SlotSize(_slabClass[slab] - 1) : 0;
+        if ((uint)slab >= (uint)_slabClass.Length)
+        {
+            return 0;
+        }
+
+        byte owner = _slabClass[slab];
+        return owner switch
+        {
+            Unclaimed or SpanTail => 0,
+            SpanHead => _spanSlotSize[slab],
+            _ => Classes.SlotSize(owner - 1),
+        };
     }
 
     /// <summary>Bytes at the start of slab <paramref name="slabIndex"/> that have ever held a slot: nothing lives above.</summary>

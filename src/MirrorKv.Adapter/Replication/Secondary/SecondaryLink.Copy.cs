@@ -57,7 +57,7 @@ internal sealed partial class SecondaryLink
         long slots = 0;
         foreach ((_, uint slotSize) in _slabs)
         {
-            slots += slotSize == 0 ? 0 : slabSize / slotSize;
+            slots += slotSize == 0 ? 0 : Math.Max(1, slabSize / slotSize);
         }
 
         store.ReserveIndex(slots);
@@ -84,7 +84,7 @@ internal sealed partial class SecondaryLink
             return;
         }
 
-        if ((uint)index >= (uint)_slabs.Length || header.Status != WireStatus.Ok || slab.Length != store.Options.SlabSize)
+        if ((uint)index >= (uint)_slabs.Length || header.Status != WireStatus.Ok || slab.Length != CopyLength(_slabs[index].SlotSize))
         {
             Stop(connection, $"copy of slab {index} failed: {header.Status}");
             return;
@@ -126,9 +126,13 @@ internal sealed partial class SecondaryLink
         }
 
         ReadRequest.Write(connection.BeginPost(Opcode.Read, WireStatus.Ok, FirstCopyRequestId + (ulong)index, ReadRequest.Size),
-            new Memory.RemotePointer(rkey, slabBase, (uint)store.Options.SlabSize));
+            new Memory.RemotePointer(rkey, slabBase, CopyLength(_slabs[index].SlotSize)));
         connection.EndPost();
     }
+
+    // A slab is copied whole; a large entry's span (a slot size of more than a slab) as its one slot, in one READ: the
+    // frames this node announced hold its largest entry (NodeOptions.MaxFrameSize), as they hold its records.
+    private uint CopyLength(uint slotSize) => Math.Max((uint)store.Options.SlabSize, slotSize);
 
     private void FinishIfDone()
     {
