@@ -37,6 +37,7 @@ public sealed partial class MirrorKvClient
         PendingOperation op = channel.Rent(Stopwatch.GetTimestamp(), parts);
         try
         {
+            op.Reserve((int)pointer.Length);
             for (int part = 0; part < parts; part++)
             {
                 uint offset = (uint)part * MaxReadPiece;

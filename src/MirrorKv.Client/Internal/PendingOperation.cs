@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Tasks.Sources;
 using MirrorKv.Protocol;
 
@@ -46,6 +47,7 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
     private ManualResetValueTaskSourceCore<int> _core;
     private int _race;
     private byte[] _buffer = new byte[512];
+    private bool _bufferRented;
     private Exception? _error;
     private long _state;
     private int _parts = 1;
@@ -163,7 +165,7 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
         int used = Length; // the parts' replies are appended
         if (_buffer.Length - used < payload.Length)
         {
-            Array.Resize(ref _buffer, Math.Max(used + payload.Length, _buffer.Length * 2));
+            Grow(Math.Max(used + payload.Length, _buffer.Length * 2), used);
         }
 
         payload.CopyTo(_buffer.AsSpan(used));
@@ -264,8 +266,40 @@ internal sealed class PendingOperation(int index, bool completeOnReceiveThread =
 
         if (_buffer.Length > RetainedBufferBytes)
         {
-            // A batch of large values grew it: keep pooled operations small.
+            // A batch of large values grew it, or a large read reserved it: keep pooled operations small.
+            ReleaseBuffer();
             _buffer = new byte[512];
+        }
+    }
+
+    /// <summary>
+    /// Before its requests are posted: makes room for <paramref name="bytes"/> of replies at once, so that a large
+    /// entry read in pieces lands in one buffer taken from the shared pool (and given back when the operation is),
+    /// instead of one that doubles, and is dropped, piece by piece.
+    /// </summary>
+    public void Reserve(int bytes)
+    {
+        if (_buffer.Length < bytes)
+        {
+            Grow(bytes, 0);
+        }
+    }
+
+    private void Grow(int bytes, int keep)
+    {
+        byte[] bigger = bytes > RetainedBufferBytes ? ArrayPool<byte>.Shared.Rent(bytes) : new byte[bytes];
+        _buffer.AsSpan(0, keep).CopyTo(bigger);
+        ReleaseBuffer();
+        _buffer = bigger;
+        _bufferRented = bytes > RetainedBufferBytes;
+    }
+
+    private void ReleaseBuffer()
+    {
+        if (_bufferRented)
+        {
+            _bufferRented = false;
+            ArrayPool<byte>.Shared.Return(_buffer);
         }
     }
 
