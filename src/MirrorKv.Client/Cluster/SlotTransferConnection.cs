@@ -14,8 +14,9 @@ namespace MirrorKv.Client;
 public sealed class SlotTransferConnection : IAsyncDisposable
 {
     /// <summary>
-    /// Bytes of entries asked per page: the default frame size less room for headers, so that a page holds the
-    /// largest entry a node with 1 MiB slabs stores and one round trip moves many small entries.
+    /// Bytes of entries a page holds at least: the default frame size less room for headers, so that one round trip
+    /// moves many small entries. A node whose largest entry needs more (a 16 MiB value) is asked for pages that
+    /// large: see <see cref="MaxPageBytes"/>.
     /// </summary>
     public const int DefaultPageBytes = (int)ProtocolLimits.DefaultMaxFrameSize - 4096;
 
@@ -25,6 +26,13 @@ public sealed class SlotTransferConnection : IAsyncDisposable
 
     /// <summary>The node.</summary>
     public IPEndPoint EndPoint => _channel.EndPoint;
+
+    /// <summary>
+    /// The most entry bytes one page to or from this node can hold: what its frames take (announced in its HELLO,
+    /// sized by the node for its largest value) less the frame's and the page's headers. A move asks for pages no
+    /// larger than the smaller of the source's and the target's, so that what is exported can be imported.
+    /// </summary>
+    public int MaxPageBytes => (int)Math.Min(_channel.Hello.MaxFrameSize - (uint)FrameHeader.Size - SlotTransferMessages.PageHeaderSize, int.MaxValue);
 
     /// <summary>Connects to <paramref name="node"/>.</summary>
     /// <param name="node">A node of the cluster (the source's or the target's primary).</param>
@@ -39,7 +47,7 @@ public sealed class SlotTransferConnection : IAsyncDisposable
         TimeSpan wait = timeout ?? TimeSpan.FromSeconds(10);
         try
         {
-            NodeChannel channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, TimeSpan.FromSeconds(2) < wait ? TimeSpan.FromSeconds(2) : wait, wait), _ => { }, cancellationToken).ConfigureAwait(false);
+            NodeChannel channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, TimeSpan.FromSeconds(2) < wait ? TimeSpan.FromSeconds(2) : wait, wait) { MaxFrameSize = ProtocolLimits.MaxMaxFrameSize }, _ => { }, cancellationToken).ConfigureAwait(false);
             if (channel.Hello.Version.Minor < ProtocolVersion.V1_4.Minor)
             {
                 await channel.DisposeAsync().ConfigureAwait(false);
@@ -54,12 +62,15 @@ public sealed class SlotTransferConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>A page of the live entries of slots <paramref name="first"/>-<paramref name="last"/> from <paramref name="cursor"/> (0: the start).</summary>
+    /// <summary>
+    /// A page of the live entries of slots <paramref name="first"/>-<paramref name="last"/> from <paramref name="cursor"/>
+    /// (0: the start), of at most <paramref name="maxBytes"/> bytes of entries (by default <see cref="MaxPageBytes"/>).
+    /// </summary>
     /// <exception cref="MirrorKvException">Refused: <see cref="MirrorKvException.WireStatus"/> says why (SlotsNotMoving, NotPrimary, ...), the message names the node's map version.</exception>
-    public async Task<SlotPage> ExportAsync(int first, int last, ulong cursor, int maxBytes = DefaultPageBytes, CancellationToken cancellationToken = default)
+    public async Task<SlotPage> ExportAsync(int first, int last, ulong cursor, int? maxBytes = null, CancellationToken cancellationToken = default)
     {
         var request = new byte[SlotTransferMessages.ExportRequestSize];
-        SlotTransferMessages.WriteExportRequest(request, first, last, (uint)maxBytes, cursor);
+        SlotTransferMessages.WriteExportRequest(request, first, last, (uint)(maxBytes ?? MaxPageBytes), cursor);
         return await AskAsync(Opcode.SlotExport, request, static payload =>
             SlotTransferMessages.TryReadExportReply(payload, out ulong next, out int count, out ReadOnlySpan<byte> entries) == WireStatus.Ok
                 ? new SlotPage(next, count, entries.ToArray())
