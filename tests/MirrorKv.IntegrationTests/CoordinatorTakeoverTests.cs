@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Linearizability;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;

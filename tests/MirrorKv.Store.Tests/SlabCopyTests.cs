@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using CsCheck;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Store;
 

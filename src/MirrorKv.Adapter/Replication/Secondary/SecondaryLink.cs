@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MirrorKv.Entries;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport;
