@@ -70,7 +70,7 @@ public class TelemetryTests
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.memory.usage" && At(m.Tags, pair.Primary) && m.Value > 0);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.memory.limit" && At(m.Tags, pair.Primary) && m.Value == (double)pair.Primary.Store.Options.MaxMemory);
         // The role as a state set: 1 for the node's role (other tests' look-alike nodes are recorded too,
-        // so the one-role-per-node check is made on a real process, in MetricsEndpointTests).
+        // so the one-role-per-node check is made on a real process, in MetricsEndPointTests).
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.role" && At(m.Tags, pair.Primary) && Equals(m.Tags["mirrorkv.role"], "primary") && m.Value == 1);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.role" && At(m.Tags, pair.Secondary) && Equals(m.Tags["mirrorkv.role"], "secondary") && m.Value == 1);
         Assert.DoesNotContain(measurements, m => m.Instrument.StartsWith("mirrorkv.server.", StringComparison.Ordinal) && m.Tags.ContainsKey("mirrorkv.role") && m.Instrument != "mirrorkv.server.role");

@@ -119,7 +119,7 @@ public class LeaseAndHealingTests
     }
 
     [Fact]
-    public async Task FencedNode_RefusesAJoinFromAnEndpointThatIsNotItsLostPeer()
+    public async Task FencedNode_RefusesAJoinFromAnEndPointThatIsNotItsLostPeer()
     {
         await using MemberPair pair = await MemberPair.StartAsync();
         await pair.KillSecondarySilentlyAsync();
