@@ -174,14 +174,12 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                 (cursor, cursorAt, page, entries) = (0, exporter.EndPoint, null, 0);
             }
 
+            // A page must be importable at the target as exported: no larger than either side's frames take. Found
+            // before the source's try, so that trouble reaching the target is never taken for the source's.
+            int pageBytes = Math.Min(exporter.MaxPageBytes, (await target.GetAsync(cancellationToken).ConfigureAwait(false)).MaxPageBytes);
             try
             {
-                if (page is null)
-                {
-                    // A page must be importable at the target as exported: no larger than either side's frames take.
-                    int pageBytes = Math.Min(exporter.MaxPageBytes, (await target.GetAsync(cancellationToken).ConfigureAwait(false)).MaxPageBytes);
-                    page = await exporter.ExportAsync(first, last, cursor, pageBytes, cancellationToken).ConfigureAwait(false);
-                }
+                page ??= await exporter.ExportAsync(first, last, cursor, pageBytes, cancellationToken).ConfigureAwait(false);
                 source.Succeeded();
             }
             catch (MirrorKvException e) when (PrimaryLink.IsPassing(e))
