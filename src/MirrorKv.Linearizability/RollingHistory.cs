@@ -11,9 +11,13 @@ namespace MirrorKv.Linearizability;
 /// the whole history gives one of the window (the check never reports a violation the whole history does not
 /// have; it may miss one that only shows across windows):</para>
 /// <list type="bullet">
-/// <item>the initial value is the value of the key's last write that completed Ok before the cut (writes of one
-/// key are expected from one writer at a time, as the chaos workload's are: then that write is the last Ok write
-/// linearized before the cut);</item>
+/// <item>the initial value is the value of the key's last write that completed Ok before the earliest invocation
+/// among the key's operations still running at the cut (before the cut when none runs). Writes of one key are
+/// expected from one writer at a time, as the chaos workload's are: then that write is linearized before every
+/// operation of the later window;</item>
+/// <item>every write of the key that completed Ok after that earliest invocation is carried into the later window
+/// with its own invocation and completion: an operation running across the cut may have seen any of them, not
+/// only the last (a read invoked before two writes and answered between them returns the first, after the cut);</item>
 /// <item>every operation still running at the cut is in both windows: in the earlier one as Unknown, in the later
 /// one with its own invocation and completion;</item>
 /// <item>every write that ended Unknown stays in every later window of its key, with its own invocation: it may
@@ -113,9 +117,10 @@ public sealed class RollingHistory(Func<string, long?>? initial = null, long ste
                 _keys[key] = state = new KeyState(initial?.Invoke(key));
             }
 
-            var window = new List<Operation>(ops.Count + state.UnknownWrites.Count);
+            var window = new List<Operation>(ops.Count + state.UnknownWrites.Count + state.CarriedWrites.Count);
             window.AddRange(ops);
             window.AddRange(state.UnknownWrites);
+            window.AddRange(state.CarriedWrites);
             switch (RegisterChecker.Check(window, state.Initial, stepBudget))
             {
                 case false:
@@ -127,20 +132,30 @@ public sealed class RollingHistory(Func<string, long?>? initial = null, long ste
                     break;
             }
 
-            // The next window starts from this one's last Ok write, and carries this one's unknown writes.
-            long lastOk = long.MinValue;
+            // The next window starts from the last Ok write no running operation of the key overlaps, carries the
+            // Ok writes after it, and carries this window's unknown writes.
+            long earliestRunning = long.MaxValue;
+            foreach (Operation op in running)
+            {
+                if (op.Key == key)
+                {
+                    earliestRunning = Math.Min(earliestRunning, op.Invoked);
+                }
+            }
+
             foreach (Operation op in ops)
             {
-                if (op.Kind == OperationKind.Write && op.Outcome == Outcome.Ok && op.Completed > lastOk)
+                if (op.Kind == OperationKind.Write && op.Outcome == Outcome.Ok)
                 {
-                    lastOk = op.Completed;
-                    state.Initial = op.Value;
+                    state.CarriedWrites.Add(op);
                 }
                 else if (op.Kind == OperationKind.Write && op.Outcome == Outcome.Unknown && !runningIds.Contains(op.Id))
                 {
                     state.UnknownWrites.Add(op);
                 }
             }
+
+            state.Advance(earliestRunning);
         }
 
         Histories += byKey.Count;
@@ -181,5 +196,25 @@ public sealed class RollingHistory(Func<string, long?>? initial = null, long ste
         public long? Initial { get; set; } = initial;
 
         public List<Operation> UnknownWrites { get; } = [];
+
+        // Ok writes completed after the earliest invocation of an operation running at the last cut, by completion.
+        public List<Operation> CarriedWrites { get; } = [];
+
+        // The writes completed before `earliestRunning` leave the carried list; the last of them is the new initial value.
+        public void Advance(long earliestRunning)
+        {
+            CarriedWrites.Sort(static (a, b) => a.Completed.CompareTo(b.Completed));
+            int before = 0;
+            while (before < CarriedWrites.Count && CarriedWrites[before].Completed < earliestRunning)
+            {
+                before++;
+            }
+
+            if (before > 0)
+            {
+                Initial = CarriedWrites[before - 1].Value;
+                CarriedWrites.RemoveRange(0, before);
+            }
+        }
     }
 }

@@ -47,6 +47,25 @@ public class RollingHistoryTests
     }
 
     [Fact]
+    public void ReadRunningAcrossTheCut_MayReturnAnOkWriteOverwrittenBeforeTheCut()
+    {
+        var history = new RollingHistory(_ => null);
+        long reader = history.InvokeRead("k");
+        Ok(history, history.InvokeWrite("k", 1));
+        Ok(history, history.InvokeWrite("k", 2));
+        Assert.True(history.CheckWindow().IsLinearizable);
+
+        // The read was answered between the two writes: linearizable, though 2 was the last Ok write before the cut.
+        Ok(history, reader, 1);
+        Assert.True(history.CheckWindow().IsLinearizable, history.Totals.ToText());
+
+        // The carried writes leave once nothing running overlaps them: a later read of 1 is stale.
+        Ok(history, history.InvokeRead("k"), 1);
+        Assert.False(history.CheckWindow().IsLinearizable);
+        Assert.Equal(1, history.Violations);
+    }
+
+    [Fact]
     public async Task LockedRegisterFromManyThreads_CheckedInManyWindows_HasNoViolation()
     {
         var history = new RollingHistory(_ => null);
