@@ -156,6 +156,27 @@ public partial class BenchTests
     }
 
     [Fact]
+    public async Task Bench_Memory_ReadsEachProcesssResidentSize_AndTheLoadShowsInTheNodes()
+    {
+        // 8 MiB of 100 B values: 83,887 keys, about 13 MB of slots and index in the node, which its VmRSS must show.
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(3), "bench", "--memory", "--data", "8m", "--value-size", "100", "--compare", "redis", "--json");
+        Assert.True(exitCode == 0, output);
+        using var report = System.Text.Json.JsonDocument.Parse(output.Split('\n').Last(line => line.StartsWith("{\"memory\"", StringComparison.Ordinal)));
+        System.Text.Json.JsonElement root = report.RootElement;
+        Assert.Equal(83_887, root.GetProperty("keys").GetInt64());
+        long floor = root.GetProperty("runtime_floor_rss").GetInt64(), idle = root.GetProperty("mirrorkv_idle_rss").GetInt64();
+        long loaded = root.GetProperty("mirrorkv_loaded_rss").GetInt64();
+        Assert.True(floor > 1 << 20 && idle > floor, output);
+        Assert.True(loaded - idle > 10_000_000, output);
+        Assert.True(root.GetProperty("redis_loaded_rss").GetInt64() - root.GetProperty("redis_idle_rss").GetInt64() > 10_000_000, output);
+        Assert.Contains("ratio loaded: mirrorkv / redis = ", output, StringComparison.Ordinal);
+
+        (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--memory", "--primary", "127.0.0.1:7400");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("leave out --primary", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void KeyChooser_Zipfian_IsSkewed_Uniform_IsFlat()
     {
         const int keys = 10_000, draws = 200_000;

@@ -41,8 +41,10 @@ internal static class BenchCommand
             }
         });
         var rejoin = new Option<bool>("--rejoin") { Description = "Instead of throughput: load a primary alone with --data, keep --connections writers going at --write-rate, start a secondary and report its slab copy rate and the time until the pair is protected. Needs the pair the bench starts (no --primary)." };
-        var data = new Option<string>("--data") { Description = "With --rejoin: claimed slab bytes to load the primary with, e.g. 256m or 1g.", DefaultValueFactory = _ => "1g" };
-        var regionSize = new Option<string?>("--max-memory", "--region-size") { Description = "With --rejoin: each node's --max-memory (default: twice --data, at least 256m). With --eviction: the pair's memory limit (default: room for a quarter of --keys). --region-size is its deprecated name." };
+        var data = new Option<string>("--data") { Description = "With --rejoin: claimed slab bytes to load the primary with, e.g. 256m or 1g. With --memory: bytes of values to load.", DefaultValueFactory = _ => "1g" };
+        var memory = new Option<bool>("--memory") { Description = "Instead of throughput: the resident memory (VmRSS) of a node alone, idle and loaded with --data of --value-size values, and of this binary without a node (the .NET runtime's floor); with --compare redis, redis-server alone with the same keys and values. Needs the node the bench starts (no --primary)." };
+        var floorChild = new Option<bool>(MemoryBench.FloorFlag) { Hidden = true };
+        var regionSize = new Option<string?>("--max-memory", "--region-size") { Description = "With --rejoin and --memory: each node's --max-memory (default: twice --data, at least 256m). With --eviction: the pair's memory limit (default: room for a quarter of --keys). --region-size is its deprecated name." };
         var eviction = new Option<string?>("--eviction") { Description = "Instead of throughput: start a pair with this eviction policy (allkeys-lru, allkeys-lfu, volatile-ttl) and a region smaller than the key space, and report SET throughput under eviction and the hit ratio of a read-through cache under zipfian keys; with --compare redis, redis with the same policy and as many keys held." };
         eviction.AcceptOnlyFromAmong("allkeys-lru", "allkeys-lfu", "volatile-ttl");
         var writeRate = new Option<int>("--write-rate") { Description = "With --rejoin: writes per second, all writers together, while the secondary joins; 0 for as fast as they go.", DefaultValueFactory = _ => 20_000 };
@@ -70,7 +72,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput and latency (HdrHistogram percentiles) of get, set or a YCSB mix against a pair, optionally side by side with redis.")
         {
             primary, op, workload, distribution, keys, valueSize, connections, pipeline, duration, warmup, replication, rounds, compare, secretFile, json, failover, freeze, completions,
-            rejoin, data, regionSize, writeRate, eviction, clusterNode,
+            rejoin, data, regionSize, writeRate, eviction, clusterNode, memory, floorChild,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -102,6 +104,38 @@ internal static class BenchCommand
                 }
 
                 return await FailoverAsync(kills, Math.Min(parse.GetValue(keys), 50_000), parse.GetValue(json), cancellationToken);
+            }
+
+            if (parse.GetValue(floorChild))
+            {
+                return await MemoryBench.RunFloorChildAsync();
+            }
+
+            if (parse.GetValue(memory))
+            {
+                if (endPoint is not null)
+                {
+                    await Console.Error.WriteLineAsync("error: --memory reads the resident memory of the node it starts: leave out --primary");
+                    return 2;
+                }
+
+                if (!CliParsers.TryParseSize(parse.GetValue(data)!, out ulong valueBytes, out string? memoryError) || valueBytes < 1 << 20)
+                {
+                    await Console.Error.WriteLineAsync($"error: --data: {memoryError ?? "at least 1m"}");
+                    return 2;
+                }
+
+                string limit = parse.GetValue(regionSize) ?? $"{Math.Max(256, (valueBytes >> 20) * 2)}m";
+                var memoryOptions = new MemoryBenchOptions(valueBytes, parse.GetValue(valueSize), limit, TimeSpan.FromSeconds(5));
+                try
+                {
+                    return await new MemoryBench(memoryOptions, Console.Out).RunAsync(parse.GetValue(compare) is not null, parse.GetValue(json), cancellationToken);
+                }
+                catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
+                {
+                    await Console.Error.WriteLineAsync($"error: the store is full (OutOfMemory): --data {parse.GetValue(data)} does not fit --max-memory {limit}; give a larger --max-memory (twice --data is the default) or less --data");
+                    return 1;
+                }
             }
 
             if (parse.GetValue(rejoin))

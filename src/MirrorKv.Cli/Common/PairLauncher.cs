@@ -191,6 +191,9 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         /// <summary>Where the peer and clients reach the node: the advertised endpoint.</summary>
         public IPEndPoint EndPoint => Address.Advertised;
 
+        /// <summary>The child's process id (for /proc/PID/status).</summary>
+        public int ProcessId => _process.Id;
+
         /// <summary>The node's own socket, reached past any relay.</summary>
         public IPEndPoint ListenEndPoint => Address.Listen;
 

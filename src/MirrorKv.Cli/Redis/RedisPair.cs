@@ -55,7 +55,7 @@ internal sealed class RedisPair : IAsyncDisposable
 
         var start = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in new[] { "-p", Port.ToString(CultureInfo.InvariantCulture), "-t", options.Operation, "-r", options.Keys.ToString(CultureInfo.InvariantCulture), "-d", options.ValueSize.ToString(CultureInfo.InvariantCulture),
-            "-c", options.Connections.ToString(CultureInfo.InvariantCulture), "-P", options.Pipeline.ToString(CultureInfo.InvariantCulture), "-n", Math.Max(100_000, options.Keys * 4).ToString(CultureInfo.InvariantCulture), "-q" })
+            "-c", options.Connections.ToString(CultureInfo.InvariantCulture), "-P", options.Pipeline.ToString(CultureInfo.InvariantCulture), "-n", Requests(options).ToString(CultureInfo.InvariantCulture), "-q" })
         {
             start.ArgumentList.Add(arg);
         }
@@ -66,6 +66,10 @@ internal sealed class RedisPair : IAsyncDisposable
         string last = text.Split('\r', '\n').LastOrDefault(l => l.Contains("requests per second", StringComparison.Ordinal)) ?? text.Trim();
         return last.Trim();
     }
+
+    // At least 100,000 requests (four per key), but no more than 1 GiB of values: 64 requests of 16 MiB.
+    private static long Requests(BenchOptions options) =>
+        Math.Max(16, Math.Min(Math.Max(100_000L, options.Keys * 4L), (1L << 30) / Math.Max(1, options.ValueSize)));
 
     public async ValueTask DisposeAsync()
     {

@@ -18,6 +18,9 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The server's process id (for /proc/PID/status).</summary>
+    public int ProcessId => _process.Id;
+
     public static string? Find(string program = "redis-server")
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))

@@ -56,6 +56,8 @@ internal static class ServeCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            NativeHeap.KeepSmall();
+
             // The command line is the top configuration layer: only the options actually given.
             var given = new Dictionary<string, string?>();
             void Given<T>(Option<T> option, string key)

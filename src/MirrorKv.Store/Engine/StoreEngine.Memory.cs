@@ -10,7 +10,7 @@ namespace MirrorKv.Store;
 /// </summary>
 /// <remarks>
 /// <para><b>What counts.</b> Every chunk whole (claimed or not, since registration commits it), the index's
-/// bucket array (8 bytes a bucket; it doubles at 3/4 load, so 10.7 to 21.3 bytes a key) and the access table
+/// bucket array (8 bytes a bucket; it grows by a quarter at 9/10 load, so 8.9 to 11.1 bytes a key) and the access table
 /// (a byte per 32 bytes of chunk, under LRU and LFU). Not counted: the .NET runtime and the node's buffers, as
 /// redis's <c>maxmemory</c> leaves out its own code and buffers.</para>
 /// <para><b>Chunk sizes.</b> The first chunk is one slab, registered at construction; each next one is as large
@@ -18,7 +18,7 @@ namespace MirrorKv.Store;
 /// cut to what the limit leaves. A chunk is registered only if the index, too, could still grow under the
 /// limit to hold the keys the chunks would then hold at today's average slot size: otherwise the last chunks
 /// would take the room the index needs, and new keys would be refused with slots free.</para>
-/// <para><b>The index at the limit.</b> A new key that would make the index double past the limit evicts a key
+/// <para><b>The index at the limit.</b> A new key that would make the index grow past the limit evicts a key
 /// first (or is refused under noeviction), as redis does when its dictionary cannot grow.</para>
 /// </remarks>
 public sealed partial class StoreEngine
@@ -121,6 +121,6 @@ public sealed partial class StoreEngine
         }
     }
 
-    // Under the lock: true when the index may double now and stay, with everything else, under the limit.
-    private bool IndexMayGrowLocked() => (ulong)(MemoryUsedLocked() + _index.MemoryBytes) <= Options.MaxMemory;
+    // Under the lock: true when the index may grow now and stay, with everything else, under the limit.
+    private bool IndexMayGrowLocked() => (ulong)(MemoryUsedLocked() + _index.GrowthBytes) <= Options.MaxMemory;
 }

@@ -271,7 +271,7 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }
 
-            // A new key may make the index double; when that would pass the limit, a key goes first (or, under
+            // A new key may make the index grow; when that would pass the limit, a key goes first (or, under
             // noeviction, the write is refused), as redis refuses or evicts at maxmemory.
             if (_index.GrowsOnNextInsert && !IndexMayGrowLocked() && !TryEvictLocked(entrySize, NoSlot))
             {

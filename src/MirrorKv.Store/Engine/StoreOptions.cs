@@ -124,7 +124,7 @@ public sealed record StoreOptions
     /// </summary>
     public TimeSpan LfuDecayTime { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Initial index buckets; it doubles as needed, so this only saves early rehashing.</summary>
+    /// <summary>Initial index buckets; it grows as needed, so this only saves early rehashing.</summary>
     public int InitialIndexCapacity { get; init; } = 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option that is out of range.</summary>
