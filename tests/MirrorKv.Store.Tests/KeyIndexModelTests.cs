@@ -33,8 +33,19 @@ public sealed class KeyIndexModelTests : IDisposable
                 int k = random.Next(400);
                 byte[] key = KeyBytes(k);
                 ulong hash = Hash(k, key, collide);
-                switch (random.Next(3))
+                switch (random.Next(4))
                 {
+                    case 3:
+                        // By slot: the key's own slot removes it; a slot no key is indexed at removes nothing.
+                        ulong named = random.Next(3) == 0 ? Slot(400 + random.Next(100)) : Slot(k);
+                        bool holds = model.TryGetValue(k, out ulong at) && at == named;
+                        Assert.Equal(holds, index.RemoveSlot(hash, named));
+                        if (holds)
+                        {
+                            model.Remove(k);
+                        }
+
+                        break;
                     case 0:
                         ulong slot = Slot(k);
                         Assert.Equal(!model.ContainsKey(k), index.Set(key, hash, slot));

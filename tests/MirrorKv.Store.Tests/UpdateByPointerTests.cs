@@ -78,6 +78,26 @@ public sealed class UpdateByPointerTests : IDisposable
     }
 
     [Fact]
+    public void Delete_WithThePointerOfTheKeysSlot_UnindexesThatSlot_AndAWrongPointerFallsBackToTheIndex()
+    {
+        StoreWriteResult k = _store.Write("k"u8, "v1"u8);
+        StoreWriteResult other = _store.Write("other"u8, "x"u8);
+        StoreWriteResult third = _store.Write("third"u8, "y"u8);
+
+        StoreWriteResult byPointer = _store.Delete("k"u8, k.Pointer);
+        StoreWriteResult wrong = _store.Delete("other"u8, third.Pointer);
+
+        Assert.Equal((StoreStatus.Ok, WriteKind.Deleted, k.Pointer), (byPointer.Status, byPointer.Kind, byPointer.Pointer));
+        Assert.Equal((StoreStatus.Ok, WriteKind.Deleted, other.Pointer), (wrong.Status, wrong.Kind, wrong.Pointer));
+        Assert.Equal(1, _store.ResolvedByPointer);
+        Assert.False(_store.TryLookup("k"u8, out _, out _));
+        Assert.False(_store.TryLookup("other"u8, out _, out _));
+        Assert.True(_store.TryLookup("third"u8, out RemotePointer kept, out _));
+        Assert.Equal(third.Pointer, kept);
+        Assert.Equal(StoreStatus.NotFound, _store.Delete("k"u8, k.Pointer).Status);
+    }
+
+    [Fact]
     public void Update_OfADeletedKey_WithItsOldPointer_IsNotFound()
     {
         StoreWriteResult k = _store.Write("k"u8, "v1"u8);
@@ -118,7 +138,7 @@ public sealed class UpdateByPointerTests : IDisposable
 
                 int op = random.Next(5);
                 StoreWriteResult expected = op switch { 0 => plain.Update(key, value), 1 => plain.Delete(key), _ => plain.Write(key, value) };
-                StoreWriteResult got = op switch { 0 => hinted.Update(key, value, at), 1 => hinted.Delete(key), _ => hinted.Write(key, value, at) };
+                StoreWriteResult got = op switch { 0 => hinted.Update(key, value, at), 1 => hinted.Delete(key, at), _ => hinted.Write(key, value, at) };
 
                 Assert.Equal((expected.Status, expected.Kind, expected.Version), (got.Status, got.Kind, got.Version));
                 Assert.Equal(Offset(plain, expected.Pointer), Offset(hinted, got.Pointer));

@@ -139,7 +139,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         {
             Opcode.Write => store.Write(request.Key, request.Value, request.Pointer),
             Opcode.Update => store.Update(request.Key, request.Value, request.Pointer),
-            _ => store.Delete(request.Key),
+            _ => store.Delete(request.Key, request.Pointer),
         };
 
         if (!result.IsOk)

@@ -100,7 +100,12 @@ public sealed partial class StoreEngine : IDisposable
     public StoreWriteResult Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, RemotePointer at = default) => Put(key, value, mustExist: true, at);
 
     /// <summary>Deletes a key: tombstones its slot, unindexes it and frees the slot.</summary>
-    public StoreWriteResult Delete(ReadOnlySpan<byte> key)
+    /// <param name="key">The key.</param>
+    /// <param name="at">
+    /// The caller's pointer to the key's slot, or null: when the slot there holds the key, the index entry is
+    /// found by its slot, with no key read from the region (see <see cref="TryResolve"/>); otherwise by the key.
+    /// </param>
+    public StoreWriteResult Delete(ReadOnlySpan<byte> key, RemotePointer at = default)
     {
         StoreStatus status = CheckKey(key);
         if (status != StoreStatus.Ok)
@@ -116,8 +121,7 @@ public sealed partial class StoreEngine : IDisposable
                 return StoreWriteResult.Failed(StoreStatus.ReadOnlySecondary);
             }
 
-            // No use for the caller's pointer here: unindexing the key is an index probe anyway.
-            if (!_index.Remove(key, hash, out ulong offset))
+            if (!(TryResolve(at, key, out ulong offset) && _index.RemoveSlot(hash, offset)) && !_index.Remove(key, hash, out offset))
             {
                 return StoreWriteResult.Failed(StoreStatus.NotFound);
             }

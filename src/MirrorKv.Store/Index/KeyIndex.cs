@@ -182,7 +182,39 @@ public sealed class KeyIndex
         }
 
         slotOffset = OffsetOf(_buckets[position]);
+        RemoveAt(position);
+        return true;
+    }
 
+    /// <summary>
+    /// Removes the key of hash <paramref name="hash"/> indexed at <paramref name="slotOffset"/>, a slot the caller
+    /// proved holds it: the search compares buckets only and reads no key from the region.
+    /// </summary>
+    public bool RemoveSlot(ulong hash, ulong slotOffset)
+    {
+        ulong wanted = Pack(Tag(hash), slotOffset);
+        ulong[] buckets = _buckets;
+        int position = HomeOf(Tag(hash), buckets.Length);
+        for (int distance = 0; ; distance++)
+        {
+            ulong bucket = buckets[position];
+            if (bucket == 0 || Distance(bucket, position, buckets.Length) < distance)
+            {
+                return false;
+            }
+
+            if (bucket == wanted)
+            {
+                RemoveAt(position);
+                return true;
+            }
+
+            position = position + 1 == buckets.Length ? 0 : position + 1;
+        }
+    }
+
+    private void RemoveAt(int position)
+    {
         // Backward shift: the buckets after the hole that are not at their home move back by one, which keeps
         // every run ordered by home; the first empty bucket or bucket at its home ends the run.
         ulong[] buckets = _buckets;
@@ -202,7 +234,6 @@ public sealed class KeyIndex
 
         buckets[hole] = 0;
         Count--;
-        return true;
     }
 
     // The key's bucket, or (negative) the complement of the bucket where it would go: an empty one, or the first
