@@ -122,6 +122,13 @@ internal sealed partial class ClientRouter : IAsyncDisposable
 
         _ = retiredPrimary?.DisposeAsync().AsTask();
         _ = retiredSecondary?.DisposeAsync().AsTask();
+        if (to == ClientPath.Closed)
+        {
+            // Stops discovery, the standby retries and the protection watch; outside the lock, as cancelling
+            // runs their continuations.
+            _disposed.Cancel();
+        }
+
         RaiseTransitions();
         return true;
     }
@@ -237,7 +244,7 @@ internal sealed partial class ClientRouter : IAsyncDisposable
         }
     }
 
-    /// <summary>Moves to Closed (once), stops every background task and closes both connections.</summary>
+    /// <summary>Moves to Closed (once: its entry stops every background task) and closes both connections.</summary>
     public async ValueTask DisposeAsync()
     {
         while (true)
@@ -254,7 +261,6 @@ internal sealed partial class ClientRouter : IAsyncDisposable
             }
         }
 
-        await _disposed.CancelAsync().ConfigureAwait(false);
         ClientRoute closed = _route;
         if (closed.Primary is not null)
         {
