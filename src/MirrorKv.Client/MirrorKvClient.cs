@@ -41,7 +41,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     /// <summary>
     /// Raised once per transition of the client's state machine (<see cref="ClientPath"/>), in order, with the
     /// state before and after, why, and the primary writes go to. Raised on the thread that made the transition
-    /// (a connection's receive or timer thread, or a caller's): a handler must not block. The states and
+    /// (a connection's receive or timer thread, or a caller's) or on a thread-pool thread: a handler must not block. The states and
     /// transitions are listed in the package README ("States").
     /// </summary>
     public event EventHandler<ClientRouteChangedEventArgs>? RouteChanged

@@ -46,7 +46,7 @@ internal sealed partial class ClientRouter : IAsyncDisposable
         _sender = sender;
     }
 
-    /// <summary>Raised once per transition, in the order they happened, on the thread that made it (or the one draining before it).</summary>
+    /// <summary>Raised once per transition, in the order they happened, on the thread that made it (or the one draining before it, or the thread pool).</summary>
     public event EventHandler<ClientRouteChangedEventArgs>? RouteChanged;
 
     /// <summary>The old form of <see cref="RouteChanged"/>: the new path of each transition into Primary, FailingOver or Secondary after connect.</summary>
@@ -129,7 +129,17 @@ internal sealed partial class ClientRouter : IAsyncDisposable
             _disposed.Cancel();
         }
 
-        RaiseTransitions();
+        if (_lock.IsHeldByCurrentThread)
+        {
+            // Reached from code that holds the lock (a channel failing inside a connect started under it): the
+            // handlers must not run under it, so the thread pool raises the transition.
+            ThreadPool.UnsafeQueueUserWorkItem(static router => router.RaiseTransitions(), this, preferLocal: false);
+        }
+        else
+        {
+            RaiseTransitions();
+        }
+
         return true;
     }
 
