@@ -12,7 +12,8 @@ namespace MirrorKv.Client;
 /// <remarks>
 /// Threads: <see cref="Route"/> is read by every operation, with one volatile read and no lock; every
 /// change of it (a transition, or the standby connection coming and going) is made under <c>_lock</c>, which
-/// is never held across an await, a channel's disposal or an event handler.
+/// is never held across an await, a channel's disposal or an event handler (a transition's log line is
+/// written under it, so that lines come in the order of the transitions).
 /// </remarks>
 internal sealed partial class ClientRouter : IAsyncDisposable
 {
@@ -26,8 +27,8 @@ internal sealed partial class ClientRouter : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly Lock _lock = new();
 
-    // Transitions made but not yet logged and raised: drained in order by one thread at a time, outside the lock.
-    private readonly Queue<Unraised> _unraised = new();
+    // Transitions made but not yet raised: drained in order by one thread at a time, outside the lock.
+    private readonly Queue<ClientRouteChangedEventArgs> _unraised = new();
     private bool _raising;
 
     private volatile ClientRoute _route = ClientRoute.Connecting;
@@ -85,8 +86,8 @@ internal sealed partial class ClientRouter : IAsyncDisposable
     /// on) to <paramref name="to"/>, adopting <paramref name="adopted"/> as the primary when <paramref name="to"/>
     /// is Primary (and only then). False, with nothing changed, when the state or the primary moved on since
     /// <paramref name="from"/> was read (a race the caller lost: its decision is stale), or when the edge is not
-    /// in <see cref="IsAllowed"/> (a bug: logged as an error). Otherwise runs the new state's entry actions
-    /// under the lock, then logs the transition and raises <see cref="RouteChanged"/> outside it.
+    /// in <see cref="IsAllowed"/> (a bug: logged as an error). Otherwise logs the transition and runs the new
+    /// state's entry actions under the lock, then raises <see cref="RouteChanged"/> outside it.
     /// </summary>
     public bool TryTransition(ClientRoute from, ClientPath to, NodeChannel? adopted = null)
     {
@@ -109,7 +110,12 @@ internal sealed partial class ClientRouter : IAsyncDisposable
             ClientRoute next = to == ClientPath.Primary ? ClientRoute.To(adopted!) : current.WithPath(to);
             RouteChangeReason reason = ReasonFor(current, next);
             _route = next;
-            _unraised.Enqueue(new Unraised(new ClientRouteChangedEventArgs(current.Path, to, reason, next.Primary?.EndPoint, next.Epoch), current.Epoch, current.SecondaryEndPoint));
+            var change = new ClientRouteChangedEventArgs(current.Path, to, reason, next.Primary?.EndPoint, next.Epoch);
+
+            // Logged under the lock, so that the log shows the transitions in their order, and before the caller
+            // goes on (a write that followed a promotion returns after its line); raised outside it, below.
+            Log(change, current.Epoch, current.SecondaryEndPoint);
+            _unraised.Enqueue(change);
             Enter(current, next, reason);
             if (to == ClientPath.Primary)
             {
@@ -184,12 +190,12 @@ internal sealed partial class ClientRouter : IAsyncDisposable
         }
     }
 
-    /// <summary>Logs and raises the transitions made so far, in order; one thread at a time does it, outside the lock.</summary>
+    /// <summary>Raises the transitions made so far, in order; one thread at a time does it, outside the lock.</summary>
     private void RaiseTransitions()
     {
         while (true)
         {
-            Unraised item;
+            ClientRouteChangedEventArgs item;
             lock (_lock)
             {
                 if (_raising || !_unraised.TryDequeue(out item))
@@ -202,17 +208,16 @@ internal sealed partial class ClientRouter : IAsyncDisposable
 
             try
             {
-                Log(item);
-                RouteChanged?.Invoke(_sender, item.Change);
-                if (item.Change.PreviousPath != ClientPath.Connecting && item.Change.Path is ClientPath.Primary or ClientPath.FailingOver or ClientPath.Secondary)
+                RouteChanged?.Invoke(_sender, item);
+                if (item.PreviousPath != ClientPath.Connecting && item.Path is ClientPath.Primary or ClientPath.FailingOver or ClientPath.Secondary)
                 {
-                    PathChanged?.Invoke(item.Change.Path);
+                    PathChanged?.Invoke(item.Path);
                 }
             }
             catch (Exception e)
             {
                 // A handler's failure is the application's, and must not stop the client from failing over.
-                LogHandlerFailed(item.Change.ToString(), e);
+                LogHandlerFailed(item.ToString(), e);
             }
             finally
             {
@@ -224,9 +229,8 @@ internal sealed partial class ClientRouter : IAsyncDisposable
         }
     }
 
-    private void Log(in Unraised item)
+    private void Log(ClientRouteChangedEventArgs change, ulong previousEpoch, System.Net.IPEndPoint? secondary)
     {
-        ClientRouteChangedEventArgs change = item.Change;
         string primary = change.PrimaryEndPoint?.ToString() ?? "(none)";
         switch (change.Reason)
         {
@@ -234,16 +238,16 @@ internal sealed partial class ClientRouter : IAsyncDisposable
                 LogConnected(primary, change.Epoch, change.PreviousPath, change.Path);
                 break;
             case RouteChangeReason.PrimaryFailed:
-                LogFailingOver(primary, item.Secondary?.ToString() ?? "(none known)", change.PreviousPath, change.Path);
+                LogFailingOver(primary, secondary?.ToString() ?? "(none known)", change.PreviousPath, change.Path);
                 break;
             case RouteChangeReason.TableRewritten:
-                LogReadingSecondary(item.Secondary?.ToString() ?? "(none known)", change.PreviousPath, change.Path);
+                LogReadingSecondary(secondary?.ToString() ?? "(none known)", change.PreviousPath, change.Path);
                 break;
             case RouteChangeReason.PromotionFollowed:
                 LogPromotionFollowed(primary, change.Epoch, change.PreviousPath, change.Path);
                 break;
             case RouteChangeReason.PrimaryRestarted:
-                LogNewIncarnation(primary, change.Epoch, item.PreviousEpoch, change.PreviousPath, change.Path);
+                LogNewIncarnation(primary, change.Epoch, previousEpoch, change.PreviousPath, change.Path);
                 break;
             case RouteChangeReason.PrimaryResumed:
                 LogPrimaryResumed(primary, change.Epoch, change.PreviousPath, change.Path);
@@ -284,7 +288,4 @@ internal sealed partial class ClientRouter : IAsyncDisposable
     }
 
     private static MirrorKvException Unavailable(string what) => MirrorKvException.Unavailable(what);
-
-    /// <summary>A transition waiting to be logged and raised, with what its log line needs of the route before it.</summary>
-    private readonly record struct Unraised(ClientRouteChangedEventArgs Change, ulong PreviousEpoch, System.Net.IPEndPoint? Secondary);
 }
