@@ -198,7 +198,7 @@ internal sealed partial class ClientRouter : IAsyncDisposable
             ClientRouteChangedEventArgs item;
             lock (_lock)
             {
-                if (_raising || !_unraised.TryDequeue(out item))
+                if (_raising || !_unraised.TryDequeue(out item!))
                 {
                     return;
                 }
