@@ -42,7 +42,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask TryGetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<IBufferWriter<byte>> destinations, bool[] found, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("GET_MANY", _primary.EndPoint, keys.Count);
+        var scope = new OperationScope("GET_MANY", _router.Route.Primary.EndPoint, keys.Count);
         try
         {
             await TryGetManyCoreAsync(keys, destinations, found, cancellationToken).ConfigureAwait(false);
@@ -103,7 +103,8 @@ public sealed partial class MirrorKvClient
             // completion and one resumption per node and batch, not per read.
             // The usual case, a healthy primary and its pointers, is decided once per batch.
             NodeChannel? first = null, second = null;
-            NodeChannel primary = _primary;
+            ClientRoute route = _router.Route;
+            NodeChannel primary = route.Primary;
             bool primaryHealthy = primary.IsHealthy;
             for (int i = 0; i < count; i++)
             {
@@ -112,7 +113,7 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                (NodeChannel? channel, Opcode opcode) = primaryHealthy && primary.Owns(pointers[i].Pointer.RKey) ? (primary, Opcode.Read) : RouteRead(pointers[i].Pointer);
+                (NodeChannel? channel, Opcode opcode) = primaryHealthy && primary.Owns(pointers[i].Pointer.RKey) ? (primary, Opcode.Read) : RouteRead(route, pointers[i].Pointer);
                 channels[i] = channel;
                 opcodes[i] = opcode;
                 if (channel is not null && first is null)
@@ -259,7 +260,7 @@ public sealed partial class MirrorKvClient
     /// </summary>
     private async ValueTask LookupUncachedAsync(IReadOnlyList<string> keys, CachedPointer[] pointers, bool[] absent)
     {
-        NodeChannel channel = _primary;
+        NodeChannel channel = _router.Route.Primary;
         if (!channel.IsHealthy)
         {
             return;

@@ -20,7 +20,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SetManyObservedAsync(IReadOnlyList<string> keys, IReadOnlyList<ReadOnlyMemory<byte>> values, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("SET_MANY", _primary.EndPoint, keys.Count);
+        var scope = new OperationScope("SET_MANY", _router.Route.Primary.EndPoint, keys.Count);
         try
         {
             await SetManyCoreAsync(keys, values, cancellationToken).ConfigureAwait(false);
@@ -59,7 +59,7 @@ public sealed partial class MirrorKvClient
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        NodeChannel primary = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+        NodeChannel primary = await _router.WritablePrimaryAsync(Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
 
         // Like a batch of reads: the table's cache misses overlapped, the WRITEs posted as parts of batch
         // operations (one rent, one completion and one resumption per batch), one flush.
@@ -155,7 +155,7 @@ public sealed partial class MirrorKvClient
                 WireStatus status = posted.PartStatus(parts[i]);
                 if (status == WireStatus.Ok && KvReply.TryReadAddressing(payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok)
                 {
-                    NoteSecondary(payload);
+                    _router.NoteSecondary(payload);
                     _table.Set(hashes[i], new CachedPointer(pointer, version));
                 }
                 else

@@ -31,12 +31,12 @@ public sealed partial class MirrorKvClient
     /// On the read path: whether this read of a primary pointer is hedged, and which node it asks first
     /// (the secondary while the primary is suspect; Balanced: every other read besides).
     /// </summary>
-    private bool ShouldHedge(NodeChannel channel, Opcode opcode, in RemotePointer pointer, out NodeChannel secondary, out bool secondaryFirst)
+    private bool ShouldHedge(ClientRoute route, NodeChannel channel, Opcode opcode, in RemotePointer pointer, out NodeChannel secondary, out bool secondaryFirst)
     {
         secondaryFirst = false;
         secondary = null!;
         if (_options.ReadFrom == ReadFrom.Primary || opcode != Opcode.Read || !channel.Owns(pointer.RKey)
-            || channel != _primary || _secondary is not { IsHealthy: true } ready || ready == channel)
+            || channel != route.Primary || route.Secondary is not { IsHealthy: true } ready || ready == channel)
         {
             return false;
         }

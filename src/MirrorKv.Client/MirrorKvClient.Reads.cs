@@ -28,7 +28,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> TryGetObservedAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("GET", _primary.EndPoint);
+        var scope = new OperationScope("GET", _router.Route.Primary.EndPoint);
         try
         {
             bool found = await TryGetCoreAsync(key, destination, cancellationToken).ConfigureAwait(false);
@@ -74,7 +74,8 @@ public sealed partial class MirrorKvClient
                     }
                 }
 
-                (NodeChannel? channel, Opcode opcode) = RouteRead(cached.Pointer);
+                ClientRoute route = _router.Route;
+                (NodeChannel? channel, Opcode opcode) = RouteRead(route, cached.Pointer);
                 if (channel is null)
                 {
                     if (await NoRouteAsync(key, cached).ConfigureAwait(false))
@@ -95,7 +96,7 @@ public sealed partial class MirrorKvClient
                     continue;
                 }
 
-                if (ShouldHedge(channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
+                if (ShouldHedge(route, channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
                 {
                     if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
                     {
@@ -153,8 +154,8 @@ public sealed partial class MirrorKvClient
         int failures = 0;
         while (true)
         {
-            NodeChannel channel = _primary.IsHealthy ? _primary
-                : await ReadySecondaryAsync().ConfigureAwait(false) ?? await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
+            NodeChannel channel = _router.Route.Primary is { IsHealthy: true } primary ? primary
+                : await _router.ReadySecondaryAsync().ConfigureAwait(false) ?? await _router.WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
             Opcode opcode = value is not null && channel.Hello.Version.Minor >= ProtocolVersion.V1_2.Minor ? Opcode.Get : Opcode.Lookup;
             PendingOperation op = channel.Rent();
             try
@@ -219,12 +220,14 @@ public sealed partial class MirrorKvClient
         }
     }
 
-    private (NodeChannel? Channel, Opcode Opcode) RouteRead(in RemotePointer pointer)
+    // Where a read of this pointer goes on this route: its owner one-sided, or the secondary as FAILOVER_READ.
+    private static (NodeChannel? Channel, Opcode Opcode) RouteRead(ClientRoute route, in RemotePointer pointer)
     {
-        NodeChannel? secondary = _secondary;
-        if (_primary.Owns(pointer.RKey))
+        NodeChannel primary = route.Primary;
+        NodeChannel? secondary = route.Secondary;
+        if (primary.Owns(pointer.RKey))
         {
-            return _primary.IsHealthy ? (_primary, Opcode.Read)
+            return primary.IsHealthy ? (primary, Opcode.Read)
                 : secondary is { IsHealthy: true } ? (secondary, Opcode.FailoverRead)
                 : (null, Opcode.Read);
         }
@@ -236,10 +239,9 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> NoRouteAsync(string key, CachedPointer cached)
     {
-        if (await ReadySecondaryAsync().ConfigureAwait(false) is not null)
+        if (await _router.ReadySecondaryAsync().ConfigureAwait(false) is { } secondary)
         {
-            NodeChannel secondary = _secondary!;
-            if (!_primary.Owns(cached.Pointer.RKey) && !secondary.Owns(cached.Pointer.RKey))
+            if (!_router.Route.Primary.Owns(cached.Pointer.RKey) && !secondary.Owns(cached.Pointer.RKey))
             {
                 Forget(key, cached);
             }
@@ -247,13 +249,13 @@ public sealed partial class MirrorKvClient
             return true;
         }
 
-        if (!_primary.IsHealthy)
+        if (!_router.Route.Primary.IsHealthy)
         {
             // Neither node is reachable for reads: the secondary connection may have been refused while it
             // was still copying, or not be up yet. Wait, as writes do, for the secondary to take over.
             try
             {
-                NodeChannel promoted = await WritablePrimaryAsync(Stopwatch.GetTimestamp(), CancellationToken.None).ConfigureAwait(false);
+                NodeChannel promoted = await _router.WritablePrimaryAsync(Stopwatch.GetTimestamp(), CancellationToken.None).ConfigureAwait(false);
                 if (!promoted.Owns(cached.Pointer.RKey))
                 {
                     Forget(key, cached);
@@ -269,19 +271,6 @@ public sealed partial class MirrorKvClient
 
         Forget(key, cached);
         return true;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<NodeChannel?> ReadySecondaryAsync()
-    {
-        NodeChannel? secondary = _secondary;
-        if (secondary is { IsHealthy: true })
-        {
-            return secondary;
-        }
-
-        secondary = await _secondaryConnect.ConfigureAwait(false);
-        return secondary is { IsHealthy: true } ? secondary : null;
     }
 
     // What one read's outcome leaves to do, for plain and hedged reads alike: true when the value was read; false
@@ -334,7 +323,7 @@ public sealed partial class MirrorKvClient
         }
     }
 
-    private static MirrorKvException Unavailable(string what) => new(MirrorKvError.Unavailable, $"MirrorKv unavailable: {what}.");
+    private static MirrorKvException Unavailable(string what) => MirrorKvException.Unavailable(what);
 
     private enum ReadOutcome
     {

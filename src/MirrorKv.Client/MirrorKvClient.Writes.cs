@@ -21,7 +21,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SetObservedAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("SET", _primary.EndPoint);
+        var scope = new OperationScope("SET", _router.Route.Primary.EndPoint);
         try
         {
             await SetCoreAsync(key, value, cancellationToken).ConfigureAwait(false);
@@ -37,7 +37,7 @@ public sealed partial class MirrorKvClient
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DeleteObservedAsync(string key, CancellationToken cancellationToken)
     {
-        var scope = new OperationScope("DELETE", _primary.EndPoint);
+        var scope = new OperationScope("DELETE", _router.Route.Primary.EndPoint);
         try
         {
             bool deleted = await DeleteCoreAsync(key, cancellationToken).ConfigureAwait(false);
@@ -86,7 +86,7 @@ public sealed partial class MirrorKvClient
         long start = Stopwatch.GetTimestamp();
         for (int attempt = 0; ; attempt++)
         {
-            NodeChannel primary = await WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
+            NodeChannel primary = await _router.WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
             try
             {
                 (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(primary, opcode, key, value, cancellationToken).ConfigureAwait(false);
@@ -158,7 +158,7 @@ public sealed partial class MirrorKvClient
 
             if (op.Status == WireStatus.Ok)
             {
-                NoteSecondary(op.Payload);
+                _router.NoteSecondary(op.Payload);
                 return KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok
                     ? (WireStatus.Ok, new CachedPointer(pointer, version), "")
                     : throw new MirrorKvException(MirrorKvError.Protocol, $"{opcode} reply is malformed");

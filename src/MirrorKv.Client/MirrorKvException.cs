@@ -27,4 +27,7 @@ public sealed class MirrorKvException : Exception
 
     /// <summary>The node's status code, when a node answered.</summary>
     public WireStatus WireStatus { get; }
+
+    // The one wording of "no node can serve this", for the client and its router.
+    internal static MirrorKvException Unavailable(string what) => new(MirrorKvError.Unavailable, $"MirrorKv unavailable: {what}.");
 }

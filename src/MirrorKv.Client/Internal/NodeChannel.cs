@@ -136,6 +136,21 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A channel that knows a node's HELLO but never connected (never healthy): what the router's state machine
+    /// is tested with, without a node.
+    /// </summary>
+    public static NodeChannel Unconnected(IPEndPoint endPoint, HelloReply hello)
+    {
+        var channel = new NodeChannel(endPoint, TimeSpan.FromSeconds(1), completeOnReceiveThread: false, static _ => { }) { Hello = hello };
+        foreach (RegionInfo region in hello.Regions)
+        {
+            channel.RKeys.Add(region.RKey);
+        }
+
+        return channel;
+    }
+
     public PendingOperation Rent() => Rent(Stopwatch.GetTimestamp());
 
     /// <summary>

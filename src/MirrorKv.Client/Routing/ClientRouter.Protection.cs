@@ -7,7 +7,7 @@ namespace MirrorKv.Client;
 /// only the primary knows when a secondary has caught up, so the client asks it (STATUS, every 250 ms, only
 /// in that time) and logs the moment once.
 /// </summary>
-public sealed partial class MirrorKvClient
+internal sealed partial class ClientRouter
 {
     private static readonly TimeSpan ProtectionPollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -21,7 +21,7 @@ public sealed partial class MirrorKvClient
     /// </summary>
     public event Action<TimeSpan>? ProtectedAgain;
 
-    // Called when the client lost its primary or moved to another one: from now on, watch for protection.
+    // Entry action (under the lock) when the client lost its primary or moved to another one: from now on, watch for protection.
     private void AwaitProtection()
     {
         if (Interlocked.Exchange(ref _awaitingProtection, 1) == 0)
@@ -35,6 +35,33 @@ public sealed partial class MirrorKvClient
         }
     }
 
+    /// <summary>STATUS over a channel the client has: health checks, and the watch below.</summary>
+    public static async Task<Protocol.NodeStatus> StatusAsync(NodeChannel? channel, string which, CancellationToken cancellationToken)
+    {
+        if (channel is null || !channel.IsHealthy)
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the {which} {channel?.EndPoint.ToString() ?? "(none known)"} is unreachable");
+        }
+
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostStatus(op);
+            await op.AsValueTask().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return op.Status == Protocol.WireStatus.Ok && Protocol.NodeStatus.TryRead(op.Payload, out Protocol.NodeStatus? status) == Protocol.WireStatus.Ok
+                ? status!
+                : throw new MirrorKvException(MirrorKvError.Protocol, $"{channel.EndPoint} answered STATUS with {op.Status}", op.Status);
+        }
+        catch (Transport.ConnectionClosedException e)
+        {
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"the {which} {channel.EndPoint} is unreachable", Protocol.WireStatus.Ok, e);
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
     private async Task WatchProtectionAsync()
     {
         try
@@ -42,7 +69,7 @@ public sealed partial class MirrorKvClient
             while (true)
             {
                 await Task.Delay(ProtectionPollInterval, _disposed.Token).ConfigureAwait(false);
-                NodeChannel primary = _primary;
+                NodeChannel primary = _route.Primary;
                 if (!primary.IsHealthy)
                 {
                     continue;

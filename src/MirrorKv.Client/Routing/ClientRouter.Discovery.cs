@@ -10,7 +10,7 @@ namespace MirrorKv.Client;
 /// node that says it is primary, and try again with capped, jittered backoff until one does. Used at
 /// connect, and whenever the primary the client writes to fails or stops serving.
 /// </summary>
-public sealed partial class MirrorKvClient
+internal sealed partial class ClientRouter
 {
     // First pause between rounds, doubled each round; short, because a promotion after a kill takes ms.
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(10);
@@ -18,22 +18,15 @@ public sealed partial class MirrorKvClient
     // Longest pause while some node answers without being primary: a promotion or a resumed lease is near.
     private static readonly TimeSpan AnsweredRetryDelay = TimeSpan.FromMilliseconds(100);
 
-    private readonly CancellationTokenSource _disposed = new();
     private Task<NodeChannel>? _discovery;
-
-    /// <summary>
-    /// Every endpoint the client knows: the configured ones, then those the nodes named (a primary its
-    /// secondary, a secondary its primary). Never shrinks: any of them may serve again later.
-    /// </summary>
-    public IReadOnlyList<EndPoint> KnownEndPoints => _book.Snapshot;
 
     /// <summary>
     /// The primary to write to: the current one while it is healthy, else the one the shared discovery finds,
     /// waited for until <see cref="MirrorKvClientOptions.PromotionWait"/> after <paramref name="since"/>.
     /// </summary>
-    private async ValueTask<NodeChannel> WritablePrimaryAsync(long since, CancellationToken cancellationToken)
+    public async ValueTask<NodeChannel> WritablePrimaryAsync(long since, CancellationToken cancellationToken)
     {
-        NodeChannel primary = _primary;
+        NodeChannel primary = _route.Primary;
         if (primary.IsHealthy)
         {
             return primary;
@@ -60,7 +53,7 @@ public sealed partial class MirrorKvClient
     /// <summary>The running discovery, or a new one: one per client at a time, whoever needs a primary.</summary>
     private Task<NodeChannel> DiscoverPrimaryAsync()
     {
-        lock (_pathLock)
+        lock (_lock)
         {
             if (_discovery is null || _discovery.IsCompleted)
             {
@@ -77,7 +70,7 @@ public sealed partial class MirrorKvClient
     /// at all (with the authentication error if that is why), or when none became primary within
     /// <see cref="MirrorKvClientOptions.PromotionWait"/>; afterwards it keeps going until the client is disposed.
     /// </summary>
-    private async Task<NodeChannel> DiscoverAsync(bool initial, CancellationToken cancellationToken)
+    public async Task<NodeChannel> DiscoverAsync(bool initial, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         int round = 0;
@@ -151,7 +144,7 @@ public sealed partial class MirrorKvClient
             pending.Add(TryConnectAsync(endPoint, cancellationToken));
         }
 
-        ulong epoch = Volatile.Read(ref _epoch);
+        ulong epoch = Volatile.Read(ref _highestEpoch);
         NodeChannel? older = null;
         bool answered = false, learned = false;
         MirrorKvException? authentication = null;
@@ -264,59 +257,38 @@ public sealed partial class MirrorKvClient
     }
 
     /// <summary>
-    /// Makes <paramref name="candidate"/> the primary (unless another caller adopted a healthy one meanwhile),
-    /// retires the old primary and secondary channels, and starts a connection to the secondary it names.
+    /// Makes <paramref name="candidate"/> the primary (a transition to Primary: its entry retires the old
+    /// channels and starts the standby connection), unless another caller adopted a healthy one meanwhile.
     /// </summary>
     private NodeChannel Adopt(NodeChannel candidate)
     {
-        NodeChannel? oldPrimary, oldSecondary;
-        lock (_pathLock)
+        while (true)
         {
-            if (_primary is { IsHealthy: true } current && current != candidate)
+            ClientRoute route = _route;
+            if (route.Path == ClientPath.Closed)
+            {
+                _ = candidate.DisposeAsync().AsTask();
+                throw new ObjectDisposedException(nameof(MirrorKvClient));
+            }
+
+            if (route.Primary is { IsHealthy: true } current && current != candidate)
             {
                 _ = candidate.DisposeAsync().AsTask();
                 return current;
             }
 
-            oldPrimary = _primary;
-            oldSecondary = _secondary;
-            _primary = candidate;
-            _secondary = null;
-            _secondaryConnect = Task.FromResult<NodeChannel?>(null);
-            _secondaryEndPoint = candidate.Hello.PeerEndPoint;
-            _secondaryEndPointBytes = KvReply.EncodeEndPoint(_secondaryEndPoint);
-            _path = ClientPath.Primary;
-            Volatile.Write(ref _epoch, Math.Max(Volatile.Read(ref _epoch), candidate.Hello.Epoch));
-            StartSecondaryConnect();
-        }
+            if (TryTransition(route, ClientPath.Primary, candidate))
+            {
+                return candidate;
+            }
 
-        _health.Reached();
-        _ = oldSecondary?.DisposeAsync().AsTask();
-        if (oldPrimary is null)
-        {
-            return candidate;
+            if (_route == route)
+            {
+                // Refused with nothing changed: not a lost race but a route with no edge to Primary (logged).
+                _ = candidate.DisposeAsync().AsTask();
+                throw new InvalidOperationException($"the client cannot adopt a primary from {route.Path}");
+            }
         }
-
-        _ = oldPrimary.DisposeAsync().AsTask();
-        AwaitProtection();
-        ulong before = oldPrimary.Hello.Epoch;
-        if (candidate.Hello.Epoch > before)
-        {
-            Interlocked.Increment(ref _promotionsFollowed);
-            MirrorKvTelemetry.Promotions.Add(1);
-            LogPromotionFollowed(candidate.EndPoint.ToString(), candidate.Hello.Epoch);
-        }
-        else if (candidate.Hello.Incarnation != oldPrimary.Hello.Incarnation)
-        {
-            LogNewIncarnation(candidate.EndPoint.ToString(), candidate.Hello.Epoch, before);
-        }
-        else
-        {
-            LogPrimaryResumed(candidate.EndPoint.ToString(), candidate.Hello.Epoch);
-        }
-
-        PathChanged?.Invoke(ClientPath.Primary);
-        return candidate;
     }
 
     private readonly record struct ProbeResult(NodeChannel? Primary, bool Answered, bool Learned, MirrorKvException? AuthenticationError);
