@@ -6,6 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
 namespace MirrorKv.Extensions.Caching.Tests;
@@ -78,7 +79,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task ValueOverTheLimit_UnderMiss_IsNotCached_LoggedAndCounted()
     {
-        await using TcpPair pair = await TcpPair.StartAsync();
+        await using TcpPair pair = await TcpPair.StartAsync(SmallValues);
         var logs = new RecordingLoggers();
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString() }), loggers: logs);
         long counted = 0;
@@ -93,7 +94,7 @@ public class CacheUnderMissTests
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
         listener.Start();
 
-        // The pair's slabs are 64 KiB: a 100 KiB value fits none.
+        // The pair takes values up to 64 KiB (SmallValues): 100 KiB is over it.
         await cache.SetAsync("big", new byte[100 * 1024], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken);
 
         Assert.Equal(1, Interlocked.Read(ref counted));
@@ -104,7 +105,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task ValueOverTheLimit_UnderFail_Throws()
     {
-        await using TcpPair pair = await TcpPair.StartAsync();
+        await using TcpPair pair = await TcpPair.StartAsync(SmallValues);
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), WhenUnavailable = CacheUnavailableBehavior.Fail }));
         MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => cache.SetAsync("big", new byte[100 * 1024], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken));
         Assert.Equal(MirrorKvError.ValueTooLarge, e.Error);
@@ -119,6 +120,10 @@ public class CacheUnderMissTests
         Assert.Equal([1, 2, 3], await cache.GetAsync("k", TestContext.Current.CancellationToken));
         Assert.Equal(pair.Primary.EndPoint, cache.Client!.PrimaryEndPoint);
     }
+
+    // A pair whose values are limited to 64 KiB: a value larger than a slab is no longer refused by itself (it is
+    // stored over several slabs), so the limit is set.
+    private static NodeOptions SmallValues => TcpPair.PairOptions with { Store = TcpPair.PairOptions.Store with { MaxValueLength = 64 * 1024 } };
 
     private static async Task<(IHost Host, RecordingLoggers Logs)> StartHostAsync(Dictionary<string, string?> settings)
     {
