@@ -18,24 +18,25 @@ public class ClusterStatusProcessTests
         string node = cluster.Pairs[2].Secondary.EndPoint.ToString();
         string[] etcd = ["--etcd", cluster.Etcd.Url.ToString(), "--name", cluster.Name];
 
-        // Every member answering (exit 0): a node just started may drop a first connection on a loaded machine.
+        // Every member answering in its role (exit 0): on a loaded machine a secondary just started may still be
+        // rejoining (stopped, not yet in sync) at the first look.
+        string[] members =
+        [
+            .. cluster.Pairs.Select(p => $@"{p.Primary.EndPoint}\s+primary\s+epoch 1\s+protected\s+lag 0\s+entries 0\s+memory [0-9.]+ (KiB|MiB) / [0-9.]+ MiB"),
+            .. cluster.Pairs.Select(p => $@"{p.Secondary.EndPoint}\s+secondary\s+epoch 1\s+protected\s+lag \d+\s+entries 0\s+memory [0-9.]+ (KiB|MiB) / [0-9.]+ MiB"),
+        ];
         (int code, string stdout, string stderr) = (0, "", "");
         await Waits.UntilAsync(
             async () =>
             {
                 (code, stdout, stderr) = await CliProcess.RunAsync(["cluster", "status", .. etcd]);
-                return code == 0;
+                return code == 0 && members.All(m => Regex.IsMatch(stdout, m));
             },
-            "every member to answer cluster status",
+            "every member to answer cluster status in its role",
             context: () => stdout + stderr);
         Assert.Contains("cluster test: map version 1, 3 pairs, 16384 slots", stdout, StringComparison.Ordinal);
         Assert.Contains("moves in progress: none", stdout, StringComparison.Ordinal);
         Assert.Contains("pair p1: 5462 slots (0-5461)", stdout, StringComparison.Ordinal);
-        foreach ((string _, NodeProcess primary, NodeProcess secondary) in cluster.Pairs)
-        {
-            Assert.True(Regex.IsMatch(stdout, $@"{primary.EndPoint}\s+primary\s+epoch 1\s+protected\s+lag 0\s+entries 0\s+memory [0-9.]+ (KiB|MiB) / [0-9.]+ MiB"), stdout);
-            Assert.True(Regex.IsMatch(stdout, $@"{secondary.EndPoint}\s+secondary\s+epoch 1\s+(un)?protected\s+lag \d+\s+entries 0\s+memory [0-9.]+ (KiB|MiB) / [0-9.]+ MiB"), stdout);
-        }
 
         // Two moves at once, as a mover leaves them: p1's 0-99 to p2 in copy, p3's 16000-16383 to p1 in handoff.
         ClusterMap copy = cluster.Map.WithSlots(2, 0, 99, "p1", "p2", MigrationPhase.Copy);
