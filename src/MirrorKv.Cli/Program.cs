@@ -14,7 +14,7 @@ Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS
 
 var root = new RootCommand("MirrorKv: a highly available in-memory key-value store with one-sided reads.")
 {
-    DemoCommands.CreatePairDemo(),
+    DemoCommands.CreateDemo(),
     DemoCommands.CreateStoreDemo(),
     ServeCommand.Create(),
     BenchCommand.Create(),

@@ -10,10 +10,13 @@ using Microsoft.Extensions.Options;
 namespace MirrorKv.Extensions.Caching;
 
 /// <summary>
-/// <see cref="IDistributedCache"/> and <see cref="IBufferDistributedCache"/> over a MirrorKv pair: reads are
-/// one-sided reads through the client's pointer table, writes are sync-replicated, and a lost primary is
-/// handled by the client's failover. <see cref="Microsoft.Extensions.Caching.Hybrid"/>'s HybridCache uses it
-/// as its L2 as soon as it is registered as <see cref="IDistributedCache"/>.
+/// <see cref="IDistributedCache"/> and <see cref="IBufferDistributedCache"/> over a MirrorKv pair or a cluster of
+/// pairs: reads are one-sided reads through the client's pointer table, writes are sync-replicated, and a lost
+/// primary is handled by the client's failover. The endpoints are taken the same way for both: the cache connects
+/// through <see cref="MirrorKvClusterClient"/>, which asks the nodes for the cluster map and, when they serve a single
+/// pair, runs one <see cref="MirrorKvClient"/> for it; over a cluster each key goes to the pair that owns its hash
+/// slot. <see cref="Microsoft.Extensions.Caching.Hybrid"/>'s HybridCache uses it as its L2 as soon as it is
+/// registered as <see cref="IDistributedCache"/>.
 /// </summary>
 /// <remarks>
 /// Expiration is stored in the entry (<see cref="CacheEntryHeader"/>): a read checks it against this
@@ -35,7 +38,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     private readonly CacheUnavailableBehavior _whenUnavailable;
     private readonly string? _misconfigured;
     private readonly ConnectionHealth _health;
-    private MirrorKvClient? _client;
+    private MirrorKvClusterClient? _client;
     private long _retryAfter;
     private MirrorKvException? _lastFailure;
 
@@ -78,11 +81,20 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
     /// <summary>The bad settings found at start, each naming the setting to change; empty when all is well.</summary>
     public IReadOnlyList<string> ConfigurationProblems { get; }
 
-    /// <summary>The client, once connected; null before the first call or while unreachable.</summary>
-    public MirrorKvClient? Client => Volatile.Read(ref _client);
+    /// <summary>
+    /// The pair's client, once connected to the nodes of a single pair; null before the first call, while
+    /// unreachable, and over a cluster (whose pairs' clients <see cref="ClusterClient"/> holds).
+    /// </summary>
+    public MirrorKvClient? Client => Volatile.Read(ref _client) is { IsCluster: false } single ? single.ClientFor(string.Empty) : null;
+
+    /// <summary>
+    /// The client the cache runs on, once connected: a cluster's (<see cref="MirrorKvClusterClient.IsCluster"/>) or,
+    /// given a single pair's nodes, a shell over that pair's client. Null before the first call or while unreachable.
+    /// </summary>
+    public MirrorKvClusterClient? ClusterClient => Volatile.Read(ref _client);
 
     /// <summary>Connects now rather than on the first call (for health checks and warm-up).</summary>
-    public async ValueTask<MirrorKvClient> ConnectAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<MirrorKvClusterClient> ConnectAsync(CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _client) is { } ready)
         {
@@ -108,7 +120,8 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
                 return raced;
             }
 
-            MirrorKvClient client = await MirrorKvClient.ConnectAsync(
+            // A cluster or a single pair: the cluster client tells them apart by the nodes' answer to CLUSTER_MAP.
+            MirrorKvClusterClient client = await MirrorKvClusterClient.ConnectAsync(
                 new MirrorKvClientOptions
                 {
                     EndPoints = _endPoints,
@@ -174,7 +187,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
             CacheEntryHeader header;
             try
             {
-                MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+                MirrorKvClusterClient client = await ConnectAsync(token).ConfigureAwait(false);
                 if (!await client.TryGetAsync(StoreKey(key), stored, token).ConfigureAwait(false))
                 {
                     return false;
@@ -244,7 +257,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         long sliding = options.SlidingExpiration is { } window ? Math.Max(1, (long)window.TotalMilliseconds) : 0;
         try
         {
-            MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+            MirrorKvClusterClient client = await ConnectAsync(token).ConfigureAwait(false);
             await WriteAsync(client, key, CacheEntryHeader.Create(now, absolute, sliding), value, token).ConfigureAwait(false);
         }
         catch (MirrorKvException e) when (e.Error == MirrorKvError.ValueTooLarge && _whenUnavailable == CacheUnavailableBehavior.Miss)
@@ -284,7 +297,7 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
         ArgumentNullException.ThrowIfNull(key);
         try
         {
-            MirrorKvClient client = await ConnectAsync(token).ConfigureAwait(false);
+            MirrorKvClusterClient client = await ConnectAsync(token).ConfigureAwait(false);
             await client.DeleteAsync(StoreKey(key), token).ConfigureAwait(false);
         }
         catch (MirrorKvException e) when (_whenUnavailable == CacheUnavailableBehavior.Miss)
@@ -357,10 +370,10 @@ public sealed partial class MirrorKvCache : IBufferDistributedCache, IAsyncDispo
 
     private string StoreKey(string key) => _options.KeyPrefix.Length == 0 ? key : _options.KeyPrefix + key;
 
-    private Task RewriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlyMemory<byte> payload, CancellationToken token) =>
+    private Task RewriteAsync(MirrorKvClusterClient client, string key, CacheEntryHeader header, ReadOnlyMemory<byte> payload, CancellationToken token) =>
         WriteAsync(client, key, header, new ReadOnlySequence<byte>(payload), token).AsTask();
 
-    private async ValueTask WriteAsync(MirrorKvClient client, string key, CacheEntryHeader header, ReadOnlySequence<byte> payload, CancellationToken token)
+    private async ValueTask WriteAsync(MirrorKvClusterClient client, string key, CacheEntryHeader header, ReadOnlySequence<byte> payload, CancellationToken token)
     {
         int length = checked(CacheEntryHeader.Size + (int)payload.Length);
         byte[] entry = ArrayPool<byte>.Shared.Rent(length);

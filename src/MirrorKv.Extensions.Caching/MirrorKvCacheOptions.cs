@@ -3,7 +3,7 @@ using MirrorKv.Client;
 namespace MirrorKv.Extensions.Caching;
 
 /// <summary>
-/// How <see cref="MirrorKvCache"/> reaches its pair. Bound from configuration (section <c>MirrorKv</c> by
+/// How <see cref="MirrorKvCache"/> reaches its pair, or its cluster. Bound from configuration (section <c>MirrorKv</c> by
 /// convention: <c>appsettings.json</c>, environment variables such as <c>MirrorKv__EndPoints</c>) and checked
 /// when the host starts: under <see cref="CacheUnavailableBehavior.Miss"/> a bad setting is logged and reported
 /// by the health check, and the cache misses; under <see cref="CacheUnavailableBehavior.Fail"/> the host does
@@ -12,7 +12,8 @@ namespace MirrorKv.Extensions.Caching;
 public sealed class MirrorKvCacheOptions
 {
     /// <summary>
-    /// The pair's nodes, in any order, as <c>host:port</c> items separated by commas:
+    /// The pair's nodes, or any nodes of a cluster of pairs (the cache finds the others from them), in any order, as
+    /// <c>host:port</c> items separated by commas:
     /// <c>"kv-a:7400,kv-b:7400"</c>, <c>"10.0.0.5:7400,10.0.0.6:7400"</c>, <c>"[fd00::5]:7400,[fd00::6]:7400"</c>
     /// (<see cref="MirrorKvEndPoints"/>). Host names are resolved at every connection attempt. Required.
     /// </summary>

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MirrorKv.Adapter;
 using MirrorKv.Client;
 
 namespace MirrorKv.Extensions.Caching.Tests;
@@ -78,7 +79,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task ValueOverTheLimit_UnderMiss_IsNotCached_LoggedAndCounted()
     {
-        await using TcpPair pair = await TcpPair.StartAsync();
+        await using TcpPair pair = await TcpPair.StartAsync(SmallValues);
         var logs = new RecordingLoggers();
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString() }), loggers: logs);
         long counted = 0;
@@ -105,7 +106,7 @@ public class CacheUnderMissTests
     [Fact]
     public async Task ValueOverTheLimit_UnderFail_Throws()
     {
-        await using TcpPair pair = await TcpPair.StartAsync();
+        await using TcpPair pair = await TcpPair.StartAsync(SmallValues);
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), WhenUnavailable = CacheUnavailableBehavior.Fail }));
         byte[] tooLarge = new byte[pair.Primary.Store.Options.EffectiveMaxValueLength + 1];
         MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => cache.SetAsync("big", tooLarge, new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken));
@@ -121,6 +122,10 @@ public class CacheUnderMissTests
         Assert.Equal([1, 2, 3], await cache.GetAsync("k", TestContext.Current.CancellationToken));
         Assert.Equal(pair.Primary.EndPoint, cache.Client!.PrimaryEndPoint);
     }
+
+    // A pair whose values are limited to 64 KiB: a value larger than a slab is no longer refused by itself (it is
+    // stored over several slabs), so the limit is set.
+    private static NodeOptions SmallValues => TcpPair.PairOptions with { Store = TcpPair.PairOptions.Store with { MaxValueLength = 64 * 1024 } };
 
     private static async Task<(IHost Host, RecordingLoggers Logs)> StartHostAsync(Dictionary<string, string?> settings)
     {

@@ -112,7 +112,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
-    private static string? FindOnPath(string name) =>
+    internal static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
 }

@@ -1,10 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Net;
-using MirrorKv.Adapter;
 using MirrorKv.Cli.Chaos;
 using MirrorKv.Protocol;
-using static MirrorKv.Cli.PairLauncher;
 
 namespace MirrorKv.Cli.Cluster;
 
@@ -43,90 +39,24 @@ internal static class ClusterUp
 
     private static async Task<int> RunAsync(int count, int spares, string cluster, string regionSize, string? etcdUrls, string? nodeLogs, TextWriter output, CancellationToken stop)
     {
-        LocalEtcd? localEtcd = null;
-        var nodes = new List<ChildNode>();
-        var logs = new List<TextWriter>();
+        LocalCluster? local = null;
         try
         {
-            string urls;
-            if (etcdUrls is null)
+            local = await LocalCluster.StartAsync(count, spares, cluster, regionSize, etcdUrls, nodeLogs, output, stop);
+            foreach (SlotRange range in local.Map.Ranges)
             {
-                string? executable = LocalEtcd.FindOnPath();
-                if (executable is null)
-                {
-                    await Console.Error.WriteLineAsync($"error: etcd is not on PATH: install it ({LocalEtcd.InstallHint}) or give the URLs of a running etcd with --etcd");
-                    return 2;
-                }
-
-                localEtcd = await LocalEtcd.StartAsync(executable, stop);
-                urls = localEtcd.Url.GetLeftPart(UriPartial.Authority);
-            }
-            else
-            {
-                urls = etcdUrls;
+                LocalPair p = local.Pairs.Single(x => x.Id == range.PairId);
+                output.WriteLine($"pair {range.PairId}: slots {range.First}-{range.Last}: primary {p.Primary.EndPoint} (RESP {p.Primary.Resp}), secondary {p.Secondary.EndPoint} (RESP {p.Secondary.Resp})");
             }
 
-            List<Uri> etcd = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
-            var members = new List<(string Id, NodeAddress Primary, IPEndPoint PrimaryResp, NodeAddress Secondary, IPEndPoint SecondaryResp)>();
-            for (int i = 1; i <= count + spares; i++)
+            foreach (LocalPair p in local.Pairs.Where(p => p.Spare))
             {
-                members.Add(($"p{i}", NodeAddress.Direct(FreeListenEndPoint()), FreeListenEndPoint(), NodeAddress.Direct(FreeListenEndPoint()), FreeListenEndPoint()));
+                output.WriteLine($"spare pair {p.Id}: primary {p.Primary.EndPoint} (RESP {p.Primary.Resp}), secondary {p.Secondary.EndPoint} (RESP {p.Secondary.Resp}), in no map yet:");
+                output.WriteLine($"  mirrorkv cluster add-pair --etcd {local.EtcdUrls} --name {cluster} --id {p.Id} --members {p.Members}");
             }
 
-            ClusterMap map = ClusterMap.SplitEvenly(cluster, 1, [.. members.Take(count).Select(m => new ClusterPair(m.Id,
-                [new ClusterMember(m.Primary.Advertised, m.PrimaryResp), new ClusterMember(m.Secondary.Advertised, m.SecondaryResp)]))]);
-            using (var directory = new ClusterDirectory(etcd, cluster))
-            {
-                ClusterSnapshot existing = await directory.ReadAsync(stop);
-                if (existing.Map is not null)
-                {
-                    await Console.Error.WriteLineAsync($"error: etcd at {urls} already holds a map of cluster '{cluster}' (version {existing.Map.Version}): choose another --name");
-                    return 2;
-                }
-
-                if (!await directory.TryPublishAsync(map, existing, stop))
-                {
-                    await Console.Error.WriteLineAsync($"error: another process wrote a map of cluster '{cluster}' at the same moment");
-                    return 2;
-                }
-            }
-
-            output.WriteLine($"cluster {cluster}: etcd at {urls}{(localEtcd is null ? "" : " (started by this command)")}, map version 1 written; starting {count} pairs{(spares > 0 ? $" and {spares} spare" : "")}");
-            string[] Args(string id, IPEndPoint resp) =>
-                ["--region-size", regionSize, "--coordinator", urls, "--cluster", cluster, "--pair", id, "--resp-listen", resp.ToString()];
-            TextWriter? Log(NodeAddress address)
-            {
-                if (nodeLogs is null)
-                {
-                    return null;
-                }
-
-                Directory.CreateDirectory(nodeLogs);
-                var writer = TextWriter.Synchronized(new StreamWriter(Path.Combine(nodeLogs, string.Create(CultureInfo.InvariantCulture, $"node-{address.Listen.Port}.log")), append: true) { AutoFlush = true });
-                logs.Add(writer);
-                return writer;
-            }
-
-            // Primaries first (each claims its pair's leader key), then their secondaries; each kind in parallel.
-            ChildNode[] primaries = await Task.WhenAll(members.Select(m => ChildNode.StartAsync("primary", m.Primary, Args(m.Id, m.PrimaryResp), "", output, Log(m.Primary))));
-            nodes.AddRange(primaries);
-            ChildNode[] secondaries = await Task.WhenAll(members.Select(m => ChildNode.StartAsync("secondary", m.Secondary, [.. Args(m.Id, m.SecondaryResp), "--primary", m.Primary.Advertised.ToString()], "", output, Log(m.Secondary))));
-            nodes.AddRange(secondaries);
-
-            foreach (SlotRange range in map.Ranges)
-            {
-                var m = members.Single(x => x.Id == range.PairId);
-                output.WriteLine($"pair {range.PairId}: slots {range.First}-{range.Last}: primary {m.Primary.Advertised} (RESP {m.PrimaryResp}), secondary {m.Secondary.Advertised} (RESP {m.SecondaryResp})");
-            }
-
-            foreach (var m in members.Skip(count))
-            {
-                output.WriteLine($"spare pair {m.Id}: primary {m.Primary.Advertised} (RESP {m.PrimaryResp}), secondary {m.Secondary.Advertised} (RESP {m.SecondaryResp}), in no map yet:");
-                output.WriteLine($"  mirrorkv cluster add-pair --etcd {urls} --name {cluster} --id {m.Id} --members {m.Primary.Advertised}@{m.PrimaryResp},{m.Secondary.Advertised}@{m.SecondaryResp}");
-            }
-
-            output.WriteLine($"endpoints: {string.Join(',', members.Take(count).SelectMany(m => new[] { m.Primary.Advertised, m.Secondary.Advertised }))}");
-            output.WriteLine($"  (MirrorKvClusterClient's EndPoints, or: mirrorkv cluster status {members[0].Primary.Advertised})");
+            output.WriteLine($"endpoints: {string.Join(',', local.Mapped.SelectMany(p => new[] { p.Primary.EndPoint, p.Secondary.EndPoint }))}");
+            output.WriteLine($"  (MirrorKvClusterClient's EndPoints, or: mirrorkv cluster status {local.Pairs[0].Primary.EndPoint} --etcd {local.EtcdUrls} --name {cluster})");
             output.WriteLine("ready: Ctrl+C stops the cluster");
             output.Flush();
             try
@@ -140,6 +70,11 @@ internal static class ClusterUp
             output.WriteLine("stopping");
             return 0;
         }
+        catch (LocalClusterException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
         catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
@@ -147,19 +82,9 @@ internal static class ClusterUp
         }
         finally
         {
-            foreach (ChildNode node in nodes)
+            if (local is not null)
             {
-                await node.DisposeAsync();
-            }
-
-            if (localEtcd is not null)
-            {
-                await localEtcd.DisposeAsync();
-            }
-
-            foreach (TextWriter log in logs)
-            {
-                await log.DisposeAsync();
+                await local.DisposeAsync();
             }
         }
     }

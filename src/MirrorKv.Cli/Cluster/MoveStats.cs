@@ -22,6 +22,18 @@ internal sealed class MoveStats
         _fencedMs.Add(fenced.TotalMilliseconds);
     }
 
+    /// <summary>How long a batch's writes were fenced, at percentile <paramref name="p"/> (0 to 1) of the batches; NaN before any.</summary>
+    public double FencedMs(double p)
+    {
+        if (Batches == 0)
+        {
+            return double.NaN;
+        }
+
+        List<double> sorted = [.. _fencedMs.Order()];
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+    }
+
     /// <summary>One line: slots and entries moved, slots per second, the fence per batch (p50, p99, max).</summary>
     public string Describe()
     {
@@ -31,9 +43,7 @@ internal sealed class MoveStats
             return "moved nothing: every slot is where it should be";
         }
 
-        List<double> sorted = [.. _fencedMs.Order()];
-        double Percentile(double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
         return string.Create(CultureInfo.InvariantCulture,
-            $"moved {Slots} slots ({Entries} entries) in {Batches} batches in {seconds:F1} s: {Slots / seconds:F0} slots/s; writes of a batch fenced p50 {Percentile(0.5):F0} ms, p99 {Percentile(0.99):F0} ms, max {sorted[^1]:F0} ms");
+            $"moved {Slots} slots ({Entries} entries) in {Batches} batches in {seconds:F1} s: {Slots / seconds:F0} slots/s; writes of a batch fenced p50 {FencedMs(0.5):F0} ms, p99 {FencedMs(0.99):F0} ms, max {FencedMs(1):F0} ms");
     }
 }

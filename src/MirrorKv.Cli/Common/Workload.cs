@@ -12,17 +12,19 @@ namespace MirrorKv.Cli;
 /// A read that fails with an error is counted apart from a bad read (a value it should not have returned).
 /// With a <see cref="RollingHistory"/>, every read and write after the load goes into it as well (the value is the
 /// generation; a key's generation 0 is the loaded value), for the caller to check window by window.
+/// It runs over a pair's client or a cluster's (<see cref="IWorkloadTarget"/>); with <see cref="Groups"/>, each group
+/// of keys (a cluster's pair) is counted and its gaps measured apart as well.
 /// </summary>
 internal sealed class Workload(int keys, int valueSize, Action<string> say, RollingHistory? history = null)
 {
     private readonly int[] _acked = new int[keys];
     private readonly int[] _attempted = new int[keys];
+    private readonly CompletionGaps _readGaps = new(), _writeGaps = new();
     private long _reads, _writes, _failed, _badReads, _failedReads;
     private long _mark = long.MaxValue;
     private long _firstReadAfterMark = long.MaxValue;
     private long _firstWriteAfterMark = long.MaxValue;
-    private long _lastRead, _lastWrite;
-    private long _longestReadGap, _longestWriteGap;
+    private WorkloadGroup[]? _groupOfKey;
 
     public long Reads => Interlocked.Read(ref _reads);
 
@@ -37,15 +39,31 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     public long FailedReads => Interlocked.Read(ref _failedReads);
 
     /// <summary>When the last good read and the last acknowledged write completed (Stopwatch timestamps).</summary>
-    public (long Read, long Write) LastCompleted => (Volatile.Read(ref _lastRead), Volatile.Read(ref _lastWrite));
+    public (long Read, long Write) LastCompleted => (_readGaps.Last, _writeGaps.Last);
 
     public int Keys => keys;
+
+    /// <summary>The groups given to <see cref="SetGroups"/>, in order; empty without.</summary>
+    public IReadOnlyList<WorkloadGroup> Groups { get; private set; } = [];
+
+    /// <summary>The key the workload writes as number <paramref name="i"/> (0 to <see cref="Keys"/> - 1).</summary>
+    public static string Key(int i) => $"demo:{i:D8}";
+
+    /// <summary>Splits the keys in groups, before <see cref="Start(IWorkloadTarget, int, int, CancellationToken)"/>: key i belongs to <paramref name="groups"/>[<paramref name="groupOf"/>(i)].</summary>
+    public void SetGroups(IReadOnlyList<WorkloadGroup> groups, Func<int, int> groupOf)
+    {
+        Groups = groups;
+        _groupOfKey = [.. Enumerable.Range(0, keys).Select(i => groups[groupOf(i)])];
+    }
 
     /// <summary>
     /// Writes every key once, 16 writes in flight. False when the pair's store is full before every key is in
     /// (OutOfMemory): the caller says which setting to change, rather than the exception's stack trace.
     /// </summary>
-    public async Task<bool> TryLoadAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    public Task<bool> TryLoadAsync(MirrorKvClient client, CancellationToken cancellationToken) => TryLoadAsync(WorkloadTarget.Of(client), cancellationToken);
+
+    /// <inheritdoc cref="TryLoadAsync(MirrorKvClient, CancellationToken)"/>
+    public async Task<bool> TryLoadAsync(IWorkloadTarget client, CancellationToken cancellationToken)
     {
         int next = -1;
         bool full = false;
@@ -68,19 +86,43 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     }
 
     /// <summary>Starts readers and writers until <paramref name="stop"/>.</summary>
-    public Task[] Start(MirrorKvClient client, int readers, int writers, CancellationToken stop) =>
-    [
-        .. Enumerable.Range(0, readers).Select(r => Task.Run(() => ReadLoopAsync(client, r, stop), CancellationToken.None)),
-        .. Enumerable.Range(0, writers).Select(w => Task.Run(() => WriteLoopAsync(client, w, writers, stop), CancellationToken.None)),
-    ];
+    public Task[] Start(MirrorKvClient client, int readers, int writers, CancellationToken stop) => Start(WorkloadTarget.Of(client), readers, writers, stop);
+
+    /// <inheritdoc cref="Start(MirrorKvClient, int, int, CancellationToken)"/>
+    /// <remarks>
+    /// With <see cref="Groups"/>, every group gets <paramref name="readers"/> readers and <paramref name="writers"/>
+    /// writers of its own keys, so that operations stalled in one group (a pair failing over, slots fenced by a move)
+    /// hold up no other group's: a group's gaps are its keys' own.
+    /// </remarks>
+    public Task[] Start(IWorkloadTarget client, int readers, int writers, CancellationToken stop)
+    {
+        int[][] pools = _groupOfKey is null
+            ? [[.. Enumerable.Range(0, keys)]]
+            : [.. Groups.Select(g => Enumerable.Range(0, keys).Where(i => _groupOfKey[i] == g).ToArray())];
+        var tasks = new List<Task>();
+        foreach (int[] pool in pools.Where(p => p.Length > 0))
+        {
+            int poolWriters = Math.Min(writers, pool.Length), seeds = tasks.Count;
+            tasks.AddRange(Enumerable.Range(0, readers).Select(r => Task.Run(() => ReadLoopAsync(client, pool, seeds + r, stop), CancellationToken.None)));
+            tasks.AddRange(Enumerable.Range(0, poolWriters).Select(w => Task.Run(() => WriteLoopAsync(client, pool, w, poolWriters, stop), CancellationToken.None)));
+        }
+
+        return [.. tasks];
+    }
 
     /// <summary>A failure happened now: stalls are measured from here.</summary>
     public void Mark()
     {
         Volatile.Write(ref _firstReadAfterMark, long.MaxValue);
         Volatile.Write(ref _firstWriteAfterMark, long.MaxValue);
-        Volatile.Write(ref _longestReadGap, 0);
-        Volatile.Write(ref _longestWriteGap, 0);
+        _readGaps.Reset();
+        _writeGaps.Reset();
+        foreach (WorkloadGroup group in Groups)
+        {
+            group.ReadGaps.Reset();
+            group.WriteGaps.Reset();
+        }
+
         Volatile.Write(ref _mark, Stopwatch.GetTimestamp());
     }
 
@@ -101,13 +143,21 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     public (double ReadMs, double WriteMs) LongestGaps()
     {
         long now = Stopwatch.GetTimestamp(), mark = Volatile.Read(ref _mark);
-        double Longest(long longest, long last) =>
-            Stopwatch.GetElapsedTime(0, Math.Max(longest, now - Math.Max(last, mark))).TotalMilliseconds;
-        return (Longest(Volatile.Read(ref _longestReadGap), Volatile.Read(ref _lastRead)), Longest(Volatile.Read(ref _longestWriteGap), Volatile.Read(ref _lastWrite)));
+        return (_readGaps.LongestMs(mark, now), _writeGaps.LongestMs(mark, now));
+    }
+
+    /// <summary>As <see cref="LongestGaps()"/>, for the keys of one group.</summary>
+    public (double ReadMs, double WriteMs) LongestGaps(WorkloadGroup group)
+    {
+        long now = Stopwatch.GetTimestamp(), mark = Volatile.Read(ref _mark);
+        return (group.ReadGaps.LongestMs(mark, now), group.WriteGaps.LongestMs(mark, now));
     }
 
     /// <summary>Reads every key and counts those whose value is older than acknowledged, or not a value of that key.</summary>
-    public async Task<int> VerifyAsync(MirrorKvClient client, CancellationToken cancellationToken)
+    public Task<int> VerifyAsync(MirrorKvClient client, CancellationToken cancellationToken) => VerifyAsync(WorkloadTarget.Of(client), cancellationToken);
+
+    /// <inheritdoc cref="VerifyAsync(MirrorKvClient, CancellationToken)"/>
+    public async Task<int> VerifyAsync(IWorkloadTarget client, CancellationToken cancellationToken)
     {
         int lost = 0;
         for (int i = 0; i < keys; i++)
@@ -123,12 +173,14 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         return lost;
     }
 
-    private async Task ReadLoopAsync(MirrorKvClient client, int seed, CancellationToken stop)
+    // Reads random keys of the pool.
+    private async Task ReadLoopAsync(IWorkloadTarget client, int[] pool, int seed, CancellationToken stop)
     {
         var random = new Random(seed);
         while (!stop.IsCancellationRequested)
         {
-            int i = random.Next(keys);
+            int i = pool[random.Next(pool.Length)];
+            WorkloadGroup? group = _groupOfKey?[i];
             int floor = Volatile.Read(ref _acked[i]);
             long started = Stopwatch.GetTimestamp();
             string key = Key(i);
@@ -143,6 +195,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
                 say($"read of {key} failed: {e.Message}");
                 history?.Complete(id, Outcome.Fail);
                 Interlocked.Increment(ref _failedReads);
+                group?.ReadFailed();
                 continue;
             }
 
@@ -150,15 +203,18 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
 
             // Absent is null to the checker; a value that is no value of this key (-2) was never written.
             history?.Complete(id, Outcome.Ok, generation == -1 ? null : generation);
-            if (generation < floor || generation > Volatile.Read(ref _attempted[i]))
+            long mark = Volatile.Read(ref _mark);
+            bool good = generation >= floor && generation <= Volatile.Read(ref _attempted[i]);
+            if (good)
             {
-                Interlocked.Increment(ref _badReads);
+                _readGaps.Completed(mark);
             }
             else
             {
-                Completed(ref _lastRead, ref _longestReadGap);
+                Interlocked.Increment(ref _badReads);
             }
 
+            group?.ReadDone(good, mark);
             Interlocked.Increment(ref _reads);
             if (started > Volatile.Read(ref _mark))
             {
@@ -167,12 +223,14 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         }
     }
 
-    private async Task WriteLoopAsync(MirrorKvClient client, int writer, int writers, CancellationToken stop)
+    // Writes random keys of the pool that are this writer's: every writers-th, from its number on.
+    private async Task WriteLoopAsync(IWorkloadTarget client, int[] pool, int writer, int writers, CancellationToken stop)
     {
         var random = new Random(100 + writer);
         while (!stop.IsCancellationRequested)
         {
-            int i = (random.Next(keys / writers) * writers) + writer;
+            int i = pool[(random.Next(pool.Length / writers) * writers) + writer];
+            WorkloadGroup? group = _groupOfKey?[i];
             int generation = Interlocked.Increment(ref _attempted[i]);
             long started = Stopwatch.GetTimestamp();
             string key = Key(i);
@@ -183,7 +241,9 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
                 history?.Complete(id, Outcome.Ok);
                 Volatile.Write(ref _acked[i], generation);
                 Interlocked.Increment(ref _writes);
-                Completed(ref _lastWrite, ref _longestWriteGap);
+                long mark = Volatile.Read(ref _mark);
+                _writeGaps.Completed(mark);
+                group?.WriteAcknowledged(mark);
                 if (started > Volatile.Read(ref _mark))
                 {
                     RecordFirst(ref _firstWriteAfterMark);
@@ -195,21 +255,9 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
                 // may hold this generation or an older one, which the checks allow.
                 history?.Complete(id, Outcome.Unknown);
                 Interlocked.Increment(ref _failed);
+                group?.WriteFailed();
                 await Task.Delay(50, CancellationToken.None);
             }
-        }
-    }
-
-    // Called by every reader (writer) as it completes: the gap since the previous completion, or since
-    // the mark for the first one after it, is a candidate for the longest.
-    private void Completed(ref long last, ref long longestGap)
-    {
-        long now = Stopwatch.GetTimestamp();
-        long from = Math.Max(Interlocked.Exchange(ref last, now), Volatile.Read(ref _mark));
-        long gap = now - from;
-        long current;
-        while (gap > (current = Volatile.Read(ref longestGap)) && Interlocked.CompareExchange(ref longestGap, gap, current) != current)
-        {
         }
     }
 
@@ -221,8 +269,6 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         {
         }
     }
-
-    private static string Key(int i) => $"demo:{i:D8}";
 
     // Odd generations are three times larger: updates then relocate between size classes, so the pair
     // uses several slabs of several classes, and the translation more than one delta.

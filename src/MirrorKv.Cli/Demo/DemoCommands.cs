@@ -2,22 +2,36 @@ using System.CommandLine;
 
 namespace MirrorKv.Cli.Demo;
 
-/// <summary><c>mirrorkv demo</c> (the pair, the main job) and <c>mirrorkv store-demo</c> (one store, no network).</summary>
+/// <summary><c>mirrorkv demo</c> (the main job: on a pair, or with <c>--cluster N</c> on a cluster) and <c>mirrorkv store-demo</c> (one store, no network).</summary>
 internal static class DemoCommands
 {
-    public static Command CreatePairDemo()
+    public static Command CreateDemo()
     {
         Option<int> keys = Ranged("--keys", "How many keys to load.", PairDemoOptions.Default.Keys, 1, 1_000_000);
         Option<int> valueSize = Ranged("--value-size", "Bytes per value.", PairDemoOptions.Default.ValueSize, 16, 100_000);
         var json = new Option<bool>("--json") { Description = "Also print the summary as one JSON object on the last line (snake_case fields, see README)." };
-        var command = new Command("demo", "Start a primary and a secondary, run a workload, kill -9 the primary, and check every acknowledged write.")
+        Option<int> cluster = Ranged("--cluster", "Run on a cluster of this many pairs (2 to 8) with a local etcd: a slot move, and kill -9 of a primary while it runs.", 0, 0, 8);
+        cluster.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() == 1)
+            {
+                r.AddError("--cluster needs at least 2 pairs (slots move from one to another); without it the demo runs on one pair.");
+            }
+        });
+        var command = new Command("demo", "Start a primary and a secondary (or, with --cluster N, etcd and N pairs), run a workload, kill -9 a primary, and check every acknowledged write.")
         {
             keys,
             valueSize,
             json,
+            cluster,
         };
         command.SetAction(async (parse, cancellationToken) =>
-            await new PairDemo(PairDemoOptions.Default with { Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize), Json = parse.GetValue(json) }, Console.Out).RunAsync(cancellationToken));
+        {
+            int pairs = parse.GetValue(cluster);
+            return pairs == 0
+                ? await new PairDemo(PairDemoOptions.Default with { Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize), Json = parse.GetValue(json) }, Console.Out).RunAsync(cancellationToken)
+                : await new ClusterDemo(ClusterDemoOptions.Default with { Pairs = pairs, Keys = parse.GetValue(keys), ValueSize = parse.GetValue(valueSize), Json = parse.GetValue(json) }, Console.Out).RunAsync(cancellationToken);
+        });
         return command;
     }
 

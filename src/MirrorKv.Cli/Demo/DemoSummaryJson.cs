@@ -32,8 +32,8 @@ internal static class DemoSummaryJson
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    // JSON has no NaN: a stall that was never observed is null.
-    private static void Number(Utf8JsonWriter json, string name, double value)
+    /// <summary>Writes a figure rounded to 0.1; JSON has no NaN, so a figure never measured (a stall never observed) is null.</summary>
+    internal static void Number(Utf8JsonWriter json, string name, double value)
     {
         if (double.IsFinite(value))
         {

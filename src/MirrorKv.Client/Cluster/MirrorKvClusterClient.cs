@@ -50,7 +50,8 @@ public sealed class MirrorKvClusterClient : IAsyncDisposable
 
     /// <summary>
     /// Connects: asks the configured endpoints in turn for the cluster map, then connects to every pair of it in
-    /// parallel (each as <see cref="MirrorKvClient.ConnectAsync"/> does: it finds the pair's primary).
+    /// parallel (each as <see cref="MirrorKvClient.ConnectAsync"/> does: it finds the pair's primary). When the nodes
+    /// serve a single pair, or none answers, it connects as <see cref="MirrorKvClient.ConnectAsync"/> does to them.
     /// </summary>
     /// <exception cref="MirrorKvException">No endpoint answered, a pair has no primary within <see cref="MirrorKvClientOptions.PromotionWait"/>, or the secret was refused.</exception>
     public static async Task<MirrorKvClusterClient> ConnectAsync(MirrorKvClientOptions options, CancellationToken cancellationToken = default)
@@ -58,7 +59,19 @@ public sealed class MirrorKvClusterClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var client = new MirrorKvClusterClient(options);
-        ClusterMap? map = await client.FetchMapAsync(options.AllEndPoints(), 0, cancellationToken).ConfigureAwait(false);
+        ClusterMap? map;
+        try
+        {
+            map = await client.FetchMapAsync(options.AllEndPoints(), 0, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+        {
+            // No node answered at all: connect as to a pair, which waits for a node as a pair's client does, with its
+            // errors and its connect attempts counted. Nodes of a cluster that come up then answer this client's
+            // first request of another pair's key with Moved, and the client fetches the map there (FollowAsync).
+            map = null;
+        }
+
         if (map is null)
         {
             client._routing = new Routing(null, [await MirrorKvClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false)]);
