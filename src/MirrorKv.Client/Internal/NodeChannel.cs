@@ -22,6 +22,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
     private long _lastReceived;
 
     private readonly bool _completeOnReceiveThread;
+    private uint _maxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
 
     private NodeChannel(IPEndPoint endPoint, TimeSpan requestTimeout, bool completeOnReceiveThread, Action<NodeChannel> onFailure)
     {
@@ -78,7 +79,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
     {
         byte[]? secret = options.Secret;
         TimeSpan connectTimeout = options.ConnectTimeout;
-        var channel = new NodeChannel(endPoint, options.RequestTimeout, options.CompleteOnReceiveThread, onFailure);
+        var channel = new NodeChannel(endPoint, options.RequestTimeout, options.CompleteOnReceiveThread, onFailure) { _maxFrameSize = options.MaxFrameSize };
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -87,7 +88,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
             PendingOperation op = channel.Rent();
             try
             {
-                new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize) { Version = offer }.Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
+                new HelloRequest(PeerKind.Client, channel._maxFrameSize) { Version = offer }.Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
                 channel.End(flush: true);
                 await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
                 if (op.Status == WireStatus.AuthRequired)
@@ -218,7 +219,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
 
     public void Flush() => _connection?.Flush();
 
-    public void OnOpened(IConnection connection) => connection.MaxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
+    public void OnOpened(IConnection connection) => connection.MaxFrameSize = _maxFrameSize;
 
     public void OnFrame(IConnection connection, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
