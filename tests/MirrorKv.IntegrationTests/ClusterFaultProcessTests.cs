@@ -45,7 +45,7 @@ public class ClusterFaultProcessTests
         string members = $"{sparePrimary.EndPoint},{spareSecondary.EndPoint}";
         await using (CliProcess mover = cluster.Cluster("add-pair", "--id", spareId, "--members", members, "--batch-slots", "128"))
         {
-            await Waits.UntilAsync(() => mover.Stdout.Split("copy from").Length > 3, "the mover to fence its third batch", 120);
+            await Waits.UntilAsync(() => mover.Stdout.Split("copy from").Length > 3, "the mover to fence its third batch", 120, () => $"{mover.Stdout}\n{mover.Stderr}");
             await cluster.Etcd.PauseAsync();
             try
             {
@@ -168,7 +168,7 @@ public class ClusterFaultProcessTests
         string output;
         await using (CliProcess mover = cluster.Cluster("move", "--slots", "0-5461", "--to", "p2", "--batch-slots", "256"))
         {
-            await Waits.UntilAsync(() => mover.Stdout.Split("copy from p1").Length > 2, "the mover to start its second batch", 120);
+            await Waits.UntilAsync(() => mover.Stdout.Split("copy from p1").Length > 2, "the mover to start its second batch", 120, () => $"{mover.Stdout}\n{mover.Stderr}");
             await paused.PauseAsync();
             try
             {
