@@ -63,7 +63,26 @@ public class ClusterFaultProcessTests
             }
         }
 
-        // The map in etcd holds the step last written; the rebalance run again resumes that move first, then finishes.
+        // The operator waits for etcd to answer again (just after SIGCONT it may still be busy with the leases that ran
+        // out while it stood still), then runs the rebalance again: it resumes the move the map shows first, then finishes.
+        using (ClusterDirectory directory = cluster.Directory())
+        {
+            ClusterMap? stopped = null;
+            await Waits.UntilAsync(async () =>
+            {
+                try
+                {
+                    stopped = (await directory.ReadAsync()).Map;
+                    return true;
+                }
+                catch (InvalidOperationException)
+                {
+                    return false;
+                }
+            }, "etcd to answer again", 60);
+            Assert.True(stopped!.HasMigrations, $"no move was left under way: {stopped}");
+        }
+
         string resumed = await RunAsync(cluster.Cluster("rebalance", "--batch-slots", "1024"));
         Assert.Contains("resuming the move of slots", resumed, StringComparison.Ordinal);
         ClusterMap final = await AssertMapAsync(cluster, map => map.Pairs.Count == 4 && map.Pairs.All(p => map.SlotsOf(p.Id) == 4096));

@@ -116,7 +116,7 @@ public class ClusterModelTests
             {
                 if (moving.IsCompleted)
                 {
-                    await moving;
+                    await WithContextAsync(moving, cluster);
                     (int first, int last, string to) = PickMove(await mover.MapAsync(CancellationToken.None), random, key);
                     moving = mover.MoveAsync(first, last, to, CancellationToken.None);
                     totals.Moves++;
@@ -124,7 +124,7 @@ public class ClusterModelTests
             }
             else if (failing.IsCompleted)
             {
-                await failing;
+                await WithContextAsync(failing, cluster);
                 failing = cluster.FailOverAsync(random.Next(cluster.PairCount));
                 totals.Failovers++;
             }
@@ -135,8 +135,21 @@ public class ClusterModelTests
             }
         }
 
-        await Waits.ForAsync(moving, $"seed {seed}'s last move to finish", 120);
-        await Waits.ForAsync(failing, $"seed {seed}'s last failover to heal", 60);
+        await WithContextAsync(failing, cluster);
+        await WithContextAsync(moving.WaitAsync(TimeSpan.FromSeconds(120)), cluster);
+    }
+
+    // A move or failover that failed, with what the nodes logged last.
+    private static async Task WithContextAsync(Task task, InProcessCluster cluster)
+    {
+        try
+        {
+            await task;
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.IAssertionException)
+        {
+            Assert.Fail($"{e.GetType().Name}: {e.Message}\n{cluster.Context()}");
+        }
     }
 
     // Often the slots around the key just used, so that moves hit the keys in play; from their owner to another pair.

@@ -20,6 +20,9 @@ internal sealed class InProcessCluster : IAsyncDisposable
     private readonly Uri _etcd;
     private readonly List<Member[]> _pairs = [];
 
+    /// <summary>Every node's log lines (prefixed with its pair and port), to show when a wait fails.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
     private InProcessCluster(Uri etcd, string name) => (_etcd, Name) = (etcd, name);
 
     public string Name { get; }
@@ -75,14 +78,18 @@ internal sealed class InProcessCluster : IAsyncDisposable
     public async Task FailOverAsync(int pair)
     {
         Member[] members = _pairs[pair];
+
+        // One fault at a time: a primary that dropped a stalled secondary is not protected, and its secondary rightly
+        // refuses to take over from it (it may have acknowledged writes alone); wait until the pair is whole again.
+        await Waits.UntilAsync(() => members.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {members[0].PairId} to be protected before its primary is stopped", 30, Context);
         int victim = members[0].Node is { Role: NodeRole.Primary } ? 0 : 1;
         Member dead = members[victim], heir = members[1 - victim];
         ulong epoch = dead.Node!.Epoch;
         await dead.Node.DisposeAsync();
         dead.Node = null;
-        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary } node && node.Epoch > epoch, $"pair {heir.PairId}'s secondary to take over", 30);
+        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary } node && node.Epoch > epoch, $"pair {heir.PairId}'s secondary to take over", 30, Context);
         dead.Node = await StartNodeAsync(dead.PairId, dead.EndPoint, heir.EndPoint);
-        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary, IsProtected: true } && dead.Node is { Role: NodeRole.Secondary, IsProtected: true }, $"pair {heir.PairId} to be protected again", 30);
+        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary, IsProtected: true } && dead.Node is { Role: NodeRole.Secondary, IsProtected: true }, $"pair {heir.PairId} to be protected again", 30, Context);
     }
 
     /// <summary>Waits until every pair is protected (after the failovers a run started).</summary>
@@ -90,7 +97,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
     {
         foreach (Member[] pair in _pairs)
         {
-            await Waits.UntilAsync(() => pair.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {pair[0].PairId} to be protected", 30);
+            await Waits.UntilAsync(() => pair.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {pair[0].PairId} to be protected", 30, Context);
         }
     }
 
@@ -115,8 +122,11 @@ internal sealed class InProcessCluster : IAsyncDisposable
             Store = Store,
             Coordinator = new CoordinatorOptions { Endpoints = [_etcd], Cluster = Name, PairName = pairId },
         };
-        return MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize));
+        return MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), new CapturingLoggerFactory(Lines, $"{pairId}@{at.Port}"));
     }
+
+    /// <summary>The last lines the nodes logged.</summary>
+    public string Context() => string.Join("\n", Lines.TakeLast(80));
 
     private sealed class Member(string pairId, IPEndPoint endPoint)
     {
