@@ -81,7 +81,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
         // One fault at a time: a primary that dropped a stalled secondary is not protected, and its secondary rightly
         // refuses to take over from it (it may have acknowledged writes alone); wait until the pair is whole again.
-        await Waits.UntilAsync(() => members.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {members[0].PairId} to be protected before its primary is stopped", 30, Context);
+        await Waits.UntilAsync(() => members.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {members[0].PairId} to be protected before its primary is stopped", 60, Context);
         int victim = members[0].Node is { Role: NodeRole.Primary } ? 0 : 1;
         Member dead = members[victim], heir = members[1 - victim];
         ulong epoch = dead.Node!.Epoch;
@@ -89,7 +89,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
         dead.Node = null;
         await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary } node && node.Epoch > epoch, $"pair {heir.PairId}'s secondary to take over", 30, Context);
         dead.Node = await StartNodeAsync(dead.PairId, dead.EndPoint, heir.EndPoint);
-        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary, IsProtected: true } && dead.Node is { Role: NodeRole.Secondary, IsProtected: true }, $"pair {heir.PairId} to be protected again", 30, Context);
+        await Waits.UntilAsync(() => heir.Node is { Role: NodeRole.Primary, IsProtected: true } && dead.Node is { Role: NodeRole.Secondary, IsProtected: true }, $"pair {heir.PairId} to be protected again", 60, Context);
     }
 
     /// <summary>Waits until every pair is protected (after the failovers a run started).</summary>
@@ -97,7 +97,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
     {
         foreach (Member[] pair in _pairs)
         {
-            await Waits.UntilAsync(() => pair.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {pair[0].PairId} to be protected", 30, Context);
+            await Waits.UntilAsync(() => pair.Any(m => m.Node is { Role: NodeRole.Primary, IsProtected: true }), $"pair {pair[0].PairId} to be protected", 60, Context);
         }
     }
 
