@@ -13,7 +13,7 @@ public static class SeedFrames
         var pointer = new RemotePointer(0x1234abcd, 0x7f0000100090, 144);
         var endPoint = new IPEndPoint(IPAddress.Loopback, 7401);
         yield return ("hello", Frame(Opcode.Hello, HelloRequest.Size, b => new HelloRequest(PeerKind.Client, 4 << 20, null).Write(b)));
-        var peerHello = new HelloRequest(PeerKind.Peer, 4 << 20, new IPEndPoint(IPAddress.IPv6Loopback, 7400)) { RespEndpoint = new IPEndPoint(IPAddress.IPv6Loopback, 6379) };
+        var peerHello = new HelloRequest(PeerKind.Peer, 4 << 20, new IPEndPoint(IPAddress.IPv6Loopback, 7400)) { RespEndPoint = new IPEndPoint(IPAddress.IPv6Loopback, 6379) };
         yield return ("hello-peer-v6", Frame(Opcode.Hello, peerHello.EncodedSize, b => peerHello.Write(b)));
         var reply = new HelloReply
         {
@@ -22,7 +22,7 @@ public static class SeedFrames
             Incarnation = 0x1122334455667788,
             SlabSize = 1 << 20,
             MaxFrameSize = 4 << 20,
-            PeerEndpoint = endPoint,
+            PeerEndPoint = endPoint,
             Regions = [new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)],
         };
         yield return ("hello-reply", Frame(Opcode.Hello | Opcode.ReplyBit, reply.Size, b => reply.Write(b)));

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Text;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
-using MirrorKv.Store;
 
 namespace MirrorKv.Client;
 

@@ -176,7 +176,7 @@ public sealed partial class MirrorKvClient
             }
 
             answered = true;
-            learned |= _book.Learn(channel.Hello.PeerEndpoint);
+            learned |= _book.Learn(channel.Hello.PeerEndPoint);
             if (channel.Hello.Role != NodeRole.Primary)
             {
                 await channel.DisposeAsync().ConfigureAwait(false);
@@ -283,8 +283,8 @@ public sealed partial class MirrorKvClient
             _primary = candidate;
             _secondary = null;
             _secondaryConnect = Task.FromResult<NodeChannel?>(null);
-            _secondaryEndPoint = candidate.Hello.PeerEndpoint;
-            _secondaryEndPointBytes = KvReply.EncodeEndpoint(_secondaryEndPoint);
+            _secondaryEndPoint = candidate.Hello.PeerEndPoint;
+            _secondaryEndPointBytes = KvReply.EncodeEndPoint(_secondaryEndPoint);
             _path = ClientPath.Primary;
             Volatile.Write(ref _epoch, Math.Max(Volatile.Read(ref _epoch), candidate.Hello.Epoch));
             StartSecondaryConnect();

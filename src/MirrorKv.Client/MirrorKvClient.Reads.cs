@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
-using MirrorKv.Store;
 
 namespace MirrorKv.Client;
 

@@ -66,7 +66,7 @@ public sealed partial class MirrorKvClient
     /// </summary>
     private void NoteSecondary(ReadOnlySpan<byte> replyPayload)
     {
-        ReadOnlySpan<byte> encoded = KvReply.SecondaryEndpointBytes(replyPayload);
+        ReadOnlySpan<byte> encoded = KvReply.SecondaryEndPointBytes(replyPayload);
         if (encoded.IsEmpty || encoded.IndexOfAnyExcept((byte)0) < 0)
         {
             return;
@@ -80,21 +80,21 @@ public sealed partial class MirrorKvClient
 
         Volatile.Write(ref _lastSecondaryRetry, Stopwatch.GetTimestamp());
 
-        if (KvReply.TryRead(replyPayload, out KvReply reply) != WireStatus.Ok || reply.SecondaryEndpoint is null)
+        if (KvReply.TryRead(replyPayload, out KvReply reply) != WireStatus.Ok || reply.SecondaryEndPoint is null)
         {
             return;
         }
 
         lock (_pathLock)
         {
-            if (reply.SecondaryEndpoint.Equals(_secondaryEndPoint) && (_secondary is { IsHealthy: true } || !_secondaryConnect.IsCompleted))
+            if (reply.SecondaryEndPoint.Equals(_secondaryEndPoint) && (_secondary is { IsHealthy: true } || !_secondaryConnect.IsCompleted))
             {
                 Volatile.Write(ref _secondaryEndPointBytes, encoded.ToArray());
                 return;
             }
 
-            _book.Learn(reply.SecondaryEndpoint);
-            _secondaryEndPoint = reply.SecondaryEndpoint;
+            _book.Learn(reply.SecondaryEndPoint);
+            _secondaryEndPoint = reply.SecondaryEndPoint;
             Volatile.Write(ref _secondaryEndPointBytes, encoded.ToArray());
             NodeChannel? old = _secondary;
             _secondary = null;

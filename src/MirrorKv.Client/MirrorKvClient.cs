@@ -30,7 +30,7 @@ public sealed partial class MirrorKvClient : IAsyncDisposable
     private volatile NodeChannel? _secondary;
     private Task<NodeChannel?> _secondaryConnect = Task.FromResult<NodeChannel?>(null);
     private IPEndPoint? _secondaryEndPoint;
-    private byte[] _secondaryEndPointBytes = KvReply.EncodeEndpoint(null);
+    private byte[] _secondaryEndPointBytes = KvReply.EncodeEndPoint(null);
     private volatile ClientPath _path = ClientPath.Primary;
     private Task _failover = Task.CompletedTask;
     private ulong _epoch;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using MirrorKv.Store;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Extensions.Caching;
 

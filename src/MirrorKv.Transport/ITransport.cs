@@ -36,15 +36,15 @@ namespace MirrorKv.Transport;
 public interface ITransport
 {
     /// <summary>Opens a connection; <paramref name="handler"/> receives its frames.</summary>
-    ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken);
+    ValueTask<IConnection> ConnectAsync(EndPoint endPoint, IFrameHandler handler, CancellationToken cancellationToken);
 
-    /// <summary>Accepts connections on <paramref name="endpoint"/>; <paramref name="handler"/> receives their frames.</summary>
-    IListener Listen(EndPoint endpoint, IFrameHandler handler);
+    /// <summary>Accepts connections on <paramref name="endPoint"/>; <paramref name="handler"/> receives their frames.</summary>
+    IListener Listen(EndPoint endPoint, IFrameHandler handler);
 
     /// <summary>
-    /// Accepts connections on <paramref name="endpoint"/> that carry another protocol's byte stream (RESP),
+    /// Accepts connections on <paramref name="endPoint"/> that carry another protocol's byte stream (RESP),
     /// delimited by <paramref name="handler"/>; served like frame connections (the same threads, buffers,
     /// limits and backpressure), replies posted as raw bytes.
     /// </summary>
-    IListener ListenStream(EndPoint endpoint, IStreamHandler handler);
+    IListener ListenStream(EndPoint endPoint, IStreamHandler handler);
 }

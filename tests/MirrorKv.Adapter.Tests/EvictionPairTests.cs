@@ -1,5 +1,6 @@
 using System.Text;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Store;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;

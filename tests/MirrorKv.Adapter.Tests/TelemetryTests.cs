@@ -70,7 +70,7 @@ public class TelemetryTests
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.memory.usage" && At(m.Tags, pair.Primary) && m.Value > 0);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.memory.limit" && At(m.Tags, pair.Primary) && m.Value == (double)pair.Primary.Store.Options.MaxMemory);
         // The role as a state set: 1 for the node's role (other tests' look-alike nodes are recorded too,
-        // so the one-role-per-node check is made on a real process, in MetricsEndpointTests).
+        // so the one-role-per-node check is made on a real process, in MetricsEndPointTests).
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.role" && At(m.Tags, pair.Primary) && Equals(m.Tags["mirrorkv.role"], "primary") && m.Value == 1);
         Assert.Contains(measurements, m => m.Instrument == "mirrorkv.server.role" && At(m.Tags, pair.Secondary) && Equals(m.Tags["mirrorkv.role"], "secondary") && m.Value == 1);
         Assert.DoesNotContain(measurements, m => m.Instrument.StartsWith("mirrorkv.server.", StringComparison.Ordinal) && m.Tags.ContainsKey("mirrorkv.role") && m.Instrument != "mirrorkv.server.role");
@@ -114,7 +114,12 @@ public class TelemetryTests
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync(loggers: loggers);
         var protectedAgain = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
-        client.ProtectedAgain += unprotected => protectedAgain.TrySetResult(unprotected);
+        bool primaryProtectedWhenRaised = false;
+        client.ProtectedAgain += unprotected =>
+        {
+            primaryProtectedWhenRaised = pair.Secondary.IsProtected;
+            protectedAgain.TrySetResult(unprotected);
+        };
         for (int i = 0; i < 200; i++)
         {
             await client.SetAsync($"p{i}", "v"u8.ToArray());
@@ -124,14 +129,22 @@ public class TelemetryTests
         await client.SetAsync("after", "w"u8.ToArray());
         Assert.False(pair.Secondary.IsProtected);
 
-        // The primary goes on alone for a while: nothing may say "protected" yet.
-        await Task.Delay(600, TestContext.Current.CancellationToken);
+        // The primary goes on alone for a while, acknowledging writes throughout (each a reply the client read while
+        // the pair was unprotected): nothing may say "protected" yet.
+        var alone = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; alone.Elapsed < TimeSpan.FromMilliseconds(800) || i < 20; i++)
+        {
+            await client.SetAsync($"alone{i}", "a"u8.ToArray());
+        }
+
+        Assert.False(pair.Secondary.IsProtected);
         Assert.False(protectedAgain.Task.IsCompleted);
 
         await using MirrorKvNode third = await PairFixture.StartSecondaryAsync(pair.Network, ThirdAddress, pair.Secondary.EndPoint);
         TimeSpan unprotected = await protectedAgain.Task.WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
         Assert.True(pair.Secondary.IsProtected);
-        Assert.True(unprotected >= TimeSpan.FromMilliseconds(600), $"unprotected for {unprotected}");
+        Assert.True(primaryProtectedWhenRaised, "ProtectedAgain was raised while the primary had no in-sync secondary");
+        Assert.True(unprotected >= TimeSpan.FromMilliseconds(800), $"unprotected for {unprotected}");
         Assert.Contains(lines, l => l.StartsWith("Information MirrorKv pair protected again", StringComparison.Ordinal) && l.Contains($"primary {pair.Secondary.EndPoint} (epoch 2) has the in-sync secondary {third.EndPoint}", StringComparison.Ordinal));
     }
 

@@ -12,7 +12,7 @@ namespace MirrorKv.Client.Tests;
 public class SecondaryReconnectTests
 {
     [Fact]
-    public async Task SecondaryRestartedAtTheSameEndpoint_IsConnectedAgainFromTheWriteReplies()
+    public async Task SecondaryRestartedAtTheSameEndPoint_IsConnectedAgainFromTheWriteReplies()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();

@@ -23,8 +23,18 @@ public class CacheTelemetryTests
 
         Assert.Null(await cache.GetAsync("k", TestContext.Current.CancellationToken));
         await cache.SetAsync("k", [1], new(), TestContext.Current.CancellationToken);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
-        recorder.Observe();
+
+        // The gauges are observed, not pushed: observe until the failed attempt is counted and 50 ms have passed
+        // since (the gauge's time counts from the cache's start).
+        await Waits.UntilAsync(
+            () =>
+            {
+                recorder.Observe();
+                return recorder.Sum("mirrorkv.client.connect_attempts", endPoint, ("error.type", "no_answer")) >= 1
+                    && (recorder.LastOrNull("mirrorkv.client.time_since_last_success", endPoint) ?? 0) >= 0.05;
+            },
+            "a failed connect attempt counted and 50 ms without a success",
+            context: () => recorder.Describe(endPoint));
 
         Assert.Equal(0, recorder.Last("mirrorkv.client.connected", endPoint));
         Assert.True(recorder.Last("mirrorkv.client.time_since_last_success", endPoint) >= 0.05, recorder.Describe(endPoint));

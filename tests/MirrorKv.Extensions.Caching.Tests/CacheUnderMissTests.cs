@@ -93,11 +93,12 @@ public class CacheUnderMissTests
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
         listener.Start();
 
-        // The pair's slabs are 64 KiB: a 100 KiB value fits none.
-        await cache.SetAsync("big", new byte[100 * 1024], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken);
+        // One byte over what the pair stores (its --max-value-size), with the cache's header on top.
+        int tooLarge = pair.Primary.Store.Options.EffectiveMaxValueLength + 1;
+        await cache.SetAsync("big", new byte[tooLarge], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken);
 
         Assert.Equal(1, Interlocked.Read(ref counted));
-        Assert.True(logs.Has(LogLevel.Warning, "did not cache big: its value of 102400 bytes"), logs.All);
+        Assert.True(logs.Has(LogLevel.Warning, $"did not cache big: its value of {tooLarge} bytes"), logs.All);
         Assert.Null(await cache.GetAsync("big", TestContext.Current.CancellationToken));
     }
 
@@ -106,7 +107,8 @@ public class CacheUnderMissTests
     {
         await using TcpPair pair = await TcpPair.StartAsync();
         await using var cache = new MirrorKvCache(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), WhenUnavailable = CacheUnavailableBehavior.Fail }));
-        MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => cache.SetAsync("big", new byte[100 * 1024], new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken));
+        byte[] tooLarge = new byte[pair.Primary.Store.Options.EffectiveMaxValueLength + 1];
+        MirrorKvException e = await Assert.ThrowsAsync<MirrorKvException>(() => cache.SetAsync("big", tooLarge, new DistributedCacheEntryOptions(), TestContext.Current.CancellationToken));
         Assert.Equal(MirrorKvError.ValueTooLarge, e.Error);
     }
 

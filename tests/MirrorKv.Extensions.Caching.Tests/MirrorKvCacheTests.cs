@@ -60,19 +60,19 @@ public class MirrorKvCacheTests
     public async Task SlidingExpiration_ReadsKeepItAlive_UntilTheyStop()
     {
         await using TcpPair pair = await TcpPair.StartAsync();
-        await using MirrorKvCache cache = Cache(pair);
-        // A window wide enough that a loaded machine's late timers (hundreds of ms) cannot close it between reads.
-        var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMilliseconds(1500) };
-        await cache.SetAsync("session", "s"u8.ToArray(), options, TestContext.Current.CancellationToken);
+        var clock = new SteppedClock();
+        await using MirrorKvCache cache = Cache(pair, clock: clock);
+        var window = TimeSpan.FromMilliseconds(1500);
+        await cache.SetAsync("session", "s"u8.ToArray(), new DistributedCacheEntryOptions { SlidingExpiration = window }, TestContext.Current.CancellationToken);
         for (int i = 0; i < 8; i++)
         {
-            await Task.Delay(300, TestContext.Current.CancellationToken);
+            clock.Advance(window - TimeSpan.FromMilliseconds(1));
             Assert.NotNull(await cache.GetAsync("session", TestContext.Current.CancellationToken));
         }
 
-        // At least 2.4 s after the write, over the window: alive only because reads moved the deadline. Then
-        // twice the window without reads.
-        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        // Eight windows after the write: alive only because each read moved the deadline. Then a whole window
+        // without a read.
+        clock.Advance(window);
         Assert.Null(await cache.GetAsync("session", TestContext.Current.CancellationToken));
     }
 
@@ -80,13 +80,16 @@ public class MirrorKvCacheTests
     public async Task SlidingWithinAbsolute_EndsAtTheAbsoluteDeadline()
     {
         await using TcpPair pair = await TcpPair.StartAsync();
-        await using MirrorKvCache cache = Cache(pair);
-        // 2 s, not less: at the start of a CI run, with every test project starting at once, a SET and the GET
-        // after it took over 400 ms.
+        var clock = new SteppedClock();
+        await using MirrorKvCache cache = Cache(pair, clock: clock);
         var options = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(10), AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(2) };
         await cache.SetAsync("capped", "c"u8.ToArray(), options, TestContext.Current.CancellationToken);
         Assert.NotNull(await cache.GetAsync("capped", TestContext.Current.CancellationToken));
-        await Task.Delay(2500, TestContext.Current.CancellationToken);
+
+        // A read just before the absolute deadline slides the entry by 10 s, but not past that deadline.
+        clock.Advance(TimeSpan.FromMilliseconds(1999));
+        Assert.NotNull(await cache.GetAsync("capped", TestContext.Current.CancellationToken));
+        clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Null(await cache.GetAsync("capped", TestContext.Current.CancellationToken));
     }
 
@@ -142,8 +145,8 @@ public class MirrorKvCacheTests
         Assert.True(pair.Primary.Store.TryLookup("app-a:k"u8, out _, out _));
     }
 
-    internal static MirrorKvCache Cache(TcpPair pair, string prefix = "") =>
-        new(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), KeyPrefix = prefix }));
+    internal static MirrorKvCache Cache(TcpPair pair, string prefix = "", TimeProvider? clock = null) =>
+        new(Options.Create(new MirrorKvCacheOptions { EndPoints = pair.Primary.EndPoint.ToString(), KeyPrefix = prefix }), clock);
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {

@@ -53,7 +53,7 @@ public class CoordinatorProcessTests
         Assert.True(writes.Errors.IsEmpty, $"writes failed during the switchover: {string.Join("; ", writes.Errors.Take(5))}");
         await writes.AssertAllReadableAsync(client);
 
-        PairWitness.View view = await PairWitness.DescribeAsync(new CoordinatorOptions { Endpoints = [etcd.Url] });
+        PairWitness.View view = await PairWitness.DescribeAsync(new CoordinatorOptions { EndPoints = [etcd.Url] });
         Assert.Equal((secondary.EndPoint, 2UL), (view.Leader, view.LeaderEpoch));
         Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Role);
     }
@@ -135,7 +135,7 @@ public class CoordinatorProcessTests
     }
 
     private static Task<PairWitness.View> WitnessAsync(EtcdProcess etcd) =>
-        PairWitness.DescribeAsync(new CoordinatorOptions { Endpoints = [etcd.Url] });
+        PairWitness.DescribeAsync(new CoordinatorOptions { EndPoints = [etcd.Url] });
 
     /// <summary>An etcd, a primary that leads in it, and a protected secondary; stopped in the reverse order.</summary>
     private sealed record WitnessedPair(EtcdProcess Etcd, NodeProcess Primary, NodeProcess Secondary) : IAsyncDisposable

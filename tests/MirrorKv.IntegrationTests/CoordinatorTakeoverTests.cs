@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Linearizability;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
@@ -33,7 +34,7 @@ public class CoordinatorTakeoverTests
         var lines = new ConcurrentQueue<string>();
 
         // A request timeout well above the time the test holds a claim, so that the claim is not given up meanwhile.
-        var coordinator = new CoordinatorOptions { Endpoints = [gate.Url], PairName = "takeover", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        var coordinator = new CoordinatorOptions { EndPoints = [gate.Url], PairName = "takeover", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
         await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
         await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
@@ -69,9 +70,9 @@ public class CoordinatorTakeoverTests
         await using var gateB = new EtcdGate(etcd.Url);
         var network = new InProcessNetwork();
         var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { Endpoints = [gateA.Url], PairName = "dropped", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        var coordinator = new CoordinatorOptions { EndPoints = [gateA.Url], PairName = "dropped", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
         await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
-        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [gateB.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { EndPoints = [gateB.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
         await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
         await client.SetAsync("before", "0"u8.ToArray());
@@ -116,9 +117,9 @@ public class CoordinatorTakeoverTests
         await using var gateA = new EtcdGate(etcd.Url);
         var network = new InProcessNetwork();
         var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { Endpoints = [gateA.Url], PairName = "unheard", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
+        var coordinator = new CoordinatorOptions { EndPoints = [gateA.Url], PairName = "unheard", RequestTimeout = TimeSpan.FromMilliseconds(1500) };
         await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
-        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { Endpoints = [etcd.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator with { EndPoints = [etcd.Url] }), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
         Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} and {b.Node.EndPoint}", StringComparison.Ordinal));
         await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
@@ -159,7 +160,7 @@ public class CoordinatorTakeoverTests
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
         var network = new InProcessNetwork();
         var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { Endpoints = [etcd.Url], PairName = "cut-reads" };
+        var coordinator = new CoordinatorOptions { EndPoints = [etcd.Url], PairName = "cut-reads" };
         await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
         await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");

@@ -120,7 +120,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
             ListenEndPoint = at,
             PrimaryEndPoint = primary,
             Store = Store,
-            Coordinator = new CoordinatorOptions { Endpoints = [_etcd], Cluster = Name, PairName = pairId },
+            Coordinator = new CoordinatorOptions { EndPoints = [_etcd], Cluster = Name, PairName = pairId },
         };
         return MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), new CapturingLoggerFactory(Lines, $"{pairId}@{at.Port}"));
     }

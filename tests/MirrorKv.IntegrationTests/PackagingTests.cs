@@ -35,6 +35,10 @@ public class PackagingTests
                 string text = await nuspec.ReadToEndAsync(TestContext.Current.CancellationToken);
                 Assert.Contains("<readme>README.md</readme>", text, StringComparison.Ordinal);
                 Assert.Matches(new Regex("<description>.{40,}</description>", RegexOptions.Singleline), text);
+
+                // An application installs the entry format with the client, not the store engine.
+                Assert.Contains("id=\"MirrorKv.Entries\"", text, StringComparison.Ordinal);
+                Assert.DoesNotContain("id=\"MirrorKv.Store\"", text, StringComparison.Ordinal);
             }
 
             string tools = Path.Combine(output, "tools");

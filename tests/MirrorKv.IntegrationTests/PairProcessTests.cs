@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;

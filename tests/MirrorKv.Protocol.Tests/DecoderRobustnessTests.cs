@@ -34,7 +34,7 @@ public class DecoderRobustnessTests
     public void HelloRequest_TruncatedIPv6Endpoint_IsMalformed()
     {
         // Found by the random-bytes property: family 6 with the address cut short used to throw.
-        var request = new HelloRequest(PeerKind.Peer, 1 << 20, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 7400)) { RespEndpoint = new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 6379) };
+        var request = new HelloRequest(PeerKind.Peer, 1 << 20, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 7400)) { RespEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 6379) };
         var hello = new byte[request.EncodedSize];
         request.Write(hello);
         for (int cut = 0; cut < hello.Length; cut++)
@@ -43,7 +43,7 @@ public class DecoderRobustnessTests
             WireStatus status = HelloRequest.TryRead(hello.AsSpan(0, cut), out HelloRequest partial);
             if (cut == HelloRequest.Size)
             {
-                Assert.Equal((WireStatus.Ok, null), (status, partial.RespEndpoint));
+                Assert.Equal((WireStatus.Ok, null), (status, partial.RespEndPoint));
                 continue;
             }
 
@@ -51,8 +51,8 @@ public class DecoderRobustnessTests
         }
 
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(hello, out HelloRequest decoded));
-        Assert.Equal(System.Net.IPAddress.IPv6Loopback, decoded.AdvertisedEndpoint!.Address);
-        Assert.Equal(6379, decoded.RespEndpoint!.Port);
+        Assert.Equal(System.Net.IPAddress.IPv6Loopback, decoded.AdvertisedEndPoint!.Address);
+        Assert.Equal(6379, decoded.RespEndPoint!.Port);
     }
 
     [Fact]

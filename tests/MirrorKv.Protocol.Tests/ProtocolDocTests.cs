@@ -63,7 +63,7 @@ public class ProtocolDocTests
         Assert.Equal(1UL, reply.Epoch);
         Assert.Equal(0x1122334455667788UL, reply.Incarnation);
         Assert.Equal(1u << 20, reply.SlabSize);
-        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndpoint);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndPoint);
         Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)], reply.Regions);
         AssertReencodes(payload, b => reply.Write(b));
     }

@@ -1,3 +1,4 @@
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

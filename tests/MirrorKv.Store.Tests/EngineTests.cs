@@ -1,4 +1,5 @@
 using System.Text;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

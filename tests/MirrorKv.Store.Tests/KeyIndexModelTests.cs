@@ -1,5 +1,6 @@
 using System.Text;
 using CsCheck;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using CsCheck;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;
@@ -216,7 +217,7 @@ public class SlabCopyTests
         Assert.Equal(ApplyStatus.BadEntry, pair.Replica.ApplySlabCopy(rkey, image.PrimaryBase, image.SlotSize, image.Bytes.AsSpan(1)).Status);
         Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabCopy(rkey + 1, image.PrimaryBase, image.SlotSize, image.Bytes).Status);
         Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabCopy(rkey, image.PrimaryBase + 16, image.SlotSize, image.Bytes).Status);
-        Assert.Equal(ApplyStatus.NotReplica, pair.Primary.ApplySlabCopy(rkey, image.PrimaryBase, image.SlotSize, image.Bytes).Status);
+        Assert.Equal(ApplyStatus.NotSecondary, pair.Primary.ApplySlabCopy(rkey, image.PrimaryBase, image.SlotSize, image.Bytes).Status);
         Assert.Equal(ApplyStatus.Applied, pair.Apply(image).Status);
         Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.ApplySlabCopy(rkey, image.PrimaryBase, image.SlotSize + 16, image.Bytes).Status);
     }

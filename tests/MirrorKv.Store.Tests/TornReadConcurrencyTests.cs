@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

@@ -1,4 +1,5 @@
 using CsCheck;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MirrorKv.Benchmarks.Micro;
 using MirrorKv.Cli.Redis;
+using MirrorKv.Entries;
 using MirrorKv.Store;
 
 namespace MirrorKv.Benchmarks.Memory;

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using MirrorKv.Entries;
 using MirrorKv.Store;
 
 namespace MirrorKv.Benchmarks.Micro;

@@ -13,17 +13,17 @@ public sealed class ClusterDirectory : IDisposable
 {
     private readonly EtcdClient _etcd;
 
-    /// <summary>A directory of cluster <paramref name="cluster"/> in the etcd at <paramref name="endpoints"/>.</summary>
-    public ClusterDirectory(IReadOnlyList<Uri> endpoints, string cluster, TimeSpan? requestTimeout = null)
+    /// <summary>A directory of cluster <paramref name="cluster"/> in the etcd at <paramref name="endPoints"/>.</summary>
+    public ClusterDirectory(IReadOnlyList<Uri> endPoints, string cluster, TimeSpan? requestTimeout = null)
     {
-        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(endPoints);
         if (!ClusterMap.IsValidName(cluster))
         {
             throw new ArgumentException($"cluster name '{cluster}' must be 1 to {ClusterMap.MaxNameLength} letters, digits, '-', '_' or '.'", nameof(cluster));
         }
 
         Cluster = cluster;
-        _etcd = new EtcdClient(endpoints, requestTimeout ?? TimeSpan.FromSeconds(2));
+        _etcd = new EtcdClient(endPoints, requestTimeout ?? TimeSpan.FromSeconds(2));
     }
 
     /// <summary>The cluster's name.</summary>

@@ -26,7 +26,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
 
     public ClusterGate(CoordinatorOptions coordinator, ILogger logger)
     {
-        _directory = new ClusterDirectory(coordinator.Endpoints, coordinator.Cluster!, coordinator.RequestTimeout * 2);
+        _directory = new ClusterDirectory(coordinator.EndPoints, coordinator.Cluster!, coordinator.RequestTimeout * 2);
         _pairId = coordinator.PairName;
         _logger = logger;
     }

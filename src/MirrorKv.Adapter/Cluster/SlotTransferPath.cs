@@ -1,4 +1,5 @@
 using System.Buffers;
+using MirrorKv.Entries;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport;

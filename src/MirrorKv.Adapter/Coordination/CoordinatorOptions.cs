@@ -7,7 +7,7 @@ namespace MirrorKv.Adapter;
 public sealed record CoordinatorOptions
 {
     /// <summary>etcd client URLs (<c>http://127.0.0.1:2379</c>), tried in turn.</summary>
-    public required IReadOnlyList<Uri> Endpoints { get; init; }
+    public required IReadOnlyList<Uri> EndPoints { get; init; }
 
     /// <summary>
     /// The pair's name: its keys live under <c>/mirrorkv/pairs/{PairName}/</c>, or, in a cluster, under
@@ -47,7 +47,7 @@ public sealed record CoordinatorOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>
     public void Validate()
     {
-        if (Endpoints is null || Endpoints.Count == 0 || Endpoints.Any(e => e is null || !e.IsAbsoluteUri || e.Scheme is not ("http" or "https")))
+        if (EndPoints is null || EndPoints.Count == 0 || EndPoints.Any(e => e is null || !e.IsAbsoluteUri || e.Scheme is not ("http" or "https")))
         {
             throw new ArgumentException("Coordinator endpoints must be one or more absolute http(s) URLs of etcd, e.g. http://127.0.0.1:2379.");
         }

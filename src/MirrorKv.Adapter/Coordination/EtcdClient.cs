@@ -9,7 +9,7 @@ namespace MirrorKv.Adapter;
 /// in base64): leases, a compare-and-set transaction, a read. Plain HTTP/1.1 with the base library: no gRPC
 /// stack for a handful of small requests a second. Endpoints are tried in turn until one answers.
 /// </summary>
-internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestTimeout) : IDisposable
+internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestTimeout) : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = requestTimeout };
     private HttpClient? _watchHttp;
@@ -79,18 +79,18 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
         {
             ["create_request"] = new JsonObject { ["key"] = B64(prefix), ["range_end"] = B64(PrefixEnd(prefix)), ["start_revision"] = fromRevision.ToString(System.Globalization.CultureInfo.InvariantCulture) },
         };
-        Uri endpoint = endpoints[Volatile.Read(ref _current) % endpoints.Count];
+        Uri endPoint = endPoints[Volatile.Read(ref _current) % endPoints.Count];
         HttpResponseMessage response;
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endpoint, "/v3/watch")) { Content = JsonContent.Create(body) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endPoint, "/v3/watch")) { Content = JsonContent.Create(body) };
             response = await _watchHttp.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
             // Next time, the next endpoint.
             Interlocked.Increment(ref _current);
-            throw new EtcdUnavailableException($"cannot watch {prefix} at {endpoint}: {e.Message}", e);
+            throw new EtcdUnavailableException($"cannot watch {prefix} at {endPoint}: {e.Message}", e);
         }
 
         using (response)
@@ -101,7 +101,7 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
                 JsonNode? message = JsonNode.Parse(line);
                 if (message?["error"] is { } error)
                 {
-                    throw new EtcdException($"etcd at {endpoint}: watch of {prefix}: {error}");
+                    throw new EtcdException($"etcd at {endPoint}: watch of {prefix}: {error}");
                 }
 
                 if (message?["result"]?["events"] is JsonArray { Count: > 0 })
@@ -162,17 +162,17 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
     private async Task<JsonNode> PostAsync(string path, JsonObject body, CancellationToken cancellationToken)
     {
         Exception? last = null;
-        for (int i = 0; i < endpoints.Count; i++)
+        for (int i = 0; i < endPoints.Count; i++)
         {
-            int index = (Volatile.Read(ref _current) + i) % endpoints.Count;
+            int index = (Volatile.Read(ref _current) + i) % endPoints.Count;
             try
             {
-                using HttpResponseMessage response = await _http.PostAsync(new Uri(endpoints[index], path), JsonContent.Create(body), cancellationToken).ConfigureAwait(false);
+                using HttpResponseMessage response = await _http.PostAsync(new Uri(endPoints[index], path), JsonContent.Create(body), cancellationToken).ConfigureAwait(false);
                 string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
                 JsonNode reply = JsonNode.Parse(text) ?? new JsonObject();
                 if (reply["error"] is { } error)
                 {
-                    throw new EtcdException($"etcd at {endpoints[index]}: {error}");
+                    throw new EtcdException($"etcd at {endPoints[index]}: {error}");
                 }
 
                 Volatile.Write(ref _current, index);
@@ -184,7 +184,7 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endpoints, TimeSpan requestT
             }
         }
 
-        throw new EtcdUnavailableException($"no etcd endpoint answered ({string.Join(", ", endpoints)}): {last?.Message}", last);
+        throw new EtcdUnavailableException($"no etcd endpoint answered ({string.Join(", ", endPoints)}): {last?.Message}", last);
     }
 
     private static Entry ToEntry(JsonNode? kv) => kv is null

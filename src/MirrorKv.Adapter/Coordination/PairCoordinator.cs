@@ -24,7 +24,7 @@ internal sealed partial class PairCoordinator : IAsyncDisposable
     public PairCoordinator(CoordinatorOptions options, TimeProvider time, ILogger logger)
     {
         _options = options;
-        _etcd = new EtcdClient(options.Endpoints, options.RequestTimeout);
+        _etcd = new EtcdClient(options.EndPoints, options.RequestTimeout);
         _time = time;
         _logger = logger;
     }

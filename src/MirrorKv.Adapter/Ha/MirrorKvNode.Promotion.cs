@@ -57,7 +57,7 @@ public sealed partial class MirrorKvNode
 
             if (_link.Diverged)
             {
-                LogNotPromoting(reason, "this replica stopped following the stream earlier");
+                LogNotPromoting(reason, "this secondary stopped following the stream earlier");
                 return;
             }
 

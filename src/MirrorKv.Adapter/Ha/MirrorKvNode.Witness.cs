@@ -207,7 +207,7 @@ public sealed partial class MirrorKvNode
                     // The primary dropped this node and acknowledges writes alone, or this copy stopped following
                     // the stream: it lacks writes and must rejoin, never take over, even if the key comes free
                     // (the primary gave it up to revive, or its etcd lease lapsed) before the rejoin is done.
-                    LogTakeOverAbandoned(link.Dropped ? "the primary dropped this node and acknowledges writes alone" : "this replica stopped following the stream");
+                    LogTakeOverAbandoned(link.Dropped ? "the primary dropped this node and acknowledges writes alone" : "this secondary stopped following the stream");
                     return;
                 }
 

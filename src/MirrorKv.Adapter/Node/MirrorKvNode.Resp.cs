@@ -30,7 +30,7 @@ public sealed partial class MirrorKvNode
     /// </summary>
     public IPEndPoint? PeerRespEndPoint => Role == NodeRole.Primary
         ? Stream.Peer is { IsOpen: true } ? Volatile.Read(ref _secondaryRespEndPoint) : null
-        : _link is { Primary: { } primary } link && !link.Dropped ? primary.RespEndpoint : null;
+        : _link is { Primary: { } primary } link && !link.Dropped ? primary.RespEndPoint : null;
 
     /// <summary>Open RESP connections.</summary>
     public int RespConnectionCount => _resp?.ConnectionCount ?? 0;

@@ -291,7 +291,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             Incarnation = Incarnation,
             SlabSize = (uint)Store.Options.SlabSize,
             MaxFrameSize = Options.MaxFrameSize,
-            PeerEndpoint = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint,
+            PeerEndPoint = role == NodeRole.Primary ? Volatile.Read(ref _secondaryEndPoint) : Options.PrimaryEndPoint,
             Regions = regions,
         };
     }

@@ -242,7 +242,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
         state.Hello = hello;
         state.Kind = hello.Kind;
-        state.AdvertisedEndPoint = hello.AdvertisedEndpoint;
+        state.AdvertisedEndPoint = hello.AdvertisedEndPoint;
         state.MaxFrameSize = Math.Clamp(hello.MaxFrameSize, ProtocolLimits.MinMaxFrameSize, ProtocolLimits.MaxMaxFrameSize);
         if (SecretFor(hello.Kind) is not null)
         {
@@ -291,7 +291,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
             // The reply is described and posted as the stream attaches, so that its list of regions and the
             // stream's region records together name every chunk (see ReplicationStream.Attach).
-            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndpoint, () => PostWelcome(connection, state, opcode, requestId, version));
+            node.AttachSecondary(connection, state.AdvertisedEndPoint, state.Hello.Value.RespEndPoint, () => PostWelcome(connection, state, opcode, requestId, version));
         }
         else
         {
@@ -304,9 +304,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
     private void PostWelcome(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, ProtocolVersion version)
     {
         HelloReply reply = node.DescribeForHello() with { Version = version };
-        if (state.Kind == PeerKind.Peer && state.Hello!.Value.HasRespEndpoint)
+        if (state.Kind == PeerKind.Peer && state.Hello!.Value.HasRespEndPoint)
         {
-            reply = reply with { HasRespEndpoint = true, RespEndpoint = node.AdvertisedRespEndPoint };
+            reply = reply with { HasRespEndPoint = true, RespEndPoint = node.AdvertisedRespEndPoint };
         }
 
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);

@@ -1,4 +1,5 @@
 using System.Net;
+using MirrorKv.Entries;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 

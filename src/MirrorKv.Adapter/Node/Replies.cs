@@ -46,7 +46,7 @@ internal static class Replies
         StoreStatus.KeyTooLong => WireStatus.KeyTooLong,
         StoreStatus.ValueTooLarge => WireStatus.ValueTooLarge,
         StoreStatus.OutOfMemory => WireStatus.OutOfMemory,
-        StoreStatus.ReadOnlyReplica => WireStatus.NotPrimary,
+        StoreStatus.ReadOnlySecondary => WireStatus.NotPrimary,
         _ => WireStatus.MalformedFrame,
     };
 }

@@ -99,7 +99,7 @@ internal sealed partial class RespHandler
         Store.StoreStatus.KeyTooLong => $"ERR key of {keyLength} bytes exceeds the limit of {_node.Store.Options.MaxKeyLength}",
         Store.StoreStatus.ValueTooLarge => $"ERR value of {valueLength} bytes (with its expiry) exceeds the limit of {_node.Store.Options.EffectiveMaxValueLength}",
         Store.StoreStatus.OutOfMemory => $"OOM command not allowed: {FullStoreText.For(_node.Store.Options.Eviction)}",
-        Store.StoreStatus.ReadOnlyReplica => ReadOnlyError,
+        Store.StoreStatus.ReadOnlySecondary => ReadOnlyError,
         _ => $"ERR {status}",
     });
 }

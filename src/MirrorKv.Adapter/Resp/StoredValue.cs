@@ -1,3 +1,4 @@
+using MirrorKv.Entries;
 using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 

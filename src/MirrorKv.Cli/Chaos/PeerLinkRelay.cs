@@ -24,7 +24,7 @@ namespace MirrorKv.Cli.Chaos;
 internal sealed class PeerLinkRelay : IAsyncDisposable
 {
     // A HELLO is 16 + 32 bytes, a 1.1 peer's 16 + 52 (docs/protocol.md); a longer first frame is not a HELLO we classify.
-    private const int LargestHello = FrameHeader.Size + HelloRequest.Size + WireEndpoint.Size;
+    private const int LargestHello = FrameHeader.Size + HelloRequest.Size + WireEndPoint.Size;
 
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     private readonly IPEndPoint _target;

@@ -176,7 +176,12 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
 
             try
             {
-                page ??= await exporter.ExportAsync(first, last, cursor, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (page is null)
+                {
+                    // A page must be importable at the target as exported: no larger than either side's frames take.
+                    int pageBytes = Math.Min(exporter.MaxPageBytes, (await target.GetAsync(cancellationToken).ConfigureAwait(false)).MaxPageBytes);
+                    page = await exporter.ExportAsync(first, last, cursor, pageBytes, cancellationToken).ConfigureAwait(false);
+                }
                 source.Succeeded();
             }
             catch (MirrorKvException e) when (PrimaryLink.IsPassing(e))

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Store;
 

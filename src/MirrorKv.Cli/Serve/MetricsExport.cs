@@ -13,7 +13,7 @@ namespace MirrorKv.Cli.Serve;
 /// the OpenTelemetry SDK either way, so that a scrape and an OTLP pipeline into Prometheus give the same
 /// names (the SDK applies the specification's translation: dots to underscores, unit suffixes, <c>_total</c>).
 /// </summary>
-internal sealed record MetricsExport(IPEndPoint? ScrapeEndPoint, Uri? OtlpEndpoint)
+internal sealed record MetricsExport(IPEndPoint? ScrapeEndPoint, Uri? OtlpEndPoint)
 {
     /// <summary>The standard variable the OTLP exporter reads when no <c>--otlp-endpoint</c> is given.</summary>
     public const string OtlpVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -21,9 +21,9 @@ internal sealed record MetricsExport(IPEndPoint? ScrapeEndPoint, Uri? OtlpEndpoi
     /// <summary>Path of the scrape endpoint (Prometheus's default).</summary>
     public const string ScrapePath = "/metrics";
 
-    private bool OtlpFromEnvironment => OtlpEndpoint is null && !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(OtlpVariable));
+    private bool OtlpFromEnvironment => OtlpEndPoint is null && !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(OtlpVariable));
 
-    public bool IsEnabled => ScrapeEndPoint is not null || OtlpEndpoint is not null || OtlpFromEnvironment;
+    public bool IsEnabled => ScrapeEndPoint is not null || OtlpEndPoint is not null || OtlpFromEnvironment;
 
     /// <summary>The HttpListener host for the scrape endpoint: <c>+</c> (every address) for a wildcard address.</summary>
     public static string ListenerHost(IPAddress address) =>
@@ -52,7 +52,7 @@ internal sealed record MetricsExport(IPEndPoint? ScrapeEndPoint, Uri? OtlpEndpoi
             }
         }
 
-        if (OtlpEndpoint is { } otlp)
+        if (OtlpEndPoint is { } otlp)
         {
             otel[OtlpVariable] = otlp.ToString();
         }
@@ -73,7 +73,7 @@ internal sealed record MetricsExport(IPEndPoint? ScrapeEndPoint, Uri? OtlpEndpoi
                     });
                 }
 
-                if (OtlpEndpoint is not null || OtlpFromEnvironment)
+                if (OtlpEndPoint is not null || OtlpFromEnvironment)
                 {
                     metrics.AddOtlpExporter();
                 }

@@ -30,7 +30,7 @@ internal static class ServeCommand
         var sentinelListen = new Option<string?>("--sentinel-listen") { Description = "Also answer as a redis Sentinel for this pair on this endpoint, host:port (SENTINEL get-master-addr-by-name <pair name> and the rest), so that redis clients given both nodes' sentinel ports find the primary's RESP port and follow a failover. Needs --resp-listen. Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var respListen = new Option<string?>("--resp-listen") { Description = "Also serve RESP (redis-cli, redis clients) on this endpoint, host:port: the same store, replication and secret (AUTH). Without a secret, only a loopback address is accepted. See docs/resp.md." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = $"Serve the node's metrics for Prometheus to scrape at http://host:port{MetricsExport.ScrapePath} (unauthenticated: counts only, no keys or values). See docs/observability.md." };
-        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
+        var otlpEndPoint = new Option<string?>("--otlp-endpoint") { Description = $"Export the node's metrics with OTLP to this collector URL (e.g. http://127.0.0.1:4317). Default: the {MetricsExport.OtlpVariable} environment variable, if set; OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_METRIC_EXPORT_INTERVAL apply." };
         var advertise = new Option<string?>("--advertise") { Description = "Endpoint clients should use for this node, if not the listen endpoint." };
         var maxMemory = new Option<string>("--max-memory") { Description = $"The memory limit for keys, values and index, e.g. 256m or 4g (default {ServeSettings.DefaultMaxMemory}), as redis's maxmemory: memory is registered in chunks as the store fills, and a write that finds it full is handled by --eviction. At most 64g." };
         var regionSize = new Option<string>("--region-size") { Description = "Deprecated name of --max-memory (the node no longer registers it all up front); give one or the other." };
@@ -52,7 +52,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")
         {
-            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndpoint, maxMemory, regionSize, slabSize, maxValueSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
+            role, listen, primary, advertise, respListen, sentinelListen, metricsListen, otlpEndPoint, maxMemory, regionSize, slabSize, maxValueSize, eviction, replication, verbose, peer, coordinator, pairName, cluster, secretFile, peerSecretFile, allowUnauthenticated, maxConnections, eventLoops, spin, config,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -74,7 +74,7 @@ internal static class ServeCommand
             Given(sentinelListen, nameof(ServeSettings.SentinelListen));
             Given(peer, nameof(ServeSettings.Peer));
             Given(metricsListen, nameof(ServeSettings.MetricsListen));
-            Given(otlpEndpoint, nameof(ServeSettings.OtlpEndpoint));
+            Given(otlpEndPoint, nameof(ServeSettings.OtlpEndPoint));
             Given(coordinator, nameof(ServeSettings.Coordinator));
             Given(pairName, nameof(ServeSettings.PairName));
             Given(maxMemory, nameof(ServeSettings.MaxMemory));
@@ -200,12 +200,12 @@ internal static class ServeCommand
             errors.Add($"--replication (Node:Replication): must be sync or async; got '{settings.Replication}'");
         }
 
-        IPEndPoint? listenEndPoint = Endpoint(settings.Listen, "--listen (Node:Listen)", errors);
-        IPEndPoint? primaryEndPoint = settings.Primary is null ? null : Endpoint(settings.Primary, "--primary (Node:Primary)", errors);
-        IPEndPoint? peerEndPoint = settings.Peer is null ? null : Endpoint(settings.Peer, "--peer (Node:Peer)", errors);
-        IPEndPoint? advertised = settings.Advertise is null ? null : Endpoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
-        IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : Endpoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
-        IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : Endpoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
+        IPEndPoint? listenEndPoint = ParseEndPoint(settings.Listen, "--listen (Node:Listen)", errors);
+        IPEndPoint? primaryEndPoint = settings.Primary is null ? null : ParseEndPoint(settings.Primary, "--primary (Node:Primary)", errors);
+        IPEndPoint? peerEndPoint = settings.Peer is null ? null : ParseEndPoint(settings.Peer, "--peer (Node:Peer)", errors);
+        IPEndPoint? advertised = settings.Advertise is null ? null : ParseEndPoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
+        IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : ParseEndPoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
+        IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : ParseEndPoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
         ulong maxMemory = MaxMemory(settings, errors, out string maxMemoryOption);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))
@@ -223,7 +223,7 @@ internal static class ServeCommand
                 }
             }
 
-            coordinator = new CoordinatorOptions { Endpoints = urls, PairName = settings.PairName, Cluster = string.IsNullOrWhiteSpace(settings.Cluster) ? null : settings.Cluster };
+            coordinator = new CoordinatorOptions { EndPoints = urls, PairName = settings.PairName, Cluster = string.IsNullOrWhiteSpace(settings.Cluster) ? null : settings.Cluster };
         }
         else if (!string.IsNullOrWhiteSpace(settings.Cluster))
         {
@@ -309,17 +309,17 @@ internal static class ServeCommand
     private static MetricsExport? ToMetricsExport(ServeSettings settings, List<string> errors)
     {
         int before = errors.Count;
-        IPEndPoint? scrape = string.IsNullOrWhiteSpace(settings.MetricsListen) ? null : Endpoint(settings.MetricsListen, "--metrics-listen (Node:MetricsListen)", errors);
+        IPEndPoint? scrape = string.IsNullOrWhiteSpace(settings.MetricsListen) ? null : ParseEndPoint(settings.MetricsListen, "--metrics-listen (Node:MetricsListen)", errors);
         if (scrape is { Port: 0 })
         {
             errors.Add("--metrics-listen (Node:MetricsListen): give a port; the scrape endpoint cannot pick one (port 0)");
         }
 
         Uri? otlp = null;
-        if (!string.IsNullOrWhiteSpace(settings.OtlpEndpoint)
-            && !(Uri.TryCreate(settings.OtlpEndpoint, UriKind.Absolute, out otlp) && otlp.Scheme is "http" or "https"))
+        if (!string.IsNullOrWhiteSpace(settings.OtlpEndPoint)
+            && !(Uri.TryCreate(settings.OtlpEndPoint, UriKind.Absolute, out otlp) && otlp.Scheme is "http" or "https"))
         {
-            errors.Add($"--otlp-endpoint (Node:OtlpEndpoint): '{settings.OtlpEndpoint}' is not an http or https URL such as http://127.0.0.1:4317");
+            errors.Add($"--otlp-endpoint (Node:OtlpEndPoint): '{settings.OtlpEndPoint}' is not an http or https URL such as http://127.0.0.1:4317");
         }
 
         return errors.Count == before ? new MetricsExport(scrape, otlp) : null;
@@ -340,7 +340,7 @@ internal static class ServeCommand
         }
     }
 
-    private static IPEndPoint? Endpoint(string text, string option, List<string> errors)
+    private static IPEndPoint? ParseEndPoint(string text, string option, List<string> errors)
     {
         if (CliParsers.TryParseEndPoint(text, out IPEndPoint? endPoint, out string? error))
         {

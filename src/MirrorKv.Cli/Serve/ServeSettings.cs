@@ -30,7 +30,7 @@ internal sealed class ServeSettings
     public string? MetricsListen { get; set; }
 
     /// <summary>OTLP collector URL for the node's metrics; none: the OTEL_EXPORTER_OTLP_ENDPOINT variable, if set.</summary>
-    public string? OtlpEndpoint { get; set; }
+    public string? OtlpEndPoint { get; set; }
 
     /// <summary>etcd client URLs, comma-separated; none: pair mode.</summary>
     public string? Coordinator { get; set; }

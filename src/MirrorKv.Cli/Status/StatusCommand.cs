@@ -98,7 +98,7 @@ internal static class StatusCommand
         {
             try
             {
-                var options = new CoordinatorOptions { Endpoints = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))], PairName = pairName };
+                var options = new CoordinatorOptions { EndPoints = [.. urls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u))], PairName = pairName };
                 PairWitness.View view = await PairWitness.DescribeAsync(options, cancellationToken);
                 Console.Out.WriteLine(view.Leader is null
                     ? $"etcd (pair {options.PairName}): no leader; last epoch {view.LastEpoch}"

@@ -14,8 +14,9 @@ namespace MirrorKv.Client;
 public sealed class SlotTransferConnection : IAsyncDisposable
 {
     /// <summary>
-    /// Bytes of small entries asked per page, beside room for one of the node's largest entries: one round trip moves
-    /// many small entries, and a page always has room for the next entry, however large (see <see cref="ExportAsync"/>).
+    /// Bytes of entries a page holds at least: the default frame size less room for headers, so that one round trip
+    /// moves many small entries. A node whose largest entry needs more (a 16 MiB value) is asked for pages that
+    /// large: see <see cref="MaxPageBytes"/>.
     /// </summary>
     public const int DefaultPageBytes = (int)ProtocolLimits.DefaultMaxFrameSize - 4096;
 
@@ -25,6 +26,13 @@ public sealed class SlotTransferConnection : IAsyncDisposable
 
     /// <summary>The node.</summary>
     public IPEndPoint EndPoint => _channel.EndPoint;
+
+    /// <summary>
+    /// The most entry bytes one page to or from this node can hold: what its frames take (announced in its HELLO,
+    /// sized by the node for its largest value) less the frame's and the page's headers. A move asks for pages no
+    /// larger than the smaller of the source's and the target's, so that what is exported can be imported.
+    /// </summary>
+    public int MaxPageBytes => (int)Math.Min(_channel.Hello.MaxFrameSize - (uint)FrameHeader.Size - SlotTransferMessages.PageHeaderSize, int.MaxValue);
 
     /// <summary>Connects to <paramref name="node"/>.</summary>
     /// <param name="node">A node of the cluster (the source's or the target's primary).</param>
@@ -39,10 +47,7 @@ public sealed class SlotTransferConnection : IAsyncDisposable
         TimeSpan wait = timeout ?? TimeSpan.FromSeconds(10);
         try
         {
-            // Pages come in frames as large as the protocol allows: a page must hold the node's largest entry (16 MiB
-            // values by default), far past a client's 4 MiB frames. The buffer grows only as large pages come.
-            var options = new NodeChannelOptions(secret, TimeSpan.FromSeconds(2) < wait ? TimeSpan.FromSeconds(2) : wait, wait) { MaxFrameSize = ProtocolLimits.MaxMaxFrameSize };
-            NodeChannel channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, options, _ => { }, cancellationToken).ConfigureAwait(false);
+            NodeChannel channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, TimeSpan.FromSeconds(2) < wait ? TimeSpan.FromSeconds(2) : wait, wait) { MaxFrameSize = ProtocolLimits.MaxMaxFrameSize }, _ => { }, cancellationToken).ConfigureAwait(false);
             if (channel.Hello.Version.Minor < ProtocolVersion.V1_4.Minor)
             {
                 await channel.DisposeAsync().ConfigureAwait(false);
@@ -57,71 +62,30 @@ public sealed class SlotTransferConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>A page of the live entries of slots <paramref name="first"/>-<paramref name="last"/> from <paramref name="cursor"/> (0: the start).</summary>
-    /// <param name="first">The first slot of the moving range.</param>
-    /// <param name="last">Its last slot.</param>
-    /// <param name="cursor">Where the page starts: 0, or the previous page's <see cref="SlotPage.NextCursor"/>.</param>
-    /// <param name="maxBytes">
-    /// The page's size limit. The node refuses (TooLong) a limit without room for its largest entry, so by default the
-    /// page may hold <see cref="DefaultPageBytes"/> plus the largest frame the node takes (which holds its largest entry).
-    /// </param>
-    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <summary>
+    /// A page of the live entries of slots <paramref name="first"/>-<paramref name="last"/> from <paramref name="cursor"/>
+    /// (0: the start), of at most <paramref name="maxBytes"/> bytes of entries (by default <see cref="MaxPageBytes"/>).
+    /// </summary>
     /// <exception cref="MirrorKvException">Refused: <see cref="MirrorKvException.WireStatus"/> says why (SlotsNotMoving, NotPrimary, ...), the message names the node's map version.</exception>
     public async Task<SlotPage> ExportAsync(int first, int last, ulong cursor, int? maxBytes = null, CancellationToken cancellationToken = default)
     {
         var request = new byte[SlotTransferMessages.ExportRequestSize];
-        uint limit = (uint)(maxBytes ?? Math.Min((long)DefaultPageBytes + _channel.Hello.MaxFrameSize, ProtocolLimits.MaxMaxFrameSize - FrameHeader.Size));
-        SlotTransferMessages.WriteExportRequest(request, first, last, limit, cursor);
+        SlotTransferMessages.WriteExportRequest(request, first, last, (uint)(maxBytes ?? MaxPageBytes), cursor);
         return await AskAsync(Opcode.SlotExport, request, static payload =>
             SlotTransferMessages.TryReadExportReply(payload, out ulong next, out int count, out ReadOnlySpan<byte> entries) == WireStatus.Ok
                 ? new SlotPage(next, count, entries.ToArray())
                 : null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Writes <paramref name="page"/>'s entries (of slots <paramref name="first"/>-<paramref name="last"/>) at this node;
-    /// returns once its secondary holds them. A page larger than this node's frames (a source's page may hold a
-    /// largest entry besides <see cref="DefaultPageBytes"/> of small ones) goes in several imports, in order.
-    /// </summary>
+    /// <summary>Writes <paramref name="page"/>'s entries (of slots <paramref name="first"/>-<paramref name="last"/>) at this node; returns once its secondary holds them.</summary>
     public async Task<int> ImportAsync(int first, int last, SlotPage page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
-        long room = (long)_channel.Hello.MaxFrameSize - FrameHeader.Size - SlotTransferMessages.PageHeaderSize;
-        int written = 0;
-        ReadOnlyMemory<byte> rest = page.Entries;
-        while (!rest.IsEmpty)
-        {
-            (int length, int count) = Part(rest.Span, room);
-            var request = new byte[SlotTransferMessages.PageHeaderSize + length];
-            SlotTransferMessages.WriteImportHeader(request, first, last, count);
-            rest.Span[..length].CopyTo(request.AsSpan(SlotTransferMessages.PageHeaderSize));
-            written += await AskAsync(Opcode.SlotImport, request, static payload =>
-                SlotTransferMessages.TryReadImportReply(payload, out int n) == WireStatus.Ok ? (int?)n : null, cancellationToken).ConfigureAwait(false) ?? 0;
-            rest = rest[length..];
-        }
-
-        return written;
-    }
-
-    // The leading entries of `entries` that fit `room` bytes (at least one: a larger entry goes alone, and the node
-    // says TooLong), as their length in bytes and their count.
-    private static (int Length, int Count) Part(ReadOnlySpan<byte> entries, long room)
-    {
-        ReadOnlySpan<byte> walk = entries;
-        int length = 0, count = 0;
-        while (SlotTransferMessages.TryTakeEntry(ref walk, out _, out _))
-        {
-            int next = entries.Length - walk.Length;
-            if (count > 0 && next > room)
-            {
-                break;
-            }
-
-            (length, count) = (next, count + 1);
-        }
-
-        // Bytes that are no entry go to the node as they are, which refuses them as malformed.
-        return count == 0 ? (entries.Length, 0) : (length, count);
+        var request = new byte[SlotTransferMessages.PageHeaderSize + page.Entries.Length];
+        SlotTransferMessages.WriteImportHeader(request, first, last, page.Count);
+        page.Entries.Span.CopyTo(request.AsSpan(SlotTransferMessages.PageHeaderSize));
+        return await AskAsync(Opcode.SlotImport, request, static payload =>
+            SlotTransferMessages.TryReadImportReply(payload, out int written) == WireStatus.Ok ? (int?)written : null, cancellationToken).ConfigureAwait(false) ?? 0;
     }
 
     /// <summary>Deletes up to <paramref name="maxEntries"/> entries of slots <paramref name="first"/>-<paramref name="last"/> from <paramref name="cursor"/>; returns once the secondary holds the deletes.</summary>

@@ -22,6 +22,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
     private long _lastReceived;
 
     private readonly bool _completeOnReceiveThread;
+
     private uint _maxFrameSize = ProtocolLimits.DefaultMaxFrameSize;
 
     private NodeChannel(IPEndPoint endPoint, TimeSpan requestTimeout, bool completeOnReceiveThread, Action<NodeChannel> onFailure)

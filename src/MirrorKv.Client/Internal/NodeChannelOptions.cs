@@ -10,8 +10,8 @@ namespace MirrorKv.Client;
 internal sealed record NodeChannelOptions(byte[]? Secret, TimeSpan ConnectTimeout, TimeSpan RequestTimeout, bool CompleteOnReceiveThread = false)
 {
     /// <summary>
-    /// The largest frame the channel takes from the node, announced in its HELLO. A client's reads come in pieces of
-    /// at most the default; a slot mover takes pages that hold the node's largest entry (SlotTransferConnection).
+    /// The largest frame this side takes, announced in HELLO. Applications' channels keep the default (a large entry is
+    /// read in pieces of it); a slot mover takes pages as large as the nodes' largest entry.
     /// </summary>
     public uint MaxFrameSize { get; init; } = ProtocolLimits.DefaultMaxFrameSize;
 

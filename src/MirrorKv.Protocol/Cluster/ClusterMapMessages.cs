@@ -23,7 +23,7 @@ public static class ClusterMapMessages
     public const int RangeSize = 8;
 
     /// <summary>Bytes per member: its native and its RESP endpoint.</summary>
-    public const int MemberSize = 2 * WireEndpoint.Size;
+    public const int MemberSize = 2 * WireEndPoint.Size;
 
     private const byte UnchangedFlag = 1;
 
@@ -75,8 +75,8 @@ public static class ClusterMapMessages
             w.Bytes(Encoding.ASCII.GetBytes(pair.Id));
             foreach (ClusterMember member in pair.Members)
             {
-                WireEndpoint.Write(ref w, member.EndPoint);
-                WireEndpoint.Write(ref w, member.RespEndPoint);
+                WireEndPoint.Write(ref w, member.EndPoint);
+                WireEndPoint.Write(ref w, member.RespEndPoint);
             }
         }
 
@@ -151,8 +151,8 @@ public static class ClusterMapMessages
             var members = new ClusterMember[memberCount];
             for (int m = 0; m < memberCount; m++)
             {
-                IPEndPoint? native = WireEndpoint.Read(ref r);
-                IPEndPoint? resp = WireEndpoint.Read(ref r);
+                IPEndPoint? native = WireEndPoint.Read(ref r);
+                IPEndPoint? resp = WireEndPoint.Read(ref r);
                 if (native is null)
                 {
                     return Malformed(r.Failed ? $"pair {i} ('{id}') member {m} has an endpoint of unknown family" : $"pair {i} ('{id}') member {m} has no native endpoint", out error);

@@ -12,7 +12,7 @@ namespace MirrorKv.Protocol;
 public sealed record HelloReply
 {
     /// <summary>Bytes before the region list.</summary>
-    public const int FixedSize = 4 + 2 + 1 + 1 + 8 + 8 + 4 + 4 + WireEndpoint.Size;
+    public const int FixedSize = 4 + 2 + 1 + 1 + 8 + 8 + 4 + 4 + WireEndPoint.Size;
 
     /// <summary>
     /// The protocol version the connection speaks: the highest both sides do (see
@@ -36,19 +36,19 @@ public sealed record HelloReply
     public required uint MaxFrameSize { get; init; }
 
     /// <summary>The other node of the pair (the secondary for a primary, and the reverse), if known.</summary>
-    public IPEndPoint? PeerEndpoint { get; init; }
+    public IPEndPoint? PeerEndPoint { get; init; }
 
     /// <summary>The node's registered regions.</summary>
     public required IReadOnlyList<RegionInfo> Regions { get; init; }
 
-    /// <summary>Whether the reply ends with <see cref="RespEndpoint"/>: only to a peer whose HELLO carried its own.</summary>
-    public bool HasRespEndpoint { get; init; }
+    /// <summary>Whether the reply ends with <see cref="RespEndPoint"/>: only to a peer whose HELLO carried its own.</summary>
+    public bool HasRespEndPoint { get; init; }
 
     /// <summary>The node's RESP endpoint, told to its peer; null: none.</summary>
-    public IPEndPoint? RespEndpoint { get; init; }
+    public IPEndPoint? RespEndPoint { get; init; }
 
     /// <summary>Encoded size.</summary>
-    public int Size => FixedSize + (Regions.Count * RegionInfo.Size) + (HasRespEndpoint ? WireEndpoint.Size : 0);
+    public int Size => FixedSize + (Regions.Count * RegionInfo.Size) + (HasRespEndPoint ? WireEndPoint.Size : 0);
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -67,15 +67,15 @@ public sealed record HelloReply
         w.U64(Incarnation);
         w.U32(SlabSize);
         w.U32(MaxFrameSize);
-        WireEndpoint.Write(ref w, PeerEndpoint);
+        WireEndPoint.Write(ref w, PeerEndPoint);
         foreach (RegionInfo region in Regions)
         {
             region.Write(ref w);
         }
 
-        if (HasRespEndpoint)
+        if (HasRespEndPoint)
         {
-            WireEndpoint.Write(ref w, RespEndpoint);
+            WireEndPoint.Write(ref w, RespEndPoint);
         }
 
         return w.Written;
@@ -94,15 +94,15 @@ public sealed record HelloReply
         ulong incarnation = r.U64();
         uint slabSize = r.U32();
         uint maxFrame = r.U32();
-        IPEndPoint? peer = WireEndpoint.Read(ref r);
+        IPEndPoint? peer = WireEndPoint.Read(ref r);
         var regions = new RegionInfo[count];
         for (int i = 0; i < count; i++)
         {
             regions[i] = RegionInfo.Read(ref r);
         }
 
-        bool hasResp = r.Remaining == WireEndpoint.Size;
-        IPEndPoint? resp = hasResp ? WireEndpoint.Read(ref r) : null;
+        bool hasResp = r.Remaining == WireEndPoint.Size;
+        IPEndPoint? resp = hasResp ? WireEndPoint.Read(ref r) : null;
         if (!r.IsCompleteAndValid)
         {
             return WireStatus.MalformedFrame;
@@ -121,10 +121,10 @@ public sealed record HelloReply
             Incarnation = incarnation,
             SlabSize = slabSize,
             MaxFrameSize = maxFrame,
-            PeerEndpoint = peer,
+            PeerEndPoint = peer,
             Regions = regions,
-            HasRespEndpoint = hasResp,
-            RespEndpoint = resp,
+            HasRespEndPoint = hasResp,
+            RespEndPoint = resp,
         };
         return WireStatus.Ok;
     }

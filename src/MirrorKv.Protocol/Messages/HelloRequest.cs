@@ -11,23 +11,23 @@ namespace MirrorKv.Protocol;
 /// </summary>
 /// <param name="Kind">Client or peer adapter.</param>
 /// <param name="MaxFrameSize">Largest frame the sender accepts.</param>
-/// <param name="AdvertisedEndpoint">Where a peer adapter listens; null for clients.</param>
-public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPEndPoint? AdvertisedEndpoint = null)
+/// <param name="AdvertisedEndPoint">Where a peer adapter listens; null for clients.</param>
+public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPEndPoint? AdvertisedEndPoint = null)
 {
     /// <summary>The highest protocol version the sender speaks; <see cref="ProtocolVersion.Current"/> unless set.</summary>
     public ProtocolVersion Version { get; init; } = ProtocolVersion.Current;
 
     /// <summary>Encoded size of a client's HELLO (and of a 1.0 peer's).</summary>
-    public const int Size = 12 + WireEndpoint.Size;
+    public const int Size = 12 + WireEndPoint.Size;
 
     /// <summary>A 1.1 peer adapter's RESP endpoint (sentinel answers and ROLE name it to redis clients); null: none.</summary>
-    public IPEndPoint? RespEndpoint { get; init; }
+    public IPEndPoint? RespEndPoint { get; init; }
 
     /// <summary>Whether this HELLO carries the RESP endpoint: a peer adapter offering 1.1 or later.</summary>
-    public bool HasRespEndpoint => Kind == PeerKind.Peer && Version.Major == ProtocolVersion.V1_1.Major && Version.Minor >= ProtocolVersion.V1_1.Minor;
+    public bool HasRespEndPoint => Kind == PeerKind.Peer && Version.Major == ProtocolVersion.V1_1.Major && Version.Minor >= ProtocolVersion.V1_1.Minor;
 
     /// <summary>This HELLO's encoded size.</summary>
-    public int EncodedSize => HasRespEndpoint ? Size + WireEndpoint.Size : Size;
+    public int EncodedSize => HasRespEndPoint ? Size + WireEndPoint.Size : Size;
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -38,10 +38,10 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
         w.U8((byte)Kind);
         w.U8(0);
         w.U32(MaxFrameSize);
-        WireEndpoint.Write(ref w, AdvertisedEndpoint);
-        if (HasRespEndpoint)
+        WireEndPoint.Write(ref w, AdvertisedEndPoint);
+        if (HasRespEndPoint)
         {
-            WireEndpoint.Write(ref w, RespEndpoint);
+            WireEndPoint.Write(ref w, RespEndPoint);
         }
 
         return w.Written;
@@ -59,11 +59,11 @@ public readonly record struct HelloRequest(PeerKind Kind, uint MaxFrameSize, IPE
         var kind = (PeerKind)r.U8();
         byte reserved = r.U8();
         uint maxFrame = r.U32();
-        IPEndPoint? advertised = WireEndpoint.Read(ref r);
+        IPEndPoint? advertised = WireEndPoint.Read(ref r);
         hello = new HelloRequest(kind, maxFrame, advertised) { Version = version };
-        if (hello.HasRespEndpoint && r.Remaining == WireEndpoint.Size)
+        if (hello.HasRespEndPoint && r.Remaining == WireEndPoint.Size)
         {
-            hello = hello with { RespEndpoint = WireEndpoint.Read(ref r) };
+            hello = hello with { RespEndPoint = WireEndPoint.Read(ref r) };
         }
 
         if (magic != ProtocolLimits.Magic || ProtocolVersion.Negotiate(version) is null)

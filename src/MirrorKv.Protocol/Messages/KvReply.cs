@@ -12,8 +12,8 @@ namespace MirrorKv.Protocol;
 /// <param name="Version">The entry's version; a reader can demand at least this one.</param>
 /// <param name="Epoch">The node's epoch.</param>
 /// <param name="Kind">What a write did.</param>
-/// <param name="SecondaryEndpoint">Where to go if this primary fails, when a secondary is attached.</param>
-public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulong Epoch, byte Kind, IPEndPoint? SecondaryEndpoint)
+/// <param name="SecondaryEndPoint">Where to go if this primary fails, when a secondary is attached.</param>
+public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulong Epoch, byte Kind, IPEndPoint? SecondaryEndPoint)
 {
     /// <summary>Encoded size.</summary>
     public const int Size = 56;
@@ -28,7 +28,7 @@ public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulon
         w.U8(Kind);
         w.U8(0);
         w.U16(0);
-        WireEndpoint.Write(ref w, SecondaryEndpoint);
+        WireEndPoint.Write(ref w, SecondaryEndPoint);
         return w.Written;
     }
 
@@ -52,18 +52,18 @@ public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulon
     }
 
     /// <summary>Offset of the secondary endpoint in the payload.</summary>
-    public const int SecondaryEndpointOffset = 36;
+    public const int SecondaryEndPointOffset = 36;
 
     /// <summary>The encoded secondary endpoint of a reply payload (20 bytes), to compare without decoding.</summary>
-    public static ReadOnlySpan<byte> SecondaryEndpointBytes(ReadOnlySpan<byte> payload) =>
-        payload.Length >= Size ? payload.Slice(SecondaryEndpointOffset, WireEndpoint.Size) : default;
+    public static ReadOnlySpan<byte> SecondaryEndPointBytes(ReadOnlySpan<byte> payload) =>
+        payload.Length >= Size ? payload.Slice(SecondaryEndPointOffset, WireEndPoint.Size) : default;
 
     /// <summary>Encodes an endpoint as replies carry it (20 bytes).</summary>
-    public static byte[] EncodeEndpoint(IPEndPoint? endpoint)
+    public static byte[] EncodeEndPoint(IPEndPoint? endPoint)
     {
-        var bytes = new byte[WireEndpoint.Size];
+        var bytes = new byte[WireEndPoint.Size];
         var w = new PayloadWriter(bytes);
-        WireEndpoint.Write(ref w, endpoint);
+        WireEndPoint.Write(ref w, endPoint);
         return bytes;
     }
 
@@ -77,7 +77,7 @@ public readonly record struct KvReply(RemotePointer Pointer, ulong Version, ulon
         byte kind = r.U8();
         byte reserved1 = r.U8();
         ushort reserved2 = r.U16();
-        IPEndPoint? secondary = WireEndpoint.Read(ref r);
+        IPEndPoint? secondary = WireEndPoint.Read(ref r);
         reply = new KvReply(pointer, version, epoch, kind, secondary);
         return r.IsCompleteAndValid && reserved1 == 0 && reserved2 == 0 && kind <= 4 ? WireStatus.Ok : WireStatus.MalformedFrame;
     }

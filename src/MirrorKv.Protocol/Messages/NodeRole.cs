@@ -18,7 +18,13 @@ public enum NodeRole : byte
     /// <summary>Joining as secondary: copying slabs, then replaying the stream.</summary>
     Rejoining = 4,
 
-    /// <summary>Shutting down: the host is stopping the node, which serves nothing more. (A node that stops serving but runs on is <see cref="Fenced"/>.)</summary>
+    /// <summary>
+    /// This incarnation of the node is being disposed and serves nothing more: the host is shutting down, or the node
+    /// was replaced (a primary fenced for good, or a secondary that lost its primary) and its process runs on,
+    /// starting a new incarnation at the same endpoint that rejoins the current primary as secondary. A primary that
+    /// stops serving but keeps its incarnation (its lease ran out, it learned of a newer epoch, or it handed over in a
+    /// switchover) is <see cref="Fenced"/> until then.
+    /// </summary>
     Stopped = 5,
 
     /// <summary>

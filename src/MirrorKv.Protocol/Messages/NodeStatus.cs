@@ -23,7 +23,7 @@ public sealed record NodeStatus(NodeRole Role, bool Protected, ulong Epoch, ulon
     public const int RequestSize = 8;
 
     /// <summary>Reply size.</summary>
-    public const int Size = 40 + WireEndpoint.Size;
+    public const int Size = 40 + WireEndPoint.Size;
 
     /// <summary>Encoded lease value meaning "unlimited".</summary>
     public const uint UnlimitedLease = uint.MaxValue;
@@ -50,7 +50,7 @@ public sealed record NodeStatus(NodeRole Role, bool Protected, ulong Epoch, ulon
         w.U64(Lsn);
         w.U64(AckedLsn);
         w.U64(Entries);
-        WireEndpoint.Write(ref w, Peer);
+        WireEndPoint.Write(ref w, Peer);
         return w.Written;
     }
 
@@ -66,7 +66,7 @@ public sealed record NodeStatus(NodeRole Role, bool Protected, ulong Epoch, ulon
         ulong lsn = r.U64();
         ulong acked = r.U64();
         ulong entries = r.U64();
-        IPEndPoint? peer = WireEndpoint.Read(ref r);
+        IPEndPoint? peer = WireEndPoint.Read(ref r);
         bool ok = r.IsCompleteAndValid && protectedFlag <= 1 && reserved1 == 0;
         status = ok ? new NodeStatus(role, protectedFlag == 1, epoch, lsn, acked, entries, peer)
         {

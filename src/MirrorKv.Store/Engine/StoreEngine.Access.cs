@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Store;
 
@@ -89,9 +90,9 @@ public sealed partial class StoreEngine
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            if (_isReplica)
+            if (_isSecondary)
             {
-                return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
+                return StoreWriteResult.Failed(StoreStatus.ReadOnlySecondary);
             }
 
             bool exists = _index.TryGet(key, hash, out ulong offset);
@@ -160,7 +161,7 @@ public sealed partial class StoreEngine
                     continue;
                 }
 
-                // A replica may hold a live image the index no longer points at (a newer one of the key exists).
+                // A secondary may hold a live image the index no longer points at (a newer one of the key exists).
                 ReadOnlySpan<byte> key = slot.Slice(EntryLayout.HeaderSize, keyLength);
                 if (!_index.TryGet(key, KeyIndex.Hash(key), out ulong indexed) || indexed != offset)
                 {

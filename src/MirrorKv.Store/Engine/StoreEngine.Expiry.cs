@@ -1,4 +1,5 @@
 using System.Buffers;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
@@ -17,7 +18,7 @@ public sealed partial class StoreEngine
     /// to the region's start, and never past where it began: a store of a few large slots is swept once per
     /// call, not <paramref name="slotBudget"/> times), so that a sweep never holds the store's lock for long.
     /// A slot is judged by its header and expiry prefix alone, never hashed. The deletes go through
-    /// the change sink like any other, so a secondary reclaims the same slots. A replica reaps nothing: its
+    /// the change sink like any other, so a secondary reclaims the same slots. A secondary reaps nothing: its
     /// primary's deletes reach it. Returns the number of entries deleted.
     /// </summary>
     public int ReapExpired(long nowUnixMs, int slotBudget)
@@ -29,7 +30,7 @@ public sealed partial class StoreEngine
         {
             lock (_lock)
             {
-                if (_isReplica)
+                if (_isSecondary)
                 {
                     return 0;
                 }

@@ -1,3 +1,5 @@
+using MirrorKv.Entries;
+
 namespace MirrorKv.Store;
 
 /// <summary>

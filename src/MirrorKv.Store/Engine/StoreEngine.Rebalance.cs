@@ -25,7 +25,7 @@ public sealed partial class StoreEngine
 {
     private long _slabsMoved;
 
-    /// <summary>Slabs given back to the pool to be claimed by another size class (on a replica: mirrored releases).</summary>
+    /// <summary>Slabs given back to the pool to be claimed by another size class (on a secondary: mirrored releases).</summary>
     public long SlabsMoved => Interlocked.Read(ref _slabsMoved);
 
     // Under the lock, on a primary. The pool is tried first; when it is empty a chunk is registered if one fits

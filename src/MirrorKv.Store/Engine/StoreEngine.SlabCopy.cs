@@ -1,3 +1,4 @@
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
@@ -46,9 +47,9 @@ public sealed partial class StoreEngine
 
         lock (_lock)
         {
-            if (!_isReplica || _translation is null)
+            if (!_isSecondary || _translation is null)
             {
-                return SlabCopyResult.Failed(ApplyStatus.NotReplica);
+                return SlabCopyResult.Failed(ApplyStatus.NotSecondary);
             }
 
             // Released since this engine began to mirror: the slab was empty on the primary at a point of the

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Store;
 
@@ -11,7 +12,7 @@ namespace MirrorKv.Store;
 /// count, and keeping one would need every write, replicated image and copied slab to read the slot it
 /// replaces. A flag per size class does instead: a turn of the hand that meets no key with an expiry sets it,
 /// and a value with an expiry written into the class clears it, so a store with none left refuses each write
-/// at the cost of one turn per class, not one per write. Only a primary sets it (a replica never evicts), and
+/// at the cost of one turn per class, not one per write. Only a primary sets it (a secondary never evicts), and
 /// promotion clears them all.
 /// </remarks>
 public sealed partial class StoreEngine

@@ -1,3 +1,4 @@
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
@@ -110,9 +111,9 @@ public sealed partial class StoreEngine : IDisposable
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            if (_isReplica)
+            if (_isSecondary)
             {
-                return StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica);
+                return StoreWriteResult.Failed(StoreStatus.ReadOnlySecondary);
             }
 
             // No use for the caller's pointer here: unindexing the key is an index probe anyway.
@@ -255,7 +256,7 @@ public sealed partial class StoreEngine : IDisposable
         ulong hash = KeyIndex.Hash(key);
         lock (_lock)
         {
-            return _isReplica ? StoreWriteResult.Failed(StoreStatus.ReadOnlyReplica) : PutLocked(key, hash, value, mustExist, at);
+            return _isSecondary ? StoreWriteResult.Failed(StoreStatus.ReadOnlySecondary) : PutLocked(key, hash, value, mustExist, at);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Store;
 

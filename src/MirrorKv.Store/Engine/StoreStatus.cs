@@ -21,6 +21,6 @@ public enum StoreStatus : byte
     /// <summary>No free slot of the entry's size class, no slab in the pool, no empty slab to move to it and nothing the eviction policy may evict (under noeviction: nothing); the store is unchanged.</summary>
     OutOfMemory = 5,
 
-    /// <summary>The engine is a replica: it changes only by applying the primary's records.</summary>
-    ReadOnlyReplica = 6,
+    /// <summary>The engine is a secondary's store: it changes only by applying the primary's records.</summary>
+    ReadOnlySecondary = 6,
 }

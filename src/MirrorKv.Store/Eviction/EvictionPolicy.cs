@@ -1,3 +1,5 @@
+using MirrorKv.Entries;
+
 namespace MirrorKv.Store;
 
 /// <summary>What a primary does when a write finds no room (redis's <c>maxmemory-policy</c> names).</summary>

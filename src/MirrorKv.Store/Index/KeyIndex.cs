@@ -4,6 +4,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
@@ -98,7 +99,7 @@ public sealed class KeyIndex
 
     /// <summary>
     /// Points <paramref name="key"/> at <paramref name="slotOffset"/>, which holds it at <paramref name="version"/>,
-    /// unless the key is indexed at another slot whose entry is newer: a replica that applies slot images out of
+    /// unless the key is indexed at another slot whose entry is newer: a secondary that applies slot images out of
     /// order (a copied slab beside the stream) keeps each key at its newest slot.
     /// </summary>
     /// <returns>False when the index kept the newer slot.</returns>

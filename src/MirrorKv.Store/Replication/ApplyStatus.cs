@@ -1,6 +1,6 @@
 namespace MirrorKv.Store;
 
-/// <summary>Outcome of applying a replicated slot image on a replica.</summary>
+/// <summary>Outcome of applying a replicated slot image on a secondary.</summary>
 public enum ApplyStatus : byte
 {
     /// <summary>Written at the translated address and indexed.</summary>
@@ -9,8 +9,8 @@ public enum ApplyStatus : byte
     /// <summary>The slot already holds this version or a newer one (a replayed record); nothing changed.</summary>
     AlreadyApplied = 1,
 
-    /// <summary>The engine is not a replica (no primary region mapped, or promoted).</summary>
-    NotReplica = 2,
+    /// <summary>The engine is not a secondary's store (no primary region mapped, or promoted).</summary>
+    NotSecondary = 2,
 
     /// <summary>The record's primary pointer cannot be translated (unknown region, outside it, crosses a slab).</summary>
     BadAddress = 3,

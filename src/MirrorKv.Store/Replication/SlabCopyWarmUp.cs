@@ -25,7 +25,7 @@ public static class SlabCopyWarmUp
     private static readonly int[] ValueSizes = [4, 100, 200, 1000];
     private const int EntriesPerSize = 200;
 
-    // Each burst allocates and clears a scratch replica of one slab per value size: kept small, since a node
+    // Each burst allocates and clears a scratch secondary store of one slab per value size: kept small, since a node
     // process pays for it in CPU at start, beside whatever else starts with it.
     private const int Bursts = 12;
     private static readonly TimeSpan BurstInterval = TimeSpan.FromMilliseconds(100);
@@ -59,16 +59,16 @@ public static class SlabCopyWarmUp
 
         for (int burst = 0; burst < Bursts; burst++)
         {
-            using var replica = new StoreEngine(options with { SlabOrder = SlabOrder.Descending });
+            using var secondary = new StoreEngine(options with { SlabOrder = SlabOrder.Descending });
             foreach (MemoryRegion region in primary.Regions)
             {
-                replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+                secondary.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
             }
 
             for (int i = 0; i < slabs.Count; i++)
             {
                 RemotePointer slab = primary.Memory.PointerAt((ulong)slabs[i].Slab * (ulong)options.SlabSize, (uint)options.SlabSize);
-                replica.ApplySlabCopy(slab.RKey, slab.Address, slabs[i].SlotSize, images[i]);
+                secondary.ApplySlabCopy(slab.RKey, slab.Address, slabs[i].SlotSize, images[i]);
             }
 
             await Task.Delay(BurstInterval).ConfigureAwait(false);

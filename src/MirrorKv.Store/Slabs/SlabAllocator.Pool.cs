@@ -20,7 +20,7 @@ public sealed partial class SlabAllocator
 
     /// <summary>
     /// Claims an unclaimed slab among <paramref name="count"/> slabs from <paramref name="first"/> (one chunk)
-    /// for a size class, the lowest or (<paramref name="descending"/>) the highest: what a replica does when a
+    /// for a size class, the lowest or (<paramref name="descending"/>) the highest: what a secondary does when a
     /// record lands in a primary slab it has not seen, since it mirrors each primary chunk in a chunk of its own.
     /// O(count), once per mirrored slab. False when every slab there is claimed.
     /// </summary>
@@ -92,7 +92,7 @@ public sealed partial class SlabAllocator
     }
 
     /// <summary>
-    /// Rebuilds the free slots and counters from the slots themselves, when a replica becomes writable: every
+    /// Rebuilds the free slots and counters from the slots themselves, when a secondary becomes writable: every
     /// slot that <paramref name="isInUse"/> rejects, and every slot never handed out in a claimed slab, is free.
     /// Slabs left with no slot in use become empty slabs that other classes may take over.
     /// </summary>

@@ -51,7 +51,7 @@ public sealed partial class SlabAllocator
     /// <summary>
     /// Claims the span of a large entry of <paramref name="slotSize"/> bytes (more than a slab) at
     /// <paramref name="headSlab"/>: the slabs from there must all be unclaimed (see <see cref="FindUnclaimedRun"/>).
-    /// With <paramref name="inUse"/> (a primary allocating the entry) the slot counts as handed out; a replica, which
+    /// With <paramref name="inUse"/> (a primary allocating the entry) the slot counts as handed out; a secondary, which
     /// allocates nothing, passes false. Returns the slot's offset.
     /// </summary>
     public ulong ClaimSpan(int headSlab, int slotSize, bool inUse)
@@ -91,7 +91,7 @@ public sealed partial class SlabAllocator
 
     /// <summary>
     /// Gives the span whose first slab is <paramref name="headSlab"/> back to the pool, every slab of it, whether its
-    /// slot was in use (the primary freeing a large entry) or not (a replica). The caller scrubs its bytes first.
+    /// slot was in use (the primary freeing a large entry) or not (a secondary). The caller scrubs its bytes first.
     /// </summary>
     public void ReleaseSpan(int headSlab)
     {
@@ -121,16 +121,16 @@ public sealed partial class SlabAllocator
     }
 
     /// <summary>
-    /// On a replica (which hands out no slot, so no slab is on a free list): moves what slab <paramref name="from"/>
+    /// On a secondary (which hands out no slot, so no slab is on a free list): moves what slab <paramref name="from"/>
     /// holds (its class or its part of a span, and how far it was written) to the unclaimed slab <paramref name="to"/>,
     /// and gives <paramref name="from"/> back to the pool. The caller moves the bytes, scrubs <paramref name="from"/>
     /// and remaps the translation.
     /// </summary>
-    public void MoveReplicaSlab(int from, int to)
+    public void MoveSecondarySlab(int from, int to)
     {
         if (_slabClass[from] == Unclaimed || _slabClass[to] != Unclaimed || _used[from] != 0 || _partial.Contains(from) || _empty.Contains(from))
         {
-            throw new InvalidOperationException($"Slab {from} cannot move to slab {to}: only a replica's claimed slab moves, to an unclaimed one.");
+            throw new InvalidOperationException($"Slab {from} cannot move to slab {to}: only a secondary's claimed slab moves, to an unclaimed one.");
         }
 
         TakeOutOfPool(to);

@@ -54,7 +54,7 @@ public sealed partial class SlabAllocator
     private int[] _pool = [];
     private int _poolCount;
 
-    // Per slab: its place in _pool, or None while claimed (a replica claims slabs of a given chunk, from the middle).
+    // Per slab: its place in _pool, or None while claimed (a secondary claims slabs of a given chunk, from the middle).
     private int[] _poolPosition = [];
     private readonly ClassState[] _classes;
     private readonly SlabOrder _order;
@@ -292,7 +292,7 @@ public sealed partial class SlabAllocator
     /// <summary>True when slab <paramref name="slabIndex"/> has been claimed by a size class.</summary>
     public bool IsClaimed(int slabIndex) => _slabClass[slabIndex] != Unclaimed;
 
-    /// <summary>Slots of slab <paramref name="slabIndex"/> in use (always 0 on a replica, which allocates nothing).</summary>
+    /// <summary>Slots of slab <paramref name="slabIndex"/> in use (always 0 on a secondary, which allocates nothing).</summary>
     public int UsedSlots(int slabIndex) => _used[slabIndex];
 
     /// <summary>Index of the slab holding <paramref name="offset"/>.</summary>

@@ -3,9 +3,9 @@ using System.Net;
 namespace MirrorKv.Transport.InProcess;
 
 /// <summary>A listening endpoint on an <see cref="InProcessNetwork"/>.</summary>
-internal sealed class InProcessListener(InProcessNetwork network, IPEndPoint endpoint, ConnectionHandler handler) : IListener
+internal sealed class InProcessListener(InProcessNetwork network, IPEndPoint endPoint, ConnectionHandler handler) : IListener
 {
-    public EndPoint LocalEndPoint { get; } = endpoint;
+    public EndPoint LocalEndPoint { get; } = endPoint;
 
     public ConnectionHandler Handler { get; } = handler;
 

@@ -178,9 +178,9 @@ public sealed class InProcessNetwork
         {
             _crashed.Add(node);
             victims = _connections.Where(c => c.LocalEndPoint.Address.Equals(node) || ((IPEndPoint)c.RemoteEndPoint).Address.Equals(node)).ToList();
-            foreach (EndPoint endpoint in _listeners.Keys.Where(e => ((IPEndPoint)e).Address.Equals(node)).ToList())
+            foreach (EndPoint endPoint in _listeners.Keys.Where(e => ((IPEndPoint)e).Address.Equals(node)).ToList())
             {
-                _listeners.Remove(endpoint);
+                _listeners.Remove(endPoint);
             }
         }
 
@@ -198,23 +198,23 @@ public sealed class InProcessNetwork
         }
     }
 
-    internal IListener Listen(IPEndPoint endpoint, ConnectionHandler handler)
+    internal IListener Listen(IPEndPoint endPoint, ConnectionHandler handler)
     {
         lock (_lock)
         {
             // A node listening again at a crashed address is its restart.
-            _crashed.Remove(endpoint.Address);
-            if (endpoint.Port == 0)
+            _crashed.Remove(endPoint.Address);
+            if (endPoint.Port == 0)
             {
-                endpoint = new IPEndPoint(endpoint.Address, _nextEphemeralPort++);
+                endPoint = new IPEndPoint(endPoint.Address, _nextEphemeralPort++);
             }
 
-            if (!_listeners.TryAdd(endpoint, new InProcessListener(this, endpoint, handler)))
+            if (!_listeners.TryAdd(endPoint, new InProcessListener(this, endPoint, handler)))
             {
                 throw new SocketException((int)SocketError.AddressAlreadyInUse);
             }
 
-            return _listeners[endpoint];
+            return _listeners[endPoint];
         }
     }
 

@@ -5,13 +5,13 @@ namespace MirrorKv.Transport.InProcess;
 /// <summary>The in-process backend, bound to one node's address on an <see cref="InProcessNetwork"/>.</summary>
 internal sealed class InProcessTransport(InProcessNetwork network, IPAddress localAddress) : ITransport
 {
-    public ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
+    public ValueTask<IConnection> ConnectAsync(EndPoint endPoint, IFrameHandler handler, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endpoint, new ConnectionHandler(handler), FrameLayout.DefaultMaxFrameSize));
+        return ValueTask.FromResult<IConnection>(network.Connect(localAddress, endPoint, new ConnectionHandler(handler), FrameLayout.DefaultMaxFrameSize));
     }
 
-    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => network.Listen((IPEndPoint)endpoint, new ConnectionHandler(handler));
+    public IListener Listen(EndPoint endPoint, IFrameHandler handler) => network.Listen((IPEndPoint)endPoint, new ConnectionHandler(handler));
 
-    public IListener ListenStream(EndPoint endpoint, IStreamHandler handler) => network.Listen((IPEndPoint)endpoint, new ConnectionHandler(handler));
+    public IListener ListenStream(EndPoint endPoint, IStreamHandler handler) => network.Listen((IPEndPoint)endPoint, new ConnectionHandler(handler));
 }

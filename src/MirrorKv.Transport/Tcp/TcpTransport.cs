@@ -53,18 +53,18 @@ public sealed class TcpTransport : ITransport
     }
 
     /// <inheritdoc />
-    public async ValueTask<IConnection> ConnectAsync(EndPoint endpoint, IFrameHandler handler, CancellationToken cancellationToken)
+    public async ValueTask<IConnection> ConnectAsync(EndPoint endPoint, IFrameHandler handler, CancellationToken cancellationToken)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             if (_loops is null)
             {
-                await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await ConnectOutsideEngineAsync(socket, endpoint, cancellationToken).ConfigureAwait(false);
+                await ConnectOutsideEngineAsync(socket, endPoint, cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -95,12 +95,12 @@ public sealed class TcpTransport : ITransport
     /// the socket with the engine's epoll set for good, and every later receive would wake that thread too):
     /// a non-blocking connect, then poll(2) for the outcome in short steps that notice cancellation.
     /// </summary>
-    private static async Task ConnectOutsideEngineAsync(Socket socket, EndPoint endpoint, CancellationToken cancellationToken)
+    private static async Task ConnectOutsideEngineAsync(Socket socket, EndPoint endPoint, CancellationToken cancellationToken)
     {
         socket.Blocking = false;
         try
         {
-            socket.Connect(endpoint);
+            socket.Connect(endPoint);
             return;
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
@@ -120,17 +120,17 @@ public sealed class TcpTransport : ITransport
     }
 
     /// <inheritdoc />
-    public IListener Listen(EndPoint endpoint, IFrameHandler handler) => Listen(endpoint, new ConnectionHandler(handler));
+    public IListener Listen(EndPoint endPoint, IFrameHandler handler) => Listen(endPoint, new ConnectionHandler(handler));
 
     /// <inheritdoc />
-    public IListener ListenStream(EndPoint endpoint, IStreamHandler handler) => Listen(endpoint, new ConnectionHandler(handler));
+    public IListener ListenStream(EndPoint endPoint, IStreamHandler handler) => Listen(endPoint, new ConnectionHandler(handler));
 
-    private TcpListenerLoop Listen(EndPoint endpoint, ConnectionHandler handler)
+    private TcpListenerLoop Listen(EndPoint endPoint, ConnectionHandler handler)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.Bind(endpoint);
+            socket.Bind(endPoint);
             socket.Listen(512);
         }
         catch

@@ -6,12 +6,24 @@ namespace MirrorKv.Adapter.Tests.Cluster;
 /// </summary>
 public class WriteDrainTests
 {
+    // True once a drain has flipped the generation away from the one writes entered under: a new write enters the
+    // other (the probe exits at once).
+    private static bool HasFlipped(WriteDrain drain, int enteredUnder)
+    {
+        int probe = drain.Enter();
+        drain.Exit(probe);
+        return probe != enteredUnder;
+    }
+
     [Fact]
     public async Task Drain_WaitsForAWriteInFlight_AndReturnsOnceItExits()
     {
         var drain = new WriteDrain();
         int token = drain.Enter();
         Task drained = Task.Run(drain.Drain);
+        await Waits.UntilAsync(() => HasFlipped(drain, token), "the drain to start");
+
+        // Nothing marks a drain that keeps waiting, so it gets a short while to return wrongly.
         await Task.Delay(100);
         Assert.False(drained.IsCompleted, "the drain returned while a write counted before it was in flight");
         drain.Exit(token);
@@ -29,7 +41,7 @@ public class WriteDrainTests
         // A write that entered after the flip read the newer view: a second drain flips back and does not wait for it
         // only if it is in the generation the drain leaves current; either way the write exits and nothing hangs.
         Task second = Task.Run(drain.Drain);
-        await Task.Delay(50);
+        await Waits.UntilAsync(() => HasFlipped(drain, later), "the second drain to start");
         drain.Exit(later);
         await second.WaitAsync(TimeSpan.FromSeconds(10));
         Task third = Task.Run(drain.Drain);

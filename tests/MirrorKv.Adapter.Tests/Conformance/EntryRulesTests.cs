@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 using MirrorKv.Protocol.Tests;
 using MirrorKv.Store;

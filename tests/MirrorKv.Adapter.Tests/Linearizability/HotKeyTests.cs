@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MirrorKv.Client;
+using MirrorKv.Entries;
 using MirrorKv.Linearizability;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;

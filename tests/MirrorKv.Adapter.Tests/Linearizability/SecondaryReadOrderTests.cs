@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MirrorKv.Entries;
 using MirrorKv.Linearizability;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;

@@ -94,7 +94,11 @@ public class RespSafetyTests
         RespTestClient proved = await nodes.ConnectAsync();
         Assert.Equal("+OK", (await proved.CallAsync("AUTH", Secret)).ToString());
         Assert.True(await idle.WaitClosedAsync(5), "an unauthenticated connection outlived the handshake timeout");
-        await Task.Delay(500);
+
+        // A connection opened after the authenticated one, closed for the same timeout: the guard has swept past the
+        // authenticated connection's deadline too, and left it open.
+        RespTestClient later = await nodes.ConnectAsync();
+        Assert.True(await later.WaitClosedAsync(5), "a later unauthenticated connection outlived the handshake timeout");
         Assert.Equal("+PONG", (await proved.CallAsync("PING")).ToString());
     }
 

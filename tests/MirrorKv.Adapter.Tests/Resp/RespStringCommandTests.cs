@@ -1,4 +1,5 @@
 using System.Text;
+using MirrorKv.Entries;
 
 namespace MirrorKv.Adapter.Tests.Resp;
 
@@ -33,7 +34,7 @@ public class RespStringCommandTests
         await using RespNodes nodes = await RespNodes.StartAsync();
         RespTestClient client = await nodes.ConnectAsync();
         byte[] lookalike = new byte[24];
-        Store.ValueExpiry.Write(lookalike, 1);
+        ValueExpiry.Write(lookalike, 1);
         Assert.Equal("+OK", (await client.CallAsync("SET", "tricky", lookalike)).ToString());
         Assert.Equal(lookalike, (await client.CallAsync("GET", "tricky")).Bytes);
         Assert.Equal(-1, (await client.CallAsync("TTL", "tricky")).Integer);

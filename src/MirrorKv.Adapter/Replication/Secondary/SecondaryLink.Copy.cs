@@ -77,7 +77,7 @@ internal sealed partial class SecondaryLink
         if (header.Status == WireStatus.UnknownRKey && (uint)index < (uint)_slabs.Length)
         {
             // The primary withdrew its region: it fenced (its lease ran out while this node copied, or it was
-            // replaced). Nothing is wrong with this replica, which holds only part of the data and so never
+            // replaced). Nothing is wrong with this secondary, which holds only part of the data and so never
             // promotes: the link closes and the node joins whoever serves, as after any loss of its primary.
             LogCopyRefused(index);
             connection.Abort(null);

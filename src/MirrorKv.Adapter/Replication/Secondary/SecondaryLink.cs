@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MirrorKv.Entries;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport;
@@ -33,7 +34,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     private volatile bool _diverged;
     private bool _streamStarted;
 
-    /// <summary>True once the replica stopped following because it could not apply the stream: it must never be promoted.</summary>
+    /// <summary>True once the secondary stopped following because it could not apply the stream: it must never be promoted.</summary>
     public bool Diverged => _diverged;
 
     /// <summary>Time since the primary last sent anything.</summary>
@@ -143,7 +144,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     {
         _hello = NewHello();
         IConnection connection = await transport.ConnectAsync(primary, this, cancellationToken).ConfigureAwait(false);
-        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised) { RespEndpoint = advertisedResp };
+        var hello = new HelloRequest(PeerKind.Peer, options.MaxFrameSize, advertised) { RespEndPoint = advertisedResp };
         Span<byte> span = connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, hello.EncodedSize);
         hello.Write(span);
         connection.EndPost();
@@ -471,7 +472,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         }
     }
 
-    // The replica cannot follow a stream it cannot apply: it stops rather than serve a diverging copy.
+    // The secondary cannot follow a stream it cannot apply: it stops rather than serve a diverging copy.
     private void Stop(IConnection connection, string reason)
     {
         _diverged = true;

@@ -1,4 +1,4 @@
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>Where the value lies inside a slot copy that <see cref="EntryValidator"/> accepted.</summary>
 /// <param name="Version">The entry's version (even).</param>

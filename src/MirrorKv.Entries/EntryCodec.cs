@@ -3,7 +3,7 @@ using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>
 /// Writes entries into slots under the seqlock protocol, and computes their checksum.
@@ -75,7 +75,7 @@ public static class EntryCodec
     }
 
     /// <summary>
-    /// Copies a whole entry that <see cref="EntryValidator.TryParse"/> accepted (a replica applying a copied slot)
+    /// Copies a whole entry that <see cref="EntryValidator.TryParse"/> accepted (a secondary applying a copied slot)
     /// into <paramref name="slot"/>. A slot that held an entry is written under the seqlock protocol, as
     /// <see cref="Write"/> does, so that a reader copying it meanwhile sees an odd version; a blank slot (never
     /// written) is plainly copied, since a reader that catches it half-copied fails the checksum either way and

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>
 /// Judges bytes that a one-sided reader copied out of a slot, with no help from the server. Accepts

@@ -1,4 +1,4 @@
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>
 /// Verdict on bytes copied out of a slot by a one-sided reader. Only <see cref="Ok"/> entries are

@@ -2,7 +2,7 @@ using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
 
-/// <summary>The replica side of slab rebalancing: mirroring a primary slab's return to the pool.</summary>
+/// <summary>The secondary side of slab rebalancing: mirroring a primary slab's return to the pool.</summary>
 public sealed partial class StoreEngine
 {
     // Primary slabs released since this engine began to mirror: a copy of such a slab, planned before the
@@ -20,9 +20,9 @@ public sealed partial class StoreEngine
     {
         lock (_lock)
         {
-            if (!_isReplica || _translation is null)
+            if (!_isSecondary || _translation is null)
             {
-                return ApplyStatus.NotReplica;
+                return ApplyStatus.NotSecondary;
             }
 
             if (primarySlab.Length != (uint)Options.SlabSize || !IsMirroredRKey(primarySlab.RKey) || PrimarySlabBase(primarySlab) != primarySlab.Address)
@@ -53,7 +53,7 @@ public sealed partial class StoreEngine
             if (HoldsIndexedEntry(slab))
             {
                 // The primary freed every slot before releasing the slab; a key still indexed here means this
-                // replica missed a record, and it must stop rather than serve a diverging copy.
+                // secondary missed a record, and it must stop rather than serve a diverging copy.
                 return ApplyStatus.SlotMismatch;
             }
 

@@ -9,7 +9,7 @@ namespace MirrorKv.IntegrationTests;
 /// Prometheus parses it, its values following writes, reads and a failover; OTLP received by a stand-in collector.
 /// </summary>
 [Collection(nameof(ProcessTests))]
-public class MetricsEndpointTests
+public class MetricsEndPointTests
 {
     [Fact]
     public async Task Scrape_FollowsWritesReadsAndAFailover()
@@ -128,6 +128,6 @@ public class MetricsEndpointTests
 
         (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--otlp-endpoint", "collector:4317");
         Assert.Equal(2, code);
-        Assert.Contains("--otlp-endpoint (Node:OtlpEndpoint): 'collector:4317' is not an http or https URL", output, StringComparison.Ordinal);
+        Assert.Contains("--otlp-endpoint (Node:OtlpEndPoint): 'collector:4317' is not an http or https URL", output, StringComparison.Ordinal);
     }
 }

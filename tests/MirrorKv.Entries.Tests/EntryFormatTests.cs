@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using CsCheck;
 
-namespace MirrorKv.Store.Tests;
+namespace MirrorKv.Entries.Tests;
 
 /// <summary>The entry codec and the one-sided reader's validation: every verdict, and properties over wide inputs.</summary>
 public class EntryFormatTests

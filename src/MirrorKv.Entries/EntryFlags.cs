@@ -1,4 +1,4 @@
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>State of an entry. A zeroed (never written) slot has no flag set.</summary>
 [Flags]

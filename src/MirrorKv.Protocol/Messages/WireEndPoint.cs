@@ -7,24 +7,24 @@ namespace MirrorKv.Protocol;
 /// An IP endpoint in 20 bytes: port u16, family u16 (0 none, 4 IPv4, 6 IPv6), 16 address bytes
 /// (IPv4 in the first four, the rest 0).
 /// </summary>
-public static class WireEndpoint
+public static class WireEndPoint
 {
     /// <summary>Encoded size.</summary>
     public const int Size = 20;
 
     /// <summary>Writes an endpoint, or the "none" encoding for null.</summary>
-    public static void Write(ref PayloadWriter writer, IPEndPoint? endpoint)
+    public static void Write(ref PayloadWriter writer, IPEndPoint? endPoint)
     {
         Span<byte> address = stackalloc byte[16];
         address.Clear();
         ushort family = 0;
-        if (endpoint is not null)
+        if (endPoint is not null)
         {
-            family = endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? (ushort)6 : (ushort)4;
-            endpoint.Address.TryWriteBytes(address, out _);
+            family = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? (ushort)6 : (ushort)4;
+            endPoint.Address.TryWriteBytes(address, out _);
         }
 
-        writer.U16((ushort)(endpoint?.Port ?? 0));
+        writer.U16((ushort)(endPoint?.Port ?? 0));
         writer.U16(family);
         writer.Bytes(address);
     }

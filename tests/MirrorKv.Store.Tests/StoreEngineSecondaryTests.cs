@@ -1,20 +1,21 @@
 using System.Text;
 using CsCheck;
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store.Tests;
 
 /// <summary>
-/// Replication of slot images with per-slab translation: a replica whose slabs are claimed in the opposite
+/// Replication of slot images with per-slab translation: a secondary whose slabs are claimed in the opposite
 /// order holds the primary's bytes at translated addresses, keeps its own index, and can take over.
 /// </summary>
-public class StoreEngineReplicaTests
+public class StoreEngineSecondaryTests
 {
     private static readonly StoreOptions Primary = new() { MaxMemory = 16UL << 20, SlabSize = 64 << 10 };
     private static readonly StoreOptions Secondary = Primary with { SlabOrder = SlabOrder.Descending };
 
     [Fact]
-    public void Apply_RandomWorkload_ReplicaHoldsSameEntriesAtTranslatedAddresses()
+    public void Apply_RandomWorkload_SecondaryHoldsSameEntriesAtTranslatedAddresses()
     {
         Gen.Int[0, int.MaxValue].Sample(seed =>
         {
@@ -31,11 +32,11 @@ public class StoreEngineReplicaTests
         using var pair = new Pair();
         pair.RunWorkload(seed: 1, operations: 400);
         pair.ApplyAll();
-        Assert.True(pair.Replica.Translation!.Current.CountDistinctDeltas() >= 2);
+        Assert.True(pair.Secondary.Translation!.Current.CountDistinctDeltas() >= 2);
     }
 
     [Fact]
-    public void Apply_WorkloadWithManySlabMoves_ReplicaHoldsSameEntries_AndStalePointersFindNoEntry()
+    public void Apply_WorkloadWithManySlabMoves_SecondaryHoldsSameEntries_AndStalePointersFindNoEntry()
     {
         Gen.Int[0, int.MaxValue].Sample(seed =>
         {
@@ -71,12 +72,12 @@ public class StoreEngineReplicaTests
             }
 
             Assert.True(pair.Primary.SlabsMoved >= 4, $"only {pair.Primary.SlabsMoved} slab moves");
-            Assert.Equal(pair.Primary.SlabsMoved, pair.Replica.SlabsMoved);
+            Assert.Equal(pair.Primary.SlabsMoved, pair.Secondary.SlabsMoved);
             pair.AssertMirrors(model);
 
             // A primary pointer the client may still hold: translated (when its slab is mapped) and read on the
-            // replica, it yields its own key's current value or no entry, never another key's.
-            TranslationSnapshot translation = pair.Replica.Translation!.Current;
+            // secondary, it yields its own key's current value or no entry, never another key's.
+            TranslationSnapshot translation = pair.Secondary.Translation!.Current;
             foreach ((byte[] key, RemotePointer primary) in pointers)
             {
                 if (translation.TryTranslate(primary, out RemotePointer local) != TranslationStatus.Ok)
@@ -84,7 +85,7 @@ public class StoreEngineReplicaTests
                     continue;
                 }
 
-                ReadOnlySpan<byte> copy = pair.Replica.SpanAt(local);
+                ReadOnlySpan<byte> copy = pair.Secondary.SpanAt(local);
                 if (EntryValidator.Validate(copy, key, 0, out ValidatedEntry entry) == EntryStatus.Ok)
                 {
                     Assert.Equal(model[Encoding.UTF8.GetString(key)], entry.ValueOf(copy).ToArray());
@@ -109,16 +110,16 @@ public class StoreEngineReplicaTests
         int slabSize = Primary.SlabSize;
         MemoryRegion third = pair.Primary.Regions[2];
 
-        Assert.Equal(ApplyStatus.NotReplica, pair.Primary.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey + 1, slabBase, (uint)slabSize)));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + 16, (uint)slabSize)));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase, 32)));
+        Assert.Equal(ApplyStatus.NotSecondary, pair.Primary.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.ApplySlabRelease(new RemotePointer(rkey + 1, slabBase, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.ApplySlabRelease(new RemotePointer(rkey, slabBase + 16, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.ApplySlabRelease(new RemotePointer(rkey, slabBase, 32)));
 
-        // Slab 0 still holds "k" on the replica: a release there would drop a live key, so the replica refuses it.
-        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
-        Assert.True(pair.Replica.TryLookup("k"u8, out _, out _));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.ApplySlabRelease(new RemotePointer(rkey, slabBase + (ulong)slabSize, (uint)slabSize)));
-        Assert.Equal(ApplyStatus.Applied, pair.Replica.ApplySlabRelease(new RemotePointer(third.RKey, third.BaseAddress + (ulong)slabSize, (uint)slabSize)));
+        // Slab 0 still holds "k" on the secondary: a release there would drop a live key, so the secondary refuses it.
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Secondary.ApplySlabRelease(new RemotePointer(rkey, slabBase, (uint)slabSize)));
+        Assert.True(pair.Secondary.TryLookup("k"u8, out _, out _));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.ApplySlabRelease(new RemotePointer(rkey, slabBase + (ulong)slabSize, (uint)slabSize)));
+        Assert.Equal(ApplyStatus.Applied, pair.Secondary.ApplySlabRelease(new RemotePointer(third.RKey, third.BaseAddress + (ulong)slabSize, (uint)slabSize)));
     }
 
     [Fact]
@@ -127,15 +128,15 @@ public class StoreEngineReplicaTests
         using var pair = new Pair();
         Dictionary<string, byte[]> model = pair.RunWorkload(seed: 7, operations: 300);
         pair.ApplyAll();
-        byte[] before = [.. pair.Replica.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray())];
+        byte[] before = [.. pair.Secondary.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray())];
 
         Assert.All(pair.ApplyAll(), s => Assert.Equal(ApplyStatus.AlreadyApplied, s));
-        Assert.Equal(before, pair.Replica.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray()).ToArray());
+        Assert.Equal(before, pair.Secondary.Regions.SelectMany(r => r.GetSpan(0, (int)r.Length).ToArray()).ToArray());
         pair.AssertMirrors(model);
     }
 
     [Fact]
-    public void TryLookup_AtReplica_ReturnsTranslatedPrimaryPointer()
+    public void TryLookup_AtSecondary_ReturnsTranslatedPrimaryPointer()
     {
         using var pair = new Pair();
         pair.RunWorkload(seed: 3, operations: 200);
@@ -143,21 +144,21 @@ public class StoreEngineReplicaTests
         foreach (string key in pair.LiveKeys())
         {
             Assert.True(pair.Primary.TryLookup(Bytes(key), out RemotePointer primary, out ulong version));
-            Assert.True(pair.Replica.TryLookup(Bytes(key), out RemotePointer local, out ulong localVersion));
-            Assert.Equal(pair.Replica.Translation!.Translate(primary), local);
+            Assert.True(pair.Secondary.TryLookup(Bytes(key), out RemotePointer local, out ulong localVersion));
+            Assert.Equal(pair.Secondary.Translation!.Translate(primary), local);
             Assert.NotEqual(primary.Address, local.Address);
             Assert.Equal(version, localVersion);
         }
     }
 
     [Fact]
-    public void ReadAtPrimaryAddress_OnReplica_IsRefusedWithoutTranslation()
+    public void ReadAtPrimaryAddress_OnSecondary_IsRefusedWithoutTranslation()
     {
         using var pair = new Pair();
         pair.RunWorkload(seed: 5, operations: 50);
         pair.ApplyAll();
         var registry = new RegionRegistry();
-        foreach (MemoryRegion region in pair.Replica.Regions)
+        foreach (MemoryRegion region in pair.Secondary.Regions)
         {
             registry.Register(region);
         }
@@ -166,7 +167,7 @@ public class StoreEngineReplicaTests
         Assert.True(pair.Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
 
         Assert.NotEqual(AccessStatus.Ok, registry.Check(primary, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
-        foreach (MemoryRegion region in pair.Replica.Regions)
+        foreach (MemoryRegion region in pair.Secondary.Regions)
         {
             var untranslatedButRekeyed = primary with { RKey = region.RKey };
             Assert.NotEqual(AccessStatus.Ok, registry.Check(untranslatedButRekeyed, AccessFlags.RemoteRead, AccessFlags.RemoteRead, out _));
@@ -174,19 +175,19 @@ public class StoreEngineReplicaTests
     }
 
     [Fact]
-    public void Write_OnReplica_IsRefused()
+    public void Write_OnSecondary_IsRefused()
     {
         using var pair = new Pair();
-        Assert.Equal(StoreStatus.ReadOnlyReplica, pair.Replica.Write("k"u8, "v"u8).Status);
-        Assert.Equal(StoreStatus.ReadOnlyReplica, pair.Replica.Delete("k"u8).Status);
+        Assert.Equal(StoreStatus.ReadOnlySecondary, pair.Secondary.Write("k"u8, "v"u8).Status);
+        Assert.Equal(StoreStatus.ReadOnlySecondary, pair.Secondary.Delete("k"u8).Status);
     }
 
     [Fact]
-    public void Apply_OnPrimary_IsNotReplica()
+    public void Apply_OnPrimary_IsNotSecondary()
     {
         using var pair = new Pair();
         pair.Primary.Write("a"u8, "1"u8);
-        Assert.Equal(ApplyStatus.NotReplica, pair.Primary.Apply(pair.Changes.Records[0].ToChange()));
+        Assert.Equal(ApplyStatus.NotSecondary, pair.Primary.Apply(pair.Changes.Records[0].ToChange()));
     }
 
     [Fact]
@@ -204,16 +205,16 @@ public class StoreEngineReplicaTests
         pair.Primary.Write("a"u8, "1"u8);
         Record good = pair.Changes.Records[0];
 
-        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.Apply((good with { Slot = good.Slot with { Length = 33 } }).ToChange()));
-        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Version = 3 }).ToChange()));
-        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Flags = EntryFlags.None }).ToChange()));
-        Assert.Equal(ApplyStatus.BadEntry, pair.Replica.Apply((good with { Value = new byte[good.Slot.Length] }).ToChange()));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.Apply((good with { Slot = good.Slot with { RKey = good.Slot.RKey + 1 } }).ToChange()));
-        Assert.Equal(ApplyStatus.BadAddress, pair.Replica.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address - 16 } }).ToChange()));
-        Assert.Equal(ApplyStatus.Applied, pair.Replica.Apply(good.ToChange()));
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Secondary.Apply((good with { Slot = good.Slot with { Length = 33 } }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Secondary.Apply((good with { Version = 3 }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Secondary.Apply((good with { Flags = EntryFlags.None }).ToChange()));
+        Assert.Equal(ApplyStatus.BadEntry, pair.Secondary.Apply((good with { Value = new byte[good.Slot.Length] }).ToChange()));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.Apply((good with { Slot = good.Slot with { RKey = good.Slot.RKey + 1 } }).ToChange()));
+        Assert.Equal(ApplyStatus.BadAddress, pair.Secondary.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address - 16 } }).ToChange()));
+        Assert.Equal(ApplyStatus.Applied, pair.Secondary.Apply(good.ToChange()));
 
         // The same primary slab now has a 32-byte class locally: a 48-byte slot in it does not fit.
-        Assert.Equal(ApplyStatus.SlotMismatch, pair.Replica.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address + 96, Length = 48 }, Version = 100 }).ToChange()));
+        Assert.Equal(ApplyStatus.SlotMismatch, pair.Secondary.Apply((good with { Slot = good.Slot with { Address = good.Slot.Address + 96, Length = 48 }, Version = 100 }).ToChange()));
     }
 
     [Fact]
@@ -224,13 +225,13 @@ public class StoreEngineReplicaTests
         pair.ApplyAll();
         ulong highest = pair.Primary.GetStats().LastVersion;
 
-        pair.Replica.Promote();
-        Assert.False(pair.Replica.IsReplica);
+        pair.Secondary.Promote();
+        Assert.False(pair.Secondary.IsSecondary);
         for (int i = 0; i < 300; i++)
         {
             string key = $"new-{i}";
             byte[] value = Encoding.UTF8.GetBytes(new string('n', 10 + (i % 90)));
-            StoreWriteResult w = pair.Replica.Write(Bytes(key), value);
+            StoreWriteResult w = pair.Secondary.Write(Bytes(key), value);
             Assert.Equal(StoreStatus.Ok, w.Status);
             Assert.True(w.Version > highest);
             model[key] = value;
@@ -238,13 +239,13 @@ public class StoreEngineReplicaTests
 
         foreach ((string key, byte[] value) in model)
         {
-            Assert.True(pair.Replica.TryLookup(Bytes(key), out RemotePointer p, out _), key);
-            Span<byte> slot = pair.Replica.SpanAt(p);
+            Assert.True(pair.Secondary.TryLookup(Bytes(key), out RemotePointer p, out _), key);
+            Span<byte> slot = pair.Secondary.SpanAt(p);
             Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry e));
             Assert.Equal(value, e.ValueOf(slot).ToArray());
         }
 
-        Assert.Equal(model.Count, pair.Replica.GetStats().Entries);
+        Assert.Equal(model.Count, pair.Secondary.GetStats().Entries);
     }
 
     private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
@@ -257,11 +258,11 @@ public class StoreEngineReplicaTests
         public const EntryFlags RegionFlag = (EntryFlags)8;
 
         /// <summary>A slab release is recorded with no flags: the slot is the whole slab.</summary>
-        public ApplyStatus ApplyTo(StoreEngine replica) => Flags switch
+        public ApplyStatus ApplyTo(StoreEngine secondary) => Flags switch
         {
-            EntryFlags.None => replica.ApplySlabRelease(Slot),
-            RegionFlag => replica.ApplyRegion(Slot),
-            _ => replica.Apply(ToChange()),
+            EntryFlags.None => secondary.ApplySlabRelease(Slot),
+            RegionFlag => secondary.ApplyRegion(Slot),
+            _ => secondary.Apply(ToChange()),
         };
     }
 
@@ -285,22 +286,22 @@ public class StoreEngineReplicaTests
         public Pair(StoreOptions? primary = null)
         {
             Primary = new StoreEngine(primary ?? Primary_, changes: Changes);
-            Replica = new StoreEngine((primary ?? Primary_) with { SlabOrder = SlabOrder.Descending });
+            Secondary = new StoreEngine((primary ?? Primary_) with { SlabOrder = SlabOrder.Descending });
             foreach (MemoryRegion region in Primary.Regions)
             {
-                Replica.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
+                Secondary.MirrorPrimaryRegion(region.RKey, region.BaseAddress, region.Length);
             }
         }
 
-        private static StoreOptions Primary_ => StoreEngineReplicaTests.Primary;
+        private static StoreOptions Primary_ => StoreEngineSecondaryTests.Primary;
 
-        private static StoreOptions Secondary_ => StoreEngineReplicaTests.Secondary;
+        private static StoreOptions Secondary_ => StoreEngineSecondaryTests.Secondary;
 
         public RecordingSink Changes { get; } = new();
 
         public StoreEngine Primary { get; }
 
-        public StoreEngine Replica { get; }
+        public StoreEngine Secondary { get; }
 
         private HashSet<string> Live { get; } = [];
 
@@ -341,7 +342,7 @@ public class StoreEngineReplicaTests
             Applied = Changes.Records.Count;
             foreach (Record r in Changes.Records.Skip(fromRecord))
             {
-                ApplyStatus s = r.ApplyTo(Replica);
+                ApplyStatus s = r.ApplyTo(Secondary);
                 Assert.True(s is ApplyStatus.Applied or ApplyStatus.AlreadyApplied, $"apply of {r.Slot} v{r.Version}: {s}");
                 statuses.Add(s);
             }
@@ -351,13 +352,13 @@ public class StoreEngineReplicaTests
 
         public void AssertMirrors(Dictionary<string, byte[]> model)
         {
-            TranslationSnapshot translation = Replica.Translation!.Current;
-            Assert.Equal(model.Count, Replica.GetStats().Entries);
+            TranslationSnapshot translation = Secondary.Translation!.Current;
+            Assert.Equal(model.Count, Secondary.GetStats().Entries);
             foreach ((string key, byte[] value) in model)
             {
                 Assert.True(Primary.TryLookup(Bytes(key), out RemotePointer primary, out _));
                 RemotePointer local = translation.Translate(primary);
-                Span<byte> slot = Replica.SpanAt(local);
+                Span<byte> slot = Secondary.SpanAt(local);
                 Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry entry));
                 Assert.Equal(value, entry.ValueOf(slot).ToArray());
                 int entrySize = EntryLayout.EntrySize(key.Length, value.Length);
@@ -368,14 +369,14 @@ public class StoreEngineReplicaTests
 
             foreach (string gone in Enumerable.Range(0, 60).Select(i => $"key-{i}").Where(k => !model.ContainsKey(k)))
             {
-                Assert.False(Replica.TryLookup(Bytes(gone), out _, out _), gone);
+                Assert.False(Secondary.TryLookup(Bytes(gone), out _, out _), gone);
             }
         }
 
         public void Dispose()
         {
             Primary.Dispose();
-            Replica.Dispose();
+            Secondary.Dispose();
         }
     }
 }

@@ -1,22 +1,23 @@
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
 
-/// <summary>The replica side of the store engine: applying the primary's slot images, and promotion.</summary>
+/// <summary>The secondary side of the store engine: applying the primary's slot images, and promotion.</summary>
 public sealed partial class StoreEngine
 {
-    private bool _isReplica;
+    private bool _isSecondary;
     private TranslationTable? _translation;
     private MirroredRegion[] _primaryRegions = [];
 
     /// <summary>True while the engine mirrors a primary and refuses local writes.</summary>
-    public bool IsReplica
+    public bool IsSecondary
     {
         get
         {
             lock (_lock)
             {
-                return _isReplica;
+                return _isSecondary;
             }
         }
     }
@@ -28,7 +29,7 @@ public sealed partial class StoreEngine
     public TranslationTable? Translation => _translation;
 
     /// <summary>
-    /// Makes this empty engine a replica of the primary region (learned in the handshake, or from a region record
+    /// Makes this empty engine the store of a secondary, mirroring the primary region (learned in the handshake, or from a region record
     /// of the stream), or mirrors one more region of the same primary. Local writes are refused from now on until
     /// <see cref="Promote"/>. The region is mirrored by a chunk of this store of the same length, registered now:
     /// the primary's slabs of that region are mirrored by slabs of that chunk, taken from its top down under
@@ -66,9 +67,9 @@ public sealed partial class StoreEngine
 
         lock (_lock)
         {
-            if (!_isReplica && (_index.Count > 0 || _allocator.ClaimedSlabs > 0))
+            if (!_isSecondary && (_index.Count > 0 || _allocator.ClaimedSlabs > 0))
             {
-                throw new InvalidOperationException("Only an empty store can become a replica: this one already holds data.");
+                throw new InvalidOperationException("Only an empty store can become a secondary's store: this one already holds data.");
             }
 
             foreach (MirroredRegion mirrored in _primaryRegions)
@@ -88,7 +89,7 @@ public sealed partial class StoreEngine
             MemoryRegion local = AddChunkLocked(length, announce: false);
             _translation.MapRegion(primaryRegion.RKey, primaryRegion.Address, length, local.RKey);
             _primaryRegions = [.. _primaryRegions, new MirroredRegion(primaryRegion.RKey, primaryRegion.Address, length, _memory.Count - 1)];
-            _isReplica = true;
+            _isSecondary = true;
             return ApplyStatus.Applied;
         }
     }
@@ -119,9 +120,9 @@ public sealed partial class StoreEngine
         ulong hash = KeyIndex.Hash(change.Key);
         lock (_lock)
         {
-            if (!_isReplica || _translation is null)
+            if (!_isSecondary || _translation is null)
             {
-                return ApplyStatus.NotReplica;
+                return ApplyStatus.NotSecondary;
             }
 
             TranslationStatus translated = _translation.Current.TryTranslate(change.Slot, out RemotePointer local);
@@ -165,29 +166,29 @@ public sealed partial class StoreEngine
     }
 
     /// <summary>
-    /// Turns the replica into a writable store (the secondary taking over): rebuilds the free lists from the
+    /// Turns the secondary's store into a writable one (the secondary taking over): rebuilds the free lists from the
     /// slots themselves. Versions continue above the highest one applied, so slot reuse stays safe.
     /// </summary>
     public void Promote()
     {
         lock (_lock)
         {
-            if (!_isReplica)
+            if (!_isSecondary)
             {
-                throw new InvalidOperationException("Only a replica can be promoted.");
+                throw new InvalidOperationException("Only a secondary's store can be promoted.");
             }
 
             ReleaseUnindexedSpansLocked();
             _allocator.Rebuild(IsIndexedSlot);
             Array.Clear(_noVolatile);
-            _isReplica = false;
+            _isSecondary = false;
         }
     }
 
     // Under the lock, before a newer image replaces the slot at offset: the live key the slot holds, if the index
     // points here and the image is not that same key live, left this slot on the primary before the image's
     // version (a tombstone, or another key moved in), so it is unindexed. Its newer slot, if it has one, is
-    // indexed when that slot's image lands. With SetUnlessNewer this keeps the replica's index the primary's
+    // indexed when that slot's image lands. With SetUnlessNewer this keeps the secondary's index the primary's
     // whatever order copied slabs and stream records arrive in: a key points at the slot of its newest live image.
     private void UnindexOverwritten(ReadOnlySpan<byte> slot, ulong offset, ReadOnlySpan<byte> newKey, EntryFlags newFlags)
     {
@@ -223,7 +224,7 @@ public sealed partial class StoreEngine
 
     // Under the lock: claims a slab of the chunk that mirrors the primary region of slotInPrimary and maps the
     // primary slab to it. False when that chunk has no unclaimed slab (a primary never has more slabs in a
-    // region than the region holds, so this means a record this replica should not have received).
+    // region than the region holds, so this means a record this secondary should not have received).
     private bool TryMirrorSlabLocked(in RemotePointer slotInPrimary, int sizeClass)
     {
         MirroredRegion? region = FindMirrored(slotInPrimary.RKey);
@@ -272,6 +273,6 @@ public sealed partial class StoreEngine
         return region.Base + ((primary.Address - region.Base) & ~((ulong)Options.SlabSize - 1));
     }
 
-    // A primary region this replica mirrors, and the local chunk that mirrors it.
+    // A primary region this secondary mirrors, and the local chunk that mirrors it.
     private sealed record MirroredRegion(uint RKey, ulong Base, ulong Length, int LocalChunk);
 }

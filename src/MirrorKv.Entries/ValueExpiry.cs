@@ -1,12 +1,12 @@
 using System.Buffers.Binary;
 
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>
 /// The optional prefix of a value that expires: magic u32 "MKX1", reserved u32 (0), expires-at i64 (Unix
 /// milliseconds), little-endian. The entry format stays as it is, so one-sided readers validate expiring
-/// entries like any other and check the time themselves; the store only uses the prefix to reclaim the
-/// slots of entries whose time has passed (<see cref="StoreEngine.ReapExpired"/>).
+/// entries like any other and check the time themselves; the store engine only uses the prefix to reclaim the
+/// slots of entries whose time has passed (its expiry reaper).
 /// </summary>
 public static class ValueExpiry
 {

@@ -1,4 +1,4 @@
-namespace MirrorKv.Store;
+namespace MirrorKv.Entries;
 
 /// <summary>
 /// Byte layout of an entry in a slot. All fields are little-endian, because clients copy slots

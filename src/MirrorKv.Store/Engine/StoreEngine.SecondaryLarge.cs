@@ -1,9 +1,10 @@
+using MirrorKv.Entries;
 using MirrorKv.Memory;
 
 namespace MirrorKv.Store;
 
 /// <summary>
-/// Large entries on a replica: a primary span (slabs in a row of one primary chunk) is mirrored by local slabs in a
+/// Large entries on a secondary: a primary span (slabs in a row of one primary chunk) is mirrored by local slabs in a
 /// row of the chunk that mirrors that primary chunk, in the same order, so that every slab of the span has the same
 /// delta and the first slab's translation serves the whole entry (TranslationSnapshot checks it for every range
 /// that crosses a slab).
@@ -11,8 +12,8 @@ namespace MirrorKv.Store;
 /// <remarks>
 /// <para>The mirror chunk always has room: it is as long as the primary chunk, and holds a slab for each primary slab
 /// of that chunk that a record reached and no release took back, so at least as many slabs are unclaimed as the
-/// primary had for the span. They need not be in a row, since the replica claims slabs in the order records arrive
-/// (small classes from the top down, spans from the bottom up). When no run is long enough, the replica compacts the
+/// primary had for the span. They need not be in a row, since the secondary claims slabs in the order records arrive
+/// (small classes from the top down, spans from the bottom up). When no run is long enough, the secondary compacts the
 /// chunk: it slides every claimed slab towards the top, in order (a span stays in a row), which leaves one run of
 /// every unclaimed slab at the bottom. Each moved slab is copied, remapped in the translation, its keys re-pointed in
 /// the index, and its old place scrubbed. A one-sided or FAILOVER_READ reader racing the move finds the old place
@@ -23,7 +24,7 @@ public sealed partial class StoreEngine
 {
     private long _mirrorCompactions;
 
-    /// <summary>On a replica: how often a mirror chunk was compacted to mirror a large entry's span in a row.</summary>
+    /// <summary>On a secondary: how often a mirror chunk was compacted to mirror a large entry's span in a row.</summary>
     public long MirrorCompactions => Interlocked.Read(ref _mirrorCompactions);
 
     // A slot size of a large entry: more than a slab, a multiple of the granularity, no larger than a chunk can be.
@@ -134,7 +135,7 @@ public sealed partial class StoreEngine
             }
         }
 
-        _allocator.MoveReplicaSlab(from, to);
+        _allocator.MoveSecondarySlab(from, to);
         source.Clear();
     }
 
@@ -188,7 +189,7 @@ public sealed partial class StoreEngine
         return ApplyStatus.Applied;
     }
 
-    // Under the lock, as a replica is promoted: a span whose entry the index does not hold (a tombstone whose slab
+    // Under the lock, as a secondary is promoted: a span whose entry the index does not hold (a tombstone whose slab
     // records never came, or an image a newer one of its key superseded) goes back to the pool, scrubbed, so that
     // the pool holds only zeroed slabs and the allocator's rebuild keeps only spans in use.
     private void ReleaseUnindexedSpansLocked()
