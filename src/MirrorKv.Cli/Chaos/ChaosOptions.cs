@@ -26,8 +26,14 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     /// <summary><c>chaos --coordinator</c> with no URLs, or with this word: the run starts its own etcd.</summary>
     public const string LocalCoordinator = "local";
 
-    /// <summary>"pair" or "coordinator", as the summary and the JSON say it.</summary>
-    public string Mode => Coordinator is null ? "pair" : "coordinator";
+    /// <summary>
+    /// Pairs of a cluster (<c>chaos --cluster N</c>): each cycle moves slots and kills a primary while the move runs
+    /// (<see cref="ClusterChaosRunner"/>); null for one pair.
+    /// </summary>
+    public int? ClusterPairs { get; init; }
+
+    /// <summary>"pair", "coordinator" or "cluster", as the summary and the JSON say it.</summary>
+    public string Mode => ClusterPairs is not null ? "cluster" : Coordinator is null ? "pair" : "coordinator";
 
     /// <summary>
     /// Whether the nodes sit behind relays of this process (needed to cut the peer link). Only then: a relay
