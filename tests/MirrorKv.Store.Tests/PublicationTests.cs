@@ -140,23 +140,32 @@ public class PublicationTests
         var sink = new LsnSink { Wait = true };
         using var store = new StoreEngine(Small, changes: sink);
         StoreWriteResult w = store.Write("k"u8, "v1"u8);
-        for (int i = 0; i < 1_000; i++)
+        WriteAndPublish(store, sink, w.Pointer, 1_000);
+
+        // A round of 10,000 writes allocates nothing once the runtime is done with the code: the tiered JIT's
+        // promotions may land in any round (seen: 1,384 bytes at one write of thousands, as the runtime starts its
+        // tiering worker), so one round in three must be clean; an allocation per write shows in all three.
+        var rounds = new List<long>(3);
+        for (int round = 0; round < 3 && (rounds.Count == 0 || rounds[^1] != 0); round++)
         {
-            store.Write("k"u8, "v2"u8, w.Pointer);
-            store.Publish(sink.Lsn);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            WriteAndPublish(store, sink, w.Pointer, 10_000);
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
+        Assert.True(rounds[^1] == 0, $"bytes allocated per round of 10,000 writes: {string.Join(", ", rounds)}");
+    }
+
+    private static void WriteAndPublish(StoreEngine store, LsnSink sink, RemotePointer at, int count)
+    {
+        for (int i = 0; i < count; i++)
         {
-            store.Write("k"u8, "v2"u8, w.Pointer);
+            store.Write("k"u8, "v2"u8, at);
             if (i % 8 == 7)
             {
                 store.Publish(sink.Lsn);
             }
         }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
