@@ -9,7 +9,8 @@ namespace MirrorKv.IntegrationTests;
 /// Faults in the middle of slot moves of a real cluster (real processes, a real etcd, the mover run as the
 /// <c>mirrorkv</c> command) under writers and readers: the source's or the target's primary paused with SIGSTOP
 /// past its lease (its pair fails over, the move goes on at the new primary), etcd paused in the middle of a rebalance
-/// (the mover stops with the fence in the map; run again, it finishes); and after a move, the source refusing the
+/// for less than the mover's patience (it waits and goes on) or for more (it stops with the fence in the map; run
+/// again, it finishes); and after a move, the source refusing the
 /// keys it gave away while a client holding the old map and old pointers finds every value at the new owner. In each,
 /// every acknowledged write is read back at the end and no read returns less than what was acknowledged before it.
 /// </summary>
@@ -30,7 +31,16 @@ public class ClusterFaultProcessTests
         PausePrimaryDuringMoveAsync(pausedPair: 1);
 
     [Fact]
-    public async Task EtcdPaused_InTheMiddleOfARebalance_TheMoverStopsWithTheFenceInTheMap_RunAgainItFinishes_NothingLost_NoStaleRead()
+    public Task EtcdPaused_InTheMiddleOfARebalance_PastTheMoversPatience_ItStopsWithTheFenceInTheMap_RunAgainItFinishes_NothingLost_NoStaleRead() =>
+        PauseEtcdDuringRebalanceAsync(pastPatience: true);
+
+    [Fact]
+    public Task EtcdPaused_InTheMiddleOfARebalance_WithinTheMoversPatience_ItWaitsAndFinishes_NothingLost_NoStaleRead() =>
+        PauseEtcdDuringRebalanceAsync(pastPatience: false);
+
+    // The spare joins and a rebalance starts under load; etcd stands still (SIGSTOP) in the middle of it, for longer
+    // than the mover's --etcd-wait (it stops, and is run again) or for less (it waits, then goes on by itself).
+    private static async Task PauseEtcdDuringRebalanceAsync(bool pastPatience)
     {
         await using ProcessCluster cluster = await ProcessCluster.StartAsync(pairs: 3, spares: 1);
         await using MirrorKvClusterClient writeClient = await MirrorKvClusterClient.ConnectAsync(cluster.ClientOptions());
@@ -43,15 +53,22 @@ public class ClusterFaultProcessTests
         // The spare joins and the rebalance starts (4,096 slots in batches of 128); etcd stops in the middle of it.
         (string spareId, NodeProcess sparePrimary, NodeProcess spareSecondary) = cluster.Spares[0];
         string members = $"{sparePrimary.EndPoint},{spareSecondary.EndPoint}";
-        await using (CliProcess mover = cluster.Cluster("add-pair", "--id", spareId, "--members", members, "--batch-slots", "128"))
+        await using (CliProcess mover = cluster.Cluster("add-pair", "--id", spareId, "--members", members, "--batch-slots", "128", "--etcd-wait", pastPatience ? "2" : "60"))
         {
             await Waits.UntilAsync(() => mover.Stdout.Split("copy from").Length > 3, "the mover to fence its third batch", 120, () => $"{mover.Stdout}\n{mover.Stderr}");
             await cluster.Etcd.PauseAsync();
             try
             {
-                // The mover cannot write its next map: it stops, saying the fence stays until it is run again.
-                Assert.Equal(3, await mover.WaitForExitAsync(MoveLimit));
-                Assert.Contains("run again", mover.Stderr, StringComparison.Ordinal);
+                if (pastPatience)
+                {
+                    // The mover cannot write its next map: it stops, saying the fence stays until it is run again.
+                    Assert.Equal(3, await mover.WaitForExitAsync(MoveLimit));
+                    Assert.Contains("run again", mover.Stderr, StringComparison.Ordinal);
+                }
+                else
+                {
+                    await Waits.UntilAsync(() => mover.Stdout.Contains("etcd does not answer", StringComparison.Ordinal), "the mover to find etcd silent", 60, () => $"{mover.Stdout}\n{mover.Stderr}");
+                }
 
                 // Nodes serve by the last map they saw: writes of the slots not moving go on without etcd.
                 long during = load.Acknowledged;
@@ -61,30 +78,42 @@ public class ClusterFaultProcessTests
             {
                 await cluster.Etcd.ResumeAsync();
             }
-        }
 
-        // The operator waits for etcd to answer again (just after SIGCONT it may still be busy with the leases that ran
-        // out while it stood still), then runs the rebalance again: it resumes the move the map shows first, then finishes.
-        using (ClusterDirectory directory = cluster.Directory())
-        {
-            ClusterMap? stopped = null;
-            await Waits.UntilAsync(async () =>
+            if (!pastPatience)
             {
-                try
-                {
-                    stopped = (await directory.ReadAsync()).Map;
-                    return true;
-                }
-                catch (InvalidOperationException)
-                {
-                    return false;
-                }
-            }, "etcd to answer again", 60);
-            Assert.True(stopped!.HasMigrations, $"no move was left under way: {stopped}");
+                // Waited out: the same run goes on from the fence the map holds and finishes every move.
+                int code = await mover.WaitForExitAsync(MoveLimit);
+                Assert.True(code == 0, $"exit {code}: {mover.Stderr}\n{mover.Stdout}");
+                Assert.Contains("etcd answers again", mover.Stdout, StringComparison.Ordinal);
+            }
         }
 
-        string resumed = await RunAsync(cluster.Cluster("rebalance", "--batch-slots", "1024"));
-        Assert.Contains("resuming the move of slots", resumed, StringComparison.Ordinal);
+        if (pastPatience)
+        {
+            // The operator waits for etcd to answer again (just after SIGCONT it may still be busy with the leases that
+            // ran out while it stood still), then runs the rebalance again: it resumes the move the map shows first.
+            using (ClusterDirectory directory = cluster.Directory())
+            {
+                ClusterMap? stopped = null;
+                await Waits.UntilAsync(async () =>
+                {
+                    try
+                    {
+                        stopped = (await directory.ReadAsync()).Map;
+                        return true;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return false;
+                    }
+                }, "etcd to answer again", 60);
+                Assert.True(stopped!.HasMigrations, $"no move was left under way: {stopped}");
+            }
+
+            string resumed = await RunAsync(cluster.Cluster("rebalance", "--batch-slots", "1024"));
+            Assert.Contains("resuming the move of slots", resumed, StringComparison.Ordinal);
+        }
+
         ClusterMap final = await AssertMapAsync(cluster, map => map.Pairs.Count == 4 && map.Pairs.All(p => map.SlotsOf(p.Id) == 4096));
 
         long after = load.Acknowledged;

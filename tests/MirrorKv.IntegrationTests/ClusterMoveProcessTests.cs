@@ -250,4 +250,21 @@ public class ClusterMoveProcessTests
     }
 
     private static string Summary(string stdout) => stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith("moved ", StringComparison.Ordinal)) ?? "?";
+
+    [Fact]
+    public async Task Move_WithABadEtcdWait_IsRefused_AndWithAnEtcdThatNeverAnswers_StopsOnceTheWaitIsOver()
+    {
+        string etcd = $"http://127.0.0.1:{Ports.Free()}";
+        (int code, string stdout, string stderr) = await CliProcess.RunAsync("cluster", "move", "--etcd", etcd, "--slots", "0-9", "--to", "p2", "--etcd-wait", "-1");
+        Assert.Equal(2, code);
+        Assert.Contains("--etcd-wait must be 0 to 3600 seconds; got -1", stderr, StringComparison.Ordinal);
+
+        // Nothing listens there: the mover asks for about a second, says so, and stops with the resumable exit code.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        (code, stdout, stderr) = await CliProcess.RunAsync("cluster", "move", "--etcd", etcd, "--slots", "0-9", "--to", "p2", "--etcd-wait", "1");
+        Assert.True(code == 3, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("etcd does not answer", stdout, StringComparison.Ordinal);
+        Assert.Contains("--etcd-wait", stderr, StringComparison.Ordinal);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+    }
 }

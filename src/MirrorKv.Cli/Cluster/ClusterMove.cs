@@ -146,6 +146,7 @@ internal static class ClusterMove
         private readonly Option<string> _etcd = new("--etcd") { Description = "URLs of the cluster's etcd (comma-separated): the map is read and written there.", Required = true };
         private readonly Option<string> _name = new("--name") { Description = "The cluster's name (default dev).", DefaultValueFactory = _ => "dev" };
         private readonly Option<int> _batch = new("--batch-slots") { Description = "Most slots per batch (default 1024): a batch's writes stall while it moves.", DefaultValueFactory = _ => 1024 };
+        private readonly Option<double> _etcdWait = new("--etcd-wait") { Description = "Seconds to keep asking an etcd that does not answer before the move stops, resumable (default 30).", DefaultValueFactory = _ => 30 };
         private readonly Option<string?> _secret = SecretSource.ClientFileOption();
 
         public static Common AddTo(Command command)
@@ -154,6 +155,7 @@ internal static class ClusterMove
             command.Options.Add(common._etcd);
             command.Options.Add(common._name);
             command.Options.Add(common._batch);
+            command.Options.Add(common._etcdWait);
             command.Options.Add(common._secret);
             return common;
         }
@@ -187,13 +189,19 @@ internal static class ClusterMove
                 errors.Add($"--batch-slots must be 1 to {HashSlot.Count}");
             }
 
+            double etcdWait = parse.GetValue(_etcdWait);
+            if (!(etcdWait is >= 0 and <= 3600))
+            {
+                errors.Add($"--etcd-wait must be 0 to 3600 seconds; got {etcdWait}");
+            }
+
             if (errors.Count > 0 || urls.Count == 0)
             {
                 return await FailAsync(errors.FirstOrDefault() ?? "--etcd names no URL");
             }
 
             using var directory = new ClusterDirectory(urls, cluster);
-            var mover = new SlotMover(directory, secret, Console.Out) { BatchSlots = batch };
+            var mover = new SlotMover(directory, secret, Console.Out) { BatchSlots = batch, EtcdPatience = TimeSpan.FromSeconds(etcdWait) };
             try
             {
                 await run(mover, cancellationToken);
@@ -205,10 +213,10 @@ internal static class ClusterMove
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
                 return 3;
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
             {
                 // etcd unreachable or answering nonsense: the map keeps whatever step was written last, fence included.
-                await Console.Error.WriteLineAsync($"error: etcd: {e.Message}. The move stopped; slots in the middle of a move stay fenced until the command is run again, which finishes it.");
+                await Console.Error.WriteLineAsync($"error: etcd: {e.Message}. The move stopped (see --etcd-wait); slots in the middle of a move stay fenced until the command is run again, which finishes it.");
                 return 3;
             }
             catch (ArgumentException e)

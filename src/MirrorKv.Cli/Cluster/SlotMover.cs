@@ -12,8 +12,9 @@ namespace MirrorKv.Cli.Cluster;
 /// <b>copy</b> (the source fences the batch's writes; the mover pages its entries out of the source's primary and
 /// into the target's), <b>handoff</b> (the source refuses every operation of the batch; once every reachable member
 /// of the source serves that map, the mover deletes the source's entries through its replication), then the
-/// target owns the batch. The state lives in the map, so a run that stops (etcd unreachable, Ctrl+C, a crash)
-/// leaves the fence up and the next run finishes every move it finds in the map before anything else.
+/// target owns the batch. The state lives in the map, so a run that stops (etcd unreachable past
+/// <see cref="EtcdPatience"/>, Ctrl+C, a crash) leaves the fence up and the next run finishes every move it finds
+/// in the map before anything else.
 /// </summary>
 internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, TextWriter log)
 {
@@ -22,6 +23,12 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
 
     /// <summary>How long the mover waits for a pair's primary, or a member's map, before it gives up (resumable).</summary>
     public TimeSpan PatienceLimit { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long the mover asks an etcd that does not answer again before it stops (resumable): an outage shorter
+    /// than this only lengthens the current batch's fence, as the map cannot change meanwhile.
+    /// </summary>
+    public TimeSpan EtcdPatience { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Most slots per batch: a batch's writes stall for as long as its copy and two map changes take.</summary>
     public int BatchSlots { get; init; } = 1024;
@@ -85,10 +92,13 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
     {
         while (true)
         {
-            ClusterSnapshot snapshot = await _directory.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ClusterSnapshot snapshot = await ReadAsync(cancellationToken).ConfigureAwait(false);
             ClusterMap current = snapshot.Map ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster up writes one)");
             ClusterMap next = change(current, current.Version + 1);
-            if (await _directory.TryPublishAsync(next, snapshot, cancellationToken).ConfigureAwait(false))
+
+            // A publish whose answer was lost may have been written: the compare-and-swap then fails against its own
+            // map, the loop reads it, and every caller's change builds from the state the map holds.
+            if (await EtcdAsync(() => _directory.TryPublishAsync(next, snapshot, cancellationToken), cancellationToken).ConfigureAwait(false))
             {
                 return next;
             }
@@ -288,8 +298,41 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
 
     /// <summary>The map in etcd now.</summary>
     public async Task<ClusterMap> MapAsync(CancellationToken cancellationToken) =>
-        (await _directory.ReadAsync(cancellationToken).ConfigureAwait(false)).Map
+        (await ReadAsync(cancellationToken).ConfigureAwait(false)).Map
         ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster up writes one)");
+
+    private Task<ClusterSnapshot> ReadAsync(CancellationToken cancellationToken) => EtcdAsync(() => _directory.ReadAsync(cancellationToken), cancellationToken);
+
+    // An etcd request, asked again every half second while etcd does not answer, up to EtcdPatience; a map etcd
+    // returns that does not decode is no outage and is not asked again.
+    private async Task<T> EtcdAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        long since = 0;
+        while (true)
+        {
+            try
+            {
+                T result = await call().ConfigureAwait(false);
+                if (since != 0)
+                {
+                    log.WriteLine($"etcd answers again after {Stopwatch.GetElapsedTime(since).TotalSeconds:F1} s: the move goes on");
+                }
+
+                return result;
+            }
+            catch (InvalidOperationException e) when (e.InnerException is not FormatException && !cancellationToken.IsCancellationRequested
+                && (since == 0 || Stopwatch.GetElapsedTime(since) < EtcdPatience))
+            {
+                if (since == 0)
+                {
+                    since = Stopwatch.GetTimestamp();
+                    log.WriteLine($"etcd does not answer ({e.Message}): the fence stays up; asking again for up to {EtcdPatience.TotalSeconds:F0} s");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     // The slots first-last as one state (owner, move); they are moved as one batch, so they share it.
     private static SlotRange StateOf(ClusterMap map, int first, int last)
@@ -318,7 +361,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
         {
             while (_connection is null)
             {
-                ClusterSnapshot snapshot = await mover._directory.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ClusterSnapshot snapshot = await mover.ReadAsync(cancellationToken).ConfigureAwait(false);
                 if (snapshot.PrimaryOf(pairId) is { } primary)
                 {
                     try
