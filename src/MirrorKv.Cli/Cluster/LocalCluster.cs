@@ -56,8 +56,29 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// coordinator's timeout, and a node gives up when etcd does not answer at start.
     /// </summary>
     /// <remarks><paramref name="nodeArgs"/> go to every node's <c>serve</c>, restarts included.</remarks>
-    /// <exception cref="LocalClusterException">etcd is not on PATH, or already holds a map of this cluster.</exception>
+    /// <exception cref="LocalClusterException">etcd is not on PATH, already holds a map of this cluster, or a node did not start (three times over, with an etcd of its own).</exception>
     public static async Task<LocalCluster> StartAsync(int pairs, int spares, string name, string regionSize, string? etcdUrls, string? nodeLogs, TextWriter output, CancellationToken cancellationToken, IReadOnlyList<string>? nodeArgs = null)
+    {
+        // A port picked free can be taken by another process before the node binds it; with an etcd of its own the
+        // whole cluster starts again on other ports (with an operator's etcd the map naming the ports is written).
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(pairs, spares, name, regionSize, etcdUrls, nodeLogs, output, cancellationToken, nodeArgs);
+            }
+            catch (NodeStartException e) when (etcdUrls is null && attempt < 3)
+            {
+                output.WriteLine($"{e.Message}; starting the cluster again on other ports");
+            }
+            catch (NodeStartException e)
+            {
+                throw new LocalClusterException(e.Message);
+            }
+        }
+    }
+
+    private static async Task<LocalCluster> StartOnceAsync(int pairs, int spares, string name, string regionSize, string? etcdUrls, string? nodeLogs, TextWriter output, CancellationToken cancellationToken, IReadOnlyList<string>? nodeArgs)
     {
         var cluster = new LocalCluster(name, regionSize, nodeLogs, nodeArgs, output);
         try
@@ -87,8 +108,15 @@ internal sealed class LocalCluster : IAsyncDisposable
             output.WriteLine($"cluster {name}: etcd at {cluster.EtcdUrls}{(cluster.StartedEtcd ? " (started by this command)" : "")}, map version 1 written; starting {pairs} pairs{(spares > 0 ? $" and {spares} spare" : "")}");
             foreach (LocalPair pair in cluster.Pairs)
             {
-                pair.Primary.Process = await cluster.StartNodeAsync(pair, pair.Primary, primary: null, watchFor: null);
-                pair.Secondary.Process = await cluster.StartNodeAsync(pair, pair.Secondary, pair.Primary.Address.Advertised, watchFor: null);
+                try
+                {
+                    pair.Primary.Process = await cluster.StartNodeAsync(pair, pair.Primary, primary: null, watchFor: null);
+                    pair.Secondary.Process = await cluster.StartNodeAsync(pair, pair.Secondary, pair.Primary.Address.Advertised, watchFor: null);
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new NodeStartException($"pair {pair.Id}: {e.Message} (its error is above)", e);
+                }
             }
 
             return cluster;
@@ -177,4 +205,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         _logs.Add(writer);
         return writer;
     }
+
+    // A node of the cluster exited before it was ready (a port taken, a bad argument): its own error is in the output.
+    private sealed class NodeStartException(string message, Exception inner) : Exception(message, inner);
 }
