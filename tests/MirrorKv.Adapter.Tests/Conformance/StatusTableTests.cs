@@ -115,7 +115,10 @@ public class StatusTableTests
         await using MirrorKvNode secondary = await MirrorKvNode.StartAsync(
             new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0), PrimaryEndPoint = primary.EndPoint, Store = store, MaxFrameSize = 2 << 20 },
             new TcpTransport(2 << 20));
-        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected);
+        // The secondary copies the primary's 16 MiB chunk before it is protected: slower than most pairs' start when
+        // every test project runs at once, hence the longer wait, with both nodes' state if it runs out.
+        await Waits.UntilAsync(() => primary.Primary.IsProtected && secondary.IsProtected, "the pair to be protected", 60,
+            () => $"primary: {primary.Primary.DescribeStatus()}; secondary: {secondary.DescribeStatus()}");
         await primary.Client.SetAsync("k1", "v1"u8.ToArray());
 
         // Any frame.
