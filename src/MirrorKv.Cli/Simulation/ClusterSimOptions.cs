@@ -4,7 +4,7 @@ namespace MirrorKv.Cli.Simulation;
 
 /// <summary>
 /// What <c>cluster-sim</c> runs: <c>--pairs P</c> (2 members each), <c>--etcd URL</c> (default: an etcd of its own from
-/// PATH), <c>--changes K</c> map changes for the watchers, <c>--seconds S</c> per lease measurement, and for the real
+/// PATH), <c>--changes K</c> map changes for the watchers (each waited for up to <c>--change-limit</c> seconds), <c>--seconds S</c> per lease measurement, and for the real
 /// nodes <c>--node-pairs</c> (at most this many pairs of nodes; 0: none), <c>--keys N</c>, <c>--move-slots M</c>,
 /// <c>--workers W</c> and <c>--memory-keys</c>.
 /// </summary>
@@ -16,6 +16,9 @@ internal sealed record ClusterSimOptions
 
     /// <summary>Map changes published for the watchers: a rebalance's maps, three per batch of 64 slots.</summary>
     public int Changes { get; init; } = 6;
+
+    /// <summary>How long one map change (or the first read, or a failover's step) may take to reach every watcher before the run goes on without the rest (counted as missed).</summary>
+    public int ChangeLimitSeconds { get; init; } = 300;
 
     /// <summary>Seconds of each lease measurement (renewals alone, then with the secondaries' in-sync reads).</summary>
     public double Seconds { get; init; } = 5;
@@ -51,6 +54,7 @@ internal sealed record ClusterSimOptions
                 "--pairs" => options with { Pairs = Int(name, value, 1) },
                 "--etcd" => options with { Etcd = Uri.TryCreate(value, UriKind.Absolute, out Uri? url) ? url : throw new ArgumentException($"--etcd {value} is not a URL") },
                 "--changes" => options with { Changes = Int(name, value, 1) },
+                "--change-limit" => options with { ChangeLimitSeconds = Int(name, value, 1) },
                 "--seconds" => options with { Seconds = Int(name, value, 1) },
                 "--node-pairs" => options with { NodePairs = Int(name, value, 0) },
                 "--keys" => options with { Keys = Int(name, value, 1) },

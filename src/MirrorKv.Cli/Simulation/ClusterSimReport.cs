@@ -35,7 +35,7 @@ internal static class ClusterSimReport
         }
         else
         {
-            Row("redirections, pointer-table memory", $"not run (--node-pairs 0)");
+            Row("redirections, pointer-table memory", $"{(r.NodesFailed is null ? "not run (--node-pairs 0)" : $"failed: {r.NodesFailed}")}");
         }
 
         if (r.Memory is { } p)

@@ -10,6 +10,7 @@ namespace MirrorKv.Cli.Simulation;
 /// <param name="Watch">The watchers through map changes and a failover.</param>
 /// <param name="Redirect">Redirections after a real slot move (null without nodes).</param>
 /// <param name="Memory">The pointer tables' memory (null without nodes).</param>
+/// <param name="NodesFailed">Why the nodes' part failed, or null (not run, or it ran).</param>
 /// <param name="Elapsed">The whole run.</param>
 internal sealed record ClusterSimResult(ClusterSimOptions Options, Uri Etcd, int Cores, MapFigures Map, LeaseFigures Leases, LeaseFigures LeasesAndReads, WatchFigures Watch,
-    RedirectFigures? Redirect, MemoryFigures? Memory, TimeSpan Elapsed);
+    RedirectFigures? Redirect, MemoryFigures? Memory, string? NodesFailed, TimeSpan Elapsed);

@@ -16,7 +16,7 @@ namespace MirrorKv.Cli.Simulation;
 /// </summary>
 internal static class ClusterSimulation
 {
-    public const string Usage = "usage: cluster-sim [--pairs 100] [--etcd URL] [--changes 6] [--seconds 5] [--node-pairs 100] [--keys 20000] [--move-slots 1024] [--workers 8] [--memory-keys 200000]";
+    public const string Usage = "usage: cluster-sim [--pairs 100] [--etcd URL] [--changes 6] [--change-limit 300] [--seconds 5] [--node-pairs 100] [--keys 20000] [--move-slots 1024] [--workers 8] [--memory-keys 200000]";
 
     /// <summary>The command: parses, runs, prints the table; exit code 2 on bad arguments.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output)
@@ -80,24 +80,35 @@ internal static class ClusterSimulation
                 leasesAndReads = await pairs.MeasureAsync(window, inSyncReads: true, cancellationToken);
                 sizes = await MapSizesAsync(etcd, map, cancellationToken);
                 await log.WriteLineAsync($"watch: {2 * options.Pairs} watchers, {options.Changes} map changes, one failover (the leases renewing meanwhile)");
-                watch = await new WatchFanOut(etcd, map, pairs, log).RunAsync(2 * options.Pairs, options.Changes, cancellationToken);
+                watch = await new WatchFanOut(etcd, map, pairs, log) { ChangeLimit = TimeSpan.FromSeconds(options.ChangeLimitSeconds) }.RunAsync(2 * options.Pairs, options.Changes, cancellationToken);
             }
 
             RedirectFigures? redirect = null;
             MemoryFigures? memory = null;
+            string? nodesFailed = null;
             int nodePairs = Math.Min(options.Pairs, options.NodePairs);
             if (nodePairs > 0)
             {
                 await log.WriteLineAsync($"nodes: {nodePairs} pairs of real nodes in this process{(nodePairs < options.Pairs ? $" (not {options.Pairs}: --node-pairs)" : "")}");
                 long starting = Stopwatch.GetTimestamp();
-                await using SimNodes nodes = await SimNodes.StartClusterAsync(url, $"nodes-{run}", nodePairs, StoreFor(options, nodePairs), parallel: 4, cancellationToken);
-                await log.WriteLineAsync($"  {2 * nodePairs} nodes protected in {Stopwatch.GetElapsedTime(starting).TotalSeconds:F1} s");
-                // Memory first: no client of another part may still be letting go of its objects while the heap is read.
-                memory = await PointerMemory.RunAsync(nodes, options.MemoryKeys, cancellationToken);
-                redirect = await RedirectionRun.RunAsync(nodes, url, options.Keys, options.MoveSlots, options.Workers, log, cancellationToken);
+                try
+                {
+                    await using SimNodes nodes = await SimNodes.StartClusterAsync(url, $"nodes-{run}", nodePairs, StoreFor(options, nodePairs), parallel: 4, cancellationToken);
+                    await log.WriteLineAsync($"  {2 * nodePairs} nodes protected in {Stopwatch.GetElapsedTime(starting).TotalSeconds:F1} s");
+
+                    // Memory first: no client of another part may still be letting go of its objects while the heap is read.
+                    memory = await PointerMemory.RunAsync(nodes, options.MemoryKeys, cancellationToken);
+                    redirect = await RedirectionRun.RunAsync(nodes, url, options.Keys, options.MoveSlots, options.Workers, log, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The etcd figures stand without the nodes': say what failed rather than lose them.
+                    nodesFailed = e.Message;
+                    await log.WriteLineAsync($"  the nodes' part failed after {Stopwatch.GetElapsedTime(starting).TotalSeconds:F1} s: {e.Message}");
+                }
             }
 
-            return new ClusterSimResult(options, url, Environment.ProcessorCount, sizes, leases, leasesAndReads, watch, redirect, memory, Stopwatch.GetElapsedTime(started));
+            return new ClusterSimResult(options, url, Environment.ProcessorCount, sizes, leases, leasesAndReads, watch, redirect, memory, nodesFailed, Stopwatch.GetElapsedTime(started));
         }
         finally
         {

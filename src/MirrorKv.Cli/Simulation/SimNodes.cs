@@ -10,11 +10,20 @@ namespace MirrorKv.Cli.Simulation;
 
 /// <summary>
 /// Real nodes of a cluster, or of one pair, in this process: <see cref="MirrorKvNode"/>s on loopback sockets (the
-/// slot mover and the clients reach nodes by TCP), each with the default node options but a small store. A cluster's
-/// nodes claim their pairs' leads in etcd and watch the map as <c>serve --cluster</c> does.
+/// slot mover and the clients reach nodes by TCP), each with a small store. A cluster's nodes claim their pairs' leads
+/// in etcd and watch the map as <c>serve --cluster</c> does.
 /// </summary>
+/// <remarks>
+/// Three options differ from the defaults, because here a hundred pairs share two cores with etcd (and whatever else
+/// runs), where each would have machines of its own: heartbeats every second rather than every 100 ms (a secondary's
+/// in-sync reads of etcd follow them: 2 a second rather than 20, 200 rather than 2,000 for 100 pairs), etcd requests
+/// may take 1.5 s rather than 0.5, and the etcd lease lasts 6 s rather than 2 (a primary that cannot renew in time
+/// fences itself). None of them changes how a client is redirected; they only change how fast a pair fails over.
+/// </remarks>
 internal sealed class SimNodes : IAsyncDisposable
 {
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
+
     private readonly List<MirrorKvNode> _primaries = [];
     private readonly List<MirrorKvNode> _secondaries = [];
 
@@ -47,7 +56,7 @@ internal sealed class SimNodes : IAsyncDisposable
         {
             await Parallel.ForAsync(0, pairs, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken }, async (i, ct) =>
             {
-                var coordinator = new CoordinatorOptions { EndPoints = [etcd], Cluster = cluster, PairName = map.Pairs[i].Id };
+                var coordinator = new CoordinatorOptions { EndPoints = [etcd], Cluster = cluster, PairName = map.Pairs[i].Id, RequestTimeout = TimeSpan.FromSeconds(1.5), LeaseTtl = TimeSpan.FromSeconds(6) };
                 await nodes.StartPairAsync(endPoints[2 * i], endPoints[(2 * i) + 1], store, coordinator, ct);
             });
             return nodes;
@@ -91,32 +100,48 @@ internal sealed class SimNodes : IAsyncDisposable
         }
     }
 
+    // Up to three tries: on a loaded machine a pair's first node may fence itself before its secondary attaches.
     private async Task StartPairAsync(IPEndPoint primary, IPEndPoint secondary, StoreOptions store, CoordinatorOptions? coordinator, CancellationToken cancellationToken)
     {
-        MirrorKvNode first = await StartNodeAsync(new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = primary, Store = store, Coordinator = coordinator }, _primaries);
-        await StartNodeAsync(new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = secondary, PrimaryEndPoint = primary, Store = store, Coordinator = coordinator }, _secondaries);
-        long started = Stopwatch.GetTimestamp();
-        while (first is not { Role: NodeRole.Primary, IsProtected: true })
+        var options = new NodeOptions { Store = store, Coordinator = coordinator, HeartbeatInterval = Heartbeat };
+        for (int attempt = 1; ; attempt++)
         {
-            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(120))
+            var started = new List<MirrorKvNode>();
+            try
             {
-                throw new InvalidOperationException($"the pair of {primary} and {secondary} was not protected within 120 s");
+                MirrorKvNode first = await MirrorKvNode.StartAsync(options with { Role = NodeRole.Primary, ListenEndPoint = primary }, Transport(options), NullLoggerFactory.Instance, cancellationToken);
+                started.Add(first);
+                started.Add(await MirrorKvNode.StartAsync(options with { Role = NodeRole.Secondary, ListenEndPoint = secondary, PrimaryEndPoint = primary }, Transport(options), NullLoggerFactory.Instance, cancellationToken));
+                long since = Stopwatch.GetTimestamp();
+                while (first is not { Role: NodeRole.Primary, IsProtected: true })
+                {
+                    if (Stopwatch.GetElapsedTime(since) > TimeSpan.FromSeconds(60))
+                    {
+                        throw new InvalidOperationException($"the pair of {primary} and {secondary} was not protected within 60 s");
+                    }
+
+                    await Task.Delay(20, cancellationToken);
+                }
+
+                lock (_primaries)
+                {
+                    _primaries.Add(started[0]);
+                    _secondaries.Add(started[1]);
+                }
+
+                return;
             }
-
-            await Task.Delay(20, cancellationToken);
+            catch (Exception) when (attempt < 3 && !cancellationToken.IsCancellationRequested)
+            {
+                foreach (MirrorKvNode node in Enumerable.Reverse(started))
+                {
+                    await node.DisposeAsync();
+                }
+            }
         }
     }
 
-    private static async Task<MirrorKvNode> StartNodeAsync(NodeOptions options, List<MirrorKvNode> into)
-    {
-        MirrorKvNode node = await MirrorKvNode.StartAsync(options, new TcpTransport(options.MaxFrameSize), NullLoggerFactory.Instance);
-        lock (into)
-        {
-            into.Add(node);
-        }
-
-        return node;
-    }
+    private static TcpTransport Transport(NodeOptions options) => new(options.MaxFrameSize);
 
     // Distinct free loopback endpoints (a free port is found by binding it, so two probes could find the same one).
     private static IPEndPoint[] FreeEndPoints(int count)
