@@ -39,13 +39,15 @@ internal sealed class SimPairs : IAsyncDisposable
     public static async Task<SimPairs> StartAsync(EtcdProbe etcd, ClusterMap map, CancellationToken cancellationToken)
     {
         var pairs = new SimPairs(etcd, map);
+        // Each renewer starts with its claim: a thousand claims take longer than a lease lasts.
         await Parallel.ForAsync(0, map.Pairs.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (i, ct) =>
-            await pairs.ClaimAsync(i, 1, ct));
-        for (int i = 0; i < map.Pairs.Count; i++)
         {
-            int pair = i;
-            pairs._renewers.Add(Task.Run(() => pairs.RenewAsync(pair, pairs._stopping.Token), CancellationToken.None));
-        }
+            await pairs.ClaimAsync(i, 1, ct);
+            lock (pairs._renewers)
+            {
+                pairs._renewers.Add(Task.Run(() => pairs.RenewAsync(i, pairs._stopping.Token), CancellationToken.None));
+            }
+        });
 
         return pairs;
     }

@@ -41,8 +41,17 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
             int missing = await UntilAllAsync(watchers, w => w.SeenAt(first.Version), cancellationToken);
             double setup = Stopwatch.GetElapsedTime(started).TotalSeconds;
             log.WriteLine($"  {watcherCount} watchers read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
+            if (missing == watcherCount)
+            {
+                // Not one read got through (each gives up after the node's timeout and tries again 500 ms later, and etcd
+                // drowns in them): there is nothing to time, and an operator's read does not get through either.
+                log.WriteLine("  no watcher ever read the map: no change published");
+                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0);
+            }
 
-            using var directory = new ClusterDirectory([etcd.Url], first.Name);
+
+            // The publisher (an operator's tool) waits for etcd as long as it takes: the watchers' reads may swamp it.
+            using var directory = new ClusterDirectory([etcd.Url], first.Name, TimeSpan.FromSeconds(120));
             var samples = new List<double>();
             var allSeen = new List<double>();
             long reads = 0;
