@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Alternates the build before (main) and after (linearizable), same machine, same minute.
+# Alternates the build before (main) and after (linearizable), same machine, same minute; ROUNDS rounds (default 3).
 BASE=${BASE:?path to mirrorkv.dll of the build before}
 NEW=${NEW:?path to mirrorkv.dll of the build after}
 cd /tmp
-for round in 1 2 3; do
+for round in $(seq 1 "${ROUNDS:-3}"); do
   for side in base new; do
     dll=$BASE; [[ $side == new ]] && dll=$NEW
     echo "== round $round $side set"
