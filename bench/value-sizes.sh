@@ -12,7 +12,7 @@ rounds=${2:-3}
 duration=${3:-3}
 command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install redis-server redis-tools" >&2; exit 1; }
 mkv="dotnet src/MirrorKv.Cli/bin/Release/net10.0/mirrorkv.dll"
-printf "%-4s %9s %6s %3s %12s %12s %6s %16s  %-20s %s\n" op value keys c mirrorkv redis ratio redis-benchmark "ratio per round" "load average"
+printf "%-4s %9s %6s %3s %12s %12s %6s %10s %16s  %-20s %s\n" op value keys c mirrorkv redis ratio "vs +WAIT" redis-benchmark "ratio per round" "load average"
 for row in 100:50000 1024:50000 16384:4000 262144:256 1048576:64 4194304:16 16777216:8; do
   value=${row%%:*}
   keys=${row##*:}
@@ -21,9 +21,11 @@ for row in 100:50000 1024:50000 16384:4000 262144:256 1048576:64 4194304:16 1677
     out=$($mkv bench --op "$op" --keys "$keys" --value-size "$value" --connections "$connections" --pipeline 1 --duration "$duration" --warmup 1 --rounds "$rounds" --compare redis 2>&1) || { echo "$op $value: failed"; echo "$out" | tail -5; continue; }
     ours=$(sed -nE 's/^mirrorkv .* ([0-9,]+) ops\/s.*/\1/p' <<<"$out" | tr -d ,)
     theirs=$(sed -nE 's/^redis +(get|set) .* ([0-9,]+) ops\/s.*/\2/p' <<<"$out" | tr -d ,)
-    ratio=$(sed -nE 's/^ratio .* = ([0-9.]+)$/\1/p' <<<"$out")
+    # Two ratio lines for a SET: against redis, then (redis+WAIT) against redis acknowledging after its replica.
+    ratio=$(sed -nE '/WAIT/!s/^ratio .* = ([0-9.]+)$/\1/p' <<<"$out")
+    wait=$(sed -nE 's/^ratio .*WAIT.* = ([0-9.]+)$/\1/p' <<<"$out")
     reference=$(sed -nE 's/.*(GET|SET): ([0-9.]+) requests per second.*/\2/p' <<<"$out")
     perround=$(sed -nE 's/^round .* ratio ([0-9.]+)$/\1/p' <<<"$out" | tr '\n' ' ')
-    printf "%-4s %9s %6s %3s %12s %12s %6s %16s  %-20s %s\n" "$op" "$value" "$keys" "$connections" "$ours" "$theirs" "$ratio" "${reference%.*}" "$perround" "$load"
+    printf "%-4s %9s %6s %3s %12s %12s %6s %10s %16s  %-20s %s\n" "$op" "$value" "$keys" "$connections" "$ours" "$theirs" "$ratio" "${wait:--}" "${reference%.*}" "$perround" "$load"
   done
 done

@@ -245,15 +245,8 @@ public class CoordinatorTakeoverTests
     }
 
     // Waits.UntilAsync with the nodes' last lines when the wait fails.
-    private static async Task UntilAsync(ConcurrentQueue<string> lines, Func<bool> condition, string what, double seconds = 15)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed.TotalSeconds < seconds, $"waited {seconds} s for {what}:\n{string.Join("\n", lines.TakeLast(40))}");
-            await Task.Delay(10);
-        }
-    }
+    private static Task UntilAsync(ConcurrentQueue<string> lines, Func<bool> condition, string what, double seconds = 15) =>
+        Waits.UntilAsync(condition, what, seconds, () => string.Join("\n", lines.TakeLast(40)));
 
     // What etcd does when a lease expires: the lease goes, and the leader key attached to it.
     private static async Task RevokeLeaderAsync(Uri etcd, string pair)
