@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MirrorKv.Memory;
 using MirrorKv.Store;
 
 namespace MirrorKv.Benchmarks.Micro;
@@ -10,58 +9,28 @@ namespace MirrorKv.Benchmarks.Micro;
 /// pointer (the slot checked, its index entry found by the slot). The write is the same in both.
 /// </summary>
 [MemoryDiagnoser]
-public class DeleteByPointerBenchmarks
+public class DeleteByPointerBenchmarks : KeyPointerBenchmarks
 {
-    private const int Keys = 1_000_000;
-    private StoreEngine _store = null!;
-    private byte[][] _keys = [];
-    private RemotePointer[] _pointers = [];
-    private byte[] _value = [];
-    private int _next;
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
-        _value = BenchData.Value(100, 3);
-        var order = Enumerable.Range(0, Keys).ToArray();
-        new Random(5).Shuffle(order);
-        _keys = new byte[Keys][];
-        _pointers = new RemotePointer[Keys];
-        foreach (int i in Enumerable.Range(0, Keys))
-        {
-            _store.Write(BenchData.Key(i), _value);
-        }
-
-        for (int i = 0; i < Keys; i++)
-        {
-            _keys[i] = BenchData.Key(order[i]);
-            _store.TryLookup(_keys[i], out _pointers[i], out _);
-        }
-    }
-
-    private int Next() => _next = _next == Keys - 1 ? 0 : _next + 1;
-
-    [GlobalCleanup]
-    public void Cleanup() => _store.Dispose();
-
     [Benchmark(Baseline = true)]
     public WriteKind ThroughTheIndex()
     {
         int i = Next();
-        _store.Delete(_keys[i]);
-        StoreWriteResult back = _store.Write(_keys[i], _value);
-        _pointers[i] = back.Pointer;
-        return back.Kind;
+        Store.Delete(KeysInOrder[i]);
+        return PutBack(i);
     }
 
     [Benchmark]
     public WriteKind AtThePointer()
     {
         int i = Next();
-        _store.Delete(_keys[i], _pointers[i]);
-        StoreWriteResult back = _store.Write(_keys[i], _value);
-        _pointers[i] = back.Pointer;
+        Store.Delete(KeysInOrder[i], Pointers[i]);
+        return PutBack(i);
+    }
+
+    private WriteKind PutBack(int i)
+    {
+        StoreWriteResult back = Store.Write(KeysInOrder[i], Value);
+        Pointers[i] = back.Pointer;
         return back.Kind;
     }
 }

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MirrorKv.Memory;
 using MirrorKv.Store;
 
 namespace MirrorKv.Benchmarks.Micro;
@@ -9,48 +8,15 @@ namespace MirrorKv.Benchmarks.Micro;
 /// cache miss, as on a server): through the index, and at the caller's pointer (update by remote pointer).
 /// </summary>
 [MemoryDiagnoser]
-public class UpdateByPointerBenchmarks
+public class UpdateByPointerBenchmarks : KeyPointerBenchmarks
 {
-    private const int Keys = 1_000_000;
-    private StoreEngine _store = null!;
-    private byte[][] _keys = [];
-    private RemotePointer[] _pointers = [];
-    private byte[] _value = [];
-    private int _next;
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        _store = new StoreEngine(StoreOptions.Default with { MaxMemory = 256UL << 20 });
-        _value = BenchData.Value(100, 3);
-        var order = Enumerable.Range(0, Keys).ToArray();
-        new Random(5).Shuffle(order);
-        _keys = new byte[Keys][];
-        _pointers = new RemotePointer[Keys];
-        foreach (int i in Enumerable.Range(0, Keys))
-        {
-            _store.Write(BenchData.Key(i), _value);
-        }
-
-        for (int i = 0; i < Keys; i++)
-        {
-            _keys[i] = BenchData.Key(order[i]);
-            _store.TryLookup(_keys[i], out _pointers[i], out _);
-        }
-    }
-
-    private int Next() => _next = _next == Keys - 1 ? 0 : _next + 1;
-
-    [GlobalCleanup]
-    public void Cleanup() => _store.Dispose();
-
     [Benchmark(Baseline = true)]
-    public WriteKind ThroughTheIndex() => _store.Write(_keys[Next()], _value).Kind;
+    public WriteKind ThroughTheIndex() => Store.Write(KeysInOrder[Next()], Value).Kind;
 
     [Benchmark]
     public WriteKind AtThePointer()
     {
         int i = Next();
-        return _store.Write(_keys[i], _value, _pointers[i]).Kind;
+        return Store.Write(KeysInOrder[i], Value, Pointers[i]).Kind;
     }
 }

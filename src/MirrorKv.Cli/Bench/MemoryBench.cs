@@ -67,7 +67,7 @@ internal sealed class MemoryBench(MemoryBenchOptions options, TextWriter output)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mirrorkv node, idle:                        VmRSS {Mb(nodeIdle)}"));
             var clientOptions = new MirrorKvClientOptions { EndPoints = [node.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(60), Secret = node.Secret };
             var clock = Stopwatch.StartNew();
-            await LoadMirrorKvAsync(clientOptions, (int)entries, value, cancellationToken);
+            await BulkLoader.LoadAsync(clientOptions, (int)entries, Key, value, LoadConnections, LoadBatch, cancellationToken);
             nodeLoad = clock.Elapsed;
             nodeEntries = (await MirrorKvAdmin.GetStatusAsync(node.Primary.EndPoint, secret: node.Secret, cancellationToken: cancellationToken)).Entries;
             await Task.Delay(options.Settle, cancellationToken);
@@ -183,28 +183,6 @@ internal sealed class MemoryBench(MemoryBenchOptions options, TextWriter output)
                 child.Kill();
             }
         }
-    }
-
-    private static async Task LoadMirrorKvAsync(MirrorKvClientOptions clientOptions, int keys, byte[] value, CancellationToken cancellationToken)
-    {
-        int next = -LoadBatch;
-        ReadOnlyMemory<byte>[] values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, LoadBatch).ToArray();
-        await Task.WhenAll(Enumerable.Range(0, LoadConnections).Select(async _ =>
-        {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(clientOptions, cancellationToken);
-            var batch = new List<string>(LoadBatch);
-            int start;
-            while ((start = Interlocked.Add(ref next, LoadBatch)) < keys)
-            {
-                batch.Clear();
-                for (int i = start; i < Math.Min(keys, start + LoadBatch); i++)
-                {
-                    batch.Add(Key(i));
-                }
-
-                await client.SetManyAsync(batch, values, cancellationToken);
-            }
-        }));
     }
 
     private static async Task LoadRedisAsync(RespClient client, int keys, byte[] value)

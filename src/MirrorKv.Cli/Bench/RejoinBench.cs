@@ -48,7 +48,7 @@ internal sealed partial class RejoinBench(RejoinBenchOptions options, TextWriter
         await using PairLauncher pair = await PairLauncher.StartPrimaryAsync(options.RegionSize, "sync", Console.Error);
         var clientOptions = new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], RequestTimeout = TimeSpan.FromSeconds(30), Secret = pair.Secret };
         var load = Stopwatch.StartNew();
-        await LoadAsync(clientOptions, keys, value, cancellationToken);
+        await BulkLoader.LoadAsync(clientOptions, keys, Key, value, LoadConnections, LoadBatch, cancellationToken);
         NodeStatus loaded = await StatusAsync(pair.Primary.EndPoint, pair.Secret, cancellationToken);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"primary loaded with {loaded.Entries:N0} keys (16 B keys, {options.ValueSize} B values, {slotSize} B slots: ~{slabs:N0} slabs of 1 MiB) in {load.Elapsed.TotalSeconds:F1} s"));
@@ -124,28 +124,6 @@ internal sealed partial class RejoinBench(RejoinBenchOptions options, TextWriter
     }
 
     private static string Key(int index) => string.Format(CultureInfo.InvariantCulture, KeyFormat, index);
-
-    private async Task LoadAsync(MirrorKvClientOptions clientOptions, int keys, byte[] value, CancellationToken cancellationToken)
-    {
-        int next = -LoadBatch;
-        ReadOnlyMemory<byte>[] values = Enumerable.Repeat<ReadOnlyMemory<byte>>(value, LoadBatch).ToArray();
-        await Task.WhenAll(Enumerable.Range(0, LoadConnections).Select(async _ =>
-        {
-            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(clientOptions, cancellationToken);
-            var batch = new List<string>(LoadBatch);
-            int start;
-            while ((start = Interlocked.Add(ref next, LoadBatch)) < keys)
-            {
-                batch.Clear();
-                for (int i = start; i < Math.Min(keys, start + LoadBatch); i++)
-                {
-                    batch.Add(Key(i));
-                }
-
-                await client.SetManyAsync(batch, values, cancellationToken);
-            }
-        }));
-    }
 
     // Updates random keys in batches, paced to the writers' share of the rate: in place, so that slots the
     // copy reads are torn now and then, as in production.
