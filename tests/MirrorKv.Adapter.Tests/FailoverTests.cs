@@ -98,6 +98,25 @@ public class FailoverTests
         Assert.Equal("v"u8.ToArray(), await client.GetAsync("alone"));
     }
 
+    /// <summary>
+    /// A kill -9 as the kernel carries it out: the secondary's link resets before its listening socket closes, so
+    /// the primary's first probes of its endpoint are reset rather than refused. Neither an answer nor a refusal:
+    /// asked again, the endpoint refuses, and the primary goes on alone instead of fencing until the peer returns.
+    /// </summary>
+    [Fact]
+    public async Task SecondaryCrash_ProbesResetOnItsWayOut_PrimaryGoesOnAloneNotFenced()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        pair.Network.Crash(PairFixture.SecondaryAddress, resetConnects: 2);
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected, seconds: 2);
+
+        await client.SetAsync("alone", "v"u8.ToArray()).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+        await PairFixture.WriteThroughAsync(client, pair.Primary.Options.FenceAfter * 2);
+        Assert.Equal(NodeRole.Primary, pair.Primary.Role);
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("alone"));
+    }
+
     [Fact]
     public async Task PrimaryCrash_BetweenSecondaryApplyAndAck_WriteIsRetriedAndSurvivesOnce()
     {

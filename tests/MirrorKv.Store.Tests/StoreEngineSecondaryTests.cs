@@ -218,6 +218,65 @@ public class StoreEngineSecondaryTests
     }
 
     [Fact]
+    public void Promote_AfterChurnAcrossSizeClasses_FreesEveryDeadSlotAndNoLiveOne()
+    {
+        Gen.Int[0, int.MaxValue].Sample(seed =>
+        {
+            // Small slabs, keys overwritten in other size classes and deleted: many dead slots, some slabs emptied.
+            using var pair = new Pair(new StoreOptions { MaxMemory = 64 << 10, SlabSize = 4096 });
+            var random = new Random(seed);
+            var model = new Dictionary<string, byte[]>();
+            for (int op = 0; op < 300; op++)
+            {
+                string key = $"key-{random.Next(80)}";
+                if (random.Next(4) == 0)
+                {
+                    pair.Primary.Delete(Bytes(key));
+                    model.Remove(key);
+                    continue;
+                }
+
+                var value = new byte[random.Next(3) switch { 0 => random.Next(1, 30), 1 => random.Next(100, 300), _ => random.Next(600, 1500) }];
+                random.NextBytes(value);
+                if (pair.Primary.Write(Bytes(key), value).Status == StoreStatus.Ok)
+                {
+                    model[key] = value;
+                }
+            }
+
+            pair.ApplyAll();
+            long liveBytes = pair.Primary.GetStats().SlotBytesInUse;
+            pair.Secondary.Promote();
+
+            // In use after the rebuild: exactly the live keys' slots, as the primary counts them.
+            Assert.Equal(liveBytes, pair.Secondary.GetStats().SlotBytesInUse);
+
+            // Then fill it to the brim: a slot taken from a live key would show as a wrong value below.
+            for (int i = 0; ; i++)
+            {
+                var value = new byte[random.Next(1, 1500)];
+                random.NextBytes(value);
+                StoreWriteResult w = pair.Secondary.Write(Bytes($"new-{i}"), value);
+                if (w.Status == StoreStatus.OutOfMemory)
+                {
+                    break;
+                }
+
+                Assert.Equal(StoreStatus.Ok, w.Status);
+                model[$"new-{i}"] = value;
+            }
+
+            foreach ((string key, byte[] value) in model)
+            {
+                Assert.True(pair.Secondary.TryLookup(Bytes(key), out RemotePointer p, out _), key);
+                Span<byte> slot = pair.Secondary.SpanAt(p);
+                Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, Bytes(key), 0, out ValidatedEntry e));
+                Assert.Equal(value, e.ValueOf(slot).ToArray());
+            }
+        }, iter: 60);
+    }
+
+    [Fact]
     public void Promote_AfterReplication_AcceptsWritesWithoutOverwritingLiveEntries()
     {
         using var pair = new Pair();

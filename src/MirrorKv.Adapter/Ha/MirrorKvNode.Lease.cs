@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using MirrorKv.Protocol;
 using MirrorKv.Transport;
@@ -12,6 +13,9 @@ namespace MirrorKv.Adapter;
 /// </summary>
 public sealed partial class MirrorKvNode
 {
+    // Between probes of a lost secondary that failed without an answer or a refusal: a dying process's exit.
+    private static readonly TimeSpan ProbeRetryDelay = TimeSpan.FromMilliseconds(5);
+
     private volatile bool _isPrimary;
     private volatile FenceKind _fence;
 
@@ -369,7 +373,7 @@ public sealed partial class MirrorKvNode
 
     private async Task ProbeLostSecondaryAsync(IPEndPoint secondary)
     {
-        (_, bool refused) = await NodeProbe.AskOrRefusedAsync(_transport!, secondary, Options.Secret, Options.FenceAfter, CancellationToken.None).ConfigureAwait(false);
+        bool refused = await NothingListensAtAsync(secondary).ConfigureAwait(false);
         bool rejoin = false;
         lock (_haLock)
         {
@@ -401,6 +405,34 @@ public sealed partial class MirrorKvNode
         if (rejoin)
         {
             RequestRejoin(secondary);
+        }
+    }
+
+    /// <summary>
+    /// Whether the lost secondary's process is gone: its endpoint refuses connections. An answer, or none within
+    /// <see cref="NodeOptions.FenceAfter"/> (a paused process: its kernel still accepts), says it lives. A probe that
+    /// fails at once without an answer met a process on its way out (its kernel closes the link before its
+    /// listening socket, and resets a connection queued there): asked again until refused, answered or out of time,
+    /// so that a kill -9 of the secondary does not fence the primary until the secondary comes back.
+    /// </summary>
+    private async Task<bool> NothingListensAtAsync(IPEndPoint secondary)
+    {
+        long start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            TimeSpan left = Options.FenceAfter - Stopwatch.GetElapsedTime(start);
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            ((NodeRole Role, ulong Epoch)? answer, bool refused) = await NodeProbe.AskOrRefusedAsync(_transport!, secondary, Options.Secret, left, CancellationToken.None).ConfigureAwait(false);
+            if (refused || answer is not null)
+            {
+                return refused;
+            }
+
+            await Task.Delay(ProbeRetryDelay).ConfigureAwait(false);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MirrorKv.Entries;
 using MirrorKv.Memory;
 
@@ -167,8 +168,9 @@ public sealed partial class StoreEngine
 
     /// <summary>
     /// Turns the secondary's store into a writable one (the secondary taking over): rebuilds the free lists from the
-    /// slots themselves. Versions continue above the highest one applied, so slot reuse stays safe.
+    /// index (a slot is in use when a key points at it). Versions continue above the highest one applied, so slot reuse stays safe.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Promote()
     {
         lock (_lock)
@@ -179,7 +181,18 @@ public sealed partial class StoreEngine
             }
 
             ReleaseUnindexedSpansLocked();
-            _allocator.Rebuild(IsIndexedSlot);
+
+            // The slots in use are the index's, one per live key: see SlabAllocator.BeginRebuild.
+            _allocator.BeginRebuild();
+            foreach (ulong bucket in _index.Buckets)
+            {
+                if (bucket != 0)
+                {
+                    _allocator.MarkInUse(KeyIndex.SlotOffsetOf(bucket));
+                }
+            }
+
+            _allocator.EndRebuild();
             Array.Clear(_noVolatile);
             _isSecondary = false;
         }

@@ -67,6 +67,12 @@ public sealed class KeyIndex
     /// <summary>Bytes the index uses.</summary>
     public long MemoryBytes => (long)_buckets.Length * sizeof(ulong);
 
+    /// <summary>The buckets, for a pass over every key (<see cref="SlotOffsetOf"/>; 0 is an empty bucket).</summary>
+    internal ReadOnlySpan<ulong> Buckets => _buckets;
+
+    /// <summary>The slot offset a non-empty bucket of <see cref="Buckets"/> holds.</summary>
+    internal static ulong SlotOffsetOf(ulong bucket) => OffsetOf(bucket);
+
     /// <summary>True when the next new key makes the index grow (by <see cref="GrowthBytes"/>) before it goes in.</summary>
     public bool GrowsOnNextInsert => Count >= _growAt && _buckets.Length < MaxCapacity;
 

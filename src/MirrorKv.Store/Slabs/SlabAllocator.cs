@@ -244,7 +244,7 @@ public sealed partial class SlabAllocator
 
     /// <summary>
     /// Records that a mirrored slot at <paramref name="slotOffset"/> was written by replication, so that
-    /// <see cref="Rebuild"/> knows how far each slab has been used. The slab must be claimed.
+    /// <see cref="EndRebuild"/> knows how far each slab has been used. The slab must be claimed.
     /// </summary>
     public void MarkWritten(ulong slotOffset)
     {

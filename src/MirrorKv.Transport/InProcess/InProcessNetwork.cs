@@ -26,6 +26,7 @@ public sealed class InProcessNetwork
     // A crashed node's objects live on in this process, unlike a killed process: whatever they still try
     // to send is dropped, so that a "dead" node cannot answer anyone after its crash.
     private readonly HashSet<IPAddress> _crashed = [];
+    private readonly Dictionary<IPAddress, int> _resetConnects = [];
     private readonly Dictionary<IPAddress, TaskCompletionSource> _frozen = [];
     private readonly Dictionary<(IPAddress From, IPAddress To), TaskCompletionSource> _cuts = [];
     private Func<IPEndPoint, IPEndPoint, bool>? _drop;
@@ -171,12 +172,19 @@ public sealed class InProcessNetwork
     }
 
     /// <summary>Resets every connection to or from <paramref name="node"/> and stops its listeners.</summary>
-    public void Crash(IPAddress node)
+    /// <param name="node">The node's address.</param>
+    /// <param name="resetConnects">
+    /// How many connections to it are reset instead of refused first: a process on its way out, whose kernel closed
+    /// its connections before its listening socket, so that a connection queued on that socket is reset.
+    /// </param>
+    public void Crash(IPAddress node, int resetConnects = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(resetConnects);
         List<InProcessConnection> victims;
         lock (_lock)
         {
             _crashed.Add(node);
+            _resetConnects[node] = resetConnects;
             victims = _connections.Where(c => c.LocalEndPoint.Address.Equals(node) || ((IPEndPoint)c.RemoteEndPoint).Address.Equals(node)).ToList();
             foreach (EndPoint endPoint in _listeners.Keys.Where(e => ((IPEndPoint)e).Address.Equals(node)).ToList())
             {
@@ -204,6 +212,7 @@ public sealed class InProcessNetwork
         {
             // A node listening again at a crashed address is its restart.
             _crashed.Remove(endPoint.Address);
+            _resetConnects.Remove(endPoint.Address);
             if (endPoint.Port == 0)
             {
                 endPoint = new IPEndPoint(endPoint.Address, _nextEphemeralPort++);
@@ -244,6 +253,13 @@ public sealed class InProcessNetwork
         {
             if (_crashed.Contains(localAddress) || !_listeners.TryGetValue(remote, out listener) || _partitions.Contains((localAddress, ((IPEndPoint)remote).Address)))
             {
+                IPAddress to = ((IPEndPoint)remote).Address;
+                if (_resetConnects.TryGetValue(to, out int resets) && resets > 0 && !_crashed.Contains(localAddress))
+                {
+                    _resetConnects[to] = resets - 1;
+                    throw new SocketException((int)SocketError.ConnectionReset);
+                }
+
                 throw new SocketException((int)SocketError.ConnectionRefused);
             }
 
