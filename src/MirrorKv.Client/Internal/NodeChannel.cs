@@ -282,6 +282,24 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
         FailAll(new ObjectDisposedException(nameof(MirrorKvClient)));
     }
 
+    /// <summary>
+    /// Leaves the channel when the route moves on from it while its node lives (the secondary that was promoted, whose
+    /// new primary channel replaces it): it takes no new operation (it is no longer healthy), the operations in flight
+    /// get their answers, and it closes when none is left or when the request timeout would have failed them anyway.
+    /// Closing it at once would fail the FAILOVER_READs of a failover in flight, to be sent again.
+    /// </summary>
+    public async Task RetireAsync()
+    {
+        Interlocked.Exchange(ref _failed, 1);
+        long until = Stopwatch.GetTimestamp() + _timeoutTicks;
+        while (Stopwatch.GetTimestamp() < until && Array.Exists(Volatile.Read(ref _operations), op => op.IsInFlight))
+        {
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Declares the node unusable (it answered that it is no longer the primary).</summary>
     public void Invalidate(string reason) => Fail(new MirrorKvException(MirrorKvError.Unavailable, $"{EndPoint}: {reason}"));
 

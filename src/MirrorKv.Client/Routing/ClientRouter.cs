@@ -127,7 +127,9 @@ internal sealed partial class ClientRouter : IAsyncDisposable
         }
 
         _ = retiredPrimary?.DisposeAsync().AsTask();
-        _ = retiredSecondary?.DisposeAsync().AsTask();
+
+        // The secondary's node lives on (mostly as the primary just adopted): its reads in flight are let finish.
+        _ = retiredSecondary?.RetireAsync();
         if (to == ClientPath.Closed)
         {
             // Stops discovery, the standby retries and the protection watch; outside the lock, as cancelling
