@@ -7,7 +7,7 @@ namespace MirrorKv.Adapter;
 
 /// <summary>
 /// A cluster node's view of the cluster map (<c>serve --cluster --pair</c>): which hash slots its pair owns, who
-/// owns the others and who their primaries are, kept current by a watch of the cluster's prefix in etcd. The
+/// owns the others and who their primaries are, kept current by a watch of the cluster's prefix in etcd (its events' values). The
 /// two-sided path asks it about each key; every node answers CLUSTER_MAP from it. During an etcd outage the
 /// last map seen stays in force: a slot moves only through a fence that the map sets first (copy, then handoff),
 /// so a node cut off from etcd at worst keeps a fence up, never serves a slot it gave away (docs/scale-out.md).
@@ -178,8 +178,13 @@ internal sealed partial class ClusterGate : IAsyncDisposable
             }
         }
 
-        var encoded = new byte[ClusterMapMessages.ReplySize(map)];
-        ClusterMapMessages.WriteReply(encoded, map);
+        // A leader's change keeps the map (the same decoded object): its CLUSTER_MAP reply stays as encoded.
+        byte[] encoded = old is not null && ReferenceEquals(old.Map, map) ? old.Encoded : new byte[ClusterMapMessages.ReplySize(map)];
+        if (encoded != old?.Encoded)
+        {
+            ClusterMapMessages.WriteReply(encoded, map);
+        }
+
         _view = new ClusterView(map, map.IndexOf(_pairId), primaries, epochs, encoded);
         if (old is null || old.Map.Version != map.Version)
         {

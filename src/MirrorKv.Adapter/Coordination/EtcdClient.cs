@@ -18,6 +18,9 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
     /// <summary>A key's value, its lease (0 when none) and its create revision (0 when the key does not exist).</summary>
     public readonly record struct Entry(byte[]? Value, long Lease, long CreateRevision, long ModRevision);
 
+    /// <summary>One change a watch reported: the key's new entry (as a read would give it), or its deletion.</summary>
+    public readonly record struct Change(string Key, Entry Entry, bool Deleted);
+
     /// <summary>Grants a lease of <paramref name="ttl"/>; returns its id and the TTL etcd granted (it has a minimum).</summary>
     public async Task<(long Id, TimeSpan Ttl)> GrantAsync(TimeSpan ttl, CancellationToken cancellationToken)
     {
@@ -50,6 +53,13 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
         return ToEntry(reply["kvs"]?[0]);
     }
 
+    /// <summary>The key's modification revision (0 when it is absent), read without its value.</summary>
+    public async Task<long> ModRevisionAsync(string key, CancellationToken cancellationToken)
+    {
+        JsonNode reply = await PostAsync("/v3/kv/range", new JsonObject { ["key"] = B64(key), ["keys_only"] = true }, cancellationToken).ConfigureAwait(false);
+        return Long(reply["kvs"]?[0]?["mod_revision"]);
+    }
+
     /// <summary>Every key under <paramref name="prefix"/> with its entry, and the store revision the read saw.</summary>
     public async Task<(IReadOnlyList<(string Key, Entry Entry)> Entries, long Revision)> RangePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
@@ -68,11 +78,12 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
 
     /// <summary>
     /// Watches every key under <paramref name="prefix"/> from revision <paramref name="fromRevision"/> on, and
-    /// calls <paramref name="onChange"/> once per batch of events etcd sends; returns when the stream ends
-    /// (etcd went away, the watch was cancelled by etcd) and throws <see cref="EtcdException"/> when no
-    /// endpoint takes it. The caller reads again and watches anew: a watch is a trigger, never the only source.
+    /// calls <paramref name="onChanges"/> with each batch of changes etcd sends (each with the key's new value: no read
+    /// is needed to learn it); returns when the stream ends (etcd went away, or cancelled the watch, as it does when
+    /// the revision was compacted) and throws <see cref="EtcdException"/> when no endpoint takes it. After a return the
+    /// caller reads again and watches from there: it may have missed changes.
     /// </summary>
-    public async Task WatchPrefixAsync(string prefix, long fromRevision, Action onChange, CancellationToken cancellationToken)
+    public async Task WatchPrefixAsync(string prefix, long fromRevision, Action<IReadOnlyList<Change>> onChanges, CancellationToken cancellationToken)
     {
         _watchHttp ??= new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         var body = new JsonObject
@@ -104,9 +115,21 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
                     throw new EtcdException($"etcd at {endPoint}: watch of {prefix}: {error}");
                 }
 
-                if (message?["result"]?["events"] is JsonArray { Count: > 0 })
+                if (message?["result"]?["events"] is JsonArray { Count: > 0 } events)
                 {
-                    onChange();
+                    var changes = new List<Change>(events.Count);
+                    foreach (JsonNode? e in events)
+                    {
+                        // The gateway leaves out a PUT's type (the enum's zero); a deletion's kv has the key and revision only.
+                        JsonNode? kv = e?["kv"];
+                        if (kv?["key"]?.GetValue<string>() is { } key)
+                        {
+                            bool deleted = e!["type"]?.GetValue<string>() == "DELETE";
+                            changes.Add(new Change(Encoding.UTF8.GetString(Convert.FromBase64String(key)), deleted ? new Entry(null, 0, 0, Long(kv["mod_revision"])) : ToEntry(kv), deleted));
+                        }
+                    }
+
+                    onChanges(changes);
                 }
 
                 if (message?["result"]?["canceled"]?.GetValue<bool>() == true)

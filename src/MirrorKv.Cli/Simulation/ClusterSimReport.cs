@@ -19,8 +19,8 @@ internal static class ClusterSimReport
         Row("watch fan-out", $"{w.Watchers} watchers (2 per pair), each its own connections; all read the first map in {w.SetupSeconds:F1} s");
         Row("map propagation (CAS start -> a watcher read it)", $"p50 {w.P50Ms:F0} ms, p99 {w.P99Ms:F0} ms, max {w.MaxMs:F0} ms over {w.Changes} changes");
         Row("  until the last watcher read it", $"p50 {w.AllSeenP50Ms:F0} ms, max {w.AllSeenMaxMs:F0} ms");
-        Row("prefix reads per map change", $"{w.ReadsPerChange:F0} (etcd counted {w.EtcdRangesPerChange:F0}); etcd sent {w.EtcdBytesPerChange / 1e6:F1} MB");
-        Row("prefix reads for one pair's failover", $"{w.FailoverReads} (leader key gone, then claimed); the last watcher read the new leader {w.FailoverAllSeenMs:F0} ms after the claim");
+        Row("per map change", $"{w.UpdatesPerChange:F0} watcher updates; etcd served {w.EtcdRangesPerChange:F0} range reads and sent {w.EtcdBytesPerChange / 1e6:F2} MB");
+        Row("one pair's failover", $"{w.FailoverUpdates} watcher updates, {w.FailoverEtcdRanges:F0} range reads (leader key gone, then claimed); the last watcher had the new leader {w.FailoverAllSeenMs:F0} ms after the claim");
         Row("watch problems, unconverged", $"{w.Problems} failed reads or watches, {w.Unconverged} missed; {w.AtLastVersion} of {w.Watchers} at version {w.LastVersion}");
 
         LeaseFigures l = r.Leases, s = r.LeasesAndReads;

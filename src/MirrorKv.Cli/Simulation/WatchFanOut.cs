@@ -46,7 +46,7 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 // Not one read got through (each gives up after the node's timeout and tries again 500 ms later, and etcd
                 // drowns in them): there is nothing to time, and an operator's read does not get through either.
                 log.WriteLine("  no watcher ever read the map: no change published");
-                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0);
+                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0);
             }
 
 
@@ -74,19 +74,19 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 allSeen.Add(ms.Length == 0 ? 0 : ms.Max());
                 (long r1, double ranges1, double bytes1) = await CountersAsync(watchers, cancellationToken);
                 (reads, ranges, bytes) = (reads + r1 - r0, ranges + ranges1 - ranges0 - 1, bytes + bytes1 - bytes0); // less the publisher's read
-                log.WriteLine($"  map version {next.Version}: every watcher had it after {allSeen[^1]:F0} ms ({r1 - r0} range reads)");
+                log.WriteLine($"  map version {next.Version}: every watcher had it after {allSeen[^1]:F0} ms ({r1 - r0} watcher updates, {ranges1 - ranges0 - 1:F0} range reads)");
             }
 
             // A failover of one pair: its leader key goes (lease ended), then its secondary claims the lead.
-            (long f0, _, _) = await CountersAsync(watchers, cancellationToken);
+            (long f0, double fr0, _) = await CountersAsync(watchers, cancellationToken);
             ulong epoch = await pairs.LoseLeaderAsync(failing, cancellationToken);
             unconverged += await UntilAllAsync(watchers, w => w.LeaderSeenAt(0), cancellationToken);
             long claimed = Stopwatch.GetTimestamp();
             ulong next2 = await pairs.ClaimNextAsync(failing, cancellationToken);
             unconverged += await UntilAllAsync(watchers, w => w.LeaderSeenAt(next2), cancellationToken);
             double failoverSeen = watchers.Select(w => w.LeaderSeenAt(next2)).Where(t => t != 0).Select(t => Stopwatch.GetElapsedTime(claimed, t).TotalMilliseconds).DefaultIfEmpty().Max();
-            (long f1, _, _) = await CountersAsync(watchers, cancellationToken);
-            log.WriteLine($"  failover of {failingId} (epoch {epoch} -> {next2}): every watcher had it after {failoverSeen:F0} ms ({f1 - f0} range reads)");
+            (long f1, double fr1, _) = await CountersAsync(watchers, cancellationToken);
+            log.WriteLine($"  failover of {failingId} (epoch {epoch} -> {next2}): every watcher had it after {failoverSeen:F0} ms ({f1 - f0} watcher updates, {fr1 - fr0:F0} range reads)");
 
             return new WatchFigures(
                 watcherCount, changes, setup,
@@ -94,7 +94,7 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 Percentiles.Of(allSeen, 0.50), Percentiles.Of(allSeen, 1),
                 (double)reads / changes, ranges / changes, bytes / changes,
                 watchers.Sum(w => w.Problems), lastVersion, watchers.Count(w => w.LastVersion == lastVersion), unconverged,
-                f1 - f0, failoverSeen);
+                f1 - f0, fr1 - fr0, failoverSeen);
         }
         finally
         {
@@ -123,8 +123,8 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
         }
     }
 
-    private async Task<(long Reads, double Ranges, double Bytes)> CountersAsync(Watcher[] watchers, CancellationToken cancellationToken) =>
-        (watchers.Sum(w => w.Reads),
+    private async Task<(long Updates, double Ranges, double Bytes)> CountersAsync(Watcher[] watchers, CancellationToken cancellationToken) =>
+        (watchers.Sum(w => w.Updates),
             await etcd.MetricAsync("grpc_server_handled_total", cancellationToken, "grpc_method=\"Range\"", "grpc_code=\"OK\""),
             await etcd.MetricAsync("etcd_network_client_grpc_sent_bytes_total", cancellationToken));
 
@@ -133,11 +133,11 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
     {
         private readonly long[] _mapSeenAt = new long[lastVersion + 1];
         private readonly long[] _epochSeenAt = new long[4];
-        private long _reads, _problems, _lastVersion;
+        private long _updates, _problems, _lastVersion;
 
         public ClusterDirectory Directory => directory;
 
-        public long Reads => Interlocked.Read(ref _reads);
+        public long Updates => Interlocked.Read(ref _updates);
 
         public long Problems => Interlocked.Read(ref _problems);
 
@@ -148,11 +148,11 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
         // Epoch 0: the pair had no leader key.
         public long LeaderSeenAt(ulong epoch) => Volatile.Read(ref _epochSeenAt[epoch]);
 
-        // On the watch's loop, after each read of the prefix.
+        // On the watch's loop, for each snapshot (a read of the prefix, or a watch event that changed the map or a leader).
         public void OnChange(ClusterSnapshot snapshot)
         {
             long now = Stopwatch.GetTimestamp();
-            Interlocked.Increment(ref _reads);
+            Interlocked.Increment(ref _updates);
             ulong version = Math.Min(snapshot.Map?.Version ?? 0, (ulong)(_mapSeenAt.Length - 1));
             Interlocked.Exchange(ref _lastVersion, (long)version);
             for (ulong v = version; v > 0 && _mapSeenAt[v] == 0; v--)

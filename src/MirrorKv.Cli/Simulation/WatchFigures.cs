@@ -9,15 +9,16 @@ namespace MirrorKv.Cli.Simulation;
 /// <param name="MaxMs">Its largest.</param>
 /// <param name="AllSeenP50Ms">Median, over changes, of the time until the last watcher read the change.</param>
 /// <param name="AllSeenMaxMs">Its largest.</param>
-/// <param name="ReadsPerChange">Reads of the whole prefix the watchers made per change, by their own count.</param>
-/// <param name="EtcdRangesPerChange">Range requests etcd served per change, by its own counter (the publisher's read taken off).</param>
+/// <param name="UpdatesPerChange">Updates the watchers took per change (a snapshot each: from a watch event, or from a read of the prefix), by their own count.</param>
+/// <param name="EtcdRangesPerChange">Range requests etcd served per change, by its own counter (the publisher's read taken off): the watchers' reads of the prefix and their refresh checks.</param>
 /// <param name="EtcdBytesPerChange">Bytes etcd sent to its clients per change (its <c>etcd_network_client_grpc_sent_bytes_total</c>).</param>
 /// <param name="Problems">Failed reads or watches (a node logs "cannot read the cluster map from etcd" and tries again after 500 ms).</param>
 /// <param name="LastVersion">The last map version published.</param>
 /// <param name="AtLastVersion">Watchers whose latest read had it, at the end.</param>
 /// <param name="Unconverged">Watchers that had not seen a change within the limit, summed over the changes and the failover.</param>
-/// <param name="FailoverReads">Reads of the whole prefix the watchers made for one pair's failover (leader key gone, then claimed).</param>
+/// <param name="FailoverUpdates">Updates the watchers took for one pair's failover (leader key gone, then claimed).</param>
+/// <param name="FailoverEtcdRanges">Range requests etcd served meanwhile.</param>
 /// <param name="FailoverAllSeenMs">From the claim until the last watcher had read the new leader.</param>
 internal sealed record WatchFigures(int Watchers, int Changes, double SetupSeconds, double P50Ms, double P99Ms, double MaxMs, double AllSeenP50Ms, double AllSeenMaxMs,
-    double ReadsPerChange, double EtcdRangesPerChange, double EtcdBytesPerChange, long Problems, ulong LastVersion, int AtLastVersion, int Unconverged,
-    long FailoverReads, double FailoverAllSeenMs);
+    double UpdatesPerChange, double EtcdRangesPerChange, double EtcdBytesPerChange, long Problems, ulong LastVersion, int AtLastVersion, int Unconverged,
+    long FailoverUpdates, double FailoverEtcdRanges, double FailoverAllSeenMs);
