@@ -11,6 +11,10 @@ namespace MirrorKv.Adapter;
 /// </summary>
 public sealed class ClusterDirectory : IDisposable
 {
+    // Retries of a watcher whose read or watch failed: see WatchAsync.
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(15);
+
     private readonly EtcdClient _etcd;
 
     /// <summary>A directory of cluster <paramref name="cluster"/> in the etcd at <paramref name="endPoints"/>.</summary>
@@ -72,16 +76,19 @@ public sealed class ClusterDirectory : IDisposable
     /// values: a change costs a watcher the changed key, not a read of the prefix (900 KB at 1,000 pairs, once per
     /// node per change). Every <paramref name="refresh"/> it compares the map key's revision with etcd's (a read
     /// without the value) and reads everything again when they differ or the watch ended; it goes on through etcd
-    /// outages, serving the last state (<paramref name="onProblem"/> hears of them).
+    /// outages, serving the last state (<paramref name="onProblem"/> hears of them), asking again after 0.5 s, then
+    /// twice as long each time up to 15 s, jittered.
     /// </summary>
     public async Task WatchAsync(Action<ClusterSnapshot> onChange, Action<string>? onProblem, TimeSpan refresh, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(onChange);
+        TimeSpan backoff = FirstRetry;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 (IReadOnlyList<(string Key, EtcdClient.Entry Entry)> entries, long revision) = await _etcd.RangePrefixAsync(Prefix, cancellationToken).ConfigureAwait(false);
+                backoff = FirstRetry;
                 var state = new ClusterWatchState(Cluster, entries);
                 onChange(state.Snapshot());
                 using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -115,8 +122,12 @@ public sealed class ClusterDirectory : IDisposable
             }
             catch (Exception e) when (e is EtcdException or FormatException or HttpRequestException or IOException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
             {
+                // Doubling, up to LastRetry, each wait drawn between half and all of it: when a whole cluster's nodes
+                // time out on an etcd they swamp together, fixed retries keep it swamped (at 1,000 pairs no node ever
+                // read the map); spread out, the reads get through.
                 onProblem?.Invoke(e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(backoff * (0.5 + (Random.Shared.NextDouble() / 2)), cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LastRetry.Ticks));
             }
         }
     }
