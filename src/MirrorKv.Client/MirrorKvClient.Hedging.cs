@@ -9,8 +9,9 @@ namespace MirrorKv.Client;
 /// <summary>
 /// Hedged reads: a READ the first node has not answered within the hedge delay goes to the other node too,
 /// and the first valid entry wins. The primary's answer stays the authority on a pointer (a torn or stale
-/// entry there means retry or LOOKUP); the secondary's counts only when it is a valid entry, since it may
-/// refuse (it cannot vouch for its copy), or not hold an entry the primary has not replicated yet.
+/// entry there means retry or LOOKUP); the secondary's counts when it is a valid entry, or a slot that no longer
+/// holds the key (retired there, so at the primary too: look the key up again, at the secondary while the primary is
+/// silent), never when it refuses (it cannot vouch for its copy) or has not seen the slab or the whole entry yet.
 /// </summary>
 public sealed partial class MirrorKvClient
 {
@@ -77,8 +78,9 @@ public sealed partial class MirrorKvClient
                         _hedgeDelay.Record(Stopwatch.GetTimestamp() - start);
                     }
 
-                    if (outcome == ReadOutcome.Done || first == primary && outcome != ReadOutcome.Failed)
+                    if (outcome is ReadOutcome.Done or ReadOutcome.Stale || first == primary && outcome != ReadOutcome.Failed)
                     {
+                        // A stale pointer at the secondary is looked up again at once, not after a silent primary's answer.
                         return outcome;
                     }
 
@@ -102,7 +104,7 @@ public sealed partial class MirrorKvClient
                         return outcome;
                     }
 
-                    if (second == primary && outcome != ReadOutcome.Failed)
+                    if (second == primary && outcome != ReadOutcome.Failed || outcome == ReadOutcome.Stale)
                     {
                         return outcome;
                     }
@@ -194,7 +196,16 @@ public sealed partial class MirrorKvClient
 
         try
         {
-            return Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination) == ReadOutcome.Done ? ReadOutcome.Done : ReadOutcome.Failed;
+            // A valid entry wins. An entry there that is not this key's at the pointer any more (a tombstone, another
+            // key, an older version) says the pointer is stale, as the primary's would: the secondary has every write
+            // the primary acknowledged, so the slot was retired or reused there too. Anything else (torn, a slab it
+            // has not seen, a refusal) says nothing of the pointer.
+            return Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination) switch
+            {
+                ReadOutcome.Done => ReadOutcome.Done,
+                ReadOutcome.Stale when op.Status == WireStatus.Ok => ReadOutcome.Stale,
+                _ => ReadOutcome.Failed,
+            };
         }
         catch (MirrorKvException)
         {

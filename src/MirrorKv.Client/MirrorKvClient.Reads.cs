@@ -152,9 +152,15 @@ public sealed partial class MirrorKvClient
     {
         long start = Stopwatch.GetTimestamp();
         int failures = 0;
+
+        // While hedging found the primary silent, ask the secondary first: it holds every acknowledged write (it
+        // refuses when it cannot vouch for that, and then the primary is asked), and it answers now.
+        bool secondaryFirst = _options.ReadFrom != ReadFrom.Primary && _router.Route is { Primary: { IsHealthy: true } silent, Secondary: { IsHealthy: true } }
+            && Volatile.Read(ref _primarySuspectSince) > silent.LastReceived;
         while (true)
         {
-            NodeChannel channel = _router.Route.Primary is { IsHealthy: true } primary ? primary
+            NodeChannel channel = secondaryFirst && _router.Route.Secondary is { IsHealthy: true } standby ? standby
+                : _router.Route.Primary is { IsHealthy: true } primary ? primary
                 : await _router.ReadySecondaryAsync().ConfigureAwait(false) ?? await _router.WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
             Opcode opcode = value is not null && channel.Hello.Version.Minor >= ProtocolVersion.V1_2.Minor ? Opcode.Get : Opcode.Lookup;
             PendingOperation op = channel.Rent();
@@ -179,6 +185,13 @@ public sealed partial class MirrorKvClient
                 if (opcode == Opcode.Get && op.Status == WireStatus.TooLong)
                 {
                     value = null;
+                    continue;
+                }
+
+                if (op.Status == WireStatus.NotPrimary && secondaryFirst && channel != _router.Route.Primary)
+                {
+                    // The secondary cannot vouch for its copy now: the primary decides, however long it takes.
+                    secondaryFirst = false;
                     continue;
                 }
 

@@ -130,6 +130,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.FailoverRead or Opcode.Translation or Opcode.Lookup or Opcode.Get when state.BatchReadsRefused:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
                 break;
+            // LOOKUP and GET at a secondary answer from its copy: the same rule as FAILOVER_READ (a client asks the
+            // secondary when its primary is silent or gone).
+            case Opcode.Lookup or Opcode.Get when node.Role == NodeRole.Secondary && !node.HoldsEveryAcknowledgedWrite:
             case Opcode.FailoverRead when !node.HoldsEveryAcknowledgedWrite:
                 // A caught-up secondary whose primary lives serves it too (hedged reads), but only while it can
                 // vouch for holding every acknowledged write: see MirrorKvNode.HoldsEveryAcknowledgedWrite.
