@@ -4,7 +4,8 @@ namespace MirrorKv.Cli.Simulation;
 
 /// <summary>
 /// What <c>cluster-sim</c> runs: <c>--pairs P</c> (2 members each), <c>--etcd URL</c> (default: an etcd of its own from
-/// PATH), <c>--changes K</c> map changes for the watchers (each waited for up to <c>--change-limit</c> seconds), <c>--seconds S</c> per lease measurement, and for the real
+/// PATH), <c>--changes K</c> map changes for the watchers (each waited for up to <c>--change-limit</c> seconds; the watchers started
+/// <c>--start-rate</c> a second, or all at once), <c>--seconds S</c> per lease measurement, and for the real
 /// nodes <c>--node-pairs</c> (at most this many pairs of nodes; 0: none), <c>--keys N</c>, <c>--move-slots M</c>,
 /// <c>--workers W</c> and <c>--memory-keys</c>.
 /// </summary>
@@ -19,6 +20,12 @@ internal sealed record ClusterSimOptions
 
     /// <summary>How long one map change (or the first read, or a failover's step) may take to reach every watcher before the run goes on without the rest (counted as missed).</summary>
     public int ChangeLimitSeconds { get; init; } = 300;
+
+    /// <summary>
+    /// Watchers started per second (a rolling start: each node reads the prefix once as it starts); 0 starts them all
+    /// at once, as a whole cluster powered on together.
+    /// </summary>
+    public int StartRate { get; init; }
 
     /// <summary>Seconds of each lease measurement (renewals alone, then with the secondaries' in-sync reads).</summary>
     public double Seconds { get; init; } = 5;
@@ -55,6 +62,7 @@ internal sealed record ClusterSimOptions
                 "--etcd" => options with { Etcd = Uri.TryCreate(value, UriKind.Absolute, out Uri? url) ? url : throw new ArgumentException($"--etcd {value} is not a URL") },
                 "--changes" => options with { Changes = Int(name, value, 1) },
                 "--change-limit" => options with { ChangeLimitSeconds = Int(name, value, 1) },
+                "--start-rate" => options with { StartRate = Int(name, value, 0) },
                 "--seconds" => options with { Seconds = Int(name, value, 1) },
                 "--node-pairs" => options with { NodePairs = Int(name, value, 0) },
                 "--keys" => options with { Keys = Int(name, value, 1) },

@@ -17,6 +17,9 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
     private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan RequestTimeout = new CoordinatorOptions { EndPoints = [new Uri("http://127.0.0.1:2379")] }.RequestTimeout * 2;
 
+    /// <summary>Watchers started per second; 0: all at once.</summary>
+    public int StartRate { get; init; }
+
     /// <summary>How long one change may take to reach every watcher before the run gives up on it.</summary>
     public TimeSpan ChangeLimit { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -32,6 +35,16 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
         long started = Stopwatch.GetTimestamp();
         for (int i = 0; i < watcherCount; i++)
         {
+            if (StartRate > 0 && i > 0)
+            {
+                // A rolling start: watcher i starts i / rate seconds in.
+                TimeSpan due = TimeSpan.FromSeconds((double)i / StartRate) - Stopwatch.GetElapsedTime(started);
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due, cancellationToken);
+                }
+            }
+
             watchers[i] = new Watcher(new ClusterDirectory([etcd.Url], first.Name, RequestTimeout), (int)lastVersion, failingId);
             tasks[i] = watchers[i].Directory.WatchAsync(watchers[i].OnChange, watchers[i].OnProblem, Refresh, stopping.Token);
         }
@@ -40,7 +53,7 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
         {
             int missing = await UntilAllAsync(watchers, w => w.SeenAt(first.Version), cancellationToken);
             double setup = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            log.WriteLine($"  {watcherCount} watchers read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
+            log.WriteLine($"  {watcherCount} watchers{(StartRate > 0 ? $" (started {StartRate} a second)" : "")} read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
             if (missing == watcherCount)
             {
                 // Not one read got through (each gives up after the node's timeout and tries again 500 ms later, and etcd
