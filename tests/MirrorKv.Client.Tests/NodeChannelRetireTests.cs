@@ -16,36 +16,31 @@ public class NodeChannelRetireTests
     private static readonly IPAddress ClientAddress = IPAddress.Parse("127.0.0.31");
 
     [Fact]
-    public async Task Retire_TakesNoNewWork_LetsTheReadInFlightFinish_ThenCloses()
+    public Task Retire_TakesNoNewWork_LetsTheReadInFlightFinish_ThenCloses() => WithAReadInFlightAsync(async (pair, channel, op) =>
     {
-        await using PairFixture pair = await PairFixture.StartAsync();
-        (NodeChannel channel, RemotePointer pointer) = await ConnectWithAPointerAsync(pair);
-        pair.Network.Freeze(PairFixture.PrimaryAddress);
-        PendingOperation op = channel.Rent();
-        try
-        {
-            channel.PostRead(op, Opcode.Read, pointer, flush: true);
-            Task retired = channel.RetireAsync();
-            Assert.False(channel.IsHealthy);
-            await Task.Delay(50);
-            Assert.True(op.IsInFlight);
-            Assert.False(retired.IsCompleted);
+        Task retired = channel.RetireAsync();
+        Assert.False(channel.IsHealthy);
+        await Task.Delay(50);
+        Assert.True(op.IsInFlight);
+        Assert.False(retired.IsCompleted);
 
-            pair.Network.Thaw(PairFixture.PrimaryAddress);
-            await op.AsValueTask();
-            Assert.False(op.Faulted);
-            Assert.Equal(WireStatus.Ok, op.Status);
-            await retired.WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        finally
-        {
-            pair.Network.Thaw(PairFixture.PrimaryAddress);
-            channel.Return(op);
-        }
-    }
+        pair.Network.Thaw(PairFixture.PrimaryAddress);
+        await op.AsValueTask();
+        Assert.False(op.Faulted);
+        Assert.Equal(WireStatus.Ok, op.Status);
+        await retired.WaitAsync(TimeSpan.FromSeconds(5));
+    });
 
     [Fact]
-    public async Task Dispose_FailsTheReadInFlight()
+    public Task Dispose_FailsTheReadInFlight() => WithAReadInFlightAsync(async (_, channel, op) =>
+    {
+        await channel.DisposeAsync();
+        await Assert.ThrowsAnyAsync<Exception>(async () => await op.AsValueTask());
+        Assert.True(op.Faulted);
+    });
+
+    // A channel to a pair's primary with one READ posted while the primary is frozen (thawed at the end, if not before).
+    private static async Task WithAReadInFlightAsync(Func<PairFixture, NodeChannel, PendingOperation, Task> test)
     {
         await using PairFixture pair = await PairFixture.StartAsync();
         (NodeChannel channel, RemotePointer pointer) = await ConnectWithAPointerAsync(pair);
@@ -54,9 +49,7 @@ public class NodeChannelRetireTests
         try
         {
             channel.PostRead(op, Opcode.Read, pointer, flush: true);
-            await channel.DisposeAsync();
-            await Assert.ThrowsAnyAsync<Exception>(async () => await op.AsValueTask());
-            Assert.True(op.Faulted);
+            await test(pair, channel, op);
         }
         finally
         {

@@ -101,15 +101,11 @@ public sealed class ClusterDirectory : IDisposable
                 }, watching.Token);
                 try
                 {
-                    while (await Task.WhenAny(watch, Task.Delay(refresh, cancellationToken)).ConfigureAwait(false) != watch
-                        && await _etcd.ModRevisionAsync(MapKey, cancellationToken).ConfigureAwait(false) is var mapRevision && mapRevision <= state.MapRevision)
-                    {
-                    }
+                    await UntilBehindOrEndedAsync(watch, state, refresh, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
-                    // A map newer than the events gave (a change missed, or still on its way: then read once more than
-                    // needed), or the watch ended: read everything again and watch from there.
+                    // Read everything again and watch from there.
                     await watching.CancelAsync().ConfigureAwait(false);
                     try
                     {
@@ -128,6 +124,19 @@ public sealed class ClusterDirectory : IDisposable
                 onProblem?.Invoke(e.Message);
                 await Task.Delay(backoff * (0.5 + (Random.Shared.NextDouble() / 2)), cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LastRetry.Ticks));
+            }
+        }
+    }
+
+    // Returns when the watch ends, or when a refresh check finds in etcd a map newer than the watch's events gave (a
+    // change missed, or one still on its way: then the prefix is read once more than needed).
+    private async Task UntilBehindOrEndedAsync(Task watch, ClusterWatchState state, TimeSpan refresh, CancellationToken cancellationToken)
+    {
+        while (await Task.WhenAny(watch, Task.Delay(refresh, cancellationToken)).ConfigureAwait(false) != watch)
+        {
+            if (await _etcd.ModRevisionAsync(MapKey, cancellationToken).ConfigureAwait(false) > state.MapRevision)
+            {
+                return;
             }
         }
     }

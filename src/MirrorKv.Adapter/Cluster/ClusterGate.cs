@@ -179,11 +179,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
         }
 
         // A leader's change keeps the map (the same decoded object): its CLUSTER_MAP reply stays as encoded.
-        byte[] encoded = old is not null && ReferenceEquals(old.Map, map) ? old.Encoded : new byte[ClusterMapMessages.ReplySize(map)];
-        if (encoded != old?.Encoded)
-        {
-            ClusterMapMessages.WriteReply(encoded, map);
-        }
+        byte[] encoded = old is not null && ReferenceEquals(old.Map, map) ? old.Encoded : EncodeReply(map);
 
         _view = new ClusterView(map, map.IndexOf(_pairId), primaries, epochs, encoded);
         if (old is null || old.Map.Version != map.Version)
@@ -200,6 +196,13 @@ internal sealed partial class ClusterGate : IAsyncDisposable
         }
 
         _firstMap.TrySetResult();
+    }
+
+    private static byte[] EncodeReply(ClusterMap map)
+    {
+        var encoded = new byte[ClusterMapMessages.ReplySize(map)];
+        ClusterMapMessages.WriteReply(encoded, map);
+        return encoded;
     }
 
     private void OnProblem(string problem)

@@ -56,8 +56,8 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
             log.WriteLine($"  {watcherCount} watchers{(StartRate > 0 ? $" (started {StartRate} a second)" : "")} read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
             if (missing == watcherCount)
             {
-                // Not one read got through (each gives up after the node's timeout and tries again 500 ms later, and etcd
-                // drowns in them): there is nothing to time, and an operator's read does not get through either.
+                // Not one read got through (each gives up after the node's timeout and tries again, and etcd drowns in
+                // them): there is nothing to time, and an operator's read may not get through either.
                 log.WriteLine("  no watcher ever read the map: no change published");
                 return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0);
             }

@@ -188,7 +188,7 @@ public sealed partial class StoreEngine
             {
                 if (bucket != 0)
                 {
-                    _allocator.MarkInUse(KeyIndex.SlotOffsetOf(bucket));
+                    _allocator.MarkInUse(KeyIndex.OffsetOf(bucket));
                 }
             }
 

@@ -67,11 +67,8 @@ public sealed class KeyIndex
     /// <summary>Bytes the index uses.</summary>
     public long MemoryBytes => (long)_buckets.Length * sizeof(ulong);
 
-    /// <summary>The buckets, for a pass over every key (<see cref="SlotOffsetOf"/>; 0 is an empty bucket).</summary>
+    /// <summary>The buckets, for a pass over every key (<see cref="OffsetOf"/>; 0 is an empty bucket).</summary>
     internal ReadOnlySpan<ulong> Buckets => _buckets;
-
-    /// <summary>The slot offset a non-empty bucket of <see cref="Buckets"/> holds.</summary>
-    internal static ulong SlotOffsetOf(ulong bucket) => OffsetOf(bucket);
 
     /// <summary>True when the next new key makes the index grow (by <see cref="GrowthBytes"/>) before it goes in.</summary>
     public bool GrowsOnNextInsert => Count >= _growAt && _buckets.Length < MaxCapacity;
@@ -367,5 +364,6 @@ public sealed class KeyIndex
 
     private static ulong Pack(uint tag, ulong slotOffset) => ((ulong)tag << 32) | ((slotOffset / SizeClassTable.Granularity) + 1);
 
-    private static ulong OffsetOf(ulong bucket) => ((bucket & uint.MaxValue) - 1) * SizeClassTable.Granularity;
+    /// <summary>The slot offset a non-empty bucket holds.</summary>
+    internal static ulong OffsetOf(ulong bucket) => ((bucket & uint.MaxValue) - 1) * SizeClassTable.Granularity;
 }

@@ -243,8 +243,9 @@ public sealed partial class SlabAllocator
     }
 
     /// <summary>
-    /// Records that a mirrored slot at <paramref name="slotOffset"/> was written by replication, so that
-    /// <see cref="EndRebuild"/> knows how far each slab has been used. The slab must be claimed.
+    /// Records that a mirrored slot at <paramref name="slotOffset"/> was written by replication, so that a scan of a
+    /// slab's slots (<see cref="HighWater"/>: a released slab's, a large entry's move) stops at the last one written.
+    /// The slab must be claimed.
     /// </summary>
     public void MarkWritten(ulong slotOffset)
     {
