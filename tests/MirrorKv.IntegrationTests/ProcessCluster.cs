@@ -35,6 +35,22 @@ internal sealed class ProcessCluster : IAsyncDisposable
     /// <param name="spares">Pairs to start besides, in no map (<see cref="Spares"/>).</param>
     public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false, int spares = 0)
     {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(pairs, resp, spares);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                // Every port is chosen free before the first node starts, and the nodes start one after the other over
+                // seconds: another process (an outgoing connection's ephemeral port) took one meanwhile. Choose again.
+            }
+        }
+    }
+
+    private static async Task<ProcessCluster> StartOnceAsync(int pairs, bool resp, int spares)
+    {
         EtcdProcess etcd = await EtcdProcess.StartAsync();
         var cluster = new ProcessCluster(etcd, "test");
         try
