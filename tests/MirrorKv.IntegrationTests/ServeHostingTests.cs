@@ -31,6 +31,22 @@ public partial class ServeHostingTests
     }
 
     [Fact]
+    public async Task IdleNode_LoadsNeitherOpenSsl_NorTheMetricsExporters()
+    {
+        // What an idle node maps is its resident floor (docs/benchmarks.md, "Idle and after 1 GiB"): rkeys and the
+        // incarnation come from getrandom(2), and the exporters load only with --metrics-listen or OTLP. Each of these
+        // was mapped before (libcrypto and the cryptography assembly alone: 5 MB resident).
+        await using NodeProcess node = await NodeProcess.StartPrimaryAsync("--resp-listen", $"127.0.0.1:{Ports.Free()}");
+        await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        string maps = await File.ReadAllTextAsync($"/proc/{node.Pid}/maps", TestContext.Current.CancellationToken);
+        Assert.Contains("System.Private.CoreLib.dll", maps, StringComparison.Ordinal);
+        foreach (string library in (string[])["libcrypto", "libssl", "System.Security.Cryptography.dll", "OpenTelemetry", "System.Net.HttpListener.dll"])
+        {
+            Assert.False(maps.Contains(library, StringComparison.Ordinal), $"an idle node mapped {library}");
+        }
+    }
+
+    [Fact]
     public async Task MaxValueSize_Is16MiBByDefault_AndTakesASize()
     {
         string ready = await ReadyLineAsync(null, ["--listen", $"127.0.0.1:{Ports.Free()}"], ("MIRRORKV_UNUSED", "1"));

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using MirrorKv.Memory;
 using MirrorKv.Protocol;
 using MirrorKv.Store;
@@ -51,7 +50,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _role = new RoleMachine(options.Role == NodeRole.Secondary ? NodeRole.Rejoining : options.Role, options.Role == NodeRole.Primary ? options.InitialEpoch : 0UL, _logger, options.Coordinator is not null);
         _isPrimary = options.Role == NodeRole.Primary;
         _role.Changed += (_, now) => _isPrimary = now == NodeRole.Primary;
-        Incarnation = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        Incarnation = SecureRandom.NextUInt64();
 
         // Before the region is allocated (seconds for a large one), so that the copy path is optimized code by
         // the time this node copies a primary's slabs, whatever its role now.

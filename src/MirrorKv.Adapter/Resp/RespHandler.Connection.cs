@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using MirrorKv.Memory;
 
 namespace MirrorKv.Adapter.Resp;
 
@@ -11,7 +12,14 @@ internal sealed partial class RespHandler
 
     // The secret and a password are compared as HMACs under a key of this process: in constant time, and
     // without telling a guesser the secret's length.
-    private readonly byte[] _authKey = RandomNumberGenerator.GetBytes(32);
+    private readonly byte[] _authKey = NewAuthKey();
+
+    private static byte[] NewAuthKey()
+    {
+        var key = new byte[32];
+        SecureRandom.Fill(key);
+        return key;
+    }
 
     private static void Ping(RespSession session, in RespRequest request)
     {

@@ -177,7 +177,7 @@ internal static class ServeCommand
             {
                 await host.RunAsync(cancellationToken);
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException or HttpListenerException)
+            catch (Exception e) when (IsStartFailure(e))
             {
                 string cause = e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
                 return Fail([$"cannot start the {options.Role.ToString().ToLowerInvariant()}: {cause}"]);
@@ -187,6 +187,12 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    // Apart, so that compiling the command's body does not load HttpListener's assembly (the scrape endpoint's): a
+    // node without one never needs it.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static bool IsStartFailure(Exception e) =>
+        e is System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException or HttpListenerException;
 
     /// <summary>Checks the layered settings and turns them into node options, naming each bad one.</summary>
     private static (NodeOptions? Options, ServeSecrets Secrets, IPEndPoint? Peer, List<string> Errors) ToNodeOptions(ServeSettings settings)

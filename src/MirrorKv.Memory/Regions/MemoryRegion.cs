@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 
 namespace MirrorKv.Memory;
 
@@ -78,7 +77,7 @@ public sealed unsafe class MemoryRegion : IDisposable
         uint rkey;
         do
         {
-            RandomNumberGenerator.Fill(bytes);
+            SecureRandom.Fill(bytes);
             rkey = BitConverter.ToUInt32(bytes);
         }
         while (rkey == 0);
