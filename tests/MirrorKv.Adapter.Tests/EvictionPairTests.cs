@@ -52,6 +52,7 @@ public class EvictionPairTests
 
         Assert.True(pair.Primary.Store.Evictions >= 2000, $"only {pair.Primary.Store.Evictions} evictions");
         Assert.True(pair.Primary.Store.SlabsMoved > 0, "no slab was emptied for another class");
+        Assert.True(expires || pair.Primary.Store.SlabsAutomoved > 0, "no class took a slab by age (automove): the audit below would not cover it");
         await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         Assert.Equal(0, pair.Secondary.Store.Evictions);
         PairAudit.AssertIdentical(pair.Primary.Store, pair.Secondary.Store, Enumerable.Range(0, Keys).Select(i => $"key-{i}"));

@@ -34,8 +34,8 @@ namespace MirrorKv.Store;
 /// holding one is not emptied. A client still holding
 /// the pointer finds a tombstone or, once the slot is reused, another key at a newer version: a validation
 /// failure it answers with a lookup, which misses (the slot reuse rule in StoreEngine.cs).</para>
-/// <para>Known limit: a class keeps the slabs it has, so a class that got few slabs early evicts among few
-/// entries (memcached's automove, a background mover balancing eviction ages across classes, is the next step).</para>
+/// <para>A class whose entries stay much shorter than another's takes slabs from it before it evicts its own
+/// (StoreEngine.Automove.cs).</para>
 /// </remarks>
 public sealed partial class StoreEngine
 {
@@ -80,6 +80,11 @@ public sealed partial class StoreEngine
         {
             // A large entry's new key, whose index must grow first: any slab's entries will do.
             return Options.Eviction != EvictionPolicy.NoEviction && EmptySlabLocked(protect);
+        }
+
+        if (TryAutomoveLocked(sizeClass, protect))
+        {
+            return true;
         }
 
         bool evicted = Options.Eviction switch
@@ -166,6 +171,7 @@ public sealed partial class StoreEngine
             if (hand >= end)
             {
                 hand = 0;
+                OnHandTurnedLocked(sizeClass);
                 if (Access is { CountsFrequency: true })
                 {
                     StartLfuTurnLocked(sizeClass);
@@ -196,11 +202,11 @@ public sealed partial class StoreEngine
         }
     }
 
-    // Evicts every live entry of the sampled claimed slab with the fewest slots in use, so that it becomes empty
-    // and can be moved to the class that needs it. A slab holding an unpublished entry is not taken (see
+    // Evicts every live entry of the sampled claimed slab (of class ofClass, or of any) with the fewest slots in use,
+    // so that it becomes empty and can be moved to the class that needs it. A slab holding an unpublished entry is not taken (see
     // IsEvictable). Under volatile-ttl only a slab whose live entries all carry an expiry may be taken (checked slot
     // by slot, up to the first without; only on this rare path).
-    private bool EmptySlabLocked(ulong protect)
+    private bool EmptySlabLocked(ulong protect, int ofClass = -1)
     {
         int count = _allocator.SlabCount;
         int protectedSlab = protect == NoSlot ? -1 : _allocator.SlabOf(protect);
@@ -212,7 +218,8 @@ public sealed partial class StoreEngine
             int slab = _slabHand;
             _slabHand = (_slabHand + 1) % count;
             // A span is sampled by its first slab, whose one slot is the large entry.
-            if (!_allocator.IsClaimed(slab) || slab == protectedSlab || (_allocator.IsSpan(slab) && !_allocator.IsSpanHead(slab)))
+            if (!_allocator.IsClaimed(slab) || slab == protectedSlab || (_allocator.IsSpan(slab) && !_allocator.IsSpanHead(slab))
+                || (ofClass >= 0 && (_allocator.IsSpan(slab) || _allocator.SlotSizeAt((ulong)slab * (ulong)Options.SlabSize) != SizeClasses.SlotSize(ofClass))))
             {
                 continue;
             }

@@ -62,6 +62,9 @@ public sealed partial class StoreEngine : IDisposable
             _turnDecay = new byte[SizeClasses.Count];
             _turnStartedMs = new long[SizeClasses.Count];
             Array.Fill(_turnStartedMs, Environment.TickCount64);
+            _handTurnStart = new long[SizeClasses.Count];
+            _handLastTurn = new long[SizeClasses.Count];
+            _evictionsSinceAutomove = new int[SizeClasses.Count];
             if (Options.Eviction is EvictionPolicy.AllKeysLru or EvictionPolicy.AllKeysLfu)
             {
                 Access = new AccessTracker(_memory, countsFrequency: Options.Eviction == EvictionPolicy.AllKeysLfu);
