@@ -2,6 +2,7 @@ using System.Text;
 using MirrorKv.Client;
 using MirrorKv.Entries;
 using MirrorKv.Memory;
+using MirrorKv.Protocol;
 using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Tests;
@@ -10,7 +11,8 @@ namespace MirrorKv.Adapter.Tests;
 /// Every evicting policy through a pair: evictions travel as deletes with the primary address, so the secondary
 /// stays identical; a client holding pointers to evicted slots reads the key's own value or misses, on either
 /// node; and keys a client reads one-sided (the adapter records the reads, no store code runs) outlive unread
-/// ones under allkeys-lru and allkeys-lfu.
+/// ones under allkeys-lru and allkeys-lfu. The expiry reaper's deletes travel the same way: a pointer to a key it
+/// reaped, its slot since taken by another key, never reads as that other key's value at either node.
 /// </summary>
 public class EvictionPairTests
 {
@@ -150,6 +152,51 @@ public class EvictionPairTests
         Assert.All(hot, key => Assert.True(store.TryLookup(Encoding.ASCII.GetBytes(key), out _, out _), $"{key}, read 40 times, was evicted"));
         await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
         PairAudit.AssertIdentical(store, pair.Secondary.Store, Enumerable.Range(0, written).Select(i => $"k-{i:D6}").Concat(Enumerable.Range(0, capacity * 2).Select(i => $"new-{i:D6}")));
+    }
+
+    [Fact]
+    public async Task StalePointerToAKeyTheReaperTook_SlotReusedByAnotherKey_MissesAtThePrimaryAndFailsValidationAtTheSecondary()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync(store: Small);
+        MirrorKvClient writer = await pair.ConnectClientAsync();
+        MirrorKvClient reader = await pair.ConnectClientAsync(readFrom: ReadFrom.Primary);
+        var random = new Random(16);
+
+        // Long enough to read it back on a loaded machine; the primary's own reaper (wall clock, every 100 ms) then
+        // takes it, and its delete reaches the secondary as a tombstone with the primary address.
+        var expiring = new byte[100 + ValueExpiry.Size];
+        random.NextBytes(expiring);
+        ValueExpiry.Write(expiring, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 2_000);
+        await writer.SetAsync("expiring", expiring);
+        Assert.Equal(expiring, await reader.GetAsync("expiring"));
+        Assert.True(pair.Primary.Store.TryLookup("expiring"u8, out RemotePointer stale, out ulong version));
+
+        await Waits.UntilAsync(() => pair.Primary.ExpiredEntriesReaped == 1, seconds: 10);
+        await Waits.UntilAsync(() => !pair.Secondary.Store.TryLookup("expiring"u8, out _, out _), "the secondary applying the reaper's delete");
+        RawClient atSecondary = await RawClient.ConnectAsync(pair, pair.Secondary.EndPoint);
+        (WireStatus status, byte[] slot) = await atSecondary.ReadAsync(stale, Opcode.FailoverRead);
+        Assert.Equal(WireStatus.Ok, status);
+        Assert.Equal(EntryStatus.Deleted, EntryValidator.Validate(slot, "expiring"u8, version, out _));
+
+        // A key of the same size takes the freed slot at the primary, and at the secondary the slot mirroring it.
+        byte[] otherValue = Value(random, 100, expires: true);
+        await writer.SetAsync("other-00", otherValue);
+        Assert.True(pair.Primary.Store.TryLookup("other-00"u8, out RemotePointer reused, out _));
+        Assert.Equal(stale, reused);
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+
+        (status, slot) = await atSecondary.ReadAsync(stale, Opcode.FailoverRead);
+        Assert.Equal(WireStatus.Ok, status);
+        Assert.Equal(EntryStatus.Ok, EntryValidator.Validate(slot, "other-00"u8, 0, out ValidatedEntry foreign));
+        Assert.Equal(otherValue, foreign.ValueOf(slot).ToArray());
+        Assert.Equal(EntryStatus.ForeignKey, EntryValidator.Validate(slot, "expiring"u8, version, out _));
+
+        // The reader still holds the stale pointer: its one-sided read fails validation and its lookup misses.
+        ClientStats before = reader.Stats;
+        Assert.Null(await reader.GetAsync("expiring"));
+        Assert.True(reader.Stats.Reads > before.Reads, "the reader did not read through the stale pointer");
+        Assert.True(reader.Stats.Lookups > before.Lookups, "the reader did not fall back to a lookup");
+        Assert.Equal(otherValue, await reader.GetAsync("other-00"));
     }
 
     // Every key reads as its latest value when the store holds it, and as a miss when it was evicted: never another
