@@ -33,13 +33,14 @@ internal sealed class ProcessCluster : IAsyncDisposable
     /// <param name="pairs">How many pairs.</param>
     /// <param name="resp">Whether every node serves RESP too (<c>--resp-listen</c>), with its RESP endpoint in the map.</param>
     /// <param name="spares">Pairs to start besides, in no map (<see cref="Spares"/>).</param>
-    public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false, int spares = 0)
+    /// <param name="nodeArgs">More <c>serve</c> arguments for the nodes of the pair named (e.g. a smaller <c>--max-memory</c>).</param>
+    public static async Task<ProcessCluster> StartAsync(int pairs = 3, bool resp = false, int spares = 0, Func<string, string[]>? nodeArgs = null)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return await StartOnceAsync(pairs, resp, spares);
+                return await StartOnceAsync(pairs, resp, spares, nodeArgs ?? (_ => []));
             }
             catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
             {
@@ -49,7 +50,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<ProcessCluster> StartOnceAsync(int pairs, bool resp, int spares)
+    private static async Task<ProcessCluster> StartOnceAsync(int pairs, bool resp, int spares, Func<string, string[]> nodeArgs)
     {
         EtcdProcess etcd = await EtcdProcess.StartAsync();
         var cluster = new ProcessCluster(etcd, "test");
@@ -76,10 +77,10 @@ internal sealed class ProcessCluster : IAsyncDisposable
                 (string id, IPEndPoint primaryAt, IPEndPoint secondaryAt) = endPoints[i];
                 string[] primaryResp = resp ? ["--resp-listen", RespOf(i, true)!.ToString()] : [];
                 string[] secondaryResp = resp ? ["--resp-listen", RespOf(i, false)!.ToString()] : [];
-                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args(id), .. primaryResp], primaryAt);
+                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args(id), .. primaryResp, .. nodeArgs(id)], primaryAt);
                 try
                 {
-                    cluster.Pairs.Add((id, primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args(id), .. secondaryResp], secondaryAt)));
+                    cluster.Pairs.Add((id, primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args(id), .. secondaryResp, .. nodeArgs(id)], secondaryAt)));
                 }
                 catch
                 {
@@ -90,10 +91,10 @@ internal sealed class ProcessCluster : IAsyncDisposable
 
             for (int i = pairs + 1; i <= pairs + spares; i++)
             {
-                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args($"p{i}")]);
+                NodeProcess primary = await NodeProcess.StartAsync(["--role", "primary", .. cluster.Args($"p{i}"), .. nodeArgs($"p{i}")]);
                 try
                 {
-                    cluster.Spares.Add(($"p{i}", primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args($"p{i}")])));
+                    cluster.Spares.Add(($"p{i}", primary, await NodeProcess.StartAsync(["--role", "secondary", "--primary", primary.EndPoint.ToString(), .. cluster.Args($"p{i}"), .. nodeArgs($"p{i}")])));
                 }
                 catch
                 {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using MirrorKv.Adapter;
+using MirrorKv.Client;
 using MirrorKv.Protocol;
 
 namespace MirrorKv.Cli.Cluster;
@@ -211,6 +212,13 @@ internal static class ClusterMove
             catch (MoveException e)
             {
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 3;
+            }
+            catch (MirrorKvException e)
+            {
+                // A node refused what no step expects (a connection without the right --secret-file, a CLUSTER_MAP
+                // query): the steps' own refusals come as MoveException, with the pair and the slots.
+                await Console.Error.WriteLineAsync($"error: {e.Message}. The move stopped; the map keeps the step it reached, fence included, and running the command again finishes it.");
                 return 3;
             }
             catch (Exception e) when (e is InvalidOperationException or FormatException)

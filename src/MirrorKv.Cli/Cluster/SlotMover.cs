@@ -13,8 +13,8 @@ namespace MirrorKv.Cli.Cluster;
 /// into the target's), <b>handoff</b> (the source refuses every operation of the batch; once every reachable member
 /// of the source serves that map, the mover deletes the source's entries through its replication), then the
 /// target owns the batch. The state lives in the map, so a run that stops (etcd unreachable past
-/// <see cref="EtcdPatience"/>, Ctrl+C, a crash) leaves the fence up and the next run finishes every move it finds
-/// in the map before anything else.
+/// <see cref="EtcdPatience"/>, a pair that refuses a step for good, such as a full target: <see cref="MoveRefusal"/>;
+/// Ctrl+C, a crash) leaves the fence up and the next run finishes every move it finds in the map before anything else.
 /// </summary>
 internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, TextWriter log)
 {
@@ -147,7 +147,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                     log.WriteLine($"slots {first}-{last}: map version {copy.Version}: copy from {from} to {to} (writes fenced)");
                     break;
                 case MigrationPhase.Copy:
-                    entries = await CopyAsync(first, last, from, to, cancellationToken).ConfigureAwait(false);
+                    entries = await CopyAsync(first, last, from, to, map.Version, cancellationToken).ConfigureAwait(false);
                     ClusterMap handoff = await PublishAsync((m, v) => m.WithSlots(v, first, last, from, to, MigrationPhase.Handoff), cancellationToken).ConfigureAwait(false);
                     log.WriteLine($"slots {first}-{last}: map version {handoff.Version}: handoff ({entries} entries copied; {from} serves none of them now)");
                     break;
@@ -155,7 +155,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                     // Every member of the source must refuse the slots before their entries go: a lagging secondary
                     // would answer "not found" for a key the target holds.
                     await BarrierAsync(map, [from], map.Version, required: true, cancellationToken).ConfigureAwait(false);
-                    int retired = await RetireAsync(first, last, from, cancellationToken).ConfigureAwait(false);
+                    int retired = await RetireAsync(first, last, from, to, map.Version, cancellationToken).ConfigureAwait(false);
                     ClusterMap owned = await PublishAsync((m, v) => m.WithSlots(v, first, last, to), cancellationToken).ConfigureAwait(false);
                     log.WriteLine($"slots {first}-{last}: map version {owned.Version}: owned by {to} ({retired} entries deleted at {from})");
 
@@ -167,8 +167,9 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
     }
 
     // Pages the range's entries from the source's primary into the target's. A failover of the source restarts the
-    // pages from the start (a cursor is an address in one node's memory); of the target, the page is sent again.
-    private async Task<int> CopyAsync(int first, int last, string from, string to, CancellationToken cancellationToken)
+    // pages from the start (a cursor is an address in one node's memory); of the target, the page is sent again. A
+    // refusal that waiting does not cure (the target's store full) stops the move in phase copy: nothing is lost.
+    private async Task<int> CopyAsync(int first, int last, string from, string to, ulong version, CancellationToken cancellationToken)
     {
         ulong cursor = 0;
         IPEndPoint? cursorAt = null;
@@ -197,6 +198,10 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                 await source.RecoverAsync(e, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+            catch (MirrorKvException e)
+            {
+                throw MoveRefusal.Export(e, from, to, exporter.EndPoint, first, last, version);
+            }
 
             if (page.Count > 0)
             {
@@ -211,6 +216,10 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                     await target.RecoverAsync(e, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
+                catch (MirrorKvException e)
+                {
+                    throw MoveRefusal.Import(e, from, to, importer.EndPoint, first, last, version, entries);
+                }
             }
 
             entries += page.Count;
@@ -223,7 +232,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
         }
     }
 
-    private async Task<int> RetireAsync(int first, int last, string from, CancellationToken cancellationToken)
+    private async Task<int> RetireAsync(int first, int last, string from, string to, ulong version, CancellationToken cancellationToken)
     {
         ulong cursor = 0;
         IPEndPoint? cursorAt = null;
@@ -247,6 +256,10 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
             {
                 await source.RecoverAsync(e, cancellationToken).ConfigureAwait(false);
                 continue;
+            }
+            catch (MirrorKvException e)
+            {
+                throw MoveRefusal.Retire(e, from, to, primary.EndPoint, first, last, version);
             }
 
             if (cursor == 0)

@@ -78,6 +78,10 @@ public sealed class SlotTransferConnection : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="page"/>'s entries (of slots <paramref name="first"/>-<paramref name="last"/>) at this node; returns once its secondary holds them.</summary>
+    /// <exception cref="MirrorKvException">
+    /// Refused: <see cref="MirrorKvError.OutOfMemory"/> when the node's store is full (the entries before the one that
+    /// did not fit stay written), <see cref="MirrorKvError.ValueTooLarge"/> for a value over its limit, else as for an export.
+    /// </exception>
     public async Task<int> ImportAsync(int first, int last, SlotPage page, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(page);
@@ -102,6 +106,17 @@ public sealed class SlotTransferConnection : IAsyncDisposable
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _channel.DisposeAsync();
 
+    // The store's refusals keep their own error, as a client's WRITE reports them: a mover tells a full target
+    // (OutOfMemory) apart from one that is failing over (NotPrimary: Unavailable, wait for the next primary).
+    private static MirrorKvError ErrorOf(WireStatus status) => status switch
+    {
+        WireStatus.NotPrimary => MirrorKvError.Unavailable,
+        WireStatus.OutOfMemory => MirrorKvError.OutOfMemory,
+        WireStatus.ValueTooLarge => MirrorKvError.ValueTooLarge,
+        WireStatus.KeyTooLong or WireStatus.EmptyKey => MirrorKvError.KeyTooLong,
+        _ => MirrorKvError.Protocol,
+    };
+
     private async Task<T> AskAsync<T>(Opcode opcode, byte[] request, Func<ReadOnlySpan<byte>, T?> decode, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -112,7 +127,7 @@ public sealed class SlotTransferConnection : IAsyncDisposable
             await op.AsValueTask().ConfigureAwait(false);
             if (op.Status != WireStatus.Ok)
             {
-                throw new MirrorKvException(op.Status is WireStatus.NotPrimary ? MirrorKvError.Unavailable : MirrorKvError.Protocol, $"{EndPoint} answered {opcode} with {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
+                throw new MirrorKvException(ErrorOf(op.Status), $"{EndPoint} answered {opcode} with {op.Status}: {ErrorText.Read(op.Payload)}", op.Status);
             }
 
             return decode(op.Payload) ?? throw new MirrorKvException(MirrorKvError.Protocol, $"{EndPoint} answered {opcode} with a malformed reply", WireStatus.MalformedFrame);

@@ -54,7 +54,7 @@ public class StatusTableTests
         // Delete; AckWaiters.FailAll), whose cells this test and LeaseAndHealingTests see.
         ("SLOT_IMPORT", WireStatus.KeyTooLong, "WRITE of a long key (StoreEngine.Write)"),
         ("SLOT_IMPORT", WireStatus.ValueTooLarge, "WRITE of a large value (StoreEngine.Write)"),
-        ("SLOT_IMPORT", WireStatus.OutOfMemory, "WRITE to a full store (StoreEngine.Write)"),
+        ("SLOT_IMPORT", WireStatus.OutOfMemory, "ClusterMoveFullTargetProcessTests.Move_ToAPairThatFills_Exits3WithTheSettingsToChange_NoStackTrace_NothingLost_OtherSlotsWritable"),
         ("SLOT_IMPORT", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk (AckWaiters.FailAll)"),
         ("SLOT_RETIRE", WireStatus.ReplicationFailed, "LeaseAndHealingTests.StaleSyncWrite_WhenTheLeaseRunsOut_IsAnsweredRetryableNeverOk (AckWaiters.FailAll)"),
     ];
