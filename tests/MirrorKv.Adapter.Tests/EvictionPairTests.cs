@@ -73,6 +73,40 @@ public class EvictionPairTests
     }
 
     [Fact]
+    public async Task Failover_OfAFullStore_ThePromotedSecondaryStaysWithinMaxMemory_AndKeepsEvicting()
+    {
+        // A secondary's chunks mirror its primary's and it registers none of its own: one of its own (one slab) would
+        // put it a slab over the limit once promoted, and every later secondary, which copies all of it, one more.
+        await using PairFixture pair = await PairFixture.StartAsync(store: SmallLru);
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        for (int i = 0; i < 4000; i++)
+        {
+            await client.SetAsync($"key-{i}", new byte[100]);
+        }
+
+        await Waits.UntilAsync(() => pair.Secondary.Lsn == pair.Primary.Lsn);
+        StoreStats primary = pair.Primary.Store.GetStats(), secondary = pair.Secondary.Store.GetStats();
+        Assert.True(pair.Primary.Store.Evictions > 1000, $"{pair.Primary.Store.Evictions} evictions");
+        Assert.Equal(primary.ChunkBytes, secondary.ChunkBytes);
+        Assert.Equal(primary.Chunks, secondary.Chunks);
+        Assert.True(secondary.MemoryUsed <= (long)Small.MaxMemory, $"secondary uses {secondary.MemoryUsed} of {Small.MaxMemory}");
+
+        pair.Network.Crash(PairFixture.PrimaryAddress);
+        long entriesBefore = secondary.Entries;
+        for (int i = 4000; i < 8000; i++)
+        {
+            await client.SetAsync($"key-{i}", new byte[100]);
+        }
+
+        StoreStats promoted = pair.Secondary.Store.GetStats();
+        Assert.Equal(NodeRole.Primary, pair.Secondary.Role);
+        Assert.True(promoted.MemoryUsed <= (long)Small.MaxMemory, $"the promoted node uses {promoted.MemoryUsed} of {Small.MaxMemory}");
+        Assert.Equal(primary.ChunkBytes, promoted.ChunkBytes);
+        Assert.True(pair.Secondary.Store.Evictions > 1000, $"the promoted node evicted {pair.Secondary.Store.Evictions}");
+        Assert.InRange(promoted.Entries, entriesBefore - 200, entriesBefore + 200);
+    }
+
+    [Fact]
     public async Task OneSidedReadsBetweenWriteBursts_KeepReadKeys_WhileUnreadOnesAreEvicted()
     {
         await using PairFixture pair = await PairFixture.StartAsync(store: SmallLru);

@@ -59,6 +59,21 @@ public partial class BenchTests
     }
 
     [Fact]
+    public async Task Bench_AgainstAnEvictingStoreTooSmallForItsKeys_SaysTheKeysWereEvicted_WithoutAStackTrace()
+    {
+        // The bench writes its keys, then reads them back: under allkeys-lru most of 5,000 values of 3,000 B are
+        // gone from 8 MiB by then.
+        await using NodeProcess node = await NodeProcess.StartAsync(["--role", "primary", "--max-memory", "8m", "--eviction", "allkeys-lru"]);
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
+            "bench", "--primary", node.EndPoint.ToString(), "--op", "set", "--keys", "5000", "--value-size", "3000", "--duration", "1", "--warmup", "1");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("reading it found nothing: the node evicted it", output, StringComparison.Ordinal);
+        Assert.Contains("use fewer --keys or a smaller --value-size", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_CompareRedis_InRounds_ReportsTheMedianRound()
     {
         (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),

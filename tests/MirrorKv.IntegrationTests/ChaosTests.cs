@@ -41,6 +41,26 @@ public class ChaosTests
     }
 
     [Fact]
+    public async Task Chaos_WithEviction_EveryKindHeals_MissesButNoStaleOrForeignValue()
+    {
+        // 3,000 keys of 2,000 and 6,000 B values against 8 MiB per node: the primary evicts throughout, the
+        // evictions go down the stream as deletes, and every fault kind strikes meanwhile.
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(3), "chaos", "--eviction", "allkeys-lru", "--faults", string.Join(",", AllKinds), "--cycles", "6", "--seed", "11", "--keys", "3000", "--json");
+
+        AssertCleanRun(exitCode, output, "pair", cycles: 6);
+        using var report = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        JsonElement root = report.RootElement;
+        Assert.True(root.GetProperty("reads_missed").GetInt64() > 100, output);
+        Assert.InRange(root.GetProperty("missing_at_end").GetInt32(), 300, 2_900);
+        Assert.Equal(0, root.GetProperty("linearizability_violations").GetInt64());
+        Assert.Contains("eviction allkeys-lru: --max-memory 8m per node", output, StringComparison.Ordinal);
+
+        (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "chaos", "--eviction", "volatile-ttl");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--eviction must be allkeys-lru or allkeys-lfu", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Chaos_WithCoordinator_EveryKindHealsWithNothingLostAndNeverTwoPrimaries()
     {
         if (LocalEtcdMissing())

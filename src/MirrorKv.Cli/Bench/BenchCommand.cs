@@ -236,6 +236,11 @@ internal static class BenchCommand
                     : ""));
                 return 1;
             }
+            catch (BenchReadMismatchException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
 
             if (parse.GetValue(json))
             {

@@ -42,7 +42,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
         {
             if (!_found[i] || _writers[i].WrittenCount != value.Length)
             {
-                throw new InvalidOperationException($"bench read of {_batchKeys[i]} returned {(_found[i] ? _writers[i].WrittenCount + " bytes" : "nothing")}");
+                throw new BenchReadMismatchException(_batchKeys[i], _found[i] ? _writers[i].WrittenCount : null, value.Length);
             }
         }
     }
@@ -90,7 +90,7 @@ internal sealed class MirrorKvBenchConnection(MirrorKvClient client, string[] ke
             }
             else if (_writers[i].WrittenCount != value.Length)
             {
-                throw new InvalidOperationException($"bench read of {_batchKeys[i]} returned {_writers[i].WrittenCount} bytes");
+                throw new BenchReadMismatchException(_batchKeys[i], _writers[i].WrittenCount, value.Length);
             }
         }
 

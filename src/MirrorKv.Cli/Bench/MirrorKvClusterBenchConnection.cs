@@ -21,20 +21,23 @@ internal sealed class MirrorKvClusterBenchConnection(MirrorKvClusterClient clien
         if (batch.Length == 1)
         {
             _writer.ResetWrittenCount();
-            if (!await client.TryGetAsync(keys[batch[0]], _writer) || _writer.WrittenCount != value.Length)
+            if (!await client.TryGetAsync(keys[batch[0]], _writer) is var found || _writer.WrittenCount != value.Length)
             {
-                throw new InvalidOperationException($"bench read of {keys[batch[0]]} returned {_writer.WrittenCount} bytes");
+                throw new BenchReadMismatchException(keys[batch[0]], found ? _writer.WrittenCount : null, value.Length);
             }
 
             return;
         }
 
+        int i = 0;
         foreach (byte[]? read in await client.GetManyAsync(Keys(batch)))
         {
             if (read?.Length != value.Length)
             {
-                throw new InvalidOperationException($"bench batch read returned {read?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "nothing"}");
+                throw new BenchReadMismatchException(keys[batch[i]], read?.Length, value.Length);
             }
+
+            i++;
         }
     }
 

@@ -75,17 +75,33 @@ internal static class ChaosCommand
                 r.AddError("--cluster must be between 2 and 16 pairs.");
             }
         });
+        var eviction = new Option<string?>("--eviction")
+        {
+            Description = $"Run the nodes with this eviction policy (allkeys-lru or allkeys-lfu), --max-memory {ChaosOptions.EvictionMaxMemory} and values of {ChaosOptions.EvictionValueSize:N0} B ({3 * ChaosOptions.EvictionValueSize:N0} B every other write), so that they evict throughout: a read may miss, a value older than acknowledged is still a bad read, and the histories are checked as without. Pair and coordinator modes.",
+        };
+        eviction.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } given && given is not ("allkeys-lru" or "allkeys-lfu"))
+            {
+                r.AddError($"--eviction must be allkeys-lru or allkeys-lfu (the workload's values carry no expiry, so volatile-ttl would evict nothing); got '{given}'.");
+            }
+        });
         var nodeLogs = new Option<string?>("--node-logs") { Description = "Directory for every line each node prints (node-PORT.log, restarts appended, wall-clock stamps); by default only lines about failures are shown." };
         var json = new Option<bool>("--json") { Description = "Also print the figures as one JSON object on the last line." };
         var command = new Command("chaos", "Inject a fault per cycle (kill -9, pause, cut link, silent death) under a checked workload, wait until the pair is protected again, repeat; count STATUS samples with two primaries; then check every acknowledged write.")
         {
-            cycles, seed, keys, faults, coordinator, cluster, nodeLogs, json,
+            cycles, seed, keys, faults, coordinator, cluster, eviction, nodeLogs, json,
         };
         command.Validators.Add(r =>
         {
             if (r.GetResult(cluster) is not null && r.GetResult(faults) is { Implicit: false } given && given.GetValueOrDefault<string>() != "kill")
             {
                 r.AddError("--cluster injects kill -9 of a primary while slots move: --faults other than kill is not supported with it.");
+            }
+
+            if (r.GetResult(cluster) is not null && r.GetResult(eviction) is not null)
+            {
+                r.AddError("--eviction is not supported with --cluster: run it with one pair.");
             }
 
             if (r.GetResult(cluster) is not null && r.GetResult(json) is { Implicit: false })
@@ -103,7 +119,7 @@ internal static class ChaosCommand
                 return await new ClusterChaosRunner(options, Console.Out).RunAsync(cancellationToken);
             }
 
-            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs), Coordinator = witness }, Console.Out);
+            var runner = new ChaosRunner(new ChaosOptions(parse.GetValue(cycles), parse.GetValue(seed), parse.GetValue(keys)) { Faults = kinds, NodeLogs = parse.GetValue(nodeLogs), Coordinator = witness, Eviction = parse.GetValue(eviction) }, Console.Out);
             int exitCode = await runner.RunAsync(cancellationToken);
             if (parse.GetValue(json) && runner.Result is { } result)
             {

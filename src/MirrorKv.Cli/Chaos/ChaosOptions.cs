@@ -32,6 +32,19 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     /// </summary>
     public int? ClusterPairs { get; init; }
 
+    /// <summary>
+    /// The nodes' <c>--eviction</c> policy (allkeys-lru or allkeys-lfu), or null for noeviction. With one, the nodes
+    /// get <see cref="EvictionMaxMemory"/> and the workload values of <see cref="EvictionValueSize"/> bytes (three
+    /// times that every other write), so that the keys do not fit and the nodes evict all along; a read may then miss.
+    /// </summary>
+    public string? Eviction { get; init; }
+
+    /// <summary>Each node's --max-memory under <see cref="Eviction"/>.</summary>
+    public const string EvictionMaxMemory = "8m";
+
+    /// <summary>The workload's value size under <see cref="Eviction"/> (5,000 keys: about 20 MB of values against 8 MiB).</summary>
+    public const int EvictionValueSize = 2000;
+
     /// <summary>"pair", "coordinator" or "cluster", as the summary and the JSON say it.</summary>
     public string Mode => ClusterPairs is not null ? "cluster" : Coordinator is null ? "pair" : "coordinator";
 

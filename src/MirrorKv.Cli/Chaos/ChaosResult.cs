@@ -28,6 +28,12 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
 
     public long FailedReads { get; init; }
 
+    /// <summary>Reads that found no value while the nodes evicted (chaos --eviction); 0 without.</summary>
+    public long Misses { get; init; }
+
+    /// <summary>Keys absent at the final check, evicted (chaos --eviction); null without eviction.</summary>
+    public int? MissingAtEnd { get; init; }
+
     public long FailedWrites { get; init; }
 
     /// <summary>STATUS samples of both nodes taken during the run.</summary>
@@ -81,6 +87,8 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
             ["reads"] = Reads,
             ["bad_reads"] = BadReads,
             ["reads_failed"] = FailedReads,
+            ["reads_missed"] = Misses,
+            ["missing_at_end"] = MissingAtEnd,
             ["writes_failed"] = FailedWrites,
             ["status_samples"] = StatusSamples,
             ["two_primary_samples"] = TwoPrimarySamples,

@@ -106,7 +106,7 @@ internal sealed partial class ChaosRunner
             var clock = Stopwatch.StartNew();
             try
             {
-                (PairLauncher.ChildNode node, Task caughtUp) = await _pair.RestartAsSecondaryAsync(victim, survivor.EndPoint, RegionSize, output);
+                (PairLauncher.ChildNode node, Task caughtUp) = await _pair.RestartAsSecondaryAsync(victim, survivor.EndPoint, MaxMemory, output);
                 TimeSpan left = HealLimit - Stopwatch.GetElapsedTime(ended);
                 await caughtUp.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 if (rejoins is not null && caughtUp.IsCompleted)

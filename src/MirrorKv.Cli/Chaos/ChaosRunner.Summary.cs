@@ -17,6 +17,12 @@ internal sealed partial class ChaosRunner
         Say($"  reads checked         {result.Reads,12:N0}");
         Say($"  bad reads             {result.BadReads,12:N0}");
         Say($"  reads failed          {result.FailedReads,12:N0} (an error instead of a value)");
+        if (result.MissingAtEnd is { } missing)
+        {
+            Say($"  reads missed          {result.Misses,12:N0} (no value: the key was evicted; allowed under --eviction)");
+            Say($"  evicted at the end    {missing,12:N0} of {_workload.Keys:N0} keys absent at the final check (the others hold their acknowledged value or a newer one)");
+        }
+
         Say($"  writes failed         {result.FailedWrites,12:N0} (not acknowledged: Unavailable, or refused by a fenced node)");
         Say($"  two primaries         {result.TwoPrimarySamples,12:N0} of {result.StatusSamples:N0} STATUS samples (both nodes primary with a lease left, confirmed by asking again at once"
             + (result.UnconfirmedTwoPrimarySamples > 0 ? $"; {result.UnconfirmedTwoPrimarySamples:N0} more not confirmed: a node died between the answers)" : ")"));

@@ -19,6 +19,10 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 {
     private const string RegionSize = "64m";
 
+    // Every node's --max-memory, the restarted ones' too: a node given more than its peer would stop evicting once
+    // promoted, and a secondary given less could not hold its primary's copy.
+    private string MaxMemory => options.Eviction is null ? RegionSize : ChaosOptions.EvictionMaxMemory;
+
     // A pair that is not protected this long after a fault ended has not healed by itself; the run stops
     // rather than hang, and says so.
     private static readonly TimeSpan HealLimit = TimeSpan.FromSeconds(30);
@@ -86,9 +90,15 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         // must not name our primary.
         string pairName = $"chaos-{options.Seed}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
         string[] nodeArgs = coordinator is null ? [] : ["--coordinator", coordinator, "--pair-name", pairName];
+        if (options.Eviction is { } policy)
+        {
+            nodeArgs = [.. nodeArgs, "--eviction", policy];
+        }
+
         Say($"chaos: {options.Cycles} cycles, seed {options.Seed}, {options.Keys:N0} keys, faults {string.Join(",", options.Faults.Select(ChaosFaults.Name))}"
             + (coordinator is null ? "; pair mode (no coordinator)" : $"; coordinator mode: etcd at {coordinator}{(ownEtcd ? " (started by this run)" : "")}, pair name {pairName}")
             + (options.Relayed ? "; each node behind a relay of this process (for cut-link)" : "")
+            + (options.Eviction is { } evicting ? $"; eviction {evicting}: --max-memory {ChaosOptions.EvictionMaxMemory} per node, values of {ChaosOptions.EvictionValueSize:N0} and {3 * ChaosOptions.EvictionValueSize:N0} B (a read may miss; a value older than acknowledged is still a bad read)" : "")
             + (options.NodeLogs is null ? "" : $"; node logs in {options.NodeLogs}, this run started at {DateTime.Now:HH:mm:ss.fff}"));
         PairLauncher.NodeAddress[]? addresses = null;
         if (options.Relayed)
@@ -113,14 +123,14 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
     private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, string[] nodeArgs, CancellationToken cancellationToken)
     {
-        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(RegionSize, "sync", output, addresses, options.NodeLogs, nodeArgs);
+        await using PairLauncher pair = _pair = await PairLauncher.StartAsync(MaxMemory, "sync", output, addresses, options.NodeLogs, nodeArgs);
         await using PairWatch watch = _watch = new PairWatch([pair.Nodes[0].ListenEndPoint, pair.Nodes[1].ListenEndPoint], pair.Secret, Say);
         await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint], Secret = pair.Secret }, cancellationToken);
         await client.WaitForSecondaryAsync(cancellationToken);
-        Workload workload = _workload = new Workload(options.Keys, 100, line => Say(line), _history);
+        Workload workload = _workload = new Workload(options.Keys, options.Eviction is null ? 100 : ChaosOptions.EvictionValueSize, line => Say(line), _history, missesAllowed: options.Eviction is not null);
         if (!await workload.TryLoadAsync(client, cancellationToken))
         {
-            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' --max-memory {RegionSize}; use fewer --keys");
+            Say($"error: the store is full (OutOfMemory): {options.Keys:N0} keys of 100 B do not fit the chaos nodes' --max-memory {MaxMemory}; use fewer --keys");
             return 2;
         }
 
@@ -186,6 +196,8 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             TwoPrimarySamples = watch.TwoPrimarySamples,
             UnconfirmedTwoPrimarySamples = watch.UnconfirmedTwoPrimarySamples,
             Linearizability = linearizability,
+            Misses = workload.Misses,
+            MissingAtEnd = options.Eviction is null ? null : workload.MissingAtEnd,
         };
         PrintSummary(Result, rejoins);
         return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 && linearizability.Violations == 0 ? 0 : 1;

@@ -15,12 +15,12 @@ namespace MirrorKv.Cli;
 /// It runs over a pair's client or a cluster's (<see cref="IWorkloadTarget"/>); with <see cref="Groups"/>, each group
 /// of keys (a cluster's pair) is counted and its gaps measured apart as well.
 /// </summary>
-internal sealed class Workload(int keys, int valueSize, Action<string> say, RollingHistory? history = null)
+internal sealed class Workload(int keys, int valueSize, Action<string> say, RollingHistory? history = null, bool missesAllowed = false)
 {
     private readonly int[] _acked = new int[keys];
     private readonly int[] _attempted = new int[keys];
     private readonly CompletionGaps _readGaps = new(), _writeGaps = new();
-    private long _reads, _writes, _failed, _badReads, _failedReads;
+    private long _reads, _writes, _failed, _badReads, _failedReads, _misses;
     private long _mark = long.MaxValue;
     private long _firstReadAfterMark = long.MaxValue;
     private long _firstWriteAfterMark = long.MaxValue;
@@ -34,6 +34,15 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
 
     /// <summary>Reads that returned a value they should not have: torn, another key's, older than acknowledged.</summary>
     public long BadReads => Interlocked.Read(ref _badReads);
+
+    /// <summary>
+    /// Reads that found no value, with misses allowed (the nodes evict): a miss is a served read, and the checks take
+    /// it as no answer (an evicted key), not as a lost write; a value older than acknowledged is still a bad read.
+    /// </summary>
+    public long Misses => Interlocked.Read(ref _misses);
+
+    /// <summary>Keys <see cref="VerifyAsync(IWorkloadTarget, CancellationToken)"/> found absent, with misses allowed.</summary>
+    public int MissingAtEnd { get; private set; }
 
     /// <summary>Reads that failed with an error (no value returned).</summary>
     public long FailedReads => Interlocked.Read(ref _failedReads);
@@ -159,17 +168,22 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     /// <inheritdoc cref="VerifyAsync(MirrorKvClient, CancellationToken)"/>
     public async Task<int> VerifyAsync(IWorkloadTarget client, CancellationToken cancellationToken)
     {
-        int lost = 0;
+        int lost = 0, missing = 0;
         for (int i = 0; i < keys; i++)
         {
             byte[]? value = await client.GetAsync(Key(i), cancellationToken);
             int generation = value is null ? -1 : GenerationOf(value, i);
-            if (generation < _acked[i] || generation > _attempted[i])
+            if (value is null && missesAllowed)
+            {
+                missing++;
+            }
+            else if (generation < _acked[i] || generation > _attempted[i])
             {
                 lost++;
             }
         }
 
+        MissingAtEnd = missing;
         return lost;
     }
 
@@ -200,11 +214,21 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
             }
 
             int generation = value is null ? -1 : GenerationOf(value, i);
+            bool miss = value is null && missesAllowed;
+            if (miss)
+            {
+                // An evicted key: the register's model has no eviction, so the checker gets no answer from this read.
+                history?.Complete(id, Outcome.Fail);
+                Interlocked.Increment(ref _misses);
+            }
+            else
+            {
+                // Absent is null to the checker; a value that is no value of this key (-2) was never written.
+                history?.Complete(id, Outcome.Ok, generation == -1 ? null : generation);
+            }
 
-            // Absent is null to the checker; a value that is no value of this key (-2) was never written.
-            history?.Complete(id, Outcome.Ok, generation == -1 ? null : generation);
             long mark = Volatile.Read(ref _mark);
-            bool good = generation >= floor && generation <= Volatile.Read(ref _attempted[i]);
+            bool good = miss || (generation >= floor && generation <= Volatile.Read(ref _attempted[i]));
             if (good)
             {
                 _readGaps.Completed(mark);

@@ -11,6 +11,9 @@ public sealed partial class StoreEngine
     private TranslationTable? _translation;
     private MirroredRegion[] _primaryRegions = [];
 
+    // Whether the chunk registered at the store's creation mirrors a primary region (see MirrorRegion).
+    private bool _ownChunkMirrors;
+
     /// <summary>True while the engine mirrors a primary and refuses local writes.</summary>
     public bool IsSecondary
     {
@@ -87,9 +90,17 @@ public sealed partial class StoreEngine
             }
 
             _translation ??= new TranslationTable(Options.SlabSize);
-            MemoryRegion local = AddChunkLocked(length, announce: false);
+
+            // A region as long as the store's own first chunk (one slab on both nodes, the default: every primary has
+            // such a region) is mirrored onto that chunk, not onto one more: a secondary then holds exactly its
+            // primary's memory, and once promoted stays within its limit. With its own chunk besides, it would be a
+            // chunk over the limit after a failover, and every later secondary, which copies all of it, one more.
+            // (The HELLO reply lists regions in no set order, so any region of that length will do, once.)
+            bool reuseOwn = !_ownChunkMirrors && _index.Count == 0 && _allocator.ClaimedSlabs == 0 && _memory.Count > 0 && _memory[0].Length == length;
+            _ownChunkMirrors |= reuseOwn;
+            MemoryRegion local = reuseOwn ? _memory[0] : AddChunkLocked(length, announce: false);
             _translation.MapRegion(primaryRegion.RKey, primaryRegion.Address, length, local.RKey);
-            _primaryRegions = [.. _primaryRegions, new MirroredRegion(primaryRegion.RKey, primaryRegion.Address, length, _memory.Count - 1)];
+            _primaryRegions = [.. _primaryRegions, new MirroredRegion(primaryRegion.RKey, primaryRegion.Address, length, reuseOwn ? 0 : _memory.Count - 1)];
             _isSecondary = true;
             return ApplyStatus.Applied;
         }
