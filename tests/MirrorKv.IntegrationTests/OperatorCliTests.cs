@@ -119,6 +119,35 @@ public class OperatorCliTests
     }
 
     [Fact]
+    public async Task Set_OnAFullStore_SaysWhichSettingToChange_ExitSix_NothingLost()
+    {
+        // 1 MiB of 64 KiB slabs: about fifteen 60,000-byte values fit, then the store is full (noeviction).
+        await using NodeProcess node = await NodeProcess.StartPrimaryAsync("--max-memory", "1m", "--slab-size", "64k");
+        string value = new('v', 60_000);
+        int stored = 0;
+        (int ExitCode, string Stdout, string Stderr) refused = default;
+        for (int i = 0; i < 40; i++)
+        {
+            (int code, string stdout, string stderr) = await CliProcess.RunAsync("set", node.EndPoint.ToString(), $"k{i}", value);
+            if (code != 0)
+            {
+                refused = (code, stdout, stderr);
+                break;
+            }
+
+            stored++;
+        }
+
+        Assert.InRange(stored, 5, 39);
+        Assert.Equal(6, refused.ExitCode);
+        Assert.Contains("OutOfMemory", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--max-memory", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--eviction allkeys-lru", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", refused.Stdout + refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(value.Length + 1, (await CliProcess.RunAsync("get", node.EndPoint.ToString(), $"k{stored - 1}")).Stdout.Length);
+    }
+
+    [Fact]
     public async Task KeyCommands_MissingOrWrongSecret_ExitFour_RightSecret_Served()
     {
         DirectoryInfo dir = Directory.CreateTempSubdirectory("ops-cli-secret");
