@@ -207,12 +207,15 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             return;
         }
 
-        // Writes in this batch posted REPLICATE records: send them in one go, then the replies. A batch without
+        // Writes in this batch posted REPLICATE records. They leave once the event loop has served every connection
+        // ready with this one, in one send for all of them (as the RESP port does): with a few clients at pipeline 1,
+        // writes that arrive together then share a send and the secondary's receive and ack (4 connections, 1 KiB
+        // SETs: 13-29 % more writes a second, A/B in turns). Off an event loop it is sent at once. A batch without
         // writes leaves the stream alone: READs take no lock of the replication path (see BatchWrote).
         if (connection.State is ConnectionState { BatchWrote: true } wrote)
         {
             wrote.BatchWrote = false;
-            node.Stream.Flush();
+            node.Stream.FlushAfterDelivery();
         }
 
         connection.Flush();
