@@ -21,7 +21,8 @@ internal sealed class MirrorKvClusterBenchConnection(MirrorKvClusterClient clien
         if (batch.Length == 1)
         {
             _writer.ResetWrittenCount();
-            if (!await client.TryGetAsync(keys[batch[0]], _writer) is var found || _writer.WrittenCount != value.Length)
+            bool found = await client.TryGetAsync(keys[batch[0]], _writer);
+            if (!found || _writer.WrittenCount != value.Length)
             {
                 throw new BenchReadMismatchException(keys[batch[0]], found ? _writer.WrittenCount : null, value.Length);
             }
