@@ -106,6 +106,35 @@ public partial class BenchTests
         Assert.Contains("--rounds must be between 1 and 50", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Bench_SetInRounds_ReportsTheMedianOfTheRoundsWaitRatios()
+    {
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(2),
+            "bench", "--op", "set", "--keys", "2000", "--pipeline", "4", "--duration", "1", "--warmup", "1", "--rounds", "3", "--compare", "redis", "--json");
+        Assert.True(exitCode == 0, output);
+        if (output.Contains("redis comparison skipped", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        using var report = System.Text.Json.JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        System.Text.Json.JsonElement root = report.RootElement;
+
+        // Each round's own sync / WAIT quotient, the printed ratio their median, and the round named in the line is
+        // that median's: its MirrorKv figure over the printed redis+WAIT row gives the printed ratio.
+        Match perRound = WaitRounds().Match(output);
+        Assert.True(perRound.Success, output);
+        double[] ratios = perRound.Groups["ratios"].Value.Split(' ').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(3, ratios.Length);
+        double printed = double.Parse(WaitRatio().Match(output).Groups["ratio"].Value, CultureInfo.InvariantCulture);
+        Assert.Equal(ratios.Order().ElementAt(1), printed, 0.0051);
+        Assert.Equal(printed, ratios[int.Parse(perRound.Groups["round"].Value, CultureInfo.InvariantCulture) - 1], 0.0051);
+        double ours = double.Parse(perRound.Groups["ours"].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture);
+        Assert.Equal(ours / Ops(WaitRow().Match(output)), printed, 0.0051);
+        Assert.Equal(printed, root.GetProperty("ratio_wait").GetDouble(), 0.0051);
+        Assert.Equal(3, root.GetProperty("round_ratios_wait").GetArrayLength());
+    }
+
     [Theory]
     [InlineData("b", 0.95)]
     [InlineData("c", 1.0)]
@@ -231,6 +260,9 @@ public partial class BenchTests
 
     [GeneratedRegex(@"^ratio +set .* mirrorkv sync / redis\+WAIT 1 0 = (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex WaitRatio();
+
+    [GeneratedRegex(@"^rounds +sync / redis\+WAIT per round (?<ratios>[0-9. ]+); the redis\+WAIT row is the median round's \(round (?<round>\d+): mirrorkv set (?<ours>[0-9,]+) ops/s\)$", RegexOptions.Multiline)]
+    private static partial Regex WaitRounds();
 
     [GeneratedRegex(@"^round (?<round>\d+) +mirrorkv +(?<ours>[0-9,]+) ops/s +redis +(?<theirs>[0-9,]+) ops/s +ratio (?<ratio>[0-9.]+)$", RegexOptions.Multiline)]
     private static partial Regex RoundLine();

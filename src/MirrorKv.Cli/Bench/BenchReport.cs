@@ -8,8 +8,17 @@ internal sealed record BenchReport(BenchOptions Options, IReadOnlyList<BenchResu
     /// <summary>With a comparison, MirrorKv / redis of every round, in the order measured (one entry per round).</summary>
     public IReadOnlyList<double> RoundRatios { get; init; } = [];
 
-    /// <summary>With a comparison and writes: redis with WAIT 1 0 after each batch of SETs, in the median round.</summary>
+    /// <summary>
+    /// With a comparison and writes: redis with WAIT 1 0 after each batch of SETs, in the round whose MirrorKv SET /
+    /// redis+WAIT ratio is the median (<see cref="RatioWait"/>).
+    /// </summary>
     public IReadOnlyList<BenchResult>? RedisWait { get; init; }
+
+    /// <summary>MirrorKv's synchronous SETs / redis+WAIT's, the median over the rounds.</summary>
+    public double? RatioWait { get; init; }
+
+    /// <summary>MirrorKv's synchronous SETs / redis+WAIT's of every round, in the order measured.</summary>
+    public IReadOnlyList<double> WaitRoundRatios { get; init; } = [];
 
     /// <summary>Operations per second of all the rows of one target together.</summary>
     public static double Total(IReadOnlyList<BenchResult> rows) => rows.Sum(r => r.Operations) / Math.Max(1e-9, rows.Count == 0 ? 1 : rows.Max(r => r.Seconds));
@@ -41,7 +50,8 @@ internal sealed record BenchReport(BenchOptions Options, IReadOnlyList<BenchResu
             redis = Redis is null ? null : new { total_ops_per_second = Math.Round(Total(Redis)), rows = Rows(Redis) },
             ratio = Redis is null ? (double?)null : Math.Round(Total(MirrorKv) / Total(Redis), 3),
             redis_wait = RedisWait is null ? null : new { total_ops_per_second = Math.Round(Total(RedisWait)), rows = Rows(RedisWait) },
-            ratio_wait = RedisWait is null ? (double?)null : Math.Round(Total(MirrorKv) / Total(RedisWait), 3),
+            ratio_wait = RatioWait is null ? (double?)null : Math.Round(RatioWait.Value, 3),
+            round_ratios_wait = WaitRoundRatios.Select(r => Math.Round(r, 3)).ToArray(),
             round_ratios = RoundRatios.Select(r => Math.Round(r, 3)).ToArray(),
             redis_benchmark = RedisBenchmark,
         });

@@ -129,24 +129,36 @@ internal static class BenchTurns
                 Console.Out.WriteLine($"rounds   {rounds}, MirrorKv and redis in turns; ratio per round {string.Join(" ", report.RoundRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; the rows above are the median round's");
             }
 
-            // The redis+WAIT turn of the same round as the median, so that its ratio compares one round's figures.
-            IReadOnlyList<BenchResult>? medianWait = measuredWait.Count == 0 ? null : measuredWait[measured.IndexOf(ordered[(ordered.Count - 1) / 2])];
-            if (medianWait is not null)
+            // The redis+WAIT row of the round whose own sync / WAIT ratio is the median: a round's three turns
+            // see the same minute of the machine, and the median of their quotients is steadier than either side's.
+            IReadOnlyList<BenchResult>? medianWait = null;
+            double[] waitRatios = [];
+            double? ratioWait = null;
+            if (measuredWait.Count == measured.Count && measuredWait.Count > 0)
             {
+                waitRatios = measured.Select((round, i) => BenchReport.Total(Sets(round.Ours)) / BenchReport.Total(Sets(measuredWait[i]))).ToArray();
+                int waitMedian = Enumerable.Range(0, waitRatios.Length).OrderBy(i => waitRatios[i]).ElementAt((waitRatios.Length - 1) / 2);
+                medianWait = measuredWait[waitMedian];
+                ratioWait = waitRatios[waitMedian];
                 PrintRows(options, medianWait);
-                foreach (BenchResult row in median.Where(r => r.Operation == "set"))
+                foreach (BenchResult row in measured[waitMedian].Ours.Where(r => r.Operation == "set"))
                 {
                     if (medianWait.FirstOrDefault(r => r.Operation == row.Operation) is { } waited)
                     {
                         Console.Out.WriteLine($"ratio    {row.Operation,-4} {options.ValueSize,6} B  c={options.Connections} P={options.Pipeline,-3} mirrorkv sync / redis+WAIT 1 0 = {row.OpsPerSecond / waited.OpsPerSecond:F2}");
                     }
                 }
+
+                if (rounds > 1)
+                {
+                    Console.Out.WriteLine($"rounds   sync / redis+WAIT per round {string.Join(" ", waitRatios.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; the redis+WAIT row is the median round's (round {waitMedian + 1}: mirrorkv set {BenchReport.Total(Sets(measured[waitMedian].Ours)):N0} ops/s)");
+                }
             }
 
             string? reference = options.Workload.IsSingleOperation ? await redis.RunRedisBenchmarkAsync(options) : null;
             Console.Out.WriteLine(!options.Workload.IsSingleOperation ? "redis-benchmark reference: none for mixed workloads"
                 : reference is null ? "redis-benchmark not found: no reference figure" : $"redis-benchmark reference (C client): {reference}");
-            return report with { Redis = medianRedis, RedisBenchmark = reference, RedisWait = medianWait };
+            return report with { Redis = medianRedis, RedisBenchmark = reference, RedisWait = medianWait, RatioWait = ratioWait, WaitRoundRatios = waitRatios };
         }
         finally
         {
@@ -156,6 +168,8 @@ internal static class BenchTurns
             }
         }
     }
+
+    private static IReadOnlyList<BenchResult> Sets(IReadOnlyList<BenchResult> rows) => rows.Where(r => r.Operation == "set").ToArray();
 
     private static void PrintRows(BenchOptions options, IReadOnlyList<BenchResult> rows)
     {
