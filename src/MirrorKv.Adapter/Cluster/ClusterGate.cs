@@ -16,6 +16,9 @@ internal sealed partial class ClusterGate : IAsyncDisposable
 {
     private readonly ClusterDirectory _directory;
     private readonly string _pairId;
+
+    // Whether every pair's primary must be known: only RESP's MOVED and CLUSTER answers name them to clients.
+    private readonly bool _fillLeaders;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstMap = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,8 +27,9 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     private Task _watch = Task.CompletedTask;
     private string? _lastProblem;
 
-    public ClusterGate(CoordinatorOptions coordinator, ILogger logger)
+    public ClusterGate(CoordinatorOptions coordinator, bool servesResp, ILogger logger)
     {
+        _fillLeaders = servesResp;
         _directory = new ClusterDirectory(coordinator.EndPoints, coordinator.Cluster!, coordinator.RequestTimeout * 2);
         _pairId = coordinator.PairName;
         _logger = logger;
@@ -43,7 +47,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     /// <summary>Starts the watch and waits until etcd has a map for this cluster (logging once while it has none).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _watch = _directory.WatchAsync(OnSnapshot, OnProblem, TimeSpan.FromSeconds(10), _stopping.Token);
+        _watch = _directory.WatchAsync(OnSnapshot, OnProblem, TimeSpan.FromSeconds(10), _stopping.Token, _pairId, _fillLeaders);
         using CancellationTokenRegistration _ = cancellationToken.Register(() => _firstMap.TrySetCanceled(cancellationToken));
         await _firstMap.Task.ConfigureAwait(false);
     }

@@ -63,7 +63,29 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
     /// <summary>Every key under <paramref name="prefix"/> with its entry, and the store revision the read saw.</summary>
     public async Task<(IReadOnlyList<(string Key, Entry Entry)> Entries, long Revision)> RangePrefixAsync(string prefix, CancellationToken cancellationToken)
     {
-        JsonNode reply = await PostAsync("/v3/kv/range", new JsonObject { ["key"] = B64(prefix), ["range_end"] = B64(PrefixEnd(prefix)) }, cancellationToken).ConfigureAwait(false);
+        (IReadOnlyList<(string Key, Entry Entry)> entries, long revision, _) = await RangeAsync(prefix, PrefixEnd(prefix), 0, cancellationToken).ConfigureAwait(false);
+        return (entries, revision);
+    }
+
+    /// <summary>
+    /// The keys from <paramref name="key"/> up to (not including) <paramref name="rangeEnd"/> (null: the one key), in
+    /// key order, at most <paramref name="limit"/> of them (0: all), with the store revision the read saw and whether
+    /// more keys lie in the range past the last one returned.
+    /// </summary>
+    public async Task<(IReadOnlyList<(string Key, Entry Entry)> Entries, long Revision, bool More)> RangeAsync(string key, string? rangeEnd, long limit, CancellationToken cancellationToken)
+    {
+        var request = new JsonObject { ["key"] = B64(key) };
+        if (rangeEnd is not null)
+        {
+            request["range_end"] = B64(rangeEnd);
+        }
+
+        if (limit > 0)
+        {
+            request["limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        JsonNode reply = await PostAsync("/v3/kv/range", request, cancellationToken).ConfigureAwait(false);
         var entries = new List<(string, Entry)>();
         if (reply["kvs"] is JsonArray kvs)
         {
@@ -73,7 +95,7 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
             }
         }
 
-        return (entries, Long(reply["header"]?["revision"]));
+        return (entries, Long(reply["header"]?["revision"]), reply["more"]?.GetValue<bool>() == true);
     }
 
     /// <summary>
@@ -180,7 +202,7 @@ internal sealed class EtcdClient(IReadOnlyList<Uri> endPoints, TimeSpan requestT
     }
 
     // etcd's range end for "every key starting with prefix": the prefix with its last byte incremented.
-    private static string PrefixEnd(string prefix) => prefix[..^1] + (char)(prefix[^1] + 1);
+    internal static string PrefixEnd(string prefix) => prefix[..^1] + (char)(prefix[^1] + 1);
 
     private async Task<JsonNode> PostAsync(string path, JsonObject body, CancellationToken cancellationToken)
     {

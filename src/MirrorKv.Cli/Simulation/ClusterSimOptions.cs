@@ -27,6 +27,9 @@ internal sealed record ClusterSimOptions
     /// </summary>
     public int StartRate { get; init; }
 
+    /// <summary>Whether the watched nodes serve RESP (<c>--resp yes|no</c>): then each fills in every pair's leader after the map.</summary>
+    public bool Resp { get; init; } = true;
+
     /// <summary>Seconds of each lease measurement (renewals alone, then with the secondaries' in-sync reads).</summary>
     public double Seconds { get; init; } = 5;
 
@@ -63,6 +66,7 @@ internal sealed record ClusterSimOptions
                 "--changes" => options with { Changes = Int(name, value, 1) },
                 "--change-limit" => options with { ChangeLimitSeconds = Int(name, value, 1) },
                 "--start-rate" => options with { StartRate = Int(name, value, 0) },
+                "--resp" => options with { Resp = value switch { "yes" => true, "no" => false, _ => throw new ArgumentException($"--resp must be yes or no; got {value}") } },
                 "--seconds" => options with { Seconds = Int(name, value, 1) },
                 "--node-pairs" => options with { NodePairs = Int(name, value, 0) },
                 "--keys" => options with { Keys = Int(name, value, 1) },

@@ -16,7 +16,7 @@ internal static class ClusterSimReport
         Row("one read of the prefix (a node's, when it starts)", $"{m.PrefixKeys:N0} keys, {m.PrefixReadBytes:N0} B from the JSON gateway; read + parse p50 {m.ReadMs:F1} ms on a quiet etcd");
 
         WatchFigures w = r.Watch;
-        Row("watch fan-out", $"{w.Watchers} watchers (2 per pair), each its own connections, started {(r.Options.StartRate > 0 ? $"{r.Options.StartRate} a second" : "at once")}; all read the first map in {w.SetupSeconds:F1} s");
+        Row("watch fan-out", $"{w.Watchers} watchers (2 per pair), each its own connections, started {(r.Options.StartRate > 0 ? $"{r.Options.StartRate} a second" : "at once")}; all read the first map in {w.SetupSeconds:F1} s{(r.Options.Resp ? $", and knew every pair's leader in {w.LeadersFilledSeconds:F1} s" : " (no RESP: other pairs' leaders from the watch only)")}");
         Row("map propagation (CAS start -> a watcher had it)", $"p50 {w.P50Ms:F0} ms, p99 {w.P99Ms:F0} ms, max {w.MaxMs:F0} ms over {w.Changes} changes");
         Row("  until the last watcher read it", $"p50 {w.AllSeenP50Ms:F0} ms, max {w.AllSeenMaxMs:F0} ms");
         Row("per map change", $"{w.UpdatesPerChange:F0} watcher updates; etcd served {w.EtcdRangesPerChange:F0} range reads and sent {w.EtcdBytesPerChange / 1e6:F2} MB");

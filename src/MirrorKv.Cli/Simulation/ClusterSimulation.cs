@@ -16,7 +16,7 @@ namespace MirrorKv.Cli.Simulation;
 /// </summary>
 internal static class ClusterSimulation
 {
-    public const string Usage = "usage: cluster-sim [--pairs 100] [--etcd URL] [--changes 6] [--change-limit 300] [--start-rate 0] [--seconds 5] [--node-pairs 100] [--keys 20000] [--move-slots 1024] [--workers 8] [--memory-keys 200000]";
+    public const string Usage = "usage: cluster-sim [--pairs 100] [--etcd URL] [--changes 6] [--change-limit 300] [--start-rate 0] [--resp yes|no] [--seconds 5] [--node-pairs 100] [--keys 20000] [--move-slots 1024] [--workers 8] [--memory-keys 200000]";
 
     /// <summary>The command: parses, runs, prints the table; exit code 2 on bad arguments.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output)
@@ -80,7 +80,7 @@ internal static class ClusterSimulation
                 leasesAndReads = await pairs.MeasureAsync(window, inSyncReads: true, cancellationToken);
                 sizes = await MapSizesAsync(etcd, map, cancellationToken);
                 await log.WriteLineAsync($"watch: {2 * options.Pairs} watchers{(options.StartRate > 0 ? $" started {options.StartRate} a second" : "")}, {options.Changes} map changes, one failover (the leases renewing meanwhile)");
-                watch = await new WatchFanOut(etcd, map, pairs, log) { ChangeLimit = TimeSpan.FromSeconds(options.ChangeLimitSeconds), StartRate = options.StartRate }.RunAsync(2 * options.Pairs, options.Changes, cancellationToken);
+                watch = await new WatchFanOut(etcd, map, pairs, log) { ChangeLimit = TimeSpan.FromSeconds(options.ChangeLimitSeconds), StartRate = options.StartRate, FillLeaders = options.Resp }.RunAsync(2 * options.Pairs, options.Changes, cancellationToken);
             }
 
             RedirectFigures? redirect = null;

@@ -20,6 +20,9 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
     /// <summary>Watchers started per second; 0: all at once.</summary>
     public int StartRate { get; init; }
 
+    /// <summary>Whether the watchers fill in every pair's leader, as nodes that serve RESP do.</summary>
+    public bool FillLeaders { get; init; } = true;
+
     /// <summary>How long one change may take to reach every watcher before the run gives up on it.</summary>
     public TimeSpan ChangeLimit { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -45,8 +48,9 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 }
             }
 
+            // Two watchers per pair, each a node of its pair: a node reads its own pair's leader key as it starts.
             watchers[i] = new Watcher(new ClusterDirectory([etcd.Url], first.Name, RequestTimeout), (int)lastVersion, failingId);
-            tasks[i] = watchers[i].Directory.WatchAsync(watchers[i].OnChange, watchers[i].OnProblem, Refresh, stopping.Token);
+            tasks[i] = watchers[i].Directory.WatchAsync(watchers[i].OnChange, watchers[i].OnProblem, Refresh, stopping.Token, first.Pairs[i / 2 % first.Pairs.Count].Id, FillLeaders);
         }
 
         try
@@ -54,12 +58,26 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
             int missing = await UntilAllAsync(watchers, w => w.SeenAt(first.Version), cancellationToken);
             double setup = Stopwatch.GetElapsedTime(started).TotalSeconds;
             log.WriteLine($"  {watcherCount} watchers{(StartRate > 0 ? $" (started {StartRate} a second)" : "")} read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
+            // Then each fills in the other pairs' leaders a page at a time: the failover below needs them all.
+            // As many as etcd holds: a pair whose lease lapsed in the lease measurement before has none.
+            int leaders;
+            using (var reader = new ClusterDirectory([etcd.Url], first.Name, TimeSpan.FromSeconds(120)))
+            {
+                leaders = (await reader.ReadAsync(cancellationToken)).Leaders.Count;
+            }
+
+            int unfilled = !FillLeaders || missing == watcherCount ? missing : await UntilAllAsync(watchers, w => w.LeadersFilledAt(leaders), cancellationToken);
+            double filled = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            if (FillLeaders)
+            {
+                log.WriteLine($"  {watcherCount - unfilled} watchers had every pair's leader in {filled:F1} s{(unfilled > 0 ? $"; {unfilled} did not" : "")}");
+            }
             if (missing == watcherCount)
             {
                 // Not one read got through (each gives up after the node's timeout and tries again, and etcd drowns in
                 // them): there is nothing to time, and an operator's read may not get through either.
                 log.WriteLine("  no watcher ever read the map: no change published");
-                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0);
+                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0) { LeadersFilledSeconds = setup };
             }
 
 
@@ -93,7 +111,8 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
             // A failover of one pair: its leader key goes (lease ended), then its secondary claims the lead.
             (long f0, double fr0, _) = await CountersAsync(watchers, cancellationToken);
             ulong epoch = await pairs.LoseLeaderAsync(failing, cancellationToken);
-            unconverged += await UntilAllAsync(watchers, w => w.LeaderSeenAt(0), cancellationToken);
+            // A watcher that fills in no leaders never knew this one (unless it is of the pair): only the claim is timed.
+            unconverged += FillLeaders ? await UntilAllAsync(watchers, w => w.LeaderSeenAt(0), cancellationToken) : 0;
             long claimed = Stopwatch.GetTimestamp();
             ulong next2 = await pairs.ClaimNextAsync(failing, cancellationToken);
             unconverged += await UntilAllAsync(watchers, w => w.LeaderSeenAt(next2), cancellationToken);
@@ -107,7 +126,7 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 Percentiles.Of(allSeen, 0.50), Percentiles.Of(allSeen, 1),
                 (double)reads / changes, ranges / changes, bytes / changes,
                 watchers.Sum(w => w.Problems), lastVersion, watchers.Count(w => w.LastVersion == lastVersion), unconverged,
-                f1 - f0, fr1 - fr0, failoverSeen);
+                f1 - f0, fr1 - fr0, failoverSeen) { LeadersFilledSeconds = filled };
         }
         finally
         {
@@ -146,7 +165,8 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
     {
         private readonly long[] _mapSeenAt = new long[lastVersion + 1];
         private readonly long[] _epochSeenAt = new long[4];
-        private long _updates, _problems, _lastVersion;
+        private long _updates, _problems, _lastVersion, _leaders, _leadersChangedAt;
+        private bool _sawLeader;
 
         public ClusterDirectory Directory => directory;
 
@@ -157,6 +177,9 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
         public ulong LastVersion => (ulong)Interlocked.Read(ref _lastVersion);
 
         public long SeenAt(ulong version) => Volatile.Read(ref _mapSeenAt[version]);
+
+        // When the watcher came to know `count` leaders (0: it knows fewer).
+        public long LeadersFilledAt(int count) => Interlocked.Read(ref _leaders) >= count ? Interlocked.Read(ref _leadersChangedAt) : 0;
 
         // Epoch 0: the pair had no leader key.
         public long LeaderSeenAt(ulong epoch) => Volatile.Read(ref _epochSeenAt[epoch]);
@@ -173,7 +196,21 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
                 Volatile.Write(ref _mapSeenAt[v], now);
             }
 
+            if (snapshot.Leaders.Count != _leaders)
+            {
+                Interlocked.Exchange(ref _leadersChangedAt, now);
+                Interlocked.Exchange(ref _leaders, snapshot.Leaders.Count);
+            }
+
+            // A leader not known yet is not a leader gone: epoch 0 counts only once the first leader was seen.
             ulong epoch = snapshot.Leaders.TryGetValue(failingPair, out (System.Net.IPEndPoint, ulong Epoch) leader) ? leader.Epoch : 0;
+            if (epoch == 0 && !_sawLeader)
+            {
+                return;
+            }
+
+            _sawLeader |= epoch != 0;
+
             if (epoch < (ulong)_epochSeenAt.Length && _epochSeenAt[epoch] == 0)
             {
                 Volatile.Write(ref _epochSeenAt[epoch], now);
