@@ -80,8 +80,9 @@ public sealed class ClusterDirectory : IDisposable
     /// O(pairs) small reads per node instead of one read of everything (900 KB at 1,000 pairs) that can time out and
     /// start over. Every <paramref name="refresh"/> it compares the map key's revision with etcd's (a read without the
     /// value): a newer map is read at once, and a watch that has still not brought it three checks later is taken for
-    /// dead. When the watch ends or is dead it starts again, keeping what it knew; it goes on through etcd outages, serving the last state (<paramref name="onProblem"/> hears of them), asking again after 0.5 s, then
-    /// twice as long each time up to 15 s, jittered. Calls of <paramref name="onChange"/> never overlap. Without
+    /// dead. When the watch ends or is dead it starts again, keeping what it knew; it goes on through etcd outages,
+    /// serving the last state (<paramref name="onProblem"/> hears of them), asking again after 0.5 s, then twice as
+    /// long each time up to 15 s, jittered. Calls of <paramref name="onChange"/> never overlap. Without
     /// <paramref name="fillLeaders"/> the other pairs' leaders are known only from the watch's changes (a node that
     /// serves no RESP port needs them only as the hint of where a client may fetch the map).
     /// </summary>
@@ -170,9 +171,10 @@ public sealed class ClusterDirectory : IDisposable
     /// <summary>Keys per read of the pairs' keys while a watcher fills in the leaders (three keys per pair).</summary>
     public const int LeaderPageKeys = 192;
 
-    // Reads the pairs' keys a page at a time and takes the leaders from them. With `pause`, it starts after a pause drawn up to 50 ms
-    // per pair in the map (a cluster's nodes start together, and the map reads they serve by come first: at 1,000
-    // pairs a fill at once tripled the time until every node had its map), and pauses 50 to 100 ms between pages. A
+    // Reads the pairs' keys a page at a time and takes the leaders from them. With `pause`, it starts after a pause
+    // drawn up to 50 ms per pair in the map (a cluster's nodes start together, and the map reads they serve by come
+    // first: at 1,000 pairs a fill at once tripled the time until every node had its map), and pauses 50 to 100 ms
+    // between pages. A
     // page that fails is asked again after the same backoff as the watch; a page's keys are taken under the watch's
     // lock, newer changes kept.
     private async Task FillLeadersAsync(ClusterWatchState state, object gate, Action<ClusterSnapshot> onChange, Action<string>? onProblem, CancellationToken cancellationToken, bool pause)
@@ -262,9 +264,10 @@ public sealed class ClusterDirectory : IDisposable
     // node's own leader key), keeping the watch: on a busy etcd the event may just be slow (a 180 KB map at 1,000
     // pairs, to every node, took up to 25 s on two shared cores), and starting over would read the other pairs'
     // leaders again besides, which slows etcd further (restarting at the very next check, a 1,000-pair simulation saw
-    // 59,452 range reads in one failover's window, and 1,994 of 2,000 watchers missed a leader's loss). Only when DeadAfterChecks more checks find that the watch still brought nothing as new is
-    // it given up and everything read again. A check that
-    // fails is reported and the watch kept: an etcd too busy to answer in time is no reason to ask it for more.
+    // 59,452 range reads in one failover's window, and 1,994 of 2,000 watchers missed a leader's loss). Only when
+    // DeadAfterChecks more checks find that the watch still brought nothing as new is it given up and everything read
+    // again. A check that fails is reported and the watch kept: an etcd too busy to answer in time is no reason to ask
+    // it for more.
     private async Task UntilEndedOrDeadAsync(Task watch, ClusterWatchState state, object gate, Func<long> watched, string? pairId, Action<ClusterSnapshot> onChange, Action<string>? onProblem, TimeSpan refresh, CancellationToken cancellationToken)
     {
         long awaited = 0;
