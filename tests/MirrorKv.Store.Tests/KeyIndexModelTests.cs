@@ -143,13 +143,9 @@ public sealed class KeyIndexModelTests : IDisposable
             index.TryGet(keys[k], hashes[k], out _);
         }
 
-        // 10,000 lookups allocate nothing once the runtime is done with the code: the tiered JIT's promotions may land in
-        // any round (seen in CI: 3,784 bytes in one round of 10,000 lookups), so one round in three must be clean; an
-        // allocation per lookup shows in all three.
-        var rounds = new List<long>(3);
-        for (int attempt = 0; attempt < 3 && (rounds.Count == 0 || rounds[^1] != 0); attempt++)
+        // 10,000 lookups allocate nothing once the runtime is done with the code: one round in three must be clean.
+        IReadOnlyList<long> rounds = SteadyStateAllocations.Rounds(() =>
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
             for (int round = 0; round < 10; round++)
             {
                 for (int k = 0; k < keys.Length; k++)
@@ -157,9 +153,7 @@ public sealed class KeyIndexModelTests : IDisposable
                     index.TryGet(keys[k], hashes[k], out _);
                 }
             }
-
-            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
-        }
+        });
 
         Assert.True(rounds[^1] == 0, $"bytes allocated per 10,000 lookups: {string.Join(", ", rounds)}");
     }

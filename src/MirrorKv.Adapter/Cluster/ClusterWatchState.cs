@@ -47,9 +47,6 @@ internal sealed class ClusterWatchState
     /// <summary>Pairs in the map (0: no map yet).</summary>
     public int PairCount => _map?.Pairs.Count ?? 0;
 
-    /// <summary>Pairs whose leader the state knows.</summary>
-    public int LeaderCount => _leaders.Count;
-
     /// <summary>The first key of the pairs' keys, where a paged read of them starts.</summary>
     public string PairsKey => _pairs;
 

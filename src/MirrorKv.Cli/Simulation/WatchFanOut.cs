@@ -58,31 +58,27 @@ internal sealed class WatchFanOut(EtcdProbe etcd, ClusterMap first, SimPairs pai
             int missing = await UntilAllAsync(watchers, w => w.SeenAt(first.Version), cancellationToken);
             double setup = Stopwatch.GetElapsedTime(started).TotalSeconds;
             log.WriteLine($"  {watcherCount} watchers{(StartRate > 0 ? $" (started {StartRate} a second)" : "")} read map version {first.Version} in {setup:F1} s{(missing > 0 ? $"; {missing} did not" : "")}");
-            // Then each fills in the other pairs' leaders a page at a time: the failover below needs them all.
-            // As many as etcd holds: a pair whose lease lapsed in the lease measurement before has none.
-            int leaders;
-            using (var reader = new ClusterDirectory([etcd.Url], first.Name, TimeSpan.FromSeconds(120)))
+            // The publisher (an operator's tool) waits for etcd as long as it takes: the watchers' reads may swamp it.
+            using var directory = new ClusterDirectory([etcd.Url], first.Name, TimeSpan.FromSeconds(120));
+            double filled = setup;
+            if (FillLeaders && missing < watcherCount)
             {
-                leaders = (await reader.ReadAsync(cancellationToken)).Leaders.Count;
-            }
-
-            int unfilled = !FillLeaders || missing == watcherCount ? missing : await UntilAllAsync(watchers, w => w.LeadersFilledAt(leaders), cancellationToken);
-            double filled = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            if (FillLeaders)
-            {
+                // Then each fills in the other pairs' leaders a page at a time: the failover below needs them all. As
+                // many as etcd holds: a pair whose lease lapsed in the lease measurement before has none.
+                int leaders = (await directory.ReadAsync(cancellationToken)).Leaders.Count;
+                int unfilled = await UntilAllAsync(watchers, w => w.LeadersFilledAt(leaders), cancellationToken);
+                filled = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 log.WriteLine($"  {watcherCount - unfilled} watchers had every pair's leader in {filled:F1} s{(unfilled > 0 ? $"; {unfilled} did not" : "")}");
             }
+
             if (missing == watcherCount)
             {
                 // Not one read got through (each gives up after the node's timeout and tries again, and etcd drowns in
                 // them): there is nothing to time, and an operator's read may not get through either.
                 log.WriteLine("  no watcher ever read the map: no change published");
-                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0) { LeadersFilledSeconds = setup };
+                return new WatchFigures(watcherCount, 0, setup, 0, 0, 0, 0, 0, 0, 0, 0, watchers.Sum(w => w.Problems), first.Version, 0, missing, 0, 0, 0) { LeadersFilledSeconds = filled };
             }
 
-
-            // The publisher (an operator's tool) waits for etcd as long as it takes: the watchers' reads may swamp it.
-            using var directory = new ClusterDirectory([etcd.Url], first.Name, TimeSpan.FromSeconds(120));
             var samples = new List<double>();
             var allSeen = new List<double>();
             long reads = 0;
