@@ -190,7 +190,8 @@ public class CoordinatorTakeoverTests
         CheckReport report = LinearizabilityChecker.Check(history.Snapshot());
         Assert.True(report.IsLinearizable, $"FAILOVER_READ at the cut-off secondary: {report.ToText()}");
         Assert.Equal(WireStatus.NotPrimary, status);
-        Assert.Equal(WireStatus.NotPrimary, await LookupAsync(atB, "k"));
+        Assert.Equal(WireStatus.NotPrimary, await KeyRequestAsync(atB, Opcode.Lookup, "k"));
+        Assert.Equal(WireStatus.NotPrimary, await KeyRequestAsync(atB, Opcode.Get, "k"));
 
         // Once the link is back, B rejoins, etcd names it again, and it serves the value A acknowledged alone.
         network.Restore();
@@ -229,12 +230,13 @@ public class CoordinatorTakeoverTests
         }
     }
 
-    private static async Task<WireStatus> LookupAsync(NodeChannel channel, string key)
+    // A LOOKUP or GET of one key: the status of the answer.
+    private static async Task<WireStatus> KeyRequestAsync(NodeChannel channel, Opcode opcode, string key)
     {
         PendingOperation op = channel.Rent();
         try
         {
-            channel.PostKv(op, Opcode.Lookup, 0, default, System.Text.Encoding.UTF8.GetBytes(key), default, flush: true);
+            channel.PostKv(op, opcode, 0, default, System.Text.Encoding.UTF8.GetBytes(key), default, flush: true);
             await op.AsValueTask();
             return op.Status;
         }

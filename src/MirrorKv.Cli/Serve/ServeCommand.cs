@@ -47,7 +47,7 @@ internal static class ServeCommand
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
         var maxConnections = new Option<int>("--max-connections") { Description = $"Connections accepted at once; more are refused (default {defaults.MaxConnections})." };
         var eventLoops = new Option<int>("--event-loops") { Description = $"Event-loop threads serving the sockets (default {defaults.EventLoops}: one per four cores); 0 uses the runtime's socket engine. Loops are used on x86-64 Linux only." };
-        var spin = new Option<int>("--spin-microseconds") { Description = $"While primary, how long an event loop keeps polling after a burst before it sleeps (default {defaults.SpinMicroseconds}); a secondary sleeps at once. 0 never spins." };
+        var spin = new Option<int>("--spin-microseconds") { Description = $"While primary, how long an event loop keeps polling after a burst before it sleeps (default {defaults.SpinMicroseconds}), as long as most spins find work; a secondary sleeps at once. 0 never spins." };
         var config = new Option<string?>("--config") { Description = "JSON file with a \"Node\" section (default: appsettings.json in the working directory, if present). Layers: defaults, this file, MIRRORKV_Node__* environment variables, the command line." };
 
         var command = new Command("serve", "Run one node (primary or secondary) until SIGTERM or Ctrl+C.")

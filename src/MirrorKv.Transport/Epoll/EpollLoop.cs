@@ -13,7 +13,8 @@ namespace MirrorKv.Transport.Epoll;
 /// After it runs out of work the loop keeps polling for the spin time (<see cref="SpinMicroseconds"/>, set by
 /// the transport that owns the loop) before it sleeps: a request that arrives meanwhile is picked up at once,
 /// and its sender does not pay for waking a sleeping thread on another core, which on loopback (and more so
-/// in a virtual machine) costs more than serving the request.
+/// in a virtual machine) costs more than serving the request. It spins only while spinning pays: while at
+/// least half of its recent spins found work (<see cref="SpinPolicy"/>).
 /// </remarks>
 internal sealed unsafe class EpollLoop
 {
@@ -70,24 +71,56 @@ internal sealed unsafe class EpollLoop
         // the same wake-up was served.
         DeferredFlushes.ServeOnThisThread();
         EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
-        long idleSince = 0;
+        SpinPolicy policy = SpinPolicy.Start();
+        bool afterWork = true;
+        long spinUntil = 0;
+        bool spunEmpty = false;
         while (true)
         {
-            // Poll without sleeping while inside the spin window since the last work, then sleep.
-            long spinTicks = Volatile.Read(ref _spinTicks);
-            bool spinning = spinTicks > 0 && (idleSince == 0 || Stopwatch.GetTimestamp() - idleSince < spinTicks);
-            int ready = EpollNative.Wait(_epoll, events, MaxEvents, spinning ? 0 : -1);
-            if (ready == 0)
+            if (afterWork)
             {
-                if (spinning && idleSince == 0)
+                afterWork = false;
+                long spinTicks = Volatile.Read(ref _spinTicks);
+                if (spinTicks > 0 && policy.ShouldSpin())
                 {
-                    idleSince = Stopwatch.GetTimestamp();
+                    spinUntil = Stopwatch.GetTimestamp() + spinTicks;
+                    spunEmpty = false;
                 }
+            }
 
+            // Poll without sleeping while inside this idle period's spin window, then sleep.
+            int timeout = -1;
+            if (spinUntil != 0)
+            {
+                if (Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    timeout = 0;
+                }
+                else
+                {
+                    policy.Miss();
+                    spinUntil = 0;
+                }
+            }
+
+            int ready = EpollNative.Wait(_epoll, events, MaxEvents, timeout);
+            if (ready <= 0)
+            {
+                spunEmpty |= timeout == 0;
                 continue;
             }
 
-            idleSince = 0;
+            if (spinUntil != 0)
+            {
+                if (spunEmpty)
+                {
+                    policy.Hit();
+                }
+
+                spinUntil = 0;
+            }
+
+            afterWork = true;
             for (int i = 0; i < ready; i++)
             {
                 if (_connections.TryGetValue(events[i].Data, out EpollConnection? connection))

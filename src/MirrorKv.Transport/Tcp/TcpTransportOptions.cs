@@ -29,7 +29,9 @@ public sealed record TcpTransportOptions
     /// <summary>
     /// How long an event loop keeps polling after it runs out of work before it sleeps, in microseconds. A
     /// request that comes meanwhile is served without waking a thread, which on loopback costs the sender more
-    /// than the request itself; the price is that much CPU after each burst. 0 sleeps at once.
+    /// than the request itself; the price is that much CPU after each burst. A loop spins only while at least
+    /// half of its recent spins found work, and otherwise sleeps at once (trying a spin one idle period in
+    /// eight), so that a node whose requests come further apart than this leaves the CPU to others. 0 never spins.
     /// </summary>
     public int SpinMicroseconds { get; init; }
 
