@@ -7,7 +7,7 @@ namespace MirrorKv.Cli.Cluster;
 /// <summary>
 /// <c>mirrorkv cluster up --pairs N</c>: starts an etcd from PATH (or uses <c>--etcd</c>), writes the map of a
 /// new cluster with the slots split evenly, and starts N pairs on loopback (each node also serving RESP), for
-/// development; prints the endpoints and stays up until Ctrl+C, then stops every process it started. No
+/// development; prints the endpoints and stays up until Ctrl+C or SIGTERM, then stops every process it started. No
 /// secret: the nodes listen on loopback only.
 /// </summary>
 internal static class ClusterUp
@@ -20,7 +20,7 @@ internal static class ClusterUp
         var etcd = new Option<string?>("--etcd") { Description = $"URLs of a running etcd (comma-separated) instead of starting one from PATH ({LocalEtcd.InstallHint} where it is missing)." };
         var nodeLogs = new Option<string?>("--node-logs") { Description = "Write every node's output to a file per node in this directory." };
         var spare = new Option<int>("--spare") { Description = "Pairs to start besides, not in the map (no slots): for mirrorkv cluster add-pair (default 0).", DefaultValueFactory = _ => 0 };
-        var command = new Command("up", "Start etcd and N pairs on loopback as one cluster (slots split evenly); print the endpoints; stop everything on Ctrl+C.") { pairs, name, regionSize, etcd, nodeLogs, spare };
+        var command = new Command("up", "Start etcd and N pairs on loopback as one cluster (slots split evenly); print the endpoints; stop everything on Ctrl+C or SIGTERM.") { pairs, name, regionSize, etcd, nodeLogs, spare };
         command.SetAction(async (parse, cancellationToken) =>
         {
             int count = parse.GetValue(pairs);
@@ -57,7 +57,7 @@ internal static class ClusterUp
 
             output.WriteLine($"endpoints: {string.Join(',', local.Mapped.SelectMany(p => new[] { p.Primary.EndPoint, p.Secondary.EndPoint }))}");
             output.WriteLine($"  (MirrorKvClusterClient's EndPoints, or: mirrorkv cluster status {local.Pairs[0].Primary.EndPoint} --etcd {local.EtcdUrls} --name {cluster})");
-            output.WriteLine("ready: Ctrl+C stops the cluster");
+            output.WriteLine("ready: Ctrl+C (or SIGTERM) stops the cluster");
             output.Flush();
             try
             {
