@@ -73,6 +73,9 @@ public class WriteDrainTests
             }
         }))];
 
+        // On a loaded machine the pool may start the writers late: the rounds race them only once they run.
+        await Waits.UntilAsync(() => Interlocked.Read(ref landed) > 0, "a writer to land a write");
+        long beforeRounds = Interlocked.Read(ref landed);
         for (int round = 0; round < 300; round++)
         {
             Volatile.Write(ref fence, (round * 2) + 1);
@@ -81,11 +84,13 @@ public class WriteDrainTests
             Thread.SpinWait(2000);
             Assert.Equal(atDrain, Interlocked.Read(ref landed));
             Volatile.Write(ref fence, (round * 2) + 2);
-            Thread.SpinWait(500);
+
+            // Writers land again before the next fence goes up (a while at most, should they be descheduled).
+            SpinWait.SpinUntil(() => Interlocked.Read(ref landed) > atDrain, TimeSpan.FromMilliseconds(100));
         }
 
         await stop.CancelAsync();
         await Task.WhenAll(writers);
-        Assert.True(Interlocked.Read(ref landed) > 0, "no write ever landed: the test proved nothing");
+        Assert.True(Interlocked.Read(ref landed) > beforeRounds, "no write landed between the drains: the test proved nothing");
     }
 }
