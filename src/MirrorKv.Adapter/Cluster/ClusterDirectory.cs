@@ -174,9 +174,8 @@ public sealed class ClusterDirectory : IDisposable
     // Reads the pairs' keys a page at a time and takes the leaders from them. With `pause`, it starts after a pause
     // drawn up to 50 ms per pair in the map (a cluster's nodes start together, and the map reads they serve by come
     // first: at 1,000 pairs a fill at once tripled the time until every node had its map), and pauses 50 to 100 ms
-    // between pages. A
-    // page that fails is asked again after the same backoff as the watch; a page's keys are taken under the watch's
-    // lock, newer changes kept.
+    // between pages. A page that fails is asked again after the same backoff as the watch; a page's keys are taken
+    // under the watch's lock, newer changes kept.
     private async Task FillLeadersAsync(ClusterWatchState state, object gate, Action<ClusterSnapshot> onChange, Action<string>? onProblem, CancellationToken cancellationToken, bool pause)
     {
         string from = state.PairsKey;
