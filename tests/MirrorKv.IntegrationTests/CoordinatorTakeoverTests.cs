@@ -200,6 +200,81 @@ public class CoordinatorTakeoverTests
         await UntilFailoverReadAsync(lines, again, pointer, 2, "the rejoined secondary to serve k=2");
     }
 
+    [Fact]
+    public async Task ProtectedSecondary_ServesReadsOnThePrimarysWord_WithoutReadingEtcd()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        await using var gate = new EtcdGate(etcd.Url);
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { EndPoints = [gate.Url], PairName = "link-lease" };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await client.SetAsync("k", "1"u8.ToArray());
+        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+
+        // Two seconds of reads at the secondary: before READ_LEASE it read etcd's in-sync key 20 times a second for
+        // them (40 reads); now the primary's echoes renew its lease, and etcd is asked only if they stop.
+        int before = gate.RangeReads("/in-sync");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int reads = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            Assert.Equal((WireStatus.Ok, 1L), await FailoverReadAsync(atB, pointer));
+            reads++;
+            await Task.Delay(10);
+        }
+
+        int etcdReads = gate.RangeReads("/in-sync") - before;
+        Assert.True(etcdReads <= 2, $"the protected secondary read the in-sync key {etcdReads} times in 2 s ({reads} reads served):\n{string.Join("\n", lines.TakeLast(20))}");
+    }
+
+    [Fact]
+    public async Task FrozenPrimary_SecondaryKeepsServingReads_OnEtcdsWord_UntilItTakesOver()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        await using var gate = new EtcdGate(etcd.Url);
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { EndPoints = [gate.Url], PairName = "frozen-lease" };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await client.SetAsync("k", "1"u8.ToArray());
+        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+
+        // The primary stops as SIGSTOP stops it: no echo comes back, and nobody clears the in-sync key, so the
+        // secondary renews its lease from etcd and serves every read until it has taken over.
+        int before = gate.RangeReads("/in-sync");
+        network.Freeze(AddressA);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var refused = new List<string>();
+        int reads = 0;
+        while (b.Node.Role == NodeRole.Secondary && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            (WireStatus status, long? value) = await FailoverReadAsync(atB, pointer);
+            if (b.Node.Role == NodeRole.Secondary && (status, value) != (WireStatus.Ok, 1L))
+            {
+                refused.Add($"{clock.ElapsedMilliseconds} ms: {status} {value}");
+            }
+
+            reads++;
+            await Task.Delay(10);
+        }
+
+        network.Thaw(AddressA);
+        Assert.True(reads >= 20, $"only {reads} reads before B left the secondary role ({b.Node.Role}) in {clock.ElapsedMilliseconds} ms");
+        Assert.True(refused.Count == 0, $"{refused.Count} of {reads} reads at the secondary failed while the primary was frozen: {string.Join("; ", refused.Take(5))}\n{string.Join("\n", lines.TakeLast(30))}");
+        Assert.True(gate.RangeReads("/in-sync") - before >= 2, "the secondary never read the in-sync key itself once the primary stopped vouching");
+    }
+
     private static async Task UntilFailoverReadAsync(ConcurrentQueue<string> lines, NodeChannel channel, RemotePointer pointer, long expected, string what)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

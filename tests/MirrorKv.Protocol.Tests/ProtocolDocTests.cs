@@ -15,7 +15,7 @@ public class ProtocolDocTests
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
+        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "read-lease", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 
@@ -177,6 +177,16 @@ public class ProtocolDocTests
         Assert.Equal(WireStatus.Ok, ReplicateBatch.TryReadAck(payload, out ulong lsn, out ulong epoch));
         Assert.Equal((1UL, 1UL), (lsn, epoch));
         AssertReencodes(payload, b => ReplicateBatch.WriteAck(b, lsn, epoch));
+    }
+
+    [Fact]
+    public void ReadLease_Example_Decodes()
+    {
+        ReadOnlySpan<byte> payload = Frame("read-lease", Opcode.ReadLease, WireStatus.Ok, 0);
+        Assert.Equal(WireStatus.Ok, ReadLeaseMessages.TryRead(payload, out ulong epoch, out ulong stamp));
+        Assert.Equal((1UL, 123_456UL), (epoch, stamp));
+        AssertReencodes(payload, b => ReadLeaseMessages.Write(b, epoch, stamp));
+        Assert.Equal(WireStatus.MalformedFrame, ReadLeaseMessages.TryRead(payload[..15], out _, out _));
     }
 
     [Fact]

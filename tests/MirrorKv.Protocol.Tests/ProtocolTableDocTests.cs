@@ -39,10 +39,11 @@ public class ProtocolTableDocTests
     }
 
     [Fact]
-    public void Document_IsOfVersion1_4_TheHighestThisCodeSpeaks()
+    public void Document_IsOfVersion1_5_TheHighestThisCodeSpeaks()
     {
-        Assert.StartsWith("# MirrorKv wire protocol, version 1.4\n", ProtocolDocument.Text, StringComparison.Ordinal);
-        Assert.Equal(ProtocolVersion.V1_4, ProtocolVersion.Current);
+        Assert.StartsWith("# MirrorKv wire protocol, version 1.5\n", ProtocolDocument.Text, StringComparison.Ordinal);
+        Assert.Equal(ProtocolVersion.V1_5, ProtocolVersion.Current);
+        Assert.Equal((ushort)0x0501, ProtocolVersion.V1_5.Encoded);
         Assert.Equal((ushort)0x0401, ProtocolVersion.V1_4.Encoded);
         Assert.Equal((ushort)0x0301, ProtocolVersion.V1_3.Encoded);
         Assert.Equal((ushort)1, ProtocolVersion.V1_0.Encoded);

@@ -171,6 +171,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
             {
                 node._link = new SecondaryLink(node.Store, node._role, options, node.OnPrimaryReset, node._logger);
                 node._link.HandoverOffered += node.OnHandoverOffered;
+                node._link.ReadLeaseGranted += node.OnReadLeaseGranted;
                 await node._link.ConnectAsync(transport, node.AdvertisedEndPoint, node.AdvertisedRespEndPoint, cancellationToken).ConfigureAwait(false);
             }
 

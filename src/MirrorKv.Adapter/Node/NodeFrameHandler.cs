@@ -171,6 +171,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             case Opcode.ReplicateAck when state.Kind == PeerKind.Peer:
                 node.OnReplicateAck(connection, payload);
                 break;
+            case Opcode.ReadLease when state.Kind == PeerKind.Peer:
+                node.OnReadLeaseRequest(connection, header.RequestId, payload);
+                break;
             case Opcode.Hello or Opcode.Auth:
                 // A 1.0 node answered both with HELLO's reply opcode (0x81); 1.0 callers still get it.
                 Replies.Error(connection, state.SpeaksV1_0 ? Opcode.Hello : header.Opcode, header.RequestId, WireStatus.HandshakeRequired, $"{(header.Opcode == Opcode.Hello ? "HELLO" : "AUTH")} after the handshake is done");

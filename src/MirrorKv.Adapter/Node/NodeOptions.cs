@@ -208,17 +208,20 @@ public sealed record NodeOptions
     public TimeSpan PromoteAfter => FenceAfter * 2;
 
     /// <summary>
-    /// With a coordinator: how long a secondary serves reads after a read of etcd's in-sync key named it (counted
-    /// from before the read was sent): twice <see cref="HeartbeatInterval"/>, 200 ms by default. The primary waits
-    /// twice this after clearing the name before it acknowledges a write alone, so it is added to the write stall
-    /// of every fault that makes the primary go on alone; shorter means more etcd reads per second.
+    /// With a coordinator: how long a secondary serves reads after its primary vouched for it over the peer link
+    /// (READ_LEASE) or a read of etcd's in-sync key named it, counted from the secondary's clock reading before it
+    /// asked: twice <see cref="HeartbeatInterval"/>, 200 ms by default. The primary waits twice this after clearing
+    /// the name before it acknowledges a write alone, so it is added to the write stall of every fault that makes
+    /// the primary go on alone.
     /// </summary>
     public TimeSpan InSyncReadLease => HeartbeatInterval * 2;
 
     /// <summary>
-    /// With a coordinator: how often a secondary reads the in-sync key to renew its read lease, a quarter of
-    /// <see cref="InSyncReadLease"/> (50 ms, 20 etcd reads a second): a check may take up to three quarters of the
-    /// lease, a slow machine's scheduling delay included, before reads are refused for want of a fresh one.
+    /// With a coordinator: how often a secondary renews its read lease, a quarter of <see cref="InSyncReadLease"/>
+    /// (50 ms): it asks its primary over the peer link each time (a frame each way), and reads etcd's in-sync key
+    /// only when less than half a lease is left (no grant came back: the link is down, the primary silent or no
+    /// longer counting it in sync), so a renewal may take up to three quarters of the lease, a slow machine's
+    /// scheduling delay included, before reads are refused for want of a fresh one.
     /// </summary>
     public TimeSpan InSyncReadCheck => InSyncReadLease / 4;
 

@@ -16,7 +16,8 @@ namespace MirrorKv.Cli.Simulation;
 /// <remarks>
 /// Three options differ from the defaults, because here a hundred pairs share two cores with etcd (and whatever else
 /// runs), where each would have machines of its own: heartbeats every second rather than every 100 ms (a secondary's
-/// in-sync reads of etcd follow them: 2 a second rather than 20, 200 rather than 2,000 for 100 pairs), etcd requests
+/// read lease follows them: renewed over the peer link 2 times a second rather than 20, from etcd only while the link is
+/// down), etcd requests
 /// may take 1.5 s rather than 0.5, and the etcd lease lasts 6 s rather than 2 (a primary that cannot renew in time
 /// fences itself). None of them changes how a client is redirected; they only change how fast a pair fails over.
 /// </remarks>

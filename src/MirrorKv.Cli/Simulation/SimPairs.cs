@@ -8,7 +8,9 @@ namespace MirrorKv.Cli.Simulation;
 /// The etcd side of a cluster's pairs without their nodes: each pair's leader key (on a lease of the coordinator's
 /// 2 s TTL), epoch and in-sync keys under the cluster's prefix, the primaries' lease renewals (every TTL / 4, as
 /// <c>PairCoordinator</c> renews) and, when measured, the secondaries' in-sync reads (every 50 ms, the read lease's
-/// check at the default heartbeat). What a cluster of that many pairs asks of etcd while nothing changes.
+/// renewal at the default heartbeat, as every secondary asks etcd while its peer link is down: since protocol 1.5 a
+/// protected pair renews over the link and asks etcd nothing). What a cluster of that many pairs asks of etcd while
+/// nothing changes, and while every link is down at once.
 /// </summary>
 internal sealed class SimPairs : IAsyncDisposable
 {

@@ -48,6 +48,12 @@ public enum Opcode : byte
     /// <summary>Secondary to peer adapter: cumulative LSN applied; no reply.</summary>
     ReplicateAck = 0x21,
 
+    /// <summary>
+    /// Secondary to primary on the peer link (protocol 1.5): the secondary's clock stamp, echoed with status Ok while
+    /// the primary counts this secondary as recorded in sync in etcd; the secondary's read lease runs from the stamp.
+    /// </summary>
+    ReadLease = 0x22,
+
     /// <summary>Either node to the other, every heartbeat interval: epoch, role and LSN; no reply.</summary>
     Heartbeat = 0x30,
 

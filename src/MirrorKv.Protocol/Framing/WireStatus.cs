@@ -86,6 +86,13 @@ public enum WireStatus : byte
     /// </summary>
     SlotsNotMoving = 40,
 
+    /// <summary>
+    /// (1.5) READ_LEASE the node does not grant: it is not the primary at the request's epoch, or it does not count
+    /// this link's secondary as recorded in sync in etcd now (not yet recorded, being cleared because the primary lost
+    /// it, or no witness at all); the text says which. Nothing is granted; the secondary asks etcd.
+    /// </summary>
+    NotInSync = 41,
+
     /// <summary>The frame cannot be parsed (truncated payload, bad lengths, reserved bits set).</summary>
     MalformedFrame = 48,
 

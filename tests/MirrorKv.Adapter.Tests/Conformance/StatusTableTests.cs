@@ -34,6 +34,7 @@ public class StatusTableTests
         ("LOOKUP", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
         ("GET", WireStatus.Moved, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion (the client's GetAsync sends GET at a 1.2 or later node)"),
         ("CLUSTER_MAP", WireStatus.Ok, "ClusterProcessTests.NodeGivenAKeyOfAnotherPairsSlot_AnswersMoved_NamingTheOwnerAndTheMapVersion"),
+        ("READ_LEASE", WireStatus.Ok, "CoordinatorTakeoverTests.ProtectedSecondary_ServesReadsOnThePrimarysWord_WithoutReadingEtcd (a witness's in-sync record)"),
 
         // A slot move's requests at a cluster node's primary and secondary, before, during and after a move.
         ("SLOT_EXPORT", WireStatus.Ok, SlotRequests),
@@ -98,6 +99,13 @@ public class StatusTableTests
         }
 
         await Waits.UntilAsync(() => secondary.Role == NodeRole.Primary && secondary.Epoch == 2);
+    }
+
+    private static byte[] ReadLease(ulong requestId, ulong epoch, ulong stamp)
+    {
+        var payload = new byte[ReadLeaseMessages.Size];
+        ReadLeaseMessages.Write(payload, epoch, stamp);
+        return RawSocket.Frame(Opcode.ReadLease, requestId, payload);
     }
 
     private static byte[] Switchover(ulong requestId, int timeoutMs)
@@ -249,6 +257,7 @@ public class StatusTableTests
                 ("REPLICATE_ACK from a client", RawSocket.Frame(Opcode.ReplicateAck, 61, new byte[16]), Opcode.ReplicateAck, WireStatus.UnknownOpcode),
                 ("HEARTBEAT from a client", RawSocket.Frame(Opcode.Heartbeat, 62, new byte[24]), Opcode.Heartbeat, WireStatus.UnknownOpcode),
                 ("SLABS from a client", RawSocket.Frame(Opcode.Slabs, 63, new byte[8]), Opcode.Slabs, WireStatus.UnknownOpcode),
+                ("READ_LEASE from a client", RawSocket.Frame(Opcode.ReadLease, 64, new byte[16]), Opcode.ReadLease, WireStatus.UnknownOpcode),
                 ("STATUS", RawSocket.Frame(Opcode.Status, 70, new byte[8]), Opcode.Status, WireStatus.Ok),
                 ("STATUS with a reserved byte set", RawSocket.Frame(Opcode.Status, 71, [0, 0, 0, 1, 0, 0, 0, 0]), Opcode.Status, WireStatus.MalformedFrame),
                 ("STATUS without a payload", RawSocket.Frame(Opcode.Status, 72, []), Opcode.Status, WireStatus.MalformedFrame),
@@ -383,6 +392,9 @@ public class StatusTableTests
             seen.Add("SLOT_IMPORT from a peer", Opcode.SlotImport, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.SlotImport, 8, new byte[16])), WireStatus.UnknownOpcode);
             seen.Add("SLOT_RETIRE from a peer", Opcode.SlotRetire, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.SlotRetire, 9, new byte[16])), WireStatus.UnknownOpcode);
             seen.Add("SWITCHOVER from a peer", Opcode.Switchover, await Answer.AskAsync(peer, Switchover(61, 1000)), WireStatus.UnknownOpcode);
+            seen.Add("READ_LEASE at a primary without a witness", Opcode.ReadLease, await Answer.AskAsync(peer, ReadLease(62, 1, 7)), WireStatus.NotInSync);
+            seen.Add("READ_LEASE of another epoch", Opcode.ReadLease, await Answer.AskAsync(peer, ReadLease(63, 99, 7)), WireStatus.NotInSync);
+            seen.Add("READ_LEASE of 8 bytes", Opcode.ReadLease, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.ReadLease, 64, new byte[8])), WireStatus.MalformedFrame);
             seen.Add("HEARTBEAT of 8 bytes from the peer", Opcode.Heartbeat, await Answer.AskAsync(peer, RawSocket.Frame(Opcode.Heartbeat, 7, new byte[8])), WireStatus.MalformedFrame);
         }
 

@@ -190,6 +190,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             case Opcode.Read | Opcode.ReplyBit:
                 OnSlabCopied(connection, header, payload);
                 break;
+            case Opcode.ReadLease | Opcode.ReplyBit:
+                OnReadLeaseReply(header, payload);
+                break;
             case Opcode.Error:
                 _hello.TrySetException(new PrimaryRefusedException(header.Status, $"The primary refused this secondary: {header.Status}: {ErrorText.Read(payload)}"));
                 break;
@@ -355,6 +358,44 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         }
         catch (ConnectionClosedException)
         {
+        }
+    }
+
+    /// <summary>Whether the primary answers READ_LEASE (it speaks protocol 1.5 or later).</summary>
+    public bool GrantsReadLeases => Primary is { Version.Minor: >= 5 } && IsConnected;
+
+    /// <summary>Raised with the epoch and the stamp of a READ_LEASE the primary granted (status Ok).</summary>
+    public event Action<ulong, long>? ReadLeaseGranted;
+
+    /// <summary>
+    /// Asks the primary to vouch for this secondary's reads from <paramref name="stamp"/> (this node's clock, read
+    /// before the call): the grant comes back as <see cref="ReadLeaseGranted"/>.
+    /// </summary>
+    public void RequestReadLease(ulong epoch, long stamp)
+    {
+        IConnection? connection = _connection;
+        if (connection is not { IsOpen: true })
+        {
+            return;
+        }
+
+        try
+        {
+            ReadLeaseMessages.Write(connection.BeginPost(Opcode.ReadLease, WireStatus.Ok, 0, ReadLeaseMessages.Size), epoch, (ulong)stamp);
+            connection.EndPost();
+            connection.Flush();
+        }
+        catch (ConnectionClosedException)
+        {
+        }
+    }
+
+    // A refusal (NotInSync) grants nothing: the lease runs out unless etcd names this node.
+    private void OnReadLeaseReply(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Status == WireStatus.Ok && ReadLeaseMessages.TryRead(payload, out ulong epoch, out ulong stamp) == WireStatus.Ok)
+        {
+            ReadLeaseGranted?.Invoke(epoch, (long)stamp);
         }
     }
 
