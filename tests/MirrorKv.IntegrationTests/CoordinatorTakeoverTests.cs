@@ -250,15 +250,23 @@ public class CoordinatorTakeoverTests
         NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
         await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
 
-        // The primary stops as SIGSTOP stops it: no echo comes back, and nobody clears the in-sync key, so the
+        // The primary stops as SIGSTOP stops it: no grant comes back, and nobody clears the in-sync key, so the
         // secondary renews its lease from etcd and serves every read until it has taken over.
         int before = gate.RangeReads("/in-sync");
+        int leaderReads = gate.RangeReads("/leader");
+        int readsBeforeClaim = -1;
         network.Freeze(AddressA);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var refused = new List<string>();
         int reads = 0;
         while (b.Node.Role == NodeRole.Secondary && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
+            if (readsBeforeClaim < 0 && gate.RangeReads("/leader") > leaderReads)
+            {
+                // B's takeover reads the in-sync key too: count only the lease's reads before it.
+                readsBeforeClaim = gate.RangeReads("/in-sync") - before;
+            }
+
             (WireStatus status, long? value) = await FailoverReadAsync(atB, pointer);
             if (b.Node.Role == NodeRole.Secondary && (status, value) != (WireStatus.Ok, 1L))
             {
@@ -272,7 +280,46 @@ public class CoordinatorTakeoverTests
         network.Thaw(AddressA);
         Assert.True(reads >= 20, $"only {reads} reads before B left the secondary role ({b.Node.Role}) in {clock.ElapsedMilliseconds} ms");
         Assert.True(refused.Count == 0, $"{refused.Count} of {reads} reads at the secondary failed while the primary was frozen: {string.Join("; ", refused.Take(5))}\n{string.Join("\n", lines.TakeLast(30))}");
-        Assert.True(gate.RangeReads("/in-sync") - before >= 2, "the secondary never read the in-sync key itself once the primary stopped vouching");
+        Assert.True(readsBeforeClaim >= 2, $"the secondary read the in-sync key {readsBeforeClaim} times before its takeover once the primary stopped granting");
+    }
+
+    [Fact]
+    public async Task EtcdOutage_ProtectedSecondaryKeepsServingReads_OnThePrimarysGrants()
+    {
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { EndPoints = [etcd.Url], PairName = "outage-lease" };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+        await client.SetAsync("k", "1"u8.ToArray());
+        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+
+        // etcd stands still: the primary cannot go on alone without it, so every acknowledged write still reaches B,
+        // and its grants keep B serving (before READ_LEASE, B refused reads 200 ms into the outage).
+        await etcd.PauseAsync();
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int reads = 0;
+            while (clock.Elapsed < TimeSpan.FromSeconds(1.5))
+            {
+                Assert.Equal((WireStatus.Ok, 1L), await FailoverReadAsync(atB, pointer));
+                reads++;
+                await Task.Delay(10);
+            }
+
+            await client.SetAsync("k", "2"u8.ToArray());
+            await UntilFailoverReadAsync(lines, atB, pointer, 2, "the secondary to serve k=2, written during the outage");
+        }
+        finally
+        {
+            await etcd.ResumeAsync();
+        }
     }
 
     private static async Task UntilFailoverReadAsync(ConcurrentQueue<string> lines, NodeChannel channel, RemotePointer pointer, long expected, string what)

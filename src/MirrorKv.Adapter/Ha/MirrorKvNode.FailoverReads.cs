@@ -15,8 +15,8 @@ public sealed partial class MirrorKvNode
     /// secondary's endpoint any more (this process is gone, so it answers nothing). With a witness the primary
     /// may drop a live secondary behind a cut link that keeps the dropped flag from it, and go on alone: such a
     /// secondary cannot tell from its link, so with a coordinator it answers only while its read lease holds
-    /// (etcd's in-sync key names it, and a primary that clears that key waits out the lease before it
-    /// acknowledges anything alone: <see cref="MayServeReads"/>). A diverged secondary stopped applying the
+    /// (renewed by its primary's grants while etcd's in-sync key names it, or by etcd itself; a primary that clears
+    /// that key waits out the lease before it acknowledges anything alone: <see cref="MayServeReads"/>). A diverged secondary stopped applying the
     /// stream. See docs/failover.md, "Hedged reads" and "Publish after replication".
     /// </remarks>
     internal bool HoldsEveryAcknowledgedWrite => Role switch

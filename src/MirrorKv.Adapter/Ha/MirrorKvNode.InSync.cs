@@ -25,7 +25,9 @@ public sealed partial class MirrorKvNode
     // Under _haLock. Set while a clear is in flight: writes wait, and no secondary attaches.
     private bool _clearingInSync;
 
-    // The link whose secondary etcd names: heartbeats on it say protected.
+    // The link whose secondary etcd names: heartbeats on it say protected, and READ_LEASE on it is granted. Set
+    // only once etcd has the record; emptied (GoOnAlone) before the record is cleared: a secondary's read lease is
+    // safe only because no grant is decided after a clear began (MirrorKvNode.ReadLease.cs).
     private IConnection? _inSyncLink;
 
     // One in-sync write to etcd at a time, so a clear always lands after the record it undoes.
@@ -175,8 +177,9 @@ public sealed partial class MirrorKvNode
             await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
         }
 
-        // The secondary may still serve reads on a check of the key made before the clear (MirrorKvNode.ReadLease.cs):
-        // nothing is acknowledged alone until every such read lease has run out, with the 2× clock-rate margin.
+        // The secondary may still serve reads on a grant or a read of the key made before the clear
+        // (MirrorKvNode.ReadLease.cs): nothing is acknowledged alone until every such read lease has run out, with
+        // the 2× clock-rate margin.
         // Still clearing meanwhile: writes wait, no secondary attaches, and a second loss does not go on alone early.
         await Task.Delay(Options.InSyncReadLease * 2, _time).ConfigureAwait(false);
         lock (_haLock)

@@ -13,23 +13,35 @@ namespace MirrorKv.Adapter;
 /// </summary>
 /// <remarks>
 /// Every <see cref="NodeOptions.InSyncReadCheck"/> the secondary reads its clock and sends the reading to the primary
-/// (READ_LEASE, protocol 1.5). The primary echoes it while it is primary at that epoch and this link is the one etcd
-/// names in sync (<c>_inSyncLink</c>, which going on alone empties before it clears the key); the echo extends the
-/// lease to the reading plus <see cref="NodeOptions.InSyncReadLease"/>: when the primary looked, the key named this
-/// node, at some moment after the reading. Only when less than half a lease is left (no echo for a while: the link is
-/// down, the primary is silent, or it no longer vouches) does the secondary read the key in etcd itself, with the
-/// same rule (etcd's range read is linearizable). So a protected pair costs etcd nothing for its reads, and a
-/// secondary whose primary died keeps its lease from etcd, since nobody clears the key.
+/// (READ_LEASE, protocol 1.5). The primary grants it (echoes it) while it is primary at that epoch and this link is
+/// the one etcd names in sync (<c>_inSyncLink</c>, which going on alone empties before it
+/// clears the key); a grant extends the lease to the reading plus <see cref="NodeOptions.InSyncReadLease"/>: when the
+/// primary looked, the key named this node, at some moment after the reading. The secondary reads the key in etcd
+/// itself (etcd's range read is linearizable; same rule) only when the last request got no grant within a tick (the
+/// link is down, the primary silent or no longer vouching), when the primary speaks no 1.5, or when less than a
+/// quarter of the lease is left; one such read at a time, beside the requests. So a protected pair costs etcd nothing
+/// for its reads, and a secondary whose primary died keeps its lease from etcd, since nobody clears the key.
 /// The primary clears the name before it acknowledges anything alone (MirrorKvNode.InSync.cs), and then waits twice
-/// the read lease (the 2× clock-rate margin the pair's leases use) before it does: by then no lease that an echo or
-/// a read before the clear granted is running. A renewal that fails grants nothing, so the lease runs out and reads
-/// are refused until one succeeds. Without a witness nothing changes: a pair-mode primary goes on alone only when
-/// its secondary is dead.
+/// the read lease (the 2× clock-rate margin the pair's leases use) before it does: by then no lease that a grant or
+/// a read before the clear gave is running. A renewal that fails gives nothing, so the lease runs out and reads are
+/// refused until one succeeds. Without a witness nothing changes: a pair-mode primary goes on alone only when its
+/// secondary is dead.
 /// </remarks>
 public sealed partial class MirrorKvNode
 {
     // The monotonic-clock deadline (TimeProvider timestamp) until which this secondary may serve reads; 0: none.
     private long _readLeaseUntil;
+
+    // The stamp of the last READ_LEASE sent (0: none since the last etcd-only tick), and the newest one granted.
+    private long _readLeaseAsked;
+    private long _readLeaseGranted;
+
+    // At most one etcd read of the in-sync key in flight: the loop goes on asking the primary meanwhile.
+    private Task _etcdReadLease = Task.CompletedTask;
+
+    // What the log says of the lease: where its last extension came from, or why etcd refused it.
+    private volatile string _readLeaseSource = "";
+    private volatile string? _readLeaseRefusal;
     private bool _readsLogged;
 
     /// <summary>
@@ -62,23 +74,35 @@ public sealed partial class MirrorKvNode
 
             if (role == NodeRole.Secondary)
             {
-                long asked = _time.GetTimestamp();
-                if (_link is { GrantsReadLeases: true } link)
+                long now = _time.GetTimestamp();
+
+                // etcd is asked when the primary cannot vouch (a 1.4 primary, no link), did not grant the last
+                // request within a tick (the link is down, the primary silent or no longer vouching), or the lease is
+                // nearly out anyway (this loop ran late); each renewal alone lets reads go on a whole lease from its
+                // stamp, so etcd has three quarters of a lease to answer once the grants stop.
+                long asked = _readLeaseAsked;
+                bool viaLink = _link is { GrantsReadLeases: true };
+                bool unanswered = asked != 0 && Volatile.Read(ref _readLeaseGranted) < asked;
+                if (!viaLink || unanswered || Volatile.Read(ref _readLeaseUntil) - now < leaseTicks / 4)
                 {
-                    link.RequestReadLease(epoch, asked);
+                    if (_etcdReadLease.IsCompleted)
+                    {
+                        _etcdReadLease = RenewFromEtcdAsync(coordinator, epoch, now, leaseTicks);
+                    }
                 }
 
-                string? record = null;
-                if (Volatile.Read(ref _readLeaseUntil) - asked < leaseTicks / 2)
+                _readLeaseAsked = viaLink ? now : 0;
+                if (viaLink)
                 {
-                    record = await RenewFromEtcdAsync(coordinator, epoch, asked, leaseTicks).ConfigureAwait(false);
+                    _link!.RequestReadLease(epoch, now);
                 }
 
-                LogReadsChanged(record);
+                LogReadsChanged();
             }
             else
             {
                 Volatile.Write(ref _readLeaseUntil, 0);
+                _readLeaseAsked = 0;
                 _readsLogged = false;
             }
 
@@ -93,8 +117,8 @@ public sealed partial class MirrorKvNode
         }
     }
 
-    // The fallback: etcd's key, read by this node. Returns the record as read, for the log, or null when etcd did not answer.
-    private async Task<string?> RenewFromEtcdAsync(PairCoordinator coordinator, ulong epoch, long asked, long leaseTicks)
+    // The fallback: etcd's key, read by this node, the lease counted from `asked` (read before the request left).
+    private async Task RenewFromEtcdAsync(PairCoordinator coordinator, ulong epoch, long asked, long leaseTicks)
     {
         try
         {
@@ -103,37 +127,43 @@ public sealed partial class MirrorKvNode
             (NodeRole role, ulong now) = _role.Current;
             if (named && role == NodeRole.Secondary && now == epoch)
             {
-                ExtendReadLease(asked + leaseTicks);
+                ExtendReadLease(asked + leaseTicks, $"etcd records {record} in sync");
             }
             else if (record is null || record.Epoch <= epoch || !record.Leader.Equals(AdvertisedEndPoint))
             {
+                _readLeaseRefusal = $"etcd records {record?.ToString() ?? "no in-sync record"}";
                 Volatile.Write(ref _readLeaseUntil, 0);
             }
 
             // Else this node's own takeover wrote the record (it leads a later epoch, alone, before its role says
             // so): it holds every acknowledged write, and the lease it has runs out by itself or the promotion
             // ends the secondary role first.
-            return record?.ToString() ?? "no record";
         }
         catch (Exception e) when (e is EtcdException or ObjectDisposedException or OperationCanceledException)
         {
             // Nothing granted: the lease runs out by itself unless a later renewal succeeds.
-            return null;
         }
     }
 
-    /// <summary>A READ_LEASE echo from the primary (on the secondary's link): the lease runs from the echoed stamp.</summary>
+    /// <summary>A READ_LEASE grant from the primary (on the secondary's link): the lease runs from the granted stamp.</summary>
     private void OnReadLeaseGranted(ulong epoch, long stamp)
     {
         (NodeRole role, ulong current) = _role.Current;
         if (role == NodeRole.Secondary && epoch == current && stamp <= _time.GetTimestamp())
         {
-            ExtendReadLease(stamp + ReadLeaseTicks);
+            if (stamp > Volatile.Read(ref _readLeaseGranted))
+            {
+                Volatile.Write(ref _readLeaseGranted, stamp);
+            }
+
+            ExtendReadLease(stamp + ReadLeaseTicks, GrantedOverTheLink);
         }
     }
 
+    private const string GrantedOverTheLink = "the primary grants it over the peer link (etcd records this node in sync)";
+
     // Grants never shorten a running lease: each one alone is safe, so the latest deadline holds.
-    private void ExtendReadLease(long until)
+    private void ExtendReadLease(long until, string source)
     {
         long current = Volatile.Read(ref _readLeaseUntil);
         while (until > current)
@@ -141,6 +171,7 @@ public sealed partial class MirrorKvNode
             long seen = Interlocked.CompareExchange(ref _readLeaseUntil, until, current);
             if (seen == current)
             {
+                _readLeaseSource = source;
                 return;
             }
 
@@ -148,7 +179,7 @@ public sealed partial class MirrorKvNode
         }
     }
 
-    private void LogReadsChanged(string? record)
+    private void LogReadsChanged()
     {
         bool serving = _time.GetTimestamp() < Volatile.Read(ref _readLeaseUntil);
         if (serving == _readsLogged)
@@ -159,18 +190,21 @@ public sealed partial class MirrorKvNode
         _readsLogged = serving;
         if (serving)
         {
-            LogReadsServed(record is null ? "the primary vouches over the link that etcd records this node in sync" : $"etcd records {record} in sync");
+            LogReadsServed(_readLeaseSource);
         }
         else
         {
-            LogReadsRefused(record is null ? $"neither the primary nor etcd renewed the read lease for {Options.InSyncReadLease.TotalMilliseconds:F0} ms" : $"etcd records {record}");
+            LogReadsRefused(_readLeaseRefusal ?? $"neither the primary nor etcd renewed the read lease for {Options.InSyncReadLease.TotalMilliseconds:F0} ms");
+            _readLeaseRefusal = null;
         }
     }
 
     /// <summary>
-    /// READ_LEASE on the primary's side of a peer link: echoed while this node is primary at the request's epoch and
-    /// the link is the one etcd names in sync. Read without a lock: going on alone empties <c>_inSyncLink</c> before
-    /// it clears the key, so a link seen here was named after the secondary's stamp and before any clear.
+    /// READ_LEASE on the primary's side of a peer link: granted (the request echoed) while this node is primary at the
+    /// request's epoch and the link is the one etcd names in sync (an etcd outage changes nothing: going on alone
+    /// needs etcd, so meanwhile every acknowledged write reaches this secondary). Read without a lock: going on
+    /// alone empties <c>_inSyncLink</c> before it clears the key, so a link seen here was seen named after the
+    /// secondary's stamp was taken and before any clear began.
     /// </summary>
     internal void OnReadLeaseRequest(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -181,10 +215,10 @@ public sealed partial class MirrorKvNode
         }
 
         (NodeRole role, ulong current) = _role.Current;
-        string? refusal = role != NodeRole.Primary ? $"this node is {role}, not primary"
-            : epoch != current ? $"epoch {epoch} is not this primary's {current}"
-            : _coordinator is null ? "this primary has no witness: a secondary's reads need no lease"
-            : !ReferenceEquals(Volatile.Read(ref _inSyncLink), connection) ? "etcd does not record this secondary in sync at this primary now"
+        string? refusal = role != NodeRole.Primary ? NotGrantedNotPrimary
+            : epoch != current ? NotGrantedOtherEpoch
+            : _coordinator is null ? NotGrantedNoWitness
+            : !ReferenceEquals(Volatile.Read(ref _inSyncLink), connection) ? NotGrantedNotInSync
             : null;
         if (refusal is not null)
         {
@@ -197,9 +231,14 @@ public sealed partial class MirrorKvNode
         }
     }
 
+    private const string NotGrantedNotPrimary = "this node is not the primary";
+    private const string NotGrantedOtherEpoch = "the request's epoch is not this primary's";
+    private const string NotGrantedNoWitness = "this primary has no witness: a secondary's reads need no lease";
+    private const string NotGrantedNotInSync = "etcd does not record this secondary in sync at this primary now";
+
     // Refusal text for a read at a secondary whose lease is not running.
     internal const string ReadsRefusedText =
-        "this secondary is not recorded in sync in etcd now: the primary may have acknowledged writes without it; ask the primary";
+        "this secondary's read lease is not running (neither its primary nor etcd says it is in sync now): the primary may have acknowledged writes without it; ask the primary";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "serving reads: {How}")]
     private partial void LogReadsServed(string how);

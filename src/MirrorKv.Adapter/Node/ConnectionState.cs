@@ -53,8 +53,8 @@ internal sealed class ConnectionState
     public bool BatchAsPrimary { get; set; }
 
     /// <summary>
-    /// Whether the batch being served gets its reads refused: the node is a secondary that etcd does not record in
-    /// sync now (<see cref="MirrorKvNode.MayServeReads"/>).
+    /// Whether the batch being served gets its reads refused: the node is a secondary with a witness whose read lease
+    /// (its primary's grant, or etcd naming it in sync) is not running (<see cref="MirrorKvNode.MayServeReads"/>).
     /// </summary>
     public bool BatchReadsRefused { get; set; }
 

@@ -121,7 +121,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
                 break;
-            // A secondary with a witness that etcd does not record in sync may lack writes the primary acknowledged
+            // A secondary with a witness whose read lease is not running may lack writes the primary acknowledged
             // alone: it serves no read (READ answers as for a region it does not serve, so the client looks the key
             // up, which it refuses too, and the client asks the primary).
             case Opcode.Read when state.BatchReadsRefused:

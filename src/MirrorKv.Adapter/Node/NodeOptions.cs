@@ -218,10 +218,10 @@ public sealed record NodeOptions
 
     /// <summary>
     /// With a coordinator: how often a secondary renews its read lease, a quarter of <see cref="InSyncReadLease"/>
-    /// (50 ms): it asks its primary over the peer link each time (a frame each way), and reads etcd's in-sync key
-    /// only when less than half a lease is left (no grant came back: the link is down, the primary silent or no
-    /// longer counting it in sync), so a renewal may take up to three quarters of the lease, a slow machine's
-    /// scheduling delay included, before reads are refused for want of a fresh one.
+    /// (50 ms): it asks its primary over the peer link each time (a frame each way), and reads etcd's in-sync key only
+    /// when the last request got no grant within this interval (the link is down, the primary silent or no longer
+    /// counting it in sync) or a quarter of the lease is left, so once the grants stop etcd has about three quarters
+    /// of the lease to answer, a slow machine's scheduling delay included, before reads are refused.
     /// </summary>
     public TimeSpan InSyncReadCheck => InSyncReadLease / 4;
 

@@ -5,7 +5,7 @@ namespace MirrorKv.Protocol;
 /// epoch u64 (the secondary's), stamp u64 (a reading of the secondary's own monotonic clock, opaque to the primary
 /// and echoed unchanged). A reply with status Ok says that when the primary read the request it was primary at that
 /// epoch and counted this link's secondary as recorded in sync in etcd: the secondary may then serve reads until the
-/// stamp plus its read lease (docs/failover.md, "Reads at the secondary").
+/// stamp plus its read lease (docs/failover.md, "Publish after replication").
 /// </summary>
 public static class ReadLeaseMessages
 {

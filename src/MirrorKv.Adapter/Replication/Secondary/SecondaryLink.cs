@@ -362,7 +362,7 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
     }
 
     /// <summary>Whether the primary answers READ_LEASE (it speaks protocol 1.5 or later).</summary>
-    public bool GrantsReadLeases => Primary is { Version.Minor: >= 5 } && IsConnected;
+    public bool GrantsReadLeases => Primary is { } primary && primary.Version.Minor >= ProtocolVersion.V1_5.Minor && IsConnected;
 
     /// <summary>Raised with the epoch and the stamp of a READ_LEASE the primary granted (status Ok).</summary>
     public event Action<ulong, long>? ReadLeaseGranted;
