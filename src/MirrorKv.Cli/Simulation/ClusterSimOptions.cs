@@ -35,7 +35,7 @@ internal sealed record ClusterSimOptions
 
     /// <summary>
     /// Most pairs of real nodes for the redirection and memory runs: 100 by default, two nodes per pair in this process
-    /// (each secondary reads etcd 20 times a second), the most that fits beside the rest on two cores.
+    /// (each with its heartbeats, and its etcd lease renewals and watch), the most that fits beside the rest on two cores.
     /// </summary>
     public int NodePairs { get; init; } = 100;
 
