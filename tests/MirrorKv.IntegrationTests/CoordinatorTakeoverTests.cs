@@ -205,17 +205,8 @@ public class CoordinatorTakeoverTests
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
         await using var gate = new EtcdGate(etcd.Url);
-        var network = new InProcessNetwork();
-        var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { EndPoints = [gate.Url], PairName = "link-lease" };
-        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
-        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
-        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
-        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
-        await client.SetAsync("k", "1"u8.ToArray());
-        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
-        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
-        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+        await using ReadingPair pair = await ReadingPair.StartAsync(gate.Url, "link-lease");
+        (ConcurrentQueue<string> lines, NodeChannel atB, RemotePointer pointer) = (pair.Lines, pair.AtB, pair.Pointer);
 
         // Two seconds of reads at the secondary: before READ_LEASE it read etcd's in-sync key 20 times a second for
         // them (40 reads); now the primary's echoes renew its lease, and etcd is asked only if they stop.
@@ -238,28 +229,19 @@ public class CoordinatorTakeoverTests
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
         await using var gate = new EtcdGate(etcd.Url);
-        var network = new InProcessNetwork();
-        var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { EndPoints = [gate.Url], PairName = "frozen-lease" };
-        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
-        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
-        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
-        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
-        await client.SetAsync("k", "1"u8.ToArray());
-        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
-        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
-        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+        await using ReadingPair pair = await ReadingPair.StartAsync(gate.Url, "frozen-lease");
+        (ConcurrentQueue<string> lines, NodeChannel atB, RemotePointer pointer) = (pair.Lines, pair.AtB, pair.Pointer);
 
         // The primary stops as SIGSTOP stops it: no grant comes back, and nobody clears the in-sync key, so the
         // secondary renews its lease from etcd and serves every read until it has taken over.
         int before = gate.RangeReads("/in-sync");
         int leaderReads = gate.RangeReads("/leader");
         int readsBeforeClaim = -1;
-        network.Freeze(AddressA);
+        pair.Network.Freeze(AddressA);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var refused = new List<string>();
         int reads = 0;
-        while (b.Node.Role == NodeRole.Secondary && clock.Elapsed < TimeSpan.FromSeconds(10))
+        while (pair.B.Node.Role == NodeRole.Secondary && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
             if (readsBeforeClaim < 0 && gate.RangeReads("/leader") > leaderReads)
             {
@@ -268,7 +250,7 @@ public class CoordinatorTakeoverTests
             }
 
             (WireStatus status, long? value) = await FailoverReadAsync(atB, pointer);
-            if (b.Node.Role == NodeRole.Secondary && (status, value) != (WireStatus.Ok, 1L))
+            if (pair.B.Node.Role == NodeRole.Secondary && (status, value) != (WireStatus.Ok, 1L))
             {
                 refused.Add($"{clock.ElapsedMilliseconds} ms: {status} {value}");
             }
@@ -277,8 +259,8 @@ public class CoordinatorTakeoverTests
             await Task.Delay(10);
         }
 
-        network.Thaw(AddressA);
-        Assert.True(reads >= 20, $"only {reads} reads before B left the secondary role ({b.Node.Role}) in {clock.ElapsedMilliseconds} ms");
+        pair.Network.Thaw(AddressA);
+        Assert.True(reads >= 20, $"only {reads} reads before B left the secondary role ({pair.B.Node.Role}) in {clock.ElapsedMilliseconds} ms");
         Assert.True(refused.Count == 0, $"{refused.Count} of {reads} reads at the secondary failed while the primary was frozen: {string.Join("; ", refused.Take(5))}\n{string.Join("\n", lines.TakeLast(30))}");
         Assert.True(readsBeforeClaim >= 2, $"the secondary read the in-sync key {readsBeforeClaim} times before its takeover once the primary stopped granting");
     }
@@ -287,17 +269,8 @@ public class CoordinatorTakeoverTests
     public async Task EtcdOutage_ProtectedSecondaryKeepsServingReads_OnThePrimarysGrants()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();
-        var network = new InProcessNetwork();
-        var lines = new ConcurrentQueue<string>();
-        var coordinator = new CoordinatorOptions { EndPoints = [etcd.Url], PairName = "outage-lease" };
-        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
-        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
-        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
-        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
-        await client.SetAsync("k", "1"u8.ToArray());
-        Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
-        NodeChannel atB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
-        await UntilFailoverReadAsync(lines, atB, pointer, 1, "the secondary to serve k=1");
+        await using ReadingPair pair = await ReadingPair.StartAsync(etcd.Url, "outage-lease");
+        (ConcurrentQueue<string> lines, NodeChannel atB, RemotePointer pointer) = (pair.Lines, pair.AtB, pair.Pointer);
 
         // etcd stands still: the primary cannot go on alone without it, so every acknowledged write still reaches B,
         // and its grants keep B serving (before READ_LEASE, B refused reads 200 ms into the outage).
@@ -313,7 +286,7 @@ public class CoordinatorTakeoverTests
                 await Task.Delay(10);
             }
 
-            await client.SetAsync("k", "2"u8.ToArray());
+            await pair.Client.SetAsync("k", "2"u8.ToArray());
             await UntilFailoverReadAsync(lines, atB, pointer, 2, "the secondary to serve k=2, written during the outage");
         }
         finally
@@ -394,6 +367,74 @@ public class CoordinatorTakeoverTests
         TimeProvider = network.TimeFor(address),
         Coordinator = coordinator,
     };
+
+    /// <summary>
+    /// A protected pair with a witness on the in-process network, k=1 written through a client, and a client channel
+    /// to the secondary that has read k=1 there with FAILOVER_READ of the primary's pointer.
+    /// </summary>
+    private sealed class ReadingPair : IAsyncDisposable
+    {
+        private ReadingPair(InProcessNetwork network, ConcurrentQueue<string> lines, PairMember a, PairMember b)
+        {
+            (Network, Lines, A, B) = (network, lines, a, b);
+        }
+
+        public InProcessNetwork Network { get; }
+
+        public ConcurrentQueue<string> Lines { get; }
+
+        public PairMember A { get; }
+
+        public PairMember B { get; }
+
+        public MirrorKvClient Client { get; private set; } = null!;
+
+        public NodeChannel AtB { get; private set; } = null!;
+
+        public RemotePointer Pointer { get; private set; }
+
+        public static async Task<ReadingPair> StartAsync(Uri etcd, string pairName)
+        {
+            var network = new InProcessNetwork();
+            var lines = new ConcurrentQueue<string>();
+            var coordinator = new CoordinatorOptions { EndPoints = [etcd], PairName = pairName };
+            PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+            PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+            var pair = new ReadingPair(network, lines, a, b);
+            try
+            {
+                await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+                pair.Client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+                await pair.Client.SetAsync("k", "1"u8.ToArray());
+                Assert.True(a.Node.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
+                pair.Pointer = pointer;
+                pair.AtB = await NodeChannel.ConnectAsync(network.CreateTransport(ClientAddress), b.Node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
+                await UntilFailoverReadAsync(lines, pair.AtB, pointer, 1, "the secondary to serve k=1");
+                return pair;
+            }
+            catch
+            {
+                await pair.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (AtB is not null)
+            {
+                await AtB.DisposeAsync();
+            }
+
+            if (Client is not null)
+            {
+                await Client.DisposeAsync();
+            }
+
+            await B.DisposeAsync();
+            await A.DisposeAsync();
+        }
+    }
 
     private static long Stamp(string line) => long.Parse(line[..line.IndexOf(' ', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
 
