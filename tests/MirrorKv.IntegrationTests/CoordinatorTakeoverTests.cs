@@ -211,15 +211,7 @@ public class CoordinatorTakeoverTests
         // Two seconds of reads at the secondary: before READ_LEASE it read etcd's in-sync key 20 times a second for
         // them (40 reads); now the primary's echoes renew its lease, and etcd is asked only if they stop.
         int before = gate.RangeReads("/in-sync");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        int reads = 0;
-        while (clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            Assert.Equal((WireStatus.Ok, 1L), await FailoverReadAsync(atB, pointer));
-            reads++;
-            await Task.Delay(10);
-        }
-
+        int reads = await ServedReadsForAsync(atB, pointer, TimeSpan.FromSeconds(2));
         int etcdReads = gate.RangeReads("/in-sync") - before;
         Assert.True(etcdReads <= 2, $"the protected secondary read the in-sync key {etcdReads} times in 2 s ({reads} reads served):\n{string.Join("\n", lines.TakeLast(20))}");
     }
@@ -277,15 +269,7 @@ public class CoordinatorTakeoverTests
         await etcd.PauseAsync();
         try
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            int reads = 0;
-            while (clock.Elapsed < TimeSpan.FromSeconds(1.5))
-            {
-                Assert.Equal((WireStatus.Ok, 1L), await FailoverReadAsync(atB, pointer));
-                reads++;
-                await Task.Delay(10);
-            }
-
+            await ServedReadsForAsync(atB, pointer, TimeSpan.FromSeconds(1.5));
             await pair.Client.SetAsync("k", "2"u8.ToArray());
             await UntilFailoverReadAsync(lines, atB, pointer, 2, "the secondary to serve k=2, written during the outage");
         }
@@ -293,6 +277,21 @@ public class CoordinatorTakeoverTests
         {
             await etcd.ResumeAsync();
         }
+    }
+
+    // FAILOVER_READs of k every 10 ms for `duration`, each one served with k=1: how many there were.
+    private static async Task<int> ServedReadsForAsync(NodeChannel channel, RemotePointer pointer, TimeSpan duration)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int reads = 0;
+        while (clock.Elapsed < duration)
+        {
+            Assert.Equal((WireStatus.Ok, 1L), await FailoverReadAsync(channel, pointer));
+            reads++;
+            await Task.Delay(10);
+        }
+
+        return reads;
     }
 
     private static async Task UntilFailoverReadAsync(ConcurrentQueue<string> lines, NodeChannel channel, RemotePointer pointer, long expected, string what)

@@ -32,9 +32,9 @@ public sealed partial class MirrorKvNode
     // The monotonic-clock deadline (TimeProvider timestamp) until which this secondary may serve reads; 0: none.
     private long _readLeaseUntil;
 
-    // The stamp of the last READ_LEASE sent (0: none since the last etcd-only tick), and the newest one granted.
+    // The stamp of the last READ_LEASE sent (0: none since the last etcd-only tick); its grant, if any, extended the
+    // lease to at least this plus the lease.
     private long _readLeaseAsked;
-    private long _readLeaseGranted;
 
     // At most one etcd read of the in-sync key in flight: the loop goes on asking the primary meanwhile.
     private Task _etcdReadLease = Task.CompletedTask;
@@ -80,22 +80,16 @@ public sealed partial class MirrorKvNode
                 // request within a tick (the link is down, the primary silent or no longer vouching), or the lease is
                 // nearly out anyway (this loop ran late); each renewal alone lets reads go on a whole lease from its
                 // stamp, so etcd has three quarters of a lease to answer once the grants stop.
-                long asked = _readLeaseAsked;
-                bool viaLink = _link is { GrantsReadLeases: true };
-                bool unanswered = asked != 0 && Volatile.Read(ref _readLeaseGranted) < asked;
-                if (!viaLink || unanswered || Volatile.Read(ref _readLeaseUntil) - now < leaseTicks / 4)
+                long until = Volatile.Read(ref _readLeaseUntil);
+                SecondaryLink? link = _link is { GrantsReadLeases: true } l ? l : null;
+                bool unanswered = _readLeaseAsked != 0 && until < _readLeaseAsked + leaseTicks;
+                if ((link is null || unanswered || until - now < leaseTicks / 4) && _etcdReadLease.IsCompleted)
                 {
-                    if (_etcdReadLease.IsCompleted)
-                    {
-                        _etcdReadLease = RenewFromEtcdAsync(coordinator, epoch, now, leaseTicks);
-                    }
+                    _etcdReadLease = RenewFromEtcdAsync(coordinator, epoch, now);
                 }
 
-                _readLeaseAsked = viaLink ? now : 0;
-                if (viaLink)
-                {
-                    _link!.RequestReadLease(epoch, now);
-                }
+                _readLeaseAsked = link is null ? 0 : now;
+                link?.RequestReadLease(epoch, now);
 
                 LogReadsChanged();
             }
@@ -118,7 +112,7 @@ public sealed partial class MirrorKvNode
     }
 
     // The fallback: etcd's key, read by this node, the lease counted from `asked` (read before the request left).
-    private async Task RenewFromEtcdAsync(PairCoordinator coordinator, ulong epoch, long asked, long leaseTicks)
+    private async Task RenewFromEtcdAsync(PairCoordinator coordinator, ulong epoch, long asked)
     {
         try
         {
@@ -127,7 +121,7 @@ public sealed partial class MirrorKvNode
             (NodeRole role, ulong now) = _role.Current;
             if (named && role == NodeRole.Secondary && now == epoch)
             {
-                ExtendReadLease(asked + leaseTicks, $"etcd records {record} in sync");
+                ExtendReadLease(asked + ReadLeaseTicks, $"etcd records {record} in sync");
             }
             else if (record is null || record.Epoch <= epoch || !record.Leader.Equals(AdvertisedEndPoint))
             {
@@ -151,11 +145,6 @@ public sealed partial class MirrorKvNode
         (NodeRole role, ulong current) = _role.Current;
         if (role == NodeRole.Secondary && epoch == current && stamp <= _time.GetTimestamp())
         {
-            if (stamp > Volatile.Read(ref _readLeaseGranted))
-            {
-                Volatile.Write(ref _readLeaseGranted, stamp);
-            }
-
             ExtendReadLease(stamp + ReadLeaseTicks, GrantedOverTheLink);
         }
     }

@@ -72,22 +72,10 @@ internal sealed unsafe class EpollLoop
         DeferredFlushes.ServeOnThisThread();
         EpollNative.EpollEvent* events = stackalloc EpollNative.EpollEvent[MaxEvents];
         SpinPolicy policy = SpinPolicy.Start();
-        bool afterWork = true;
-        long spinUntil = 0;
+        long spinUntil = SpinWindow(ref policy);
         bool spunEmpty = false;
         while (true)
         {
-            if (afterWork)
-            {
-                afterWork = false;
-                long spinTicks = Volatile.Read(ref _spinTicks);
-                if (spinTicks > 0 && policy.ShouldSpin())
-                {
-                    spinUntil = Stopwatch.GetTimestamp() + spinTicks;
-                    spunEmpty = false;
-                }
-            }
-
             // Poll without sleeping while inside this idle period's spin window, then sleep.
             int timeout = -1;
             if (spinUntil != 0)
@@ -110,17 +98,11 @@ internal sealed unsafe class EpollLoop
                 continue;
             }
 
-            if (spinUntil != 0)
+            if (spinUntil != 0 && spunEmpty)
             {
-                if (spunEmpty)
-                {
-                    policy.Hit();
-                }
-
-                spinUntil = 0;
+                policy.Hit();
             }
 
-            afterWork = true;
             for (int i = 0; i < ready; i++)
             {
                 if (_connections.TryGetValue(events[i].Data, out EpollConnection? connection))
@@ -130,6 +112,17 @@ internal sealed unsafe class EpollLoop
             }
 
             DeferredFlushes.FlushAll();
+
+            // Out of work again: this idle period's window, if the policy spins.
+            spinUntil = SpinWindow(ref policy);
+            spunEmpty = false;
         }
+    }
+
+    // The end of the spin window of an idle period starting now, or 0 when the loop sleeps at once.
+    private long SpinWindow(ref SpinPolicy policy)
+    {
+        long spinTicks = Volatile.Read(ref _spinTicks);
+        return spinTicks > 0 && policy.ShouldSpin() ? Stopwatch.GetTimestamp() + spinTicks : 0;
     }
 }
