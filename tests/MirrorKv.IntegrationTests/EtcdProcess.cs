@@ -29,6 +29,20 @@ internal sealed class EtcdProcess : IAsyncDisposable
             Assert.Skip("etcd is not installed (apt-get install etcd-server); .ci/run installs it");
         }
 
+        // A free port can be taken between the probe and etcd's bind (an outgoing connection of another
+        // test picks from the same ephemeral range; CI met it once), so a bind failure starts over on new ports.
+        for (int attempt = 1; ; attempt++)
+        {
+            EtcdProcess? node = await TryStartAsync(etcd, lastAttempt: attempt == 5);
+            if (node is not null)
+            {
+                return node;
+            }
+        }
+    }
+
+    private static async Task<EtcdProcess?> TryStartAsync(string etcd, bool lastAttempt)
+    {
         int client = Ports.Free(), peer = Ports.Free();
         string dataDir = Path.Combine(Path.GetTempPath(), $"mirrorkv-etcd-{Guid.NewGuid():N}");
         var url = new Uri($"http://127.0.0.1:{client}");
@@ -75,6 +89,11 @@ internal sealed class EtcdProcess : IAsyncDisposable
             if (clock.Elapsed > TimeSpan.FromSeconds(20) || process.HasExited)
             {
                 await node.DisposeAsync();
+                if (!lastAttempt && log.Any(line => line.Contains("address already in use", StringComparison.Ordinal)))
+                {
+                    return null;
+                }
+
                 throw new InvalidOperationException($"etcd did not become healthy at {url}:\n{string.Join("\n", log.TakeLast(20))}");
             }
 
@@ -93,8 +112,10 @@ internal sealed class EtcdProcess : IAsyncDisposable
         {
             await SignalAsync("-CONT");
             _process.Kill();
-            await _process.WaitForExitAsync();
         }
+
+        // Also when it exited by itself: this waits for its last log lines (the caller may read them).
+        await _process.WaitForExitAsync();
 
         _process.Dispose();
         try
