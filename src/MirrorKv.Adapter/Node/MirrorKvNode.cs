@@ -296,6 +296,13 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         };
     }
 
+    // The last secondary's link has closed and its loss is not handled yet (the close is seen on the thread that
+    // saw it, the next HELLO may come on another): attached now, the new secondary would take the stream and the
+    // old link's loss would no longer be this node's to handle, so etcd would go on naming the old secondary in
+    // sync (it could take over without the writes the new one acknowledged), and no probe would ask whether it is
+    // gone. The loss is handled within moments; the joining secondary asks again.
+    internal const string ClosingLinkRefusal = "the last secondary's link is closing; try again";
+
     internal bool CanAttachSecondary(IPEndPoint? advertised, out string? refusal)
     {
         if (Role == NodeRole.Fenced)
@@ -305,6 +312,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
             : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
+            : Stream.Peer is not null ? ClosingLinkRefusal
             : Volatile.Read(ref _clearingInSync) ? "the primary is recording in etcd that it goes on alone; try again"
             : _probing ? "the primary is asking whether its lost secondary is gone; try again"
             : null;
@@ -322,14 +330,14 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         // last frame of a peer of long ago would drop it at once as a silent joining secondary (seen in chaos, a
         // moment after a promotion, right as the old primary joined). Not while another is attached: an attach that
         // is refused must not hide that one's silence.
-        if (Stream.Peer is not { IsOpen: true })
+        if (Stream.Peer is null)
         {
             TouchPeer();
         }
 
         if (!Stream.Attach(connection, Epoch, postHello, out ulong attachedAt))
         {
-            connection.Fail(WireStatus.NotPrimary, "a secondary is already attached");
+            connection.Fail(WireStatus.NotPrimary, Stream.Peer is { IsOpen: true } ? "a secondary is already attached" : ClosingLinkRefusal);
             return;
         }
 

@@ -45,7 +45,8 @@ internal sealed class ReplicationStream : IChangeSink
     internal Action? WhileRecordReserved { get; set; }
 
     /// <summary>
-    /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached.
+    /// Starts streaming to <paramref name="peer"/>; returns false if another secondary is attached, or its link has
+    /// closed and not been detached yet.
     /// <paramref name="attachedAtLsn"/> is the last LSN not sent to it: records after it are.
     /// </summary>
     /// <param name="peer">The secondary's connection.</param>
@@ -62,7 +63,8 @@ internal sealed class ReplicationStream : IChangeSink
         lock (_lock)
         {
             attachedAtLsn = _lastLsn;
-            if (_peer is { IsOpen: true })
+            // A closed peer too, until its loss detached it: see MirrorKvNode.ClosingLinkRefusal.
+            if (_peer is not null)
             {
                 return false;
             }
