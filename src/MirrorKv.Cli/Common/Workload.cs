@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using MirrorKv.Client;
@@ -10,6 +11,8 @@ namespace MirrorKv.Cli;
 /// generation it is, so a reader can tell a torn, foreign or stale value from a good one; writers own
 /// disjoint keys, so each key's generations only grow. Acknowledged generations are checked at the end.
 /// A read that fails with an error is counted apart from a bad read (a value it should not have returned).
+/// The loops allocate nothing per operation (the keys are named once, values are built in and read into buffers of
+/// each loop's own): a collection in this process would stop every reader at once and count as a stall of the pair.
 /// With a <see cref="RollingHistory"/>, every read and write after the load goes into it as well (the value is the
 /// generation; a key's generation 0 is the loaded value), for the caller to check window by window.
 /// It runs over a pair's client or a cluster's (<see cref="IWorkloadTarget"/>); with <see cref="Groups"/>, each group
@@ -17,6 +20,7 @@ namespace MirrorKv.Cli;
 /// </summary>
 internal sealed class Workload(int keys, int valueSize, Action<string> say, RollingHistory? history = null, bool missesAllowed = false)
 {
+    private readonly string[] _keys = [.. Enumerable.Range(0, keys).Select(Key)];
     private readonly int[] _acked = new int[keys];
     private readonly int[] _attempted = new int[keys];
     private readonly CompletionGaps _readGaps = new(), _writeGaps = new();
@@ -83,7 +87,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
             {
                 try
                 {
-                    await client.SetAsync(Key(i), Value(i, 0), cancellationToken);
+                    await client.SetAsync(_keys[i], Value(i, 0), cancellationToken);
                 }
                 catch (MirrorKvException e) when (e.Error == MirrorKvError.OutOfMemory)
                 {
@@ -155,6 +159,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         return (_readGaps.LongestMs(mark, now), _writeGaps.LongestMs(mark, now));
     }
 
+
     /// <summary>As <see cref="LongestGaps()"/>, for the keys of one group.</summary>
     public (double ReadMs, double WriteMs) LongestGaps(WorkloadGroup group)
     {
@@ -169,11 +174,13 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     public async Task<int> VerifyAsync(IWorkloadTarget client, CancellationToken cancellationToken)
     {
         int lost = 0, missing = 0;
+        var value = new ArrayBufferWriter<byte>();
         for (int i = 0; i < keys; i++)
         {
-            byte[]? value = await client.GetAsync(Key(i), cancellationToken);
-            int generation = value is null ? -1 : GenerationOf(value, i);
-            if (value is null && missesAllowed)
+            value.ResetWrittenCount();
+            bool found = await client.TryGetAsync(_keys[i], value, cancellationToken);
+            int generation = found ? GenerationOf(value.WrittenSpan, i) : -1;
+            if (!found && missesAllowed)
             {
                 missing++;
             }
@@ -191,18 +198,20 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     private async Task ReadLoopAsync(IWorkloadTarget client, int[] pool, int seed, CancellationToken stop)
     {
         var random = new Random(seed);
+        var value = new ArrayBufferWriter<byte>(valueSize * 3);
         while (!stop.IsCancellationRequested)
         {
             int i = pool[random.Next(pool.Length)];
             WorkloadGroup? group = _groupOfKey?[i];
             int floor = Volatile.Read(ref _acked[i]);
             long started = Stopwatch.GetTimestamp();
-            string key = Key(i);
+            string key = _keys[i];
             long id = history?.InvokeRead(key) ?? 0;
-            byte[]? value;
+            bool found;
             try
             {
-                value = await client.GetAsync(key, CancellationToken.None);
+                value.ResetWrittenCount();
+                found = await client.TryGetAsync(key, value, CancellationToken.None);
             }
             catch (MirrorKvException e)
             {
@@ -213,8 +222,8 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
                 continue;
             }
 
-            int generation = value is null ? -1 : GenerationOf(value, i);
-            bool miss = value is null && missesAllowed;
+            int generation = found ? GenerationOf(value.WrittenSpan, i) : -1;
+            bool miss = !found && missesAllowed;
             if (miss)
             {
                 // An evicted key: the register's model has no eviction, so the checker gets no answer from this read.
@@ -251,17 +260,20 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     private async Task WriteLoopAsync(IWorkloadTarget client, int[] pool, int writer, int writers, CancellationToken stop)
     {
         var random = new Random(100 + writer);
+        byte[] even = new byte[valueSize], odd = new byte[valueSize * 3];
         while (!stop.IsCancellationRequested)
         {
             int i = pool[(random.Next(pool.Length / writers) * writers) + writer];
             WorkloadGroup? group = _groupOfKey?[i];
             int generation = Interlocked.Increment(ref _attempted[i]);
             long started = Stopwatch.GetTimestamp();
-            string key = Key(i);
+            string key = _keys[i];
             long id = history?.InvokeWrite(key, generation) ?? 0;
             try
             {
-                await client.SetAsync(key, Value(i, generation), CancellationToken.None);
+                byte[] value = generation % 2 == 0 ? even : odd;
+                Fill(value, i, generation);
+                await client.SetAsync(key, value, CancellationToken.None);
                 history?.Complete(id, Outcome.Ok);
                 Volatile.Write(ref _acked[i], generation);
                 Interlocked.Increment(ref _writes);
@@ -299,25 +311,44 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     private byte[] Value(int key, int generation)
     {
         var value = new byte[generation % 2 == 0 ? valueSize : valueSize * 3];
-        BinaryPrimitives.WriteInt32LittleEndian(value, key);
-        BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(4), generation);
-        for (int b = 8; b < value.Length; b++)
-        {
-            value[b] = (byte)((key * 31) + (generation * 7) + b);
-        }
-
+        Fill(value, key, generation);
         return value;
     }
 
+    private static void Fill(Span<byte> value, int key, int generation)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(value, key);
+        BinaryPrimitives.WriteInt32LittleEndian(value[4..], generation);
+        for (int b = 8; b < value.Length; b++)
+        {
+            value[b] = Filler(key, generation, b);
+        }
+    }
+
+    private static byte Filler(int key, int generation, int at) => (byte)((key * 31) + (generation * 7) + at);
+
     // The generation a value carries, or -2 when it is not a well-formed value of this key (a bad read).
-    private int GenerationOf(byte[] value, int key)
+    private int GenerationOf(ReadOnlySpan<byte> value, int key)
     {
         if (value.Length < 8 || BinaryPrimitives.ReadInt32LittleEndian(value) != key)
         {
             return -2;
         }
 
-        int generation = BinaryPrimitives.ReadInt32LittleEndian(value.AsSpan(4));
-        return value.AsSpan().SequenceEqual(Value(key, generation)) ? generation : -2;
+        int generation = BinaryPrimitives.ReadInt32LittleEndian(value[4..]);
+        if (value.Length != (generation % 2 == 0 ? valueSize : valueSize * 3))
+        {
+            return -2;
+        }
+
+        for (int b = 8; b < value.Length; b++)
+        {
+            if (value[b] != Filler(key, generation, b))
+            {
+                return -2;
+            }
+        }
+
+        return generation;
     }
 }

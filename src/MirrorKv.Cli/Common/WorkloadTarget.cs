@@ -1,3 +1,4 @@
+using System.Buffers;
 using MirrorKv.Client;
 
 namespace MirrorKv.Cli;
@@ -13,14 +14,14 @@ internal static class WorkloadTarget
 
     private sealed class PairTarget(MirrorKvClient client) : IWorkloadTarget
     {
-        public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => client.GetAsync(key, cancellationToken);
+        public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken) => client.TryGetAsync(key, destination, cancellationToken);
 
         public ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken) => client.SetAsync(key, value, cancellationToken);
     }
 
     private sealed class ClusterTarget(MirrorKvClusterClient client) : IWorkloadTarget
     {
-        public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => client.GetAsync(key, cancellationToken);
+        public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken cancellationToken) => client.TryGetAsync(key, destination, cancellationToken);
 
         public ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken) => client.SetAsync(key, value, cancellationToken);
     }
