@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MirrorKv.Cli;
 using MirrorKv.Cli.Bench;
 using MirrorKv.Cli.Chaos;
 using MirrorKv.Cli.Demo;
@@ -28,4 +29,24 @@ foreach (Command command in KeyCommands.Create())
     root.Add(command);
 }
 
-return await root.Parse(args).InvokeAsync();
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (NodeStartException e)
+{
+    // A node the command started for itself did not become ready (a port taken, too little memory, a slow
+    // machine): which one and its last lines, not a stack trace.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+catch (Exception e)
+{
+    // As System.CommandLine's own handler puts it: a bug's stack trace is worth keeping; a cancellation says nothing.
+    if (e is not OperationCanceledException)
+    {
+        Console.Error.WriteLine($"Unhandled exception: {e}");
+    }
+
+    return 1;
+}

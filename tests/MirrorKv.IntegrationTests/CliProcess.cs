@@ -45,11 +45,26 @@ internal sealed class CliProcess : IAsyncDisposable
         return (code, cli.Stdout, cli.Stderr);
     }
 
+    /// <summary>Runs <c>mirrorkv args</c> to its end with more environment variables (which the nodes it starts inherit).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        await using CliProcess cli = Start(environment, args);
+        int code = await cli.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return (code, cli.Stdout, cli.Stderr);
+    }
+
     /// <summary>Starts <c>mirrorkv args</c> and returns while it runs.</summary>
-    public static CliProcess Start(params string[] args)
+    public static CliProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    private static CliProcess Start(IReadOnlyDictionary<string, string> environment, string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.Environment.Remove("MIRRORKV_SECRET");
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(NodeProcess.CliPath());
         foreach (string arg in args)
         {

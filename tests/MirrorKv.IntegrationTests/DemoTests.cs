@@ -8,6 +8,20 @@ namespace MirrorKv.IntegrationTests;
 public partial class DemoTests
 {
     [Fact]
+    public async Task Demo_NodeThatCannotStart_IsNamedWithItsOwnError_NotAStackTrace()
+    {
+        // A bad setting in the environment, which the demo's nodes inherit: each refuses to start.
+        (int exitCode, string stdout, string stderr) = await CliProcess.RunWithEnvironmentAsync(
+            new Dictionary<string, string> { ["MIRRORKV_Node__SpinMicroseconds"] = "abc" }, "demo", "--keys", "100");
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches(@"error: the primary node \(mirrorkv serve --listen 127\.0\.0\.1:\d+\) exited with exit code 2 before it was ready; its last lines:", stderr);
+        Assert.Contains("'abc' at 'Node:SpinMicroseconds'", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at MirrorKv.", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Demo_Defaults_KillsPrimaryAndLosesNothing()
     {
         (int exitCode, string output) = await RunCliAsync("demo", "--keys", "5000");

@@ -115,7 +115,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                 }
                 catch (InvalidOperationException e)
                 {
-                    throw new NodeStartException($"pair {pair.Id}: {e.Message} (its error is above)", e);
+                    throw new NodeStartException($"pair {pair.Id}: {e.Message}", e);
                 }
             }
 
@@ -205,7 +205,4 @@ internal sealed class LocalCluster : IAsyncDisposable
         _logs.Add(writer);
         return writer;
     }
-
-    // A node of the cluster exited before it was ready (a port taken, a bad argument): its own error is in the output.
-    private sealed class NodeStartException(string message, Exception inner) : Exception(message, inner);
 }

@@ -179,6 +179,9 @@ internal sealed partial class PairLauncher : IAsyncDisposable
         private const int SigCont = 18;
         private readonly Process _process;
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The node's last lines, for the error when it does not become ready.
+        private readonly Queue<string> _lastLines = new();
         private bool _quiet;
         private bool _disposed;
 
@@ -237,7 +240,12 @@ internal sealed partial class PairLauncher : IAsyncDisposable
             child._process.BeginErrorReadLine();
             try
             {
-                await child._ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                await child._ready.Task.WaitAsync(ReadyWithin);
+            }
+            catch (TimeoutException)
+            {
+                await child.DisposeAsync();
+                throw new NodeStartException($"the {role} node (mirrorkv serve --listen {address.Listen}) printed no ready line within {ReadyWithin.TotalSeconds:F0} s{child.LastLines()}");
             }
             catch
             {
@@ -247,6 +255,8 @@ internal sealed partial class PairLauncher : IAsyncDisposable
 
             return child;
         }
+
+        private static readonly TimeSpan ReadyWithin = TimeSpan.FromSeconds(30);
 
         /// <summary>Stops passing the child's log lines on.</summary>
         public void Quiet() => Volatile.Write(ref _quiet, true);
@@ -303,13 +313,36 @@ internal sealed partial class PairLauncher : IAsyncDisposable
             return start;
         }
 
+        private string LastLines()
+        {
+            lock (_lastLines)
+            {
+                return _lastLines.Count == 0 ? "; it printed nothing" : $"; its last lines:\n  {string.Join("\n  ", _lastLines)}";
+            }
+        }
+
         private void OnLine(string? line, string role, TextWriter log, TextWriter? nodeLog)
         {
             nodeLog?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.Now:HH:mm:ss.fff} {line ?? "===== output closed"}"));
             if (line is null)
             {
-                _ready.TrySetException(new InvalidOperationException($"the {role} exited before it was ready"));
+                if (!_ready.Task.IsCompleted)
+                {
+                    _process.WaitForExit(1_000);
+                    string code = _process.HasExited ? $" with exit code {_process.ExitCode}" : "";
+                    _ready.TrySetException(new NodeStartException($"the {role} node (mirrorkv serve --listen {Address.Listen}) exited{code} before it was ready{LastLines()}"));
+                }
+
                 return;
+            }
+
+            lock (_lastLines)
+            {
+                _lastLines.Enqueue(line);
+                if (_lastLines.Count > 8)
+                {
+                    _lastLines.Dequeue();
+                }
             }
 
             if (line.StartsWith("ready ", StringComparison.Ordinal))
