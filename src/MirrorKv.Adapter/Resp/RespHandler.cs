@@ -357,7 +357,15 @@ internal sealed partial class RespHandler : IStreamHandler
             budget -= argument.Length + 3;
         }
 
-        return text.ToString();
+        // The commands an operator with redis habits reaches for first, where this store serves another way.
+        string name = Printable(request[0], 16).ToUpperInvariant();
+        string? instead = name switch
+        {
+            "KEYS" => "SCAN 0 MATCH pattern COUNT n",
+            "GETSET" => "SET key value GET",
+            _ => null,
+        };
+        return instead is null ? text.ToString() : text.Append("(MirrorKv serves ").Append(instead).Append(" instead)").ToString();
     }
 
     /// <summary>Bytes shown in an error: at most <paramref name="max"/> characters, control bytes and non-ASCII as '?'.</summary>
