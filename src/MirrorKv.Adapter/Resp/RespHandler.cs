@@ -230,7 +230,7 @@ internal sealed partial class RespHandler : IStreamHandler
         session.BatchCommands++;
         if (command is null || (_sentinel ? !ServedBySentinel(command.Kind) : IsPubSub(command.Kind)))
         {
-            output.Error(UnknownCommand(request));
+            output.Error(UnknownCommand(request, hint: !_sentinel));
             return;
         }
 
@@ -346,7 +346,7 @@ internal sealed partial class RespHandler : IStreamHandler
     }
 
     // redis's wording, so that tools recognize it: the name and the first arguments, quoted, up to ~128 bytes.
-    private static string UnknownCommand(in RespRequest request)
+    private static string UnknownCommand(in RespRequest request, bool hint)
     {
         var text = new StringBuilder("ERR unknown command '").Append(Printable(request[0], 128)).Append("', with args beginning with: ");
         int budget = 128;
@@ -357,9 +357,8 @@ internal sealed partial class RespHandler : IStreamHandler
             budget -= argument.Length + 3;
         }
 
-        // The commands an operator with redis habits reaches for first, where this store serves another way.
-        string name = Printable(request[0], 16).ToUpperInvariant();
-        string? instead = name switch
+        // The commands an operator with redis habits reaches for first, where this store's data port serves another way.
+        string? instead = !hint ? null : Printable(request[0], 16).ToUpperInvariant() switch
         {
             "KEYS" => "SCAN 0 MATCH pattern COUNT n",
             "GETSET" => "SET key value GET",

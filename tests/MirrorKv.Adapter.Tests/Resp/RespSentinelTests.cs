@@ -67,6 +67,7 @@ public class RespSentinelTests
         Assert.Equal(("sentinel", "default"), (role.Items![0].String, role.Items[1].Items![0].String));
         Assert.StartsWith("ERR unknown command 'GET'", (await sentinel.CallAsync("GET", "k")).Text, StringComparison.Ordinal);
         Assert.StartsWith("ERR unknown command 'SET'", (await sentinel.CallAsync("SET", "k", "v")).Text, StringComparison.Ordinal);
+        Assert.Equal("ERR unknown command 'KEYS', with args beginning with: '*' ", (await sentinel.CallAsync("KEYS", "*")).Text);
         Assert.Equal("PONG", (await sentinel.CallAsync("PING")).String);
 
         // The data port stays a redis server: standalone, its replication role, every data command.
