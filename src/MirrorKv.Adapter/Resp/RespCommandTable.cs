@@ -52,6 +52,7 @@ internal static class RespCommandTable
         new(RespCommandKind.DbSize, "dbsize", 1, RespCommandAccess.Read, ReadFast, 0, 0, 0, "server", "Returns the number of keys."),
         new(RespCommandKind.Scan, "scan", -2, RespCommandAccess.Read, ["readonly"], 0, 0, 0, "generic", "Iterates over the keys (MATCH, COUNT, TYPE)."),
         new(RespCommandKind.FlushDb, "flushdb", -1, RespCommandAccess.Write, ["write"], 0, 0, 0, "server", "Deletes every key."),
+        new(RespCommandKind.FlushDb, "flushall", -1, RespCommandAccess.Write, ["write"], 0, 0, 0, "server", "Deletes every key (as FLUSHDB: database 0 is the only one)."),
         new(RespCommandKind.Info, "info", -1, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "server", "Returns information and statistics about the node."),
         new(RespCommandKind.Role, "role", 1, RespCommandAccess.None, Connection, 0, 0, 0, "server", "Returns the node's replication role."),
         new(RespCommandKind.Client, "client", -2, RespCommandAccess.None, ["noscript", "loading", "stale"], 0, 0, 0, "connection", "SETNAME, GETNAME, ID, INFO, LIST, SETINFO."),

@@ -155,6 +155,12 @@ public class RespKeyCommandTests
         Assert.True((await client.CallAsync("GET", "k7")).IsNull);
         Assert.Equal("+OK", (await client.CallAsync("FLUSHDB", "ASYNC")).ToString());
         Assert.Equal("-ERR syntax error", (await client.CallAsync("FLUSHDB", "LATER")).ToString());
+
+        // FLUSHALL, which redis users type as often: the same, database 0 being the only one.
+        await client.CallAsync("SET", "again", "v");
+        Assert.Equal("+OK", (await client.CallAsync("FLUSHALL")).ToString());
+        Assert.Equal(0, (await client.CallAsync("DBSIZE")).Integer);
+        Assert.Equal("+OK", (await client.CallAsync("flushall", "SYNC")).ToString());
     }
 
     private static async Task<List<string>> ScanAllAsync(RespTestClient client, params string[] options)
