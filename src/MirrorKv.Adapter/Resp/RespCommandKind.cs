@@ -20,6 +20,8 @@ internal enum RespCommandKind
     Exists,
     Expire,
     PExpire,
+    ExpireAt,
+    PExpireAt,
     Persist,
     Ttl,
     PTtl,

@@ -5,8 +5,8 @@ using System.Text;
 namespace MirrorKv.Adapter.Resp;
 
 /// <summary>
-/// The commands by name. Every data command's name has at most 8 bytes, so a name is looked up as one 64-bit
-/// number (its bytes upper-cased): no string is made per command. The longer pub/sub names are compared apart.
+/// The commands by name. A name of at most 8 bytes (every data command's but PEXPIREAT) is looked up as one 64-bit
+/// number (its bytes upper-cased): no string is made per command. The longer names are compared apart.
 /// </summary>
 internal static class RespCommandTable
 {
@@ -38,6 +38,8 @@ internal static class RespCommandTable
         new(RespCommandKind.Exists, "exists", -2, RespCommandAccess.Read, ReadFast, 1, -1, 1, "generic", "Counts the keys that exist."),
         new(RespCommandKind.Expire, "expire", -3, RespCommandAccess.Write, WriteFast, 1, 1, 1, "generic", "Sets a key's time to live in seconds (NX, XX, GT, LT)."),
         new(RespCommandKind.PExpire, "pexpire", -3, RespCommandAccess.Write, WriteFast, 1, 1, 1, "generic", "Sets a key's time to live in milliseconds (NX, XX, GT, LT)."),
+        new(RespCommandKind.ExpireAt, "expireat", -3, RespCommandAccess.Write, WriteFast, 1, 1, 1, "generic", "Sets the Unix time in seconds at which a key stops existing (NX, XX, GT, LT)."),
+        new(RespCommandKind.PExpireAt, "pexpireat", -3, RespCommandAccess.Write, WriteFast, 1, 1, 1, "generic", "Sets the Unix time in milliseconds at which a key stops existing (NX, XX, GT, LT)."),
         new(RespCommandKind.Persist, "persist", 2, RespCommandAccess.Write, WriteFast, 1, 1, 1, "generic", "Removes a key's time to live."),
         new(RespCommandKind.Ttl, "ttl", 2, RespCommandAccess.Read, ReadFast, 1, 1, 1, "generic", "Returns a key's time to live in seconds."),
         new(RespCommandKind.PTtl, "pttl", 2, RespCommandAccess.Read, ReadFast, 1, 1, 1, "generic", "Returns a key's time to live in milliseconds."),
@@ -68,7 +70,7 @@ internal static class RespCommandTable
 
     private static readonly FrozenDictionary<ulong, RespCommandInfo> ByName = All.Where(c => c.Name.Length <= 8).ToFrozenDictionary(c => Pack(Encoding.ASCII.GetBytes(c.Name)));
 
-    // The few names over 8 bytes (pub/sub, sentinel port only), compared one by one: rare, and still no string made.
+    // The few names over 8 bytes (PEXPIREAT, and pub/sub on the sentinel port), compared one by one: rare, and still no string made.
     private static readonly (byte[] Name, RespCommandInfo Info)[] LongNames = [.. All.Where(c => c.Name.Length > 8).Select(c => (Encoding.ASCII.GetBytes(c.Name), c))];
 
     /// <summary>The command named <paramref name="name"/> (any case), or null.</summary>

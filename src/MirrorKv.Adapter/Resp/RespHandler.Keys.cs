@@ -78,9 +78,10 @@ internal sealed partial class RespHandler
     }
 
     // EXPIRE key seconds [NX | XX | GT | LT], PEXPIRE key milliseconds [...]
-    private void Expire(RespSession session, in RespRequest request, long unit)
+    // EXPIRE, PEXPIRE key time; EXPIREAT, PEXPIREAT key unix-time (absolute): a deadline already past deletes the key.
+    private void Expire(RespSession session, in RespRequest request, long unit, bool absolute = false)
     {
-        string command = unit == 1 ? "pexpire" : "expire";
+        string command = (unit == 1 ? "pexpire" : "expire") + (absolute ? "at" : "");
         ExpireCondition condition = ExpireCondition.Always;
         for (int i = 3; i < request.Count; i++)
         {
@@ -107,7 +108,7 @@ internal sealed partial class RespHandler
             condition = next;
         }
 
-        if (!TryDeadline(session.Output, request[2], unit, absolute: false, command, mustBePositive: false, out long deadline))
+        if (!TryDeadline(session.Output, request[2], unit, absolute, command, mustBePositive: false, out long deadline))
         {
             return;
         }

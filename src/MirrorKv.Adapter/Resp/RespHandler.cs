@@ -315,6 +315,8 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.Exists: Exists(session, request); break;
             case RespCommandKind.Expire: Expire(session, request, 1000); break;
             case RespCommandKind.PExpire: Expire(session, request, 1); break;
+            case RespCommandKind.ExpireAt: Expire(session, request, 1000, absolute: true); break;
+            case RespCommandKind.PExpireAt: Expire(session, request, 1, absolute: true); break;
             case RespCommandKind.Persist: Persist(session, request); break;
             case RespCommandKind.Ttl: Ttl(session, request, 1000); break;
             case RespCommandKind.PTtl: Ttl(session, request, 1); break;

@@ -52,6 +52,27 @@ public class RespKeyCommandTests
     }
 
     [Fact]
+    public async Task ExpireAt_SetsAnAbsoluteDeadline_WithItsConditions_AndAPastOneDeletes()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync();
+        RespTestClient client = await nodes.ConnectAsync();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Assert.Equal(0, (await client.CallAsync("EXPIREAT", "missing", $"{now + 10}")).Integer);
+        await client.CallAsync("SET", "k", "v");
+        Assert.Equal(0, (await client.CallAsync("EXPIREAT", "k", $"{now + 100}", "XX")).Integer);
+        Assert.Equal(1, (await client.CallAsync("expireat", "k", $"{now + 100}", "NX")).Integer);
+        Assert.InRange((await client.CallAsync("TTL", "k")).Integer, 98, 100);
+        Assert.Equal(0, (await client.CallAsync("PEXPIREAT", "k", $"{(now + 50) * 1000}", "GT")).Integer);
+        Assert.Equal(1, (await client.CallAsync("pexpireat", "k", $"{(now + 50) * 1000}", "LT")).Integer);
+        Assert.InRange((await client.CallAsync("PTTL", "k")).Integer, 48_000, 50_000);
+        Assert.Equal("-ERR value is not an integer or out of range", (await client.CallAsync("EXPIREAT", "k", "tomorrow")).ToString());
+        Assert.Equal("-ERR wrong number of arguments for 'pexpireat' command", (await client.CallAsync("PEXPIREAT", "k")).ToString());
+
+        Assert.Equal(1, (await client.CallAsync("EXPIREAT", "k", $"{now - 1}")).Integer);
+        Assert.Equal(0, (await client.CallAsync("EXISTS", "k")).Integer);
+    }
+
+    [Fact]
     public async Task Persist_RemovesTheDeadlineOnly()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();
