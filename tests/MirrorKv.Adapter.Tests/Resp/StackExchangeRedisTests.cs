@@ -18,6 +18,10 @@ public class StackExchangeRedisTests
         Assert.True(await db.StringSetAsync("t", "x", TimeSpan.FromSeconds(100)));
         TimeSpan? ttl = await db.KeyTimeToLiveAsync("t");
         Assert.InRange(ttl!.Value.TotalSeconds, 98, 100);
+
+        // An absolute deadline: the library sends PEXPIREAT.
+        Assert.True(await db.KeyExpireAsync("t", DateTime.UtcNow.AddSeconds(50)));
+        Assert.InRange((await db.KeyTimeToLiveAsync("t"))!.Value.TotalSeconds, 48, 50);
         Assert.Equal(5, await db.StringIncrementAsync("n", 5));
         Assert.True(await db.KeyDeleteAsync("k"));
         Assert.False((await db.StringGetAsync("k")).HasValue);
