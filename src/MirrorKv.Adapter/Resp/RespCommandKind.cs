@@ -15,6 +15,7 @@ internal enum RespCommandKind
     PSetEx,
     SetNx,
     GetDel,
+    GetEx,
     Del,
     Unlink,
     Exists,

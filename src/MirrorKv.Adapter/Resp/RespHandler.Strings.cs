@@ -240,6 +240,51 @@ internal sealed partial class RespHandler
         }
     }
 
+    // GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: without an option, a GET.
+    private void GetEx(RespSession session, in RespRequest request)
+    {
+        if (request.Count == 2)
+        {
+            Get(session, request);
+            return;
+        }
+
+        long deadline;
+        if (request.Count == 3 && RespNumbers.Is(request[2], "PERSIST"u8))
+        {
+            deadline = StoredValue.Never;
+        }
+        else if (request.Count != 4 || ExpiryUnit(request[2]) is not { } unit)
+        {
+            session.Output.Error("ERR syntax error");
+            return;
+        }
+        else if (!TryDeadline(session.Output, request[3], unit.Milliseconds, unit.Absolute, "getex", mustBePositive: true, out deadline))
+        {
+            return;
+        }
+
+        var mutation = new GetExMutation(session, deadline, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (!result.IsOk && result.Status != StoreStatus.NotFound)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, mutation.NewValue.Length);
+            return;
+        }
+
+        if (!result.IsOk || result.Kind == WriteKind.None)
+        {
+            // Nothing written (no live key, or PERSIST of a key without a deadline): answered as GET answers, which
+            // waits for a value not yet replicated.
+            Get(session, request);
+            return;
+        }
+
+        Changed(session, deleted: result.Kind == WriteKind.Deleted);
+        session.BatchHits++;
+        session.Output.Bulk(session.Copy.AsSpan(0, mutation.CopiedLength));
+    }
+
     private void MSet(RespSession session, in RespRequest request)
     {
         if (request.Count % 2 == 0)

@@ -304,6 +304,7 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.PSetEx: SetEx(session, request, 1); break;
             case RespCommandKind.SetNx: SetNx(session, request); break;
             case RespCommandKind.GetDel: GetDel(session, request); break;
+            case RespCommandKind.GetEx: GetEx(session, request); break;
             case RespCommandKind.MGet: MGet(session, request); break;
             case RespCommandKind.MSet: MSet(session, request); break;
             case RespCommandKind.Incr: IncrBy(session, request, 1, fromArgument: false); break;

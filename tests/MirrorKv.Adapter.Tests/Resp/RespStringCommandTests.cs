@@ -19,6 +19,38 @@ public class RespStringCommandTests
     }
 
     [Fact]
+    public async Task GetEx_ReturnsTheValue_AndSetsOrRemovesItsDeadline()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        RespTestClient client = await nodes.ConnectAsync();
+        Assert.True((await client.CallAsync("GETEX", "missing", "EX", "10")).IsNull);
+        await client.CallAsync("SET", "k", "v");
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k")).String);
+        Assert.Equal(-1, (await client.CallAsync("TTL", "k")).Integer);
+        Assert.Equal("v", (await client.CallAsync("getex", "k", "EX", "100")).String);
+        Assert.InRange((await client.CallAsync("TTL", "k")).Integer, 99, 100);
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k", "PX", "50000")).String);
+        Assert.InRange((await client.CallAsync("PTTL", "k")).Integer, 49_000, 50_000);
+        long at = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 200;
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k", "EXAT", $"{at}")).String);
+        Assert.InRange((await client.CallAsync("TTL", "k")).Integer, 198, 200);
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k", "PERSIST")).String);
+        Assert.Equal(-1, (await client.CallAsync("TTL", "k")).Integer);
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k", "PERSIST")).String);
+
+        Assert.Equal("-ERR syntax error", (await client.CallAsync("GETEX", "k", "EX")).ToString());
+        Assert.Equal("-ERR syntax error", (await client.CallAsync("GETEX", "k", "SOON", "1")).ToString());
+        Assert.Equal("-ERR syntax error", (await client.CallAsync("GETEX", "k", "EX", "1", "PERSIST")).ToString());
+        Assert.Equal("-ERR invalid expire time in 'getex' command", (await client.CallAsync("GETEX", "k", "EX", "0")).ToString());
+        Assert.Equal("-ERR value is not an integer or out of range", (await client.CallAsync("GETEX", "k", "PX", "later")).ToString());
+
+        // A deadline already past: the value is returned and the key is gone, on the secondary too.
+        Assert.Equal("v", (await client.CallAsync("GETEX", "k", "PXAT", "1")).String);
+        Assert.Equal(0, (await client.CallAsync("EXISTS", "k")).Integer);
+        await Waits.UntilAsync(() => !nodes.Secondary!.Store.TryLookup("k"u8, out _, out _), "the delete to reach the secondary");
+    }
+
+    [Fact]
     public async Task Set_BinaryValue_RoundTripsByteForByte()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();
