@@ -38,12 +38,7 @@ internal sealed class CliProcess : IAsyncDisposable
     }
 
     /// <summary>Runs <c>mirrorkv args</c> to its end: exit code, stdout, stderr.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        await using CliProcess cli = Start(args);
-        int code = await cli.WaitForExitAsync(TimeSpan.FromSeconds(60));
-        return (code, cli.Stdout, cli.Stderr);
-    }
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunWithEnvironmentAsync(new Dictionary<string, string>(), args);
 
     /// <summary>Runs <c>mirrorkv args</c> to its end with more environment variables (which the nodes it starts inherit).</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] args)

@@ -303,6 +303,14 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
     // gone. The loss is handled within moments; the joining secondary asks again.
     internal const string ClosingLinkRefusal = "the last secondary's link is closing; try again";
 
+    // Why the stream's peer keeps a new secondary out, or null when it has none.
+    private string? PeerRefusal() => Stream.Peer switch
+    {
+        null => null,
+        { IsOpen: true } => "a secondary is already attached",
+        _ => ClosingLinkRefusal,
+    };
+
     internal bool CanAttachSecondary(IPEndPoint? advertised, out string? refusal)
     {
         if (Role == NodeRole.Fenced)
@@ -311,8 +319,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
 
         refusal = Role != NodeRole.Primary ? $"this node is {Role}; a secondary attaches to the primary"
-            : Stream.Peer is { IsOpen: true } ? "a secondary is already attached"
-            : Stream.Peer is not null ? ClosingLinkRefusal
+            : PeerRefusal() is { } attached ? attached
             : Volatile.Read(ref _clearingInSync) ? "the primary is recording in etcd that it goes on alone; try again"
             : _probing ? "the primary is asking whether its lost secondary is gone; try again"
             : null;
@@ -337,7 +344,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
         if (!Stream.Attach(connection, Epoch, postHello, out ulong attachedAt))
         {
-            connection.Fail(WireStatus.NotPrimary, Stream.Peer is { IsOpen: true } ? "a secondary is already attached" : ClosingLinkRefusal);
+            connection.Fail(WireStatus.NotPrimary, PeerRefusal() ?? "a secondary is already attached");
             return;
         }
 

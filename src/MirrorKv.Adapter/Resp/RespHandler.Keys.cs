@@ -77,8 +77,8 @@ internal sealed partial class RespHandler
         }
     }
 
-    // EXPIRE key seconds [NX | XX | GT | LT], PEXPIRE key milliseconds [...]
-    // EXPIRE, PEXPIRE key time; EXPIREAT, PEXPIREAT key unix-time (absolute): a deadline already past deletes the key.
+    // EXPIRE key seconds [NX | XX | GT | LT], PEXPIRE key milliseconds [...]; EXPIREAT, PEXPIREAT key unix-time [...]
+    // (absolute). A deadline already past deletes the key.
     private void Expire(RespSession session, in RespRequest request, long unit, bool absolute = false)
     {
         string command = (unit == 1 ? "pexpire" : "expire") + (absolute ? "at" : "");

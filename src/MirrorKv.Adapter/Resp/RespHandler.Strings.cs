@@ -264,7 +264,8 @@ internal sealed partial class RespHandler
             return;
         }
 
-        var mutation = new GetExMutation(session, deadline, RespNumbers.NowUnixMs());
+        // PERSIST applies only to a key with a deadline (as PERSIST's own command); nothing written is answered below.
+        var mutation = new ExpireMutation(session, deadline, deadline == StoredValue.Never ? ExpireCondition.IfAny : ExpireCondition.Always, RespNumbers.NowUnixMs(), copy: true);
         StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
         if (!result.IsOk && result.Status != StoreStatus.NotFound)
         {

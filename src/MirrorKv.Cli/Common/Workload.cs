@@ -159,7 +159,6 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         return (_readGaps.LongestMs(mark, now), _writeGaps.LongestMs(mark, now));
     }
 
-
     /// <summary>As <see cref="LongestGaps()"/>, for the keys of one group.</summary>
     public (double ReadMs, double WriteMs) LongestGaps(WorkloadGroup group)
     {
@@ -260,7 +259,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     private async Task WriteLoopAsync(IWorkloadTarget client, int[] pool, int writer, int writers, CancellationToken stop)
     {
         var random = new Random(100 + writer);
-        byte[] even = new byte[valueSize], odd = new byte[valueSize * 3];
+        byte[] even = new byte[ValueLength(0)], odd = new byte[ValueLength(1)];
         while (!stop.IsCancellationRequested)
         {
             int i = pool[(random.Next(pool.Length / writers) * writers) + writer];
@@ -310,7 +309,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
     // uses several slabs of several classes, and the translation more than one delta.
     private byte[] Value(int key, int generation)
     {
-        var value = new byte[generation % 2 == 0 ? valueSize : valueSize * 3];
+        var value = new byte[ValueLength(generation)];
         Fill(value, key, generation);
         return value;
     }
@@ -325,6 +324,8 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         }
     }
 
+    private int ValueLength(int generation) => generation % 2 == 0 ? valueSize : valueSize * 3;
+
     private static byte Filler(int key, int generation, int at) => (byte)((key * 31) + (generation * 7) + at);
 
     // The generation a value carries, or -2 when it is not a well-formed value of this key (a bad read).
@@ -336,7 +337,7 @@ internal sealed class Workload(int keys, int valueSize, Action<string> say, Roll
         }
 
         int generation = BinaryPrimitives.ReadInt32LittleEndian(value[4..]);
-        if (value.Length != (generation % 2 == 0 ? valueSize : valueSize * 3))
+        if (value.Length != ValueLength(generation))
         {
             return -2;
         }
