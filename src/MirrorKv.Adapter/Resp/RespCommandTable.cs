@@ -5,7 +5,7 @@ using System.Text;
 namespace MirrorKv.Adapter.Resp;
 
 /// <summary>
-/// The commands by name. A name of at most 8 bytes (every data command's but PEXPIREAT) is looked up as one 64-bit
+/// The commands by name. A name of at most 8 bytes (every data command's but PEXPIREAT and INCRBYFLOAT) is looked up as one 64-bit
 /// number (its bytes upper-cased): no string is made per command. The longer names are compared apart.
 /// </summary>
 internal static class RespCommandTable
@@ -50,8 +50,15 @@ internal static class RespCommandTable
         new(RespCommandKind.Decr, "decr", 2, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Subtracts 1 from a key's integer value."),
         new(RespCommandKind.IncrBy, "incrby", 3, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Adds an integer to a key's integer value."),
         new(RespCommandKind.DecrBy, "decrby", 3, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Subtracts an integer from a key's integer value."),
+        new(RespCommandKind.IncrByFloat, "incrbyfloat", 3, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Adds a decimal number to a key's numeric value."),
+        new(RespCommandKind.Append, "append", 3, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Appends bytes to a key's value; returns its new length."),
+        new(RespCommandKind.SetRange, "setrange", 4, RespCommandAccess.Write, WriteDenyOom, 1, 1, 1, "string", "Overwrites part of a key's value at an offset; returns its new length."),
+        new(RespCommandKind.GetRange, "getrange", 4, RespCommandAccess.Read, ["readonly"], 1, 1, 1, "string", "Returns part of a key's value, from start to end (inclusive; negative counts from the end)."),
+        new(RespCommandKind.GetRange, "substr", 4, RespCommandAccess.Read, ["readonly"], 1, 1, 1, "string", "Returns part of a key's value (the old name of GETRANGE)."),
         new(RespCommandKind.StrLen, "strlen", 2, RespCommandAccess.Read, ReadFast, 1, 1, 1, "string", "Returns the length of a key's value."),
         new(RespCommandKind.Type, "type", 2, RespCommandAccess.Read, ReadFast, 1, 1, 1, "generic", "Returns string, or none for a missing key."),
+        new(RespCommandKind.Touch, "touch", -2, RespCommandAccess.Read, ReadFast, 1, -1, 1, "generic", "Counts the keys that exist (as EXISTS; reads keep no access time to update)."),
+        new(RespCommandKind.Time, "time", 1, RespCommandAccess.None, ["loading", "stale", "fast"], 0, 0, 0, "server", "Returns the node's clock: Unix seconds and microseconds."),
         new(RespCommandKind.DbSize, "dbsize", 1, RespCommandAccess.Read, ReadFast, 0, 0, 0, "server", "Returns the number of keys."),
         new(RespCommandKind.Scan, "scan", -2, RespCommandAccess.Read, ["readonly"], 0, 0, 0, "generic", "Iterates over the keys (MATCH, COUNT, TYPE)."),
         new(RespCommandKind.FlushDb, "flushdb", -1, RespCommandAccess.Write, ["write"], 0, 0, 0, "server", "Deletes every key."),
@@ -71,7 +78,7 @@ internal static class RespCommandTable
 
     private static readonly FrozenDictionary<ulong, RespCommandInfo> ByName = All.Where(c => c.Name.Length <= 8).ToFrozenDictionary(c => Pack(Encoding.ASCII.GetBytes(c.Name)));
 
-    // The few names over 8 bytes (PEXPIREAT, and pub/sub on the sentinel port), compared one by one: rare, and still no string made.
+    // The few names over 8 bytes (PEXPIREAT, INCRBYFLOAT, and pub/sub on the sentinel port), compared one by one: rare, and still no string made.
     private static readonly (byte[] Name, RespCommandInfo Info)[] LongNames = [.. All.Where(c => c.Name.Length > 8).Select(c => (Encoding.ASCII.GetBytes(c.Name), c))];
 
     /// <summary>The command named <paramref name="name"/> (any case), or null.</summary>

@@ -8,7 +8,7 @@ using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
 
-/// <summary>The server commands: INFO, ROLE, COMMAND, CONFIG GET.</summary>
+/// <summary>The server commands: INFO, ROLE, COMMAND, CONFIG GET, TIME.</summary>
 internal sealed partial class RespHandler
 {
     /// <summary>
@@ -299,5 +299,17 @@ internal sealed partial class RespHandler
 
         _sampledCommands = commands;
         _sampledAt = now;
+    }
+
+    // TIME: the node's wall clock, as two bulk strings (seconds, then microseconds within the second).
+    private static void Time(RespSession session)
+    {
+        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
+        session.Output.Array(2);
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(ticks / TimeSpan.TicksPerSecond, digits, out int length);
+        session.Output.Bulk(digits[..length]);
+        Utf8Formatter.TryFormat(ticks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMicrosecond, digits, out length);
+        session.Output.Bulk(digits[..length]);
     }
 }

@@ -2,7 +2,7 @@ using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
 
-/// <summary>The string commands: GET, SET, GETDEL, MGET, MSET, INCR and kin, STRLEN.</summary>
+/// <summary>The string commands: GET, SET, GETDEL, MGET, MSET, INCR and kin, INCRBYFLOAT, APPEND, SETRANGE, GETRANGE, STRLEN.</summary>
 internal sealed partial class RespHandler
 {
     private void Get(RespSession session, in RespRequest request)
@@ -362,6 +362,93 @@ internal sealed partial class RespHandler
 
         Changed(session);
         session.Output.Integer(mutation.Result);
+    }
+
+    private void IncrByFloat(RespSession session, in RespRequest request)
+    {
+        if (!RespNumbers.TryParseFloat(request[2], out double delta))
+        {
+            session.Output.Error(RespNumbers.NotAFloat);
+            return;
+        }
+
+        var mutation = new FloatIncrementMutation(session, delta, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (mutation.Error is { } error)
+        {
+            session.Output.Error(error);
+            return;
+        }
+
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, mutation.DigitsLength);
+            return;
+        }
+
+        Changed(session);
+        session.Output.Bulk(mutation.Digits);
+    }
+
+    // APPEND key bytes | SETRANGE key offset bytes
+    private void WriteRange(RespSession session, in RespRequest request, bool append)
+    {
+        long offset = 0;
+        if (!append && (!RespNumbers.TryParse(request[2], out offset) || offset < 0))
+        {
+            session.Output.Error("ERR offset is out of range");
+            return;
+        }
+
+        int max = _node.Store.Options.EffectiveMaxValueLength;
+        ReadOnlySpan<byte> bytes = request[append ? 2 : 3];
+        if (offset > max - (long)bytes.Length)
+        {
+            session.Output.Error(ValueTooLongError(offset + bytes.Length, max));
+            return;
+        }
+
+        var mutation = new RangeWriteMutation(session, bytes, offset, append, max, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (mutation.TooLong)
+        {
+            session.Output.Error(ValueTooLongError(mutation.Length, max));
+            return;
+        }
+
+        if (!result.IsOk)
+        {
+            StoreError(session.Output, result.Status, request[1].Length, (int)mutation.Length);
+            return;
+        }
+
+        if (result.Kind != WriteKind.None)
+        {
+            Changed(session);
+        }
+
+        session.Output.Integer(mutation.Length);
+    }
+
+    private static string ValueTooLongError(long length, int max) =>
+        $"ERR string exceeds maximum allowed size (the value would have {length} bytes; the node's largest is {max}, --max-value-size)";
+
+    private void GetRange(RespSession session, in RespRequest request)
+    {
+        if (!RespNumbers.TryParse(request[2], out long start) || !RespNumbers.TryParse(request[3], out long end))
+        {
+            session.Output.Error(RespNumbers.NotAnInteger);
+            return;
+        }
+
+        var visitor = new RangeVisitor(session.Output, start, end);
+        bool answered = _node.Store.TryVisit(request[1], ref visitor, out bool pending) && visitor.Answered;
+        SawUnpublished(session, pending);
+        if (!answered)
+        {
+            // redis: a missing key reads as an empty string.
+            session.Output.Bulk(ReadOnlySpan<byte>.Empty);
+        }
     }
 
     private void StrLen(RespSession session, in RespRequest request)

@@ -312,8 +312,12 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.IncrBy: IncrBy(session, request, 1, fromArgument: true); break;
             case RespCommandKind.DecrBy: IncrBy(session, request, -1, fromArgument: true); break;
             case RespCommandKind.StrLen: StrLen(session, request); break;
+            case RespCommandKind.IncrByFloat: IncrByFloat(session, request); break;
+            case RespCommandKind.Append: WriteRange(session, request, append: true); break;
+            case RespCommandKind.SetRange: WriteRange(session, request, append: false); break;
+            case RespCommandKind.GetRange: GetRange(session, request); break;
             case RespCommandKind.Del or RespCommandKind.Unlink: Del(session, request); break;
-            case RespCommandKind.Exists: Exists(session, request); break;
+            case RespCommandKind.Exists or RespCommandKind.Touch: Exists(session, request); break;
             case RespCommandKind.Expire: Expire(session, request, 1000); break;
             case RespCommandKind.PExpire: Expire(session, request, 1); break;
             case RespCommandKind.ExpireAt: Expire(session, request, 1000, absolute: true); break;
@@ -322,6 +326,7 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.Ttl: Ttl(session, request, 1000); break;
             case RespCommandKind.PTtl: Ttl(session, request, 1); break;
             case RespCommandKind.Type: TypeOf(session, request); break;
+            case RespCommandKind.Time: Time(session); break;
             case RespCommandKind.DbSize: session.Output.Integer(_node.Store.GetStats().Entries); break;
             case RespCommandKind.Scan: Scan(session, request); break;
             case RespCommandKind.FlushDb: FlushDb(session, request); break;

@@ -111,6 +111,7 @@ public class RespReplicationTests
         [
             ["SET", "k", "w"], ["GETDEL", "k"], ["DEL", "k"], ["UNLINK", "k"], ["EXPIRE", "k", "5"], ["PEXPIRE", "k", "5"],
             ["PERSIST", "k"], ["MSET", "a", "b"], ["INCR", "n"], ["DECR", "n"], ["INCRBY", "n", "2"], ["DECRBY", "n", "2"], ["FLUSHDB"],
+            ["APPEND", "k", "x"], ["SETRANGE", "k", "0", "x"], ["INCRBYFLOAT", "n", "0.5"],
         ];
         foreach (string[] write in writes)
         {

@@ -23,6 +23,12 @@ public class StackExchangeRedisTests
         Assert.True(await db.KeyExpireAsync("t", DateTime.UtcNow.AddSeconds(50)));
         Assert.InRange((await db.KeyTimeToLiveAsync("t"))!.Value.TotalSeconds, 48, 50);
         Assert.Equal(5, await db.StringIncrementAsync("n", 5));
+        Assert.Equal(2.5, await db.StringIncrementAsync("f", 2.5));
+        Assert.Equal(3, await db.StringAppendAsync("a", "abc"));
+        Assert.Equal(6, await db.StringAppendAsync("a", "def"));
+        Assert.Equal("cd", (string?)await db.StringGetRangeAsync("a", 2, 3));
+        Assert.Equal(6, (long)await db.StringSetRangeAsync("a", 0, "X"));
+        Assert.Equal("Xbcdef", (string?)await db.StringGetAsync("a"));
         Assert.True(await db.KeyDeleteAsync("k"));
         Assert.False((await db.StringGetAsync("k")).HasValue);
         Assert.False(await db.StringSetAsync("t", "y", when: When.NotExists));

@@ -1,0 +1,52 @@
+using System.Text;
+using MirrorKv.Store;
+
+namespace MirrorKv.Adapter.Resp;
+
+/// <summary>INCRBYFLOAT: the key's number plus a delta, keeping its time to live; an absent key counts as 0.</summary>
+internal ref struct FloatIncrementMutation(RespSession session, double delta, long now) : IValueMutation
+{
+    private int _newLength;
+
+    /// <summary>The new value as stored and answered, when <see cref="Error"/> is null.</summary>
+    public readonly ReadOnlySpan<byte> Digits => session.Copy.AsSpan(0, DigitsLength);
+
+    public int DigitsLength { get; private set; }
+
+    /// <summary>Why nothing was written: the value is no number, or the sum is not finite.</summary>
+    public string? Error { get; private set; }
+
+    public readonly ReadOnlySpan<byte> NewValue => session.Scratch.AsSpan(0, _newLength);
+
+    public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
+    {
+        double value = 0;
+        long deadline = StoredValue.Never;
+        if (exists)
+        {
+            StoredValue old = StoredValue.Decode(current);
+            if (!old.IsExpired(now))
+            {
+                if (!RespNumbers.TryParseFloat(old.Value, out value))
+                {
+                    Error = RespNumbers.NotAFloat;
+                    return MutationDecision.Keep;
+                }
+
+                deadline = old.ExpiresAt;
+            }
+        }
+
+        double sum = value + delta;
+        if (!double.IsFinite(sum))
+        {
+            Error = "ERR increment would produce NaN or Infinity";
+            return MutationDecision.Keep;
+        }
+
+        string text = RespNumbers.FormatFloat(sum);
+        DigitsLength = Encoding.ASCII.GetBytes(text, session.CopyRoom(text.Length));
+        _newLength = StoredValue.Encode(session.ScratchRoom(StoredValue.EncodedLength(Digits, deadline)), Digits, deadline);
+        return MutationDecision.Write;
+    }
+}
