@@ -205,12 +205,38 @@ public class FailoverTests
     }
 
     [Fact]
-    public async Task Write_CarryingNewerEpoch_MakesOldPrimaryStepDown()
+    public async Task Write_CarryingNewerEpoch_WhileTheSecondaryConfirmsThePrimary_IsRefused_AndNothingFailsOver()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
         MirrorKvClient client = await pair.ConnectClientAsync();
         await client.SetAsync("k", "v"u8.ToArray());
 
+        // A client's word alone (a bug, a forged request) does not fence a primary whose secondary echoes its
+        // heartbeats: no node of the pair can be at epoch 7.
+        var raw = await RawClient.ConnectAsync(pair);
+        (WireStatus status, string message) = await raw.WriteAsync(epoch: 7, "k", "new");
+        Assert.Equal(WireStatus.StaleEpoch, status);
+        Assert.Contains("no node of this pair has the request's epoch", message, StringComparison.Ordinal);
+
+        // Writes acknowledged throughout twice the promotion delay: a fenced primary, or a promoted secondary,
+        // would have refused or redirected some of them.
+        await PairFixture.WriteThroughAsync(client, pair.Primary.Options.PromoteAfter * 2);
+        Assert.Equal((NodeRole.Primary, 1UL, NodeRole.Secondary), (pair.Primary.Role, pair.Primary.Epoch, pair.Secondary.Role));
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"));
+        Assert.Equal(0, client.PromotionsFollowed);
+    }
+
+    [Fact]
+    public async Task Write_CarryingNewerEpoch_AtAPrimaryWithNoSecondaryToConfirmIt_MakesItStepDown()
+    {
+        await using PairFixture pair = await PairFixture.StartAsync();
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        await client.SetAsync("k", "v"u8.ToArray());
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected, seconds: 2);
+        await client.SetAsync("alone", "v"u8.ToArray());
+
+        // Alone, the primary cannot tell a newer primary from a wrong client: it takes the safe side.
         var raw = await RawClient.ConnectAsync(pair);
         (WireStatus status, string message) = await raw.WriteAsync(epoch: 7, "k", "new");
         Assert.Equal(WireStatus.NotPrimary, status);

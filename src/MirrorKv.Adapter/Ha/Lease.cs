@@ -43,6 +43,20 @@ internal sealed class Lease(TimeProvider time, TimeSpan duration)
         }
     }
 
+    /// <summary>
+    /// True while a secondary's echo of the holder's own heartbeat keeps the lease valid (not the etcd lease, not
+    /// unlimited): that secondary has not promoted, and promotes no earlier than the lease's end, so no node of the
+    /// pair serves under a newer epoch now.
+    /// </summary>
+    public bool EchoValid
+    {
+        get
+        {
+            long until = Volatile.Read(ref _until);
+            return until != Unlimited && time.GetTimestamp() < until;
+        }
+    }
+
     /// <summary>True when no secondary can replace the holder, so the lease never runs out.</summary>
     public bool IsUnlimited => Volatile.Read(ref _until) == Unlimited;
 

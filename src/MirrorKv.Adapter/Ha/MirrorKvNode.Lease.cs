@@ -179,9 +179,32 @@ public sealed partial class MirrorKvNode
         }
     }
 
-    /// <summary>A client or peer presented a newer epoch: this node has been replaced; it steps down and rejoins.</summary>
-    internal void OnNewerEpochSeen(ulong epoch) =>
+    /// <summary>
+    /// A client's request carried a newer epoch than this node's. Unless this node is a primary whose secondary
+    /// confirms its epoch right now (a valid echo lease: that secondary has not promoted, and the pair has no
+    /// other node), it has been replaced: it steps down and rejoins. Returns false when the claim was refused: a
+    /// client's word alone, a bug or a forged request, must not fence a primary the pair still follows.
+    /// </summary>
+    internal bool OnNewerEpochSeen(ulong epoch)
+    {
+        if (_isPrimary && _lease.EchoValid)
+        {
+            long now = _time.GetTimestamp();
+            long last = Volatile.Read(ref _lastRefusedEpochLog);
+            if (last == 0 || _time.GetElapsedTime(last, now) > TimeSpan.FromSeconds(10))
+            {
+                Volatile.Write(ref _lastRefusedEpochLog, now);
+                LogNewerEpochRefused(epoch, Epoch);
+            }
+
+            return false;
+        }
+
         FenceReplaced($"a request carried epoch {epoch}, above this node's {Epoch}: this node has been replaced", Volatile.Read(ref _secondaryEndPoint) ?? Options.PrimaryEndPoint);
+        return true;
+    }
+
+    private long _lastRefusedEpochLog;
 
     /// <summary>This node has been, or may have been, replaced: fence for good and rejoin <paramref name="primary"/>.</summary>
     private void FenceReplaced(string reason, IPEndPoint? primary)
@@ -468,6 +491,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "lost the secondary ({Reason}); asking {EndPoint} whether it is gone before going on alone")]
     private partial void LogProbingLostSecondary(string reason, string endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a client's request carried epoch {Claimed}, but this primary's secondary confirms epoch {Epoch}: refused with StaleEpoch, not fenced (a client with a wrong epoch; logged at most every 10 s)")]
+    private partial void LogNewerEpochRefused(ulong claimed, ulong epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "stays fenced: {Reason}")]
     private partial void LogFencedFurther(string reason);

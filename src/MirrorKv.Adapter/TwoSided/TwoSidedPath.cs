@@ -12,7 +12,7 @@ namespace MirrorKv.Adapter;
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Action<ulong> onNewerEpoch, NodeCounters counters, ClusterGate? cluster)
+internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Func<ulong, bool> onNewerEpoch, NodeCounters counters, ClusterGate? cluster)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -107,9 +107,10 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
             return;
         }
 
+        bool claimRefused = false;
         if (request.Epoch > epoch)
         {
-            onNewerEpoch(request.Epoch);
+            claimRefused = !onNewerEpoch(request.Epoch);
             (currentRole, epoch) = role.Current;
         }
 
@@ -122,7 +123,9 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         // Epoch 0 means "not known yet": a tool that has not seen a HELLO. Anything else must match exactly.
         if (request.Epoch != 0 && request.Epoch != epoch)
         {
-            string who = request.Epoch < epoch ? "the request's epoch is older" : "this node's epoch is older (it has been replaced)";
+            string who = request.Epoch < epoch ? "the request's epoch is older"
+                : claimRefused ? "no node of this pair has the request's epoch (this primary's secondary confirms its epoch)"
+                : "this node's epoch is older (it has been replaced)";
             Replies.Error(connection, opcode, requestId, WireStatus.StaleEpoch, $"request epoch {request.Epoch}, node epoch {epoch}: {who}");
             return;
         }

@@ -34,12 +34,16 @@ public class BatchFenceTests
         await using PairFixture pair = await PairFixture.StartAsync();
         RawClient writer = await RawClient.ConnectAsync(pair);
         Assert.Equal(WireStatus.Ok, (await writer.WriteAsync(1, "k", "v1")).Status);
+
+        // Alone (its secondary gone), so that a newer epoch fences it: a secondary's echo would refute the claim.
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => !pair.Primary.IsProtected && pair.Primary.LeaseRemaining == TimeSpan.MaxValue, "the primary to go on alone");
         Assert.True(pair.Primary.Store.TryLookup("k"u8, out RemotePointer pointer, out _));
         NodeChannel channel = await NodeChannel.ConnectAsync(pair.Network.CreateTransport(PairFixture.ClientAddress), pair.Primary.EndPoint,
             new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5)), _ => { }, CancellationToken.None);
 
         // One batch: a READ served while the node is primary under a valid lease, then a request with a newer
-        // epoch, which proves the node replaced and fences it on the spot (docs/protocol.md: NotPrimary).
+        // epoch, which a primary alone takes as proof that it was replaced: it fences on the spot (docs/protocol.md: NotPrimary).
         PendingOperation read = channel.Rent();
         PendingOperation replaced = channel.Rent();
         channel.PostRead(read, Opcode.Read, pointer, flush: false);
