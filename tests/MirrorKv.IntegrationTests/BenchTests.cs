@@ -174,6 +174,21 @@ public partial class BenchTests
             Assert.True(stats.GetProperty("p50").GetDouble() >= 0 && stats.GetProperty("p99").GetDouble() >= stats.GetProperty("p50").GetDouble() && stats.GetProperty("max").GetDouble() >= stats.GetProperty("p99").GetDouble(), output);
         }
 
+        // Beside each kill, one window of each control without a fault, measured alike: no failover in them, and
+        // their read stalls (the machine's floor) are figures of their own, not mixed into the kills'.
+        Dictionary<string, System.Text.Json.JsonElement> byKind = root.GetProperty("faults").EnumerateArray().ToDictionary(f => f.GetProperty("fault").GetString()!, f => f.Clone());
+        Assert.Equal(["kill", "idle", "node-start"], byKind.Keys);
+        foreach (string control in new[] { "idle", "node-start" })
+        {
+            Assert.Equal(3, byKind[control].GetProperty("cycles").GetInt32());
+            Assert.Equal(0, byKind[control].GetProperty("failovers").GetInt32());
+            Assert.True(byKind[control].GetProperty("read_stall_ms").GetProperty("max").GetDouble() > 0, output);
+        }
+
+        Assert.Equal(3, byKind["kill"].GetProperty("failovers").GetInt32());
+        Assert.Matches(@"cycle +\d+ control: started a node beside the pair", output);
+        Assert.Matches(@"cycle +\d+ control: no fault \(control\)", output);
+
         (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--failover", "2", "--primary", "127.0.0.1:7400");
         Assert.Equal(2, exitCode);
         Assert.Contains("leave out --primary", output, StringComparison.Ordinal);

@@ -24,7 +24,7 @@ internal static class BenchCommand
         };
         completions.AcceptOnlyFromAmong("receive-thread", "thread-pool");
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON object on the last line." };
-        var freeze = new Option<int>("--freeze") { Description = "Instead of throughput: SIGSTOP the primary for 2 s, N times, under a checked read/write load (hedged reads go on at the secondary) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
+        var freeze = new Option<int>("--freeze") { Description = "Instead of throughput: SIGSTOP the primary for 2 s, N times, under a checked read/write load (hedged reads go on at the secondary) and report the read and write stall distributions, beside control windows without a fault (idle, and a node process started beside the pair). Needs the pair the bench starts (no --primary)." };
         freeze.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() is < 0 or > 10_000)
@@ -32,7 +32,7 @@ internal static class BenchCommand
                 r.AddError("--freeze must be between 0 (off) and 10000.");
             }
         });
-        var failover = new Option<int>("--failover") { Description = "Instead of throughput: kill -9 the primary N times under a checked read/write load (the killed node rejoins each time) and report the read and write stall distributions. Needs the pair the bench starts (no --primary)." };
+        var failover = new Option<int>("--failover") { Description = "Instead of throughput: kill -9 the primary N times under a checked read/write load (the killed node rejoins each time) and report the read and write stall distributions, beside control windows without a fault (idle, and a node process started beside the pair: the machine's floor). Needs the pair the bench starts (no --primary)." };
         failover.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() is < 0 or > 10_000)
@@ -254,7 +254,7 @@ internal static class BenchCommand
 
     private static async Task<int> FreezeAsync(int freezes, int keys, bool json, CancellationToken cancellationToken)
     {
-        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(freezes, Seed: 1, keys, PrimaryOnly: true) { Faults = [Chaos.ChaosFault.PausePrimary], PauseMs = 2_000 }, Console.Out);
+        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(freezes, Seed: 1, keys, PrimaryOnly: true) { Faults = [Chaos.ChaosFault.PausePrimary], PauseMs = 2_000, Controls = true }, Console.Out);
         int exitCode = await runner.RunAsync(cancellationToken);
         if (json && runner.Result is { } result)
         {
@@ -266,7 +266,7 @@ internal static class BenchCommand
 
     private static async Task<int> FailoverAsync(int kills, int keys, bool json, CancellationToken cancellationToken)
     {
-        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(kills, Seed: 1, keys, PrimaryOnly: true), Console.Out);
+        var runner = new Chaos.ChaosRunner(new Chaos.ChaosOptions(kills, Seed: 1, keys, PrimaryOnly: true) { Controls = true }, Console.Out);
         int exitCode = await runner.RunAsync(cancellationToken);
         if (json && runner.Result is { } result)
         {

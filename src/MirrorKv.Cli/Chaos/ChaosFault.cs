@@ -17,6 +17,15 @@ internal enum ChaosFault
 
     /// <summary>SIGSTOP the secondary, wait 1.5 s, then SIGKILL it without resuming; the runner restarts it.</summary>
     SilentDeath,
+
+    /// <summary>A control, no fault: a window as long as the last primary kill's, with the load running. Its read stall is the machine's own floor.</summary>
+    Idle,
+
+    /// <summary>
+    /// A control, no fault: a node process of its own started beside the pair (it joins nothing) and stopped at the
+    /// window's end, as a kill's replacement starts on the same cores; its read stall is what that start alone costs.
+    /// </summary>
+    NodeStart,
 }
 
 /// <summary>The fault names of <c>mirrorkv chaos --faults</c>.</summary>
@@ -29,12 +38,17 @@ internal static class ChaosFaults
         ("pause-secondary", ChaosFault.PauseSecondary),
         ("cut-link", ChaosFault.CutLink),
         ("silent-death", ChaosFault.SilentDeath),
+        ("idle", ChaosFault.Idle),
+        ("node-start", ChaosFault.NodeStart),
     ];
 
     /// <summary>Every valid name, comma-separated, in the order above.</summary>
     public static string ValidNames => string.Join(", ", All.Select(f => f.Name));
 
     public static string Name(ChaosFault fault) => All.First(f => f.Fault == fault).Name;
+
+    /// <summary>True for the controls (<see cref="ChaosFault.Idle"/>, <see cref="ChaosFault.NodeStart"/>): windows measured without a fault.</summary>
+    public static bool IsControl(ChaosFault fault) => fault is ChaosFault.Idle or ChaosFault.NodeStart;
 
     /// <summary>
     /// Parses a comma list such as "kill,pause-primary". Each kind counts once however often it is named;

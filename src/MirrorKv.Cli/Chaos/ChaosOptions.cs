@@ -10,6 +10,13 @@ internal sealed record ChaosOptions(int Cycles, int Seed, int Keys, bool Primary
     /// <summary>The fault kinds the cycles draw from; kill alone unless given.</summary>
     public IReadOnlyList<ChaosFault> Faults { get; init; } = [ChaosFault.Kill];
 
+    /// <summary>
+    /// After each fault's cycle, one cycle of each control (<see cref="ChaosFault.Idle"/>, <see cref="ChaosFault.NodeStart"/>,
+    /// in seeded order): windows of the same length without the fault, whose read stalls are the machine's floor for
+    /// the fault's (bench --failover and --freeze).
+    /// </summary>
+    public bool Controls { get; init; }
+
     /// <summary>A fixed pause length for pause faults (bench --freeze: 2 s), instead of a seeded 1.5-3 s.</summary>
     public int? PauseMs { get; init; }
 

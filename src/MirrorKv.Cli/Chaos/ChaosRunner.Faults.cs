@@ -94,6 +94,42 @@ internal sealed partial class ChaosRunner
         return new Injected($"silenced the secondary, killed it {SilenceBeforeDeathMs:N0} ms later", "", Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds, ended, "the kill", restarted);
     }
 
+    /// <summary>A control: no fault, a window as long as the last primary kill's (see <see cref="ControlWindow"/>).</summary>
+    private async Task<Injected> IdleAsync(CancellationToken cancellationToken)
+    {
+        _workload.Mark();
+        long started = Stopwatch.GetTimestamp();
+        await Task.Delay(ControlWindow, cancellationToken);
+        return new Injected($"no fault (control) for {ControlWindow.TotalMilliseconds,5:N0} ms", "", 0, started, "the window's start");
+    }
+
+    /// <summary>
+    /// A control: a node process started beside the pair on its own free endpoint (a lone primary that joins nothing),
+    /// kept until the window (as long as the last primary kill's) has passed, then killed. What the pair's readers
+    /// lose meanwhile is the cost of a process start on these cores, without any failover.
+    /// </summary>
+    private async Task<Injected> NodeStartAsync(CancellationToken cancellationToken)
+    {
+        _workload.Mark();
+        long started = Stopwatch.GetTimestamp();
+        await using PairLauncher bystander = await PairLauncher.StartPrimaryAsync(MaxMemory, "sync", TextWriter.Null);
+        TimeSpan left = ControlWindow - Stopwatch.GetElapsedTime(started);
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left, cancellationToken);
+        }
+
+        double readyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        await bystander.Primary.KillAsync();
+        return new Injected($"started a node beside the pair (control; up {readyMs,5:N0} ms)", "", 0, started, "the window's start");
+    }
+
+    /// <summary>
+    /// How long a control window lasts: the last primary kill's, from the kill until reads and writes went on after
+    /// protection (800 ms before the first), so that a control and a kill are measured over windows of one length.
+    /// </summary>
+    private TimeSpan ControlWindow { get; set; } = TimeSpan.FromMilliseconds(800);
+
     /// <summary>
     /// Starts the dead <paramref name="victim"/> again (same endpoints) as secondary of <paramref name="survivor"/>
     /// and waits for its caught-up line. A start that fails (the survivor does not accept it) is tried again

@@ -62,6 +62,13 @@ internal sealed partial class ChaosRunner
                 Say(Row("  " + variant.Key, [.. variant]));
             }
         }
+
+        if (cycles.Any(c => ChaosFaults.IsControl(c.Fault)))
+        {
+            Say("  (idle and node-start are controls, no fault: windows as long as the last primary fault's, with nothing done (idle) or a");
+            Say("   node process started beside the pair (node-start); their read stall is the longest gap between good reads the machine");
+            Say("   gives without a failover: the floor under the faults' figures. Their \"protected\" is the window's length.)");
+        }
     }
 
     private string CycleCounts(IReadOnlyList<ChaosCycle> cycles)
@@ -76,6 +83,11 @@ internal sealed partial class ChaosRunner
         foreach (ChaosFault fault in options.Faults.Where(f => f != ChaosFault.Kill))
         {
             parts.Add($"{cycles.Count(c => c.Fault == fault)} {ChaosFaults.Name(fault)}");
+        }
+
+        if (options.Controls)
+        {
+            parts.Add($"and {cycles.Count(c => c.Fault == ChaosFault.Idle)} idle and {cycles.Count(c => c.Fault == ChaosFault.NodeStart)} node-start controls");
         }
 
         return string.Join(", ", parts);

@@ -153,35 +153,21 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             }
 
             ChaosFault fault = deck.Next();
-            Injected injected = fault switch
+            if (!await RunCycleAsync(number, fault, cycles, rejoins, cancellationToken))
             {
-                ChaosFault.Kill => await KillAsync(rejoins, cancellationToken),
-                ChaosFault.PausePrimary => await PauseAsync(Primary, cancellationToken),
-                ChaosFault.PauseSecondary => await PauseAsync(Secondary, cancellationToken),
-                ChaosFault.CutLink => await CutLinkAsync(cancellationToken),
-                _ => await SilentDeathAsync(cancellationToken),
-            };
-
-            ChaosCycle cycle = await SettleAsync(number, fault, injected, cancellationToken);
-            cycles.Add(cycle);
-            CheckReport window = _history.CheckWindow();
-            Say($"cycle {number,3}: {injected.Action}; {Outcome(cycle, injected)}; {workload.Writes:N0} writes acknowledged, {workload.BadReads} bad reads; "
-                + $"history: {window.Operations:N0} operations on {window.Keys:N0} keys, {window.Violations} not linearizable");
-            if (window.FirstViolation is { } violation && _history.Violations == window.Violations)
-            {
-                Say(violation.ToText());
-            }
-
-            if (!cycle.Healed)
-            {
-                Say($"the pair did not heal within {HealLimit.TotalSeconds:F0} s of the {ChaosFaults.Name(fault)}: stopping after {number} of {options.Cycles} cycles");
                 break;
             }
 
-            // The window's check left its garbage in this process: collected now, between faults, a collection cannot
-            // land in the next fault's window, where it would stop every reader at once and count as the pair's stall
-            // (20-60 ms each, measured). The workload itself allocates nothing per operation.
-            GC.Collect();
+            if (options.Controls)
+            {
+                ChaosFault[] controls = [ChaosFault.Idle, ChaosFault.NodeStart];
+                _random.Shuffle(controls);
+                foreach (ChaosFault control in controls)
+                {
+                    await Task.Delay(_random.Next(100, 500), cancellationToken);
+                    await RunCycleAsync(number, control, cycles, rejoins, cancellationToken);
+                }
+            }
         }
 
         await stop.CancelAsync();
@@ -206,6 +192,50 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         };
         PrintSummary(Result, rejoins);
         return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 && linearizability.Violations == 0 ? 0 : 1;
+    }
+
+    /// <summary>One cycle: the fault (or control) injected, the pair settled, the window's history checked. False when the pair did not heal.</summary>
+    private async Task<bool> RunCycleAsync(int number, ChaosFault fault, List<ChaosCycle> cycles, List<Rejoin> rejoins, CancellationToken cancellationToken)
+    {
+        long cycleStart = Stopwatch.GetTimestamp();
+        Injected injected = fault switch
+        {
+            ChaosFault.Kill => await KillAsync(rejoins, cancellationToken),
+            ChaosFault.PausePrimary => await PauseAsync(Primary, cancellationToken),
+            ChaosFault.PauseSecondary => await PauseAsync(Secondary, cancellationToken),
+            ChaosFault.CutLink => await CutLinkAsync(cancellationToken),
+            ChaosFault.Idle => await IdleAsync(cancellationToken),
+            ChaosFault.NodeStart => await NodeStartAsync(cancellationToken),
+            _ => await SilentDeathAsync(cancellationToken),
+        };
+
+        ChaosCycle cycle = await SettleAsync(number, fault, injected, cancellationToken);
+        cycles.Add(cycle);
+        if (cycle is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true })
+        {
+            ControlWindow = Stopwatch.GetElapsedTime(cycleStart);
+        }
+
+        CheckReport window = _history.CheckWindow();
+        string label = ChaosFaults.IsControl(fault) ? $"cycle {number,3} control" : $"cycle {number,3}";
+        Say($"{label}: {injected.Action}; {Outcome(cycle, injected)}; {_workload.Writes:N0} writes acknowledged, {_workload.BadReads} bad reads; "
+            + $"history: {window.Operations:N0} operations on {window.Keys:N0} keys, {window.Violations} not linearizable");
+        if (window.FirstViolation is { } violation && _history.Violations == window.Violations)
+        {
+            Say(violation.ToText());
+        }
+
+        if (!cycle.Healed)
+        {
+            Say($"the pair did not heal within {HealLimit.TotalSeconds:F0} s of the {ChaosFaults.Name(fault)}: stopping after {number} of {options.Cycles} cycles");
+            return false;
+        }
+
+        // The window's check left its garbage in this process: collected now, between faults, a collection cannot
+        // land in the next fault's window, where it would stop every reader at once and count as the pair's stall
+        // (20-60 ms each, measured). The workload itself allocates nothing per operation.
+        GC.Collect();
+        return true;
     }
 
     /// <summary>
