@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using MirrorKv.Memory;
@@ -15,7 +16,7 @@ public class ProtocolDocTests
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "read-lease", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
+        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-reply", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "read-lease", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 
@@ -24,13 +25,14 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("hello-request", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(payload, out HelloRequest hello));
-        // A 1.3 client's HELLO: still what such a client sends, and answered 1.3 (see "Versions").
-        Assert.Equal(new HelloRequest(PeerKind.Client, 4u << 20, null) { Version = ProtocolVersion.V1_3 }, hello);
+        // A 1.5 client's HELLO, with the reference client's default maximum frame (4 MiB).
+        Assert.Equal(new HelloRequest(PeerKind.Client, ProtocolLimits.DefaultMaxFrameSize, null) { Version = ProtocolVersion.Current }, hello);
+        Assert.Equal(4u << 20, ProtocolLimits.DefaultMaxFrameSize);
         AssertReencodes(payload, b => hello.Write(b));
     }
 
     [Fact]
-    public void HelloExamples_OfVersion1_0_DifferFrom1_3OnlyInTheMinorByte()
+    public void HelloExamples_OfVersion1_0_DifferFrom1_5OnlyInTheMinorByte()
     {
         ReadOnlySpan<byte> request = Frame("hello-request-1-0", Opcode.Hello, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloRequest.TryRead(request, out HelloRequest hello));
@@ -42,14 +44,14 @@ public class ProtocolDocTests
         Assert.Equal(ProtocolVersion.V1_0, decoded!.Version);
         AssertReencodes(reply, b => decoded.Write(b));
 
-        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.3.
+        // Byte 5 of the payload is the minor version; nothing else tells 1.0 from 1.5.
         foreach ((string old, string current) in new[] { ("hello-request-1-0", "hello-request"), ("hello-reply-1-0", "hello-reply") })
         {
             byte[] a = Examples[old], b = Examples[current];
             Assert.Equal(a.Length, b.Length);
             int[] differ = [.. Enumerable.Range(0, a.Length).Where(i => a[i] != b[i])];
             Assert.Equal([FrameHeader.Size + 5], differ);
-            Assert.Equal((0, 3), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
+            Assert.Equal((0, 5), (a[FrameHeader.Size + 5], b[FrameHeader.Size + 5]));
         }
     }
 
@@ -58,13 +60,21 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1);
         Assert.Equal(WireStatus.Ok, HelloReply.TryRead(payload, out HelloReply? reply));
-        Assert.Equal(ProtocolVersion.V1_3, reply!.Version);
+        Assert.Equal(ProtocolVersion.Current, reply!.Version);
         Assert.Equal(NodeRole.Primary, reply.Role);
         Assert.Equal(1UL, reply.Epoch);
         Assert.Equal(0x1122334455667788UL, reply.Incarnation);
         Assert.Equal(1u << 20, reply.SlabSize);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7401), reply.PeerEndPoint);
-        Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 256UL << 20)], reply.Regions);
+
+        // A node's default maximum frame: a REPLICATE record of the largest key (1,024) and value (16 MiB) in one
+        // frame, rounded up to 64 KiB (NodeOptions.MaxFrameSize), as "Large entries" and "Limits" say.
+        const long largest = FrameHeader.Size + ReplicateBatch.HeaderSize + ReplicationRecord.FixedSize + 1024 + (16 << 20);
+        Assert.Equal((uint)((largest + 0xFFFF) & ~0xFFFFL), reply.MaxFrameSize);
+        Assert.Equal(16_842_752u, reply.MaxFrameSize);
+
+        // The first region: one slab, by default.
+        Assert.Equal([new RegionInfo(0x1234abcd, AccessFlags.RemoteRead, 0x7f0000000000, 1UL << 20)], reply.Regions);
         AssertReencodes(payload, b => reply.Write(b));
     }
 
@@ -115,6 +125,10 @@ public class ProtocolDocTests
         var computed = new byte[AuthProof.Size];
         AuthProof.Compute("0123456789abcdef"u8, PeerKind.Client, challenge, computed);
         Assert.Equal(proof.ToArray(), computed);
+
+        // The page says the proof is a client's (peer kind 1): as a peer adapter's it would not match.
+        Assert.Equal(1, (byte)PeerKind.Client);
+        Assert.False(AuthProof.Verify("0123456789abcdef"u8, PeerKind.Peer, challenge, proof));
     }
 
     [Fact]
@@ -122,8 +136,27 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> payload = Frame("read-request", Opcode.Read, WireStatus.Ok, 7);
         Assert.Equal(WireStatus.Ok, ReadRequest.TryRead(payload, out RemotePointer pointer));
-        Assert.Equal(new RemotePointer(0x1234abcd, 0x7f0000100090, 144), pointer);
+        Assert.Equal(new RemotePointer(0x1234abcd, 0x7f0000000000, 48), pointer);
         AssertReencodes(payload, b => ReadRequest.Write(b, pointer));
+
+        // The pointer of the WRITE reply example, inside the first region of the HELLO reply example.
+        Assert.Equal(WireStatus.Ok, KvReply.TryRead(Frame("write-reply", Opcode.Write | Opcode.ReplyBit, WireStatus.Ok, 8), out KvReply written));
+        Assert.Equal(written.Pointer, pointer);
+        Assert.Equal(WireStatus.Ok, HelloReply.TryRead(Frame("hello-reply", Opcode.Hello | Opcode.ReplyBit, WireStatus.Ok, 1), out HelloReply? hello));
+        RegionInfo region = Assert.Single(hello!.Regions);
+        Assert.Equal(region.RKey, pointer.RKey);
+        Assert.True(pointer.Address >= region.BaseAddress && pointer.Address + pointer.Length <= region.BaseAddress + region.Length);
+    }
+
+    [Fact]
+    public void ReadReply_Example_CarriesTheWholeSlotOfTheReadRequest()
+    {
+        // The entry's bytes are checked against the entry codec in MirrorKv.Entries.Tests (EntryDocTests).
+        ReadOnlySpan<byte> payload = Frame("read-reply", Opcode.Read | Opcode.ReplyBit, WireStatus.Ok, 7);
+        Assert.Equal(WireStatus.Ok, ReadRequest.TryRead(Frame("read-request", Opcode.Read, WireStatus.Ok, 7), out RemotePointer pointer));
+        Assert.Equal((int)pointer.Length, payload.Length);
+        Assert.Equal(pointer.Length, BinaryPrimitives.ReadUInt32LittleEndian(payload[16..]));
+        Assert.Equal("k1hello"u8, payload.Slice(28, 7));
     }
 
     [Fact]
@@ -194,14 +227,37 @@ public class ProtocolDocTests
     {
         ReadOnlySpan<byte> request = Frame("translation-request", Opcode.Translation, WireStatus.Ok, 9);
         Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadRequest(request, out uint rkey));
-        Assert.Equal(0x1234abcdu, rkey);
+        Assert.Equal(0x2468ace0u, rkey);
+        AssertReencodes(request, b => TranslationMessages.WriteRequest(b, rkey));
 
         ReadOnlySpan<byte> reply = Frame("translation-reply", Opcode.Translation | Opcode.ReplyBit, WireStatus.Ok, 9);
         Assert.Equal(WireStatus.Ok, TranslationMessages.TryReadReply(reply, out uint localRKey, out uint slabSize, out SlabMapping[] mappings));
         Assert.Equal((0x5678ef01u, 1u << 20), (localRKey, slabSize));
-        Assert.Equal([new SlabMapping(0x7f0000000000, 0x7e000ff00000), new SlabMapping(0x7f0000100000, 0x7e000fe00000)], mappings);
+        Assert.Equal([new SlabMapping(0x7f2000000000, 0x7e2000100000), new SlabMapping(0x7f2000100000, 0x7e2000000000)], mappings);
         Assert.NotEqual(mappings[0].Delta, mappings[1].Delta);
         AssertReencodes(reply, b => TranslationMessages.WriteReply(b, localRKey, slabSize, mappings));
+
+        // The page's delta formula for a 2 MiB region mirrored from the start: slab k maps to the k-th from the top.
+        const ulong primaryBase = 0x7f2000000000, localBase = 0x7e2000000000, length = 2 << 20, slab = 1 << 20;
+        for (int k = 0; k < 2; k++)
+        {
+            Assert.Equal(unchecked((long)((localBase + length - ((ulong)(k + 1) * slab)) - (primaryBase + ((ulong)k * slab)))), mappings[k].Delta);
+        }
+
+        // The rewrites the page shows, done as a client does them (one table from the reply).
+        var table = new TranslationTable((int)slabSize);
+        table.MapRegion(rkey, primaryBase, length, localRKey);
+        foreach (SlabMapping m in mappings)
+        {
+            table.MapSlab(rkey, m.PrimarySlabBase, m.LocalSlabBase);
+        }
+
+        string page = ProtocolDocument.Text.Replace('\n', ' ');
+        foreach ((ulong from, ulong to, string between) in new[] { (0x7f2000100030UL, 0x7e2000000030UL, " lies in the second slab and becomes "), (0x7f2000000030UL, 0x7e2000100030UL, ", in the first slab, becomes ") })
+        {
+            Assert.Equal(new RemotePointer(localRKey, to, 48), table.Translate(new RemotePointer(rkey, from, 48)));
+            Assert.Contains($"`(0x{rkey:x8}, 48, 0x{from:x})`{between}`(0x{localRKey:x8}, 48, 0x{to:x})`", page, StringComparison.Ordinal);
+        }
     }
 
     private static ReadOnlySpan<byte> Frame(string name, Opcode opcode, WireStatus status, ulong requestId)
