@@ -48,6 +48,21 @@ internal sealed class RawClient(NodeChannel channel)
         }
     }
 
+    public async Task<(WireStatus Status, byte[] Payload)> TranslationAsync(uint primaryRKey)
+    {
+        PendingOperation op = channel.Rent();
+        try
+        {
+            channel.PostTranslation(op, primaryRKey);
+            await op.AsValueTask();
+            return (op.Status, op.Payload.ToArray());
+        }
+        finally
+        {
+            channel.Return(op);
+        }
+    }
+
     public async Task<(WireStatus Status, byte[] Payload)> ReadAsync(RemotePointer pointer, Opcode opcode = Opcode.Read)
     {
         PendingOperation op = channel.Rent();

@@ -227,7 +227,7 @@ public sealed partial class MirrorKvNode
 
     // Refusal text for a read at a secondary whose lease is not running.
     internal const string ReadsRefusedText =
-        "this secondary's read lease is not running (neither its primary nor etcd says it is in sync now): the primary may have acknowledged writes without it; ask the primary";
+        "this secondary cannot vouch that it holds every acknowledged write (with a coordinator, its read lease is not running: neither its primary nor etcd says it is in sync now; else it was not told the pair is protected yet, or was dropped or diverged): the primary may have acknowledged writes without it; ask the primary";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "serving reads: {How}")]
     private partial void LogReadsServed(string how);

@@ -121,9 +121,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                     ? "this node is rejoining: it has not copied the primary's data yet"
                     : $"this node is {node.Role}: it serves nothing; ask the other node");
                 break;
-            // A secondary with a witness whose read lease is not running may lack writes the primary acknowledged
-            // alone: it serves no read (READ answers as for a region it does not serve, so the client looks the key
-            // up, which it refuses too, and the client asks the primary).
+            // A secondary that cannot vouch for holding every acknowledged write may lack some: it serves no read
+            // (READ answers as for a region it does not serve, so the client looks the key up, which it refuses
+            // too, and the client asks the primary).
             case Opcode.Read when state.BatchReadsRefused:
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.UnknownRKey, MirrorKvNode.ReadsRefusedText);
                 break;
@@ -193,7 +193,10 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         {
             // Noted for the batch's end: what a primary serves may leave only if it still is one then.
             state.BatchAsPrimary = node.IsServingPrimary;
-            state.BatchReadsRefused = !node.MayServeReads;
+            // A secondary serves no read it cannot vouch for, one-sided READs of its region included (a client
+            // that rewrote its pointers from TRANSLATION reads there): with a witness, while its read lease does
+            // not run; in pair mode, before it was told the pair is protected, or once dropped or diverged.
+            state.BatchReadsRefused = node.Role == NodeRole.Secondary && !node.HoldsEveryAcknowledgedWrite;
             verbs.Prefetch(frames, state);
         }
     }

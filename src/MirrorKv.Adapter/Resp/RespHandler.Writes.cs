@@ -14,8 +14,8 @@ internal sealed partial class RespHandler
     /// <summary>
     /// True when a command of this kind may run in the node's role now; else the error is sent. A secondary
     /// (and a rejoining one) refuses writes with READONLY, which clients take as "find the primary"; a node
-    /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping, a secondary with a witness
-    /// that etcd does not record in sync for reads) answers LOADING, which
+    /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping, a secondary that cannot vouch
+    /// for holding every acknowledged write) answers LOADING, which
     /// clients take as "retry shortly" (redis-py retries it as a connection error).
     /// </summary>
     private bool MayRun(RespCommandAccess access, RespOutput output)
@@ -25,9 +25,11 @@ internal sealed partial class RespHandler
             return true;
         }
 
-        // A secondary with a witness reads only while etcd records it in sync (MirrorKvNode.ReadLease.cs).
+        // A secondary reads only while it can vouch for holding every acknowledged write, as on the native port
+        // (MirrorKvNode.FailoverReads.cs): told the pair is protected, not dropped or diverged, and with a witness
+        // while its read lease runs.
         NodeRole role = _node.Role;
-        if (access == RespCommandAccess.Write ? role == NodeRole.Primary : role is NodeRole.Primary or NodeRole.Promoting || role == NodeRole.Secondary && _node.MayServeReads)
+        if (access == RespCommandAccess.Write ? role == NodeRole.Primary : role is NodeRole.Primary or NodeRole.Promoting || role == NodeRole.Secondary && _node.HoldsEveryAcknowledgedWrite)
         {
             return true;
         }
@@ -41,7 +43,7 @@ internal sealed partial class RespHandler
         NodeRole.Rejoining => "LOADING this node is copying the primary's data before it serves; retry shortly",
         NodeRole.Promoting => "LOADING this node is being promoted to primary; retry shortly",
         NodeRole.Fenced => "LOADING this node is fenced (it may no longer be primary) and rejoins the pair; retry shortly or use the other node",
-        NodeRole.Secondary => "LOADING this secondary is not recorded in sync in etcd now (the primary may have acknowledged writes without it); use the primary",
+        NodeRole.Secondary => "LOADING this secondary cannot vouch that it holds every acknowledged write (not told the pair is protected yet, dropped, diverged, or with a coordinator not recorded in sync now): the primary may have acknowledged writes without it; use the primary",
         _ => $"LOADING this node is {role.ToString().ToLowerInvariant()} and serves nothing; use the other node",
     };
 
