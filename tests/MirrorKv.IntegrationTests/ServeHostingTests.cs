@@ -95,6 +95,25 @@ public partial class ServeHostingTests
     }
 
     [Fact]
+    public async Task MalformedConfigFile_AndAnEtcdThatDoesNotAnswer_AreOneLineErrors_NotStackTraces()
+    {
+        string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
+        await File.WriteAllTextAsync(config, """{ "Node": { "MaxMemory": """, TestContext.Current.CancellationToken);
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--config", config, "--listen", "127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Contains($"error: --config: {config} is not valid JSON: ", output, StringComparison.Ordinal);
+        Assert.Contains("LineNumber: ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+
+        // Nothing listens at the coordinator's port: after the start's patience, one line that says what to check.
+        int port = Ports.Free();
+        (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(60), "serve", "--listen", $"127.0.0.1:{Ports.Free()}", "--coordinator", $"http://127.0.0.1:{port}");
+        Assert.Equal(2, code);
+        Assert.Contains($"the coordinator did not answer for 10 s: is etcd running at http://127.0.0.1:{port}?", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sigterm_StopsTheNodeGracefully_WithExitCodeZero()
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();

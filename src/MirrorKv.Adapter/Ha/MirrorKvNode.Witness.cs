@@ -81,6 +81,12 @@ public sealed partial class MirrorKvNode
 
             return (coordinator, default, options);
         }
+        catch (EtcdUnavailableException e)
+        {
+            // Public callers (serve) get a start failure they know, with what to check, not an internal type.
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"the coordinator did not answer for {StartEtcdPatience.TotalSeconds:F0} s: is etcd running at {string.Join(",", settings.EndPoints.Select(u => u.GetLeftPart(UriPartial.Authority)))}?", e);
+        }
         catch
         {
             await coordinator.DisposeAsync().ConfigureAwait(false);

@@ -103,7 +103,16 @@ internal static class ServeCommand
 
             if (configFile is not null)
             {
-                builder.Configuration.AddJsonFile(configFile, optional: false);
+                try
+                {
+                    // A full path: a relative one would be looked for beside the executable, not where it was given.
+                    builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+                }
+                catch (InvalidDataException e)
+                {
+                    // The JSON reader's own words (line and position), not the configuration loader's stack.
+                    return Fail([$"--config: {configFile} is not valid JSON: {e.GetBaseException().Message}"]);
+                }
             }
 
             builder.Configuration.AddEnvironmentVariables("MIRRORKV_");
