@@ -95,6 +95,7 @@ public sealed partial class MirrorKvNode
         // its lease, and the secondary learns from them that it is fenced.
         if (Stream.Peer is not { IsOpen: true } peer || _fence == FenceKind.Replaced)
         {
+            WatchForStalePrimary(role, epoch);
             return;
         }
 

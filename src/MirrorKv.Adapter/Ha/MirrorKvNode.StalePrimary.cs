@@ -1,0 +1,78 @@
+using System.Net;
+using MirrorKv.Protocol;
+using MirrorKv.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace MirrorKv.Adapter;
+
+/// <summary>
+/// A primary alone in pair mode keeps an eye on the endpoint of the peer it lost (its old primary, or its old
+/// secondary). A node found serving there as primary under an older epoch was started as primary without asking
+/// (<c>serve --role primary</c> with no <c>--peer</c>, an operator's old command line after a failover): two primaries,
+/// and writes acknowledged there would be lost. It is told at once that it has been replaced (the announcement a
+/// promoted secondary sends), so it fences and rejoins this node as its secondary.
+/// </summary>
+public sealed partial class MirrorKvNode
+{
+    /// <summary>How often a primary alone asks its lost peer's endpoint what serves there.</summary>
+    internal static readonly TimeSpan StalePrimaryCheckInterval = TimeSpan.FromMilliseconds(500);
+
+    private long _lastStalePrimaryCheck;
+    private int _stalePrimaryCheckRunning;
+
+    /// <summary>Tells a stale primary found at the lost peer's endpoint that it was replaced.</summary>
+    public long StalePrimariesFenced => Volatile.Read(ref _stalePrimariesFenced);
+
+    private long _stalePrimariesFenced;
+
+    // From the heartbeat tick of a primary without a secondary (in pair mode: with a witness, etcd's leader key
+    // already keeps a second node from serving as primary).
+    private void WatchForStalePrimary(NodeRole role, ulong epoch)
+    {
+        if (role != NodeRole.Primary || _coordinator is not null || _transport is not { } transport || Stream.Peer is not null
+            || (Volatile.Read(ref _secondaryEndPoint) ?? Options.PrimaryEndPoint) is not { } peer || peer.Equals(AdvertisedEndPoint))
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(Volatile.Read(ref _lastStalePrimaryCheck), now) < StalePrimaryCheckInterval
+            || Interlocked.CompareExchange(ref _stalePrimaryCheckRunning, 1, 0) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lastStalePrimaryCheck, now);
+        _ = CheckForStalePrimaryAsync(transport, peer, epoch);
+    }
+
+    private async Task CheckForStalePrimaryAsync(ITransport transport, IPEndPoint peer, ulong epoch)
+    {
+        try
+        {
+            (NodeRole Role, ulong Epoch)? answer = await NodeProbe.AskAsync(transport, peer, Options.Secret, TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+            if (answer is not { Role: NodeRole.Primary } other || other.Epoch >= epoch || _role.Current != (NodeRole.Primary, epoch))
+            {
+                return;
+            }
+
+            LogStalePrimary(peer.ToString(), other.Epoch, epoch);
+            await PrimaryAnnouncement.SendAsync(transport, peer, AdvertisedEndPoint, AdvertisedRespEndPoint, Options.EffectivePeerSecret, epoch, Stream.LastLsn, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Increment(ref _stalePrimariesFenced);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or System.Net.Sockets.SocketException or ConnectionClosedException)
+        {
+            LogStalePrimaryNotTold(peer.ToString(), e.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _stalePrimaryCheckRunning, 0);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a node serves as primary at {EndPoint} under epoch {TheirEpoch}, the endpoint of this pair's lost peer, while this node is primary at epoch {Epoch}: it was started as primary without asking (no --peer); telling it that it was replaced, so that it fences and rejoins this node as secondary (writes it acknowledged alone are not in this pair)")]
+    private partial void LogStalePrimary(string endPoint, ulong theirEpoch, ulong epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "could not tell the stale primary at {EndPoint} that it was replaced: {Reason}; asking again")]
+    private partial void LogStalePrimaryNotTold(string endPoint, string reason);
+}
