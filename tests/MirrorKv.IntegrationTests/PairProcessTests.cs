@@ -219,6 +219,35 @@ public class PairProcessTests
     }
 
     [Fact]
+    public async Task RestartedAsPrimaryWithPeer_WhileThePeerIsPaused_WaitsForIt_ThenJoinsIt_NotASecondPrimary()
+    {
+        await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(primary.EndPoint);
+        await primary.WaitProtectedAsync();
+        await secondary.KillAsync();
+        for (int i = 0; i < 100 && (await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Protected; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        // The primary alone stands still (a pause: its kernel still accepts connections) as the lost node comes back
+        // asking it: no answer is not "gone", so the returning node waits rather than start as a second primary.
+        await primary.PauseAsync();
+        Task<NodeProcess> restarting = NodeProcess.StartAsync(["--role", "primary", "--peer", primary.EndPoint.ToString()], listen: secondary.EndPoint);
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        Assert.False(restarting.IsCompleted, "the returning node started while its peer could not say whether it is primary");
+        await primary.ResumeAsync();
+
+        await using NodeProcess restarted = await restarting;
+        Assert.Contains("does not answer but is not gone", restarted.Output, StringComparison.Ordinal);
+        Assert.Contains("the pair already has a primary", restarted.Output, StringComparison.Ordinal);
+        await primary.WaitProtectedAsync();
+        NodeStatus status = await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint);
+        Assert.Equal((NodeRole.Secondary, true), (status.Role, status.Protected));
+        Assert.Equal(NodeRole.Primary, (await MirrorKvAdmin.GetStatusAsync(primary.EndPoint)).Role);
+    }
+
+    [Fact]
     public async Task StatusCommand_ShowsRolesEpochsLsnsAndProtection()
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();

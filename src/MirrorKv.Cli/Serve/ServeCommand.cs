@@ -41,7 +41,7 @@ internal static class ServeCommand
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
         replication.AcceptOnlyFromAmong("sync", "async");
         var verbose = new Option<bool>("--verbose") { Description = "Log debug detail." };
-        var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair, asked first. If it is already primary (it was promoted while this node was down), this node joins it as secondary instead." };
+        var peer = new Option<string?>("--peer") { Description = "For a primary: the other node of the pair, asked first. If it is already primary (it was promoted while this node was down), this node joins it as secondary instead. One that is there but does not answer (a paused process) is asked again for up to 30 s; then the start fails rather than make a second primary." };
         Option<string?> secretFile = SecretSource.ClientFileOption();
         var peerSecretFile = new Option<string?>("--peer-secret-file") { Description = $"File holding the secret of the link between the two nodes (both need the same). Default: the {SecretSource.PeerVariable} environment variable, else the client secret." };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated") { Description = "Listen on a non-loopback address without a secret: anyone who can reach it can read and write." };
@@ -343,17 +343,71 @@ internal static class ServeCommand
     }
 
     // A peer that answers as primary (or promoting) means this node was replaced while it was down.
+    /// <summary>How long a starting node keeps asking a --peer that is there (its endpoint does not refuse) but does not answer.</summary>
+    internal static readonly TimeSpan PeerPatience = TimeSpan.FromSeconds(30);
+
+    // The other node's status when it serves as primary (or is promoting), null when it does not or is gone (nothing
+    // listens at its endpoint: the kernel refuses). One that is there but does not answer (a paused or hung process,
+    // whose kernel still accepts connections; or a host that does not refuse) may be a primary: it is asked again for
+    // PeerPatience, and then the start fails rather than make a second primary.
     private static async Task<NodeStatus?> OtherPrimaryAsync(IPEndPoint peer, byte[]? secret, CancellationToken cancellationToken)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool said = false;
+        while (true)
+        {
+            string why;
+            try
+            {
+                NodeStatus status = await MirrorKvAdmin.GetStatusAsync(peer, timeout: TimeSpan.FromSeconds(1), secret: secret, cancellationToken: cancellationToken);
+                return status.Role is NodeRole.Primary or NodeRole.Promoting ? status : null;
+            }
+            catch (MirrorKvException e) when (e.Error != MirrorKvError.AuthenticationFailed)
+            {
+                // A refused secret is not "gone": it propagates.
+                why = e.Message;
+            }
+
+            if (await RefusesConnectionsAsync(peer, cancellationToken))
+            {
+                return null;
+            }
+
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(start) >= PeerPatience)
+            {
+                throw new MirrorKvException(MirrorKvError.Unavailable,
+                    $"it did not answer for {PeerPatience.TotalSeconds:F0} s, but it is not gone (its endpoint does not refuse connections: a paused or hung process, or a host that does not answer): it may be serving as primary, so this node does not start as a second one. Start this node as its secondary (--role secondary --primary {peer}), or, if that node is gone for good, without --peer ({why})");
+            }
+
+            if (!said)
+            {
+                Console.Error.WriteLine($"--peer {peer} does not answer but is not gone ({why}): asking again for up to {PeerPatience.TotalSeconds:F0} s before starting");
+                said = true;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+    }
+
+    // True when nothing listens at the endpoint (connection refused); false when a connection is accepted, or the
+    // attempt times out or fails otherwise (cannot tell).
+    private static async Task<bool> RefusesConnectionsAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        using var socket = new System.Net.Sockets.Socket(endPoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(1));
         try
         {
-            NodeStatus status = await MirrorKvAdmin.GetStatusAsync(peer, timeout: TimeSpan.FromSeconds(1), secret: secret, cancellationToken: cancellationToken);
-            return status.Role is NodeRole.Primary or NodeRole.Promoting ? status : null;
+            await socket.ConnectAsync(endPoint, timeout.Token);
+            return false;
         }
-        catch (MirrorKvException e) when (e.Error != MirrorKvError.AuthenticationFailed)
+        catch (System.Net.Sockets.SocketException e)
         {
-            // Unreachable: it is down, so this node may be primary. A refused secret is not that: it propagates.
-            return null;
+            return e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
