@@ -72,6 +72,7 @@ public partial class ServeHostingTests
     [InlineData("--region-size 0", "--region-size (Node:RegionSize): must hold at least one slab")]
     [InlineData("--max-value-size 64m", "--max-value-size (Node:MaxValueSize): at most 67043328 bytes")]
     [InlineData("--max-value-size big", "--max-value-size (Node:MaxValueSize): ")]
+    [InlineData("--max-value-size 0", "--max-value-size (Node:MaxValueSize): at least 1 byte")]
     [InlineData("--max-value-size 40m --max-memory 32m", "MaxValueLength (--max-value-size) 41943040 is too large for this store")]
     public async Task BadMaxMemory_FailsWithOneLineNamingTheOption(string args, string expected)
     {

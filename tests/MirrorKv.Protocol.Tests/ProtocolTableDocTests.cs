@@ -39,10 +39,11 @@ public class ProtocolTableDocTests
     }
 
     [Fact]
-    public void Document_IsOfVersion1_5_TheHighestThisCodeSpeaks()
+    public void Document_IsOfVersion1_6_TheHighestThisCodeSpeaks()
     {
-        Assert.StartsWith("# MirrorKv wire protocol, version 1.5\n", ProtocolDocument.Text, StringComparison.Ordinal);
-        Assert.Equal(ProtocolVersion.V1_5, ProtocolVersion.Current);
+        Assert.StartsWith("# MirrorKv wire protocol, version 1.6\n", ProtocolDocument.Text, StringComparison.Ordinal);
+        Assert.Equal(ProtocolVersion.V1_6, ProtocolVersion.Current);
+        Assert.Equal((ushort)0x0601, ProtocolVersion.V1_6.Encoded);
         Assert.Equal((ushort)0x0501, ProtocolVersion.V1_5.Encoded);
         Assert.Equal((ushort)0x0401, ProtocolVersion.V1_4.Encoded);
         Assert.Equal((ushort)0x0301, ProtocolVersion.V1_3.Encoded);

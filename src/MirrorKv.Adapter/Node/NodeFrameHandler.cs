@@ -321,6 +321,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
             reply = reply with { HasRespEndPoint = true, RespEndPoint = node.AdvertisedRespEndPoint };
         }
 
+        if (state.Kind == PeerKind.Peer && version.Minor >= ProtocolVersion.V1_6.Minor)
+        {
+            // So that a secondary that could not hold this node's data refuses to follow it (1.6).
+            reply = reply with { Limits = new NodeLimits(node.Store.Options.MaxMemory, (uint)node.Store.Options.EffectiveMaxValueLength) };
+        }
+
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);
         try
         {

@@ -35,7 +35,7 @@ internal static class ServeCommand
         var maxMemory = new Option<string>("--max-memory") { Description = $"The memory limit for keys, values and index, e.g. 256m or 4g (default {ServeSettings.DefaultMaxMemory}), as redis's maxmemory: memory is registered in chunks as the store fills, and a write that finds it full is handled by --eviction. At most 64g." };
         var regionSize = new Option<string>("--region-size") { Description = "Deprecated name of --max-memory (the node no longer registers it all up front); give one or the other." };
         var slabSize = new Option<string>("--slab-size") { Description = $"Slab size, a power of two, e.g. 1m (default {defaults.SlabSize})." };
-        var maxValueSize = new Option<string?>("--max-value-size") { Description = "The largest value a write may store, e.g. 16m (the default) or 48m, at most 63.9m: a value over it is refused with ValueTooLarge. A value larger than a slab is stored over several slabs in a row and read in pieces; both nodes of a pair need the same limit." };
+        var maxValueSize = new Option<string?>("--max-value-size") { Description = "The largest value a write may store, e.g. 16m (the default) or 48m, at most 63.9m: a value over it is refused with ValueTooLarge. A value larger than a slab is stored over several slabs in a row and read in pieces. A secondary refuses to follow a primary whose limit (or --max-memory) is above its own: give both nodes the same." };
         var eviction = new Option<string>("--eviction") { Description = $"What a write that finds the store full does: noeviction (fail with OutOfMemory), allkeys-lru (evict a key not read lately; for caches), allkeys-lfu (evict a key read rarely) or volatile-ttl (evict the key with an expiry nearest to expiring; fail when none has one) (default {defaults.Eviction})." };
         eviction.AcceptOnlyFromAmong([.. EvictionPolicyNames.All]);
         var replication = new Option<string>("--replication") { Description = $"sync (acknowledge after the secondary applied) or async (default {defaults.Replication})." };
@@ -256,7 +256,11 @@ internal static class ServeCommand
         if (!string.IsNullOrWhiteSpace(settings.MaxValueSize))
         {
             ulong size = Size(settings.MaxValueSize, "--max-value-size (Node:MaxValueSize)", errors);
-            if (size > StoreOptions.MaxValueLengthLimit)
+            if (size == 0 && !errors.Exists(e => e.StartsWith("--max-value-size", StringComparison.Ordinal)))
+            {
+                errors.Add($"--max-value-size (Node:MaxValueSize): at least 1 byte (a node that could store no value is no cache); got {settings.MaxValueSize}");
+            }
+            else if (size > StoreOptions.MaxValueLengthLimit)
             {
                 errors.Add($"--max-value-size (Node:MaxValueSize): at most {StoreOptions.MaxValueLengthLimit} bytes (63.9m: a WRITE of the value must fit one 64 MiB frame); got {settings.MaxValueSize}");
             }

@@ -3,7 +3,7 @@ namespace MirrorKv.Protocol;
 /// <summary>
 /// A protocol version as HELLO and its reply carry it: two bytes, the major version first, then the minor
 /// (read as one little-endian u16: major + 256 × minor). Version 1.0 is the bytes <c>01 00</c>, the u16 1
-/// that callers built before 1.1 send; 1.1 is <c>01 01</c>, 1.2 <c>01 02</c>, 1.3 <c>01 03</c>, 1.4 <c>01 04</c>, 1.5 <c>01 05</c>. A node answers a HELLO with
+/// that callers built before 1.1 send; 1.1 is <c>01 01</c>, 1.2 <c>01 02</c>, 1.3 <c>01 03</c>, 1.4 <c>01 04</c>, 1.5 <c>01 05</c>, 1.6 <c>01 06</c>. A node answers a HELLO with
 /// <see cref="Negotiate"/>: the highest version both sides speak.
 /// </summary>
 /// <param name="Major">Incompatible changes; a node refuses a major it does not speak.</param>
@@ -28,8 +28,14 @@ public readonly record struct ProtocolVersion(byte Major, byte Minor)
     /// <summary>1.5: everything of 1.4, plus READ_LEASE (0x22) between the nodes of a pair and NotInSync (41).</summary>
     public static ProtocolVersion V1_5 => new(1, 5);
 
+    /// <summary>
+    /// 1.6: everything of 1.5, and the HELLO reply to a peer adapter that offered 1.6 or later ends with the node's
+    /// memory limit and largest value, so that a secondary that could not hold the primary's data refuses to follow it.
+    /// </summary>
+    public static ProtocolVersion V1_6 => new(1, 6);
+
     /// <summary>The highest version this code speaks.</summary>
-    public static ProtocolVersion Current => V1_5;
+    public static ProtocolVersion Current => V1_6;
 
     /// <summary>The two bytes as one little-endian u16, as the HELLO field holds them.</summary>
     public ushort Encoded => (ushort)(Major | (Minor << 8));

@@ -6,7 +6,8 @@ namespace MirrorKv.Protocol;
 /// HELLO reply payload: magic u32, version (major u8, minor u8: the one the node chose), role u8, region
 /// count u8, epoch u64, incarnation u64, slab size u32, max frame size u32, peer endpoint (20 bytes), then
 /// the regions (24 bytes each); to a peer adapter that sent its RESP endpoint, the node's own RESP endpoint
-/// follows (20 bytes, "none" without a RESP port).
+/// follows (20 bytes, "none" without a RESP port), and to one that offered 1.6 or later, after it, the node's limits
+/// (max memory u64, largest value u32, reserved u32).
 /// Everything a client needs to read one-sided and to find the other node.
 /// </summary>
 public sealed record HelloReply
@@ -47,8 +48,17 @@ public sealed record HelloReply
     /// <summary>The node's RESP endpoint, told to its peer; null: none.</summary>
     public IPEndPoint? RespEndPoint { get; init; }
 
+    /// <summary>Bytes of <see cref="Limits"/> on the wire.</summary>
+    public const int LimitsSize = 8 + 4 + 4;
+
+    /// <summary>
+    /// The node's memory limit and largest value (1.6, to a peer adapter, after <see cref="RespEndPoint"/>): a secondary
+    /// with less could not hold what the primary acknowledges. Null: not sent.
+    /// </summary>
+    public NodeLimits? Limits { get; init; }
+
     /// <summary>Encoded size.</summary>
-    public int Size => FixedSize + (Regions.Count * RegionInfo.Size) + (HasRespEndPoint ? WireEndPoint.Size : 0);
+    public int Size => FixedSize + (Regions.Count * RegionInfo.Size) + (HasRespEndPoint ? WireEndPoint.Size : 0) + (Limits is null ? 0 : LimitsSize);
 
     /// <summary>Encodes into <paramref name="destination"/>.</summary>
     public int Write(Span<byte> destination)
@@ -73,9 +83,16 @@ public sealed record HelloReply
             region.Write(ref w);
         }
 
-        if (HasRespEndPoint)
+        if (HasRespEndPoint || Limits is not null)
         {
             WireEndPoint.Write(ref w, RespEndPoint);
+        }
+
+        if (Limits is { } limits)
+        {
+            w.U64(limits.MaxMemory);
+            w.U32(limits.MaxValueLength);
+            w.U32(0);
         }
 
         return w.Written;
@@ -101,8 +118,16 @@ public sealed record HelloReply
             regions[i] = RegionInfo.Read(ref r);
         }
 
-        bool hasResp = r.Remaining == WireEndPoint.Size;
+        bool hasLimits = r.Remaining == WireEndPoint.Size + LimitsSize;
+        bool hasResp = hasLimits || r.Remaining == WireEndPoint.Size;
         IPEndPoint? resp = hasResp ? WireEndPoint.Read(ref r) : null;
+        NodeLimits? limits = null;
+        if (hasLimits)
+        {
+            limits = new NodeLimits(r.U64(), r.U32());
+            r.U32();
+        }
+
         if (!r.IsCompleteAndValid)
         {
             return WireStatus.MalformedFrame;
@@ -125,6 +150,7 @@ public sealed record HelloReply
             Regions = regions,
             HasRespEndPoint = hasResp,
             RespEndPoint = resp,
+            Limits = limits,
         };
         return WireStatus.Ok;
     }

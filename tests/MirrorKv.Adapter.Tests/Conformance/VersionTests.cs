@@ -62,7 +62,7 @@ public class VersionTests
     {
         await using TcpPair node = await TcpPair.StartPrimaryAsync();
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), node.EndPoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)), _ => { }, CancellationToken.None);
-        Assert.Equal(ProtocolVersion.V1_5, channel.Hello.Version);
+        Assert.Equal(ProtocolVersion.V1_6, channel.Hello.Version);
     }
 
     [Fact]
@@ -135,7 +135,7 @@ public class VersionTests
 
         await using NodeChannel channel = await NodeChannel.ConnectAsync(new Transport.Tcp.TcpTransport(), (IPEndPoint)listener.LocalEndpoint, new NodeChannelOptions(null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)), _ => { }, CancellationToken.None);
         using Socket accepted = await node.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal([ProtocolVersion.V1_5, ProtocolVersion.V1_0], offered);
+        Assert.Equal([ProtocolVersion.V1_6, ProtocolVersion.V1_0], offered);
         Assert.Equal(ProtocolVersion.V1_0, channel.Hello.Version);
         Assert.True(channel.IsHealthy);
     }
