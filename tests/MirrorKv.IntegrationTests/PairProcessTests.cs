@@ -248,6 +248,21 @@ public class PairProcessTests
     }
 
     [Fact]
+    public async Task StatusCommand_GivenTwoServingPrimaries_SaysSo()
+    {
+        await using NodeProcess one = await NodeProcess.StartPrimaryAsync();
+        await using NodeProcess other = await NodeProcess.StartPrimaryAsync();
+        (int exitCode, string output) = await DemoTests.RunCliAsync("status", one.EndPoint.ToString(), other.EndPoint.ToString());
+        Assert.True(exitCode == 0, output);
+        Assert.Contains($"warning: 2 nodes serve as primary ({one.EndPoint} at epoch 1, {other.EndPoint} at epoch 1)", output, StringComparison.Ordinal);
+
+        await using NodeProcess secondary = await NodeProcess.StartSecondaryAsync(one.EndPoint);
+        (exitCode, output) = await DemoTests.RunCliAsync("status", one.EndPoint.ToString(), secondary.EndPoint.ToString());
+        Assert.True(exitCode == 0, output);
+        Assert.DoesNotContain("warning", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StatusCommand_ShowsRolesEpochsLsnsAndProtection()
     {
         await using NodeProcess primary = await NodeProcess.StartPrimaryAsync();

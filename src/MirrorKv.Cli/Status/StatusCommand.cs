@@ -80,11 +80,17 @@ internal static class StatusCommand
     {
         Console.Out.WriteLine($"{"node",-22} {"role",-10} {"epoch",5} {"lsn",12} {"lag",8} {"entries",10} {"protected",-9} {"lease",-10} peer");
         int unreachable = 0;
+        var serving = new List<(IPEndPoint EndPoint, ulong Epoch)>();
         foreach (IPEndPoint endPoint in endPoints)
         {
             try
             {
                 NodeStatus s = await MirrorKvAdmin.GetStatusAsync(endPoint, secret: secret, cancellationToken: cancellationToken);
+                if (s.Role == NodeRole.Primary && s.LeaseRemaining > TimeSpan.Zero)
+                {
+                    serving.Add((endPoint, s.Epoch));
+                }
+
                 Console.Out.WriteLine($"{endPoint,-22} {s.Role.ToString().ToLowerInvariant(),-10} {s.Epoch,5} {s.Lsn,12:N0} {s.Lag,8:N0} {s.Entries,10:N0} {(s.Protected ? "yes" : "no"),-9} {StatusText.Lease(s),-10} {s.Peer?.ToString() ?? "-"}");
             }
             catch (MirrorKvException e)
@@ -92,6 +98,15 @@ internal static class StatusCommand
                 unreachable++;
                 Console.Out.WriteLine($"{endPoint,-22} unreachable: {e.Message}");
             }
+        }
+
+        if (serving.Count > 1)
+        {
+            // Not a state the pair reaches by itself: a node started as primary beside it (no --peer), or nodes of two
+            // pairs given together. Said, because writes acknowledged at the wrong one are not in the pair.
+            Console.Out.WriteLine($"warning: {serving.Count} nodes serve as primary ({string.Join(", ", serving.Select(p => $"{p.EndPoint} at epoch {p.Epoch}"))}): "
+                + "if they are one pair, the one with the older epoch was started as primary without asking (it is told it was replaced within a second when "
+                + "the other lost it as its peer); start a returning node with --peer or as secondary. If they are two pairs, ignore this.");
         }
 
         if (urls is not null)
