@@ -29,9 +29,23 @@ foreach (Command command in KeyCommands.Create())
     root.Add(command);
 }
 
+ParseResult parsed = root.Parse(args);
+if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction parseError)
+{
+    // The errors and where the options are listed, not forty lines of help under them.
+    parseError.ShowHelp = false;
+}
+
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    int code = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    if (parsed.Errors.Count > 0)
+    {
+        string command = parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + " ";
+        Console.Error.WriteLine($"('mirrorkv {command}--help' lists the {(command.Length == 0 ? "commands" : "options")})");
+    }
+
+    return code;
 }
 catch (NodeStartException e)
 {
