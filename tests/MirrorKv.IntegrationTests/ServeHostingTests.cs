@@ -96,6 +96,27 @@ public partial class ServeHostingTests
     }
 
     [Fact]
+    public async Task MisspeltConfigKey_IsWarnedAbout_AndOwnEndPointAsPeer_AndATakenRespPort_AreNamed()
+    {
+        string config = Path.Combine(Directory.CreateTempSubdirectory("mirrorkv-config").FullName, "node.json");
+        await File.WriteAllTextAsync(config, """{ "Node": { "MaxMemry": "64m", "SlabSize": "3m" } }""", TestContext.Current.CancellationToken);
+        (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--config", config, "--listen", "127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Contains("warning: configuration key Node:MaxMemry is not a setting and is ignored (settings: ", output, StringComparison.Ordinal);
+
+        string self = $"127.0.0.1:{Ports.Free()}";
+        (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", self, "--peer", self);
+        Assert.Equal(2, code);
+        Assert.Contains($"--peer (Node:Peer): {self} is this node's own endpoint; give the other node's", output, StringComparison.Ordinal);
+
+        await using NodeProcess taken = await NodeProcess.StartPrimaryAsync();
+        (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", $"127.0.0.1:{Ports.Free()}", "--resp-listen", taken.EndPoint.ToString());
+        Assert.Equal(2, code);
+        Assert.Contains($"cannot listen on {taken.EndPoint} for the RESP port (--resp-listen)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MistypedChoice_IsTheErrorAndAPointerToHelp_NotTheWholeHelp()
     {
         (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--role", "primry");

@@ -46,16 +46,29 @@ public sealed partial class MirrorKvNode
         if (Options.RespListenEndPoint is { } endPoint)
         {
             _resp = new RespHandler(this, _waiters, _logger);
-            _respListener = transport.ListenStream(endPoint, _resp);
+            _respListener = Listen(transport, endPoint, _resp, "RESP port (--resp-listen)");
             LogRespListening(RespEndPoint!.ToString());
         }
 
         if (Options.SentinelListenEndPoint is { } sentinel)
         {
             _sentinel = new RespHandler(this, _waiters, _logger, sentinel: true);
-            _sentinelListener = transport.ListenStream(sentinel, _sentinel);
+            _sentinelListener = Listen(transport, sentinel, _sentinel, "sentinel port (--sentinel-listen)");
             _sentinel.StartSwitchMasterWatch();
             LogSentinelListening(SentinelEndPoint!.ToString(), Options.EffectivePairName);
+        }
+    }
+
+    // A port that cannot be bound is named: the native port's own error is the socket's alone, and a node has three.
+    private static IListener Listen(ITransport transport, IPEndPoint endPoint, RespHandler handler, string what)
+    {
+        try
+        {
+            return transport.ListenStream(endPoint, handler);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new InvalidOperationException($"cannot listen on {endPoint} for the {what}: {e.Message}", e);
         }
     }
 

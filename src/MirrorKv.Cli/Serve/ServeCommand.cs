@@ -121,6 +121,11 @@ internal static class ServeCommand
             try
             {
                 builder.Configuration.GetSection(Section).Bind(settings);
+                foreach (string unknown in ServeSettings.UnknownKeys(builder.Configuration.GetSection(Section)))
+                {
+                    // Ignored by the binder: most often a misspelt setting, whose intended value would silently not apply.
+                    Console.Error.WriteLine($"warning: configuration key {Section}:{unknown} is not a setting and is ignored (settings: {string.Join(", ", ServeSettings.Keys)})");
+                }
             }
             catch (InvalidOperationException e)
             {
@@ -223,6 +228,14 @@ internal static class ServeCommand
         IPEndPoint? advertised = settings.Advertise is null ? null : ParseEndPoint(settings.Advertise, "--advertise (Node:Advertise)", errors);
         IPEndPoint? respListen = string.IsNullOrWhiteSpace(settings.RespListen) ? null : ParseEndPoint(settings.RespListen, "--resp-listen (Node:RespListen)", errors);
         IPEndPoint? sentinelListen = string.IsNullOrWhiteSpace(settings.SentinelListen) ? null : ParseEndPoint(settings.SentinelListen, "--sentinel-listen (Node:SentinelListen)", errors);
+        foreach ((IPEndPoint? other, string option) in new[] { (primaryEndPoint, "--primary (Node:Primary)"), (peerEndPoint, "--peer (Node:Peer)") })
+        {
+            // A node asking itself would wait for itself (--primary) or never find its peer (--peer).
+            if (other is not null && (other.Equals(listenEndPoint) || other.Equals(advertised)))
+            {
+                errors.Add($"{option}: {other} is this node's own endpoint; give the other node's");
+            }
+        }
         ulong maxMemory = MaxMemory(settings, errors, out string maxMemoryOption);
         CoordinatorOptions? coordinator = null;
         if (!string.IsNullOrWhiteSpace(settings.Coordinator))

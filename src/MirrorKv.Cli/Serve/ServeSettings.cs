@@ -10,6 +10,13 @@ namespace MirrorKv.Cli.Serve;
 /// </summary>
 internal sealed class ServeSettings
 {
+    /// <summary>The setting names, as configuration keys under the Node section.</summary>
+    public static IReadOnlyList<string> Keys { get; } = [.. typeof(ServeSettings).GetProperties().Where(p => p.CanWrite).Select(p => p.Name)];
+
+    /// <summary>Keys of <paramref name="section"/> that name no setting (compared without case, as the binder does).</summary>
+    public static IEnumerable<string> UnknownKeys(Microsoft.Extensions.Configuration.IConfigurationSection section) =>
+        section.GetChildren().Select(c => c.Key).Where(key => !Keys.Contains(key, StringComparer.OrdinalIgnoreCase));
+
     public string Role { get; set; } = "primary";
 
     public string Listen { get; set; } = "127.0.0.1:7400";
