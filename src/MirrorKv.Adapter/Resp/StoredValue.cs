@@ -34,6 +34,17 @@ internal readonly ref struct StoredValue
     public static StoredValue Decode(ReadOnlySpan<byte> stored) =>
         ValueExpiry.TryRead(stored, out long expiresAt) ? new StoredValue(stored[ValueExpiry.Size..], expiresAt) : new StoredValue(stored, Never);
 
+    /// <summary>
+    /// What a read-modify-write starts from: the live value and its deadline, or an empty value that never expires when
+    /// the key is absent or its deadline has passed (redis treats an expired key as absent).
+    /// </summary>
+    public static StoredValue LiveOrEmpty(bool exists, ReadOnlySpan<byte> stored, long nowUnixMs, out bool live)
+    {
+        StoredValue value = exists ? Decode(stored) : default;
+        live = exists && !value.IsExpired(nowUnixMs);
+        return live ? value : new StoredValue([], Never);
+    }
+
     /// <summary>Bytes <see cref="Encode"/> writes for <paramref name="value"/> with <paramref name="expiresAt"/>.</summary>
     public static int EncodedLength(ReadOnlySpan<byte> value, long expiresAt) => NeedsPrefix(value, expiresAt) ? ValueExpiry.Size + value.Length : value.Length;
 

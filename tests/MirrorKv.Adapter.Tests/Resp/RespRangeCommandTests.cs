@@ -98,6 +98,10 @@ public class RespRangeCommandTests
         Assert.Equal("-ERR value is not a valid float", (await client.CallAsync("INCRBYFLOAT", "s", "1")).ToString());
         Assert.Equal("-ERR value is not a valid float", (await client.CallAsync("INCRBYFLOAT", "f", "inf")).ToString());
         Assert.Equal("-ERR value is not a valid float", (await client.CallAsync("INCRBYFLOAT", "f", " 1")).ToString());
+        // An empty value is a value, not an absent key: no number (as redis).
+        await client.CallAsync("SET", "empty", "");
+        Assert.Equal("-ERR value is not a valid float", (await client.CallAsync("INCRBYFLOAT", "empty", "1")).ToString());
+        Assert.Equal("-ERR value is not an integer or out of range", (await client.CallAsync("INCR", "empty")).ToString());
         await client.CallAsync("SET", "huge", "1.7e308");
         Assert.Equal("-ERR increment would produce NaN or Infinity", (await client.CallAsync("INCRBYFLOAT", "huge", "1.7e308")).ToString());
         Assert.Equal("1.7e308", (await client.CallAsync("GET", "huge")).String);

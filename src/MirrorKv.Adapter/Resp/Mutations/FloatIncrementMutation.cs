@@ -21,21 +21,14 @@ internal ref struct FloatIncrementMutation(RespSession session, double delta, lo
     public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
     {
         double value = 0;
-        long deadline = StoredValue.Never;
-        if (exists)
+        StoredValue old = StoredValue.LiveOrEmpty(exists, current, now, out bool live);
+        if (live && !RespNumbers.TryParseFloat(old.Value, out value))
         {
-            StoredValue old = StoredValue.Decode(current);
-            if (!old.IsExpired(now))
-            {
-                if (!RespNumbers.TryParseFloat(old.Value, out value))
-                {
-                    Error = RespNumbers.NotAFloat;
-                    return MutationDecision.Keep;
-                }
-
-                deadline = old.ExpiresAt;
-            }
+            Error = RespNumbers.NotAFloat;
+            return MutationDecision.Keep;
         }
+
+        long deadline = old.ExpiresAt;
 
         double sum = value + delta;
         if (!double.IsFinite(sum))

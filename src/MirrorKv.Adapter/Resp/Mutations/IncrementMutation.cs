@@ -19,21 +19,14 @@ internal ref struct IncrementMutation(RespSession session, long delta, long now)
     public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
     {
         long value = 0;
-        long deadline = StoredValue.Never;
-        if (exists)
+        StoredValue old = StoredValue.LiveOrEmpty(exists, current, now, out bool live);
+        if (live && !RespNumbers.TryParse(old.Value, out value))
         {
-            StoredValue old = StoredValue.Decode(current);
-            if (!old.IsExpired(now))
-            {
-                if (!RespNumbers.TryParse(old.Value, out value))
-                {
-                    Error = RespNumbers.NotAnInteger;
-                    return MutationDecision.Keep;
-                }
-
-                deadline = old.ExpiresAt;
-            }
+            Error = RespNumbers.NotAnInteger;
+            return MutationDecision.Keep;
         }
+
+        long deadline = old.ExpiresAt;
 
         if ((delta > 0 && value > long.MaxValue - delta) || (delta < 0 && value < long.MinValue - delta))
         {

@@ -22,17 +22,9 @@ internal ref struct RangeWriteMutation(RespSession session, ReadOnlySpan<byte> b
 
     public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
     {
-        ReadOnlySpan<byte> old = [];
-        long deadline = StoredValue.Never;
-        if (exists)
-        {
-            StoredValue stored = StoredValue.Decode(current);
-            if (!stored.IsExpired(now))
-            {
-                old = stored.Value;
-                deadline = stored.ExpiresAt;
-            }
-        }
+        StoredValue stored = StoredValue.LiveOrEmpty(exists, current, now, out _);
+        ReadOnlySpan<byte> old = stored.Value;
+        long deadline = stored.ExpiresAt;
 
         long at = append ? old.Length : offset;
         Length = Math.Max(old.Length, at + _bytes.Length);
