@@ -225,7 +225,7 @@ public sealed partial class MirrorKvNode
     private const string NotGrantedNoWitness = "this primary has no witness: a secondary's reads need no lease";
     private const string NotGrantedNotInSync = "etcd does not record this secondary in sync at this primary now";
 
-    // Refusal text for a read at a secondary whose lease is not running.
+    // Refusal text for a read at a secondary that cannot vouch for holding every acknowledged write.
     internal const string ReadsRefusedText =
         "this secondary cannot vouch that it holds every acknowledged write (with a coordinator, its read lease is not running: neither its primary nor etcd says it is in sync now; else it was not told the pair is protected yet, or was dropped or diverged): the primary may have acknowledged writes without it; ask the primary";
 

@@ -20,8 +20,8 @@ public sealed partial class MirrorKvNode
     private long _lastStalePrimaryCheck;
     private int _stalePrimaryCheckRunning;
 
-    /// <summary>Tells a stale primary found at the lost peer's endpoint that it was replaced.</summary>
-    public long StalePrimariesFenced => Volatile.Read(ref _stalePrimariesFenced);
+    /// <summary>How many times this node told a stale primary at its lost peer's endpoint that it was replaced.</summary>
+    internal long StalePrimariesFenced => Volatile.Read(ref _stalePrimariesFenced);
 
     private long _stalePrimariesFenced;
 

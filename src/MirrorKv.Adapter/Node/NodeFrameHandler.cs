@@ -131,13 +131,13 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
                 break;
             // LOOKUP and GET at a secondary answer from its copy: the same rule as FAILOVER_READ (a client asks the
-            // secondary when its primary is silent or gone).
+            // secondary when its primary is silent or gone). Checked again per request: the batch's check above was
+            // taken at its start, and a dropped flag may have come since.
             case Opcode.Lookup or Opcode.Get when node.Role == NodeRole.Secondary && !node.HoldsEveryAcknowledgedWrite:
             case Opcode.FailoverRead when !node.HoldsEveryAcknowledgedWrite:
                 // A caught-up secondary whose primary lives serves it too (hedged reads), but only while it can
                 // vouch for holding every acknowledged write: see MirrorKvNode.HoldsEveryAcknowledgedWrite.
-                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary,
-                    "this secondary cannot vouch that it holds every acknowledged write (not told the pair is protected, dropped, diverged, or with a coordinator not promoted yet); ask the primary");
+                Replies.Error(connection, header.Opcode, header.RequestId, WireStatus.NotPrimary, MirrorKvNode.ReadsRefusedText);
                 break;
             case Opcode.Read:
                 verbs.Read(connection, state, header.RequestId, payload);

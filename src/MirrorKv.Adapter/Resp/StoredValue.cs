@@ -45,6 +45,24 @@ internal readonly ref struct StoredValue
         return live ? value : new StoredValue([], Never);
     }
 
+    /// <summary>Bytes to leave before a value built in place for <see cref="EncodeInPlace"/>: room for the expiry prefix.</summary>
+    public const int PrefixRoom = ValueExpiry.Size;
+
+    /// <summary>
+    /// Encodes a value already built at <c>room[PrefixRoom..]</c> without copying it: writes the expiry prefix before
+    /// it when the value needs one. Returns where the stored bytes lie in <paramref name="room"/>.
+    /// </summary>
+    public static Range EncodeInPlace(Span<byte> room, long expiresAt)
+    {
+        if (!NeedsPrefix(room[PrefixRoom..], expiresAt))
+        {
+            return PrefixRoom..room.Length;
+        }
+
+        ValueExpiry.Write(room, expiresAt);
+        return 0..room.Length;
+    }
+
     /// <summary>Bytes <see cref="Encode"/> writes for <paramref name="value"/> with <paramref name="expiresAt"/>.</summary>
     public static int EncodedLength(ReadOnlySpan<byte> value, long expiresAt) => NeedsPrefix(value, expiresAt) ? ValueExpiry.Size + value.Length : value.Length;
 

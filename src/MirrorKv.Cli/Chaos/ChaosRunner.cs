@@ -162,10 +162,16 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             {
                 ChaosFault[] controls = [ChaosFault.Idle, ChaosFault.NodeStart];
                 _random.Shuffle(controls);
+                bool healed = true;
                 foreach (ChaosFault control in controls)
                 {
                     await Task.Delay(_random.Next(100, 500), cancellationToken);
-                    await RunCycleAsync(number, control, cycles, rejoins, cancellationToken);
+                    healed = healed && await RunCycleAsync(number, control, cycles, rejoins, cancellationToken);
+                }
+
+                if (!healed)
+                {
+                    break;
                 }
             }
         }
@@ -175,7 +181,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         _history.CheckWindow();
         CheckReport linearizability = _history.Totals;
         int? lost = await VerifyAsync(client, cancellationToken);
-        List<ChaosCycle> primaryKills = [.. cycles.Where(c => c is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true })];
+        List<ChaosCycle> primaryKills = [.. cycles.Where(IsHealedPrimaryFault)];
         Result = new ChaosResult(options.Cycles, [.. primaryKills.Select(c => c.ReadStallMs)], [.. primaryKills.Select(c => c.WriteStallMs)], [.. rejoins.Select(r => r.Ms)], workload.Writes, lost, workload.BadReads)
         {
             Mode = options.Mode,
@@ -194,6 +200,9 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
         return lost == 0 && workload.BadReads == 0 && watch.TwoPrimarySamples == 0 && linearizability.Violations == 0 ? 0 : 1;
     }
 
+    // A kill or pause of the primary that healed: the cycles the stall figures and the controls' window length come from.
+    private static bool IsHealedPrimaryFault(ChaosCycle cycle) => cycle is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true };
+
     /// <summary>One cycle: the fault (or control) injected, the pair settled, the window's history checked. False when the pair did not heal.</summary>
     private async Task<bool> RunCycleAsync(int number, ChaosFault fault, List<ChaosCycle> cycles, List<Rejoin> rejoins, CancellationToken cancellationToken)
     {
@@ -211,7 +220,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
         ChaosCycle cycle = await SettleAsync(number, fault, injected, cancellationToken);
         cycles.Add(cycle);
-        if (cycle is { Fault: ChaosFault.Kill, Variant: "primary", Healed: true } or { Fault: ChaosFault.PausePrimary, Healed: true })
+        if (IsHealedPrimaryFault(cycle))
         {
             ControlWindow = Stopwatch.GetElapsedTime(cycleStart);
         }

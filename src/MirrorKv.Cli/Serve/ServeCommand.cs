@@ -379,15 +379,15 @@ internal static class ServeCommand
                 NodeStatus status = await MirrorKvAdmin.GetStatusAsync(peer, timeout: TimeSpan.FromSeconds(1), secret: secret, cancellationToken: cancellationToken);
                 return status.Role is NodeRole.Primary or NodeRole.Promoting ? status : null;
             }
+            catch (MirrorKvException e) when (e.GetBaseException() is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+            {
+                // Nothing listens there: the process that did is gone.
+                return null;
+            }
             catch (MirrorKvException e) when (e.Error != MirrorKvError.AuthenticationFailed)
             {
                 // A refused secret is not "gone": it propagates.
                 why = e.Message;
-            }
-
-            if (await RefusesConnectionsAsync(peer, cancellationToken))
-            {
-                return null;
             }
 
             if (System.Diagnostics.Stopwatch.GetElapsedTime(start) >= PeerPatience)
@@ -403,28 +403,6 @@ internal static class ServeCommand
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        }
-    }
-
-    // True when nothing listens at the endpoint (connection refused); false when a connection is accepted, or the
-    // attempt times out or fails otherwise (cannot tell).
-    private static async Task<bool> RefusesConnectionsAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
-    {
-        using var socket = new System.Net.Sockets.Socket(endPoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(1));
-        try
-        {
-            await socket.ConnectAsync(endPoint, timeout.Token);
-            return false;
-        }
-        catch (System.Net.Sockets.SocketException e)
-        {
-            return e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
         }
     }
 

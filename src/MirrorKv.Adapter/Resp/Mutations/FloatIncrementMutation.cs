@@ -6,17 +6,17 @@ namespace MirrorKv.Adapter.Resp;
 /// <summary>INCRBYFLOAT: the key's number plus a delta, keeping its time to live; an absent key counts as 0.</summary>
 internal ref struct FloatIncrementMutation(RespSession session, double delta, long now) : IValueMutation
 {
-    private int _newLength;
+    private Range _newValue;
 
-    /// <summary>The new value as stored and answered, when <see cref="Error"/> is null.</summary>
-    public readonly ReadOnlySpan<byte> Digits => session.Copy.AsSpan(0, DigitsLength);
+    /// <summary>The new value as answered, when <see cref="Error"/> is null.</summary>
+    public readonly ReadOnlySpan<byte> Digits => session.Scratch.AsSpan(StoredValue.PrefixRoom, DigitsLength);
 
     public int DigitsLength { get; private set; }
 
     /// <summary>Why nothing was written: the value is no number, or the sum is not finite.</summary>
     public string? Error { get; private set; }
 
-    public readonly ReadOnlySpan<byte> NewValue => session.Scratch.AsSpan(0, _newLength);
+    public readonly ReadOnlySpan<byte> NewValue => session.Scratch.AsSpan()[_newValue];
 
     public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
     {
@@ -38,8 +38,9 @@ internal ref struct FloatIncrementMutation(RespSession session, double delta, lo
         }
 
         string text = RespNumbers.FormatFloat(sum);
-        DigitsLength = Encoding.ASCII.GetBytes(text, session.CopyRoom(text.Length));
-        _newLength = StoredValue.Encode(session.ScratchRoom(StoredValue.EncodedLength(Digits, deadline)), Digits, deadline);
+        Span<byte> room = session.ScratchRoom(StoredValue.PrefixRoom + text.Length);
+        DigitsLength = Encoding.ASCII.GetBytes(text, room[StoredValue.PrefixRoom..]);
+        _newValue = StoredValue.EncodeInPlace(room, deadline);
         return MutationDecision.Write;
     }
 }

@@ -10,7 +10,7 @@ namespace MirrorKv.Adapter.Resp;
 internal ref struct RangeWriteMutation(RespSession session, ReadOnlySpan<byte> bytes, long offset, bool append, int maxLength, long now) : IValueMutation
 {
     private readonly ReadOnlySpan<byte> _bytes = bytes;
-    private int _newLength;
+    private Range _newValue;
 
     /// <summary>The value's length after the command (what APPEND and SETRANGE answer), when <see cref="TooLong"/> is false.</summary>
     public long Length { get; private set; }
@@ -18,7 +18,7 @@ internal ref struct RangeWriteMutation(RespSession session, ReadOnlySpan<byte> b
     /// <summary>The value would pass the node's largest value: nothing was written.</summary>
     public bool TooLong { get; private set; }
 
-    public readonly ReadOnlySpan<byte> NewValue => session.Scratch.AsSpan(0, _newLength);
+    public readonly ReadOnlySpan<byte> NewValue => session.Scratch.AsSpan()[_newValue];
 
     public MutationDecision Decide(bool exists, ReadOnlySpan<byte> current)
     {
@@ -41,12 +41,14 @@ internal ref struct RangeWriteMutation(RespSession session, ReadOnlySpan<byte> b
             return MutationDecision.Keep;
         }
 
-        // Built apart from the store's memory (the write may reuse the slot the old value is in).
-        Span<byte> value = session.CopyRoom((int)Length);
+        // Built once, apart from the store's memory (the write may reuse the slot the old value is in), behind room
+        // for the expiry prefix.
+        Span<byte> room = session.ScratchRoom(StoredValue.PrefixRoom + (int)Length);
+        Span<byte> value = room[StoredValue.PrefixRoom..];
         old.CopyTo(value);
         value[old.Length..].Clear();
         _bytes.CopyTo(value[(int)at..]);
-        _newLength = StoredValue.Encode(session.ScratchRoom(StoredValue.EncodedLength(value, deadline)), value, deadline);
+        _newValue = StoredValue.EncodeInPlace(room, deadline);
         return MutationDecision.Write;
     }
 }
