@@ -186,6 +186,17 @@ public partial class BenchTests
         }
 
         Assert.Equal(3, byKind["kill"].GetProperty("failovers").GetInt32());
+
+        // The machine's floor in every window and alone after the run: a sleep of 1 ms lasts at least 1 ms, so a probe
+        // that did not run (or a window it was not marked for) shows.
+        foreach (System.Text.Json.JsonElement kind in byKind.Values)
+        {
+            Assert.True(kind.GetProperty("sleep_probe_ms").GetProperty("p50").GetDouble() >= 1.0, output);
+        }
+
+        System.Text.Json.JsonElement alone = root.GetProperty("machine_alone_sleep_ms");
+        Assert.True(alone.GetProperty("p50").GetDouble() >= 1.0 && alone.GetProperty("max").GetDouble() >= alone.GetProperty("p50").GetDouble(), output);
+        Assert.Matches(@"the machine alone: 20 windows of \d[\d,]* ms", output);
         Assert.Matches(@"cycle +\d+ control: started a node beside the pair", output);
         Assert.Matches(@"cycle +\d+ control: no fault \(control\)", output);
 

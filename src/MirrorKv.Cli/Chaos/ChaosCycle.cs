@@ -9,7 +9,8 @@ namespace MirrorKv.Cli.Chaos;
 /// <param name="WriteStallMs">The same for acknowledged writes.</param>
 /// <param name="ProtectedMs">The fault's end (SIGKILL, SIGCONT, link restored) to the first STATUS sample with a protected primary and a protected secondary; null when that did not come within the limit.</param>
 /// <param name="Failover">The pair was protected again with the other node as primary: it took over. (A primary that stays, under a newer epoch or not, is no failover.)</param>
-internal sealed record ChaosCycle(int Number, ChaosFault Fault, string Variant, double FaultMs, double ReadStallMs, double WriteStallMs, double? ProtectedMs, bool Failover = false)
+/// <param name="SleepMs">Over the same window, the longest 1 ms sleep of a thread that does nothing else (<see cref="SleepProbe"/>): the machine's floor under the read stall; null when not measured.</param>
+internal sealed record ChaosCycle(int Number, ChaosFault Fault, string Variant, double FaultMs, double ReadStallMs, double WriteStallMs, double? ProtectedMs, bool Failover = false, double? SleepMs = null)
 {
     public bool Healed => ProtectedMs is not null;
 

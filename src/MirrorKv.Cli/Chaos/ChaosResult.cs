@@ -45,6 +45,12 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
     /// <summary>Samples with two primaries that the second sample did not confirm (a node died between the answers).</summary>
     public long UnconfirmedTwoPrimarySamples { get; init; }
 
+    /// <summary>
+    /// bench --failover and --freeze, after the run with the nodes stopped: per window as long as the faults', the longest
+    /// 1 ms sleep of an idle thread (<see cref="SleepProbe"/>); empty when not measured.
+    /// </summary>
+    public IReadOnlyList<double> MachineAloneSleepMs { get; init; } = [];
+
     public int NotHealed => CycleRecords.Count(c => !c.Healed);
 
     /// <summary>The linearizability check of the run's histories (per key, per cycle window); null when none was made.</summary>
@@ -98,6 +104,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
             ["history_operations"] = Linearizability?.Operations,
             ["linearizability_violations"] = Linearizability?.Violations,
             ["linearizability_undecided"] = Linearizability?.Undecided,
+            ["machine_alone_sleep_ms"] = MachineAloneSleepMs.Count > 0 ? Stats(MachineAloneSleepMs) : null,
             ["faults"] = ByFault().Select(kind => new Dictionary<string, object?>(Figures(kind))
             {
                 ["fault"] = ChaosFaults.Name(kind.Key),
@@ -119,6 +126,7 @@ internal sealed record ChaosResult(int Cycles, IReadOnlyList<double> ReadStallsM
             ["read_stall_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.ReadStallMs)]),
             ["write_stall_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.WriteStallMs)]),
             ["protected_ms"] = Stats([.. list.Where(c => c.Healed).Select(c => c.ProtectedMs!.Value)]),
+            ["sleep_probe_ms"] = list.Any(c => c.SleepMs is not null) ? Stats([.. list.Where(c => c.Healed && c.SleepMs is not null).Select(c => c.SleepMs!.Value)]) : null,
         };
     }
 

@@ -22,7 +22,7 @@ internal sealed partial class ChaosRunner
         bool killPrimary = options.PrimaryOnly || _random.Next(2) == 0;
         PairLauncher.ChildNode victim = killPrimary ? Primary : Secondary, survivor = killPrimary ? Secondary : Primary;
         await victim.KillAsync();
-        _workload.Mark();
+        MarkWindow();
         long ended = Stopwatch.GetTimestamp();
         bool restarted = await RestartAsync(victim, survivor, ended, rejoins, cancellationToken);
         return new Injected($"killed the {(killPrimary ? "primary  " : "secondary")}", killPrimary ? "primary" : "secondary", 0, ended, "the kill", restarted);
@@ -34,7 +34,7 @@ internal sealed partial class ChaosRunner
         string role = node == Primary ? "primary" : "secondary";
         int pauseMs = options.PauseMs ?? _random.Next(ShortestFaultMs, LongestFaultMs + 1);
         node.Pause();
-        _workload.Mark();
+        MarkWindow();
         long started = Stopwatch.GetTimestamp();
         try
         {
@@ -64,7 +64,7 @@ internal sealed partial class ChaosRunner
         PeerLinkRelay primaryRelay = _relays[_primary], secondaryRelay = _relays[1 - _primary];
         primaryRelay.Cut(atPrimary);
         secondaryRelay.Cut(atSecondary);
-        _workload.Mark();
+        MarkWindow();
         long started = Stopwatch.GetTimestamp();
         try
         {
@@ -85,7 +85,7 @@ internal sealed partial class ChaosRunner
     {
         PairLauncher.ChildNode victim = Secondary, survivor = Primary;
         victim.Pause();
-        _workload.Mark();
+        MarkWindow();
         long started = Stopwatch.GetTimestamp();
         await Task.Delay(SilenceBeforeDeathMs, cancellationToken);
         await victim.KillAsync();
@@ -97,7 +97,7 @@ internal sealed partial class ChaosRunner
     /// <summary>A control: no fault, a window as long as the last primary kill's (see <see cref="ControlWindow"/>).</summary>
     private async Task<Injected> IdleAsync(CancellationToken cancellationToken)
     {
-        _workload.Mark();
+        MarkWindow();
         long started = Stopwatch.GetTimestamp();
         await Task.Delay(ControlWindow, cancellationToken);
         return new Injected($"no fault (control) for {ControlWindow.TotalMilliseconds,5:N0} ms", "", 0, started, "the window's start");
@@ -110,7 +110,7 @@ internal sealed partial class ChaosRunner
     /// </summary>
     private async Task<Injected> NodeStartAsync(CancellationToken cancellationToken)
     {
-        _workload.Mark();
+        MarkWindow();
         long started = Stopwatch.GetTimestamp();
         await using PairLauncher bystander = await PairLauncher.StartPrimaryAsync(MaxMemory, "sync", TextWriter.Null);
         TimeSpan left = ControlWindow - Stopwatch.GetElapsedTime(started);

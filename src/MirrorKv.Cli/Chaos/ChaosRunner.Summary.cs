@@ -69,6 +69,20 @@ internal sealed partial class ChaosRunner
             Say("   node process started beside the pair (node-start); their read stall is the longest gap between good reads the machine");
             Say("   gives without a failover: the floor under the faults' figures. Their \"protected\" is the window's length.)");
         }
+
+        if (cycles.Any(c => c.SleepMs is not null))
+        {
+            Say("");
+            Say("the machine in the same windows, in ms: the longest 1 ms sleep of a thread of this process that does nothing else");
+            Say($"  {"fault",-32} {"cycles",6}   {"longest sleep p50",17} {"p99",7}   {"read stall p99",14}");
+            foreach (IGrouping<ChaosFault, ChaosCycle> kind in result.ByFault())
+            {
+                List<ChaosCycle> healed = [.. kind.Where(c => c.Healed && c.SleepMs is not null)];
+                (double? p50, double? p99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.SleepMs!.Value)]);
+                (_, double? readP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ReadStallMs)]);
+                Say($"  {ChaosFaults.Name(kind.Key),-32} {healed.Count,6}   {Cell(p50, 17)} {Cell(p99, 7)}   {Cell(readP99, 14)}");
+            }
+        }
     }
 
     private string CycleCounts(IReadOnlyList<ChaosCycle> cycles)
@@ -93,9 +107,10 @@ internal sealed partial class ChaosRunner
         return string.Join(", ", parts);
     }
 
+    private static string Cell(double? value, int width) => (value is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "n/a").PadLeft(width);
+
     private static string Row(string label, List<ChaosCycle> cycles)
     {
-        static string Cell(double? value, int width) => (value is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "n/a").PadLeft(width);
         List<ChaosCycle> healed = [.. cycles.Where(c => c.Healed)];
         (double? readP50, double? readP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.ReadStallMs)]);
         (double? writeP50, double? writeP99, _) = ChaosResult.Percentiles([.. healed.Select(c => c.WriteStallMs)]);

@@ -36,6 +36,9 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
     // Every key starts at generation 0, the value the load wrote before the recording began.
     private readonly RollingHistory _history = new(_ => 0);
     private PeerLinkRelay[] _relays = [];
+
+    // With the controls (bench --failover and --freeze): the machine's floor in each window.
+    private SleepProbe? _sleeper;
     private int _primary;
     private ulong _epoch = 1;
 
@@ -108,9 +111,13 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
             addresses = [new(first, _relays[0].EndPoint), new(second, _relays[1].EndPoint)];
         }
 
+        int exit;
         try
         {
-            return await RunPairAsync(addresses, nodeArgs, cancellationToken);
+            using (_sleeper = options.Controls ? new SleepProbe() : null)
+            {
+                exit = await RunPairAsync(addresses, nodeArgs, cancellationToken);
+            }
         }
         finally
         {
@@ -119,6 +126,34 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
                 await relay.DisposeAsync();
             }
         }
+
+        if (options.Controls && Result is { } result && ControlWindow > TimeSpan.Zero)
+        {
+            await MeasureMachineAloneAsync(result, cancellationToken);
+        }
+
+        return exit;
+    }
+
+    /// <summary>
+    /// With the nodes stopped and no load: the longest 1 ms sleep of an idle thread in windows as long as the faults',
+    /// as many as there were faults (at least 20). No implementation of anything can give a reader less than this.
+    /// </summary>
+    private async Task MeasureMachineAloneAsync(ChaosResult result, CancellationToken cancellationToken)
+    {
+        int windows = Math.Max(20, result.ReadStallsMs.Count);
+        Say($"the machine alone: {windows} windows of {ControlWindow.TotalMilliseconds:N0} ms with the nodes stopped and nothing running, a thread sleeping 1 ms at a time");
+        double[] longest = await SleepProbe.MeasureAloneAsync(windows, ControlWindow, cancellationToken);
+        Result = result with { MachineAloneSleepMs = longest };
+        (double? p50, double? p99, double? max) = ChaosResult.Percentiles(longest);
+        Say($"  longest sleep         p50 {p50,7:F1} ms, p99 {p99,7:F1} ms, max {max,7:F1} ms (per window; a read stall cannot be shorter on this machine)");
+    }
+
+    /// <summary>A fault (or control) starts now: the workload's stalls and the machine's floor are measured from here.</summary>
+    private void MarkWindow()
+    {
+        _workload.Mark();
+        _sleeper?.Mark();
     }
 
     private async Task<int> RunPairAsync(PairLauncher.NodeAddress[]? addresses, string[] nodeArgs, CancellationToken cancellationToken)
@@ -269,7 +304,7 @@ internal sealed partial class ChaosRunner(ChaosOptions options, TextWriter outpu
 
         (double firstRead, double firstWrite) = _workload.Stalls();
         (double gapRead, double gapWrite) = _workload.LongestGaps();
-        return new ChaosCycle(number, fault, injected.Variant, injected.FaultMs, Longer(firstRead, gapRead), Longer(firstWrite, gapWrite), protectedMs, failover);
+        return new ChaosCycle(number, fault, injected.Variant, injected.FaultMs, Longer(firstRead, gapRead), Longer(firstWrite, gapWrite), protectedMs, failover, _sleeper?.LongestMs);
     }
 
     // A good read and an acknowledged write completed after protection: the stalls are over and measured.
