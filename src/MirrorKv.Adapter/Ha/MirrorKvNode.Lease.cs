@@ -338,7 +338,9 @@ public sealed partial class MirrorKvNode
                 // Meanwhile it serves reads on the lease it holds, which runs out within the lease duration
                 // unless the answer comes first, and holds every write (held above).
                 _probing = true;
-                LogProbingLostSecondary(error?.Message ?? "closed", lost.ToString());
+                // Off this event loop (a cold logging path: see SecondaryLink.OnClosed), which serves reads meanwhile.
+                string reason = error?.Message ?? "closed";
+                ThreadPool.UnsafeQueueUserWorkItem(_ => LogProbingLostSecondary(reason, lost.ToString()), null);
                 _ = ProbeLostSecondaryAsync(lost);
                 return;
             }
