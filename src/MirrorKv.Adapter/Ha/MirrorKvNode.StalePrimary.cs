@@ -10,7 +10,9 @@ namespace MirrorKv.Adapter;
 /// secondary). A node found serving there as primary under an older epoch was started as primary without asking
 /// (<c>serve --role primary</c> with no <c>--peer</c>, an operator's old command line after a failover): two primaries,
 /// and writes acknowledged there would be lost. It is told at once that it has been replaced (the announcement a
-/// promoted secondary sends), so it fences and rejoins this node as its secondary.
+/// promoted secondary sends), so it fences and rejoins this node as its secondary. One found under this node's own
+/// epoch (started as primary at the endpoint of this node's lost secondary, before any failover) is told the same
+/// after this node moved to epoch + 1.
 /// </summary>
 public sealed partial class MirrorKvNode
 {
@@ -51,9 +53,23 @@ public sealed partial class MirrorKvNode
         try
         {
             (NodeRole Role, ulong Epoch)? answer = await NodeProbe.AskAsync(transport, peer, Options.Secret, TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
-            if (answer is not { Role: NodeRole.Primary } other || other.Epoch >= epoch || _role.Current != (NodeRole.Primary, epoch))
+            if (answer is not { Role: NodeRole.Primary } other || other.Epoch > epoch || _role.Current != (NodeRole.Primary, epoch))
             {
                 return;
+            }
+
+            if (other.Epoch == epoch)
+            {
+                // Under this node's own epoch, a primary can only be at the endpoint of the secondary it lost (a
+                // promotion there takes epoch + 1): a node started as primary without asking, at the epoch every
+                // node starts with, beside a pair that never failed over. By epoch alone neither could tell the other
+                // was replaced, so this node, which holds the pair's data, moves to epoch + 1 first.
+                if (!peer.Equals(Volatile.Read(ref _secondaryEndPoint)) || !TryMoveAbove(epoch, peer))
+                {
+                    return;
+                }
+
+                epoch++;
             }
 
             LogStalePrimary(peer.ToString(), other.Epoch, epoch);
@@ -67,6 +83,23 @@ public sealed partial class MirrorKvNode
         finally
         {
             Volatile.Write(ref _stalePrimaryCheckRunning, 0);
+        }
+    }
+
+    // Primary -> Promoting -> Primary under epoch + 1, still alone and serving: clients that send the old epoch get
+    // StaleEpoch and learn the new one, as after a failover.
+    private bool TryMoveAbove(ulong epoch, IPEndPoint stale)
+    {
+        lock (_haLock)
+        {
+            if (_role.Current != (NodeRole.Primary, epoch) || Stream.Peer is not null)
+            {
+                return false;
+            }
+
+            _role.TransitionTo(NodeRole.Promoting, epoch + 1, $"a node serves as primary at {stale}, the endpoint of this pair's lost secondary, under this node's epoch {epoch}: moving above it to tell it that it was replaced");
+            _role.TransitionTo(NodeRole.Primary, epoch + 1, $"serving at LSN {Stream.LastLsn}, alone");
+            return true;
         }
     }
 

@@ -14,6 +14,8 @@ namespace MirrorKv.Adapter;
 /// Rejoining -> Secondary            caught up (copied every slab)
 /// Secondary -> Promoting -> Primary under a higher epoch (epoch + 1; with a coordinator, the one etcd grants)
 /// Primary   -> Fenced               lease ran out, or a newer epoch was seen
+/// Primary   -> Promoting -> Primary under epoch + 1, alone: a node started as primary at its lost secondary's
+///                                   endpoint serves under its epoch (pair mode; see MirrorKvNode.StalePrimary.cs)
 /// Fenced    -> Primary              same epoch: the lease was renewed over a link that never broke
 /// Fenced    -> Promoting -> Primary under epoch + 2: the lost peer came back as a new, empty incarnation
 ///                                   (with a coordinator: any higher epoch etcd grants when no leader is left)
@@ -56,6 +58,7 @@ internal sealed partial class RoleMachine(NodeRole role, ulong epoch, ILogger lo
         (NodeRole.Secondary, NodeRole.Promoting) => toEpoch > fromEpoch,
         (NodeRole.Promoting, NodeRole.Primary) => toEpoch == fromEpoch,
         (NodeRole.Primary, NodeRole.Fenced) => toEpoch == fromEpoch,
+        (NodeRole.Primary, NodeRole.Promoting) => toEpoch == fromEpoch + 1 && !coordinated,
         (NodeRole.Fenced, NodeRole.Primary) => toEpoch == fromEpoch,
         (NodeRole.Fenced, NodeRole.Promoting) => toEpoch >= fromEpoch + 2 || toEpoch > fromEpoch && coordinated,
         _ => false,

@@ -38,4 +38,33 @@ public sealed class StalePrimaryTests
         Assert.True(restarted.Node.Store.TryLookup("after"u8, out _, out _));
         Assert.Equal(WireStatus.Ok, (await toB.WriteAsync(2, "later", "v3")).Status);
     }
+
+    [Fact]
+    public async Task KilledSecondaryRestartedAsPrimary_AtTheSameEpoch_IsToldItWasReplaced_AndRejoins()
+    {
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "before", "v1")).Status);
+        NodeOptions original = pair.B.Node.Options;
+
+        // The secondary's kernel closes the link: the primary finds nothing at its endpoint and goes on alone.
+        pair.Network.Crash(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.A.Node is { Role: NodeRole.Primary, IsProtected: false } && pair.A.Node.Store is not null, "the primary to go on alone");
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "alone", "v2")).Status);
+
+        // Started again as primary, without --peer: empty, at epoch 1, the primary's own epoch.
+        await using PairMember restarted = await PairMember.StartAsync(original with { Role = NodeRole.Primary, PrimaryEndPoint = null }, pair.Network.CreateTransport(PairFixture.SecondaryAddress));
+        Assert.Equal(1UL, restarted.Node.Epoch);
+        await Waits.UntilAsync(
+            () => pair.A.Node is { Role: NodeRole.Primary, Epoch: 2, IsProtected: true } && restarted.Node is { Role: NodeRole.Secondary, Epoch: 2, IsProtected: true },
+            "the primary to move above the restarted node's epoch, tell it, and have it rejoin", 15, () => string.Join("\n", pair.Lines.TakeLast(40)));
+        Assert.True(pair.A.Node.StalePrimariesFenced >= 1);
+        Assert.Equal(1, restarted.Rejoins);
+        Assert.True(restarted.Node.Store.TryLookup("before"u8, out _, out _));
+        Assert.True(restarted.Node.Store.TryLookup("alone"u8, out _, out _));
+
+        // A client of the old epoch is told so (StaleEpoch) and writes at the new one.
+        Assert.Equal(WireStatus.StaleEpoch, (await toA.WriteAsync(1, "late", "v3")).Status);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(2, "late", "v3")).Status);
+    }
 }
