@@ -16,8 +16,10 @@ internal sealed class SleepProbe : IDisposable
 
     public SleepProbe()
     {
-        // Above the workload's threads, so that what it measures is the machine's scheduling, not a queue in this process.
-        _thread = new Thread(Run) { IsBackground = true, Name = "sleep probe", Priority = ThreadPriority.AboveNormal };
+        // A thread of its own, not the thread pool's, so that it waits in no queue of this process. At the normal
+        // priority: .NET on Linux does not apply Thread.Priority (checked: nice 0 either way), so it competes for the
+        // cores as the readers' threads do.
+        _thread = new Thread(Run) { IsBackground = true, Name = "sleep probe" };
         _thread.Start();
     }
 
