@@ -21,7 +21,8 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
     public void OnOpened(IConnection connection)
     {
-        connection.MaxFrameSize = node.Options.MaxFrameSize;
+        // Raised to the node's maximum once the handshake is done (Welcome).
+        connection.MaxFrameSize = ProtocolLimits.MaxHandshakeFrameSize;
         if (_open.Count >= node.Options.MaxConnections)
         {
             // No state: frames that still arrive before the close are ignored. Logged once a second, not per
@@ -295,6 +296,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         state.ServesGet = version.Minor >= ProtocolVersion.V1_2.Minor;
         state.ServesSlotMoves = version.Minor >= ProtocolVersion.V1_4.Minor;
         state.Greeted = true;
+        connection.MaxFrameSize = node.Options.MaxFrameSize;
         if (state.Kind == PeerKind.Peer)
         {
             // The peer link is trusted once authenticated; its backlog throttles clients instead (see writes).

@@ -69,9 +69,17 @@ internal sealed partial class RespHandler : IStreamHandler
     private long _misses;
     private long _bytesIn;
 
+    /// <summary>
+    /// A connection that has not authenticated yet (the node has a secret) may send only this, as redis 7 bounds its
+    /// unauthenticated clients: requests of at most 10 arguments of at most 16 KiB (AUTH and HELLO need far less).
+    /// Else a client that never knew the secret could make the node buffer a request of the full value size on each
+    /// of its connections, and the memory such buffers took was not given back.
+    /// </summary>
+    internal static readonly RespLimits UnauthenticatedLimits = new(MaxRequestBytes: 192 * 1024, MaxBulkLength: 16 * 1024, MaxArguments: 10, MaxInlineLength: 16 * 1024);
+
     public void OnOpened(IConnection connection)
     {
-        connection.MaxFrameSize = (uint)_limits.MaxRequestBytes;
+        connection.MaxFrameSize = (uint)(_node.Options.Secret is null ? _limits : UnauthenticatedLimits).MaxRequestBytes;
         if (_open.Count >= _node.Options.MaxConnections)
         {
             // redis's answer at maxclients; no state, so nothing that still arrives is served.
@@ -126,7 +134,8 @@ internal sealed partial class RespHandler : IStreamHandler
             return data.Length;
         }
 
-        RespParseStatus status = RespParser.TryParse(data, _limits, ref session.Arguments, out int count, out int consumed, out needed, out string? error);
+        bool authenticated = session.Authenticated;
+        RespParseStatus status = RespParser.TryParse(data, authenticated ? _limits : UnauthenticatedLimits, ref session.Arguments, out int count, out int consumed, out needed, out string? error);
         if (status == RespParseStatus.Incomplete)
         {
             return 0;
@@ -138,6 +147,11 @@ internal sealed partial class RespHandler : IStreamHandler
             // Not at once: closing a socket with unread bytes resets it, and a reset can destroy the error reply
             // before the client reads it (a client still sending a huge bulk would only see "connection reset").
             // So what else arrives is dropped, and the guard closes the connection a moment later.
+            if (!authenticated)
+            {
+                error = $"unauthenticated request too large ({error}): AUTH first; until then a request may have at most {UnauthenticatedLimits.MaxArguments} arguments of {UnauthenticatedLimits.MaxBulkLength} bytes";
+            }
+
             session.Output.Error($"ERR Protocol error: {error}");
             session.DiscardingSince = Stopwatch.GetTimestamp();
             LogProtocolError(connection.RemoteEndPoint.ToString() ?? "?", error!);
@@ -161,6 +175,10 @@ internal sealed partial class RespHandler : IStreamHandler
             }
 
             session.ReturnBuffers();
+            if (!authenticated && session.Authenticated)
+            {
+                connection.MaxFrameSize = (uint)_limits.MaxRequestBytes;
+            }
         }
 
         return consumed;

@@ -8,6 +8,13 @@ public static class ProtocolLimits
     /// <summary>"MKV1" as the first four payload bytes of HELLO and its reply.</summary>
     public const uint Magic = 0x31564B4D;
 
+    /// <summary>
+    /// Largest frame a node takes before the handshake is done (HELLO answered, AUTH accepted when asked): HELLO and
+    /// AUTH need a few dozen bytes, and a caller that has not proved the secret must not make the node buffer a frame
+    /// of the full size on each of its connections.
+    /// </summary>
+    public const uint MaxHandshakeFrameSize = 4096;
+
     /// <summary>Smallest maximum frame size a node may announce: room for a 64 KiB READ and its header.</summary>
     public const uint MinMaxFrameSize = 64 * 1024 + 1024;
 

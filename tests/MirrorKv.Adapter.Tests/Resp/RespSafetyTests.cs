@@ -78,6 +78,32 @@ public class RespSafetyTests
     }
 
     [Fact]
+    public async Task WithASecret_BeforeAuth_ARequestIsBoundedAsRedisBoundsUnauthenticatedClients()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(tweak: o => o with { Secret = Secret });
+
+        // The start of a 16 MB SET from a client that never authenticated: an error at its length line, then closed.
+        RespTestClient stranger = await nodes.ConnectAsync();
+        await stranger.SendAsync(Encoding.ASCII.GetBytes("*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$16000000\r\n" + new string('z', 1000)));
+        string error = (await stranger.ReadAsync()).Text ?? "";
+        Assert.StartsWith("ERR Protocol error: unauthenticated request too large", error, StringComparison.Ordinal);
+        Assert.Contains("AUTH first", error, StringComparison.Ordinal);
+        Assert.True(await stranger.WaitClosedAsync());
+
+        // Eleven arguments, too.
+        RespTestClient many = await nodes.ConnectAsync();
+        Assert.StartsWith("-ERR Protocol error: unauthenticated request too large (too many arguments", (await many.CallAsync("DEL", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")).ToString(), StringComparison.Ordinal);
+
+        // Once authenticated, the node's own limits hold: a value of 100,000 bytes is written and read back.
+        RespTestClient client = await nodes.ConnectAsync();
+        Assert.Equal("+OK", (await client.CallAsync("AUTH", Secret)).ToString());
+        string value = new('v', 100_000);
+        Assert.Equal("+OK", (await client.CallAsync("SET", "big", value)).ToString());
+        Assert.Equal(value, (await client.CallAsync("GET", "big")).String);
+        Assert.Equal(0, nodes.Primary.Store.GetStats().Entries - 1);
+    }
+
+    [Fact]
     public async Task WithoutASecret_AuthIsAnErrorAsInRedis_ButAuthDefaultIsAccepted()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();

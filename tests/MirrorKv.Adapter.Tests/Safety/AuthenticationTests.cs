@@ -60,6 +60,25 @@ public class AuthenticationTests
     }
 
     [Fact]
+    public async Task BeforeTheHandshake_ALargeFrameIsRefusedAtItsHeader_AndAfterItTheNodesMaximumHolds()
+    {
+        await using TcpPair node = await TcpPair.StartPrimaryAsync(Secured);
+
+        // A caller that has not proved the secret announces a frame of 1 MiB: refused at the header, nothing buffered.
+        await using RawSocket stranger = await RawSocket.ConnectAsync(node.EndPoint);
+        byte[] big = RawSocket.Frame(Opcode.Hello, 1, new byte[1 << 20]);
+        await stranger.SendAsync(big[..64]);
+        (WireStatus status, string message) = (await stranger.ReceiveUntilClosedAsync())!.Value;
+        Assert.Equal(WireStatus.FrameTooLarge, status);
+        Assert.Contains($"exceeds the maximum of {ProtocolLimits.MaxHandshakeFrameSize}", message, StringComparison.Ordinal);
+
+        // Past the handshake, frames up to the node's maximum are taken: a value of 512 KiB is written.
+        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [node.EndPoint], Secret = ClientSecret });
+        await client.SetAsync("large", new byte[512 * 1024]);
+        Assert.Equal(512 * 1024, (await client.GetAsync("large"))!.Length);
+    }
+
+    [Fact]
     public async Task Challenge_IsFreshPerConnection_AndAProofForAnotherKindOrChallengeFails()
     {
         await using TcpPair node = await TcpPair.StartPrimaryAsync(Secured);
