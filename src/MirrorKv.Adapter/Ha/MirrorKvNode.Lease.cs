@@ -329,6 +329,16 @@ public sealed partial class MirrorKvNode
             (NodeRole role, _) = _role.Current;
             bool couldPromote = _sentProtected;
             _sentProtected = false;
+            if (role == NodeRole.Stopped)
+            {
+                // This node is shutting down and closed the link itself: nothing to fence, nobody to rejoin.
+                if (held)
+                {
+                    _waiters.Unhold();
+                }
+
+                return;
+            }
             if (role == NodeRole.Primary && _lease.IsValid && couldPromote && _coordinator is null && _transport is not null && Volatile.Read(ref _secondaryEndPoint) is { } lost)
             {
                 // Pair mode: a reset proves nothing by itself (a middlebox, or a close with unread bytes, sends

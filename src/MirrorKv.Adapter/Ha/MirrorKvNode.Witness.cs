@@ -206,6 +206,10 @@ public sealed partial class MirrorKvNode
         {
             bool revoked = false;
             InSyncRecord? excludedBy = null;
+
+            // etcd out for minutes would otherwise be ten lines a second: the first, then one every 5 s with a count.
+            long lastWaitLine = 0;
+            int unlogged = 0;
             while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
             {
                 if (link.Dropped || link.Diverged)
@@ -288,7 +292,16 @@ public sealed partial class MirrorKvNode
                 }
                 catch (EtcdException e)
                 {
-                    LogTakeOverWaiting(e.Message);
+                    if (lastWaitLine == 0 || _time.GetElapsedTime(lastWaitLine) >= TakeOverWaitLogInterval)
+                    {
+                        LogTakeOverWaiting(e.Message, unlogged);
+                        lastWaitLine = _time.GetTimestamp();
+                        unlogged = 0;
+                    }
+                    else
+                    {
+                        unlogged++;
+                    }
                 }
 
                 // The old primary's etcd lease has not expired yet (or etcd is out): no promotion until it has.
@@ -335,6 +348,8 @@ public sealed partial class MirrorKvNode
     [LoggerMessage(Level = LogLevel.Error, Message = "no takeover: etcd records {Record} in sync, not this node (the primary acknowledged writes without it); waiting for the primary to come back")]
     private partial void LogNotInSync(string record);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem}")]
-    private partial void LogTakeOverWaiting(string problem);
+    private static readonly TimeSpan TakeOverWaitLogInterval = TimeSpan.FromSeconds(5);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot take over yet: {Problem} ({Unlogged} more attempts failed since the last such line; asking etcd every 100 ms)")]
+    private partial void LogTakeOverWaiting(string problem, int unlogged);
 }

@@ -30,6 +30,7 @@ public sealed partial class PairMember : IAsyncDisposable
     private MirrorKvNode _node = null!;
     private Task _healing = Task.CompletedTask;
     private int _rejoins;
+    private int _disposed;
 
     private PairMember(NodeOptions options, ITransport transport, ILoggerFactory loggers)
     {
@@ -68,9 +69,14 @@ public sealed partial class PairMember : IAsyncDisposable
         return member;
     }
 
-    /// <summary>Stops healing and the current incarnation.</summary>
+    /// <summary>Stops healing and the current incarnation. A second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -47,9 +47,12 @@ public sealed class StalePrimaryTests
         Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "before", "v1")).Status);
         NodeOptions original = pair.B.Node.Options;
 
-        // The secondary's kernel closes the link: the primary finds nothing at its endpoint and goes on alone.
+        // The secondary's kernel closes the link: the primary finds nothing at its endpoint and goes on alone. The
+        // crashed node's code is stopped too, as a killed process's is: on the in-process network it would otherwise
+        // go on running (it saw its link close and promoted itself) and dial out again once its address is reused.
         pair.Network.Crash(PairFixture.SecondaryAddress);
-        await Waits.UntilAsync(() => pair.A.Node is { Role: NodeRole.Primary, IsProtected: false } && pair.A.Node.Store is not null, "the primary to go on alone");
+        await pair.B.DisposeAsync();
+        await Waits.UntilAsync(() => pair.A.Node is { Role: NodeRole.Primary, IsProtected: false }, "the primary to go on alone");
         Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "alone", "v2")).Status);
 
         // Started again as primary, without --peer: empty, at epoch 1, the primary's own epoch.

@@ -229,11 +229,14 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
             return;
         }
 
-        if (!_closing)
+        if (_closing)
         {
-            // A reset or close from the primary's side: its kernel says the process is gone, no need to wait.
-            onPrimaryLost($"the connection to the primary closed ({error?.Message ?? "end of stream"})");
+            // This node closed it (shutting down, or rejoining): nothing was lost.
+            return;
         }
+
+        // A reset or close from the primary's side: its kernel says the process is gone, no need to wait.
+        onPrimaryLost($"the connection to the primary closed ({error?.Message ?? "end of stream"})");
 
         // Written off this event loop: the first warning of a process runs the logger's formatting path cold, and
         // at a kill of the primary that held up the FAILOVER_READs this loop serves for 6-10 ms (measured at every
