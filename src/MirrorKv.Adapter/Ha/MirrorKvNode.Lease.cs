@@ -339,6 +339,7 @@ public sealed partial class MirrorKvNode
 
                 return;
             }
+
             if (role == NodeRole.Primary && _lease.IsValid && couldPromote && _coordinator is null && _transport is not null && Volatile.Read(ref _secondaryEndPoint) is { } lost)
             {
                 // Pair mode: a reset proves nothing by itself (a middlebox, or a close with unread bytes, sends
@@ -348,9 +349,8 @@ public sealed partial class MirrorKvNode
                 // Meanwhile it serves reads on the lease it holds, which runs out within the lease duration
                 // unless the answer comes first, and holds every write (held above).
                 _probing = true;
-                // Off this event loop (a cold logging path: see SecondaryLink.OnClosed), which serves reads meanwhile.
                 string reason = error?.Message ?? "closed";
-                ThreadPool.UnsafeQueueUserWorkItem(_ => LogProbingLostSecondary(reason, lost.ToString()), null);
+                OffLoop.Log(() => LogProbingLostSecondary(reason, lost.ToString()));
                 _ = ProbeLostSecondaryAsync(lost);
                 return;
             }

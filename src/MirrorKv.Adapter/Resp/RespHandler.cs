@@ -77,9 +77,12 @@ internal sealed partial class RespHandler : IStreamHandler
     /// </summary>
     internal static readonly RespLimits UnauthenticatedLimits = new(MaxRequestBytes: 192 * 1024, MaxBulkLength: 16 * 1024, MaxArguments: 10, MaxInlineLength: 16 * 1024);
 
+    private RespLimits LimitsFor(RespSession session) => session.Authenticated ? _limits : UnauthenticatedLimits;
+
     public void OnOpened(IConnection connection)
     {
-        connection.MaxFrameSize = (uint)(_node.Options.Secret is null ? _limits : UnauthenticatedLimits).MaxRequestBytes;
+        // Until the session says otherwise (below): a connection refused here is bounded as a stranger's.
+        connection.MaxFrameSize = (uint)UnauthenticatedLimits.MaxRequestBytes;
         if (_open.Count >= _node.Options.MaxConnections)
         {
             // redis's answer at maxclients; no state, so nothing that still arrives is served.
@@ -102,6 +105,7 @@ internal sealed partial class RespHandler : IStreamHandler
         Interlocked.Increment(ref _connectionsReceived);
         var output = new RespOutput(connection, _node.Options.SendQueueLimit, _hardOutputLimit);
         var session = new RespSession(Interlocked.Increment(ref _nextClientId), output, authenticated: _node.Options.Secret is null);
+        connection.MaxFrameSize = (uint)LimitsFor(session).MaxRequestBytes;
         connection.State = session;
         connection.SendQueueLimit = _node.Options.SendQueueLimit;
         _open.TryAdd(connection, session);
@@ -135,7 +139,7 @@ internal sealed partial class RespHandler : IStreamHandler
         }
 
         bool authenticated = session.Authenticated;
-        RespParseStatus status = RespParser.TryParse(data, authenticated ? _limits : UnauthenticatedLimits, ref session.Arguments, out int count, out int consumed, out needed, out string? error);
+        RespParseStatus status = RespParser.TryParse(data, LimitsFor(session), ref session.Arguments, out int count, out int consumed, out needed, out string? error);
         if (status == RespParseStatus.Incomplete)
         {
             return 0;
@@ -177,7 +181,7 @@ internal sealed partial class RespHandler : IStreamHandler
             session.ReturnBuffers();
             if (!authenticated && session.Authenticated)
             {
-                connection.MaxFrameSize = (uint)_limits.MaxRequestBytes;
+                connection.MaxFrameSize = (uint)LimitsFor(session).MaxRequestBytes;
             }
         }
 

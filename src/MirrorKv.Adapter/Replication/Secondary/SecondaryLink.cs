@@ -238,11 +238,9 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         // A reset or close from the primary's side: its kernel says the process is gone, no need to wait.
         onPrimaryLost($"the connection to the primary closed ({error?.Message ?? "end of stream"})");
 
-        // Written off this event loop: the first warning of a process runs the logger's formatting path cold, and
-        // at a kill of the primary that held up the FAILOVER_READs this loop serves for 6-10 ms (measured at every
-        // kill), the reads clients send exactly now. Its line may follow the promotion's first line.
+        // This loop serves the FAILOVER_READs clients send now (its line may follow the promotion's first line).
         (string primary, string reason, ulong lsn) = (options.PrimaryEndPoint!.ToString(), error?.Message ?? "closed", _appliedLsn);
-        ThreadPool.UnsafeQueueUserWorkItem(_ => LogPrimaryLost(primary, reason, lsn), null);
+        OffLoop.Log(() => LogPrimaryLost(primary, reason, lsn));
     }
 
     private void OnHeartbeat(IConnection connection, ReadOnlySpan<byte> payload)
