@@ -127,6 +127,12 @@ public class ClusterMoveProcessTests
         Assert.True(stopped.HasMigrations, $"the mover was killed with no move under way: {stopped}");
         string resumed = await RunAsync(cluster.Cluster("move", "--slots", "10923-16383", "--to", "p1", "--batch-slots", "4096"));
         Assert.Contains("resuming the move of slots 10923-15018 from p3 to p1", resumed, StringComparison.Ordinal);
+
+        // The killed run's fence is not this run's to time: the resumed batch is reported apart, not as a short fence.
+        Assert.Contains("slots 10923-15018: p3 -> p1 done at map version", resumed, StringComparison.Ordinal);
+        Assert.Contains("writes fenced since the run that stopped", resumed, StringComparison.Ordinal);
+        Assert.Contains("in 2 batches", resumed, StringComparison.Ordinal);
+        Assert.Contains("1 of them resumed", resumed, StringComparison.Ordinal);
         await AssertMapAsync(cluster, map => !map.HasMigrations && map.SlotsOf("p3") == 0 && map.SlotsOf("p1") == 5462 + 5461);
 
         long after = load.Acknowledged;

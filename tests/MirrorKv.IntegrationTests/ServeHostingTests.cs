@@ -157,6 +157,7 @@ public partial class ServeHostingTests
         Assert.Equal(0, await primary.TerminateAsync());
         Assert.Contains("shutting down at LSN 1", primary.Output, StringComparison.Ordinal);
         Assert.Contains("-> Stopped", primary.Output, StringComparison.Ordinal);
+        Assert.Contains("stopped at LSN 1: every connection closed, memory released", primary.Output, StringComparison.Ordinal);
     }
 
     private static async Task<string> ReadyLineAsync(string? config, string[] args, (string Name, string Value) environment, string? workingDirectory = null)

@@ -83,7 +83,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
         foreach (SlotRange range in map.Ranges.Where(r => r.IsMigrating).ToList())
         {
             log.WriteLine($"resuming the move of slots {range.First}-{range.Last} from {range.PairId} to {range.MigratingTo} (phase {range.Phase.ToString().ToLowerInvariant()}, map version {map.Version})");
-            await MoveBatchAsync(range with { Phase = MigrationPhase.Copy }, cancellationToken).ConfigureAwait(false);
+            await MoveBatchAsync(range with { Phase = MigrationPhase.Copy }, cancellationToken, resumed: true).ConfigureAwait(false);
         }
     }
 
@@ -117,7 +117,8 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
     }
 
     // One batch from wherever the map has it to owned by its target: the state is read from the map at each step.
-    private async Task MoveBatchAsync(SlotRange batch, CancellationToken cancellationToken)
+    // A resumed batch was fenced by an earlier run: how long is not known here, so it is reported as such.
+    private async Task MoveBatchAsync(SlotRange batch, CancellationToken cancellationToken, bool resumed = false)
     {
         (int first, int last, string from, string to) = (batch.First, batch.Last, batch.PairId, batch.MigratingTo!);
         long started = Stopwatch.GetTimestamp();
@@ -129,6 +130,13 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
             if (state.PairId == to && !state.IsMigrating)
             {
                 TimeSpan fenced = Stopwatch.GetElapsedTime(started);
+                if (resumed)
+                {
+                    Stats.AddResumed(last - first + 1, entries, fenced);
+                    log.WriteLine($"slots {first}-{last}: {from} -> {to} done at map version {map.Version} ({entries} entries, writes fenced since the run that stopped, {fenced.TotalMilliseconds:F0} ms of it in this run)");
+                    return;
+                }
+
                 Stats.Add(last - first + 1, entries, fenced);
                 log.WriteLine($"slots {first}-{last}: {from} -> {to} done at map version {map.Version} ({entries} entries, writes fenced {fenced.TotalMilliseconds:F0} ms)");
                 return;

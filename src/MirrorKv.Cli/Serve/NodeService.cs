@@ -62,6 +62,9 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
         {
             LogShuttingDown(member.Node.Lsn);
             await member.DisposeAsync();
+
+            // The last line of a planned stop, so that an operator reading the journal knows it finished.
+            LogStopped(member.Node.Lsn);
         }
     }
 
@@ -76,4 +79,7 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
 
     [LoggerMessage(Level = LogLevel.Information, Message = "shutting down at LSN {Lsn}")]
     private partial void LogShuttingDown(ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "stopped at LSN {Lsn}: every connection closed, memory released")]
+    private partial void LogStopped(ulong lsn);
 }
