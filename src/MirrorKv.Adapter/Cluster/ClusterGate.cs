@@ -224,7 +224,7 @@ internal sealed partial class ClusterGate : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "cluster map version {Version} does not list pair {Pair}: every key is redirected")]
     private partial void LogNotInMap(ulong version, string pair);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "waiting for the map of cluster {Cluster} in etcd (mirrorkv cluster up writes one)")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "waiting for the map of cluster {Cluster} in etcd (mirrorkv cluster create writes one; cluster up does for a local cluster)")]
     private partial void LogWaitingForMap(string cluster);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cannot read the cluster map from etcd ({Problem}): serving by the last map seen")]

@@ -257,7 +257,7 @@ public sealed record NodeOptions
 
         if (Role == NodeRole.Primary && PrimaryEndPoint is not null)
         {
-            throw new ArgumentException("A primary does not dial a primary: leave PrimaryEndPoint (--primary) unset.");
+            throw new ArgumentException("PrimaryEndPoint (--primary) is for a secondary, and this node's role is primary (the default): give --role secondary with --primary, or leave --primary out.");
         }
 
         if (MaxFrameSize is < ProtocolLimits.MinMaxFrameSize or > ProtocolLimits.MaxMaxFrameSize)

@@ -16,10 +16,67 @@ internal static class ClusterMove
 {
     public static IEnumerable<Command> Create()
     {
+        yield return CreateCluster();
         yield return Move();
         yield return Rebalance();
         yield return AddPair();
         yield return RemovePair();
+    }
+
+    // The first map of a cluster whose nodes run on machines of their own (cluster up does this for loopback).
+    private static Command CreateCluster()
+    {
+        var pairs = new Option<string[]>("--pair")
+        {
+            Description = "A pair of the new cluster, as ID=MEMBERS: its id (what its nodes' serve --pair names), then its nodes, comma-separated, primary first, each HOST:PORT or HOST:PORT@HOST:PORT (its RESP endpoint too). Once per pair.",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("create", "Write a new cluster's first map to etcd: the given pairs, the 16,384 slots split evenly between them (docs/deploy.md, \"A cluster\").") { pairs };
+        Common common = Common.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var list = new List<ClusterPair>();
+            foreach (string text in parse.GetValue(pairs) ?? [])
+            {
+                int equals = text.IndexOf('=', StringComparison.Ordinal);
+                string pairId = equals < 0 ? text : text[..equals];
+                if (equals < 0 || !ClusterMap.IsValidName(pairId))
+                {
+                    return await FailAsync($"--pair '{text}' must be ID=HOST:PORT[,HOST:PORT], with an id of 1 to {ClusterMap.MaxNameLength} letters, digits, '-', '_' or '.'");
+                }
+
+                if (!TryParseMembers(text[(equals + 1)..], out List<ClusterMember> members, out string? error))
+                {
+                    return await FailAsync($"--pair {pairId}: {error}");
+                }
+
+                if (list.Any(p => p.Id == pairId))
+                {
+                    return await FailAsync($"--pair {pairId} is given twice");
+                }
+
+                if (list.SelectMany(p => p.Members).FirstOrDefault(m => members.Any(n => n.EndPoint.Equals(m.EndPoint))) is { } shared)
+                {
+                    return await FailAsync($"--pair {pairId}: {shared.EndPoint} is a member of another pair already");
+                }
+
+                list.Add(new ClusterPair(pairId, members));
+            }
+
+            if (list.Count is 0 or > HashSlot.Count)
+            {
+                return await FailAsync($"--pair must be given 1 to {HashSlot.Count} times");
+            }
+
+            return await common.RunAsync(parse, async (mover, ct) =>
+            {
+                ClusterMap map = ClusterMap.SplitEvenly(mover.Cluster, 1, list);
+                await mover.CreateAsync(map, ct);
+                Console.Out.WriteLine($"map version 1 of cluster {mover.Cluster} written: {string.Join("; ", list.Select(p => $"{p.Id} ({string.Join(", ", p.Members)}) slots {string.Join(",", map.Ranges.Where(r => r.PairId == p.Id).Select(r => r.First == r.Last ? $"{r.First}" : $"{r.First}-{r.Last}"))}"))}");
+            }, cancellationToken, moves: false);
+        });
+        return command;
     }
 
     private static Command Move()
@@ -64,23 +121,9 @@ internal static class ClusterMove
                 return await FailAsync($"--id '{pairId}' must be 1 to {ClusterMap.MaxNameLength} letters, digits, '-', '_' or '.'");
             }
 
-            var list = new List<ClusterMember>();
-            foreach (string text in parse.GetValue(members)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (!TryParseMembers(parse.GetValue(members)!, out List<ClusterMember> list, out string? membersError))
             {
-                string[] parts = text.Split('@');
-                IPEndPoint? resp = null;
-                if (parts.Length > 2 || !CliParsers.TryParseEndPoint(parts[0], out IPEndPoint? native, out string? error)
-                    || (parts.Length == 2 && !CliParsers.TryParseEndPoint(parts[1], out resp, out error)))
-                {
-                    return await FailAsync($"--members: '{text}' is not HOST:PORT or HOST:PORT@HOST:PORT");
-                }
-
-                list.Add(new ClusterMember(native!, resp));
-            }
-
-            if (list.Count is 0 or > byte.MaxValue)
-            {
-                return await FailAsync("--members must name 1 to 255 nodes");
+                return await FailAsync($"--members: {membersError}");
             }
 
             bool rebalance = !parse.GetValue(noRebalance);
@@ -125,6 +168,40 @@ internal static class ClusterMove
         return command;
     }
 
+    // A pair's members as add-pair and create take them: comma-separated, primary first, HOST:PORT[@HOST:PORT].
+    private static bool TryParseMembers(string text, out List<ClusterMember> members, out string? error)
+    {
+        members = [];
+        error = null;
+        foreach (string member in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] parts = member.Split('@');
+            IPEndPoint? resp = null;
+            if (parts.Length > 2 || !CliParsers.TryParseEndPoint(parts[0], out IPEndPoint? native, out _)
+                || (parts.Length == 2 && !CliParsers.TryParseEndPoint(parts[1], out resp, out _)))
+            {
+                error = $"'{member}' is not HOST:PORT or HOST:PORT@HOST:PORT";
+                return false;
+            }
+
+            if (members.Any(m => m.EndPoint.Equals(native)))
+            {
+                error = $"{native} is named twice";
+                return false;
+            }
+
+            members.Add(new ClusterMember(native!, resp));
+        }
+
+        if (members.Count is 0 or > byte.MaxValue)
+        {
+            error = "must name 1 to 255 nodes";
+            return false;
+        }
+
+        return true;
+    }
+
     private static bool TryParseSlots(string text, out int first, out int last)
     {
         string[] parts = text.Split('-');
@@ -161,7 +238,7 @@ internal static class ClusterMove
             return common;
         }
 
-        public async Task<int> RunAsync(ParseResult parse, Func<SlotMover, CancellationToken, Task> run, CancellationToken cancellationToken)
+        public async Task<int> RunAsync(ParseResult parse, Func<SlotMover, CancellationToken, Task> run, CancellationToken cancellationToken, bool moves = true)
         {
             var errors = new List<string>();
             byte[]? secret = SecretSource.Read(parse.GetValue(_secret), SecretSource.ClientVariable, "--secret-file", errors, out _);
@@ -206,7 +283,11 @@ internal static class ClusterMove
             try
             {
                 await run(mover, cancellationToken);
-                Console.Out.WriteLine(mover.Stats.Describe());
+                if (moves)
+                {
+                    Console.Out.WriteLine(mover.Stats.Describe());
+                }
+
                 return 0;
             }
             catch (MoveException e)

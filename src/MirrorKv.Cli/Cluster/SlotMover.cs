@@ -21,6 +21,9 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
     private readonly ClusterDirectory _directory = directory;
     private readonly byte[]? _secret = secret;
 
+    /// <summary>The cluster's name: its keys in etcd live under its prefix.</summary>
+    public string Cluster => _directory.Cluster;
+
     /// <summary>How long the mover waits for a pair's primary, or a member's map, before it gives up (resumable).</summary>
     public TimeSpan PatienceLimit { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -87,13 +90,36 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
         }
     }
 
+    /// <summary>Writes <paramref name="first"/> as the cluster's first map: refused where etcd holds one already.</summary>
+    public async Task CreateAsync(ClusterMap first, CancellationToken cancellationToken)
+    {
+        ClusterSnapshot snapshot = await ReadAsync(cancellationToken).ConfigureAwait(false);
+        if (snapshot.Map is { } existing)
+        {
+            throw new MoveException($"etcd holds a map of cluster '{_directory.Cluster}' already (version {existing.Version}, pairs {string.Join(", ", existing.Pairs.Select(p => p.Id))}): add pairs to it with mirrorkv cluster add-pair, or choose another --name");
+        }
+
+        if (await EtcdAsync(() => _directory.TryPublishAsync(first, snapshot, cancellationToken), cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // A lost answer to a write that landed fails the compare-and-swap against itself: read it back to tell.
+        ClusterMap? written = (await ReadAsync(cancellationToken).ConfigureAwait(false)).Map;
+        if (written is null || written.Version != first.Version || written.ToString() != first.ToString() || written.Pairs.Count != first.Pairs.Count
+            || !written.Pairs.Zip(first.Pairs).All(p => p.First.SameMembers(p.Second)))
+        {
+            throw new MoveException($"another process wrote a map of cluster '{_directory.Cluster}' at the same moment: see it with mirrorkv cluster status --etcd");
+        }
+    }
+
     /// <summary>Writes the next map, built from the current one by <paramref name="change"/>, by compare-and-swap (again after a lost race).</summary>
     public async Task<ClusterMap> PublishAsync(Func<ClusterMap, ulong, ClusterMap> change, CancellationToken cancellationToken)
     {
         while (true)
         {
             ClusterSnapshot snapshot = await ReadAsync(cancellationToken).ConfigureAwait(false);
-            ClusterMap current = snapshot.Map ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster up writes one)");
+            ClusterMap current = snapshot.Map ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster create writes one; cluster up does for a local cluster)");
             ClusterMap next = change(current, current.Version + 1);
 
             // A publish whose answer was lost may have been written: the compare-and-swap then fails against its own
@@ -320,7 +346,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
     /// <summary>The map in etcd now.</summary>
     public async Task<ClusterMap> MapAsync(CancellationToken cancellationToken) =>
         (await ReadAsync(cancellationToken).ConfigureAwait(false)).Map
-        ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster up writes one)");
+        ?? throw new MoveException($"etcd holds no map of cluster '{_directory.Cluster}' (mirrorkv cluster create writes one; cluster up does for a local cluster)");
 
     private Task<ClusterSnapshot> ReadAsync(CancellationToken cancellationToken) => EtcdAsync(() => _directory.ReadAsync(cancellationToken), cancellationToken);
 
