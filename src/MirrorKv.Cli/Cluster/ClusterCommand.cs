@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace MirrorKv.Cli.Cluster;
 
-/// <summary><c>mirrorkv cluster up|status|move|rebalance|add-pair|remove-pair</c>: a local cluster for development, any cluster's state, and moving slots live.</summary>
+/// <summary><c>mirrorkv cluster up|create|status|move|rebalance|add-pair|remove-pair</c>: a local cluster for development, the first map of a deployed one, any cluster's state, and moving slots live.</summary>
 internal static class ClusterCommand
 {
     public static Command Create()
