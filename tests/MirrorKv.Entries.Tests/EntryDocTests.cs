@@ -46,6 +46,24 @@ public partial class EntryDocTests
         Assert.Equal("hello"u8.ToArray(), entry.ValueOf(payload).ToArray());
     }
 
+    [Fact]
+    public void ExpiringValueExample_IsThePrefixTheStoreReads()
+    {
+        byte[] value = Example("expiring-value");
+        Assert.True(ValueExpiry.TryRead(value, out long expiresAt));
+        Assert.Equal(1_796_205_770_811L, expiresAt);
+        Assert.Contains("1,796,205,770,811 ms", Page, StringComparison.Ordinal);
+        Assert.Equal("hello"u8.ToArray(), value[ValueExpiry.Size..]);
+
+        // The page's table: magic "MKX1", a zero reserved word, the time; and the never-expiring time it names.
+        var written = new byte[ValueExpiry.Size];
+        ValueExpiry.Write(written, expiresAt);
+        Assert.Equal(value[..ValueExpiry.Size], written);
+        Assert.Equal("MKX1"u8.ToArray(), written[..4]);
+        ValueExpiry.Write(written, long.MaxValue);
+        Assert.Contains(string.Join(' ', written[8..].Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))), Page, StringComparison.Ordinal);
+    }
+
     private static byte[] Example(string name)
     {
         Match m = Assert.Single(HexBlock().Matches(Page), x => x.Groups["name"].Value == name);

@@ -16,7 +16,7 @@ public class ProtocolDocTests
     [Fact]
     public void Document_HasEveryExample()
     {
-        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-reply", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "read-lease", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply"];
+        string[] expected = ["hello-request", "hello-reply", "hello-request-1-0", "hello-reply-1-0", "read-request", "read-reply", "read-error-reply", "write-request", "write-reply", "replicate", "replicate-ack", "read-lease", "translation-request", "translation-reply", "auth-challenge", "auth-request", "cluster-map-request", "cluster-map-reply", "cluster-map-unchanged", "moved-reply", "expiring-value"];
         Assert.Equal(expected.Order(), Examples.Keys.Order());
     }
 

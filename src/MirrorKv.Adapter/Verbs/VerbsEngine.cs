@@ -82,7 +82,7 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        Serve(connection, state, Opcode.FailoverRead, requestId, local);
+        Serve(connection, state, Opcode.FailoverRead, requestId, local, primary);
     }
 
     public void Translation(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
@@ -112,7 +112,8 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
         }
     }
 
-    private void Serve(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, in RemotePointer pointer)
+    // The caller's own pointer names the refusal: for a FAILOVER_READ, the primary's (the local one is the node's).
+    private void Serve(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, in RemotePointer pointer, RemotePointer? asked = null)
     {
         AccessStatus access = registry.Resolve(pointer, AccessFlags.RemoteRead, state.Grant, out Span<byte> bytes);
         if (access == AccessStatus.Ok && (uint)bytes.Length > state.MaxFrameSize - FrameHeader.Size)
@@ -122,7 +123,9 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
 
         if (access != AccessStatus.Ok)
         {
-            Replies.Error(connection, opcode, requestId, Replies.ToWire(access), $"read of {pointer} refused: {access.Describe()}");
+            Replies.Error(connection, opcode, requestId, Replies.ToWire(access), asked is { } primary
+                ? $"read of primary pointer {primary} (here {pointer}) refused: {access.Describe()}"
+                : $"read of {pointer} refused: {access.Describe()}");
             return;
         }
 
