@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using MirrorKv.Adapter;
 using MirrorKv.Client;
@@ -132,6 +133,63 @@ public class CoordinatorProcessTests
         NodeStatus status = await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint);
         Assert.Equal((NodeRole.Secondary, 2UL), (status.Role, status.Epoch));
         Assert.Contains("starting as its secondary instead", restarted.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KilledPrimary_RestartedAtOnceAsPrimary_WhileTheSecondaryIsPaused_WaitsForIt_AndNothingIsLost()
+    {
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [primary.EndPoint] }))
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                await client.SetAsync($"held-{i}", Encoding.UTF8.GetBytes($"v{i}"));
+            }
+        }
+
+        // The only full copy is paused (a long GC pause, a starved VM) when the primary dies and its unit restarts it
+        // at once with its old command line: an empty process that must not lead, or the copy would follow it.
+        await secondary.PauseAsync();
+        await primary.KillAsync();
+        Task<NodeProcess> restarting = NodeProcess.StartAsync(["--role", "primary", "--coordinator", etcd.Url.ToString()], primary.EndPoint);
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.False(restarting.IsCompleted, "the restarted empty process got ready while the only full copy was paused");
+        Assert.NotEqual(primary.EndPoint, (await WitnessAsync(etcd)).Leader);
+
+        await secondary.ResumeAsync();
+        await using NodeProcess restarted = await restarting;
+        await secondary.WaitProtectedAsync();
+        NodeStatus heir = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
+        Assert.Equal((NodeRole.Primary, 2UL), (heir.Role, heir.Epoch));
+        Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint)).Role);
+        Assert.Contains("not leading: etcd records", restarted.Output, StringComparison.Ordinal);
+        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint, restarted.EndPoint] }))
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                Assert.Equal($"v{i}", Encoding.UTF8.GetString(await client.GetAsync($"held-{i}") ?? []));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task BothNodesKilled_ThenTheOldPrimaryStartedFirst_StartsOver_AndTheOtherJoinsIt()
+    {
+        await using WitnessedPair pair = await WitnessedPair.StartAsync();
+        (EtcdProcess etcd, NodeProcess primary, NodeProcess secondary) = pair;
+        IPEndPoint at = primary.EndPoint;
+
+        // A whole-pair restart: both processes gone (their memory too); etcd still records the secondary in sync.
+        await Task.WhenAll(secondary.KillAsync(), primary.KillAsync());
+        await using NodeProcess started = await NodeProcess.StartAsync(["--role", "primary", "--coordinator", etcd.Url.ToString()], at);
+        NodeStatus status = await MirrorKvAdmin.GetStatusAsync(started.EndPoint);
+        Assert.Equal(NodeRole.Primary, status.Role);
+        Assert.True(status.Epoch >= 2, $"epoch {status.Epoch}");
+
+        // The other node restarted with its old flags joins it.
+        await using NodeProcess rejoined = await NodeProcess.StartAsync(["--role", "secondary", "--coordinator", etcd.Url.ToString()], secondary.EndPoint);
+        await started.WaitProtectedAsync();
     }
 
     private static Task<PairWitness.View> WitnessAsync(EtcdProcess etcd) =>

@@ -1,5 +1,6 @@
 using System.Net;
 using MirrorKv.Protocol;
+using MirrorKv.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace MirrorKv.Adapter;
@@ -43,7 +44,7 @@ public sealed partial class MirrorKvNode
 
     // Before the node exists: a primary claims the leader key (its epoch is the one etcd grants), a secondary
     // without --primary learns where the primary is.
-    private static async Task<(PairCoordinator?, PairCoordinator.Claim, NodeOptions)> CoordinateStartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<(PairCoordinator?, PairCoordinator.Claim, NodeOptions)> CoordinateStartAsync(NodeOptions options, ITransport transport, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (options.Coordinator is not { } settings)
         {
@@ -56,6 +57,7 @@ public sealed partial class MirrorKvNode
             IPEndPoint me = options.AdvertisedEndPoint ?? options.ListenEndPoint;
             if (options.Role == NodeRole.Primary)
             {
+                await WaitForHolderAsync(coordinator, transport, me, options, loggers.CreateLogger("MirrorKv.Coordinator"), cancellationToken).ConfigureAwait(false);
                 PairCoordinator.Claim claim = await UntilEtcdAnswersAsync(() => coordinator.TryLeadAsync(me, null, mustBeInSync: false, cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 for (int wait = 0; !claim.Won && claim.Holder is { } holder && holder.EndPoint.Equals(me) && wait < 50; wait++)
                 {
@@ -93,6 +95,64 @@ public sealed partial class MirrorKvNode
             throw;
         }
     }
+
+    /// <summary>
+    /// A process started as primary holds nothing. Where etcd records another node as holding every write the pair
+    /// acknowledged (the in-sync key: the secondary of the primary this process replaces, or a primary elsewhere), it
+    /// must not take the lead, or that node would follow it and copy its empty store over the only full one: it
+    /// waits until that node leads (then joins it, through <see cref="LeaderElsewhereException"/>), or until the node
+    /// is provably gone (its endpoint refuses connections: its process, and its memory, are gone), and only then
+    /// claims. A paused node or one behind a cut link still accepts connections, or does not answer: it is waited for.
+    /// </summary>
+    private static async Task WaitForHolderAsync(PairCoordinator coordinator, ITransport transport, IPEndPoint me, NodeOptions options, ILogger log, CancellationToken cancellationToken)
+    {
+        long since = options.TimeProvider.GetTimestamp(), lastLog = 0;
+        while (true)
+        {
+            InSyncRecord? record = await UntilEtcdAnswersAsync(() => coordinator.ReadInSyncAsync(cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            IPEndPoint? holder = record is null ? null : !record.Leader.Equals(me) ? record.Leader : record.Secondary is { } s && !s.Equals(me) ? s : null;
+            if (holder is null)
+            {
+                return;
+            }
+
+            // A leader elsewhere is joined, unless nothing listens there: its process died and its etcd lease has not
+            // run out yet. Its key goes with the lease (a second or two); the record then says who holds the writes.
+            LeaderRecord? leader = await UntilEtcdAnswersAsync(() => coordinator.ReadLeaderAsync(cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            if (leader is not null && !leader.EndPoint.Equals(me))
+            {
+                if (!(await NodeProbe.AskOrRefusedAsync(transport, leader.EndPoint, options.Secret, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false)).Refused)
+                {
+                    throw new LeaderElsewhereException(leader);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            ((NodeRole Role, ulong Epoch)? answer, bool refused) = await NodeProbe.AskOrRefusedAsync(transport, holder, options.Secret, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            if (refused)
+            {
+                LogHolderGone(log, holder.ToString(), record!.ToString());
+                return;
+            }
+
+            if (lastLog == 0 || options.TimeProvider.GetElapsedTime(lastLog) > TimeSpan.FromSeconds(5))
+            {
+                lastLog = options.TimeProvider.GetTimestamp();
+                LogWaitingForHolder(log, record!.ToString(), holder.ToString(), answer is { } a ? $"it answers as {a.Role.ToString().ToLowerInvariant()} at epoch {a.Epoch}" : "it does not answer (paused, or cut off)",
+                    options.TimeProvider.GetElapsedTime(since).TotalSeconds);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "not leading: etcd records {Record} as holding every write the pair acknowledged, and this process starts empty; waiting for {Holder} to lead, to join it as secondary ({State}; {Seconds:F0} s so far). If that node is gone for good with its memory, its writes are lost: stop it for good (nothing listening at its endpoint) and this node starts over")]
+    private static partial void LogWaitingForHolder(ILogger logger, string record, string holder, string state, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "starting over: etcd records {Record} as holding every acknowledged write, and nothing listens at {Holder} (its process is gone, and its memory with it)")]
+    private static partial void LogHolderGone(ILogger logger, string holder, string record);
 
     private void WatchWitness(PairCoordinator.Claim claim)
     {

@@ -152,7 +152,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(transport);
         options.Validate();
         ILoggerFactory factory = loggers ?? NullLoggerFactory.Instance;
-        (PairCoordinator? coordinator, PairCoordinator.Claim claim, options) = await CoordinateStartAsync(options, factory, cancellationToken).ConfigureAwait(false);
+        (PairCoordinator? coordinator, PairCoordinator.Claim claim, options) = await CoordinateStartAsync(options, transport, factory, cancellationToken).ConfigureAwait(false);
         var node = new MirrorKvNode(options, factory) { _coordinator = coordinator };
         try
         {
