@@ -248,6 +248,43 @@ public class PairProcessTests
     }
 
     [Fact]
+    public async Task TwoNodesStartedAsPrimaryAtOnce_EachWithTheOtherAsPeer_EndAsOnePair()
+    {
+        // A symmetric start after a power loss: each asks the other before either serves, finds nothing, and starts as
+        // primary. The one with the lower endpoint moves above the other's epoch and tells it; it rejoins as secondary.
+        System.Net.IPEndPoint a = Ports.FreeEndPoint(), b = Ports.FreeEndPoint();
+        Task<NodeProcess> startA = NodeProcess.StartAsync(["--role", "primary", "--peer", b.ToString()], listen: a);
+        Task<NodeProcess> startB = NodeProcess.StartAsync(["--role", "primary", "--peer", a.ToString()], listen: b);
+        await using NodeProcess nodeA = await startA;
+        await using NodeProcess nodeB = await startB;
+        (NodeProcess first, NodeProcess second) = string.CompareOrdinal(a.ToString(), b.ToString()) < 0 ? (nodeA, nodeB) : (nodeB, nodeA);
+
+        // The second node's endpoint closes for a moment between its incarnations (fenced, then rejoining).
+        async Task<bool> IsSecondary(NodeProcess node)
+        {
+            try
+            {
+                return (await MirrorKvAdmin.GetStatusAsync(node.EndPoint)).Role == NodeRole.Secondary;
+            }
+            catch (MirrorKvException)
+            {
+                return false;
+            }
+        }
+
+        await Waits.UntilAsync(() => IsSecondary(second), $"{second.EndPoint} to serve as the secondary of {first.EndPoint}", 30);
+        await first.WaitProtectedAsync();
+        NodeStatus primary = await MirrorKvAdmin.GetStatusAsync(first.EndPoint);
+        Assert.Equal(NodeRole.Primary, primary.Role);
+        Assert.Equal(primary.Epoch, (await MirrorKvAdmin.GetStatusAsync(second.EndPoint)).Epoch);
+
+        // And it stays one pair: no duel of epochs.
+        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+        Assert.Equal((NodeRole.Primary, primary.Epoch), ((await MirrorKvAdmin.GetStatusAsync(first.EndPoint)).Role, (await MirrorKvAdmin.GetStatusAsync(first.EndPoint)).Epoch));
+        Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(second.EndPoint)).Role);
+    }
+
+    [Fact]
     public async Task StatusCommand_GivenTwoServingPrimaries_SaysSo()
     {
         await using NodeProcess one = await NodeProcess.StartPrimaryAsync();

@@ -32,7 +32,7 @@ public sealed partial class MirrorKvNode
     private void WatchForStalePrimary(NodeRole role, ulong epoch)
     {
         if (role != NodeRole.Primary || _coordinator is not null || _transport is not { } transport || Stream.Peer is not null
-            || (Volatile.Read(ref _secondaryEndPoint) ?? Options.PrimaryEndPoint) is not { } peer || peer.Equals(AdvertisedEndPoint))
+            || (Volatile.Read(ref _secondaryEndPoint) ?? Options.PrimaryEndPoint ?? Options.PeerEndPoint) is not { } peer || peer.Equals(AdvertisedEndPoint))
         {
             return;
         }
@@ -64,7 +64,12 @@ public sealed partial class MirrorKvNode
                 // promotion there takes epoch + 1): a node started as primary without asking, at the epoch every
                 // node starts with, beside a pair that never failed over. By epoch alone neither could tell the other
                 // was replaced, so this node, which holds the pair's data, moves to epoch + 1 first.
-                if (!peer.Equals(Volatile.Read(ref _secondaryEndPoint)) || !TryMoveAbove(epoch, peer))
+                // Or the two nodes were started as primary at once (each asked the other before it served): the one
+                // with the lower endpoint moves above, so that exactly one of them does, and the other rejoins it.
+                IPEndPoint? lostSecondary = Volatile.Read(ref _secondaryEndPoint);
+                bool twinStart = lostSecondary is null && peer.Equals(Options.PeerEndPoint)
+                    && string.CompareOrdinal(AdvertisedEndPoint.ToString(), peer.ToString()) < 0;
+                if ((!peer.Equals(lostSecondary) && !twinStart) || !TryMoveAbove(epoch, peer, twinStart))
                 {
                     return;
                 }
@@ -88,7 +93,7 @@ public sealed partial class MirrorKvNode
 
     // Primary -> Promoting -> Primary under epoch + 1, still alone and serving: clients that send the old epoch get
     // StaleEpoch and learn the new one, as after a failover.
-    private bool TryMoveAbove(ulong epoch, IPEndPoint stale)
+    private bool TryMoveAbove(ulong epoch, IPEndPoint stale, bool twinStart = false)
     {
         lock (_haLock)
         {
@@ -97,7 +102,9 @@ public sealed partial class MirrorKvNode
                 return false;
             }
 
-            _role.TransitionTo(NodeRole.Promoting, epoch + 1, $"a node serves as primary at {stale}, the endpoint of this pair's lost secondary, under this node's epoch {epoch}: moving above it to tell it that it was replaced");
+            _role.TransitionTo(NodeRole.Promoting, epoch + 1, twinStart
+                ? $"the pair's other node {stale} was started as primary at the same time as this one, under the same epoch {epoch}; this node's endpoint comes first: moving above it to tell it that it was replaced (writes it acknowledged meanwhile are not in this pair)"
+                : $"a node serves as primary at {stale}, the endpoint of this pair's lost secondary, under this node's epoch {epoch}: moving above it to tell it that it was replaced");
             _role.TransitionTo(NodeRole.Primary, epoch + 1, $"serving at LSN {Stream.LastLsn}, alone");
             return true;
         }

@@ -18,6 +18,14 @@ public sealed record NodeOptions
     public IPEndPoint? PrimaryEndPoint { get; init; }
 
     /// <summary>
+    /// For a primary in pair mode: the pair's other node (<c>serve --peer</c>). Until a secondary attaches, the primary
+    /// watches it as it watches a lost peer: two nodes started as primary at once, each finding the other not yet
+    /// serving, end with one of them (the lower endpoint) moving above the other's epoch and telling it that it was
+    /// replaced, so that it rejoins as secondary.
+    /// </summary>
+    public IPEndPoint? PeerEndPoint { get; init; }
+
+    /// <summary>
     /// Where the node also serves RESP (redis clients: redis-cli, StackExchange.Redis, ...), on the same event
     /// loops, store and replication as its native port; null (the default) serves no RESP. See docs/resp.md.
     /// </summary>

@@ -174,6 +174,10 @@ internal static class ServeCommand
                 Console.Error.WriteLine($"--peer {peerEndPoint} is {other.Role.ToString().ToLowerInvariant()} at epoch {other.Epoch}: the pair already has a primary, so this node joins it as secondary (copying its data)");
                 options = options with { Role = NodeRole.Secondary, PrimaryEndPoint = peerEndPoint };
             }
+            else if (options.Role == NodeRole.Primary && options.Coordinator is null)
+            {
+                options = options with { PeerEndPoint = peerEndPoint };
+            }
 
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
                 .SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Information)
