@@ -157,6 +157,7 @@ public sealed partial class MirrorKvClient
         // refuses when it cannot vouch for that, and then the primary is asked), and it answers now.
         bool secondaryFirst = _options.ReadFrom != ReadFrom.Primary && _router.Route is { Primary: { IsHealthy: true } silent, Secondary: { IsHealthy: true } }
             && Volatile.Read(ref _primarySuspectSince) > silent.LastReceived;
+        string lastFailure = "no answer";
         while (true)
         {
             NodeChannel channel = secondaryFirst && _router.Route.Secondary is { IsHealthy: true } standby ? standby
@@ -199,6 +200,7 @@ public sealed partial class MirrorKvClient
                 {
                     // The node is fenced or stopping (or still copying, for a joining secondary): its data
                     // cannot be trusted. Leave it and ask the other node, or wait for the one that takes over.
+                    lastFailure = $"{channel.EndPoint} refused it: {ErrorText.Read(op.Payload)}";
                     channel.Invalidate($"refused LOOKUP: {ErrorText.Read(op.Payload)}");
                     Interlocked.Increment(ref _retriedAfterFailure);
                 }
@@ -213,6 +215,7 @@ public sealed partial class MirrorKvClient
             }
             catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
             {
+                lastFailure = $"{channel.EndPoint}: {e.Message}";
                 Interlocked.Increment(ref _retriedAfterFailure);
             }
             finally
@@ -222,7 +225,9 @@ public sealed partial class MirrorKvClient
 
             if (Stopwatch.GetElapsedTime(start) >= _options.PromotionWait)
             {
-                throw Unavailable($"no node answered LOOKUP within {_options.PromotionWait.TotalSeconds:F1} s");
+                // With no wait for a promotion (PromotionWait 0: one try), the reason is all there is to say.
+                string within = _options.PromotionWait > TimeSpan.Zero ? $" within {_options.PromotionWait.TotalSeconds:F1} s" : "";
+                throw Unavailable($"no node answered LOOKUP{within} (last: {lastFailure})");
             }
 
             if (++failures > 1)

@@ -42,6 +42,9 @@ public class OperatorCliTests
         Assert.Equal((0, "none\n"), Run(await CliProcess.RunAsync("ttl", $"redis://{pair.SecondaryResp}", "greeting")));
         Assert.Equal(1, (await CliProcess.RunAsync("ttl", $"redis://{pair.PrimaryResp}", "absent")).ExitCode);
 
+        // The native port shows a value with a time to live as RESP does: without the expiry prefix it is stored behind.
+        Assert.Equal((0, "alice\n"), Run(await CliProcess.RunAsync("get", primary, "session:1")));
+
         await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [pair.Primary.EndPoint] }))
         {
             for (int i = 0; i < 30; i++)

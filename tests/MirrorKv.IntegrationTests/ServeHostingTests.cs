@@ -104,6 +104,13 @@ public partial class ServeHostingTests
         Assert.Equal(2, code);
         Assert.Contains("warning: configuration key Node:MaxMemry is not a setting and is ignored (settings: ", output, StringComparison.Ordinal);
 
+        // A misspelt section is ignored whole: said so, naming the section the settings go under.
+        await File.WriteAllTextAsync(config, """{ "Nodes": { "MaxMemory": "64m" }, "Node": { "SlabSize": "3m" }, "Logging": { } }""", TestContext.Current.CancellationToken);
+        (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--config", config, "--listen", "127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Contains($"warning: {config}: section Nodes is not read and is ignored (the node's settings go under Node; Logging is the host's)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("section Logging", output, StringComparison.Ordinal);
+
         string self = $"127.0.0.1:{Ports.Free()}";
         (code, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--listen", self, "--peer", self);
         Assert.Equal(2, code);

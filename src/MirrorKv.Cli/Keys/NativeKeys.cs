@@ -20,6 +20,14 @@ internal static class NativeKeys
     public static async Task<int> GetAsync(IPEndPoint node, byte[]? secret, string key, CancellationToken cancellationToken)
     {
         byte[]? value = await OnOwnerAsync(node, secret, key, reading: true, async client => await client.GetAsync(key, cancellationToken), cancellationToken);
+
+        // A value written with a time to live (over RESP, or by the cache package) carries its expiry in front
+        // (docs/protocol.md, "Values with an expiry"): shown as redis-cli shows it, the value alone, absent once due.
+        if (value is not null && Entries.ValueExpiry.TryRead(value, out long expiresAt))
+        {
+            value = expiresAt <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() ? null : value[Entries.ValueExpiry.Size..];
+        }
+
         if (value is null)
         {
             await Console.Error.WriteLineAsync($"(not found) {key}");

@@ -113,6 +113,16 @@ internal static class ServeCommand
                     // The JSON reader's own words (line and position), not the configuration loader's stack.
                     return Fail([$"--config: {configFile} is not valid JSON: {e.GetBaseException().Message}"]);
                 }
+
+                // A misspelt section ("Nodes") would be ignored whole, every setting in it silently not applied.
+                using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configFile), new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+                foreach (System.Text.Json.JsonProperty section in document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object ? document.RootElement.EnumerateObject() : default)
+                {
+                    if (!section.Name.Equals(Section, StringComparison.OrdinalIgnoreCase) && !section.Name.Equals("Logging", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Console.Error.WriteLine($"warning: {configFile}: section {section.Name} is not read and is ignored (the node's settings go under {Section}; Logging is the host's)");
+                    }
+                }
             }
 
             builder.Configuration.AddEnvironmentVariables("MIRRORKV_");

@@ -64,6 +64,20 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
     /// entries are read by the full rules either way), so it then connects again offering 1.0, as
     /// docs/protocol.md ("Versions") advises.
     /// </summary>
+    // The connection was accepted, so something listens there: a handshake that is not answered is a process that
+    // is paused, hung or overloaded, which the caller should hear rather than a bare "timed out".
+    private static async Task HandshakeReplyAsync(PendingOperation op, IPEndPoint endPoint, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{endPoint} accepted the connection but did not answer the handshake within {connectTimeout.TotalSeconds:F1} s (a paused, hung or overloaded process?)", e);
+        }
+    }
+
     public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
     {
         try
@@ -91,7 +105,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
             {
                 new HelloRequest(PeerKind.Client, channel._maxFrameSize) { Version = offer }.Write(channel.Begin(op, Opcode.Hello, HelloRequest.Size));
                 channel.End(flush: true);
-                await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+                await HandshakeReplyAsync(op, endPoint, connectTimeout, cancellationToken).ConfigureAwait(false);
                 if (op.Status == WireStatus.AuthRequired)
                 {
                     if (secret is null || op.Payload.Length != AuthProof.ChallengeSize)
@@ -104,7 +118,7 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
                     op = channel.Rent();
                     AuthProof.Compute(secret, PeerKind.Client, challenge, channel.Begin(op, Opcode.Auth, AuthProof.Size));
                     channel.End(flush: true);
-                    await op.AsValueTask().AsTask().WaitAsync(connectTimeout, cancellationToken).ConfigureAwait(false);
+                    await HandshakeReplyAsync(op, endPoint, connectTimeout, cancellationToken).ConfigureAwait(false);
                     if (op.Status == WireStatus.AuthFailed)
                     {
                         throw new MirrorKvException(MirrorKvError.AuthenticationFailed, $"{endPoint} refused the secret: {ErrorText.Read(op.Payload)}", op.Status);
