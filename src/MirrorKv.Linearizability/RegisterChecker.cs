@@ -24,9 +24,17 @@ public static class RegisterChecker
     /// <summary>Steps of the search after which <see cref="Check"/> gives up (a pathological history).</summary>
     public const long DefaultStepBudget = 50_000_000;
 
+    /// <summary>
+    /// Memo entries after which <see cref="Check"/> gives up as it does past its step budget: each holds a copy of the
+    /// linearized set, so on a long history the memo, not the steps, is what runs out first (a CI run's random
+    /// history of about 1,000 operations grew one to 24 GB before the kernel killed the test process). About
+    /// 2 million entries of 1,000 operations is under half a GiB.
+    /// </summary>
+    public const int DefaultMemoBudget = 2_000_000;
+
     /// <summary>Checks the operations of one key, which start from <paramref name="initial"/> (null: absent).</summary>
-    /// <returns>True or false; null when the search ran out of <paramref name="stepBudget"/>.</returns>
-    public static bool? Check(IReadOnlyList<Operation> operations, long? initial = null, long stepBudget = DefaultStepBudget)
+    /// <returns>True or false; null when the search ran out of <paramref name="stepBudget"/> or of <paramref name="memoBudget"/>.</returns>
+    public static bool? Check(IReadOnlyList<Operation> operations, long? initial = null, long stepBudget = DefaultStepBudget, int memoBudget = DefaultMemoBudget)
     {
         ArgumentNullException.ThrowIfNull(operations);
         List<Operation> ops = Relevant(operations);
@@ -55,6 +63,11 @@ public static class RegisterChecker
                 if (state.TryApply(op, out Register after))
                 {
                     linearized.Add(entry.Op);
+                    if (memo.Count >= memoBudget)
+                    {
+                        return null;
+                    }
+
                     if (memo.Add((linearized.Clone(), after)))
                     {
                         stack.Push((entry, state));

@@ -153,22 +153,31 @@ public class CoordinatorProcessTests
         await secondary.PauseAsync();
         await primary.KillAsync();
         Task<NodeProcess> restarting = NodeProcess.StartAsync(["--role", "primary", "--coordinator", etcd.Url.ToString()], primary.EndPoint);
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        Assert.False(restarting.IsCompleted, "the restarted empty process got ready while the only full copy was paused");
-        Assert.NotEqual(primary.EndPoint, (await WitnessAsync(etcd)).Leader);
-
-        await secondary.ResumeAsync();
-        await using NodeProcess restarted = await restarting;
-        await secondary.WaitProtectedAsync();
-        NodeStatus heir = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
-        Assert.Equal((NodeRole.Primary, 2UL), (heir.Role, heir.Epoch));
-        Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint)).Role);
-        Assert.Contains("not leading: etcd records", restarted.Output, StringComparison.Ordinal);
-        await using (MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint, restarted.EndPoint] }))
+        try
         {
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            Assert.False(restarting.IsCompleted, "the restarted empty process got ready while the only full copy was paused");
+            Assert.NotEqual(primary.EndPoint, (await WitnessAsync(etcd)).Leader);
+
+            await secondary.ResumeAsync();
+            NodeProcess restarted = await restarting;
+            await secondary.WaitProtectedAsync();
+            NodeStatus heir = await MirrorKvAdmin.GetStatusAsync(secondary.EndPoint);
+            Assert.Equal((NodeRole.Primary, 2UL), (heir.Role, heir.Epoch));
+            Assert.Equal(NodeRole.Secondary, (await MirrorKvAdmin.GetStatusAsync(restarted.EndPoint)).Role);
+            Assert.Contains("not leading: etcd records", restarted.Output, StringComparison.Ordinal);
+            await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [secondary.EndPoint, restarted.EndPoint] });
             for (int i = 0; i < 300; i++)
             {
                 Assert.Equal($"v{i}", Encoding.UTF8.GetString(await client.GetAsync($"held-{i}") ?? []));
+            }
+        }
+        finally
+        {
+            // A process that got ready is stopped here whatever failed; one still waiting stops itself at its timeout.
+            if (restarting.IsCompletedSuccessfully)
+            {
+                await (await restarting).DisposeAsync();
             }
         }
     }

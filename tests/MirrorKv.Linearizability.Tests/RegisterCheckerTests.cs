@@ -78,6 +78,15 @@ public class RegisterCheckerTests
             return RegisterChecker.Check(broken) == false;
         }, iter: 1_000);
 
+    /// <summary>The memo's bound is a give-up, as the step budget is: inconclusive, never a wrong answer or a blown heap.</summary>
+    [Fact]
+    public void Check_PastTheMemoBudget_IsInconclusive()
+    {
+        Operation[] ops = [W(0, 1, 0, 10), W(1, 2, 1, 11), W(2, 3, 2, 12), R(3, 3, 13, 14)];
+        Assert.True(RegisterChecker.Check(ops));
+        Assert.Null(RegisterChecker.Check(ops, memoBudget: 1));
+    }
+
     /// <summary>Up to four processes, about 1,000 operations on one key, some writes unknown: the memo keeps the search short.</summary>
     [Fact]
     public void Check_LongConcurrentHistory_FinishesQuickly() =>
