@@ -200,8 +200,9 @@ public sealed partial class MirrorKvClient
                 {
                     // The node is fenced or stopping (or still copying, for a joining secondary): its data
                     // cannot be trusted. Leave it and ask the other node, or wait for the one that takes over.
-                    lastFailure = $"{channel.EndPoint} refused it: {ErrorText.Read(op.Payload)}";
-                    channel.Invalidate($"refused LOOKUP: {ErrorText.Read(op.Payload)}");
+                    string refusal = ErrorText.Read(op.Payload);
+                    lastFailure = $"{channel.EndPoint} refused it: {refusal}";
+                    channel.Invalidate($"refused LOOKUP: {refusal}");
                     Interlocked.Increment(ref _retriedAfterFailure);
                 }
                 else if (op.Status != WireStatus.Ok || KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)

@@ -20,6 +20,9 @@ internal sealed record InSyncRecord(ulong Epoch, IPEndPoint Leader, IPEndPoint? 
     /// <summary>Whether <paramref name="node"/> holds every acknowledged write per this record.</summary>
     public bool Names(IPEndPoint node) => Leader.Equals(node) || node.Equals(Secondary);
 
+    /// <summary>A node other than <paramref name="node"/> that holds every acknowledged write per this record, or null.</summary>
+    public IPEndPoint? OtherThan(IPEndPoint node) => !Leader.Equals(node) ? Leader : Secondary is { } s && !s.Equals(node) ? s : null;
+
     public byte[] Encode() => Encoding.UTF8.GetBytes(new JsonObject
     {
         ["epoch"] = Epoch,

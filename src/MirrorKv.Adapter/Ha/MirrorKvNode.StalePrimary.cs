@@ -69,7 +69,15 @@ public sealed partial class MirrorKvNode
                 IPEndPoint? lostSecondary = Volatile.Read(ref _secondaryEndPoint);
                 bool twinStart = lostSecondary is null && peer.Equals(Options.PeerEndPoint)
                     && string.CompareOrdinal(AdvertisedEndPoint.ToString(), peer.ToString()) < 0;
-                if ((!peer.Equals(lostSecondary) && !twinStart) || !TryMoveAbove(epoch, peer, twinStart))
+                if (!peer.Equals(lostSecondary) && !twinStart)
+                {
+                    return;
+                }
+
+                string why = twinStart
+                    ? $"the pair's other node {peer} was started as primary at the same time as this one, under the same epoch {epoch}; this node's endpoint comes first: moving above it to tell it that it was replaced (writes it acknowledged meanwhile are not in this pair)"
+                    : $"a node serves as primary at {peer}, the endpoint of this pair's lost secondary, under this node's epoch {epoch}: moving above it to tell it that it was replaced";
+                if (!TryMoveAbove(epoch, why))
                 {
                     return;
                 }
@@ -93,7 +101,7 @@ public sealed partial class MirrorKvNode
 
     // Primary -> Promoting -> Primary under epoch + 1, still alone and serving: clients that send the old epoch get
     // StaleEpoch and learn the new one, as after a failover.
-    private bool TryMoveAbove(ulong epoch, IPEndPoint stale, bool twinStart = false)
+    private bool TryMoveAbove(ulong epoch, string why)
     {
         lock (_haLock)
         {
@@ -102,9 +110,7 @@ public sealed partial class MirrorKvNode
                 return false;
             }
 
-            _role.TransitionTo(NodeRole.Promoting, epoch + 1, twinStart
-                ? $"the pair's other node {stale} was started as primary at the same time as this one, under the same epoch {epoch}; this node's endpoint comes first: moving above it to tell it that it was replaced (writes it acknowledged meanwhile are not in this pair)"
-                : $"a node serves as primary at {stale}, the endpoint of this pair's lost secondary, under this node's epoch {epoch}: moving above it to tell it that it was replaced");
+            _role.TransitionTo(NodeRole.Promoting, epoch + 1, why);
             _role.TransitionTo(NodeRole.Primary, epoch + 1, $"serving at LSN {Stream.LastLsn}, alone");
             return true;
         }

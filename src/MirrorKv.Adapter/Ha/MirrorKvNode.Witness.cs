@@ -110,8 +110,7 @@ public sealed partial class MirrorKvNode
         while (true)
         {
             InSyncRecord? record = await UntilEtcdAnswersAsync(() => coordinator.ReadInSyncAsync(cancellationToken), options.TimeProvider, cancellationToken).ConfigureAwait(false);
-            IPEndPoint? holder = record is null ? null : !record.Leader.Equals(me) ? record.Leader : record.Secondary is { } s && !s.Equals(me) ? s : null;
-            if (holder is null)
+            if (record?.OtherThan(me) is not { } holder)
             {
                 return;
             }
@@ -133,14 +132,14 @@ public sealed partial class MirrorKvNode
             ((NodeRole Role, ulong Epoch)? answer, bool refused) = await NodeProbe.AskOrRefusedAsync(transport, holder, options.Secret, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
             if (refused)
             {
-                LogHolderGone(log, holder.ToString(), record!.ToString());
+                LogHolderGone(log, holder.ToString(), record.ToString());
                 return;
             }
 
             if (lastLog == 0 || options.TimeProvider.GetElapsedTime(lastLog) > TimeSpan.FromSeconds(5))
             {
                 lastLog = options.TimeProvider.GetTimestamp();
-                LogWaitingForHolder(log, record!.ToString(), holder.ToString(), answer is { } a ? $"it answers as {a.Role.ToString().ToLowerInvariant()} at epoch {a.Epoch}" : "it does not answer (paused, or cut off)",
+                LogWaitingForHolder(log, record.ToString(), holder.ToString(), answer is { } a ? $"it answers as {a.Role.ToString().ToLowerInvariant()} at epoch {a.Epoch}" : "it does not answer (paused, or cut off)",
                     options.TimeProvider.GetElapsedTime(since).TotalSeconds);
             }
 

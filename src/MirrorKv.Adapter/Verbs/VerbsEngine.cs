@@ -24,7 +24,7 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
             return;
         }
 
-        Serve(connection, state, Opcode.Read, requestId, pointer);
+        Serve(connection, state, Opcode.Read, requestId, pointer, pointer);
     }
 
     /// <summary>
@@ -113,7 +113,7 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
     }
 
     // The caller's own pointer names the refusal: for a FAILOVER_READ, the primary's (the local one is the node's).
-    private void Serve(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, in RemotePointer pointer, RemotePointer? asked = null)
+    private void Serve(IConnection connection, ConnectionState state, Opcode opcode, ulong requestId, in RemotePointer pointer, in RemotePointer asked)
     {
         AccessStatus access = registry.Resolve(pointer, AccessFlags.RemoteRead, state.Grant, out Span<byte> bytes);
         if (access == AccessStatus.Ok && (uint)bytes.Length > state.MaxFrameSize - FrameHeader.Size)
@@ -123,8 +123,8 @@ internal sealed class VerbsEngine(RegionRegistry registry, Func<TranslationSnaps
 
         if (access != AccessStatus.Ok)
         {
-            Replies.Error(connection, opcode, requestId, Replies.ToWire(access), asked is { } primary
-                ? $"read of primary pointer {primary} (here {pointer}) refused: {access.Describe()}"
+            Replies.Error(connection, opcode, requestId, Replies.ToWire(access), opcode == Opcode.FailoverRead
+                ? $"read of primary pointer {asked} (here {pointer}) refused: {access.Describe()}"
                 : $"read of {pointer} refused: {access.Describe()}");
             return;
         }

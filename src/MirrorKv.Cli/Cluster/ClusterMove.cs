@@ -30,7 +30,6 @@ internal static class ClusterMove
         {
             Description = "A pair of the new cluster, as ID=MEMBERS: its id (what its nodes' serve --pair names), then its nodes, comma-separated, primary first, each HOST:PORT or HOST:PORT@HOST:PORT (its RESP endpoint too). Once per pair.",
             Required = true,
-            AllowMultipleArgumentsPerToken = false,
         };
         var command = new Command("create", "Write a new cluster's first map to etcd: the given pairs, the 16,384 slots split evenly between them (docs/deploy.md, \"A cluster\").") { pairs };
         Common common = Common.AddTo(command);

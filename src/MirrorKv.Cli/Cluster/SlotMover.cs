@@ -106,7 +106,7 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
 
         // A lost answer to a write that landed fails the compare-and-swap against itself: read it back to tell.
         ClusterMap? written = (await ReadAsync(cancellationToken).ConfigureAwait(false)).Map;
-        if (written is null || written.Version != first.Version || written.ToString() != first.ToString() || written.Pairs.Count != first.Pairs.Count
+        if (written is null || written.ToString() != first.ToString() || written.Pairs.Count != first.Pairs.Count
             || !written.Pairs.Zip(first.Pairs).All(p => p.First.SameMembers(p.Second)))
         {
             throw new MoveException($"another process wrote a map of cluster '{_directory.Cluster}' at the same moment: see it with mirrorkv cluster status --etcd");
@@ -159,12 +159,14 @@ internal sealed class SlotMover(ClusterDirectory directory, byte[]? secret, Text
                 if (resumed)
                 {
                     Stats.AddResumed(last - first + 1, entries, fenced);
-                    log.WriteLine($"slots {first}-{last}: {from} -> {to} done at map version {map.Version} ({entries} entries, writes fenced since the run that stopped, {fenced.TotalMilliseconds:F0} ms of it in this run)");
-                    return;
+                }
+                else
+                {
+                    Stats.Add(last - first + 1, entries, fenced);
                 }
 
-                Stats.Add(last - first + 1, entries, fenced);
-                log.WriteLine($"slots {first}-{last}: {from} -> {to} done at map version {map.Version} ({entries} entries, writes fenced {fenced.TotalMilliseconds:F0} ms)");
+                string fence = resumed ? $"writes fenced since the run that stopped, {fenced.TotalMilliseconds:F0} ms of it in this run" : $"writes fenced {fenced.TotalMilliseconds:F0} ms";
+                log.WriteLine($"slots {first}-{last}: {from} -> {to} done at map version {map.Version} ({entries} entries, {fence})");
                 return;
             }
 

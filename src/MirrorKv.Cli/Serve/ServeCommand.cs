@@ -6,6 +6,7 @@ using MirrorKv.Protocol;
 using MirrorKv.Store;
 using MirrorKv.Transport.Tcp;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -114,13 +115,14 @@ internal static class ServeCommand
                     return Fail([$"--config: {configFile} is not valid JSON: {e.GetBaseException().Message}"]);
                 }
 
-                // A misspelt section ("Nodes") would be ignored whole, every setting in it silently not applied.
-                using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(configFile), new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
-                foreach (System.Text.Json.JsonProperty section in document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object ? document.RootElement.EnumerateObject() : default)
+                // A misspelt section ("Nodes") would be ignored whole, every setting in it silently not applied. The
+                // file's own top-level keys, as its provider read them: the environment's and the host's are not in it.
+                IConfigurationProvider file = ((IConfigurationRoot)builder.Configuration).Providers.OfType<JsonConfigurationProvider>().Last();
+                foreach (string section in file.GetChildKeys([], null).Distinct(StringComparer.OrdinalIgnoreCase))
                 {
-                    if (!section.Name.Equals(Section, StringComparison.OrdinalIgnoreCase) && !section.Name.Equals("Logging", StringComparison.OrdinalIgnoreCase))
+                    if (!section.Equals(Section, StringComparison.OrdinalIgnoreCase) && !section.Equals("Logging", StringComparison.OrdinalIgnoreCase))
                     {
-                        Console.Error.WriteLine($"warning: {configFile}: section {section.Name} is not read and is ignored (the node's settings go under {Section}; Logging is the host's)");
+                        Console.Error.WriteLine($"warning: {configFile}: section {section} is not read and is ignored (the node's settings go under {Section}; Logging is the host's)");
                     }
                 }
             }

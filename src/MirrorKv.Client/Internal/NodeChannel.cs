@@ -64,6 +64,18 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
     /// entries are read by the full rules either way), so it then connects again offering 1.0, as
     /// docs/protocol.md ("Versions") advises.
     /// </summary>
+    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.Current, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MirrorKvException e) when (e.WireStatus == WireStatus.UnsupportedProtocol)
+        {
+            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.V1_0, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     // The connection was accepted, so something listens there: a handshake that is not answered is a process that
     // is paused, hung or overloaded, which the caller should hear rather than a bare "timed out".
     private static async Task HandshakeReplyAsync(PendingOperation op, IPEndPoint endPoint, TimeSpan connectTimeout, CancellationToken cancellationToken)
@@ -75,18 +87,6 @@ internal sealed class NodeChannel : IMessageHandler, IAsyncDisposable
         catch (TimeoutException e)
         {
             throw new TimeoutException($"{endPoint} accepted the connection but did not answer the handshake within {connectTimeout.TotalSeconds:F1} s (a paused, hung or overloaded process?)", e);
-        }
-    }
-
-    public static async Task<NodeChannel> ConnectAsync(ITransport transport, IPEndPoint endPoint, NodeChannelOptions options, Action<NodeChannel> onFailure, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.Current, cancellationToken).ConfigureAwait(false);
-        }
-        catch (MirrorKvException e) when (e.WireStatus == WireStatus.UnsupportedProtocol)
-        {
-            return await ConnectAsync(transport, endPoint, options, onFailure, ProtocolVersion.V1_0, cancellationToken).ConfigureAwait(false);
         }
     }
 
