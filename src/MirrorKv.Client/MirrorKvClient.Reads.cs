@@ -53,9 +53,15 @@ public sealed partial class MirrorKvClient
             int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
             int tornRetries = 0;
             bool twoSided = false;
-            for (int attempt = 0; attempt < MaxReadAttempts; attempt++)
+            var retries = new ReadRetries(_options.PromotionWait);
+            while (retries.Attempts < MaxReadAttempts)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (retries.Failures > 0)
+                {
+                    await retries.BackOffAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 if (!TryGetCached(key, out CachedPointer cached))
                 {
                     // After the immediate retries of a slot found unpublished or torn, the value itself is asked for
@@ -80,55 +86,68 @@ public sealed partial class MirrorKvClient
                 {
                     if (await NoRouteAsync(key, cached).ConfigureAwait(false))
                     {
+                        retries.Failed("no node served the pointer's region until a reconnect");
                         continue;
                     }
 
                     throw Unavailable("no node can serve reads");
                 }
 
+                ReadOutcome outcome;
+                string? refusal = null;
                 if (cached.Pointer.Length > MaxReadPiece)
                 {
-                    if (Settle(await ReadLargeAsync(channel, opcode, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
+                    outcome = await ReadLargeAsync(channel, opcode, cached, keyBuffer, keyLength, destination).ConfigureAwait(false);
+                }
+                else if (ShouldHedge(route, channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
+                {
+                    outcome = await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false);
+                }
+                else
+                {
+                    PendingOperation op = channel.Rent();
+                    try
                     {
-                        return true;
+                        channel.PostRead(op, opcode, cached.Pointer, flush: true);
+                        CountRead(opcode);
+                        await op.AsValueTask().ConfigureAwait(false);
+                        outcome = Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination);
+                        if (op.Status != WireStatus.Ok)
+                        {
+                            refusal = $"{channel.EndPoint} refused {opcode}: {op.Status}: {ErrorText.Read(op.Payload)}";
+                        }
                     }
-
-                    continue;
-                }
-
-                if (ShouldHedge(route, channel, opcode, cached.Pointer, out NodeChannel secondary, out bool secondaryFirst))
-                {
-                    if (Settle(await HedgedReadAsync(channel, secondary, secondaryFirst, cached, keyBuffer, keyLength, destination).ConfigureAwait(false), key, cached, ref tornRetries, ref twoSided))
+                    catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
                     {
-                        return true;
+                        // The node failed under this read; the channel's failure handler has moved the path on.
+                        Interlocked.Increment(ref _retriedAfterFailure);
+                        retries.Failed($"{channel.EndPoint}: {e.Message}");
+                        continue;
                     }
-
-                    continue;
-                }
-
-                PendingOperation op = channel.Rent();
-                try
-                {
-                    channel.PostRead(op, opcode, cached.Pointer, flush: true);
-                    CountRead(opcode);
-                    await op.AsValueTask().ConfigureAwait(false);
-                    if (Settle(Judge(op.Status, op.Payload, keyBuffer.AsSpan(0, keyLength), cached, destination), key, cached, ref tornRetries, ref twoSided))
+                    finally
                     {
-                        return true;
+                        channel.Return(op);
                     }
                 }
-                catch (Exception e) when (e is MirrorKvException { Error: MirrorKvError.Unavailable } or Transport.ConnectionClosedException)
+
+                if (Settle(outcome, key, cached, ref tornRetries, ref twoSided))
                 {
-                    // The node failed under this read; the channel's failure handler has moved the path on.
-                    Interlocked.Increment(ref _retriedAfterFailure);
+                    return true;
                 }
-                finally
+
+                if (outcome == ReadOutcome.Failed || refusal is not null)
                 {
-                    channel.Return(op);
+                    // No node answered about the pointer, or one refused it (fenced for a moment, a secondary that
+                    // cannot vouch for its copy now, a region it no longer serves): look again, bounded by time.
+                    retries.Failed(refusal ?? $"{channel.EndPoint} did not answer the read");
+                }
+                else
+                {
+                    retries.Answered(torn: outcome == ReadOutcome.Torn);
                 }
             }
 
-            throw new MirrorKvException(MirrorKvError.ReadFailed, $"No valid entry for the key after {MaxReadAttempts} attempts.");
+            throw new MirrorKvException(MirrorKvError.ReadFailed, $"No valid entry for the key after {MaxReadAttempts} attempts ({retries.Describe()}).");
         }
         finally
         {

@@ -74,10 +74,10 @@ public sealed record MirrorKvClientOptions
     public bool RewriteTableOnFailover { get; init; } = true;
 
     /// <summary>
-    /// How long a write, or a read that needs a LOOKUP, waits for a node that serves after the primary
-    /// failed or stopped serving (the secondary promoted, or the primary serving again after a pause of its
-    /// secondary): 5 s, several times the pair's detection time for a silent primary (1 s by default),
-    /// before it fails as Unavailable.
+    /// How long a write or a read waits for a node that serves after the primary failed or stopped serving
+    /// (the secondary promoted, or the primary serving again after a pause of its secondary), and how long a
+    /// read keeps trying while the nodes refuse it or its connections fail: 5 s, several times the pair's
+    /// detection time for a silent primary (1 s by default), before it fails as Unavailable.
     /// </summary>
     public TimeSpan PromotionWait { get; init; } = TimeSpan.FromSeconds(5);
 
