@@ -39,7 +39,7 @@ public sealed class PairFixture : IAsyncDisposable
     {
         var network = new InProcessNetwork();
         MirrorKvNode primary = await StartPrimaryAsync(network, mode, store);
-        MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint, store);
+        MirrorKvNode secondary = await StartSecondaryAsync(network, SecondaryAddress, primary.EndPoint, store, mode);
         await Waits.UntilAsync(() => primary.IsProtected && secondary.IsProtected, "the in-process pair to be protected");
         return new PairFixture(network, primary, secondary);
     }
@@ -49,9 +49,9 @@ public sealed class PairFixture : IAsyncDisposable
             new NodeOptions { Role = NodeRole.Primary, ListenEndPoint = new IPEndPoint(PrimaryAddress, 7400), Store = store ?? SmallStore, Replication = mode, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(PrimaryAddress) },
             network.CreateTransport(PrimaryAddress));
 
-    public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary, StoreOptions? store = null) =>
+    public static Task<MirrorKvNode> StartSecondaryAsync(InProcessNetwork network, IPAddress address, IPEndPoint primary, StoreOptions? store = null, ReplicationMode mode = ReplicationMode.Sync) =>
         MirrorKvNode.StartAsync(
-            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
+            new NodeOptions { Role = NodeRole.Secondary, ListenEndPoint = new IPEndPoint(address, 7400), PrimaryEndPoint = primary, Store = store ?? SmallStore, Replication = mode, MaxFrameSize = 1 << 20, TimeProvider = network.TimeFor(address) },
             network.CreateTransport(address));
 
     /// <summary>

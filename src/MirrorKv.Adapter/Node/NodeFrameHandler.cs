@@ -325,8 +325,9 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
 
         if (state.Kind == PeerKind.Peer && version.Minor >= ProtocolVersion.V1_6.Minor)
         {
-            // So that a secondary that could not hold this node's data refuses to follow it (1.6).
-            reply = reply with { Limits = new NodeLimits(node.Store.Options.MaxMemory, (uint)node.Store.Options.EffectiveMaxValueLength) };
+            // So that a secondary that could not hold this node's data, or would keep it otherwise once promoted,
+            // refuses to follow it (1.6).
+            reply = reply with { Limits = PeerLimits.Of(node.Store.Options, node.Options.Replication) };
         }
 
         Span<byte> span = connection.BeginPost(opcode | Opcode.ReplyBit, WireStatus.Ok, requestId, reply.Size);

@@ -43,12 +43,13 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     /// </summary>
     public static async Task<PairLauncher> StartAsync(string regionSize, string replication, TextWriter log, IReadOnlyList<NodeAddress>? addresses = null, string? nodeLogs = null, IReadOnlyList<string>? nodeArgs = null)
     {
-        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs, _nodeArgs = [.. nodeArgs ?? []] };
+        // Both nodes get the replication mode: a secondary refuses to follow a primary with another.
+        var pair = new PairLauncher { _nodeLogDirectory = nodeLogs, _nodeArgs = ["--replication", replication, .. nodeArgs ?? []] };
         NodeAddress first = addresses?[0] ?? NodeAddress.Direct(FreeListenEndPoint());
         NodeAddress second = addresses?[1] ?? NodeAddress.Direct(FreeListenEndPoint());
         try
         {
-            var primary = await ChildNode.StartAsync("primary", first, ["--max-memory", regionSize, "--replication", replication, .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(first));
+            var primary = await ChildNode.StartAsync("primary", first, ["--max-memory", regionSize, .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(first));
             pair._children.Add(primary);
             pair._children.Add(await ChildNode.StartAsync("secondary", second, ["--max-memory", regionSize, "--primary", primary.EndPoint.ToString(), .. pair._nodeArgs], pair._secretText, log, pair.NodeLog(second)));
             return pair;
@@ -63,8 +64,8 @@ internal sealed partial class PairLauncher : IAsyncDisposable
     /// <summary>A primary alone (no secondary yet): <see cref="RestartAsSecondaryAsync"/> attaches one later.</summary>
     public static async Task<PairLauncher> StartPrimaryAsync(string regionSize, string replication, TextWriter log)
     {
-        var pair = new PairLauncher();
-        pair._children.Add(await ChildNode.StartAsync("primary", NodeAddress.Direct(FreeListenEndPoint()), ["--max-memory", regionSize, "--replication", replication], pair._secretText, log, nodeLog: null));
+        var pair = new PairLauncher { _nodeArgs = ["--replication", replication] };
+        pair._children.Add(await ChildNode.StartAsync("primary", NodeAddress.Direct(FreeListenEndPoint()), ["--max-memory", regionSize, .. pair._nodeArgs], pair._secretText, log, nodeLog: null));
         return pair;
     }
 

@@ -7,7 +7,7 @@ namespace MirrorKv.Protocol;
 /// count u8, epoch u64, incarnation u64, slab size u32, max frame size u32, peer endpoint (20 bytes), then
 /// the regions (24 bytes each); to a peer adapter that sent its RESP endpoint, the node's own RESP endpoint
 /// follows (20 bytes, "none" without a RESP port), and to one that offered 1.6 or later, after it, the node's limits
-/// (max memory u64, largest value u32, reserved u32).
+/// (max memory u64, largest value u32, eviction policy u8, replication mode u8, reserved u16: see <see cref="NodeLimits"/>).
 /// Everything a client needs to read one-sided and to find the other node.
 /// </summary>
 public sealed record HelloReply
@@ -52,8 +52,9 @@ public sealed record HelloReply
     public const int LimitsSize = 8 + 4 + 4;
 
     /// <summary>
-    /// The node's memory limit and largest value (1.6, to a peer adapter, after <see cref="RespEndPoint"/>): a secondary
-    /// with less could not hold what the primary acknowledges. Null: not sent.
+    /// The node's memory limit, largest value, eviction policy and replication mode (1.6, to a peer adapter, after
+    /// <see cref="RespEndPoint"/>): a secondary with less could not hold what the primary acknowledges, and one with
+    /// another policy or mode would keep it otherwise once promoted. Null: not sent.
     /// </summary>
     public NodeLimits? Limits { get; init; }
 
@@ -92,7 +93,9 @@ public sealed record HelloReply
         {
             w.U64(limits.MaxMemory);
             w.U32(limits.MaxValueLength);
-            w.U32(0);
+            w.U8(limits.Eviction);
+            w.U8(limits.Replication);
+            w.U16(0);
         }
 
         return w.Written;
@@ -124,8 +127,8 @@ public sealed record HelloReply
         NodeLimits? limits = null;
         if (hasLimits)
         {
-            limits = new NodeLimits(r.U64(), r.U32());
-            r.U32();
+            limits = new NodeLimits(r.U64(), r.U32(), r.U8(), r.U8());
+            r.U16();
         }
 
         if (!r.IsCompleteAndValid)

@@ -441,7 +441,8 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         string? problem = reply!.Role != NodeRole.Primary ? $"the node at {options.PrimaryEndPoint} is {reply.Role}, not primary"
             : reply.SlabSize != (uint)store.Options.SlabSize ? $"the primary's slab size is {reply.SlabSize}, this node's {store.Options.SlabSize}: they must match"
             : reply.Regions.Count == 0 ? "the primary announced no region"
-            : LimitsProblem(reply.Limits);
+            : reply.Limits is { } limits ? PeerLimits.Problem(limits, connection.RemoteEndPoint, store.Options, options.Replication)
+            : null;
         if (problem is not null)
         {
             _hello.TrySetException(new InvalidOperationException(problem));
@@ -461,22 +462,6 @@ internal sealed partial class SecondaryLink(StoreEngine store, RoleMachine role,
         Primary = reply;
         StartCopy(connection);
         _hello.TrySetResult(reply);
-    }
-
-    // A secondary that cannot hold what its primary may acknowledge would stop following at the first such write, and
-    // the primary would go on alone: refused here, with what to change (a 1.5 primary does not say; nothing is checked).
-    private string? LimitsProblem(NodeLimits? limits)
-    {
-        if (limits is not { } primary)
-        {
-            return null;
-        }
-
-        ulong memory = store.Options.MaxMemory;
-        int value = store.Options.EffectiveMaxValueLength;
-        return primary.MaxMemory > memory || primary.MaxValueLength > (uint)value
-            ? $"the primary at {options.PrimaryEndPoint} holds up to {primary.MaxMemory} bytes (--max-memory) with values up to {primary.MaxValueLength} bytes, this node only {memory} with values up to {value}: a secondary needs at least its primary's limits, or it could not hold writes the primary acknowledges (start it with the primary's --max-memory and --max-value-size, or more)"
-            : null;
     }
 
     private void Apply(IConnection connection, ulong requestId, ReadOnlySpan<byte> payload)
