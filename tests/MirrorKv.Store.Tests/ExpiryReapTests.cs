@@ -38,6 +38,82 @@ public class ExpiryReapTests
     }
 
     [Fact]
+    public void ReapExpired_RestsOnceAWholePassMetNoExpiringEntry_AndWakesAtTheNextExpiringWrite()
+    {
+        // The node's timer asks every 100 ms; a store without expiring keys was swept under its lock each time.
+        using var store = new StoreEngine(Small);
+        for (int i = 0; i < 200; i++)
+        {
+            store.Write(Encoding.UTF8.GetBytes($"plain{i}"), new byte[40 + i]);
+        }
+
+        for (int call = 0; call < 100; call++)
+        {
+            Assert.Equal(0, store.ReapExpired(nowUnixMs: 500, slotBudget: 1024));
+        }
+
+        long examined = store.ReapSlotsExamined;
+        Assert.True(examined >= 200, $"a whole pass examines every entry; {examined} slots examined");
+        Assert.Equal(0, store.ReapExpired(nowUnixMs: 500, slotBudget: 1024));
+        Assert.Equal(examined, store.ReapSlotsExamined);
+
+        // An expiring write wakes it, and the entry is reaped once due.
+        Write(store, "soon", expiresAt: 1_000, 10);
+        int reaped = 0;
+        for (int call = 0; call < 100 && reaped == 0; call++)
+        {
+            reaped += store.ReapExpired(nowUnixMs: 2_000, slotBudget: 1024);
+        }
+
+        Assert.Equal(1, reaped);
+        Assert.False(store.TryLookup("soon"u8, out _, out _));
+    }
+
+    [Fact]
+    public void ReapExpired_NeverRestsWhileAnExpiringEntryIsThere_WhateverTheOrderOfWritesAndSweeps()
+    {
+        // Steps: 0 plain write, 1 expiring write (due at 1,000), 2 delete, 3 a sweep of a few slots (at time 500,
+        // so nothing is due yet); keys from a small set, so that writes overwrite and move entries under the cursor.
+        Gen.Select(Gen.Int[0, 3], Gen.Int[0, 15], Gen.Int[1, 64]).Array[1, 300].Sample(steps =>
+        {
+            using var store = new StoreEngine(Small);
+            var expiring = new HashSet<int>();
+            foreach ((int op, int key, int budget) in steps)
+            {
+                byte[] name = Encoding.UTF8.GetBytes($"key{key}");
+                switch (op)
+                {
+                    case 0:
+                        store.Write(name, new byte[20 + (budget * 13)]);
+                        expiring.Remove(key);
+                        break;
+                    case 1:
+                        Write(store, $"key{key}", expiresAt: 1_000, budget * 13);
+                        expiring.Add(key);
+                        break;
+                    case 2:
+                        store.Delete(name);
+                        expiring.Remove(key);
+                        break;
+                    default:
+                        store.ReapExpired(nowUnixMs: 500, slotBudget: budget);
+                        break;
+                }
+            }
+
+            // Now everything is due: every expiring entry left must be reaped, in budgets of a few slots.
+            int reaped = 0;
+            for (int call = 0; call < 5_000 && reaped < expiring.Count; call++)
+            {
+                reaped += store.ReapExpired(nowUnixMs: 2_000, slotBudget: 64);
+            }
+
+            Assert.Equal(expiring.Count, reaped);
+            Assert.All(expiring, key => Assert.False(store.TryLookup(Encoding.UTF8.GetBytes($"key{key}"), out _, out _)));
+        }, iter: 300);
+    }
+
+    [Fact]
     public void ReapExpired_SmallBudget_ResumesWhereItStopped_AndFindsEverythingEventually()
     {
         using var store = new StoreEngine(Small);

@@ -277,6 +277,30 @@ public class StoreEngineSecondaryTests
     }
 
     [Fact]
+    public void Promote_ThenReap_ReclaimsExpiredEntriesThatCameWithTheStream()
+    {
+        // The reaper rests in a store with no expiring entry, judged by the writes it saw; a promoted secondary's
+        // entries came from the stream, so it must look before it rests.
+        using var pair = new Pair();
+        pair.RunWorkload(seed: 5, operations: 100);
+        var value = new byte[ValueExpiry.Size + 30];
+        ValueExpiry.Write(value, expiresAtUnixMs: 1_000);
+        Assert.Equal(StoreStatus.Ok, pair.Primary.Write(Bytes("expiring"), value).Status);
+        pair.ApplyAll();
+        Assert.Equal(0, pair.Secondary.ReapExpired(nowUnixMs: 2_000, slotBudget: 1_000_000));
+
+        pair.Secondary.Promote();
+        int reaped = 0;
+        for (int call = 0; call < 1_000 && reaped == 0; call++)
+        {
+            reaped += pair.Secondary.ReapExpired(nowUnixMs: 2_000, slotBudget: 64);
+        }
+
+        Assert.Equal(1, reaped);
+        Assert.False(pair.Secondary.TryLookup(Bytes("expiring"), out _, out _));
+    }
+
+    [Fact]
     public void Promote_AfterReplication_AcceptsWritesWithoutOverwritingLiveEntries()
     {
         using var pair = new Pair();

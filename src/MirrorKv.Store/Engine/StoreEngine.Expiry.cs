@@ -9,6 +9,16 @@ public sealed partial class StoreEngine
 {
     private ulong _reapCursor;
 
+    // Whether a live entry with an expiry may be in the store. Cleared once a whole pass of the reaper, begun at the
+    // region's start, met none and no expiring value was written since the pass began; set again by such a write
+    // (and at a promotion, whose store came from the stream and copies). While clear the reaper does not take the
+    // store's lock at all: a store without expiring keys is not swept every 100 ms for nothing.
+    private volatile bool _mayHoldExpiring = true;
+    private long _expiringWrites;
+    private long _expiringWritesAtPassStart;
+    private bool _passFromStart = true;
+    private bool _passMetExpiring;
+
     /// <summary>Slots the reaper parsed since start: what its cost is counted in.</summary>
     internal long ReapSlotsExamined { get; private set; }
 
@@ -24,6 +34,11 @@ public sealed partial class StoreEngine
     public int ReapExpired(long nowUnixMs, int slotBudget)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(slotBudget);
+        if (!_mayHoldExpiring)
+        {
+            return 0;
+        }
+
         byte[] keyCopy = ArrayPool<byte>.Shared.Rent(Options.MaxKeyLength);
         int reaped = 0;
         try
@@ -42,7 +57,10 @@ public sealed partial class StoreEngine
                 {
                     if (_reapCursor >= end)
                     {
-                        _reapCursor = 0;
+                        if (EndReapPass())
+                        {
+                            break;
+                        }
                     }
 
                     int slab = _allocator.SlabOf(_reapCursor);
@@ -63,11 +81,16 @@ public sealed partial class StoreEngine
                     ReapSlotsExamined++;
                     ReadOnlySpan<byte> slot = _memory.GetSpan(offset, slotSize);
 
-                    // A pending entry waits for the secondary's ack; its expiry is judged once it is published.
                     if (!EntryValidator.TryParseOwned(slot, out _, out bool pending, out EntryFlags flags, out int keyLength, out int valueLength)
-                        || pending || flags != EntryFlags.Live
-                        || !ValueExpiry.TryRead(slot.Slice(EntryLayout.HeaderSize + keyLength, valueLength), out long expiresAt)
-                        || expiresAt > nowUnixMs)
+                        || flags != EntryFlags.Live
+                        || !ValueExpiry.TryRead(slot.Slice(EntryLayout.HeaderSize + keyLength, valueLength), out long expiresAt))
+                    {
+                        continue;
+                    }
+
+                    // A pending entry waits for the secondary's ack; its expiry is judged once it is published.
+                    _passMetExpiring = true;
+                    if (pending || expiresAt > nowUnixMs)
                     {
                         continue;
                     }
@@ -91,5 +114,38 @@ public sealed partial class StoreEngine
         }
 
         return reaped;
+    }
+
+    // Under the lock, as the reaper's cursor passes the region's end: whether the pass that ended shows the store holds
+    // no expiring entry (then the reaper rests until one is written); else the next pass begins at the start.
+    private bool EndReapPass()
+    {
+        _reapCursor = 0;
+        if (_passFromStart && !_passMetExpiring && _expiringWrites == _expiringWritesAtPassStart)
+        {
+            _mayHoldExpiring = false;
+        }
+
+        _passFromStart = true;
+        _passMetExpiring = false;
+        _expiringWritesAtPassStart = _expiringWrites;
+        return !_mayHoldExpiring;
+    }
+
+    // Under the lock, for every entry written on this node: an expiring one wakes the reaper.
+    private void NoteExpiringWrite(ReadOnlySpan<byte> value)
+    {
+        if (ValueExpiry.TryRead(value, out _))
+        {
+            _expiringWrites++;
+            _mayHoldExpiring = true;
+        }
+    }
+
+    // Under the lock, at a promotion: the entries came from the stream and slab copies, unseen by NoteExpiringWrite.
+    private void ExpectExpiringEntries()
+    {
+        _mayHoldExpiring = true;
+        _passFromStart = false;
     }
 }

@@ -205,6 +205,7 @@ public sealed partial class StoreEngine
 
             _allocator.EndRebuild();
             Array.Clear(_noVolatile);
+            ExpectExpiringEntries();
             _isSecondary = false;
         }
     }

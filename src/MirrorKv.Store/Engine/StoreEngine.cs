@@ -329,6 +329,7 @@ public sealed partial class StoreEngine : IDisposable
         ulong version = _lastVersion += 2;
         Span<byte> slot = _memory.GetSpan(offset, slotSize);
         EntryCodec.Write(slot, version, key, value, EntryFlags.Live, pending: true);
+        NoteExpiringWrite(value);
         if (Options.Eviction == EvictionPolicy.VolatileTtl)
         {
             NoteVolatileWrite(slotSize, value);
