@@ -80,35 +80,96 @@ public sealed partial class MirrorKvClient
     /// key and value and a DELETE of the same key (docs/failover.md, "Retried writes"); a repeated DELETE that
     /// answers NotFound is reported as deleted. Store refusals (value too large, no room) are answers, not retried.
     /// </summary>
+    /// <remarks>
+    /// One state machine for the whole write, its sends included: a SET is awaited once per attempt, not through a
+    /// chain of awaits (each level of which costs a resumption on the receive thread).
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> WriteWithFailoverAsync(Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
-        for (int attempt = 0; ; attempt++)
+        byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));
+        try
         {
-            NodeChannel primary = await _router.WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
-            try
+            int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
+            for (int attempt = 0; ; attempt++)
             {
-                (WireStatus status, CachedPointer written, string error) = await SendWriteAsync(primary, opcode, key, value, cancellationToken).ConfigureAwait(false);
-                if (IsNotApplied(status))
+                NodeChannel primary = await _router.WritablePrimaryAsync(start, cancellationToken).ConfigureAwait(false);
+                PendingOperation? op = null;
+                try
                 {
-                    primary.Invalidate($"no longer the primary: {status}: {error}");
-                    CountWriteRetry();
-                    if (Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (!primary.IsHealthy)
                     {
-                        continue;
+                        throw Unavailable($"the primary at {primary.EndPoint} is down");
                     }
 
-                    return (status, written, $"{error} (sent {attempt + 1} times over {_options.PromotionWait.TotalSeconds:F1} s; no node took it)");
-                }
+                    if (!FitsFrame(primary, keyLength, value.Length))
+                    {
+                        // The node would close the connection on a frame past its maximum, which looks like its failure.
+                        return (WireStatus.ValueTooLarge, default, $"value of {value.Length} bytes does not fit a WRITE to {primary.EndPoint}, whose frames hold at most {primary.Hello.MaxFrameSize} bytes (see its --max-value-size)");
+                    }
 
-                return attempt > 0 && opcode == Opcode.Delete && status == WireStatus.NotFound ? (WireStatus.Ok, written, error) : (status, written, error);
+                    op = primary.Rent();
+                    RemotePointer hint = _table.TryGet(key, out CachedPointer cached) ? cached.Pointer : default;
+                    try
+                    {
+                        primary.PostKv(op, opcode, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), value.Span, flush: true);
+                        await op.AsValueTask().ConfigureAwait(false);
+                    }
+                    catch (Transport.ConnectionClosedException e)
+                    {
+                        throw new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before the write was sent", WireStatus.Ok, e);
+                    }
+                    catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
+                    {
+                        throw new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before acknowledging the write; it may or may not have been applied", WireStatus.Ok, e);
+                    }
+
+                    if (op.Status == WireStatus.Ok)
+                    {
+                        _router.NoteSecondary(op.Payload);
+                        if (KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) != WireStatus.Ok)
+                        {
+                            throw new MirrorKvException(MirrorKvError.Protocol, $"{opcode} reply is malformed");
+                        }
+
+                        return (WireStatus.Ok, new CachedPointer(pointer, version), "");
+                    }
+
+                    WireStatus status = op.Status;
+                    string error = ErrorText.Read(op.Payload);
+                    if (IsNotApplied(status))
+                    {
+                        primary.Invalidate($"no longer the primary: {status}: {error}");
+                        CountWriteRetry();
+                        if (Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
+                        {
+                            continue;
+                        }
+
+                        return (status, default, $"{error} (sent {attempt + 1} times over {_options.PromotionWait.TotalSeconds:F1} s; no node took it)");
+                    }
+
+                    return attempt > 0 && opcode == Opcode.Delete && status == WireStatus.NotFound ? (WireStatus.Ok, default, error) : (status, default, error);
+                }
+                catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
+                {
+                    // The primary failed under this write: find who serves now and write again.
+                    CountWriteRetry();
+                }
+                finally
+                {
+                    if (op is not null)
+                    {
+                        primary.Return(op);
+                    }
+                }
             }
-            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && Stopwatch.GetElapsedTime(start) < _options.PromotionWait)
-            {
-                // The primary failed under this write: find who serves now and write again.
-                CountWriteRetry();
-            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(keyBuffer);
         }
     }
 
@@ -119,58 +180,6 @@ public sealed partial class MirrorKvClient
     {
         Interlocked.Increment(ref _retriedAfterFailure);
         MirrorKvTelemetry.WriteRetries.Add(1);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(WireStatus Status, CachedPointer Written, string Error)> SendWriteAsync(NodeChannel primary, Opcode opcode, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!primary.IsHealthy)
-        {
-            throw Unavailable($"the primary at {primary.EndPoint} is down");
-        }
-
-        byte[] keyBuffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(key.Length));
-        PendingOperation op = primary.Rent();
-        try
-        {
-            int keyLength = Encoding.UTF8.GetBytes(key, keyBuffer);
-            if (!FitsFrame(primary, keyLength, value.Length))
-            {
-                // The node would close the connection on a frame past its maximum, which looks like its failure.
-                return (WireStatus.ValueTooLarge, default, $"value of {value.Length} bytes does not fit a WRITE to {primary.EndPoint}, whose frames hold at most {primary.Hello.MaxFrameSize} bytes (see its --max-value-size)");
-            }
-
-            RemotePointer hint = _table.TryGet(key, out CachedPointer cached) ? cached.Pointer : default;
-            try
-            {
-                primary.PostKv(op, opcode, primary.Hello.Epoch, hint, keyBuffer.AsSpan(0, keyLength), value.Span, flush: true);
-                await op.AsValueTask().ConfigureAwait(false);
-            }
-            catch (Transport.ConnectionClosedException e)
-            {
-                throw new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before the write was sent", WireStatus.Ok, e);
-            }
-            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable)
-            {
-                throw new MirrorKvException(MirrorKvError.Unavailable, $"the primary at {primary.EndPoint} failed before acknowledging the write; it may or may not have been applied", WireStatus.Ok, e);
-            }
-
-            if (op.Status == WireStatus.Ok)
-            {
-                _router.NoteSecondary(op.Payload);
-                return KvReply.TryReadAddressing(op.Payload, out RemotePointer pointer, out ulong version) == WireStatus.Ok
-                    ? (WireStatus.Ok, new CachedPointer(pointer, version), "")
-                    : throw new MirrorKvException(MirrorKvError.Protocol, $"{opcode} reply is malformed");
-            }
-
-            return (op.Status, default, ErrorText.Read(op.Payload));
-        }
-        finally
-        {
-            primary.Return(op);
-            ArrayPool<byte>.Shared.Return(keyBuffer);
-        }
     }
 
     // Whether a WRITE of this key and value fits a frame the node takes (its HELLO reply says how large).
