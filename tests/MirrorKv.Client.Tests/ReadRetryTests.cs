@@ -58,17 +58,7 @@ public class ReadRetryTests
     public async Task CachedRead_WhileTheClientIsCutOffFromBothNodesForMoreThanItsAttemptsTake_WaitsAndReturnsTheValue()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
-        {
-            EndPoints = [pair.Primary.EndPoint],
-            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
-            RequestTimeout = TimeSpan.FromMilliseconds(60),
-            ConnectTimeout = TimeSpan.FromMilliseconds(60),
-            PromotionWait = TimeSpan.FromSeconds(10),
-        });
-        Assert.True(await client.WaitForSecondaryAsync());
-        await client.SetAsync("k", "v1"u8.ToArray());
-        Assert.Equal("v1"u8.ToArray(), await client.GetAsync("k"));
+        await using MirrorKvClient client = await ConnectWithACachedKeyAsync(pair, promotionWait: TimeSpan.FromSeconds(10));
 
         // Black holes both ways to both nodes for longer than 16 request timeouts: every try of the read fails.
         CutClient(pair, cut: true);
@@ -84,17 +74,7 @@ public class ReadRetryTests
     public async Task CachedRead_WhenNoNodeAnswersForLongerThanThePromotionWait_FailsUnavailableWithTheLastFailure()
     {
         await using PairFixture pair = await PairFixture.StartAsync();
-        await using MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
-        {
-            EndPoints = [pair.Primary.EndPoint],
-            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
-            RequestTimeout = TimeSpan.FromMilliseconds(60),
-            ConnectTimeout = TimeSpan.FromMilliseconds(60),
-            PromotionWait = TimeSpan.FromMilliseconds(700),
-        });
-        Assert.True(await client.WaitForSecondaryAsync());
-        await client.SetAsync("k", "v1"u8.ToArray());
-        Assert.Equal("v1"u8.ToArray(), await client.GetAsync("k"));
+        await using MirrorKvClient client = await ConnectWithACachedKeyAsync(pair, promotionWait: TimeSpan.FromMilliseconds(700));
 
         CutClient(pair, cut: true);
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -104,6 +84,23 @@ public class ReadRetryTests
         Assert.Equal(MirrorKvError.Unavailable, failed.Error);
         Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(700), $"gave up after {started.ElapsedMilliseconds} ms, before the promotion wait: {failed.Message}");
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"took {started.ElapsedMilliseconds} ms to give up");
+    }
+
+    // A client with short timeouts that has written "k" and read it back (so it holds the key's pointer).
+    private static async Task<MirrorKvClient> ConnectWithACachedKeyAsync(PairFixture pair, TimeSpan promotionWait)
+    {
+        MirrorKvClient client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions
+        {
+            EndPoints = [pair.Primary.EndPoint],
+            Transport = pair.Network.CreateTransport(PairFixture.ClientAddress),
+            RequestTimeout = TimeSpan.FromMilliseconds(60),
+            ConnectTimeout = TimeSpan.FromMilliseconds(60),
+            PromotionWait = promotionWait,
+        });
+        Assert.True(await client.WaitForSecondaryAsync());
+        await client.SetAsync("k", "v1"u8.ToArray());
+        Assert.Equal("v1"u8.ToArray(), await client.GetAsync("k"));
+        return client;
     }
 
     private static void CutClient(PairFixture pair, bool cut)
