@@ -108,6 +108,17 @@ public sealed partial class MirrorKvNode
             return;
         }
 
+        if (role == NodeRole.Fenced && _fence == FenceKind.LeaseLapsed && silence > Options.PromoteAfter * SilentLinkPromotions)
+        {
+            // Nothing from the secondary for several times its promotion time: it has promoted, or it is not running.
+            // The link may be a black hole (a cut that drops packets), whose close would reach this node only with
+            // TCP's next retransmission, tens of seconds after a long cut heals, and the pair would stay unprotected
+            // that long. Let go of it now: this node then asks the secondary's endpoint until it can rejoin (or take
+            // it back). A secondary paused for less than this resumes on the same link, without a promotion.
+            LetGoOfSilentSecondary(peer, $"nothing from the secondary for {silence.TotalMilliseconds:F0} ms while fenced");
+            return;
+        }
+
         if (role == NodeRole.Primary && _coordinator is not null && _lease.WitnessValid && (silence > Options.FenceAfter || _waiters.OldestWait > Options.FenceAfter))
         {
             // With a witness a silent secondary cannot take over behind our back (etcd holds our key): drop it
@@ -154,6 +165,18 @@ public sealed partial class MirrorKvNode
         OnSecondaryLost(peer, new TimeoutException(reason));
     }
 
+    // How many promotion times (NodeOptions.PromoteAfter, 1 s by default) a fenced primary's link may stay silent.
+    private const int SilentLinkPromotions = 5;
+
+    // Unlike Drop, no word goes first: this node is fenced and its secondary may be the primary now, so it is not
+    // told to rejoin here. A secondary that was only paused finds the link closed and takes over; this node rejoins it.
+    private void LetGoOfSilentSecondary(IConnection peer, string reason)
+    {
+        LogLettingGo(reason);
+        peer.Abort(new TimeoutException(reason));
+        OnSecondaryLost(peer, new TimeoutException(reason));
+    }
+
     private void SendHeartbeat(IConnection peer, NodeRole role, ulong epoch)
     {
         // Marked before it leaves: from here on the secondary may promote, so this node may not go on alone.
@@ -196,6 +219,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Information, Message = "the secondary has copied everything (its LSN {Lsn}): the pair is protected")]
     private partial void LogProtected(ulong lsn);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "letting go of the link to the secondary: {Reason}; it has promoted or is not running, and a silent link may be a black hole: asking its endpoint instead until this node can rejoin")]
+    private partial void LogLettingGo(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "dropping the secondary: {Reason}")]
     private partial void LogDropping(string reason);
