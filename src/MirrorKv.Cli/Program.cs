@@ -43,6 +43,9 @@ try
     {
         string command = parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + " ";
         Console.Error.WriteLine($"('mirrorkv {command}--help' lists the {(command.Length == 0 ? "commands" : "options")})");
+
+        // Bad arguments exit 2, whichever part of the command line found them (the README's exit codes).
+        return 2;
     }
 
     return code;
@@ -56,11 +59,8 @@ catch (NodeStartException e)
 }
 catch (Exception e)
 {
-    // As System.CommandLine's own handler puts it: a bug's stack trace is worth keeping; a cancellation says nothing.
-    if (e is not OperationCanceledException)
-    {
-        Console.Error.WriteLine($"Unhandled exception: {e}");
-    }
-
+    // A bug's stack trace is worth keeping. A cancellation that reaches here was not asked for by Ctrl+C (the commands
+    // that wait for it end on it themselves): a timeout taken for one, which must not end the command without a word.
+    Console.Error.WriteLine(e is OperationCanceledException ? $"error: gave up waiting: {e.Message}" : $"Unhandled exception: {e}");
     return 1;
 }

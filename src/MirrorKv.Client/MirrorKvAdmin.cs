@@ -91,6 +91,13 @@ public static class MirrorKvAdmin
         {
             channel = await NodeChannel.ConnectAsync(transport ?? new TcpTransport(), node, new NodeChannelOptions(secret, connect, wait), _ => { }, cancellationToken).ConfigureAwait(false);
         }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The connect's own deadline, not the caller's: a host that drops packets (a firewall, a cut link, a
+            // host gone without its address refusing). Said as such, not as a cancellation, which a command line
+            // would end on without a word.
+            throw new MirrorKvException(MirrorKvError.Unavailable, $"Cannot reach {node}: no answer to the connection within {connect.TotalSeconds:F1} s (a host that drops packets, or is down)", WireStatus.Ok, e);
+        }
         catch (Exception e) when (e is not MirrorKvException and not OperationCanceledException)
         {
             throw new MirrorKvException(MirrorKvError.Unavailable, $"Cannot reach {node}: {e.Message}", WireStatus.Ok, e);

@@ -102,7 +102,7 @@ public partial class BenchTests
         Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio").GetDouble(), 0.0051);
 
         (exitCode, output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "bench", "--rounds", "0");
-        Assert.Equal(1, exitCode);
+        Assert.Equal(2, exitCode);
         Assert.Contains("--rounds must be between 1 and 50", output, StringComparison.Ordinal);
     }
 

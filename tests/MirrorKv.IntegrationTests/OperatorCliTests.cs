@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using MirrorKv.Client;
+using MirrorKv.Testing;
 
 namespace MirrorKv.IntegrationTests;
 
@@ -119,6 +120,29 @@ public class OperatorCliTests
 
         Assert.DoesNotContain(outputs, o => o.Contains("   at ", StringComparison.Ordinal) || o.Contains("Exception", StringComparison.Ordinal));
         Assert.Equal(1, (await CliProcess.RunAsync("get", primary, "k")).ExitCode);
+    }
+
+    [Fact]
+    public async Task AHostThatDropsPackets_IsSaidToBeSo_ByStatusSwitchoverAndServePeer_NotASilentExit()
+    {
+        // An operator's experiment (iptables DROP on the peer's port): `serve --peer`, `status` and `switchover` ended
+        // with exit code 1 and not a word, the connect's own timeout taken for a cancellation.
+        using var hole = new BlackHole();
+        await using NodeProcess node = await NodeProcess.StartPrimaryAsync();
+
+        (int code, string stdout, string stderr) = await CliProcess.RunAsync("status", hole.EndPoint.ToString(), node.EndPoint.ToString());
+        Assert.Equal(1, code);
+        Assert.Contains($"{hole.EndPoint}", stdout, StringComparison.Ordinal);
+        Assert.Contains("no answer to the connection", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains(stdout.Split('\n'), line => line.StartsWith(node.EndPoint.ToString(), StringComparison.Ordinal) && line.Contains("primary", StringComparison.Ordinal));
+
+        (code, stdout, stderr) = await CliProcess.RunAsync("switchover", hole.EndPoint.ToString());
+        Assert.Equal(1, code);
+        Assert.Contains("no answer to the connection", stdout + stderr, StringComparison.Ordinal);
+
+        await using CliProcess serve = CliProcess.Start("serve", "--role", "primary", "--listen", Ports.FreeEndPoint().ToString(), "--max-memory", "8m", "--peer", hole.EndPoint.ToString());
+        await Waits.UntilAsync(() => serve.Stderr.Contains("does not answer but is not gone", StringComparison.Ordinal), "serve to say that its --peer does not answer and that it asks again", seconds: 15, context: () => serve.Stdout + serve.Stderr);
+        Assert.Contains("no answer to the connection", serve.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

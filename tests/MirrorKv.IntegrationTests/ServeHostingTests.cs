@@ -127,7 +127,7 @@ public partial class ServeHostingTests
     public async Task MistypedChoice_IsTheErrorAndAPointerToHelp_NotTheWholeHelp()
     {
         (int code, string output) = await DemoTests.RunCliAsync(TimeSpan.FromSeconds(30), "serve", "--role", "primry");
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("Argument 'primry' not recognized. Must be one of:", output, StringComparison.Ordinal);
         Assert.Contains("('mirrorkv serve --help' lists the options)", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Description:", output, StringComparison.Ordinal);
