@@ -193,6 +193,11 @@ public class CoordinatorTakeoverTests
         Assert.Equal(WireStatus.NotPrimary, await KeyRequestAsync(atB, Opcode.Lookup, "k"));
         Assert.Equal(WireStatus.NotPrimary, await KeyRequestAsync(atB, Opcode.Get, "k"));
 
+        // Nor may it say the pair is protected (an operator's monitoring read "protected yes" and
+        // master_link_status:up from such a secondary, 957 writes behind).
+        Assert.False(b.Node.IsProtected);
+        Assert.False(b.Node.DescribeStatus().Protected);
+
         // Once the link is back, B rejoins, etcd names it again, and it serves the value A acknowledged alone.
         network.Restore();
         await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "B to rejoin A", 20);

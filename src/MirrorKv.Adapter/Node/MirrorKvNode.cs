@@ -96,13 +96,16 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
 
     /// <summary>
     /// True when both nodes count the pair as protected: a primary has told its attached secondary that it
-    /// holds all of its data, and a secondary has heard so and is receiving the stream. (Only from then on
-    /// may the secondary promote.)
+    /// holds all of its data, and a secondary has heard so, is receiving the stream and can vouch for holding
+    /// every acknowledged write (see <see cref="HoldsEveryAcknowledgedWrite"/>). (Only once it has heard so may
+    /// the secondary promote.)
     /// </summary>
     public bool IsProtected => Role switch
     {
         NodeRole.Primary => Stream.Peer is { IsOpen: true } && _peerRole == NodeRole.Secondary && _sentProtected && _peerSawProtected,
-        NodeRole.Secondary => _link is { IsConnected: true, SawProtected: true },
+        // Only while it can vouch for holding every acknowledged write: a secondary the primary dropped behind a
+        // silent link, or whose read lease lapsed (a witness pair), said "protected" while it refused to serve.
+        NodeRole.Secondary => _link is { IsConnected: true } && HoldsEveryAcknowledgedWrite,
         _ => false,
     };
 

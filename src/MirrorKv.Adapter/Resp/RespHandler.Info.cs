@@ -135,7 +135,9 @@ internal sealed partial class RespHandler
         else
         {
             System.Net.IPEndPoint? primary = _node.PeerRespEndPoint ?? status.Peer ?? _node.Options.PrimaryEndPoint;
-            bool up = status.Peer is not null;
+            // As redis's: up once the replica is in sync with its master and follows it, not while it copies or
+            // cannot vouch for its copy.
+            bool up = status.Peer is not null && status.Protected;
             Field(text, "role", "slave");
             Field(text, "master_host", primary?.Address.ToString() ?? "?");
             Field(text, "master_port", primary?.Port ?? 0);
