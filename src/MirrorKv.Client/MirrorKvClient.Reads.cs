@@ -57,10 +57,7 @@ public sealed partial class MirrorKvClient
             while (retries.Attempts < MaxReadAttempts)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (retries.Failures > 0)
-                {
-                    await retries.BackOffAsync(cancellationToken).ConfigureAwait(false);
-                }
+                await retries.BackOffAsync(cancellationToken).ConfigureAwait(false);
 
                 if (!TryGetCached(key, out CachedPointer cached))
                 {
@@ -245,9 +242,7 @@ public sealed partial class MirrorKvClient
 
             if (Stopwatch.GetElapsedTime(start) >= _options.PromotionWait)
             {
-                // With no wait for a promotion (PromotionWait 0: one try), the reason is all there is to say.
-                string within = _options.PromotionWait > TimeSpan.Zero ? $" within {_options.PromotionWait.TotalSeconds:F1} s" : "";
-                throw Unavailable($"no node answered LOOKUP{within} (last: {lastFailure})");
+                throw Unavailable($"no node answered LOOKUP{MirrorKvClientOptions.WithinPromotionWait(_options.PromotionWait)} (last: {lastFailure})");
             }
 
             if (++failures > 1)

@@ -81,6 +81,9 @@ public sealed record MirrorKvClientOptions
     /// </summary>
     public TimeSpan PromotionWait { get; init; } = TimeSpan.FromSeconds(5);
 
+    // For the error of a wait that ran out: " within 5.0 s", or nothing with no wait at all (PromotionWait 0: one try).
+    internal static string WithinPromotionWait(TimeSpan wait) => wait > TimeSpan.Zero ? $" within {wait.TotalSeconds:F1} s" : "";
+
     /// <summary>
     /// Which node one-sided reads go to while both serve: <see cref="Client.ReadFrom.PreferPrimary"/> (hedged) by
     /// default. Safe in sync mode (the default): the secondary has applied every acknowledged write, and it

@@ -173,8 +173,9 @@ public sealed partial class MirrorKvNode
     private void LetGoOfSilentSecondary(IConnection peer, string reason)
     {
         LogLettingGo(reason);
-        peer.Abort(new TimeoutException(reason));
-        OnSecondaryLost(peer, new TimeoutException(reason));
+        var silent = new TimeoutException(reason);
+        peer.Abort(silent);
+        OnSecondaryLost(peer, silent);
     }
 
     private void SendHeartbeat(IConnection peer, NodeRole role, ulong epoch)

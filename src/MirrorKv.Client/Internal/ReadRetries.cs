@@ -51,9 +51,9 @@ internal struct ReadRetries(TimeSpan promotionWait)
     }
 
     /// <summary>
-    /// Before the next try after a failure: the first is retried at once (the other node serves after a
-    /// failover); after two or more in a row it gives up once they have lasted the promotion wait, else waits a
-    /// little, longer with each.
+    /// Before each try: at once unless it follows two or more failures in a row (a first failure is retried at once:
+    /// the other node serves after a failover); after those it gives up once they have lasted the promotion wait,
+    /// else waits a little, longer with each.
     /// </summary>
     public readonly ValueTask BackOffAsync(CancellationToken cancellationToken)
     {
@@ -64,8 +64,7 @@ internal struct ReadRetries(TimeSpan promotionWait)
 
         if (Stopwatch.GetElapsedTime(_failingSince) >= promotionWait)
         {
-            string within = promotionWait > TimeSpan.Zero ? $" within {promotionWait.TotalSeconds:F1} s" : "";
-            throw MirrorKvException.Unavailable($"no node served the read{within} ({Failures} failures in a row; last: {_lastFailure})");
+            throw MirrorKvException.Unavailable($"no node served the read{MirrorKvClientOptions.WithinPromotionWait(promotionWait)} ({Failures} failures in a row; last: {_lastFailure})");
         }
 
         return new ValueTask(Task.Delay(Math.Min(2 * Failures, 50), cancellationToken));
