@@ -1,3 +1,7 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using MirrorKv.Client;
 using MirrorKv.Protocol;
 
@@ -6,7 +10,9 @@ namespace MirrorKv.IntegrationTests;
 /// <summary>
 /// <c>mirrorkv switchover</c> against a real pair in pair mode while a writer runs: the secondary takes over
 /// under epoch 2, the old primary rejoins it, no write fails and every acknowledged write is on the new
-/// primary; and the refusals an operator meets (the secondary named, an unprotected pair).
+/// primary; RESP clients of the old primary are closed, not refused, so that a redis client sends its command
+/// again where its sentinels say the primary is; and the refusals an operator meets (the secondary named, an
+/// unprotected pair).
 /// </summary>
 [Collection(nameof(ProcessTests))]
 public sealed class SwitchoverProcessTests
@@ -38,6 +44,92 @@ public sealed class SwitchoverProcessTests
         Assert.Equal(NodeRole.Secondary, old.Role);
         await writes.AssertAllReadableAsync(client);
         Assert.Contains("switchover: the secondary holds every write", primary.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Switchover_RespClientsOfTheOldPrimary_AreClosedUnanswered_NotRefused_AndEveryOkIsOnTheNewPrimary()
+    {
+        await using RespPair pair = await RespPair.StartAsync();
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        var refusals = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        Task<bool>[] writers = [.. Enumerable.Range(0, 4).Select(w => Task.Run(() => WriteUntilClosedAsync(pair.PrimaryResp, $"w{w}-", acknowledged, refusals, stop.Token)))];
+        await Waits.UntilAsync(() => acknowledged.Count > 200, "the RESP writers to get going");
+
+        (int exitCode, string output) = await DemoTests.RunCliAsync(TimeSpan.FromMinutes(1), "switchover", pair.Primary.EndPoint.ToString());
+        Assert.True(exitCode == 0, output);
+        await stop.CancelAsync();
+        bool[] closed = await Task.WhenAll(writers);
+
+        // Redis clients take an error reply as the command's answer and hand it to the application; a closed
+        // connection they answer by asking their sentinels and sending the unanswered command again.
+        Assert.True(refusals.IsEmpty, $"the old primary answered {refusals.Count} commands with an error: {string.Join("; ", refusals.Take(3))}");
+        Assert.All(closed, Assert.True);
+        using var reader = new TcpClient();
+        await reader.ConnectAsync(pair.SecondaryResp);
+        var lines = new StreamReader(reader.GetStream(), Encoding.ASCII);
+        foreach ((string key, string value) in acknowledged)
+        {
+            Assert.Equal(value, await CallAsync(reader, lines, "GET", key));
+        }
+    }
+
+    // SET after SET on one connection until it closes (true) or the test stops it (false); every reply but +OK is
+    // a refusal.
+    private static async Task<bool> WriteUntilClosedAsync(IPEndPoint resp, string prefix, ConcurrentDictionary<string, string> acknowledged, ConcurrentQueue<string> refusals, CancellationToken stop)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(resp, stop);
+        var lines = new StreamReader(client.GetStream(), Encoding.ASCII);
+        for (int i = 0; !stop.IsCancellationRequested; i++)
+        {
+            string key = prefix + i, value = "v" + i;
+            try
+            {
+                string? reply = await CallAsync(client, lines, "SET", key, value);
+                if (reply is null)
+                {
+                    return true;
+                }
+
+                if (reply == "OK")
+                {
+                    acknowledged[key] = value;
+                }
+                else
+                {
+                    refusals.Enqueue(reply);
+                }
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // One command, its reply: a simple string or a bulk's text, "-ERR ..." for an error, null when the connection closed.
+    private static async Task<string?> CallAsync(TcpClient client, StreamReader lines, params string[] arguments)
+    {
+        var request = new StringBuilder().Append('*').Append(arguments.Length).Append("\r\n");
+        foreach (string argument in arguments)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(argument)).Append("\r\n").Append(argument).Append("\r\n");
+        }
+
+        await client.GetStream().WriteAsync(Encoding.UTF8.GetBytes(request.ToString()));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string? line = await lines.ReadLineAsync(timeout.Token);
+        return line switch
+        {
+            null => null,
+            ['+', .. string text] => text,
+            ['$', '-', '1'] => "(nil)",
+            ['$', ..] => await lines.ReadLineAsync(timeout.Token),
+            _ => line,
+        };
     }
 
     [Fact]

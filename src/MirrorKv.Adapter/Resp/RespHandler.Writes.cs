@@ -1,4 +1,5 @@
 using MirrorKv.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace MirrorKv.Adapter.Resp;
 
@@ -12,13 +13,17 @@ internal sealed partial class RespHandler
     internal const string ReadOnlyError = "READONLY You can't write against a read only replica.";
 
     /// <summary>
-    /// True when a command of this kind may run in the node's role now; else the error is sent. A secondary
+    /// True when a command of this kind may run in the node's role now; else it is refused. A secondary
     /// (and a rejoining one) refuses writes with READONLY, which clients take as "find the primary"; a node
     /// that serves nothing for now (fenced, promoting, rejoining for reads, stopping, a secondary that cannot vouch
-    /// for holding every acknowledged write) answers LOADING, which
-    /// clients take as "retry shortly" (redis-py retries it as a connection error).
+    /// for holding every acknowledged write) answers LOADING, which clients take as "retry shortly" (redis-py
+    /// retries it as a connection error). But a connection this node served as primary is not answered: it
+    /// closes once the replies before the command have left, as redis Sentinel closes the clients of a master it
+    /// demotes (CLIENT KILL TYPE normal), so that its client asks its sentinels again and sends the command,
+    /// which did not run, to the new primary. ioredis, for one, passes LOADING to the application as an error
+    /// (a tester counted hundreds per switchover) but resends what a closed connection left unanswered.
     /// </summary>
-    private bool MayRun(RespCommandAccess access, RespOutput output)
+    private bool MayRun(RespCommandAccess access, RespSession session)
     {
         if (access == RespCommandAccess.None)
         {
@@ -34,7 +39,15 @@ internal sealed partial class RespHandler
             return true;
         }
 
-        output.Error(access == RespCommandAccess.Write && role is NodeRole.Secondary or NodeRole.Rejoining ? ReadOnlyError : Loading(role));
+        if (session.ServedAsPrimary)
+        {
+            session.Closing = true;
+            session.Output.CloseAfterReplies();
+            LogClosedNoLongerPrimary(session.Output.Connection.RemoteEndPoint.ToString() ?? "?", role.ToString());
+            return false;
+        }
+
+        session.Output.Error(access == RespCommandAccess.Write && role is NodeRole.Secondary or NodeRole.Rejoining ? ReadOnlyError : Loading(role));
         return false;
     }
 
@@ -104,4 +117,7 @@ internal sealed partial class RespHandler
         Store.StoreStatus.ReadOnlySecondary => ReadOnlyError,
         _ => $"ERR {status}",
     });
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "RESP connection from {Remote} closed unanswered: this node served it as primary and is {Role} now (its client asks its sentinels again)")]
+    private partial void LogClosedNoLongerPrimary(string remote, string role);
 }

@@ -118,6 +118,7 @@ internal sealed partial class RespHandler : IStreamHandler
         if (connection.State is RespSession session)
         {
             session.BatchAsPrimary = _node.Role == NodeRole.Primary;
+            session.ServedAsPrimary |= session.BatchAsPrimary;
 
             // Once per batch, not per command: a clock read costs as much as serving a GET on this VM.
             session.LastCommandAt = Stopwatch.GetTimestamp();
@@ -304,7 +305,7 @@ internal sealed partial class RespHandler : IStreamHandler
 
     private void Run(RespSession session, RespCommandInfo command, in RespRequest request)
     {
-        if (!MayRun(command.Access, session.Output))
+        if (!MayRun(command.Access, session))
         {
             return;
         }

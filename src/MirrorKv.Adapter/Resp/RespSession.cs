@@ -86,6 +86,12 @@ internal sealed class RespSession
     /// <summary>This batch started while the node served as primary: its replies leave only if it still does.</summary>
     public bool BatchAsPrimary { get; set; }
 
+    /// <summary>
+    /// A batch of this connection started while the node served as primary: its client took this node for the
+    /// primary, and a refusal closes the connection instead of answering (see RespHandler.MayRun).
+    /// </summary>
+    public bool ServedAsPrimary { get; set; }
+
     // Tallies of the current batch, added to the handler's totals once per batch (no shared counter per command).
     public long BatchCommands;
     public long BatchHits;

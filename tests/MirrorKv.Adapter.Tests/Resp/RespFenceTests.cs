@@ -4,9 +4,11 @@ using MirrorKv.Protocol;
 namespace MirrorKv.Adapter.Tests.Resp;
 
 /// <summary>
-/// The RESP port under the lease: a fenced primary serves nothing and answers LOADING (which clients retry),
-/// a write whose acknowledgement the fence cut off is never answered OK, and a node that rejoined serves
-/// RESP again at the same port, as a secondary. On the in-process network, whose freeze is a paused process.
+/// The RESP port under the lease: a fenced primary serves nothing: a connection it served as primary closes
+/// unanswered (as redis Sentinel closes a demoted master's clients, so that they ask their sentinels again), a
+/// new one is answered LOADING (which clients retry); a write whose acknowledgement the fence cut off is never
+/// answered OK, and a node that rejoined serves RESP again at the same port, as a secondary. On the in-process
+/// network, whose freeze is a paused process.
 /// </summary>
 public class RespFenceTests
 {
@@ -14,22 +16,31 @@ public class RespFenceTests
     private static readonly IPEndPoint RespOfB = new(PairFixture.SecondaryAddress, 6379);
 
     [Fact]
-    public async Task FrozenSecondary_FencedPrimaryAnswersLoading_ThenServesAgainWhenTheLeaseIsRenewed()
+    public async Task FrozenSecondary_FencedPrimaryClosesWhatItServed_AnswersNewConnectionsLoading_ThenServesAgain()
     {
         await using MemberPair pair = await MemberPair.StartAsync(resp: true);
-        await using RespTestClient client = RespTestClient.Connect(pair.Network, PairFixture.ClientAddress, RespOfA);
-        Assert.Equal("+OK", (await client.CallAsync("SET", "k", "v1")).ToString());
+        await using RespTestClient served = RespTestClient.Connect(pair.Network, PairFixture.ClientAddress, RespOfA);
+        Assert.Equal("+OK", (await served.CallAsync("SET", "k", "v1")).ToString());
 
         pair.Network.Freeze(PairFixture.SecondaryAddress);
         await Waits.UntilAsync(() => pair.A.Node.Role == NodeRole.Fenced, "the primary to fence when its secondary fell silent");
-        Assert.StartsWith("LOADING this node is fenced", (await client.CallAsync("GET", "k")).Text, StringComparison.Ordinal);
-        Assert.StartsWith("LOADING", (await client.CallAsync("SET", "k", "v2")).Text, StringComparison.Ordinal);
-        Assert.Equal("+PONG", (await client.CallAsync("PING")).ToString());
+
+        // Commands that touch no data are still answered; the first one that would be refused is not: it did
+        // not run, and the connection closes so that the client sends it where the primary is now.
+        Assert.Equal("+PONG", (await served.CallAsync("PING")).ToString());
+        await served.SendAsync([.. RespTestClient.Encode("GET", "k"), .. RespTestClient.Encode("SET", "k", "v2")]);
+        IOException closed = await Assert.ThrowsAsync<IOException>(() => served.ReadAsync());
+        Assert.Contains("closed", closed.Message, StringComparison.Ordinal);
+
+        await using RespTestClient fresh = RespTestClient.Connect(pair.Network, PairFixture.ClientAddress, RespOfA);
+        Assert.StartsWith("LOADING this node is fenced", (await fresh.CallAsync("GET", "k")).Text, StringComparison.Ordinal);
+        Assert.StartsWith("LOADING", (await fresh.CallAsync("SET", "k", "v2")).Text, StringComparison.Ordinal);
+        Assert.Equal("slave", (await fresh.CallAsync("ROLE")).Items![0].String);
 
         pair.Network.Thaw(PairFixture.SecondaryAddress);
         await pair.WaitProtectedAsync(primary: pair.A, "the primary to serve again once the secondary renews its lease");
-        Assert.Equal("v1", (await client.CallAsync("GET", "k")).String);
-        Assert.Equal("+OK", (await client.CallAsync("SET", "k", "v3")).ToString());
+        Assert.Equal("v1", (await fresh.CallAsync("GET", "k")).String);
+        Assert.Equal("+OK", (await fresh.CallAsync("SET", "k", "v3")).ToString());
     }
 
     [Fact]
