@@ -206,6 +206,35 @@ public class CoordinatorTakeoverTests
     }
 
     [Fact]
+    public async Task LongLinkCut_TheDroppedSecondaryRejoinsOnceTheLinkHeals_WithoutWaitingForTcpToRetransmitTheDrop()
+    {
+        // A cut that drops packets keeps the primary's drop (and its close) from the secondary, and TCP delivers
+        // them only at its next retransmission: an operator's experiment saw a coordinator-mode pair stay
+        // unprotected 24 s after a 30 s cut healed. Here that retransmission comes 60 s after the heal.
+        await using EtcdProcess etcd = await EtcdProcess.StartAsync();
+        var network = new InProcessNetwork();
+        var lines = new ConcurrentQueue<string>();
+        var coordinator = new CoordinatorOptions { EndPoints = [etcd.Url], PairName = "long-cut" };
+        await using PairMember a = await PairMember.StartAsync(Options(network, AddressA, NodeRole.Primary, null, coordinator), network.CreateTransport(AddressA), new LineLoggers(lines, "A"));
+        await using PairMember b = await PairMember.StartAsync(Options(network, AddressB, NodeRole.Secondary, a.Node.EndPoint, coordinator), network.CreateTransport(AddressB), new LineLoggers(lines, "B"));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "the pair to form");
+        await using var client = await MirrorKvClient.ConnectAsync(new MirrorKvClientOptions { EndPoints = [a.Node.EndPoint], Transport = network.CreateTransport(ClientAddress), RequestTimeout = TimeSpan.FromSeconds(5) });
+
+        network.Cut(AddressA, AddressB);
+        network.Cut(AddressB, AddressA);
+        await client.SetAsync("alone", "1"u8.ToArray());
+        Assert.Contains(lines, line => line.Contains(" A ", StringComparison.Ordinal) && line.Contains($"in sync: {a.Node.EndPoint} alone", StringComparison.Ordinal));
+        await UntilAsync(lines, () => lines.Any(line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("refusing reads: etcd records", StringComparison.Ordinal)), "B to learn from etcd that A goes on without it");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        network.Restore(retransmission: TimeSpan.FromSeconds(60));
+        await UntilAsync(lines, () => a.Node is { Role: NodeRole.Primary, IsProtected: true } && b.Node is { Role: NodeRole.Secondary, IsProtected: true }, "B to rejoin A once the link heals", 10);
+        Assert.Contains(lines, line => line.Contains(" B ", StringComparison.Ordinal) && line.Contains("it dropped this node", StringComparison.Ordinal));
+        Assert.Equal((1UL, 1UL), (a.Node.Epoch, b.Node.Epoch));
+        Assert.True(b.Node.Store.TryLookup("alone"u8, out _, out _));
+    }
+
+    [Fact]
     public async Task ProtectedSecondary_ServesReadsOnThePrimarysWord_WithoutReadingEtcd()
     {
         await using EtcdProcess etcd = await EtcdProcess.StartAsync();

@@ -269,6 +269,7 @@ public sealed partial class MirrorKvNode
             // etcd out for minutes would otherwise be ten lines a second: the first, then one every 5 s with a count.
             long lastWaitLine = 0;
             int unlogged = 0;
+            long lastInSyncRead = 0;
             while (_coordinator is { } coordinator && _link is { } link && Role == NodeRole.Secondary)
             {
                 if (link.Dropped || link.Diverged)
@@ -345,8 +346,25 @@ public sealed partial class MirrorKvNode
                             excludedBy = record;
                         }
 
+                        if (await RejoinIfDroppedAsync(record, epoch).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+
                         await Task.Delay(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
                         continue;
+                    }
+
+                    if (claim.Holder is { } current && current.Epoch == epoch && !current.EndPoint.Equals(AdvertisedEndPoint)
+                        && (lastInSyncRead == 0 || _time.GetElapsedTime(lastInSyncRead) >= TimeSpan.FromSeconds(1)))
+                    {
+                        // The primary still holds its key. Once a second: has it gone on without this node?
+                        lastInSyncRead = _time.GetTimestamp();
+                        if (await coordinator.ReadInSyncAsync(CancellationToken.None).ConfigureAwait(false) is { } withoutThisNode && !withoutThisNode.Names(AdvertisedEndPoint)
+                            && await RejoinIfDroppedAsync(withoutThisNode, epoch).ConfigureAwait(false))
+                        {
+                            return;
+                        }
                     }
                 }
                 catch (EtcdException e)
@@ -379,6 +397,27 @@ public sealed partial class MirrorKvNode
     }
 
     /// <summary>
+    /// Etcd's in-sync key (<paramref name="record"/>) says its primary acknowledges writes without this node. If
+    /// that primary answers as one, it dropped this node, and this node's link will carry nothing more: a cut that
+    /// drops packets kept the drop (and the close after it) from it, and TCP delivers them only at its next
+    /// retransmission, tens of seconds after a long cut heals (an operator's experiment: unprotected for 24 s
+    /// after the heal). So it rejoins now; true when it does. Silence or a refusal proves nothing: it waits.
+    /// </summary>
+    private async Task<bool> RejoinIfDroppedAsync(InSyncRecord record, ulong epoch)
+    {
+        if (_transport is not { } transport || record.Epoch < epoch
+            || await NodeProbe.AskAsync(transport, record.Leader, Options.Secret, TimeSpan.FromMilliseconds(300), CancellationToken.None).ConfigureAwait(false) is not { Role: NodeRole.Primary } answer
+            || answer.Epoch != record.Epoch)
+        {
+            return false;
+        }
+
+        LogDroppedByLivePrimary(record.Leader.ToString());
+        RequestRejoin(record.Leader);
+        return true;
+    }
+
+    /// <summary>
     /// A fenced node found no leader in etcd at all (both nodes were lost) and won the key itself: it serves
     /// again with what it holds, under the epoch etcd granted.
     /// </summary>
@@ -406,6 +445,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Error, Message = "no takeover: etcd records {Record} in sync, not this node (the primary acknowledged writes without it); waiting for the primary to come back")]
     private partial void LogNotInSync(string record);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the primary {Primary} serves without this node (etcd's in-sync key and its own answer say so): it dropped this node, whose link has not told it yet; rejoining it")]
+    private partial void LogDroppedByLivePrimary(string primary);
 
     private static readonly TimeSpan TakeOverWaitLogInterval = TimeSpan.FromSeconds(5);
 

@@ -17,6 +17,9 @@ internal sealed class InProcessConnection : FramedConnection
         LocalEndPoint = local;
     }
 
+    // When it was opened: what a long cut held on it arrives late (InProcessNetwork.Restore(TimeSpan)).
+    private readonly long _openedAt = Stopwatch.GetTimestamp();
+
     public IPEndPoint LocalEndPoint { get; }
 
     public InProcessConnection? Peer { get; set; }
@@ -31,7 +34,7 @@ internal sealed class InProcessConnection : FramedConnection
     {
         InProcessConnection? peer = Peer;
         if (peer is { IsOpen: false } && _network.ShouldDeliver((IPEndPoint)RemoteEndPoint, LocalEndPoint)
-            && !_network.IsCut(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address) && !_network.IsCut(LocalEndPoint.Address, ((IPEndPoint)RemoteEndPoint).Address))
+            && !_network.IsCut(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address, _openedAt) && !_network.IsCut(LocalEndPoint.Address, ((IPEndPoint)RemoteEndPoint).Address, _openedAt))
         {
             // Data sent to a connection the other side has closed is answered with a reset, as TCP does;
             // the reset travels back, so a link cut that way holds it back too, and data that cannot
@@ -72,7 +75,7 @@ internal sealed class InProcessConnection : FramedConnection
                 await Task.Delay(wait).ConfigureAwait(false);
             }
 
-            await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address).ConfigureAwait(false);
+            await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address, _openedAt).ConfigureAwait(false);
             int copied = 0;
             while (copied < data.Length && IsOpen)
             {
@@ -91,7 +94,7 @@ internal sealed class InProcessConnection : FramedConnection
             }
         }
 
-        await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address).ConfigureAwait(false);
+        await _network.WhileHeld(((IPEndPoint)RemoteEndPoint).Address, LocalEndPoint.Address, _openedAt).ConfigureAwait(false);
         Abort(null);
     }
 }

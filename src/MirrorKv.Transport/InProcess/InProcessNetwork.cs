@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -29,6 +30,7 @@ public sealed class InProcessNetwork
     private readonly Dictionary<IPAddress, int> _resetConnects = [];
     private readonly Dictionary<IPAddress, TaskCompletionSource> _frozen = [];
     private readonly Dictionary<(IPAddress From, IPAddress To), TaskCompletionSource> _cuts = [];
+    private readonly Dictionary<(IPAddress From, IPAddress To), (long RestoredAt, TaskCompletionSource Gate)> _retransmitting = [];
     private Func<IPEndPoint, IPEndPoint, bool>? _drop;
     private int _nextEphemeralPort = 49152;
 
@@ -86,14 +88,55 @@ public sealed class InProcessNetwork
         List<TaskCompletionSource> gates;
         lock (_lock)
         {
-            gates = [.. _cuts.Values];
+            gates = [.. _cuts.Values, .. _retransmitting.Values.Select(r => r.Gate)];
             _cuts.Clear();
+            _retransmitting.Clear();
         }
 
         foreach (TaskCompletionSource gate in gates)
         {
             gate.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Ends every <see cref="Cut"/> as TCP sees a long one end: connections opened from now on pass at once, but
+    /// what a cut held on a connection opened before (data, a close, a reset) arrives only
+    /// <paramref name="retransmission"/> later, when the sender's backed-off retransmission timer fires (after a
+    /// cut of 30 s, tens of seconds).
+    /// </summary>
+    public void Restore(TimeSpan retransmission)
+    {
+        long now = Stopwatch.GetTimestamp();
+        List<((IPAddress, IPAddress) Key, TaskCompletionSource Gate)> gates;
+        lock (_lock)
+        {
+            gates = [.. _cuts.Select(cut => (cut.Key, cut.Value))];
+            _cuts.Clear();
+            foreach (((IPAddress, IPAddress) key, TaskCompletionSource gate) in gates)
+            {
+                _retransmitting[key] = (now, gate);
+            }
+        }
+
+        _ = Task.Delay(retransmission).ContinueWith(_ =>
+        {
+            lock (_lock)
+            {
+                foreach (((IPAddress, IPAddress) key, TaskCompletionSource gate) in gates)
+                {
+                    if (_retransmitting.TryGetValue(key, out var late) && late.Gate == gate)
+                    {
+                        _retransmitting.Remove(key);
+                    }
+                }
+            }
+
+            foreach (TaskCompletionSource gate in gates.Select(g => g.Gate))
+            {
+                gate.TrySetResult();
+            }
+        }, TaskScheduler.Default);
     }
 
     /// <summary>Ends the <see cref="Cut"/> from <paramref name="from"/> to <paramref name="to"/> only: what it held is delivered; other cuts stay.</summary>
@@ -108,8 +151,11 @@ public sealed class InProcessNetwork
         gate?.TrySetResult();
     }
 
-    /// <summary>Completes when nothing holds what <paramref name="from"/> sends to <paramref name="to"/>: not cut, and the receiver not frozen.</summary>
-    internal async Task WhileHeld(IPAddress from, IPAddress to)
+    /// <summary>
+    /// Completes when nothing holds what <paramref name="from"/> sends to <paramref name="to"/> on a connection
+    /// opened at <paramref name="openedAt"/>: not cut, not waiting for a late retransmission, and the receiver not frozen.
+    /// </summary>
+    internal async Task WhileHeld(IPAddress from, IPAddress to, long openedAt)
     {
         while (true)
         {
@@ -117,6 +163,7 @@ public sealed class InProcessNetwork
             lock (_lock)
             {
                 gate = _cuts.TryGetValue((from, to), out TaskCompletionSource? cut) ? cut.Task
+                    : _retransmitting.TryGetValue((from, to), out var late) && openedAt < late.RestoredAt ? late.Gate.Task
                     : _frozen.TryGetValue(to, out TaskCompletionSource? frozen) ? frozen.Task
                     : Task.CompletedTask;
             }
@@ -130,11 +177,11 @@ public sealed class InProcessNetwork
         }
     }
 
-    internal bool IsCut(IPAddress from, IPAddress to)
+    internal bool IsCut(IPAddress from, IPAddress to, long openedAt)
     {
         lock (_lock)
         {
-            return _cuts.ContainsKey((from, to));
+            return _cuts.ContainsKey((from, to)) || _retransmitting.TryGetValue((from, to), out var late) && openedAt < late.RestoredAt;
         }
     }
 
