@@ -110,13 +110,11 @@ public sealed partial class MirrorKvNode
 
         if (role == NodeRole.Fenced && _fence == FenceKind.LeaseLapsed && silence > Options.PromoteAfter * SilentLinkPromotions)
         {
-            // Nothing from the secondary for several times its promotion time: it has promoted, or it is not running.
-            // The link may be a black hole (a cut that drops packets), whose close would reach this node only with
-            // TCP's next retransmission, tens of seconds after a long cut heals, and the pair would stay unprotected
-            // that long. Let go of it now: this node then asks the secondary's endpoint until it can rejoin (or take
-            // it back). A secondary paused for less than this resumes on the same link, without a promotion.
-            LetGoOfSilentSecondary(peer, $"nothing from the secondary for {silence.TotalMilliseconds:F0} ms while fenced");
-            return;
+            // Nothing from the secondary for several times its promotion time: it has promoted, it is not running, or
+            // it is paused. The link may be a black hole (a cut that drops packets), whose close would reach this node
+            // only with TCP's next retransmission, tens of seconds after a long cut heals, and the pair would stay
+            // unprotected that long; its endpoint tells which (CheckSilentSecondaryAsync).
+            CheckSilentSecondary(peer, silence);
         }
 
         if (role == NodeRole.Primary && _coordinator is not null && _lease.WitnessValid && (silence > Options.FenceAfter || _waiters.OldestWait > Options.FenceAfter))
@@ -167,6 +165,64 @@ public sealed partial class MirrorKvNode
 
     // How many promotion times (NodeOptions.PromoteAfter, 1 s by default) a fenced primary's link may stay silent.
     private const int SilentLinkPromotions = 5;
+
+    private int _checkingSilentSecondary;
+    private long _lastSilentSecondaryCheck;
+    private bool _loggedPausedSecondary;
+
+    // Once a second at most, off the timer: ask the silent secondary's endpoint. A node that answers runs, so a link
+    // that has said nothing for seconds is dead; a refused connection means its process is gone; a connection that
+    // neither opens nor is refused went into a black hole (or a host that is down). In these cases this node lets go
+    // of the link. A host that accepts the connection but whose node does not answer holds a paused process: its
+    // kernel still takes the link's bytes, so the link is no black hole, and the secondary resumes on it without a
+    // promotion (an operator's experiment: a secondary paused 10 s took over on resume when it found the link cut).
+    private void CheckSilentSecondary(IConnection peer, TimeSpan silence)
+    {
+        long last = Volatile.Read(ref _lastSilentSecondaryCheck);
+        if (last != 0 && _time.GetElapsedTime(last) < TimeSpan.FromSeconds(1) || Interlocked.Exchange(ref _checkingSilentSecondary, 1) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _lastSilentSecondaryCheck, _time.GetTimestamp());
+        _ = CheckSilentSecondaryAsync(peer, silence);
+    }
+
+    private async Task CheckSilentSecondaryAsync(IConnection peer, TimeSpan silence)
+    {
+        try
+        {
+            if (_transport is not { } transport || Volatile.Read(ref _secondaryEndPoint) is not { } endPoint)
+            {
+                return;
+            }
+
+            ((NodeRole Role, ulong Epoch)? answer, bool refused, bool connected) = await NodeProbe.ProbeAsync(transport, endPoint, Options.Secret, TimeSpan.FromMilliseconds(500), CancellationToken.None).ConfigureAwait(false);
+            if (connected && answer is null && !refused)
+            {
+                if (!_loggedPausedSecondary)
+                {
+                    _loggedPausedSecondary = true;
+                    LogSecondaryPaused(endPoint.ToString(), silence.TotalMilliseconds);
+                }
+
+                return;
+            }
+
+            lock (_haLock)
+            {
+                if (Stream.Peer == peer && Role == NodeRole.Fenced && _fence == FenceKind.LeaseLapsed)
+                {
+                    string why = answer is { } a ? $"it answers as {a.Role} at epoch {a.Epoch}" : refused ? "its endpoint refuses connections" : "its endpoint does not accept connections either";
+                    LetGoOfSilentSecondary(peer, $"nothing from the secondary for {silence.TotalMilliseconds:F0} ms while fenced, and {why}");
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _checkingSilentSecondary, 0);
+        }
+    }
 
     // Unlike Drop, no word goes first: this node is fenced and its secondary may be the primary now, so it is not
     // told to rejoin here. A secondary that was only paused finds the link closed and takes over; this node rejoins it.
@@ -223,6 +279,9 @@ public sealed partial class MirrorKvNode
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "letting go of the link to the secondary: {Reason}; it has promoted or is not running, and a silent link may be a black hole: asking its endpoint instead until this node can rejoin")]
     private partial void LogLettingGo(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the secondary has been silent for {Milliseconds:F0} ms, but its host accepts connections at {EndPoint} and the node does not answer: a paused process; keeping the link, on which it resumes")]
+    private partial void LogSecondaryPaused(string endPoint, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "dropping the secondary: {Reason}")]
     private partial void LogDropping(string reason);

@@ -27,6 +27,17 @@ internal sealed class NodeProbe : IMessageHandler
     /// </summary>
     public static async Task<((NodeRole Role, ulong Epoch)? Answer, bool Refused)> AskOrRefusedAsync(ITransport transport, IPEndPoint node, byte[]? secret, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        ((NodeRole Role, ulong Epoch)? answer, bool refused, _) = await ProbeAsync(transport, node, secret, timeout, cancellationToken).ConfigureAwait(false);
+        return (answer, refused);
+    }
+
+    /// <summary>
+    /// As <see cref="AskOrRefusedAsync"/>, and whether the connection was accepted: a host whose kernel accepts
+    /// but whose node does not answer holds a paused or hung process; a connection that neither opens nor is
+    /// refused within the timeout went into a black hole (a cut that drops packets) or a host that is down.
+    /// </summary>
+    public static async Task<((NodeRole Role, ulong Epoch)? Answer, bool Refused, bool Connected)> ProbeAsync(ITransport transport, IPEndPoint node, byte[]? secret, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         var probe = new NodeProbe(secret);
         IConnection? connection = null;
         try
@@ -37,16 +48,16 @@ internal sealed class NodeProbe : IMessageHandler
             new HelloRequest(PeerKind.Client, ProtocolLimits.MinMaxFrameSize).Write(connection.BeginPost(Opcode.Hello, WireStatus.Ok, 1, HelloRequest.Size));
             connection.EndPost();
             connection.Flush();
-            return (await probe._answer.Task.WaitAsync(deadline.Token).ConfigureAwait(false), false);
+            return (await probe._answer.Task.WaitAsync(deadline.Token).ConfigureAwait(false), false, true);
         }
         catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
         {
-            return (null, true);
+            return (null, true, false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ConnectionClosedException or InvalidOperationException)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return (null, false);
+            return (null, false, connection is not null);
         }
         finally
         {

@@ -354,6 +354,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         _waiters.Reset(attachedAt);
         _peerRole = NodeRole.Rejoining;
         _sentProtected = false;
+        _loggedPausedSecondary = false;
         Volatile.Write(ref _inSyncLink, null);
         _lease.Limit(stamp);
         Volatile.Write(ref _secondaryEndPoint, advertised ?? connection.RemoteEndPoint as IPEndPoint);

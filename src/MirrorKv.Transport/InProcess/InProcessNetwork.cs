@@ -310,6 +310,12 @@ public sealed class InProcessNetwork
                 throw new SocketException((int)SocketError.ConnectionRefused);
             }
 
+            if (_cuts.ContainsKey((localAddress, ((IPEndPoint)remote).Address)) || _cuts.ContainsKey((((IPEndPoint)remote).Address, localAddress)))
+            {
+                // A SYN (or its SYN-ACK) into a black hole: TCP's connect times out.
+                throw new SocketException((int)SocketError.TimedOut);
+            }
+
             var local = new IPEndPoint(localAddress, _nextEphemeralPort++);
             client = new InProcessConnection(this, local, (IPEndPoint)remote, handler, maxFrameSize);
             server = new InProcessConnection(this, (IPEndPoint)remote, local, listener.Handler, maxFrameSize);

@@ -78,6 +78,36 @@ public class LeaseAndHealingTests
         await pair.WaitProtectedAsync(primary: pair.A, "the primary to serve again once the secondary renews its lease");
         Assert.Equal((1UL, 1UL), (pair.A.Node.Epoch, pair.B.Node.Epoch));
         Assert.Equal((0, 0), (pair.A.Rejoins, pair.B.Rejoins));
+
+        // The secondary still holds every write it confirmed before the pause: no lag (an operator's status read the
+        // whole stream as lag here until the next write), and a switchover needs no write to go first.
+        NodeStatus status = pair.A.Node.DescribeStatus();
+        Assert.Equal(status.Lsn, status.AckedLsn);
+        (ulong epoch, _) = await MirrorKv.Client.MirrorKvAdmin.SwitchoverAsync(pair.A.Node.EndPoint, TimeSpan.FromSeconds(5), pair.Network.CreateTransport(PairFixture.ClientAddress));
+        Assert.Equal(1UL, epoch);
+        await pair.WaitProtectedAsync(primary: pair.B, "the secondary to take over, and the old primary to rejoin it");
+    }
+
+    [Fact]
+    public async Task SecondaryPausedLongerThanTheSilentLinkLimit_ResumesOnTheSameLink_WithoutAPromotion()
+    {
+        // A fenced primary lets go of a link silent for 5 promotion times only when the link may be a black hole:
+        // here the secondary's host still accepts connections (a paused process), so the link is kept. Before, an
+        // operator's secondary paused 10 s found the link cut on resume and took over: a failover onto the node
+        // that had just stood still.
+        await using MemberPair pair = await MemberPair.StartAsync();
+        RawClient toA = await pair.ConnectRawAsync(pair.A.Node.EndPoint);
+        Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
+
+        pair.Network.Freeze(PairFixture.SecondaryAddress);
+        await Waits.UntilAsync(() => pair.Lines.Any(line => line.Contains("a paused process; keeping the link", StringComparison.Ordinal)), "the fenced primary to find the silent secondary paused", seconds: 20);
+        Assert.NotNull(pair.A.Node.Stream.Peer);
+        pair.Network.Thaw(PairFixture.SecondaryAddress);
+
+        await pair.WaitProtectedAsync(primary: pair.A, "the primary to serve again once the secondary renews its lease");
+        Assert.Equal((1UL, 1UL), (pair.A.Node.Epoch, pair.B.Node.Epoch));
+        Assert.Equal((0, 0), (pair.A.Rejoins, pair.B.Rejoins));
+        Assert.DoesNotContain(pair.Lines, line => line.Contains("letting go of the link to the secondary", StringComparison.Ordinal));
         Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v2")).Status);
     }
 

@@ -227,7 +227,9 @@ internal sealed class AckWaiters
                 }
             }
 
-            _acked = 0;
+            // The acknowledged LSN stays: the secondary holds what it confirmed, whatever became of the writes after
+            // it. Cleared, it read as the whole stream being lag (STATUS, INFO, the lag gauge) after a fence renewed on
+            // the same link, and a switchover waited for an ack that no write was coming to bring.
         }
     }
 
