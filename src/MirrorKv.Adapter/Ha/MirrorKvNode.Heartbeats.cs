@@ -198,7 +198,10 @@ public sealed partial class MirrorKvNode
             }
 
             ((NodeRole Role, ulong Epoch)? answer, bool refused, bool connected) = await NodeProbe.ProbeAsync(transport, endPoint, Options.Secret, TimeSpan.FromMilliseconds(500), CancellationToken.None).ConfigureAwait(false);
-            if (connected && answer is null && !refused)
+            // A node that answers as this pair's secondary at this epoch runs and has not promoted: the link's silence
+            // is its loop's (starved, or behind a flood), not a black hole's, and letting go would only force a
+            // failover onto it. Kept, as for a paused one.
+            if (connected && answer is null && !refused || answer is { Role: NodeRole.Secondary or NodeRole.Rejoining } running && running.Epoch == Epoch)
             {
                 if (!_loggedPausedSecondary)
                 {
@@ -280,7 +283,7 @@ public sealed partial class MirrorKvNode
     [LoggerMessage(Level = LogLevel.Warning, Message = "letting go of the link to the secondary: {Reason}; it has promoted or is not running, and a silent link may be a black hole: asking its endpoint instead until this node can rejoin")]
     private partial void LogLettingGo(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the secondary has been silent for {Milliseconds:F0} ms, but its host accepts connections at {EndPoint} and the node does not answer: a paused process; keeping the link, on which it resumes")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the secondary has been silent for {Milliseconds:F0} ms, but its host accepts connections at {EndPoint} (a paused process, or one that runs and has not promoted): keeping the link, on which it resumes")]
     private partial void LogSecondaryPaused(string endPoint, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "dropping the secondary: {Reason}")]

@@ -50,14 +50,24 @@ internal static class SwitchoverCommand
     private static async Task<int> RunAsync(IPEndPoint primary, TimeSpan timeout, byte[]? secret, CancellationToken cancellationToken)
     {
         NodeStatus before;
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            before = await MirrorKvAdmin.GetStatusAsync(primary, secret: secret, cancellationToken: cancellationToken);
-        }
-        catch (MirrorKvException e)
-        {
-            await Console.Error.WriteLineAsync($"error: {e.Message}");
-            return 1;
+            try
+            {
+                before = await MirrorKvAdmin.GetStatusAsync(primary, secret: secret, cancellationToken: cancellationToken);
+                break;
+            }
+            catch (MirrorKvException e) when (e.Error == MirrorKvError.Unavailable && attempt < 3)
+            {
+                // A busy primary whose lease lapsed in the middle of a batch closes that batch's connections
+                // unanswered (seen under load in CI): ask again before calling it unreachable.
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+            }
+            catch (MirrorKvException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
         }
 
         if (before.Role != NodeRole.Primary || !before.Protected || before.Peer is not { } secondary)

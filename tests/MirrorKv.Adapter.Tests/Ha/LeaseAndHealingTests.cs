@@ -100,7 +100,7 @@ public class LeaseAndHealingTests
         Assert.Equal(WireStatus.Ok, (await toA.WriteAsync(1, "k", "v1")).Status);
 
         pair.Network.Freeze(PairFixture.SecondaryAddress);
-        await Waits.UntilAsync(() => pair.Lines.Any(line => line.Contains("a paused process; keeping the link", StringComparison.Ordinal)), "the fenced primary to find the silent secondary paused", seconds: 20);
+        await Waits.UntilAsync(() => pair.Lines.Any(line => line.Contains("keeping the link, on which it resumes", StringComparison.Ordinal)), "the fenced primary to find the silent secondary paused", seconds: 20);
         Assert.NotNull(pair.A.Node.Stream.Peer);
         pair.Network.Thaw(PairFixture.SecondaryAddress);
 
