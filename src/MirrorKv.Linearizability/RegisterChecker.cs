@@ -25,10 +25,9 @@ public static class RegisterChecker
     public const long DefaultStepBudget = 50_000_000;
 
     /// <summary>
-    /// Memo entries after which <see cref="Check"/> gives up as it does past its step budget: each holds a copy of the
-    /// linearized set, so on a long history the memo, not the steps, is what runs out first (a CI run's random
-    /// history of about 1,000 operations grew one to 24 GB before the kernel killed the test process). About
-    /// 2 million entries of 1,000 operations is under half a GiB.
+    /// Memo entries after which <see cref="Check"/> gives up as it does past its step budget (a CI run's random
+    /// history of about 1,000 operations once grew the memo to 24 GB before the kernel killed the test process).
+    /// An entry is a fingerprint of the linearized set and the register's value: 2 million is about 100 MB.
     /// </summary>
     public const int DefaultMemoBudget = 2_000_000;
 
@@ -45,7 +44,7 @@ public static class RegisterChecker
 
         Entry head = BuildList(ops);
         var linearized = new OperationSet(ops.Count);
-        var memo = new HashSet<(OperationSet, Register)>();
+        var memo = new HashSet<(UInt128, Register)>();
         var stack = new Stack<(Entry Call, Register Before)>();
         var state = new Register(initial);
         Entry? entry = head.Next;
@@ -68,7 +67,7 @@ public static class RegisterChecker
                         return null;
                     }
 
-                    if (memo.Add((linearized.Clone(), after)))
+                    if (memo.Add((linearized.Fingerprint, after)))
                     {
                         stack.Push((entry, state));
                         state = after;

@@ -83,8 +83,13 @@ public class RollingHistoryTests
                 Interlocked.Increment(ref operations);
                 if (i % 100 == 0)
                 {
-                    // Long enough a run for the checker below to close windows while it goes on.
+                    // Long enough a run for the checker below to close windows while it goes on; and no further than
+                    // 20,000 operations ahead of it, so that a starved checker does not face one unbounded window.
                     Thread.Sleep(1);
+                    while (i / 20_000 > Volatile.Read(ref windows))
+                    {
+                        Thread.Sleep(1);
+                    }
                 }
 
                 long id;
