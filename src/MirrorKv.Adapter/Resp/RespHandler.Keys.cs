@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Diagnostics;
 using MirrorKv.Store;
 
 namespace MirrorKv.Adapter.Resp;
@@ -207,8 +208,10 @@ internal sealed partial class RespHandler
         }
     }
 
-    // FLUSHDB [ASYNC | SYNC]: every key deleted (and the deletes replicated), in steps that each hold the
-    // store's lock briefly. Keys written meanwhile by other clients may survive it.
+    // FLUSHDB [ASYNC | SYNC]: every key deleted (and the deletes replicated), in steps that each hold the store's
+    // lock briefly, and in turns of the event loop (TurnBudget each): a flush of a million keys takes over a second,
+    // longer than the primary's lease, and in one turn it fenced the node halfway. Between turns the loop serves
+    // other clients, so keys they write meanwhile may survive the flush; this connection's later requests wait.
     private void FlushDb(RespSession session, in RespRequest request)
     {
         if (request.Count > 2 || (request.Count == 2 && !RespNumbers.Is(request[1], "ASYNC"u8) && !RespNumbers.Is(request[1], "SYNC"u8)))
@@ -217,8 +220,9 @@ internal sealed partial class RespHandler
             return;
         }
 
-        ulong cursor = 0;
-        int deleted = 0;
+        ulong cursor = session.Flushing ? session.FlushCursor : 0;
+        int deleted = session.Flushing ? session.FlushDeleted : 0;
+        long turn = Stopwatch.GetTimestamp();
         do
         {
             var collector = new KeyCollector(session, default, matchAll: true, includeExpired: true, 1024, 0);
@@ -228,6 +232,15 @@ internal sealed partial class RespHandler
             {
                 ReadOnlySpan<byte> key = KeyCollector.Next(session.Copy, ref offset);
                 deleted += _node.Store.Delete(key).IsOk ? 1 : 0;
+            }
+
+            if (cursor != 0 && Stopwatch.GetElapsedTime(turn) > TurnBudget)
+            {
+                session.Flushing = true;
+                session.FlushCursor = cursor;
+                session.FlushDeleted = deleted;
+                session.RunAgain = true;
+                return;
             }
         }
         while (cursor != 0);

@@ -163,6 +163,13 @@ internal sealed partial class RespHandler : IStreamHandler
             return data.Length;
         }
 
+        if (count > 0 && TurnIsUsedUp(session, consumed))
+        {
+            // Served long enough in this turn: the request stays buffered, and is served after the others.
+            YieldTurn(session);
+            return 0;
+        }
+
         session.BatchBytesIn += consumed;
         if (count > 0)
         {
@@ -184,10 +191,40 @@ internal sealed partial class RespHandler : IStreamHandler
             {
                 connection.MaxFrameSize = (uint)LimitsFor(session).MaxRequestBytes;
             }
+
+            if (session.RunAgain)
+            {
+                session.RunAgain = false;
+                session.BatchCommands--;
+                session.BatchBytesIn -= consumed;
+                YieldTurn(session);
+                return 0;
+            }
+
+            // Any other end of the request (FLUSHDB's last turn, or its next turn refused) ends a flush in progress.
+            session.Flushing = false;
         }
 
         return consumed;
     }
+
+    /// <summary>
+    /// How long one connection's batch may hold its thread before it gives the turn back. A batch runs to its end
+    /// on the event loop, and the primary's lease is checked at its end: a pipelined burst or a FLUSHDB of a
+    /// million keys that ran for a second took the lease with it (the node fenced, the secondary took over).
+    /// </summary>
+    internal static readonly TimeSpan TurnBudget = TimeSpan.FromMilliseconds(10);
+
+    // A clock read costs about a GET: read it every 128 requests, and before any large one.
+    private static bool TurnIsUsedUp(RespSession session, int requestBytes) =>
+        ((session.BatchCommands & 127) == 127 || requestBytes > 64 * 1024)
+        && Stopwatch.GetElapsedTime(session.LastCommandAt) > TurnBudget;
+
+    // The rest of this connection's input waits for a thread-pool turn: the loop serves its other connections, the
+    // batch ends (its replies and replication records leave, the lease is checked), and the next one starts; or,
+    // while the secondary reads slower than this connection writes, until it has caught up.
+    private void YieldTurn(RespSession session) =>
+        session.Connection.HoldReceivesUntil(_node.Stream.Peer is { IsCongested: true } peer ? peer.WhenDrained() : Task.Run(static () => { }));
 
     public void OnBatchEnd(IConnection connection)
     {

@@ -92,6 +92,19 @@ internal sealed class RespSession
     /// </summary>
     public bool ServedAsPrimary { get; set; }
 
+    /// <summary>
+    /// Set by a command that did a turn's share of its work and is to run again, from the start of the same request,
+    /// once the event loop has served the others (FLUSHDB on a large store). The handler clears it.
+    /// </summary>
+    public bool RunAgain;
+
+    /// <summary>A FLUSHDB is part done: its scan stands at <see cref="FlushCursor"/>, <see cref="FlushDeleted"/> keys deleted.</summary>
+    public bool Flushing;
+
+    public ulong FlushCursor;
+
+    public int FlushDeleted;
+
     // Tallies of the current batch, added to the handler's totals once per batch (no shared counter per command).
     public long BatchCommands;
     public long BatchHits;
