@@ -197,7 +197,7 @@ internal sealed partial class RespHandler : IStreamHandler
                 session.RunAgain = false;
                 session.BatchCommands--;
                 session.BatchBytesIn -= consumed;
-                YieldTurn(session);
+                YieldTurn(session, untilAcked: _node.Stream.LastLsn);
                 return 0;
             }
 
@@ -221,10 +221,24 @@ internal sealed partial class RespHandler : IStreamHandler
         && Stopwatch.GetElapsedTime(session.LastCommandAt) > TurnBudget;
 
     // The rest of this connection's input waits for a thread-pool turn: the loop serves its other connections, the
-    // batch ends (its replies and replication records leave, the lease is checked), and the next one starts; or,
-    // while the secondary reads slower than this connection writes, until it has caught up.
-    private void YieldTurn(RespSession session) =>
-        session.Connection.HoldReceivesUntil(_node.Stream.Peer is { IsCongested: true } peer ? peer.WhenDrained() : Task.Run(static () => { }));
+    // batch ends (its replies and replication records leave, the lease is checked), and the next one starts. A
+    // command that runs in turns waits until the secondary applied what it wrote so far (see AckTurn); any other
+    // batch waits, while the secondary reads slower than clients write, until it has caught up.
+    private void YieldTurn(RespSession session, ulong untilAcked = 0)
+    {
+        Task next;
+        if (untilAcked != 0 && _node.Options.Replication == ReplicationMode.Sync && _node.Stream.Peer is not null)
+        {
+            var turn = new AckTurn(session.Connection);
+            next = _waiters.TryWait(untilAcked, turn) ? turn.Due : Task.Run(static () => { });
+        }
+        else
+        {
+            next = _node.Stream.Peer is { IsCongested: true } peer ? peer.WhenDrained() : Task.Run(static () => { });
+        }
+
+        session.Connection.HoldReceivesUntil(next);
+    }
 
     public void OnBatchEnd(IConnection connection)
     {

@@ -28,7 +28,7 @@ public sealed partial class StoreEngine
         }
 
         ulong hash = KeyIndex.Hash(key);
-        lock (_lock)
+        using (Enter())
         {
             if (!_index.TryGet(key, hash, out ulong offset))
             {
@@ -61,7 +61,7 @@ public sealed partial class StoreEngine
             return false;
         }
 
-        lock (_lock)
+        using (Enter())
         {
             if (!TryLookupLocked(key, out ulong offset, out pointer, out version, out pending))
             {
@@ -88,7 +88,7 @@ public sealed partial class StoreEngine
         }
 
         ulong hash = KeyIndex.Hash(key);
-        lock (_lock)
+        using (Enter())
         {
             if (_isSecondary)
             {
@@ -128,7 +128,7 @@ public sealed partial class StoreEngine
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(slotBudget);
         ulong slabSize = (ulong)Options.SlabSize;
-        lock (_lock)
+        using (Enter())
         {
             ulong end = (ulong)_allocator.SlabCount * slabSize;
             for (int examined = 0; examined < slotBudget && cursor < end; examined++)

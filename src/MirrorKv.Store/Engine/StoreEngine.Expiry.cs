@@ -43,7 +43,7 @@ public sealed partial class StoreEngine
         int reaped = 0;
         try
         {
-            lock (_lock)
+            using (Enter())
             {
                 if (_isSecondary)
                 {

@@ -28,7 +28,7 @@ public sealed partial class StoreEngine
     {
         get
         {
-            lock (_lock)
+            using (Enter())
             {
                 return MemoryUsedLocked();
             }

@@ -33,7 +33,7 @@ public sealed partial class StoreEngine
     {
         get
         {
-            lock (_lock)
+            using (Enter())
             {
                 return _pendingCount;
             }
@@ -48,7 +48,7 @@ public sealed partial class StoreEngine
     /// <remarks>Runs on the thread that received the ack, before the writes' replies leave.</remarks>
     public int Publish(ulong ackedLsn)
     {
-        lock (_lock)
+        using (Enter())
         {
             int published = 0;
             while (_pendingCount > 0 && _pending[_pendingHead].Lsn <= ackedLsn)

@@ -19,7 +19,7 @@ public sealed partial class StoreEngine
     {
         get
         {
-            lock (_lock)
+            using (Enter())
             {
                 return _isSecondary;
             }
@@ -69,7 +69,7 @@ public sealed partial class StoreEngine
             return ApplyStatus.BadAddress;
         }
 
-        lock (_lock)
+        using (Enter())
         {
             if (!_isSecondary && (_index.Count > 0 || _allocator.ClaimedSlabs > 0))
             {
@@ -130,7 +130,7 @@ public sealed partial class StoreEngine
         }
 
         ulong hash = KeyIndex.Hash(change.Key);
-        lock (_lock)
+        using (Enter())
         {
             if (!_isSecondary || _translation is null)
             {
@@ -184,7 +184,7 @@ public sealed partial class StoreEngine
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Promote()
     {
-        lock (_lock)
+        using (Enter())
         {
             if (!_isSecondary)
             {
@@ -265,7 +265,7 @@ public sealed partial class StoreEngine
     /// <summary>The rkey of the mirrored primary region that holds <paramref name="primaryAddress"/>, or 0.</summary>
     public uint MirroredRKeyAt(ulong primaryAddress)
     {
-        lock (_lock)
+        using (Enter())
         {
             foreach (MirroredRegion region in _primaryRegions)
             {

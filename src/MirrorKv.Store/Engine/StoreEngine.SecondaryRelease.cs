@@ -18,7 +18,7 @@ public sealed partial class StoreEngine
     /// </summary>
     public ApplyStatus ApplySlabRelease(in RemotePointer primarySlab)
     {
-        lock (_lock)
+        using (Enter())
         {
             if (!_isSecondary || _translation is null)
             {

@@ -45,7 +45,7 @@ public sealed partial class StoreEngine
             return SlabCopyResult.Failed(ApplyStatus.BadEntry);
         }
 
-        lock (_lock)
+        using (Enter())
         {
             if (!_isSecondary || _translation is null)
             {
@@ -179,7 +179,7 @@ public sealed partial class StoreEngine
     /// </summary>
     public void ReserveIndex(long entries)
     {
-        lock (_lock)
+        using (Enter())
         {
             _index.Reserve((int)Math.Min(entries, int.MaxValue));
         }

@@ -35,6 +35,7 @@ public sealed partial class StoreEngine : IDisposable
     private readonly RegionRegistry? _registry;
     private readonly AccessFlags _regionAccess;
     private ulong _lastVersion;
+    private bool _disposed;
 
     /// <summary>Creates an engine and registers (allocates and zeroes) its first chunk (<see cref="StoreOptions.FirstChunkSize"/>: one slab by default).</summary>
     /// <param name="options">Tunables; <see cref="StoreOptions.Default"/> when null.</param>
@@ -117,7 +118,7 @@ public sealed partial class StoreEngine : IDisposable
         }
 
         ulong hash = KeyIndex.Hash(key);
-        lock (_lock)
+        using (Enter())
         {
             if (_isSecondary)
             {
@@ -160,7 +161,7 @@ public sealed partial class StoreEngine : IDisposable
             return false;
         }
 
-        lock (_lock)
+        using (Enter())
         {
             return TryLookupLocked(key, out _, out pointer, out version, out pending);
         }
@@ -191,7 +192,7 @@ public sealed partial class StoreEngine : IDisposable
     /// <summary>Counts of entries, slabs and bytes.</summary>
     public StoreStats GetStats()
     {
-        lock (_lock)
+        using (Enter())
         {
             return new StoreStats(_index.Count, Options.SlabSize, _allocator.SlabCount, _allocator.ClaimedSlabs, _allocator.SlotBytesInUse, _allocator.FreeSlots, _index.MemoryBytes, _lastVersion, Evictions)
             {
@@ -206,7 +207,7 @@ public sealed partial class StoreEngine : IDisposable
     /// <summary>Indexes of the slabs claimed so far, ascending: the slabs a rejoining peer must copy.</summary>
     public IReadOnlyList<int> GetClaimedSlabs()
     {
-        lock (_lock)
+        using (Enter())
         {
             var slabs = new List<int>(_allocator.ClaimedSlabs);
             for (int i = 0; i < _allocator.SlabCount; i++)
@@ -227,7 +228,7 @@ public sealed partial class StoreEngine : IDisposable
     /// </summary>
     public IReadOnlyList<(int Slab, int SlotSize)> GetClaimedSlabLayout()
     {
-        lock (_lock)
+        using (Enter())
         {
             var layout = new List<(int, int)>(_allocator.ClaimedSlabs);
             for (int i = 0; i < _allocator.SlabCount; i++)
@@ -244,8 +245,35 @@ public sealed partial class StoreEngine : IDisposable
         }
     }
 
-    /// <summary>Releases the chunks. Only once no reader can touch them any more.</summary>
-    public void Dispose() => _memory.Dispose();
+    /// <summary>
+    /// Releases the chunks, once no two-sided operation is inside them: one that comes later throws
+    /// <see cref="ObjectDisposedException"/> instead of touching freed memory (a RESP command served on a
+    /// thread-pool turn may still be running while its node shuts down). One-sided readers must be gone.
+    /// </summary>
+    public void Dispose()
+    {
+        using (_lock.EnterScope())
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                _memory.Dispose();
+            }
+        }
+    }
+
+    // The store's lock, for every two-sided operation; refused once the chunks are released.
+    private Lock.Scope Enter()
+    {
+        Lock.Scope scope = _lock.EnterScope();
+        if (_disposed)
+        {
+            scope.Dispose();
+            throw new ObjectDisposedException(nameof(StoreEngine), "the store was released: its node is shutting down");
+        }
+
+        return scope;
+    }
 
     private StoreWriteResult Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool mustExist, RemotePointer at)
     {
@@ -261,7 +289,7 @@ public sealed partial class StoreEngine : IDisposable
         }
 
         ulong hash = KeyIndex.Hash(key);
-        lock (_lock)
+        using (Enter())
         {
             return _isSecondary ? StoreWriteResult.Failed(StoreStatus.ReadOnlySecondary) : PutLocked(key, hash, value, mustExist, at);
         }

@@ -34,12 +34,16 @@ internal sealed class RespNodes : IAsyncDisposable
 
     public string Log => string.Join("\n", Lines);
 
-    public static async Task<RespNodes> StartAsync(bool withSecondary = false, Func<NodeOptions, NodeOptions>? tweak = null)
+    /// <param name="eventLoops">The primary's event loops (the transport's default when null).</param>
+    public static async Task<RespNodes> StartAsync(bool withSecondary = false, Func<NodeOptions, NodeOptions>? tweak = null, int? eventLoops = null)
     {
         tweak ??= o => o;
         var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
         NodeOptions primaryOptions = tweak(Options());
-        MirrorKvNode primary = await MirrorKvNode.StartAsync(primaryOptions, new TcpTransport(primaryOptions.MaxFrameSize), new CapturingLoggerFactory(lines, "P"));
+        var transport = eventLoops is { } loops
+            ? new TcpTransport(new TcpTransportOptions { MaxFrameSize = primaryOptions.MaxFrameSize, EventLoops = loops })
+            : new TcpTransport(primaryOptions.MaxFrameSize);
+        MirrorKvNode primary = await MirrorKvNode.StartAsync(primaryOptions, transport, new CapturingLoggerFactory(lines, "P"));
         MirrorKvNode? secondary = null;
         if (withSecondary)
         {
