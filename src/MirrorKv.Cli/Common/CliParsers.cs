@@ -30,28 +30,43 @@ internal static class CliParsers
         return true;
     }
 
-    /// <summary>A byte count with an optional k, m or g suffix (powers of 1024).</summary>
+    /// <summary>
+    /// A byte count with an optional k, m or g suffix (powers of 1024), also written kb, mb, gb (as redis writes
+    /// maxmemory, where they mean the same powers) or kib, mib, gib.
+    /// </summary>
     public static bool TryParseSize(string text, out ulong bytes, out string? error)
     {
         bytes = 0;
         error = null;
         string t = text.Trim().ToLowerInvariant();
         ulong unit = 1;
-        if (t.Length > 0 && t[^1] is 'k' or 'm' or 'g')
+        foreach ((string suffix, ulong size) in SizeSuffixes)
         {
-            unit = t[^1] switch { 'k' => 1UL << 10, 'm' => 1UL << 20, _ => 1UL << 30 };
-            t = t[..^1];
+            if (t.Length > suffix.Length && t.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                unit = size;
+                t = t[..^suffix.Length];
+                break;
+            }
         }
 
         if (!ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out ulong n) || n > ulong.MaxValue / unit)
         {
-            error = $"'{text}' is not a size (a number of bytes, optionally with k, m or g: 256m)";
+            error = $"'{text}' is not a size (a number of bytes, optionally with k, m or g, or kb, mb, gb: 256m, 1gb)";
             return false;
         }
 
         bytes = n * unit;
         return true;
     }
+
+    // Longest first, so that "kib" is not read as a number ending in "b".
+    private static readonly (string Suffix, ulong Size)[] SizeSuffixes =
+    [
+        ("kib", 1UL << 10), ("mib", 1UL << 20), ("gib", 1UL << 30),
+        ("kb", 1UL << 10), ("mb", 1UL << 20), ("gb", 1UL << 30),
+        ("k", 1UL << 10), ("m", 1UL << 20), ("g", 1UL << 30),
+    ];
 
     /// <summary>A positive duration: a number of seconds, or a number with ms, s, m, h or d.</summary>
     public static bool TryParseDuration(string text, out TimeSpan duration, out string? error)
