@@ -170,7 +170,6 @@ internal sealed partial class RespHandler : IStreamHandler
             return 0;
         }
 
-        session.BatchBytesIn += consumed;
         if (count > 0)
         {
             if (_sentinel)
@@ -194,9 +193,9 @@ internal sealed partial class RespHandler : IStreamHandler
 
             if (session.RunAgain)
             {
+                // Counted once, on the turn that ends it.
                 session.RunAgain = false;
                 session.BatchCommands--;
-                session.BatchBytesIn -= consumed;
                 YieldTurn(session, untilAcked: _node.Stream.LastLsn);
                 return 0;
             }
@@ -205,6 +204,7 @@ internal sealed partial class RespHandler : IStreamHandler
             session.Flushing = false;
         }
 
+        session.BatchBytesIn += consumed;
         return consumed;
     }
 
@@ -226,18 +226,21 @@ internal sealed partial class RespHandler : IStreamHandler
     // batch waits, while the secondary reads slower than clients write, until it has caught up.
     private void YieldTurn(RespSession session, ulong untilAcked = 0)
     {
-        Task next;
+        Task? next = null;
         if (untilAcked != 0 && _node.Options.Replication == ReplicationMode.Sync && _node.Stream.Peer is not null)
         {
             var turn = new AckTurn(session.Connection);
-            next = _waiters.TryWait(untilAcked, turn) ? turn.Due : Task.Run(static () => { });
+            if (_waiters.TryWait(untilAcked, turn))
+            {
+                next = turn.Due;
+            }
         }
-        else
+        else if (_node.Stream.Peer is { IsCongested: true } peer)
         {
-            next = _node.Stream.Peer is { IsCongested: true } peer ? peer.WhenDrained() : Task.Run(static () => { });
+            next = peer.WhenDrained();
         }
 
-        session.Connection.HoldReceivesUntil(next);
+        session.Connection.HoldReceivesUntil(next ?? Task.Run(static () => { }));
     }
 
     public void OnBatchEnd(IConnection connection)
