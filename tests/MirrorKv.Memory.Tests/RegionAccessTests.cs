@@ -55,6 +55,29 @@ public unsafe class RegionAccessTests
         Assert.Equal(0, raw[104]);
     }
 
+    [Theory]
+    [InlineData(64 * 1024, 64 * 1024)]
+    [InlineData(1 << 20, 1 << 20)]
+    [InlineData(5 << 20, 1 << 20)]
+    public void Allocate_AfterAnEarlierRegionWasWrittenAndFreed_ReadsZeros_AtTheAskedAlignment(int length, int alignment)
+    {
+        // A region is not cleared at registration (the kernel zero-fills fresh mappings): memory handed back by an
+        // earlier region, full of its bytes, must never show through in a new one.
+        for (int round = 0; round < 8; round++)
+        {
+            var earlier = MemoryRegion.Allocate((ulong)length, AccessFlags.RemoteRead, alignment: (ulong)alignment);
+            earlier.GetSpan(0, length).Fill(0xEE);
+            earlier.Dispose();
+
+            using var region = MemoryRegion.Allocate((ulong)length, AccessFlags.RemoteRead, alignment: (ulong)alignment);
+            Assert.Equal(0UL, region.BaseAddress % (ulong)alignment);
+            Assert.Equal((ulong)length, region.Length);
+            Assert.True(region.GetSpan(0, length).IndexOfAnyExcept((byte)0) < 0, $"round {round}: a new region showed an earlier one's bytes");
+            region.GetSpan(0, length).Fill(0x11);
+            Assert.Equal(0x11, region.GetSpan((ulong)length - 1, 1)[0]);
+        }
+    }
+
     [Fact]
     public void Allocate_RKeysAreRandomNonZeroAndDistinct()
     {

@@ -378,6 +378,24 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Null while the secondary keeps up; once the oldest write waiting for its ack has waited longer than
+    /// <see cref="NodeOptions.ReplicationBacklogLimit"/>, a task that completes when the secondary has applied every
+    /// record written so far (or the wait ends otherwise: the primary fenced, or went on alone). A client connection
+    /// that wrote holds its input until then, so that what stands in the stream ahead of a heartbeat stays well
+    /// inside one lease of apply time. Checked once per batch: it takes the waiters' lock.
+    /// </summary>
+    internal Task? WhenBacklogApplied(IConnection connection)
+    {
+        if (Options.Replication != ReplicationMode.Sync || Stream.Peer is null || _waiters.OldestWait <= Options.ReplicationBacklogLimit)
+        {
+            return null;
+        }
+
+        var applied = new AckTurn(connection);
+        return _waiters.TryWait(Stream.LastLsn, applied) ? applied.Due : null;
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "warming up the slab copy path failed (a later copy runs slower, nothing else changes)")]
     private partial void LogWarmUpFailed(Exception error);
 

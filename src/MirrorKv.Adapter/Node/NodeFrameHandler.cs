@@ -223,6 +223,12 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
         {
             wrote.BatchWrote = false;
             node.Stream.FlushAfterDelivery();
+            if (node.WhenBacklogApplied(connection) is { } applied)
+            {
+                // The secondary is a good part of a lease behind: this connection's next writes wait until it has
+                // applied what was written so far (see NodeOptions.ReplicationBacklogLimit).
+                connection.HoldReceivesUntil(applied);
+            }
         }
 
         connection.Flush();

@@ -208,6 +208,16 @@ public sealed record NodeOptions
     public TimeSpan LeaseDuration => FenceAfter;
 
     /// <summary>
+    /// How far the secondary may fall behind, in time, before a sync primary stops reading its clients' input until
+    /// the secondary applied everything written so far: <see cref="LeaseDuration"/> / 5 (100 ms by default), measured
+    /// as the age of the oldest write waiting for its ack. Heartbeats travel in the replication stream behind the
+    /// records before them, so the echo that renews the lease comes only once those are applied; bounding the
+    /// backlog in bytes alone (<see cref="PeerSendQueueLimit"/>) let a burst of large values take longer to apply
+    /// than the lease runs.
+    /// </summary>
+    public TimeSpan ReplicationBacklogLimit => LeaseDuration / 5;
+
+    /// <summary>
     /// Silence after which a secondary promotes itself: twice <see cref="FenceAfter"/>. The margin (500 ms
     /// by default) is what keeps the two from serving at once: it holds as long as neither clock runs more
     /// than 2× faster than the other over one lease, and a pause of either process only makes it wider (see

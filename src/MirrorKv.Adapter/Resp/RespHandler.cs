@@ -163,11 +163,22 @@ internal sealed partial class RespHandler : IStreamHandler
             return data.Length;
         }
 
-        if (count > 0 && TurnIsUsedUp(session, consumed))
+        if (count > 0 && IsCheckpoint(session, consumed))
         {
-            // Served long enough in this turn: the request stays buffered, and is served after the others.
-            YieldTurn(session);
-            return 0;
+            if (Stopwatch.GetElapsedTime(session.LastCommandAt) > TurnBudget)
+            {
+                // Served long enough in this turn: the request stays buffered, and is served after the others.
+                YieldTurn(session);
+                return 0;
+            }
+
+            if (session.BatchAsPrimary && _node.WhenBacklogApplied(connection) is { } applied)
+            {
+                // The secondary is a good part of a lease behind (a burst of large values): this connection's input
+                // waits until it has applied what was written so far.
+                connection.HoldReceivesUntil(applied);
+                return 0;
+            }
         }
 
         if (count > 0)
@@ -215,10 +226,10 @@ internal sealed partial class RespHandler : IStreamHandler
     /// </summary>
     internal static readonly TimeSpan TurnBudget = TimeSpan.FromMilliseconds(10);
 
-    // A clock read costs about a GET: read it every 128 requests, and before any large one.
-    private static bool TurnIsUsedUp(RespSession session, int requestBytes) =>
-        ((session.BatchCommands & 127) == 127 || requestBytes > 64 * 1024)
-        && Stopwatch.GetElapsedTime(session.LastCommandAt) > TurnBudget;
+    // A clock read costs about a GET: the turn's time and the secondary's backlog are looked at every 128 requests,
+    // and before any large one.
+    private static bool IsCheckpoint(RespSession session, int requestBytes) =>
+        (session.BatchCommands & 127) == 127 || requestBytes > 64 * 1024;
 
     // The rest of this connection's input waits for a thread-pool turn: the loop serves its other connections, the
     // batch ends (its replies and replication records leave, the lease is checked), and the next one starts. A

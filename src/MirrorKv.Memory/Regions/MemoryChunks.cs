@@ -63,7 +63,7 @@ public sealed class MemoryChunks : IDisposable
     public int ChunkOf(ulong offset) => _layout.SlabChunk[offset >> _slabShift];
 
     /// <summary>
-    /// Allocates, zeroes and adds a chunk of <paramref name="length"/> bytes (a positive multiple of the slab
+    /// Allocates (reading as zeros) and adds a chunk of <paramref name="length"/> bytes (a positive multiple of the slab
     /// size) at the end of the offset space, and returns its region. The caller registers it for remote access.
     /// </summary>
     public MemoryRegion Add(ulong length, AccessFlags access)

@@ -7,8 +7,11 @@ namespace MirrorKv.Memory;
 /// A block of native, page-aligned memory registered for remote access, as an RDMA memory region.
 /// </summary>
 /// <remarks>
-/// The memory is zeroed and so committed at registration, as ibv_reg_mr pins every page: a remote
-/// reader can never see bytes that some earlier owner of the pages left behind. The block never
+/// The memory reads as zeros from registration on, so a remote reader can never see bytes that some earlier
+/// owner of the pages left behind. On Linux it is an anonymous mapping that the kernel zero-fills page by page
+/// as it is first written, rather than committed up front as ibv_reg_mr pins every page: registering a chunk in
+/// the middle of a write must not stall the event loop for as long as faulting in the whole chunk takes (see
+/// <see cref="AnonymousPages"/>); elsewhere it is allocated and cleared at registration. The block never
 /// moves, so <see cref="BaseAddress"/> is a real virtual address for as long as the region lives.
 /// Dispose only once nothing can access the region any more (the adapter has stopped); accesses
 /// after disposal are refused, but a reader already inside a span would read freed memory.
@@ -17,9 +20,13 @@ public sealed unsafe class MemoryRegion : IDisposable
 {
     private byte* _base;
 
-    private MemoryRegion(byte* basePointer, ulong length, uint rkey, AccessFlags access)
+    // True when the memory came from AnonymousPages (munmap), false for NativeMemory (free).
+    private readonly bool _mapped;
+
+    private MemoryRegion(byte* basePointer, ulong length, uint rkey, AccessFlags access, bool mapped)
     {
         _base = basePointer;
+        _mapped = mapped;
         Length = length;
         RKey = rkey;
         Access = access;
@@ -41,7 +48,7 @@ public sealed unsafe class MemoryRegion : IDisposable
     /// <summary>True once the memory has been released.</summary>
     public bool IsDisposed => _base == null;
 
-    /// <summary>Allocates, zeroes and registers a region of <paramref name="length"/> bytes.</summary>
+    /// <summary>Allocates and registers a region of <paramref name="length"/> bytes that reads as zeros.</summary>
     /// <param name="length">Bytes; must be a positive multiple of <see cref="Environment.SystemPageSize"/>.</param>
     /// <param name="access">Remote access the region allows.</param>
     /// <param name="rkey">The rkey to use, or 0 for a fresh random one (the normal case).</param>
@@ -64,10 +71,21 @@ public sealed unsafe class MemoryRegion : IDisposable
 
         // Large regions are aligned to the huge page size so that every 2 MiB of them can be one TLB entry.
         alignment = Math.Max(alignment, length >= HugePages.Size ? HugePages.Size : page);
-        var basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)alignment);
+        byte* basePointer = AnonymousPages.IsSupported ? AnonymousPages.TryMap(length, alignment) : null;
+        bool mapped = basePointer != null;
+        if (!mapped)
+        {
+            basePointer = (byte*)NativeMemory.AlignedAlloc((nuint)length, (nuint)alignment);
+        }
+
         HugePages.Advise(basePointer, length);
-        NativeMemory.Clear(basePointer, (nuint)length);
-        return new MemoryRegion(basePointer, length, rkey != 0 ? rkey : NewRKey(), access);
+        if (!mapped)
+        {
+            // Heap memory may hold an earlier allocation's bytes; mapped pages are the kernel's zeros.
+            NativeMemory.Clear(basePointer, (nuint)length);
+        }
+
+        return new MemoryRegion(basePointer, length, rkey != 0 ? rkey : NewRKey(), access, mapped);
     }
 
     /// <summary>A random, non-zero rkey, so that a pointer from an earlier incarnation is refused.</summary>
@@ -169,7 +187,14 @@ public sealed unsafe class MemoryRegion : IDisposable
         if (p != null)
         {
             _base = null;
-            NativeMemory.AlignedFree(p);
+            if (_mapped)
+            {
+                AnonymousPages.Unmap(p, Length);
+            }
+            else
+            {
+                NativeMemory.AlignedFree(p);
+            }
         }
     }
 

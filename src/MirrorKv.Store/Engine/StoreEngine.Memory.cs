@@ -9,7 +9,7 @@ namespace MirrorKv.Store;
 /// OutOfMemory).
 /// </summary>
 /// <remarks>
-/// <para><b>What counts.</b> Every chunk whole (claimed or not, since registration commits it), the index's
+/// <para><b>What counts.</b> Every chunk whole (claimed or not: a chunk is memory the node has taken on, whether or not its pages have been touched yet), the index's
 /// bucket array (8 bytes a bucket; it grows by a quarter at 9/10 load, so 8.9 to 11.1 bytes a key) and the access table
 /// (a byte per 32 bytes of chunk, under LRU and LFU). Not counted: the .NET runtime and the node's buffers, as
 /// redis's <c>maxmemory</c> leaves out its own code and buffers.</para>

@@ -33,8 +33,8 @@ public sealed record StoreOptions
     /// far (doubling its memory each time), up to this size, and a last one cut to what the limit leaves. Null
     /// (the default) means 64 MiB, or <see cref="MaxMemory"/> / 128 when that is larger, so that a node never
     /// has more than about 140 regions (a HELLO reply lists at most 255). Small chunks keep resident memory close
-    /// to what the data needs; large ones mean fewer rkeys and fewer registrations (each zeroes and so commits
-    /// its memory under the store's lock: about 10 ms for 64 MiB).
+    /// to what the data needs; large ones mean fewer rkeys and fewer registrations (on Linux a registration only maps
+    /// the chunk; its pages are zero-filled by the kernel as writes first touch them).
     /// </summary>
     public ulong? MaxChunkSize { get; init; }
 

@@ -1,11 +1,13 @@
 using MirrorKv.Transport;
 
-namespace MirrorKv.Adapter.Resp;
+namespace MirrorKv.Adapter;
 
 /// <summary>
-/// The next turn of a command that runs in turns (FLUSHDB), due once the secondary has applied what the last
-/// turn wrote: the records of one turn at most then stand in the peer link ahead of the next heartbeat, whatever
-/// the command's size, so the echo that renews the primary's lease is not held back behind them.
+/// The next turn of a client connection, due once the secondary has applied what was written before it: the next
+/// turn of a command that runs in turns (FLUSHDB), and a connection's input held while the secondary lags
+/// (<see cref="MirrorKvNode.WhenBacklogApplied"/>). What stands in the peer link ahead of the next heartbeat then
+/// stays bounded, whatever the command's or the burst's size, so the echo that renews the primary's lease is not
+/// held back behind it.
 /// </summary>
 internal sealed class AckTurn(IConnection connection) : IAckListener
 {
