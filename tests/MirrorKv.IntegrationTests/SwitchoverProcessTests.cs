@@ -50,6 +50,10 @@ public sealed class SwitchoverProcessTests
     public async Task Switchover_RespClientsOfTheOldPrimary_AreClosedUnanswered_NotRefused_AndEveryOkIsOnTheNewPrimary()
     {
         await using RespPair pair = await RespPair.StartAsync();
+
+        // INFO's uptime is the process's, as redis's: the old primary rejoins as a new incarnation in the same process.
+        (string RunId, long Uptime) before = ("", 0);
+        await Waits.UntilAsync(async () => (before = await ServerInfoAsync(pair.PrimaryResp)).Uptime >= 2, "the primary to be up for 2 s", seconds: 30);
         var acknowledged = new ConcurrentDictionary<string, string>();
         var refusals = new ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
@@ -72,6 +76,26 @@ public sealed class SwitchoverProcessTests
         {
             Assert.Equal(value, await CallAsync(reader, lines, "GET", key));
         }
+
+        await pair.Secondary.WaitProtectedAsync();
+        (string runIdAfter, long uptimeAfter) = await ServerInfoAsync(pair.PrimaryResp);
+        Assert.NotEqual(before.RunId, runIdAfter);
+        Assert.True(uptimeAfter >= before.Uptime, $"uptime_in_seconds went from {before.Uptime} to {uptimeAfter} when the node rejoined as secondary");
+    }
+
+    private static async Task<(string RunId, long Uptime)> ServerInfoAsync(IPEndPoint resp)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(resp);
+        await client.GetStream().WriteAsync("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"u8.ToArray());
+        var lines = new StreamReader(client.GetStream(), Encoding.ASCII);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string header = await lines.ReadLineAsync(timeout.Token) ?? "";
+        Assert.StartsWith("$", header, StringComparison.Ordinal);
+        var body = new char[int.Parse(header[1..], System.Globalization.CultureInfo.InvariantCulture)];
+        await lines.ReadBlockAsync(body, timeout.Token);
+        Dictionary<string, string> fields = new string(body).Split("\r\n").Where(line => line.Contains(':', StringComparison.Ordinal)).Select(line => line.Split(':', 2)).ToDictionary(pair => pair[0], pair => pair[1]);
+        return (fields["run_id"], long.Parse(fields["uptime_in_seconds"], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     // SET after SET on one connection until it closes (true) or the test stops it (false); every reply but +OK is

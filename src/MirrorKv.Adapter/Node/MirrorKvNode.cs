@@ -67,7 +67,7 @@ public sealed partial class MirrorKvNode : IAsyncDisposable
         Store = store = new StoreEngine(storeOptions, AccessFlags.RemoteRead, Stream, _registry);
         var verbs = new VerbsEngine(_registry, () => Store.Translation?.Current, Store.Access);
         _cluster = options.Coordinator is { Cluster: not null } coordinator ? new ClusterGate(coordinator, options.RespListenEndPoint is not null, loggers.CreateLogger("MirrorKv.Cluster")) : null;
-        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster);
+        var twoSided = new TwoSidedPath(Store, _role, Stream, _waiters, options.Replication, () => Volatile.Read(ref _secondaryEndPoint), OnNewerEpochSeen, Counters, _cluster, options.PrimaryEndPoint);
         SlotTransferPath? slotMoves = _cluster is null ? null : new SlotTransferPath(Store, _role, Stream, _waiters, options.Replication, _cluster, Counters);
         _handler = new NodeFrameHandler(this, verbs, twoSided, slotMoves, _logger);
         _telemetry = new NodeTelemetry(this, Counters);

@@ -31,7 +31,9 @@ internal sealed partial class RespHandler
                 Field(text, "run_id", RunId);
                 Field(text, "tcp_port", _node.RespEndPoint?.Port ?? 0);
                 Field(text, "server_time_usec", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-                long uptime = (long)Stopwatch.GetElapsedTime(StartedAt).TotalSeconds;
+                // The process's, as redis's: a node that rejoins after a failover is a new incarnation in the same
+                // process (its run_id changes), not a restart.
+                long uptime = ProcessUptimeSeconds();
                 Field(text, "uptime_in_seconds", uptime);
                 Field(text, "uptime_in_days", uptime / 86400);
                 Field(text, "mirrorkv_native_port", _node.EndPoint.Port);
@@ -163,6 +165,12 @@ internal sealed partial class RespHandler
     }
 
     // redis's run_id and master_replid are 40 hex digits: this node's incarnation, repeated.
+    private static long ProcessUptimeSeconds()
+    {
+        using var process = Process.GetCurrentProcess();
+        return Math.Max(0, (long)(DateTime.Now - process.StartTime).TotalSeconds);
+    }
+
     private string RunId => string.Create(CultureInfo.InvariantCulture, $"{_node.Incarnation:x16}{_node.Incarnation:x16}{(uint)_node.Incarnation:x8}");
 
     private static void Section(StringBuilder text, string name) => text.Append("# ").Append(name).Append("\r\n");

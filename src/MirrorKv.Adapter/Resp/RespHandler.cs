@@ -58,8 +58,6 @@ internal sealed partial class RespHandler : IStreamHandler
 
     public ICollection<IConnection> OpenConnections => _open.Keys;
 
-    /// <summary>When this node (and its RESP port) started: INFO's uptime.</summary>
-    public long StartedAt { get; } = Stopwatch.GetTimestamp();
 
     // Totals since start, for INFO stats.
     private long _connectionsReceived;

@@ -12,7 +12,7 @@ namespace MirrorKv.Adapter;
 /// acknowledged only once the secondary has applied them.
 /// </summary>
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
-internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Func<ulong, bool> onNewerEpoch, NodeCounters counters, ClusterGate? cluster)
+internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Func<ulong, bool> onNewerEpoch, NodeCounters counters, ClusterGate? cluster, IPEndPoint? followedPrimary = null)
 {
     public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
     {
@@ -116,7 +116,9 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         if (currentRole != NodeRole.Primary)
         {
-            Replies.Error(connection, opcode, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: writes go to the primary");
+            // A secondary names the primary it follows, so that a tool pointed at the wrong node knows where to go.
+            string where = currentRole is NodeRole.Secondary or NodeRole.Rejoining && followedPrimary is not null ? $" at {followedPrimary}" : "";
+            Replies.Error(connection, opcode, requestId, WireStatus.NotPrimary, $"this node is {currentRole} at epoch {epoch}: writes go to the primary{where}");
             return;
         }
 

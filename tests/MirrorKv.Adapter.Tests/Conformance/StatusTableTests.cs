@@ -309,7 +309,9 @@ public class StatusTableTests
             byte[] reserved = Translation(94, k1.RKey);
             reserved[^1] = 1;
             seen.Add("TRANSLATION with its reserved word set", Opcode.Translation, await Answer.AskAsync(raw, reserved), WireStatus.MalformedFrame);
-            seen.Add("WRITE at the secondary", Opcode.Write, await Answer.AskAsync(raw, Kv(Opcode.Write, 95, "k9", 1)), WireStatus.NotPrimary);
+            Answer refused = await Answer.AskAsync(raw, Kv(Opcode.Write, 95, "k9", 1));
+            seen.Add("WRITE at the secondary", Opcode.Write, refused, WireStatus.NotPrimary);
+            Assert.Contains($"writes go to the primary at {primary.EndPoint}", ErrorText.Read(refused.Payload), StringComparison.Ordinal);
             seen.Add("UPDATE at the secondary", Opcode.Update, await Answer.AskAsync(raw, Kv(Opcode.Update, 96, "k1", 1)), WireStatus.NotPrimary);
             seen.Add("DELETE at the secondary", Opcode.Delete, await Answer.AskAsync(raw, Kv(Opcode.Delete, 97, "k1")), WireStatus.NotPrimary);
         }
