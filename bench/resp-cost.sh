@@ -4,14 +4,14 @@
 # (from /proc/<pid>/stat over 3 s in the middle of the run) and the primary's system calls per operation (perf
 # stat). Steadier than ops/s on a shared machine: it says where a gap in the redis-benchmark rows comes from.
 # Usage: bench/resp-cost.sh [rounds, 2] [extra serve options for MirrorKv's nodes, e.g. "--spin-microseconds 0"]
-# (needs redis-server, redis-tools and perf)
+# MIRRORKV_DLL runs another build of mirrorkv.dll (for A/B runs in turns). (needs redis-server, redis-tools and perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
 serve_args=(${2:-})
 for tool in redis-server redis-benchmark perf; do command -v $tool >/dev/null || { echo "$tool not found" >&2; exit 1; }; done
-dotnet build src/MirrorKv.Cli -c Release -v quiet -nologo >/dev/null
-mkv=(dotnet src/MirrorKv.Cli/bin/Release/net10.0/mirrorkv.dll)
+[[ -n "${MIRRORKV_DLL:-}" ]] || dotnet build src/MirrorKv.Cli -c Release -v quiet -nologo >/dev/null
+mkv=(dotnet "${MIRRORKV_DLL:-src/MirrorKv.Cli/bin/Release/net10.0/mirrorkv.dll}")
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 primary=$(port); secondary=$(port); resp=$(port); resp2=$(port); redis=$(port); replica=$(port)
 logs=$(mktemp -d /tmp/resp-cost.XXXXXX)
