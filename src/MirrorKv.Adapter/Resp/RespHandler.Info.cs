@@ -164,13 +164,13 @@ internal sealed partial class RespHandler
         Field(text, "mirrorkv_replication", _node.Options.Replication.ToString().ToLowerInvariant());
     }
 
-    // redis's run_id and master_replid are 40 hex digits: this node's incarnation, repeated.
     private static long ProcessUptimeSeconds()
     {
         using var process = Process.GetCurrentProcess();
         return Math.Max(0, (long)(DateTime.Now - process.StartTime).TotalSeconds);
     }
 
+    // redis's run_id and master_replid are 40 hex digits: this node's incarnation, repeated.
     private string RunId => string.Create(CultureInfo.InvariantCulture, $"{_node.Incarnation:x16}{_node.Incarnation:x16}{(uint)_node.Incarnation:x8}");
 
     private static void Section(StringBuilder text, string name) => text.Append("# ").Append(name).Append("\r\n");

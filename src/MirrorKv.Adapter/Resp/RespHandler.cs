@@ -58,7 +58,6 @@ internal sealed partial class RespHandler : IStreamHandler
 
     public ICollection<IConnection> OpenConnections => _open.Keys;
 
-
     // Totals since start, for INFO stats.
     private long _connectionsReceived;
     private long _connectionsRejected;
