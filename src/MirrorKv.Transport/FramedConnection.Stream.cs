@@ -23,6 +23,7 @@ public abstract partial class FramedConnection
     /// <inheritdoc />
     public Span<byte> BeginPostBytes(int maxLength)
     {
+        byte[]? grown = (uint)maxLength <= MaxPayload ? GrowBeforeLock(maxLength) : null;
         _sendLock.Enter();
         if (!IsOpen || _closeAfterFlush)
         {
@@ -36,10 +37,7 @@ public abstract partial class FramedConnection
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "A reply cannot be posted in one piece that large.");
         }
 
-        if (_pending.Length - _pendingLength < maxLength)
-        {
-            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + maxLength));
-        }
+        EnsureRoom(maxLength, grown);
 
         _reservedLength = maxLength;
         return _pending.AsSpan(_pendingLength, maxLength);

@@ -84,6 +84,17 @@ public interface IConnection : IAsyncDisposable
     /// <summary>Posts a frame with a payload copied from <paramref name="payload"/> (see <see cref="BeginPost"/>).</summary>
     void Post(uint immediate, ulong requestId, ReadOnlySpan<byte> payload);
 
+    /// <summary>
+    /// Posts a small frame (at most 4 KiB of payload) that overtakes the frames queued and not yet handed to the
+    /// network: it leaves before them, or, when a write of them is under way, at the next frame boundary within
+    /// about 256 KiB (after the frame being written when that one is larger). For control frames whose worth is
+    /// their age, such as a lease heartbeat; their order relative to other frames is given up. Frame connections
+    /// only. <see cref="Flush"/> sends it.
+    /// </summary>
+    /// <exception cref="ConnectionClosedException">The connection is closed, or closing.</exception>
+    /// <exception cref="InvalidOperationException">A stream connection.</exception>
+    void PostUrgent(uint immediate, ulong requestId, ReadOnlySpan<byte> payload);
+
     /// <summary>Rings the doorbell: everything posted goes to the wire, in one write when it fits.</summary>
     void Flush();
 

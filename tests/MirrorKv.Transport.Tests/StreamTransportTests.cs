@@ -46,6 +46,14 @@ public class StreamTransportTests
         Assert.True(await client.WaitClosedAsync(), "the connection stayed open");
     }
 
+    [Fact]
+    public async Task UrgentFrame_OnAStreamConnection_IsRefused()
+    {
+        // Raw bytes have no frame boundaries to slip a frame in between.
+        await using Client client = await Client.StartAsync("inprocess", new LineHandler());
+        Assert.Throws<InvalidOperationException>(() => client.InProcessConnection!.PostUrgent(1, 1, new byte[8]));
+    }
+
     /// <summary>Lines ending in '\n', answered upper-cased; "N:..." announces a request of N bytes.</summary>
     private sealed class LineHandler : IStreamHandler
     {
@@ -117,6 +125,8 @@ public class StreamTransportTests
             await socket.ConnectAsync(listener.LocalEndPoint);
             return new Client(listener, socket, null);
         }
+
+        public IConnection? InProcessConnection => _inProcess?.Connection;
 
         public async Task SendAsync(string text)
         {

@@ -117,7 +117,7 @@ public sealed partial class MirrorKvNode
             CheckSilentSecondary(peer, silence);
         }
 
-        if (role == NodeRole.Primary && _coordinator is not null && _lease.WitnessValid && (silence > Options.FenceAfter || _waiters.OldestWait > Options.FenceAfter))
+        if (role == NodeRole.Primary && _coordinator is not null && _lease.WitnessValid && (silence > Options.FenceAfter || _waiters.StalledFor > Options.FenceAfter))
         {
             // With a witness a silent secondary cannot take over behind our back (etcd holds our key): drop it
             // and go on alone instead of stopping, so a secondary's pause or silent death costs no availability.
@@ -125,9 +125,10 @@ public sealed partial class MirrorKvNode
             return;
         }
 
-        if (role == NodeRole.Primary && _sentProtected && _waiters.OldestWait > Options.FenceAfter)
+        if (role == NodeRole.Primary && _sentProtected && _waiters.StalledFor > Options.FenceAfter)
         {
-            // It renews the lease but applies nothing: every sync write hangs. Give up the role; the secondary
+            // It renews the lease but applies nothing: every sync write hangs. (One that applies slowly, behind a
+            // backlog of large values its heartbeats overtake, keeps acknowledging something and is left alone.) Give up the role; the secondary
             // sees the link close and promotes, and this node rejoins it.
             FenceReplaced($"the secondary has not acknowledged a write for {Options.FenceAfter.TotalMilliseconds:F0} ms though it is alive", Volatile.Read(ref _secondaryEndPoint));
             return;
@@ -242,8 +243,13 @@ public sealed partial class MirrorKvNode
         // Marked before it leaves: from here on the secondary may promote, so this node may not go on alone.
         bool isProtected = _peerRole == NodeRole.Secondary && InSyncRecordedFor(peer);
         _sentProtected |= isProtected;
-        PostHeartbeat(peer, new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected));
-        peer.Flush();
+
+        // Urgent: the stamp's worth is its age when the echo comes back, and records queued ahead of it (large values,
+        // a burst) could hold it longer than the lease lasts though the secondary is alive and applying. Nothing in it
+        // depends on the records before it: the LSN is informative, and "protected" may reach the secondary early.
+        Span<byte> payload = stackalloc byte[Heartbeat.Size];
+        new Heartbeat(epoch, role, Stream.LastLsn, (ulong)_lease.Stamp(), isProtected).Write(payload);
+        peer.PostUrgent(Opcode.Heartbeat, WireStatus.Ok, 0, payload);
     }
 
     private static void PostHeartbeat(IConnection peer, in Heartbeat heartbeat)

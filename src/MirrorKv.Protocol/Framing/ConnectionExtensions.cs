@@ -22,6 +22,11 @@ public static class ConnectionExtensions
     public static void Post(this IConnection connection, Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload) =>
         connection.Post(FrameHeader.ImmediateOf(opcode, status), requestId, payload);
 
+    /// <summary>Posts a frame that overtakes the frames queued ahead of it; see <see cref="IConnection.PostUrgent"/>.</summary>
+    /// <exception cref="ConnectionClosedException">The connection is closed, or closing.</exception>
+    public static void PostUrgent(this IConnection connection, Opcode opcode, WireStatus status, ulong requestId, ReadOnlySpan<byte> payload) =>
+        connection.PostUrgent(FrameHeader.ImmediateOf(opcode, status), requestId, payload);
+
     /// <summary>
     /// Sends an ERROR frame (request id 0) with <paramref name="status"/> and <paramref name="message"/>, then
     /// closes; a connection already closed is aborted with the message as the reason.

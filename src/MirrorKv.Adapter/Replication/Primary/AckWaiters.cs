@@ -13,6 +13,7 @@ internal sealed class AckWaiters
     private readonly Queue<Waiter> _waiting = new();
     private readonly List<IConnection> _toFlush = [];
     private ulong _acked;
+    private long _lastProgress;
     private volatile bool _holding;
 
     /// <summary>
@@ -42,6 +43,22 @@ internal sealed class AckWaiters
             lock (_lock)
             {
                 return _waiting.TryPeek(out Waiter w) ? System.Diagnostics.Stopwatch.GetElapsedTime(w.Since) : TimeSpan.Zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// How long writes have waited with no ack moving them on: the oldest one's wait, counted from the last ack that
+    /// confirmed more than the one before it when that came later (zero when none waits). A secondary that applies a
+    /// backlog slowly keeps this short; one that applies nothing lets it grow.
+    /// </summary>
+    public TimeSpan StalledFor
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.TryPeek(out Waiter w) ? System.Diagnostics.Stopwatch.GetElapsedTime(Math.Max(w.Since, _lastProgress)) : TimeSpan.Zero;
             }
         }
     }
@@ -130,7 +147,12 @@ internal sealed class AckWaiters
     {
         lock (_lock)
         {
-            _acked = Math.Max(_acked, lsn);
+            if (lsn > _acked)
+            {
+                _acked = lsn;
+                _lastProgress = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
+
             Publish?.Invoke(_acked);
             while (_waiting.TryPeek(out Waiter w) && w.Lsn <= _acked)
             {
