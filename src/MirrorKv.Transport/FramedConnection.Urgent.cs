@@ -64,6 +64,12 @@ public abstract partial class FramedConnection
     // The urgent frames posted so far, written now. Only the send loop calls it.
     private ValueTask WriteUrgentAsync()
     {
+        if (Volatile.Read(ref _urgentLength) == 0)
+        {
+            // The common case, once per write: no lock.
+            return ValueTask.CompletedTask;
+        }
+
         int length;
         lock (_urgentLock)
         {
@@ -83,14 +89,11 @@ public abstract partial class FramedConnection
     // Writes the swapped-out queue, slice by slice for a frame connection, with the urgent frames posted meanwhile
     // between two slices. Frames in it are whole: posting holds the send lock from BeginPost to EndPost, and the
     // queue is swapped under it.
-    private async ValueTask WriteQueueAsync(int length)
-    {
-        if (_stream is not null || length <= SliceBytes)
-        {
-            await WriteAsync(_inFlight.AsMemory(0, length)).ConfigureAwait(false);
-            return;
-        }
+    private ValueTask WriteQueueAsync(int length) =>
+        _stream is not null || length <= SliceBytes ? WriteAsync(_inFlight.AsMemory(0, length)) : WriteSlicesAsync(length);
 
+    private async ValueTask WriteSlicesAsync(int length)
+    {
         int offset = 0, frameEnd = 0;
         while (offset < length)
         {
