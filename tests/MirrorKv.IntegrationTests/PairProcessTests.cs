@@ -272,7 +272,7 @@ public class PairProcessTests
             }
         }
 
-        await Waits.UntilAsync(() => IsSecondary(second), $"{second.EndPoint} to serve as the secondary of {first.EndPoint}", 30);
+        await Waits.UntilAsync(() => IsSecondary(second), $"{second.EndPoint} to serve as the secondary of {first.EndPoint}", 30, context: () => $"first:\n{first.Output}\nsecond:\n{second.Output}");
         await first.WaitProtectedAsync();
         NodeStatus primary = await MirrorKvAdmin.GetStatusAsync(first.EndPoint);
         Assert.Equal(NodeRole.Primary, primary.Role);
