@@ -125,7 +125,7 @@ internal sealed partial class RespHandler
         StoreWriteResult result = _node.Store.Mutate(key, ref mutation);
         if (!result.IsOk && result.Status != StoreStatus.NotFound)
         {
-            StoreError(session.Output, result.Status, key.Length, mutation.NewValue.Length);
+            StoreError(session, result.Status, key.Length, mutation.NewValue.Length);
             return;
         }
 

@@ -67,7 +67,7 @@ internal sealed partial class RespHandler
 
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, key.Length, StoredValue.EncodedLength(value, expiresAt));
+            StoreError(session, result.Status, key.Length, StoredValue.EncodedLength(value, expiresAt));
             return;
         }
 
@@ -192,7 +192,7 @@ internal sealed partial class RespHandler
         StoreWriteResult result = _node.Store.Write(request[1], Encoded(session, value, expiresAt));
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, request[1].Length, StoredValue.EncodedLength(value, expiresAt));
+            StoreError(session, result.Status, request[1].Length, StoredValue.EncodedLength(value, expiresAt));
             return;
         }
 
@@ -207,7 +207,7 @@ internal sealed partial class RespHandler
         StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, request[1].Length, request[2].Length);
+            StoreError(session, result.Status, request[1].Length, request[2].Length);
             return;
         }
 
@@ -269,7 +269,7 @@ internal sealed partial class RespHandler
         StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
         if (!result.IsOk && result.Status != StoreStatus.NotFound)
         {
-            StoreError(session.Output, result.Status, request[1].Length, mutation.NewValue.Length);
+            StoreError(session, result.Status, request[1].Length, mutation.NewValue.Length);
             return;
         }
 
@@ -319,7 +319,7 @@ internal sealed partial class RespHandler
         if (!result.IsOk)
         {
             // Not atomic: the keys before this one are written (and replicated), the rest are not.
-            StoreError(session.Output, result.Status, request[i].Length, request[i + 1].Length);
+            StoreError(session, result.Status, request[i].Length, request[i + 1].Length);
             return;
         }
 
@@ -356,7 +356,7 @@ internal sealed partial class RespHandler
 
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, request[1].Length, 20);
+            StoreError(session, result.Status, request[1].Length, 20);
             return;
         }
 
@@ -382,7 +382,7 @@ internal sealed partial class RespHandler
 
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, request[1].Length, mutation.DigitsLength);
+            StoreError(session, result.Status, request[1].Length, mutation.DigitsLength);
             return;
         }
 
@@ -418,7 +418,7 @@ internal sealed partial class RespHandler
 
         if (!result.IsOk)
         {
-            StoreError(session.Output, result.Status, request[1].Length, (int)mutation.Length);
+            StoreError(session, result.Status, request[1].Length, (int)mutation.Length);
             return;
         }
 

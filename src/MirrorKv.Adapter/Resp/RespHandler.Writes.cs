@@ -108,7 +108,36 @@ internal sealed partial class RespHandler
         }
     }
 
-    private void StoreError(RespOutput output, Store.StoreStatus status, int keyLength, int valueLength) => output.Error(status switch
+    private void StoreError(RespSession session, Store.StoreStatus status, int keyLength, int valueLength)
+    {
+        if (status == Store.StoreStatus.OutOfMemory && RunAgainOncePublished(session))
+        {
+            return;
+        }
+
+        session.Output.Error(StoreErrorText(status, keyLength, valueLength));
+    }
+
+    // A full store under an evicting policy may hold nothing it may evict yet: an entry whose write waits for the
+    // secondary's ack is not evicted (the writer has not heard of it), and a pipeline of large values fills a small store
+    // with such entries faster than the acks come (50 SETs of 8 MB into 64 MiB: 7 were refused with OOM). Once the
+    // secondary has applied what was written so far they are published and evictable: the request runs again then,
+    // once, and only a second refusal reaches the client. A command that failed with OOM changed nothing but the keys
+    // before it (MSET), which it writes again with the same values.
+    private bool RunAgainOncePublished(RespSession session)
+    {
+        if (session.WaitedForRoom || _node.Store.Options.Eviction == Store.EvictionPolicy.NoEviction
+            || _node.Options.Replication != ReplicationMode.Sync || _node.Stream.LastLsn <= _waiters.AckedLsn)
+        {
+            return false;
+        }
+
+        session.WaitedForRoom = true;
+        session.RunAgain = true;
+        return true;
+    }
+
+    private string StoreErrorText(Store.StoreStatus status, int keyLength, int valueLength) => status switch
     {
         Store.StoreStatus.EmptyKey => "ERR empty keys are not supported by MirrorKv",
         Store.StoreStatus.KeyTooLong => $"ERR key of {keyLength} bytes exceeds the limit of {_node.Store.Options.MaxKeyLength}",
@@ -116,7 +145,7 @@ internal sealed partial class RespHandler
         Store.StoreStatus.OutOfMemory => $"OOM command not allowed: {FullStoreText.For(_node.Store.Options.Eviction)}",
         Store.StoreStatus.ReadOnlySecondary => ReadOnlyError,
         _ => $"ERR {status}",
-    });
+    };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "RESP connection from {Remote} closed unanswered: this node served it as primary and is {Role} now (its client asks its sentinels again)")]
     private partial void LogClosedNoLongerPrimary(string remote, string role);

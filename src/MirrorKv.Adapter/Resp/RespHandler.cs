@@ -208,8 +208,10 @@ internal sealed partial class RespHandler : IStreamHandler
                 return 0;
             }
 
-            // Any other end of the request (FLUSHDB's last turn, or its next turn refused) ends a flush in progress.
+            // Any other end of the request (FLUSHDB's last turn, or its next turn refused) ends a flush in progress,
+            // and a wait for room.
             session.Flushing = false;
+            session.WaitedForRoom = false;
         }
 
         session.BatchBytesIn += consumed;

@@ -98,6 +98,12 @@ internal sealed class RespSession
     /// </summary>
     public bool RunAgain;
 
+    /// <summary>
+    /// The current request found the store full while entries waited for the secondary's ack, and runs again once they
+    /// are published (RespHandler.RunAgainOncePublished); a second refusal goes to the client. Cleared when it ends.
+    /// </summary>
+    public bool WaitedForRoom;
+
     /// <summary>A FLUSHDB is part done: its scan stands at <see cref="FlushCursor"/>, <see cref="FlushDeleted"/> keys deleted.</summary>
     public bool Flushing;
 
