@@ -39,6 +39,9 @@ public abstract partial class FramedConnection : IConnection
     // without the send lock), cleared by the loop when it finds nothing left.
     private int _sending;
     private bool _closeAfterFlush;
+
+    // Set by the handler during OnFrame (DeliverAgain), on the delivering thread.
+    private bool _deliverAgain;
     private int _closed;
     private TaskCompletionSource? _drained;
     private Task? _hold;
@@ -200,6 +203,17 @@ public abstract partial class FramedConnection : IConnection
     }
 
     /// <inheritdoc />
+    public void DeliverAgain()
+    {
+        if (_stream is not null)
+        {
+            throw new InvalidOperationException("A stream handler keeps a request by returning 0 from OnRequest.");
+        }
+
+        _deliverAgain = true;
+    }
+
+    /// <inheritdoc />
     public Task WhenDrained() => Volatile.Read(ref _drained)?.Task ?? Task.CompletedTask;
 
     /// <inheritdoc />
@@ -336,6 +350,13 @@ public abstract partial class FramedConnection : IConnection
 
                 ReadOnlySpan<byte> frame = data.Slice(offset, (int)length);
                 handler.OnFrame(this, FrameLayout.ReadImmediate(frame), FrameLayout.ReadRequestId(frame), frame[FrameLayout.HeaderSize..]);
+                if (_deliverAgain)
+                {
+                    // Left in the buffer, for the delivery that follows the release of the hold.
+                    _deliverAgain = false;
+                    break;
+                }
+
                 offset += (int)length;
             }
 

@@ -57,6 +57,14 @@ public interface IConnection : IAsyncDisposable
     void HoldReceivesUntil(Task released);
 
     /// <summary>
+    /// Called by a frame handler while it handles a frame: that frame is not consumed, and is delivered again, first of
+    /// a new batch, once receiving is released. Together with <see cref="HoldReceivesUntil"/>, for a request that can
+    /// run only after something else happened (room in a full store once earlier writes are published), without
+    /// letting the connection's later requests overtake it. Frame connections only; a stream handler returns 0 instead.
+    /// </summary>
+    void DeliverAgain();
+
+    /// <summary>
     /// Reserves a frame with <paramref name="payloadLength"/> payload bytes in the send queue, writes its header,
     /// takes the send lock and returns the payload span to fill. Must be followed by <see cref="EndPost"/> on the
     /// same thread.

@@ -285,4 +285,35 @@ public class EvictionPairTests
         }
         return (written, hot);
     }
+
+    [Fact]
+    public async Task PipelinedWrites_IntoAStoreFullOfEntriesAwaitingTheirAck_WaitForRoom_InsteadOfFailing()
+    {
+        // Under allkeys-lru, 200 writes of 4 KiB in flight at once into room for about 48: the entries written in
+        // the same moments still wait for the secondary's ack and may not be evicted yet. A write that finds nothing
+        // else waits for the acks and runs again (it was refused OutOfMemory before), and the connection's later writes
+        // wait behind it.
+        await using PairFixture pair = await PairFixture.StartAsync(store: SmallLru);
+        MirrorKvClient client = await pair.ConnectClientAsync();
+        byte[][] values = Enumerable.Range(0, 200).Select(i => Enumerable.Repeat((byte)i, 4096).ToArray()).ToArray();
+        Task[] writes = values.Select((v, i) => client.SetAsync($"full:{i}", v).AsTask()).ToArray();
+        await Waits.ForAsync(Task.WhenAll(writes.Select(async w =>
+        {
+            try
+            {
+                await w;
+            }
+            catch (MirrorKvException)
+            {
+            }
+        })), "every write to be answered");
+
+        string[] failed = writes.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!.Message).ToArray();
+        Assert.True(failed.Length == 0, $"{failed.Length} of {writes.Length} writes failed, the first: {failed.FirstOrDefault()}");
+        Assert.True(pair.Primary.Store.GetStats().Evictions >= 100, $"{pair.Primary.Store.GetStats().Evictions} evictions");
+
+        // The last write is there, on both nodes.
+        Assert.True(pair.Primary.Store.TryLookup(Encoding.ASCII.GetBytes("full:199"), out _, out _));
+        await Waits.UntilAsync(() => pair.Secondary.Store.TryLookup(Encoding.ASCII.GetBytes("full:199"), out _, out _), "the last write to be on the secondary");
+    }
 }

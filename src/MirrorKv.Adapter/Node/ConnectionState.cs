@@ -10,6 +10,9 @@ internal sealed class ConnectionState
     /// <summary>When the connection was accepted: the handshake deadline counts from here.</summary>
     public long OpenedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
+    /// <summary>The frame being delivered already waited once for room in a full store (TwoSidedPath.WaitForRoom).</summary>
+    public bool WaitedForRoom;
+
     /// <summary>HELLO (and AUTH when a secret is set) done: the connection may do what its kind allows.</summary>
     public bool Greeted { get; set; }
 

@@ -157,7 +157,7 @@ internal sealed partial class NodeFrameHandler(MirrorKvNode node, VerbsEngine ve
                 break;
             case Opcode.Write or Opcode.Update or Opcode.Delete or Opcode.Lookup when state.Kind == PeerKind.Client:
                 state.BatchWrote |= header.Opcode != Opcode.Lookup;
-                twoSided.Handle(connection, header.Opcode, header.RequestId, payload);
+                twoSided.Handle(connection, header.Opcode, header.RequestId, payload, ref state.WaitedForRoom);
                 if (node.Stream.Peer is { IsCongested: true } peer)
                 {
                     // The secondary reads slower than clients write: take no more writes until it catches up.

@@ -123,11 +123,11 @@ internal sealed partial class RespHandler
     // with such entries faster than the acks come (50 SETs of 8 MB into 64 MiB: 7 were refused with OOM). Once the
     // secondary has applied what was written so far they are published and evictable: the request runs again then,
     // once, and only a second refusal reaches the client. A command that failed with OOM changed nothing but the keys
-    // before it (MSET), which it writes again with the same values.
+    // before it (MSET), which it writes again with the same values. With nothing waiting for an ack (or the ack come
+    // meanwhile), it runs again at once.
     private bool RunAgainOncePublished(RespSession session)
     {
-        if (session.WaitedForRoom || _node.Store.Options.Eviction == Store.EvictionPolicy.NoEviction
-            || _node.Options.Replication != ReplicationMode.Sync || _node.Stream.LastLsn <= _waiters.AckedLsn)
+        if (session.WaitedForRoom || _node.Store.Options.Eviction == Store.EvictionPolicy.NoEviction || _node.Options.Replication != ReplicationMode.Sync)
         {
             return false;
         }

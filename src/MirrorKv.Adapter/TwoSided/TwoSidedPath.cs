@@ -14,7 +14,16 @@ namespace MirrorKv.Adapter;
 /// <remarks>Runs on the receive thread of the requesting connection.</remarks>
 internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, ReplicationStream log, AckWaiters waiters, ReplicationMode mode, Func<IPEndPoint?> secondaryEndPoint, Func<ulong, bool> onNewerEpoch, NodeCounters counters, ClusterGate? cluster, IPEndPoint? followedPrimary)
 {
-    public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload)
+    /// <summary>WRITE, UPDATE, DELETE or LOOKUP from a client connection.</summary>
+    /// <param name="connection">The client's connection.</param>
+    /// <param name="opcode">The request's opcode.</param>
+    /// <param name="requestId">The request's id, carried back in the reply.</param>
+    /// <param name="payload">The request's payload.</param>
+    /// <param name="waitedForRoom">
+    /// The connection's mark that the frame being handled already waited once for room in a full store (see
+    /// <see cref="WaitForRoom"/>); cleared as the frame is served.
+    /// </param>
+    public void Handle(IConnection connection, Opcode opcode, ulong requestId, ReadOnlySpan<byte> payload, ref bool waitedForRoom)
     {
         if (KvRequest.TryRead(payload, out KvRequest request) != WireStatus.Ok)
         {
@@ -24,7 +33,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         if (cluster is null)
         {
-            Serve(connection, opcode, requestId, request);
+            Serve(connection, opcode, requestId, request, ref waitedForRoom);
             return;
         }
 
@@ -38,7 +47,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
                 return;
             }
 
-            Serve(connection, opcode, requestId, request);
+            Serve(connection, opcode, requestId, request, ref waitedForRoom);
             return;
         }
 
@@ -53,7 +62,7 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
                 return;
             }
 
-            Serve(connection, opcode, requestId, request);
+            Serve(connection, opcode, requestId, request, ref waitedForRoom);
         }
         finally
         {
@@ -67,8 +76,10 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
         Replies.Error(connection, opcode, requestId, WireStatus.Moved, cluster!.RedirectFor(slot));
     }
 
-    private void Serve(IConnection connection, Opcode opcode, ulong requestId, in KvRequest request)
+    private void Serve(IConnection connection, Opcode opcode, ulong requestId, in KvRequest request, ref bool waitedForRoom)
     {
+        bool waited = waitedForRoom;
+        waitedForRoom = false;
 
         (NodeRole currentRole, ulong epoch) = role.Current;
         // A promoting node holds all the data already: it answers LOOKUP, and only writes wait for Primary.
@@ -149,6 +160,12 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
 
         if (!result.IsOk)
         {
+            if (result.Status == StoreStatus.OutOfMemory && !waited && WaitForRoom(connection))
+            {
+                waitedForRoom = true;
+                return;
+            }
+
             Replies.Error(connection, opcode, requestId, Replies.ToWire(result.Status), Describe(result.Status, request));
             return;
         }
@@ -248,6 +265,25 @@ internal sealed class TwoSidedPath(StoreEngine store, RoleMachine role, Replicat
             value.CopyTo(Buffer);
             Length = value.Length;
         }
+    }
+
+    // A full store under an evicting policy may hold nothing it may evict yet: an entry whose write waits for the
+    // secondary's ack is not evicted (its writer has not heard of it), and a pipeline of large values fills a small
+    // store with such entries faster than the acks come. Once the secondary has applied what was written so far they
+    // are evictable: the frame is delivered again then (the connection reads nothing meanwhile, so nothing overtakes
+    // it), and only a second refusal reaches the client. As RespHandler.RunAgainOncePublished.
+    // When the ack came between the refusal and here, the frame runs again at once.
+    private bool WaitForRoom(IConnection connection)
+    {
+        if (store.Options.Eviction == EvictionPolicy.NoEviction || mode != ReplicationMode.Sync)
+        {
+            return false;
+        }
+
+        var published = new AckTurn(connection);
+        connection.HoldReceivesUntil(waiters.TryWait(log.LastLsn, published) ? published.Due : Task.CompletedTask);
+        connection.DeliverAgain();
+        return true;
     }
 
     private string Describe(StoreStatus status, in KvRequest request) => status switch
