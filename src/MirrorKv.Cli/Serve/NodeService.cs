@@ -18,8 +18,10 @@ internal sealed partial class NodeService(NodeOptions options, ServeSecrets secr
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        // The loops spin only while this node is primary: a secondary's work (applying replication) waits on
-        // nobody, and its spinning would take CPU from the primary wherever the two share a machine.
+        // The loops spin only while this node is primary. A secondary's wake-up is on every sync write's path too, but
+        // its spinning takes CPU from the primary and the clients wherever they share cores: measured in turns, it
+        // gained a few percent in one row (RESP SET at P = 1, 50 clients) and lost as much in another (4 native
+        // connections at P = 1), docs/benchmarks.md.
         var transport = new TcpTransport(transportOptions with { SpinMicroseconds = 0 });
 
         // A member, not a bare node: after a fence it rejoins the current primary as secondary by itself.
