@@ -441,7 +441,10 @@ public abstract partial class FramedConnection : IConnection
                     if (done)
                     {
                         _writeStartedAt = 0;
-                        Volatile.Write(ref _sending, 0);
+
+                        // A full fence: the look at the urgent frames below must not be ordered before this store, or a
+                        // PostUrgent could find the loop running while the loop finds no urgent frame.
+                        Interlocked.Exchange(ref _sending, 0);
                         if (System.Diagnostics.Stopwatch.GetTimestamp() - _sendBurstAt > BurstHoldTicks)
                         {
                             if (_pending.Length > RetainedBufferSize)

@@ -63,4 +63,43 @@ public class UrgentFrameTests
         Assert.InRange(at, 0, Frames / 2);
         Assert.Equal(Enumerable.Range(1, Frames).Select(i => (ulong)i), order.Where(id => id != UrgentId));
     }
+
+    [Theory]
+    [MemberData(nameof(TransportTests.Backends), MemberType = typeof(TransportTests))]
+    public async Task UrgentAndQueuedFrames_PostedFromManyThreadsAtOnce_AllArrive_WithoutAnotherFlush(string backend)
+    {
+        // Urgent frames start the send loop without the send lock: a post that found the loop running while the loop
+        // found nothing more to send would leave its frame behind until some later flush. Nothing flushes after these.
+        await using Harness h = await Harness.StartAsync(backend);
+        const int PerThread = 2_000;
+        var start = new Barrier(4);
+        Task Poster(ulong first, bool urgent) => Task.Run(() =>
+        {
+            start.SignalAndWait();
+            for (ulong id = first; id < first + PerThread; id++)
+            {
+                if (urgent)
+                {
+                    h.Client.PostUrgent(Opcode.Heartbeat, WireStatus.Ok, id, new byte[32]);
+                }
+                else
+                {
+                    h.Client.Post(Opcode.Read, WireStatus.Ok, id, new byte[id % 7 == 0 ? 100_000 : 64]);
+                    h.Client.Flush();
+                }
+            }
+        });
+
+        await Task.WhenAll(Poster(0, urgent: false), Poster(100_000, urgent: false), Poster(200_000, urgent: true), Poster(300_000, urgent: true));
+        await h.Server.WaitForFramesAsync(4 * PerThread);
+        ulong[] ids = h.Server.Frames.Select(f => f.Header.RequestId).ToArray();
+        Assert.Equal(4 * PerThread, ids.Distinct().Count());
+
+        // Each thread's frames in the order it posted them, urgent or not.
+        foreach (ulong first in new ulong[] { 0, 100_000, 200_000, 300_000 })
+        {
+            ulong[] mine = ids.Where(id => id >= first && id < first + PerThread).ToArray();
+            Assert.Equal(Enumerable.Range(0, PerThread).Select(i => first + (ulong)i), mine);
+        }
+    }
 }
