@@ -96,8 +96,9 @@ public interface IConnection : IAsyncDisposable
     /// Posts a small frame (at most 4 KiB of payload) that overtakes the frames queued and not yet handed to the
     /// network: it leaves before them, or, when a write of them is under way, at the next frame boundary within
     /// about 256 KiB (after the frame being written when that one is larger). For control frames whose worth is
-    /// their age, such as a lease heartbeat; their order relative to other frames is given up. Frame connections
-    /// only. <see cref="Flush"/> sends it.
+    /// their age, such as a lease heartbeat; their order relative to other frames is given up (urgent frames keep
+    /// their order among themselves). Frame connections only. It is sent without a <see cref="Flush"/>, and posting it
+    /// never waits for a poster that holds the queue between <see cref="BeginPost"/> and <see cref="EndPost"/>.
     /// </summary>
     /// <exception cref="ConnectionClosedException">The connection is closed, or closing.</exception>
     /// <exception cref="InvalidOperationException">A stream connection.</exception>
