@@ -48,9 +48,9 @@ public class LargeValueBurstProcessTests
         await socket.ConnectAsync(pair.PrimaryResp);
         Task sent = socket.SendAsync(burst.GetBuffer().AsMemory(0, (int)burst.Length)).AsTask();
         string? replies = await ReadRepliesAsync(socket, Values);
-        string nodes = $"primary:\n{pair.Primary.Output}\nsecondary:\n{pair.Secondary.Output}";
         if (replies is null || pair.Primary.Output.Contains("-> Fenced", StringComparison.Ordinal))
         {
+            string nodes = $"primary:\n{pair.Primary.Output}\nsecondary:\n{pair.Secondary.Output}";
             Assert.True(pair.Primary.Output.Contains("lease ran out", StringComparison.Ordinal), $"the primary closed the connection or fenced, and not on its lease\n{nodes}");
             await sent.ContinueWith(static _ => { }, TaskScheduler.Default);
             return nodes;
