@@ -19,6 +19,9 @@ public static class RespStreamTarget
     [ThreadStatic]
     private static int[]? t_table;
 
+    [ThreadStatic]
+    private static byte[]? t_line;
+
     /// <summary>Requests parsed so far (for the replay summary).</summary>
     public static long ParsedRequests;
 
@@ -39,6 +42,7 @@ public static class RespStreamTarget
     private static (ulong Hash, RespParseStatus End, int Requests) Parse(ReadOnlySpan<byte> data, int available)
     {
         int[] table = t_table ??= new int[32];
+        byte[]? line = t_line;
         ulong hash = 0xcbf29ce484222325UL;
         int offset = 0;
         int requests = 0;
@@ -52,7 +56,7 @@ public static class RespStreamTarget
                     return (hash, RespParseStatus.Incomplete, requests);
                 }
 
-                RespParseStatus status = RespParser.TryParse(buffered, Limits, ref table, out int count, out int consumed, out int needed, out string? error);
+                RespParseStatus status = RespParser.TryParse(buffered, Limits, ref table, ref line, out int count, out int consumed, out int needed, out string? error, out bool decoded);
                 if (status == RespParseStatus.Incomplete)
                 {
                     Check(consumed == 0, "an incomplete request consumed bytes");
@@ -77,7 +81,8 @@ public static class RespStreamTarget
                 if (count > 0)
                 {
                     requests++;
-                    hash = Visit(buffered, table, count, consumed, hash);
+                    // An inline command's arguments were decoded into the line, never longer than what it consumed.
+                    hash = Visit(decoded ? line : buffered, table, count, consumed, hash);
                 }
 
                 offset += consumed;
@@ -86,6 +91,7 @@ public static class RespStreamTarget
         finally
         {
             t_table = table;
+            t_line = line;
         }
     }
 

@@ -137,7 +137,7 @@ internal sealed partial class RespHandler : IStreamHandler
         }
 
         bool authenticated = session.Authenticated;
-        RespParseStatus status = RespParser.TryParse(data, LimitsFor(session), ref session.Arguments, out int count, out int consumed, out needed, out string? error);
+        RespParseStatus status = RespParser.TryParse(data, LimitsFor(session), ref session.Arguments, ref session.InlineLine, out int count, out int consumed, out needed, out string? error, out bool inline);
         if (status == RespParseStatus.Incomplete)
         {
             return 0;
@@ -180,17 +180,19 @@ internal sealed partial class RespHandler : IStreamHandler
 
         if (count > 0)
         {
+            // An inline command's arguments were decoded into the session's line; an array's are in the buffer.
+            ReadOnlySpan<byte> arguments = inline ? session.InlineLine : data;
             if (_sentinel)
             {
                 // A +switch-master message may be posted from the notifier's thread: never inside this reply.
                 lock (session.PushLock)
                 {
-                    Execute(session, new RespRequest(data, session.Arguments, count));
+                    Execute(session, new RespRequest(arguments, session.Arguments, count));
                 }
             }
             else
             {
-                Execute(session, new RespRequest(data, session.Arguments, count));
+                Execute(session, new RespRequest(arguments, session.Arguments, count));
             }
 
             session.ReturnBuffers();

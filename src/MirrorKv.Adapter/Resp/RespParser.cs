@@ -4,8 +4,9 @@ namespace MirrorKv.Adapter.Resp;
 
 /// <summary>
 /// Finds one request at the start of a receive buffer: a RESP array of bulk strings (what every client sends),
-/// or an inline command (a line of words, as typed into telnet). Nothing is copied or allocated on success:
-/// arguments are recorded as offsets. Every length is checked against <see cref="RespLimits"/> before anything
+/// or an inline command (a line of words, as typed into telnet). An array's arguments are recorded as offsets into
+/// the buffer, nothing copied or allocated; an inline command's are decoded (quotes, escapes) into a line the caller
+/// keeps. Every length is checked against <see cref="RespLimits"/> before anything
 /// waits for the bytes it announces, and the parser never looks past the buffer it was given.
 /// </summary>
 internal static class RespParser
@@ -14,14 +15,19 @@ internal static class RespParser
     /// Parses the request at the start of <paramref name="data"/>. Complete: <paramref name="consumed"/> bytes
     /// make it up and its <paramref name="count"/> arguments are in <paramref name="table"/> (grown as needed).
     /// Incomplete: <paramref name="needed"/> is the length the request is known to need (0: unknown). Error:
-    /// <paramref name="error"/> says why, for "-ERR Protocol error: ...".
+    /// <paramref name="error"/> says why, for "-ERR Protocol error: ...". An array's arguments are offsets into
+    /// <paramref name="data"/>; an inline command's are decoded as redis splits them (double quotes with <c>\n</c>,
+    /// <c>\xHH</c> and the other escapes, single quotes with <c>\'</c>) into <paramref name="line"/> (grown as needed,
+    /// kept by the caller for the next), and then <paramref name="decoded"/> is true and the offsets are into it. The
+    /// receive buffer is never written, so a request parsed again (its turn yielded) parses the same.
     /// </summary>
-    public static RespParseStatus TryParse(ReadOnlySpan<byte> data, in RespLimits limits, ref int[] table, out int count, out int consumed, out int needed, out string? error)
+    public static RespParseStatus TryParse(ReadOnlySpan<byte> data, in RespLimits limits, ref int[] table, ref byte[]? line, out int count, out int consumed, out int needed, out string? error, out bool decoded)
     {
         count = 0;
         consumed = 0;
         needed = 0;
         error = null;
+        decoded = false;
         if (data.IsEmpty)
         {
             return RespParseStatus.Incomplete;
@@ -35,7 +41,8 @@ internal static class RespParser
 
         if (IsInlineStart(first))
         {
-            return ParseInline(data, limits, ref table, out count, out consumed, out error);
+            decoded = true;
+            return ParseInline(data, limits, ref table, ref line, out count, out consumed, out error);
         }
 
         error = $"expected '*' (an array of bulk strings) or an inline command, got {Describe(first)}";
@@ -179,7 +186,10 @@ internal static class RespParser
         return RespParseStatus.Incomplete;
     }
 
-    private static RespParseStatus ParseInline(ReadOnlySpan<byte> data, in RespLimits limits, ref int[] table, out int count, out int consumed, out string? error)
+    // A line of words as redis splits it (sdssplitargs): blanks separate arguments; a double-quoted part takes the escapes
+    // \n \r \t \b \a \xHH and \<any> (that character), a single-quoted part \' only; a quote may start inside a word, and
+    // a closing quote must end it. The decoded arguments go to `line`, never longer than the line itself.
+    private static RespParseStatus ParseInline(ReadOnlySpan<byte> data, in RespLimits limits, ref int[] table, ref byte[]? line, out int count, out int consumed, out string? error)
     {
         count = 0;
         consumed = 0;
@@ -198,22 +208,103 @@ internal static class RespParser
         }
 
         int lineEnd = newline > 0 && data[newline - 1] == (byte)'\r' ? newline - 1 : newline;
+        ReadOnlySpan<byte> text = data[..lineEnd];
+        if (line is null || line.Length < lineEnd)
+        {
+            line = new byte[Math.Max(lineEnd, 64)];
+        }
+
+        Span<byte> output = line;
         int position = 0;
+        int written = 0;
         while (true)
         {
-            while (position < lineEnd && data[position] is (byte)' ' or (byte)'\t')
+            while (position < text.Length && IsBlank(text[position]))
             {
                 position++;
             }
 
-            if (position >= lineEnd)
+            if (position >= text.Length)
             {
                 break;
             }
 
-            int start = position;
-            while (position < lineEnd && data[position] is not ((byte)' ' or (byte)'\t'))
+            int start = written;
+            byte quote = 0;
+            while (true)
             {
+                if (quote == 0)
+                {
+                    if (position >= text.Length || IsBlank(text[position]))
+                    {
+                        break;
+                    }
+
+                    byte c = text[position++];
+                    if (c is (byte)'"' or (byte)'\'')
+                    {
+                        quote = c;
+                    }
+                    else
+                    {
+                        output[written++] = c;
+                    }
+
+                    continue;
+                }
+
+                if (position >= text.Length)
+                {
+                    error = "unbalanced quotes in request";
+                    return RespParseStatus.Error;
+                }
+
+                byte b = text[position];
+                if (b == quote)
+                {
+                    // The closing quote ends the argument: it must be followed by a blank or the line's end.
+                    position++;
+                    if (position < text.Length && !IsBlank(text[position]))
+                    {
+                        error = "unbalanced quotes in request";
+                        return RespParseStatus.Error;
+                    }
+
+                    break;
+                }
+
+                if (b == (byte)'\\' && position + 1 < text.Length)
+                {
+                    byte next = text[position + 1];
+                    if (quote == (byte)'\'')
+                    {
+                        // In single quotes only \' is an escape; any other backslash is itself.
+                        output[written++] = next == (byte)'\'' ? next : b;
+                        position += next == (byte)'\'' ? 2 : 1;
+                    }
+                    else if (next == (byte)'x' && position + 3 < text.Length && HexValue(text[position + 2]) is >= 0 and var high && HexValue(text[position + 3]) is >= 0 and var low)
+                    {
+                        output[written++] = (byte)((high << 4) | low);
+                        position += 4;
+                    }
+                    else
+                    {
+                        output[written++] = next switch
+                        {
+                            (byte)'n' => (byte)'\n',
+                            (byte)'r' => (byte)'\r',
+                            (byte)'t' => (byte)'\t',
+                            (byte)'b' => (byte)'\b',
+                            (byte)'a' => (byte)'\a',
+                            _ => next,
+                        };
+                        position += 2;
+                    }
+
+                    continue;
+                }
+
+                output[written++] = b;
                 position++;
             }
 
@@ -223,12 +314,23 @@ internal static class RespParser
                 return RespParseStatus.Error;
             }
 
-            Record(ref table, count++, start, position - start, limits);
+            Record(ref table, count++, start, written - start, limits);
         }
 
         consumed = newline + 1;
         return RespParseStatus.Complete;
     }
+
+    // The blanks redis's isspace() knows, but the line's own end.
+    private static bool IsBlank(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\v' or (byte)'\f';
+
+    private static int HexValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
 
     private static void Record(ref int[] table, int index, int start, int length, in RespLimits limits)
     {

@@ -68,6 +68,9 @@ internal sealed class RespSession
     /// <summary>Offsets of the current request's arguments (see <see cref="RespRequest"/>); grows with the largest request.</summary>
     public int[] Arguments = new int[32];
 
+    /// <summary>An inline command's arguments, decoded from its line (quotes, escapes); see <see cref="RespParser"/>.</summary>
+    public byte[]? InlineLine;
+
     /// <summary>
     /// Room for a value being built (a value with its expiry prefix, an integer's digits), valid until the
     /// command ends; see <see cref="ScratchRoom"/>.

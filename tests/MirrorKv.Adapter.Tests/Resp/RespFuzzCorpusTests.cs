@@ -57,7 +57,8 @@ public class RespFuzzCorpusTests
     {
         byte[] line = Encoding.ASCII.GetBytes(new string('a', 5000) + "\r\n");
         int[] table = new int[8];
-        Adapter.Resp.RespParseStatus status = Adapter.Resp.RespParser.TryParse(line, new Adapter.Resp.RespLimits(1 << 20, 1 << 16, 64, 4096), ref table, out _, out _, out _, out string? error);
+        byte[]? decoded = null;
+        Adapter.Resp.RespParseStatus status = Adapter.Resp.RespParser.TryParse(line, new Adapter.Resp.RespLimits(1 << 20, 1 << 16, 64, 4096), ref table, ref decoded, out _, out _, out _, out string? error, out _);
         Assert.Equal(Adapter.Resp.RespParseStatus.Error, status);
         Assert.NotNull(error);
 

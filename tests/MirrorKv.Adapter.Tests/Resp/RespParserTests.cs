@@ -155,13 +155,30 @@ public class RespParserTests
     [InlineData("\r\n", new string[0])]
     [InlineData("*0\r\n", new string[0])]
     [InlineData("*-1\r\n", new string[0])]
-    public void InlineAndEmptyRequests_Parse(string input, string[] expected)
+    [InlineData("SET a \"hello world\"\r\n", new[] { "SET", "a", "hello world" })]
+    [InlineData("SET a 'it''s'\r\n", null)]
+    [InlineData("SET a 'it\\'s'\r\n", new[] { "SET", "a", "it's" })]
+    [InlineData("SET a 'back\\slash'\r\n", new[] { "SET", "a", "back\\slash" })]
+    [InlineData("SET \"\" \"a\\x41\\n\\t\\\"b\\q\"\r\n", new[] { "SET", "", "aA\n\t\"bq" })]
+    [InlineData("SET \"\\xZZ\"\r\n", new[] { "SET", "xZZ" })]
+    [InlineData("SET key\"with space\" v\r\n", new[] { "SET", "keywith space", "v" })]
+    [InlineData("SET a\vb\fc\n", new[] { "SET", "a", "b", "c" })]
+    public void InlineAndEmptyRequests_Parse(string input, string[]? expected)
     {
         int[] table = new int[4];
         byte[] bytes = Encoding.ASCII.GetBytes(input);
-        Assert.Equal(RespParseStatus.Complete, Parse(bytes, ref table, out int count, out int consumed, out _, out _));
+        byte[]? line = null;
+        RespParseStatus status = RespParser.TryParse(bytes, Limits, ref table, ref line, out int count, out int consumed, out _, out _, out bool decoded);
+        if (expected is null)
+        {
+            // 'it''s': a closing quote followed by another character, which redis refuses too.
+            Assert.Equal(RespParseStatus.Error, status);
+            return;
+        }
+
+        Assert.Equal(RespParseStatus.Complete, status);
         Assert.Equal(bytes.Length, consumed);
-        var request = new RespRequest(bytes, table, count);
+        var request = new RespRequest(decoded ? line : bytes, table, count);
         var arguments = new string[count];
         for (int i = 0; i < count; i++)
         {
@@ -169,6 +186,38 @@ public class RespParserTests
         }
 
         Assert.Equal(expected, arguments);
+    }
+
+    [Theory]
+    [InlineData("SET a \"open\r\n")]
+    [InlineData("SET a 'open\r\n")]
+    [InlineData("SET a \"closed\"x\r\n")]
+    [InlineData("SET a \"ends in a backslash\\\r\n")]
+    public void InlineQuotes_Unbalanced_IsAProtocolError(string input)
+    {
+        int[] table = new int[4];
+        Assert.Equal(RespParseStatus.Error, Parse(Encoding.ASCII.GetBytes(input), ref table, out _, out _, out _, out string? error));
+        Assert.Equal("unbalanced quotes in request", error);
+    }
+
+    [Fact]
+    public void InlineCommand_ParsedTwice_ParsesTheSame_AndLeavesTheBufferAlone()
+    {
+        // A request whose turn yields is parsed again from the same bytes: the decoding must not have touched them.
+        byte[] bytes = Encoding.ASCII.GetBytes("SET \"k 1\" '\\'v\\''\r\n");
+        byte[] before = [.. bytes];
+        int[] table = new int[4];
+        byte[]? line = null;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            Assert.Equal(RespParseStatus.Complete, RespParser.TryParse(bytes, Limits, ref table, ref line, out int count, out _, out _, out _, out bool decoded));
+            Assert.True(decoded);
+            var request = new RespRequest(line, table, count);
+            Assert.Equal("k 1", Encoding.ASCII.GetString(request[1]));
+            Assert.Equal("'v'", Encoding.ASCII.GetString(request[2]));
+        }
+
+        Assert.Equal(before, bytes);
     }
 
     [Fact]
@@ -180,8 +229,11 @@ public class RespParserTests
         Assert.Contains("inline command longer than", error, StringComparison.Ordinal);
     }
 
-    private static RespParseStatus Parse(ReadOnlySpan<byte> data, ref int[] table, out int count, out int consumed, out int needed, out string? error) =>
-        RespParser.TryParse(data, Limits, ref table, out count, out consumed, out needed, out error);
+    private static RespParseStatus Parse(ReadOnlySpan<byte> data, ref int[] table, out int count, out int consumed, out int needed, out string? error)
+    {
+        byte[]? line = null;
+        return RespParser.TryParse(data, Limits, ref table, ref line, out count, out consumed, out needed, out error, out _);
+    }
 
     // What must hold for any input: no exception (a span read past its end would throw), results within the
     // buffer and the limits, and a complete request that depends on its own bytes only.

@@ -230,6 +230,25 @@ public class RespServerCommandTests
     }
 
     [Fact]
+    public async Task InlineCommands_TakeRedisQuoting_AndAnUnbalancedQuoteClosesTheConnection()
+    {
+        // As typed into telnet by someone used to redis: quotes group words, escapes make any byte.
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        RespTestClient client = await nodes.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes("SET \"greeting key\" \"hello\\tworld\\x21\"\r\nGET 'greeting key'\r\n"));
+        Assert.Equal("+OK", (await client.ReadAsync()).ToString());
+        Assert.Equal("$hello\tworld!", (await client.ReadAsync()).ToString());
+
+        // The write was replicated like any other: the secondary serves it (array form this time).
+        RespTestClient onSecondary = await nodes.ConnectAsync(nodes.Secondary);
+        Assert.Equal("$hello\tworld!", (await onSecondary.CallAsync("GET", "greeting key")).ToString());
+
+        await client.SendAsync(Encoding.ASCII.GetBytes("SET a \"unbalanced\r\n"));
+        Assert.Equal("-ERR Protocol error: unbalanced quotes in request", (await client.ReadAsync()).ToString());
+        Assert.Equal("$hello\tworld!", (await onSecondary.CallAsync("GET", "greeting key")).ToString());
+    }
+
+    [Fact]
     public async Task RespPort_IsTheConfiguredOne_AndNodesWithoutItServeNoResp()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();
