@@ -30,6 +30,10 @@ public class RespProcessTests
 
         string[] scanned = (await RedisCli.RunAsync(pair.PrimaryResp, "--scan", "--pattern", "user:*")).Split('\n');
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"user:{i}").Order(StringComparer.Ordinal), scanned.Order(StringComparer.Ordinal));
+
+        // And the habit SCAN replaces: KEYS, on the secondary too.
+        string[] listed = (await RedisCli.RunAsync(pair.SecondaryResp, "KEYS", "user:*")).Split('\n');
+        Assert.Equal(scanned.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
         Assert.Equal("52", await RedisCli.RunAsync(pair.PrimaryResp, "DBSIZE"));
 
         string info = await RedisCli.RunAsync(pair.PrimaryResp, "INFO");

@@ -42,6 +42,7 @@ internal enum RespCommandKind
     Type,
     DbSize,
     Scan,
+    Keys,
     FlushDb,
     Info,
     Role,

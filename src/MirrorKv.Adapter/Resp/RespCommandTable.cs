@@ -61,6 +61,7 @@ internal static class RespCommandTable
         new(RespCommandKind.Time, "time", 1, RespCommandAccess.None, ["loading", "stale", "fast"], 0, 0, 0, "server", "Returns the node's clock: Unix seconds and microseconds."),
         new(RespCommandKind.DbSize, "dbsize", 1, RespCommandAccess.Read, ReadFast, 0, 0, 0, "server", "Returns the number of keys."),
         new(RespCommandKind.Scan, "scan", -2, RespCommandAccess.Read, ["readonly"], 0, 0, 0, "generic", "Iterates over the keys (MATCH, COUNT, TYPE)."),
+        new(RespCommandKind.Keys, "keys", 2, RespCommandAccess.Read, ["readonly"], 0, 0, 0, "generic", "Returns every key that matches a pattern (walks the whole store in turns; SCAN is kinder to a large one)."),
         new(RespCommandKind.FlushDb, "flushdb", -1, RespCommandAccess.Write, ["write"], 0, 0, 0, "server", "Deletes every key."),
         new(RespCommandKind.FlushDb, "flushall", -1, RespCommandAccess.Write, ["write"], 0, 0, 0, "server", "Deletes every key (as FLUSHDB: database 0 is the only one)."),
         new(RespCommandKind.Info, "info", -1, RespCommandAccess.None, ["loading", "stale"], 0, 0, 0, "server", "Returns information and statistics about the node."),

@@ -10,6 +10,9 @@ internal sealed partial class RespHandler
     // SCAN examines at most this many slots per call (under one hold of the store's lock), whatever COUNT says.
     private const int MaxScanSlots = 100_000;
 
+    // The most key bytes (with 4 bytes of length each) one KEYS gathers: a reply of that size leaves as one write.
+    private const int MaxListedBytes = 16 << 20;
+
     private void Del(RespSession session, in RespRequest request)
     {
         long now = RespNumbers.NowUnixMs();
@@ -206,6 +209,69 @@ internal sealed partial class RespHandler
         {
             output.Bulk(KeyCollector.Next(session.Copy, ref offset));
         }
+    }
+
+    // KEYS pattern: every live key that matches. A walk of the whole store, so it runs in turns of TurnBudget as FLUSHDB
+    // does (a store of millions of keys takes longer than the primary's lease), the keys found kept by the session
+    // between turns; the reply, whose length is known only at the end, leaves with the last turn. Bounded: a listing
+    // over MaxListedBytes is refused rather than grown without end.
+    private void Keys(RespSession session, in RespRequest request)
+    {
+        ReadOnlySpan<byte> pattern = request[1];
+        bool matchAll = pattern.Length == 1 && pattern[0] == (byte)'*';
+        ulong cursor = session.Listing ? session.ListCursor : 0;
+        if (!session.Listing)
+        {
+            session.EndListing();
+        }
+
+        long turn = Stopwatch.GetTimestamp();
+        long now = RespNumbers.NowUnixMs();
+        do
+        {
+            var collector = new KeyCollector(session, pattern, matchAll, includeExpired: false, 1024, now);
+            cursor = _node.Store.Scan(cursor, 8192, ref collector);
+            if (collector.Found > 0)
+            {
+                int total = session.ListedBytes + collector.Bytes;
+                if (total > MaxListedBytes)
+                {
+                    session.EndListing();
+                    session.Output.Error($"ERR KEYS matched more than {MaxListedBytes >> 20} MiB of keys: use SCAN with MATCH and COUNT to walk them in parts");
+                    return;
+                }
+
+                byte[] listed = session.ListedKeys ?? new byte[Math.Max(4096, collector.Bytes)];
+                if (listed.Length < total)
+                {
+                    Array.Resize(ref listed, Math.Min(Math.Max(total, listed.Length * 2), MaxListedBytes));
+                }
+
+                session.Copy.AsSpan(0, collector.Bytes).CopyTo(listed.AsSpan(session.ListedBytes));
+                session.ListedKeys = listed;
+                session.ListedBytes = total;
+                session.ListedCount += collector.Found;
+            }
+
+            if (cursor != 0 && Stopwatch.GetElapsedTime(turn) > TurnBudget)
+            {
+                session.Listing = true;
+                session.ListCursor = cursor;
+                session.RunAgain = true;
+                return;
+            }
+        }
+        while (cursor != 0);
+
+        RespOutput output = session.Output;
+        output.Array(session.ListedCount);
+        int offset = 0;
+        for (int i = 0; i < session.ListedCount; i++)
+        {
+            output.Bulk(KeyCollector.Next(session.ListedKeys!, ref offset));
+        }
+
+        session.EndListing();
     }
 
     // FLUSHDB [ASYNC | SYNC]: every key deleted (and the deletes replicated), in steps that each hold the store's

@@ -185,7 +185,7 @@ internal sealed partial class RespHandler
                 output.Bulk("group"u8);
                 output.Bulk(command.Group);
                 output.Bulk("complexity"u8);
-                output.Bulk(command.LastKey < 0 || command.Kind is RespCommandKind.Scan or RespCommandKind.FlushDb or RespCommandKind.Command ? "O(N)"u8 : "O(1)"u8);
+                output.Bulk(command.LastKey < 0 || command.Kind is RespCommandKind.Scan or RespCommandKind.Keys or RespCommandKind.FlushDb or RespCommandKind.Command ? "O(N)"u8 : "O(1)"u8);
             }
         }
         else

@@ -210,10 +210,14 @@ internal sealed partial class RespHandler : IStreamHandler
                 return 0;
             }
 
-            // Any other end of the request (FLUSHDB's last turn, or its next turn refused) ends a flush in progress,
-            // and a wait for room.
+            // Any other end of the request (FLUSHDB's or KEYS's last turn, or its next turn refused) ends a flush or a
+            // listing in progress, and a wait for room.
             session.Flushing = false;
             session.WaitedForRoom = false;
+            if (session.Listing || session.ListedKeys is not null)
+            {
+                session.EndListing();
+            }
         }
 
         session.BatchBytesIn += consumed;
@@ -418,6 +422,7 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.Time: Time(session); break;
             case RespCommandKind.DbSize: session.Output.Integer(_node.Store.GetStats().Entries); break;
             case RespCommandKind.Scan: Scan(session, request); break;
+            case RespCommandKind.Keys: Keys(session, request); break;
             case RespCommandKind.FlushDb: FlushDb(session, request); break;
             case RespCommandKind.Ping when session.Channels.Count + session.Patterns.Count > 0 && !session.Output.Resp3: SubscribedPing(session, request); break;
             case RespCommandKind.Ping: Ping(session, request); break;
@@ -457,7 +462,6 @@ internal sealed partial class RespHandler : IStreamHandler
         // The commands an operator with redis habits reaches for first, where this store's data port serves another way.
         string? instead = !hint ? null : Printable(request[0], 16).ToUpperInvariant() switch
         {
-            "KEYS" => "SCAN 0 MATCH pattern COUNT n",
             "GETSET" => "SET key value GET",
             _ => null,
         };

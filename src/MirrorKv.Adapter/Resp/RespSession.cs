@@ -114,6 +114,27 @@ internal sealed class RespSession
 
     public int FlushDeleted;
 
+    /// <summary>A KEYS is part done: its walk stands at <see cref="ListCursor"/>; the keys found so far are in <see cref="ListedKeys"/>.</summary>
+    public bool Listing;
+
+    public ulong ListCursor;
+
+    /// <summary>The keys a KEYS found, each behind its 4-byte length (as <see cref="KeyCollector"/> leaves them); null when none runs.</summary>
+    public byte[]? ListedKeys;
+
+    public int ListedBytes;
+
+    public int ListedCount;
+
+    /// <summary>Ends a KEYS, finished or not: its keys are dropped.</summary>
+    public void EndListing()
+    {
+        Listing = false;
+        ListedKeys = null;
+        ListedBytes = 0;
+        ListedCount = 0;
+    }
+
     // Tallies of the current batch, added to the handler's totals once per batch (no shared counter per command).
     public long BatchCommands;
     public long BatchHits;

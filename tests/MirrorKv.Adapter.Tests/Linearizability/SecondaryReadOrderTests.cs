@@ -30,9 +30,13 @@ public class SecondaryReadOrderTests
         // The record reaches the secondary and is applied; its ack is held on the way back.
         pair.Network.Cut(PairFixture.SecondaryAddress, PairFixture.PrimaryAddress);
         RawClient raw = await RawClient.ConnectAsync(pair);
+        ulong before = pair.Primary.Lsn;
         history.InvokeWrite("k", 2); // never completes in this history: Unknown
         Task<(WireStatus, string)> held = raw.WriteAsync(pair.Primary.Epoch, "k", "2");
-        await Waits.UntilAsync(() => pair.Secondary.Lsn >= pair.Primary.Lsn && pair.Primary.Lsn > 0, "the secondary applying k=2");
+
+        // Past k=1's LSN: both nodes stand at it before the primary has taken the write (a CI run on busy cores read
+        // the secondary that early, and found k=1 there and then at the primary).
+        await Waits.UntilAsync(() => pair.Primary.Lsn > before && pair.Secondary.Lsn >= pair.Primary.Lsn, "the secondary applying k=2");
 
         RawClient atSecondary = await RawClient.ConnectAsync(pair, pair.Secondary.EndPoint);
         long id = history.InvokeRead("k");

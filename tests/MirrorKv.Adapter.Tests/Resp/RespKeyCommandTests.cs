@@ -184,6 +184,51 @@ public class RespKeyCommandTests
         Assert.Equal("+OK", (await client.CallAsync("flushall", "SYNC")).ToString());
     }
 
+    [Fact]
+    public async Task Keys_ReturnsEveryLiveMatchingKey_OnBothNodes()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        RespTestClient client = await nodes.ConnectAsync();
+        await client.CallAsync("MSET", "user:1", "a", "user:2", "b", "order:1", "c");
+        await client.CallAsync("SET", "user:gone", "v", "PX", "1");
+        await Task.Delay(20);
+        Assert.Equal(["order:1", "user:1", "user:2"], (await client.CallAsync("KEYS", "*")).Items!.Select(k => k.String!).Order(StringComparer.Ordinal));
+        Assert.Equal(["user:1", "user:2"], (await client.CallAsync("KEYS", "user:?")).Items!.Select(k => k.String!).Order(StringComparer.Ordinal));
+        Assert.Empty((await client.CallAsync("KEYS", "nothing*")).Items!);
+        Assert.StartsWith("-ERR wrong number of arguments", (await client.CallAsync("KEYS")).ToString(), StringComparison.Ordinal);
+
+        // A read: the secondary answers it too, with what it holds.
+        RespTestClient onSecondary = await nodes.ConnectAsync(nodes.Secondary);
+        Assert.Equal(["order:1"], (await onSecondary.CallAsync("KEYS", "order:*")).Items!.Select(k => k.String!));
+    }
+
+    [Fact]
+    public async Task Keys_OverAStoreLargerThanOneTurn_FindsEveryKeyOnce_AndTheConnectionGoesOn()
+    {
+        // 200,000 keys take the walk past one 10 ms turn on these machines: the keys found before a turn ends must
+        // be kept, and the ones after it added, none twice.
+        await using RespNodes nodes = await RespNodes.StartAsync();
+        RespTestClient client = await nodes.ConnectAsync();
+        const int Count = 200_000;
+        for (int batch = 0; batch < Count / 1000; batch++)
+        {
+            var arguments = new List<object> { "MSET" };
+            for (int i = batch * 1000; i < (batch + 1) * 1000; i++)
+            {
+                arguments.Add($"k{i}");
+                arguments.Add("v");
+            }
+
+            Assert.Equal("+OK", (await client.CallAsync([.. arguments])).ToString());
+        }
+
+        RespReply keys = await client.CallAsync("KEYS", "k*");
+        Assert.Equal(Count, keys.Items!.Count);
+        Assert.Equal(Count, keys.Items.Select(k => k.String!).ToHashSet().Count);
+        Assert.Equal(1, (await client.CallAsync("EXISTS", "k199999")).Integer);
+        Assert.Equal("+PONG", (await client.CallAsync("PING")).ToString());
+    }
+
     private static async Task<List<string>> ScanAllAsync(RespTestClient client, params string[] options)
     {
         var keys = new List<string>();
