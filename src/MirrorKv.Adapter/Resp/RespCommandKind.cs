@@ -14,6 +14,7 @@ internal enum RespCommandKind
     SetEx,
     PSetEx,
     SetNx,
+    GetSet,
     GetDel,
     GetEx,
     Del,

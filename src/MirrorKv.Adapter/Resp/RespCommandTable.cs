@@ -32,6 +32,7 @@ internal static class RespCommandTable
         new(RespCommandKind.SetEx, "setex", 4, RespCommandAccess.Write, WriteDenyOom, 1, 1, 1, "string", "Sets a key's value and time to live in seconds."),
         new(RespCommandKind.PSetEx, "psetex", 4, RespCommandAccess.Write, WriteDenyOom, 1, 1, 1, "string", "Sets a key's value and time to live in milliseconds."),
         new(RespCommandKind.SetNx, "setnx", 3, RespCommandAccess.Write, WriteDenyOomFast, 1, 1, 1, "string", "Sets a key's value only if it does not exist; 1 when it was set."),
+        new(RespCommandKind.GetSet, "getset", 3, RespCommandAccess.Write, WriteDenyOom, 1, 1, 1, "string", "Sets a key's value and returns the one it had (as SET key value GET)."),
         new(RespCommandKind.GetDel, "getdel", 2, RespCommandAccess.Write, WriteFast, 1, 1, 1, "string", "Returns a key's value and deletes the key."),
         new(RespCommandKind.GetEx, "getex", -2, RespCommandAccess.Write, WriteFast, 1, 1, 1, "string", "Returns a key's value and sets its time to live (EX, PX, EXAT, PXAT) or removes it (PERSIST)."),
         new(RespCommandKind.Del, "del", -2, RespCommandAccess.Write, ["write"], 1, -1, 1, "generic", "Deletes keys; returns how many existed."),

@@ -219,6 +219,32 @@ internal sealed partial class RespHandler
         session.Output.Integer(result.Kind != WriteKind.None ? 1 : 0);
     }
 
+    // GETSET key value: SET key value GET (the value's time to live is dropped, as redis's GETSET does).
+    private void GetSet(RespSession session, in RespRequest request)
+    {
+        var mutation = new SetMutation(session, request[2], StoredValue.Never, SetOptions.Get, RespNumbers.NowUnixMs());
+        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (!result.IsOk)
+        {
+            StoreError(session, result.Status, request[1].Length, request[2].Length);
+            return;
+        }
+
+        if (result.Kind != WriteKind.None)
+        {
+            Changed(session);
+        }
+
+        if (mutation.OldLength >= 0)
+        {
+            session.Output.Bulk(session.Copy.AsSpan(0, mutation.OldLength));
+        }
+        else
+        {
+            session.Output.Null();
+        }
+    }
+
     private void GetDel(RespSession session, in RespRequest request)
     {
         var mutation = new TakeMutation(session, copy: true, RespNumbers.NowUnixMs());

@@ -323,7 +323,7 @@ internal sealed partial class RespHandler : IStreamHandler
         session.BatchCommands++;
         if (command is null || (_sentinel ? !ServedBySentinel(command.Kind) : IsPubSub(command.Kind)))
         {
-            output.Error(UnknownCommand(request, hint: !_sentinel));
+            output.Error(UnknownCommand(request));
             return;
         }
 
@@ -396,6 +396,7 @@ internal sealed partial class RespHandler : IStreamHandler
             case RespCommandKind.SetEx: SetEx(session, request, 1000); break;
             case RespCommandKind.PSetEx: SetEx(session, request, 1); break;
             case RespCommandKind.SetNx: SetNx(session, request); break;
+            case RespCommandKind.GetSet: GetSet(session, request); break;
             case RespCommandKind.GetDel: GetDel(session, request); break;
             case RespCommandKind.GetEx: GetEx(session, request); break;
             case RespCommandKind.MGet: MGet(session, request); break;
@@ -448,7 +449,7 @@ internal sealed partial class RespHandler : IStreamHandler
     }
 
     // redis's wording, so that tools recognize it: the name and the first arguments, quoted, up to ~128 bytes.
-    private static string UnknownCommand(in RespRequest request, bool hint)
+    private static string UnknownCommand(in RespRequest request)
     {
         var text = new StringBuilder("ERR unknown command '").Append(Printable(request[0], 128)).Append("', with args beginning with: ");
         int budget = 128;
@@ -459,13 +460,7 @@ internal sealed partial class RespHandler : IStreamHandler
             budget -= argument.Length + 3;
         }
 
-        // The commands an operator with redis habits reaches for first, where this store's data port serves another way.
-        string? instead = !hint ? null : Printable(request[0], 16).ToUpperInvariant() switch
-        {
-            "GETSET" => "SET key value GET",
-            _ => null,
-        };
-        return instead is null ? text.ToString() : text.Append("(MirrorKv serves ").Append(instead).Append(" instead)").ToString();
+        return text.ToString();
     }
 
     /// <summary>Bytes shown in an error: at most <paramref name="max"/> characters, control bytes and non-ASCII as '?'.</summary>

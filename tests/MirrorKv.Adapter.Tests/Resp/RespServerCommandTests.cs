@@ -26,7 +26,7 @@ public class RespServerCommandTests
         RespTestClient client = await nodes.ConnectAsync();
         Assert.Equal("-ERR unknown command 'HSET', with args beginning with: 'h' 'f' 'v' ", (await client.CallAsync("HSET", "h", "f", "v")).ToString());
         Assert.Equal("-ERR unknown command 'verylongcommandname', with args beginning with: ", (await client.CallAsync("verylongcommandname")).ToString());
-        Assert.Equal("-ERR unknown command 'GETSET', with args beginning with: 'k' 'v' (MirrorKv serves SET key value GET instead)", (await client.CallAsync("GETSET", "k", "v")).ToString());
+        Assert.Equal("-ERR unknown command 'LPUSH', with args beginning with: 'l' 'v' ", (await client.CallAsync("LPUSH", "l", "v")).ToString());
         Assert.Equal("-ERR wrong number of arguments for 'get' command", (await client.CallAsync("GET")).ToString());
         Assert.Equal("-ERR wrong number of arguments for 'get' command", (await client.CallAsync("GET", "a", "b")).ToString());
         Assert.Equal("+PONG", (await client.CallAsync("PING")).ToString());

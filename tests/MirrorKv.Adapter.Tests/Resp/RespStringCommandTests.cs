@@ -7,6 +7,24 @@ namespace MirrorKv.Adapter.Tests.Resp;
 public class RespStringCommandTests
 {
     [Fact]
+    public async Task GetSet_ReturnsTheOldValue_SetsTheNew_AndDropsTheTimeToLive()
+    {
+        await using RespNodes nodes = await RespNodes.StartAsync(withSecondary: true);
+        RespTestClient client = await nodes.ConnectAsync();
+        Assert.True((await client.CallAsync("GETSET", "k", "first")).IsNull);
+        Assert.Equal("$first", (await client.CallAsync("GET", "k")).ToString());
+        await client.CallAsync("EXPIRE", "k", "100");
+        Assert.Equal("$first", (await client.CallAsync("getset", "k", "second")).ToString());
+        Assert.Equal(-1, (await client.CallAsync("TTL", "k")).Integer);
+        Assert.StartsWith("-ERR wrong number of arguments", (await client.CallAsync("GETSET", "k")).ToString(), StringComparison.Ordinal);
+
+        // A write like any other: the secondary has it, and refuses one itself.
+        RespTestClient onSecondary = await nodes.ConnectAsync(nodes.Secondary);
+        Assert.Equal("$second", (await onSecondary.CallAsync("GET", "k")).ToString());
+        Assert.StartsWith("-READONLY", (await onSecondary.CallAsync("GETSET", "k", "third")).ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Set_ThenGet_ReturnsTheValue_AndAMissingKeyIsNull()
     {
         await using RespNodes nodes = await RespNodes.StartAsync();
