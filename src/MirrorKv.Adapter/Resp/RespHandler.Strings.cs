@@ -203,31 +203,41 @@ internal sealed partial class RespHandler
     // SETNX key value: SET key value NX, answered 1 (set) or 0.
     private void SetNx(RespSession session, in RespRequest request)
     {
-        var mutation = new SetMutation(session, request[2], StoredValue.Never, SetOptions.IfAbsent, RespNumbers.NowUnixMs());
-        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
-        if (!result.IsOk)
+        if (TrySetWithoutDeadline(session, request, SetOptions.IfAbsent, out StoreWriteResult result, out _))
         {
-            StoreError(session, result.Status, request[1].Length, request[2].Length);
-            return;
+            session.Output.Integer(result.Kind != WriteKind.None ? 1 : 0);
         }
-
-        if (result.Kind != WriteKind.None)
-        {
-            Changed(session);
-        }
-
-        session.Output.Integer(result.Kind != WriteKind.None ? 1 : 0);
     }
 
     // GETSET key value: SET key value GET (the value's time to live is dropped, as redis's GETSET does).
     private void GetSet(RespSession session, in RespRequest request)
     {
-        var mutation = new SetMutation(session, request[2], StoredValue.Never, SetOptions.Get, RespNumbers.NowUnixMs());
-        StoreWriteResult result = _node.Store.Mutate(request[1], ref mutation);
+        if (!TrySetWithoutDeadline(session, request, SetOptions.Get, out _, out int oldLength))
+        {
+            return;
+        }
+
+        if (oldLength >= 0)
+        {
+            session.Output.Bulk(session.Copy.AsSpan(0, oldLength));
+        }
+        else
+        {
+            session.Output.Null();
+        }
+    }
+
+    // SET key value with `options` and no time to live (SETNX, GETSET): false when the store refused it (answered here).
+    // The old value, for SetOptions.Get, is in the session's copy buffer (oldLength bytes; -1 when there was none).
+    private bool TrySetWithoutDeadline(RespSession session, in RespRequest request, SetOptions options, out StoreWriteResult result, out int oldLength)
+    {
+        var mutation = new SetMutation(session, request[2], StoredValue.Never, options, RespNumbers.NowUnixMs());
+        result = _node.Store.Mutate(request[1], ref mutation);
+        oldLength = mutation.OldLength;
         if (!result.IsOk)
         {
             StoreError(session, result.Status, request[1].Length, request[2].Length);
-            return;
+            return false;
         }
 
         if (result.Kind != WriteKind.None)
@@ -235,14 +245,7 @@ internal sealed partial class RespHandler
             Changed(session);
         }
 
-        if (mutation.OldLength >= 0)
-        {
-            session.Output.Bulk(session.Copy.AsSpan(0, mutation.OldLength));
-        }
-        else
-        {
-            session.Output.Null();
-        }
+        return true;
     }
 
     private void GetDel(RespSession session, in RespRequest request)
