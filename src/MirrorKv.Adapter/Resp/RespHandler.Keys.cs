@@ -220,10 +220,6 @@ internal sealed partial class RespHandler
         ReadOnlySpan<byte> pattern = request[1];
         bool matchAll = pattern.Length == 1 && pattern[0] == (byte)'*';
         ulong cursor = session.Listing ? session.ListCursor : 0;
-        if (!session.Listing)
-        {
-            session.EndListing();
-        }
 
         long turn = Stopwatch.GetTimestamp();
         long now = RespNumbers.NowUnixMs();

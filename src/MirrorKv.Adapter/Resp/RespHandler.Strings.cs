@@ -78,14 +78,7 @@ internal sealed partial class RespHandler
 
         if ((options & SetOptions.Get) != 0)
         {
-            if (oldLength >= 0)
-            {
-                session.Output.Bulk(session.Copy.AsSpan(0, oldLength));
-            }
-            else
-            {
-                session.Output.Null();
-            }
+            OldValue(session, oldLength);
         }
         else if (result.Kind != WriteKind.None)
         {
@@ -212,11 +205,15 @@ internal sealed partial class RespHandler
     // GETSET key value: SET key value GET (the value's time to live is dropped, as redis's GETSET does).
     private void GetSet(RespSession session, in RespRequest request)
     {
-        if (!TrySetWithoutDeadline(session, request, SetOptions.Get, out _, out int oldLength))
+        if (TrySetWithoutDeadline(session, request, SetOptions.Get, out _, out int oldLength))
         {
-            return;
+            OldValue(session, oldLength);
         }
+    }
 
+    // The reply of SET ... GET and GETSET: the value the key had (left in the session's copy buffer), or nil.
+    private static void OldValue(RespSession session, int oldLength)
+    {
         if (oldLength >= 0)
         {
             session.Output.Bulk(session.Copy.AsSpan(0, oldLength));

@@ -214,7 +214,7 @@ internal sealed partial class RespHandler : IStreamHandler
             // listing in progress, and a wait for room.
             session.Flushing = false;
             session.WaitedForRoom = false;
-            if (session.Listing || session.ListedKeys is not null)
+            if (session.Listing)
             {
                 session.EndListing();
             }

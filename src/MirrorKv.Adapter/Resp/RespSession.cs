@@ -119,7 +119,10 @@ internal sealed class RespSession
 
     public ulong ListCursor;
 
-    /// <summary>The keys a KEYS found, each behind its 4-byte length (as <see cref="KeyCollector"/> leaves them); null when none runs.</summary>
+    /// <summary>
+    /// The keys a KEYS found, each behind its 4-byte length (as <see cref="KeyCollector"/> leaves them); null unless
+    /// <see cref="Listing"/> (a KEYS that ends, finished or refused, drops them with <see cref="EndListing"/>).
+    /// </summary>
     public byte[]? ListedKeys;
 
     public int ListedBytes;
